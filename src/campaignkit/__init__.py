@@ -1,0 +1,122 @@
+"""campaignkit: an embeddable, fully typed SDK for multi-channel campaigns.
+
+Start with :meth:`CampaignKit.in_memory`, give users product profiles with
+``kit.access.assign``, act for them with ``kit.as_user``, and move time with
+``kit.tick()`` or ``kit.run_until()``.
+"""
+
+from campaignkit.access import AccessDirectory
+from campaignkit.adapters.memory import InMemoryStore
+from campaignkit.adapters.memory_audiences import InMemoryAudienceSource, InMemoryProfileStore
+from campaignkit.clock import Clock, SettableClock, SystemClock
+from campaignkit.domain.audience import AudienceStatus
+from campaignkit.domain.calendar import CalendarEntry
+from campaignkit.domain.campaign import Action, Campaign, CampaignVersion, HistoryEntry, Verb
+from campaignkit.domain.campaign_enums import (
+    ALL_STATUSES,
+    DEFAULT_LIST_STATUSES,
+    CampaignStatus,
+    CampaignType,
+    Category,
+)
+from campaignkit.domain.channels import ChannelType, Content, EmailContent, PushContent, SmsContent
+from campaignkit.domain.events import CampaignChanged, CampaignRemoved, DomainEvent
+from campaignkit.domain.lifecycle import TRANSITIONS, LifecycleRules
+from campaignkit.domain.listing import Page
+from campaignkit.domain.profile import Profile
+from campaignkit.domain.schedule import Recurrence, Schedule, Weekday
+from campaignkit.domain.surface import (
+    ChannelSurface,
+    EmailSettings,
+    PushSettings,
+    SmsSettings,
+    SurfaceStatus,
+)
+from campaignkit.engine import TickReport
+from campaignkit.errors import (
+    ApprovalRequired,
+    CampaignKitError,
+    ClockError,
+    ConflictError,
+    DeliveryError,
+    NotFound,
+    PermissionDenied,
+    StorageError,
+    TransitionNotAllowed,
+    ValidationError,
+)
+from campaignkit.kit import CampaignKit
+from campaignkit.permissions import (
+    PROFILE_PERMISSIONS,
+    Decision,
+    Permission,
+    PermissionPolicy,
+    ProductProfile,
+    ProfilePolicy,
+)
+from campaignkit.session import SurfaceInUse, UserSession
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALL_STATUSES",
+    "DEFAULT_LIST_STATUSES",
+    "PROFILE_PERMISSIONS",
+    "TRANSITIONS",
+    "AccessDirectory",
+    "Action",
+    "ApprovalRequired",
+    "AudienceStatus",
+    "CalendarEntry",
+    "Campaign",
+    "CampaignChanged",
+    "CampaignKit",
+    "CampaignKitError",
+    "CampaignRemoved",
+    "CampaignStatus",
+    "CampaignType",
+    "CampaignVersion",
+    "Category",
+    "ChannelSurface",
+    "ChannelType",
+    "Clock",
+    "ClockError",
+    "ConflictError",
+    "Content",
+    "Decision",
+    "DeliveryError",
+    "DomainEvent",
+    "EmailContent",
+    "EmailSettings",
+    "HistoryEntry",
+    "InMemoryAudienceSource",
+    "InMemoryProfileStore",
+    "InMemoryStore",
+    "LifecycleRules",
+    "NotFound",
+    "Page",
+    "Permission",
+    "PermissionDenied",
+    "PermissionPolicy",
+    "ProductProfile",
+    "Profile",
+    "ProfilePolicy",
+    "PushContent",
+    "PushSettings",
+    "Recurrence",
+    "Schedule",
+    "SettableClock",
+    "SmsContent",
+    "SmsSettings",
+    "StorageError",
+    "SurfaceInUse",
+    "SurfaceStatus",
+    "SystemClock",
+    "TickReport",
+    "TransitionNotAllowed",
+    "UserSession",
+    "ValidationError",
+    "Verb",
+    "Weekday",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+"""Delivery: rendering templates, running campaigns, reporting."""

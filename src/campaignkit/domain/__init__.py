@@ -1,0 +1,1 @@
+"""The pure domain core: immutable values and pure functions, no I/O, no clock."""

@@ -1,0 +1,17 @@
+"""Audience readiness as the domain sees it."""
+
+from __future__ import annotations
+
+import enum
+
+
+class AudienceStatus(str, enum.Enum):
+    """Whether an audience can be used by an activation."""
+
+    READY = "READY"
+    """Its members can be streamed."""
+    NOT_READY = "NOT_READY"
+    """It exists but is still being computed."""
+
+    def __str__(self) -> str:
+        return self.value

@@ -1,0 +1,220 @@
+"""The campaign aggregate: identity, versions, status and history."""
+
+from __future__ import annotations
+
+import enum
+import html
+
+import attrs
+import pendulum
+
+from campaignkit.domain.campaign_enums import (
+    RUNNING_STATUSES,
+    CampaignStatus,
+    CampaignType,
+    Category,
+)
+from campaignkit.domain.channels import ChannelType, Content
+from campaignkit.domain.schedule import Schedule
+
+
+@attrs.frozen
+class Action:
+    """One channel delivery of a campaign: a surface and the content to send over it.
+
+    Attributes:
+        surface_id: The channel surface (message preset) to deliver with.
+        content: The channel content; its channel must match the surface's.
+        id: Stable identifier within the campaign; assigned on create if empty.
+    """
+
+    surface_id: str
+    content: Content
+    id: str = ""
+
+    @property
+    def channel(self) -> ChannelType:
+        """The channel of this action's content."""
+        return self.content.channel
+
+
+@attrs.frozen
+class CampaignVersion:
+    """The runnable part of a campaign: actions, audience, namespace and schedule.
+
+    A campaign has at most one live and at most one open draft version.
+
+    Attributes:
+        number: 1 for the first version, then increasing.
+        created_at: When this version was opened.
+        created_by: Who opened it.
+        actions: The channel actions, all run together.
+        audience: The audience (segment) name, if chosen.
+        namespace: The identity namespace targeted (``"email"``, ``"phone"``, ...).
+        schedule: When it runs.
+    """
+
+    number: int
+    created_at: pendulum.DateTime
+    created_by: str
+    actions: tuple[Action, ...] = ()
+    audience: str | None = None
+    namespace: str | None = None
+    schedule: Schedule = attrs.field(factory=Schedule)
+
+    @property
+    def channels(self) -> frozenset[ChannelType]:
+        """The channels this version delivers over."""
+        return frozenset(a.channel for a in self.actions)
+
+
+class Verb(str, enum.Enum):
+    """Everything that can happen to a campaign; the actions of its history."""
+
+    CREATE = "create"
+    DUPLICATE = "duplicate"
+    UPDATE_DRAFT = "update_draft"
+    DELETE = "delete"
+    ACTIVATE = "activate"
+    MODIFY = "modify"
+    DISCARD_DRAFT = "discard_draft"
+    ACTIVATE_VERSION = "activate_version"
+    REQUEST_APPROVAL = "request_approval"
+    CANCEL_APPROVAL = "cancel_approval"
+    REQUEST_CHANGES = "request_changes"
+    APPROVE = "approve"
+    PREPARE = "prepare"
+    GO_LIVE = "go_live"
+    COMPLETE = "complete"
+    FAIL = "fail"
+    STOP = "stop"
+    ARCHIVE = "archive"
+    PURGE = "purge"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen
+class HistoryEntry:
+    """One recorded change of a campaign.
+
+    Attributes:
+        at: When it happened (for engine transitions: when it was due).
+        actor: The user id, or ``"system"`` for the engine.
+        action: What happened.
+        from_status: Status before.
+        to_status: Status after (equal to ``from_status`` for edits).
+        detail: Extra facts (version number, reason, message).
+    """
+
+    at: pendulum.DateTime
+    actor: str
+    action: Verb
+    from_status: CampaignStatus | None
+    to_status: CampaignStatus
+    detail: str = ""
+
+
+@attrs.frozen
+class Campaign:
+    """A campaign: one content to one audience over one or more channels.
+
+    Instances are immutable; every change produces a new value through
+    :func:`campaignkit.domain.lifecycle.apply`.
+
+    Attributes:
+        id: Identifier.
+        name: Display name.
+        type: SCHEDULED or API_TRIGGERED.
+        category: MARKETING or TRANSACTIONAL.
+        status: Current status.
+        created_at: Creation instant.
+        created_by: Creator's user id.
+        updated_at: Instant of the last change.
+        description: Free text.
+        tags: Labels used to filter lists.
+        live_version: The version that runs, once activated.
+        draft_version: The version being edited: the only version of a DRAFT
+            campaign, or the open draft of a SCHEDULED/LIVE one.
+        superseded_versions: Versions that were live before the current one.
+        activated_at: When activation was accepted.
+        went_live_at: When it went LIVE (the 3-day completion clock starts here).
+        failure_reason: Why it FAILED, if it did.
+        draft_in_review: True while an open draft version is in review.
+        due_at: When the engine next has lifecycle work for it (``None``: never).
+        history: Every change, oldest first.
+        revision: Store revision for optimistic concurrency.
+    """
+
+    id: str
+    name: str
+    type: CampaignType
+    category: Category
+    status: CampaignStatus
+    created_at: pendulum.DateTime
+    created_by: str
+    updated_at: pendulum.DateTime
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    live_version: CampaignVersion | None = None
+    draft_version: CampaignVersion | None = None
+    superseded_versions: tuple[CampaignVersion, ...] = ()
+    activated_at: pendulum.DateTime | None = None
+    went_live_at: pendulum.DateTime | None = None
+    failure_reason: str | None = None
+    draft_in_review: bool = False
+    due_at: pendulum.DateTime | None = None
+    history: tuple[HistoryEntry, ...] = ()
+    revision: int = 0
+
+    @property
+    def has_open_draft(self) -> bool:
+        """True when a SCHEDULED or LIVE campaign has a new version being edited."""
+        return self.draft_version is not None and self.status in RUNNING_STATUSES
+
+    @property
+    def newest_version(self) -> CampaignVersion:
+        """The most recent version: the draft if there is one, else the live one."""
+        version = self.draft_version or self.live_version
+        if version is None:  # pragma: no cover - every constructor sets one
+            raise AssertionError(f"campaign {self.id} has no version")
+        return version
+
+    @property
+    def channels(self) -> frozenset[ChannelType]:
+        """Channels of the live and draft versions."""
+        found: frozenset[ChannelType] = frozenset()
+        for version in (self.live_version, self.draft_version):
+            if version is not None:
+                found |= version.channels
+        return found
+
+    @property
+    def surface_ids(self) -> frozenset[str]:
+        """Surfaces referenced by the live and draft versions."""
+        return frozenset(
+            action.surface_id
+            for version in (self.live_version, self.draft_version)
+            if version is not None
+            for action in version.actions
+        )
+
+    @property
+    def is_recurring(self) -> bool:
+        """True when the governing version repeats on a schedule."""
+        version = self.live_version or self.newest_version
+        return version.schedule.is_recurring
+
+    def _repr_html_(self) -> str:
+        """Render a small HTML table for notebooks."""
+        rows = "".join(
+            f"<tr><td>{e.at.isoformat()}</td><td>{html.escape(e.actor)}</td><td>{e.action}</td>"
+            f"<td>{e.from_status or ''}</td><td>{e.to_status}</td></tr>"
+            for e in self.history
+        )
+        return (
+            f"<div><b>{html.escape(self.name)}</b> ({html.escape(self.id)}) - {self.status}</div>"
+            "<table><tr><th>at</th><th>actor</th><th>action</th><th>from</th><th>to</th></tr>"
+            f"{rows}</table>"
+        )

@@ -1,0 +1,80 @@
+"""Channels and the content an action sends over each of them."""
+
+from __future__ import annotations
+
+import enum
+from typing import ClassVar, TypeAlias
+
+import attrs
+
+
+class ChannelType(str, enum.Enum):
+    """A delivery channel."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen
+class EmailContent:
+    """The content of an email action. Every field is a template.
+
+    Attributes:
+        subject: Subject line template.
+        html: HTML body template.
+        text: Optional plain-text body template.
+    """
+
+    channel: ClassVar[ChannelType] = ChannelType.EMAIL
+    subject: str
+    html: str
+    text: str | None = None
+
+    def templates(self) -> dict[str, str]:
+        """Return the template fields by name (only those that are set)."""
+        fields = {"subject": self.subject, "html": self.html}
+        if self.text is not None:
+            fields["text"] = self.text
+        return fields
+
+
+@attrs.frozen
+class SmsContent:
+    """The content of an SMS action.
+
+    Attributes:
+        text: Message body template.
+    """
+
+    channel: ClassVar[ChannelType] = ChannelType.SMS
+    text: str
+
+    def templates(self) -> dict[str, str]:
+        """Return the template fields by name."""
+        return {"text": self.text}
+
+
+@attrs.frozen
+class PushContent:
+    """The content of a push notification action.
+
+    Attributes:
+        title: Title template.
+        body: Body template.
+    """
+
+    channel: ClassVar[ChannelType] = ChannelType.PUSH
+    title: str
+    body: str
+
+    def templates(self) -> dict[str, str]:
+        """Return the template fields by name."""
+        return {"title": self.title, "body": self.body}
+
+
+Content: TypeAlias = EmailContent | SmsContent | PushContent
+"""Any action content."""

@@ -1,0 +1,151 @@
+"""Channel surfaces: the reusable delivery configuration of one channel."""
+
+from __future__ import annotations
+
+import enum
+from typing import ClassVar, Literal, TypeAlias
+
+import attrs
+import pendulum
+
+from campaignkit.domain.campaign_enums import Category
+from campaignkit.domain.channels import ChannelType
+
+
+class SurfaceStatus(str, enum.Enum):
+    """Whether a surface may be used by new activations."""
+
+    ACTIVE = "ACTIVE"
+    DEACTIVATED = "DEACTIVATED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen
+class EmailSettings:
+    """Email surface settings.
+
+    Attributes:
+        sender: Sender address (``From``).
+        sender_name: Display name of the sender.
+        reply_to: Reply-to address.
+        subdomain: The delegated subdomain the email is sent from.
+    """
+
+    sender: str
+    sender_name: str | None = None
+    reply_to: str | None = None
+    subdomain: str | None = None
+
+    channel: ClassVar[ChannelType] = ChannelType.EMAIL
+
+    def problems(self) -> list[str]:
+        """Return what is wrong with these settings (empty when valid)."""
+        found = []
+        for label, address in (("sender", self.sender), ("reply_to", self.reply_to)):
+            if address is not None and not _looks_like_address(address):
+                found.append(f"email {label} {address!r} is not an email address (name@domain)")
+        return found
+
+
+@attrs.frozen
+class SmsSettings:
+    """SMS surface settings.
+
+    Attributes:
+        sender_id: The sender id or number shown to recipients.
+    """
+
+    sender_id: str
+
+    channel: ClassVar[ChannelType] = ChannelType.SMS
+
+    def problems(self) -> list[str]:
+        """Return what is wrong with these settings (empty when valid)."""
+        return [] if self.sender_id.strip() else ["SMS sender_id must not be empty"]
+
+
+@attrs.frozen
+class PushSettings:
+    """Push surface settings.
+
+    Attributes:
+        app_id: The mobile or web app identifier.
+        platform: ``"ios"``, ``"android"`` or ``"web"``.
+    """
+
+    app_id: str
+    platform: Literal["ios", "android", "web"] = "ios"
+
+    channel: ClassVar[ChannelType] = ChannelType.PUSH
+
+    def problems(self) -> list[str]:
+        """Return what is wrong with these settings (empty when valid)."""
+        found = [] if self.app_id.strip() else ["push app_id must not be empty"]
+        if self.platform not in ("ios", "android", "web"):
+            found.append(f"push platform {self.platform!r} is not one of ios, android, web")
+        return found
+
+
+SurfaceSettings: TypeAlias = EmailSettings | SmsSettings | PushSettings
+"""Settings of any channel."""
+
+
+def _looks_like_address(value: str) -> bool:
+    local, at, domain = value.partition("@")
+    return bool(local) and bool(at) and "." in domain and " " not in value
+
+
+@attrs.frozen
+class ChannelSurface:
+    """A message preset: name, channel, category served and channel settings.
+
+    Attributes:
+        id: Identifier.
+        name: Unique, human-readable name (export/import resolves surfaces by it).
+        channel: The channel it delivers over.
+        category: The campaign category it may serve.
+        settings: Channel settings; their type matches ``channel``.
+        status: ACTIVE or DEACTIVATED.
+        created_at: When it was created.
+        created_by: Who created it.
+        revision: Store revision for optimistic concurrency.
+    """
+
+    id: str
+    name: str
+    channel: ChannelType
+    category: Category
+    settings: SurfaceSettings
+    created_at: pendulum.DateTime
+    created_by: str
+    status: SurfaceStatus = SurfaceStatus.ACTIVE
+    revision: int = 0
+
+    @property
+    def is_active(self) -> bool:
+        """True when the surface may be used by an activation."""
+        return self.status is SurfaceStatus.ACTIVE
+
+
+def surface_problems(name: str, channel: ChannelType, settings: SurfaceSettings) -> list[str]:
+    """Return every problem with a surface definition (empty when valid)."""
+    found = []
+    if not name.strip():
+        found.append("surface name must not be empty")
+    if settings.channel is not channel:
+        found.append(
+            f"settings {type(settings).__name__} are for channel {settings.channel}, "
+            f"not {channel}; pass {_SETTINGS_FOR[channel]}"
+        )
+    else:
+        found.extend(settings.problems())
+    return found
+
+
+_SETTINGS_FOR = {
+    ChannelType.EMAIL: "EmailSettings",
+    ChannelType.SMS: "SmsSettings",
+    ChannelType.PUSH: "PushSettings",
+}

@@ -1,0 +1,130 @@
+"""The one error hierarchy of campaignkit.
+
+Every error a caller can meet derives from :class:`CampaignKitError`. Each
+message says what is wrong, for which object, and how to fix it; the
+attributes carry the same facts for programs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class CampaignKitError(Exception):
+    """Base class of every error raised by campaignkit."""
+
+
+class ValidationError(CampaignKitError, ValueError):
+    """Input or state that cannot be accepted, with every problem listed.
+
+    Validation collects all problems before raising, so one error tells the
+    caller everything to fix.
+
+    Attributes:
+        problems: One human-readable string per problem.
+    """
+
+    def __init__(self, problems: Iterable[str], *, subject: str = "input") -> None:
+        self.problems: list[str] = list(problems)
+        self.subject = subject
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{subject} has {count} {noun}:\n{lines}")
+
+
+class TransitionNotAllowed(CampaignKitError):
+    """A lifecycle action that the campaign's current state does not allow.
+
+    Nothing was changed.
+
+    Attributes:
+        campaign_id: The campaign the action was attempted on.
+        status: Its status at the time, as a string (for example ``"LIVE"``).
+        action: The attempted action (for example ``"activate"``).
+        hint: What the caller can do instead.
+    """
+
+    def __init__(self, campaign_id: str, status: str, action: str, hint: str = "") -> None:
+        self.campaign_id = campaign_id
+        self.status = status
+        self.action = action
+        self.hint = hint
+        message = f"cannot {action} campaign {campaign_id!r}: it is {status}"
+        if hint:
+            message += f"; {hint}"
+        super().__init__(message)
+
+
+class PermissionDenied(CampaignKitError):
+    """The permission policy refused an operation. Nothing was changed.
+
+    Attributes:
+        user: The acting user id.
+        permission: The permission that was required (for example ``"campaign.publish"``).
+        campaign_id: The campaign concerned, if any.
+        reason: The policy's explanation.
+    """
+
+    def __init__(
+        self, user: str, permission: str, campaign_id: str | None = None, reason: str = ""
+    ) -> None:
+        self.user = user
+        self.permission = permission
+        self.campaign_id = campaign_id
+        self.reason = reason
+        target = f" on campaign {campaign_id!r}" if campaign_id is not None else ""
+        message = f"user {user!r} lacks permission {permission!r}{target}"
+        if reason:
+            message += f": {reason}"
+        super().__init__(message)
+
+
+class ApprovalRequired(CampaignKitError):
+    """Activation refused because an active approval policy matches the campaign.
+
+    Attributes:
+        campaign_id: The campaign.
+        policy: The name of the matching approval policy.
+    """
+
+    def __init__(self, campaign_id: str, policy: str) -> None:
+        self.campaign_id = campaign_id
+        self.policy = policy
+        super().__init__(
+            f"campaign {campaign_id!r} needs approval under policy {policy!r}: "
+            "call request_approval() instead of activate()"
+        )
+
+
+class ConflictError(CampaignKitError):
+    """A write based on stale data: someone else changed the object first.
+
+    Reload the object and apply the change again.
+    """
+
+
+class NotFound(CampaignKitError, LookupError):
+    """An object that does not exist (or no longer exists).
+
+    Attributes:
+        kind: What was looked up (``"campaign"``, ``"surface"`` ...).
+        key: The id or name that was not found.
+    """
+
+    def __init__(self, kind: str, key: str) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"no {kind} with id {key!r}")
+
+
+class DeliveryError(CampaignKitError):
+    """A delivery could not be carried out (channel misconfiguration, ...)."""
+
+
+class StorageError(CampaignKitError):
+    """The store failed (driver error, corrupt data, foreign file)."""
+
+
+class ClockError(CampaignKitError, ValueError):
+    """A clock was misused: moved backwards, or not settable where it must be."""

@@ -1,0 +1,54 @@
+"""Gathers what activation validation needs and runs it.
+
+The pure rules live in :mod:`campaignkit.domain.validation`; this module
+resolves their inputs (surfaces from the unit of work, audience readiness
+from the audience source) so the kit and the engine validate identically.
+"""
+
+from __future__ import annotations
+
+import attrs
+import pendulum
+
+from campaignkit.domain.campaign import Campaign, CampaignVersion
+from campaignkit.domain.validation import TemplateCheck, activation_problems
+from campaignkit.ports import AudienceSource, UnitOfWork
+
+
+@attrs.define
+class Preflight:
+    """Validates a campaign version against the current surfaces and audiences.
+
+    Attributes:
+        audiences: Where audience readiness is read.
+        check_template: Compiles one template source.
+    """
+
+    audiences: AudienceSource
+    check_template: TemplateCheck
+
+    def problems(
+        self,
+        uow: UnitOfWork,
+        campaign: Campaign,
+        version: CampaignVersion,
+        *,
+        now: pendulum.DateTime,
+        check_start: bool,
+    ) -> list[str]:
+        """Every problem that keeps ``version`` from running (empty when none)."""
+        surfaces = {}
+        for action in version.actions:
+            surface = uow.surfaces.find(action.surface_id)
+            if surface is not None:
+                surfaces[surface.id] = surface
+        audience = version.audience
+        return activation_problems(
+            campaign,
+            version,
+            now=now,
+            surfaces=surfaces,
+            audience_status=None if audience is None else self.audiences.status(audience),
+            check_template=self.check_template,
+            check_start=check_start,
+        )

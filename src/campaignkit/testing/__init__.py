@@ -1,0 +1,11 @@
+"""Test doubles and helpers shipped for hosts' own test suites.
+
+``ManualClock`` (time moves only when told), ``SequentialIds`` (stable ids).
+Contract suites for adapters live in :mod:`campaignkit.testing.contracts`
+(it needs pytest).
+"""
+
+from campaignkit.testing.clock import ManualClock
+from campaignkit.testing.ids import SequentialIds
+
+__all__ = ["ManualClock", "SequentialIds"]
