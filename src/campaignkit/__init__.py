@@ -8,6 +8,7 @@ Start with :meth:`CampaignKit.in_memory`, give users product profiles with
 from campaignkit.access import AccessDirectory
 from campaignkit.adapters.memory import InMemoryStore
 from campaignkit.adapters.memory_audiences import InMemoryAudienceSource, InMemoryProfileStore
+from campaignkit.audiences import AudienceRegistry
 from campaignkit.clock import Clock, SettableClock, SystemClock
 from campaignkit.domain.audience import AudienceStatus
 from campaignkit.domain.calendar import CalendarEntry
@@ -65,6 +66,7 @@ __all__ = [
     "TRANSITIONS",
     "AccessDirectory",
     "Action",
+    "AudienceRegistry",
     "ApprovalRequired",
     "AudienceStatus",
     "CalendarEntry",

@@ -11,7 +11,8 @@ import pendulum
 
 from campaignkit.access import AccessDirectory
 from campaignkit.adapters.memory import InMemoryStore
-from campaignkit.adapters.memory_audiences import InMemoryAudienceSource, InMemoryProfileStore
+from campaignkit.adapters.memory_audiences import InMemoryProfileStore
+from campaignkit.audiences import AudienceRegistry
 from campaignkit.clock import Clock, SystemClock
 from campaignkit.delivery.render import check_template
 from campaignkit.domain.events import DomainEvent
@@ -45,7 +46,7 @@ class CampaignKit:
     Args:
         store: Where campaigns, surfaces and access assignments live.
         clock: The only source of the current time.
-        audiences: Where audiences are read (default: in memory).
+        audiences: The host's audience source; ``kit.audiences.define`` adds static ones.
         profiles: Where recipient profiles are kept (default: in memory).
         policy: The permission policy (default: :class:`ProfilePolicy` on ``access``).
         profile_permissions: A custom profile -> permissions mapping for the default policy.
@@ -67,9 +68,7 @@ class CampaignKit:
     ) -> None:
         self.store = store
         self.clock = clock
-        self.audiences: AudienceSource = (
-            audiences if audiences is not None else InMemoryAudienceSource()
-        )
+        self.audiences = AudienceRegistry(audiences)
         self.profiles: ProfileStore = profiles if profiles is not None else InMemoryProfileStore()
         self.access = AccessDirectory(store)
         self.policy: PermissionPolicy = (
@@ -104,7 +103,6 @@ class CampaignKit:
         return cls(
             store=InMemoryStore(),
             clock=clock if clock is not None else SystemClock(),
-            audiences=InMemoryAudienceSource(),
             profiles=InMemoryProfileStore(),
             policy=policy,
             profile_permissions=profile_permissions,

@@ -68,17 +68,34 @@ class _Tables:
         self.access: dict[Principal, frozenset[ProductProfile]] = {}
 
     def put_campaign(self, campaign: Campaign | None, previous: Campaign | None) -> None:
-        """Replace ``previous`` by ``campaign`` (either may be None) and update indexes."""
-        if previous is not None:
-            self.by_created.discard((previous.created_at, previous.id))
-            if previous.due_at is not None:
-                self.by_due.discard((previous.due_at, previous.id))
-            del self.campaigns[previous.id]
+        """Replace ``previous`` by ``campaign`` (either may be None) and update indexes.
+
+        An index is only touched when its key changes, so a save that keeps
+        the due instant costs no index work.
+        """
+        _move(self.by_due, _due_key(previous), _due_key(campaign))
+        _move(self.by_created, _created_key(previous), _created_key(campaign))
         if campaign is not None:
             self.campaigns[campaign.id] = campaign
-            self.by_created.add((campaign.created_at, campaign.id))
-            if campaign.due_at is not None:
-                self.by_due.add((campaign.due_at, campaign.id))
+        elif previous is not None:
+            del self.campaigns[previous.id]
+
+
+def _due_key(campaign: Campaign | None) -> Key | None:
+    return None if campaign is None or campaign.due_at is None else (campaign.due_at, campaign.id)
+
+
+def _created_key(campaign: Campaign | None) -> Key | None:
+    return None if campaign is None else (campaign.created_at, campaign.id)
+
+
+def _move(index: SortedKeys, old: Key | None, new: Key | None) -> None:
+    if old == new:
+        return
+    if old is not None:
+        index.discard(old)
+    if new is not None:
+        index.add(new)
 
 
 class _Journal:

@@ -494,18 +494,25 @@ def _update_draft(campaign: Campaign, command: UpdateDraft) -> Campaign:
     )
 
 
-def _promote_draft(campaign: Campaign, verb: Verb) -> Campaign:
-    """Make the open draft the live version (ACTIVATE_VERSION, or APPROVE of a draft)."""
+def _promote_draft(campaign: Campaign, verb: Verb, now: pendulum.DateTime) -> Campaign:
+    """Make the open draft the live version (ACTIVATE_VERSION, or APPROVE of a draft).
+
+    A LIVE campaign keeps ``went_live_at`` (the completion clock is not
+    restarted). A SCHEDULED one is re-activated at ``now``: it goes live at the
+    new version's start, or at once when the new version has none.
+    """
     draft = _require_open_draft(campaign, verb)
     superseded = campaign.superseded_versions
     if campaign.live_version is not None:
         superseded = (*superseded, campaign.live_version)
+    activated_at = now if campaign.status is S.SCHEDULED else campaign.activated_at
     return attrs.evolve(
         campaign,
         live_version=draft,
         draft_version=None,
         superseded_versions=superseded,
         draft_in_review=False,
+        activated_at=activated_at,
     )
 
 
@@ -549,7 +556,7 @@ def _step(
             return attrs.evolve(c, draft_version=None), f"version {draft.number}"
         case ActivateVersion():
             _require_not_in_review(c, command.verb)
-            promoted = _promote_draft(c, command.verb)
+            promoted = _promote_draft(c, command.verb, now)
             return promoted, f"version {promoted.newest_version.number}"
         case RequestApproval():
             if c.status is S.DRAFT:
@@ -569,7 +576,7 @@ def _step(
                 return _activate(c, now), command.comment or ""
             if not c.draft_in_review:
                 raise _refuse(c, command.verb, "nothing is in review")
-            return _promote_draft(c, command.verb), command.comment or ""
+            return _promote_draft(c, command.verb, now), command.comment or ""
         case Prepare():
             if command.problems:
                 reason = "; ".join(command.problems)

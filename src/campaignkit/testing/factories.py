@@ -12,7 +12,13 @@ import pendulum
 
 from campaignkit.domain.campaign import Action, Campaign, CampaignVersion
 from campaignkit.domain.campaign_enums import CampaignStatus, CampaignType, Category
-from campaignkit.domain.channels import ChannelType, EmailContent, PushContent, SmsContent
+from campaignkit.domain.channels import (
+    ChannelType,
+    Content,
+    EmailContent,
+    PushContent,
+    SmsContent,
+)
 from campaignkit.domain.schedule import Schedule
 from campaignkit.domain.surface import (
     ChannelSurface,
@@ -30,12 +36,12 @@ def make_action(
     channel: ChannelType = ChannelType.EMAIL, *, surface_id: str = "srf_1", action_id: str = ""
 ) -> Action:
     """An action with simple content for ``channel``."""
-    content = {
+    contents: dict[ChannelType, Content] = {
         ChannelType.EMAIL: EmailContent(subject="Hello {{ profile.firstName }}", html="<p>Hi</p>"),
         ChannelType.SMS: SmsContent(text="Hello"),
         ChannelType.PUSH: PushContent(title="Hello", body="Hi"),
-    }[channel]
-    return Action(surface_id, content, action_id or f"act_{channel.value}")
+    }
+    return Action(surface_id, contents[channel], action_id or f"act_{channel.value}")
 
 
 def make_campaign(
@@ -85,17 +91,17 @@ def make_surface(
     category: Category = Category.MARKETING,
 ) -> ChannelSurface:
     """An ACTIVE surface with valid settings for ``channel``."""
-    settings: SurfaceSettings = {
+    settings: dict[ChannelType, SurfaceSettings] = {
         ChannelType.EMAIL: EmailSettings(sender="news@example.com"),
         ChannelType.SMS: SmsSettings(sender_id="SHOP"),
         ChannelType.PUSH: PushSettings(app_id="com.example"),
-    }[channel]
+    }
     return ChannelSurface(
         id=surface_id,
         name=name,
         channel=channel,
         category=category,
-        settings=settings,
+        settings=settings[channel],
         created_at=EPOCH,
         created_by="builder",
     )

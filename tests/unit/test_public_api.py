@@ -1,0 +1,109 @@
+"""The public API names of ARCHITECTURE.md exist and __all__ is exact."""
+
+from __future__ import annotations
+
+import campaignkit as ck
+import campaignkit.testing as cktesting
+
+CONTRACT_NAMES = {
+    "CampaignKit",
+    "UserSession",
+    "Campaign",
+    "CampaignVersion",
+    "Action",
+    "EmailContent",
+    "SmsContent",
+    "PushContent",
+    "ChannelSurface",
+    "ChannelType",
+    "Schedule",
+    "Recurrence",
+    "CampaignStatus",
+    "CampaignType",
+    "Category",
+    "HistoryEntry",
+    "ALL_STATUSES",
+    "ProductProfile",
+    "Permission",
+    "PermissionPolicy",
+    "ProfilePolicy",
+    "Decision",
+    "EmailSettings",
+    "SmsSettings",
+    "PushSettings",
+    "Profile",
+    "Page",
+    "CalendarEntry",
+    "TickReport",
+    "SystemClock",
+    "Clock",
+    "CampaignKitError",
+    "ValidationError",
+    "TransitionNotAllowed",
+    "PermissionDenied",
+    "ApprovalRequired",
+    "ConflictError",
+    "NotFound",
+    "DeliveryError",
+    "StorageError",
+}
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    exported = set(ck.__all__)
+    assert exported >= CONTRACT_NAMES
+    public = {n for n in dir(ck) if not n.startswith("_") and n not in _MODULES}
+    assert public == exported - {"__version__"}
+    assert len(ck.__all__) == len(exported), "no duplicates in __all__"
+
+
+_MODULES = {
+    "access",
+    "adapters",
+    "clock",
+    "delivery",
+    "domain",
+    "engine",
+    "errors",
+    "kit",
+    "permissions",
+    "ports",
+    "preflight",
+    "session",
+    "testing",
+    "timeutil",
+    "cli",
+    "demo",
+}
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    for name in ck.__all__:
+        obj = getattr(ck, name)
+        if isinstance(obj, type):
+            assert obj.__doc__, f"{name} needs a docstring"
+
+
+def test_testing_exports_the_doubles() -> None:
+    assert set(cktesting.__all__) == {"ManualClock", "SequentialIds"}
+
+
+def test_session_verbs_of_the_contract_exist() -> None:
+    verbs = {
+        "get",
+        "list_campaigns",
+        "calendar",
+        "create_campaign",
+        "update_draft",
+        "delete",
+        "duplicate",
+        "activate",
+        "modify",
+        "discard_draft",
+        "stop",
+        "archive",
+        "create_surface",
+        "deactivate_surface",
+    }
+    missing = {v for v in verbs if not callable(getattr(ck.UserSession, v, None))}
+    assert not missing
