@@ -60,6 +60,7 @@ def test_all_lists_exactly_the_public_names() -> None:
 _MODULES = {
     "access",
     "adapters",
+    "audiences",
     "clock",
     "delivery",
     "domain",
