@@ -462,6 +462,18 @@ def _pick(value: Maybe[T], current: T) -> T:
     return current if isinstance(value, _Unset) else value
 
 
+def _require_run_not_started(campaign: Campaign, verb: Verb) -> None:
+    """A one-shot scheduled campaign that is LIVE has started its run: no new version."""
+    if (
+        campaign.status is S.LIVE
+        and campaign.type is CampaignType.SCHEDULED
+        and not campaign.is_recurring
+    ):
+        raise _refuse(
+            campaign, verb, "its one-shot run has started; duplicate() it to send a changed copy"
+        )
+
+
 def _edit_version(version: CampaignVersion, command: UpdateDraft) -> CampaignVersion:
     return attrs.evolve(
         version,
@@ -542,12 +554,7 @@ def _step(
                 raise _refuse(c, command.verb, "it already has an open draft version")
             live = c.live_version
             assert live is not None  # every SCHEDULED/LIVE campaign has one
-            if c.status is S.LIVE and c.type is CampaignType.SCHEDULED and not c.is_recurring:
-                raise _refuse(
-                    c,
-                    command.verb,
-                    "its one-shot run has started; duplicate() it to send a changed copy",
-                )
+            _require_run_not_started(c, command.verb)
             draft = attrs.evolve(live, number=live.number + 1, created_at=now, created_by=actor)
             return attrs.evolve(c, draft_version=draft), f"version {draft.number}"
         case DiscardDraft():
@@ -556,6 +563,7 @@ def _step(
             return attrs.evolve(c, draft_version=None), f"version {draft.number}"
         case ActivateVersion():
             _require_not_in_review(c, command.verb)
+            _require_run_not_started(c, command.verb)
             promoted = _promote_draft(c, command.verb, now)
             return promoted, f"version {promoted.newest_version.number}"
         case RequestApproval():
@@ -576,6 +584,7 @@ def _step(
                 return _activate(c, now), command.comment or ""
             if not c.draft_in_review:
                 raise _refuse(c, command.verb, "nothing is in review")
+            _require_run_not_started(c, command.verb)
             return _promote_draft(c, command.verb, now), command.comment or ""
         case Prepare():
             if command.problems:
