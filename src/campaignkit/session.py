@@ -115,20 +115,24 @@ class UserSession:
 
     # ------------------------------------------------------------ plumbing
 
-    def _require(self, permission: Permission, campaign: Campaign | None = None) -> None:
+    def _require(
+        self,
+        permission: Permission,
+        campaign: Campaign | None = None,
+        *,
+        campaign_id: str | None = None,
+    ) -> None:
         decision = self._kit.policy.decide(self.user, permission, campaign)
         if not decision.allowed:
-            raise PermissionDenied(
-                self.user,
-                permission.value,
-                None if campaign is None else campaign.id,
-                decision.reason,
-            )
+            target = campaign.id if campaign is not None else campaign_id
+            raise PermissionDenied(self.user, permission.value, target, decision.reason)
 
     def _load(self, uow: UnitOfWork, campaign_id: str, permission: Permission) -> Campaign:
         campaign = uow.campaigns.find(campaign_id)
         if campaign is None:
-            self._require(permission)  # do not reveal existence to the unauthorized
+            # ask without a campaign, and name the id either way: a denial must
+            # not reveal whether the campaign exists
+            self._require(permission, campaign_id=campaign_id)
             raise NotFound("campaign", campaign_id)
         self._require(permission, campaign)
         return campaign
@@ -282,10 +286,10 @@ class UserSession:
 
     def calendar(self, start: pendulum.DateTime, end: pendulum.DateTime) -> list[CalendarEntry]:
         """SCHEDULED and LIVE campaigns on air during ``[start, end)`` (needs ``campaign.read``)."""
+        self._require(P.CAMPAIGN_READ)
         start_utc, end_utc = ensure_utc(start, "calendar start"), ensure_utc(end, "calendar end")
         if end_utc <= start_utc:
             raise ValidationError(["calendar end must be after its start"])
-        self._require(P.CAMPAIGN_READ)
         running = frozenset({CampaignStatus.SCHEDULED, CampaignStatus.LIVE})
         campaigns: list[Campaign] = []
         with self._kit.store.unit_of_work() as uow:
@@ -380,18 +384,24 @@ class UserSession:
             expected_revision: Refuse with ``ConflictError`` if the campaign is
                 no longer at this revision (someone else edited it).
         """
-        command = UpdateDraft(
-            name=name,
-            description=description,
-            tags=UNSET if tags is UNSET else tuple(tags),
-            actions=UNSET if actions is UNSET else self._with_ids(actions),
-            audience=audience,
-            namespace=namespace,
-            schedule=schedule,
+
+        def build(_: UnitOfWork, campaign: Campaign, now: pendulum.DateTime) -> Outcome:
+            command = UpdateDraft(  # built after the permission check
+                name=name,
+                description=description,
+                tags=UNSET if tags is UNSET else tuple(tags),
+                actions=UNSET if actions is UNSET else self._with_ids(actions),
+                audience=audience,
+                namespace=namespace,
+                schedule=schedule,
+            )
+            return apply(campaign, command, now=now, actor=self.user, rules=self._kit.rules)
+
+        saved = self._mutate(
+            campaign_id, P.CAMPAIGN_WRITE, build, expected_revision=expected_revision
         )
-        return self._command(
-            campaign_id, P.CAMPAIGN_WRITE, command, expected_revision=expected_revision
-        )
+        assert saved is not None
+        return saved
 
     def delete(self, campaign_id: str) -> None:
         """Delete a DRAFT campaign for good (needs ``campaign.delete``)."""

@@ -474,6 +474,23 @@ def _require_run_not_started(campaign: Campaign, verb: Verb) -> None:
         )
 
 
+def _require_keeps_recurring(campaign: Campaign, verb: Verb) -> None:
+    """A LIVE recurring campaign cannot turn one-shot: its one run would be in the past."""
+    draft = campaign.draft_version
+    if (
+        campaign.status is S.LIVE
+        and campaign.type is CampaignType.SCHEDULED
+        and draft is not None
+        and not draft.schedule.is_recurring
+    ):
+        raise _refuse(
+            campaign,
+            verb,
+            "a live recurring campaign cannot become one-shot; keep a recurrence, "
+            "or stop it and duplicate() it",
+        )
+
+
 def _edit_version(version: CampaignVersion, command: UpdateDraft) -> CampaignVersion:
     return attrs.evolve(
         version,
@@ -564,6 +581,7 @@ def _step(
         case ActivateVersion():
             _require_not_in_review(c, command.verb)
             _require_run_not_started(c, command.verb)
+            _require_keeps_recurring(c, command.verb)
             promoted = _promote_draft(c, command.verb, now)
             return promoted, f"version {promoted.newest_version.number}"
         case RequestApproval():
@@ -585,6 +603,7 @@ def _step(
             if not c.draft_in_review:
                 raise _refuse(c, command.verb, "nothing is in review")
             _require_run_not_started(c, command.verb)
+            _require_keeps_recurring(c, command.verb)
             return _promote_draft(c, command.verb, now), command.comment or ""
         case Prepare():
             if command.problems:
@@ -597,7 +616,10 @@ def _step(
         case GoLive():
             return attrs.evolve(c, status=S.LIVE, went_live_at=now), ""
         case Fail():
-            return attrs.evolve(c, status=S.FAILED, failure_reason=command.reason), command.reason
+            failed = attrs.evolve(
+                c, status=S.FAILED, failure_reason=command.reason, draft_in_review=False
+            )
+            return failed, command.reason
         case Complete() | Stop() | Archive():
             target = next(iter(TRANSITIONS[command.verb][c.status]))
             return attrs.evolve(c, status=target, draft_in_review=False), ""
