@@ -4,5 +4,5 @@ import sys
 
 from campaignkit.cli import main
 
-if __name__ == "__main__":  # pragma: no cover - exercised through a subprocess test
+if __name__ == "__main__":
     sys.exit(main())

@@ -8,6 +8,7 @@ denial or an error leaves the store exactly as it was.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -64,7 +65,7 @@ if TYPE_CHECKING:
     from campaignkit.kit import CampaignKit
 
 P = Permission
-E = TypeVar("E")
+E = TypeVar("E", bound=enum.Enum)
 
 SURFACE_HOLDING_STATUSES = frozenset(
     {CampaignStatus.ACTIVATING, CampaignStatus.SCHEDULED, CampaignStatus.LIVE}
@@ -89,12 +90,16 @@ class SurfaceInUse(CampaignKitError):
         )
 
 
-def _as_set(value: E | Iterable[E] | None, kind: type[E]) -> frozenset[E] | None:
+def _as_set(value: E | str | Iterable[E | str] | None, kind: type[E]) -> frozenset[E] | None:
+    """Accept one value, its string form, or an iterable of either."""
     if value is None:
         return None
-    if isinstance(value, kind):
-        return frozenset({value})
-    return frozenset(value)  # type: ignore[arg-type]
+    items = [value] if isinstance(value, (str, kind)) else list(value)  # type: ignore[arg-type]
+    try:
+        return frozenset(kind(item) for item in items)
+    except ValueError as exc:
+        known = ", ".join(m.value for m in kind)
+        raise ValidationError([f"{exc}; expected one of {known}"]) from exc
 
 
 class UserSession:

@@ -50,3 +50,13 @@ def test_cli_without_a_command_is_a_usage_error(capsys: pytest.CaptureFixture[st
         main([])
     assert exited.value.code == 2
     assert "usage" in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_point_runs_the_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["campaignkit", "demo"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("campaignkit", run_name="__main__")
+    assert exited.value.code == 0
+    assert "status timeline" in capsys.readouterr().out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import json
 from collections.abc import Iterator
 from typing import Generic, TypeVar
@@ -29,6 +30,7 @@ T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+MAX_CURSOR_LENGTH = 512
 
 
 @attrs.frozen
@@ -133,12 +135,17 @@ def decode_cursor(cursor: str) -> SortKey:
         ValidationError: the cursor was not made by campaignkit.
     """
     try:
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise ValueError(cursor)
         padded = cursor + "=" * (-len(cursor) % 4)
         created, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        when = pendulum.parse(created)
-        if not isinstance(when, pendulum.DateTime) or not isinstance(ident, str):
+        if not isinstance(created, str) or not isinstance(ident, str):
             raise TypeError(cursor)
-    except (ValueError, TypeError, binascii.Error) as exc:
+        parsed = datetime.datetime.fromisoformat(created)  # our own isoformat(), no clock
+        if parsed.tzinfo is None:
+            raise TypeError(cursor)
+        when = pendulum.instance(parsed)
+    except (ValueError, TypeError, RecursionError, binascii.Error) as exc:
         raise ValidationError(
             [
                 f"cursor {cursor!r} is not one returned by list_campaigns; "

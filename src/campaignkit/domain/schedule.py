@@ -8,6 +8,7 @@ recurrence at ``"25:00"``) are refused at once with a ``ValidationError``.
 
 from __future__ import annotations
 
+import datetime
 import enum
 import re
 from collections.abc import Sequence
@@ -128,7 +129,7 @@ class Recurrence:
         return cls(Frequency.RRULE, rule=text)
 
 
-def _optional_utc(value: pendulum.DateTime | None) -> pendulum.DateTime | None:
+def _optional_utc(value: datetime.datetime | None) -> pendulum.DateTime | None:
     return None if value is None else ensure_utc(value, "schedule date-time")
 
 
