@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 import pendulum
@@ -70,9 +70,16 @@ class World:
         return self.admin.get(campaign.id)
 
 
-def make_world(start: pendulum.DateTime = T0) -> World:
+def make_world(
+    start: pendulum.DateTime = T0,
+    *,
+    policy: ck.PermissionPolicy | None = None,
+    profile_permissions: Mapping[ck.ProductProfile, frozenset[ck.Permission]] | None = None,
+) -> World:
     clock = ManualClock(start)
-    kit = ck.CampaignKit.in_memory(clock=clock, ids=SequentialIds())
+    kit = ck.CampaignKit.in_memory(
+        clock=clock, ids=SequentialIds(), policy=policy, profile_permissions=profile_permissions
+    )
     kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
     admin = kit.as_user("ada")
     email = admin.create_surface(

@@ -9,7 +9,7 @@ import pytest
 
 import campaignkit as ck
 from campaignkit.ports import Principal
-from campaignkit.testing import ManualClock, SequentialIds
+from campaignkit.testing import SequentialIds
 from tests.factories import T0, World, make_world
 
 P = ck.Permission
@@ -118,27 +118,7 @@ def custom_world(
     profile_permissions: Mapping[ck.ProductProfile, frozenset[ck.Permission]] | None = None,
 ) -> World:
     """Like ``make_world`` but with a custom policy or profile mapping."""
-    clock = ManualClock(T0)
-    kit = ck.CampaignKit.in_memory(
-        clock=clock, ids=SequentialIds(), policy=policy, profile_permissions=profile_permissions
-    )
-    kit.access.assign("ada", Profile.ADMINISTRATOR)
-    admin = kit.as_user("ada")
-    email = admin.create_surface(
-        name="Newsletter",
-        channel=ck.ChannelType.EMAIL,
-        settings=ck.EmailSettings(sender="news@example.com"),
-    )
-    sms = admin.create_surface(
-        name="Alerts", channel=ck.ChannelType.SMS, settings=ck.SmsSettings(sender_id="SHOP")
-    )
-    push = admin.create_surface(
-        name="App", channel=ck.ChannelType.PUSH, settings=ck.PushSettings(app_id="com.shop")
-    )
-    kit.audiences.define("vip", ["p1", "p2"])
-    events: list[ck.DomainEvent] = []
-    kit.subscribe(events.append)
-    return World(kit, clock, admin, email, sms, push, events)
+    return make_world(policy=policy, profile_permissions=profile_permissions)
 
 
 # ---------------------------------------------------------------- the table
