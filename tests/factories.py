@@ -8,6 +8,7 @@ import attrs
 import pendulum
 
 import campaignkit as ck
+from campaignkit.domain.approval import Review
 from campaignkit.domain.lifecycle import LifecycleRules, apply
 from campaignkit.testing import ManualClock, SequentialIds
 
@@ -138,9 +139,31 @@ def campaign_in(
         draft_version=draft,
         activated_at=None if is_draft else T0,
         went_live_at=T0 if status is ck.CampaignStatus.LIVE else None,
-        draft_in_review=draft_in_review,
+        review=_review(status, draft_in_review),
     )
     return attrs.evolve(campaign, due_at=_due(campaign))
+
+
+def make_review(version: int = 1, message: str | None = "please look") -> Review:
+    """A review request by max under a policy named Legal whose reviewer is april."""
+    return Review(
+        requester="max",
+        requested_at=T0,
+        version=version,
+        policy_id="apr",
+        policy_name="Legal",
+        reviewers=frozenset({"april"}),
+        reviewer_groups=frozenset(),
+        block_self_approval=False,
+        message=message,
+    )
+
+
+def _review(status: ck.CampaignStatus, draft_in_review: bool) -> Review | None:
+    """A pending review for IN_REVIEW campaigns and for drafts marked in review."""
+    if status is not ck.CampaignStatus.IN_REVIEW and not draft_in_review:
+        return None
+    return make_review(version=2 if draft_in_review else 1)
 
 
 def _due(campaign: ck.Campaign) -> pendulum.DateTime | None:
@@ -149,4 +172,4 @@ def _due(campaign: ck.Campaign) -> pendulum.DateTime | None:
     return next_due(campaign, LifecycleRules())
 
 
-__all__ = ["T0", "World", "apply", "campaign_in", "make_world"]
+__all__ = ["T0", "World", "apply", "campaign_in", "make_review", "make_world"]

@@ -8,8 +8,18 @@ Start with :meth:`CampaignKit.in_memory`, give users product profiles with
 from campaignkit.access import AccessDirectory
 from campaignkit.adapters.memory import InMemoryStore
 from campaignkit.adapters.memory_audiences import InMemoryAudienceSource, InMemoryProfileStore
+from campaignkit.adapters.sqlite import SQLiteStore
 from campaignkit.audiences import AudienceRegistry
 from campaignkit.clock import Clock, SettableClock, SystemClock
+from campaignkit.domain.access import AccessAuditEntry, AccessChange, Principal
+from campaignkit.domain.approval import (
+    ApprovalAction,
+    ApprovalEntry,
+    ApprovalPolicy,
+    PolicyConditions,
+    PolicyStatus,
+    Review,
+)
 from campaignkit.domain.audience import AudienceStatus
 from campaignkit.domain.calendar import CalendarEntry
 from campaignkit.domain.campaign import Action, Campaign, CampaignVersion, HistoryEntry, Verb
@@ -21,7 +31,7 @@ from campaignkit.domain.campaign_enums import (
     Category,
 )
 from campaignkit.domain.channels import ChannelType, Content, EmailContent, PushContent, SmsContent
-from campaignkit.domain.events import CampaignChanged, CampaignRemoved, DomainEvent
+from campaignkit.domain.events import ApprovalEvent, CampaignChanged, CampaignRemoved, DomainEvent
 from campaignkit.domain.lifecycle import TRANSITIONS, LifecycleRules
 from campaignkit.domain.listing import Page
 from campaignkit.domain.profile import Profile
@@ -35,6 +45,7 @@ from campaignkit.domain.surface import (
 )
 from campaignkit.engine import TickReport
 from campaignkit.errors import (
+    ApprovalPolicyActive,
     ApprovalRequired,
     CampaignKitError,
     ClockError,
@@ -43,6 +54,7 @@ from campaignkit.errors import (
     NotFound,
     PermissionDenied,
     StorageError,
+    SurfaceInUse,
     TransitionNotAllowed,
     ValidationError,
 )
@@ -55,7 +67,7 @@ from campaignkit.permissions import (
     ProductProfile,
     ProfilePolicy,
 )
-from campaignkit.session import SurfaceInUse, UserSession
+from campaignkit.session import UserSession
 
 __version__ = "0.1.0"
 
@@ -64,10 +76,17 @@ __all__ = [
     "DEFAULT_LIST_STATUSES",
     "PROFILE_PERMISSIONS",
     "TRANSITIONS",
+    "AccessAuditEntry",
+    "AccessChange",
     "AccessDirectory",
     "Action",
-    "AudienceRegistry",
+    "ApprovalAction",
+    "ApprovalEntry",
+    "ApprovalEvent",
+    "ApprovalPolicy",
+    "ApprovalPolicyActive",
     "ApprovalRequired",
+    "AudienceRegistry",
     "AudienceStatus",
     "CalendarEntry",
     "Campaign",
@@ -100,13 +119,18 @@ __all__ = [
     "Permission",
     "PermissionDenied",
     "PermissionPolicy",
+    "PolicyConditions",
+    "PolicyStatus",
+    "Principal",
     "ProductProfile",
     "Profile",
     "ProfilePolicy",
     "PushContent",
     "PushSettings",
     "Recurrence",
+    "Review",
     "Schedule",
+    "SQLiteStore",
     "SettableClock",
     "SmsContent",
     "SmsSettings",

@@ -7,9 +7,11 @@ campaign, activates it, fast-forwards time and prints the status timeline.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pendulum
 
+from campaignkit.adapters.sqlite import SQLiteStore
 from campaignkit.domain.campaign import Action
 from campaignkit.domain.campaign_enums import ALL_STATUSES, Category
 from campaignkit.domain.channels import ChannelType, EmailContent, SmsContent
@@ -24,10 +26,33 @@ from campaignkit.testing.ids import SequentialIds
 START = pendulum.datetime(2026, 12, 1, 9, tz="UTC")
 
 
-def run_demo(out: Callable[[str], None] = print) -> CampaignKit:
-    """Run the demo, writing lines through ``out``; return the kit for inspection."""
+DEFAULT_DATABASE = "campaignkit-demo.db"
+
+
+def _fresh(path: Path) -> None:
+    """Remove a previous demo database (only if it is a campaignkit store)."""
+    if path.exists():
+        SQLiteStore(path).close()  # raises StorageError for anything else
+        for leftover in (
+            path,
+            path.with_name(path.name + "-wal"),
+            path.with_name(path.name + "-shm"),
+        ):
+            leftover.unlink(missing_ok=True)
+
+
+def run_demo(
+    database: str | Path = DEFAULT_DATABASE, out: Callable[[str], None] = print
+) -> CampaignKit:
+    """Run the demo on a fresh SQLite file, writing lines through ``out``.
+
+    Returns the kit (still open) for inspection; close it when done.
+    """
+    path = Path(database)
+    _fresh(path)
     clock = ManualClock(START)
-    kit = CampaignKit.in_memory(clock=clock, ids=SequentialIds())
+    kit = CampaignKit.sqlite(path, clock=clock, ids=SequentialIds())
+    out(f"database: {path} (SQLite, created now)")
     kit.access.assign("ada", ProductProfile.ADMINISTRATOR)
     ada = kit.as_user("ada")
     out(f"clock starts at {clock.now().to_iso8601_string()}")
@@ -84,5 +109,5 @@ def run_demo(out: Callable[[str], None] = print) -> CampaignKit:
         )
     listed = ada.list_campaigns(statuses=ALL_STATUSES)
     out("")
-    out(f"{len(listed)} campaign(s) in the store; now {clock.now().to_iso8601_string()}")
+    out(f"{len(listed)} campaign(s) in {path}; now {clock.now().to_iso8601_string()}")
     return kit

@@ -7,7 +7,7 @@ attributes carry the same facts for programs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 
 class CampaignKitError(Exception):
@@ -128,3 +128,37 @@ class StorageError(CampaignKitError):
 
 class ClockError(CampaignKitError, ValueError):
     """A clock was misused: moved backwards, or not settable where it must be."""
+
+
+class SurfaceInUse(CampaignKitError):
+    """A surface cannot be deactivated while running campaigns use it.
+
+    Attributes:
+        surface_id: The surface.
+        campaign_ids: The campaigns that hold it.
+    """
+
+    def __init__(self, surface_id: str, campaign_ids: Sequence[str]) -> None:
+        self.surface_id = surface_id
+        self.campaign_ids = list(campaign_ids)
+        super().__init__(
+            f"surface {surface_id!r} is used by running campaign(s) "
+            f"{', '.join(self.campaign_ids)}; stop them first"
+        )
+
+
+class ApprovalPolicyActive(CampaignKitError):
+    """An active approval policy cannot be edited.
+
+    Attributes:
+        policy_id: The policy.
+        name: Its name.
+    """
+
+    def __init__(self, policy_id: str, name: str) -> None:
+        self.policy_id = policy_id
+        self.name = name
+        super().__init__(
+            f"approval policy {name!r} ({policy_id}) is active and cannot be edited; "
+            "deactivate_approval_policy() it first"
+        )

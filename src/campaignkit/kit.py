@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -12,6 +13,7 @@ import pendulum
 from campaignkit.access import AccessDirectory
 from campaignkit.adapters.memory import InMemoryStore
 from campaignkit.adapters.memory_audiences import InMemoryProfileStore
+from campaignkit.adapters.sqlite import SQLiteStore
 from campaignkit.audiences import AudienceRegistry
 from campaignkit.clock import Clock, SystemClock
 from campaignkit.delivery.render import check_template
@@ -70,7 +72,7 @@ class CampaignKit:
         self.clock = clock
         self.audiences = AudienceRegistry(audiences)
         self.profiles: ProfileStore = profiles if profiles is not None else InMemoryProfileStore()
-        self.access = AccessDirectory(store)
+        self.access = AccessDirectory(store, clock)
         self.policy: PermissionPolicy = (
             policy if policy is not None else ProfilePolicy(self.access, profile_permissions)
         )
@@ -109,6 +111,57 @@ class CampaignKit:
             rules=rules,
             ids=ids,
         )
+
+    @classmethod
+    def sqlite(
+        cls,
+        path: str | os.PathLike[str],
+        clock: Clock | None = None,
+        *,
+        policy: PermissionPolicy | None = None,
+        profile_permissions: Mapping[ProductProfile, frozenset[Permission]] | None = None,
+        rules: LifecycleRules | None = None,
+        ids: IdFactory = random_ids,
+        busy_timeout: float = 10.0,
+    ) -> CampaignKit:
+        """The embedded default: everything in one SQLite file.
+
+        Reopening a kit on the same file finds every campaign, version,
+        history entry, surface, approval policy and access assignment again.
+        Close it with :meth:`close` (or use it as a context manager).
+
+        Args:
+            path: The database file (created if missing), or ``":memory:"``.
+            clock: Defaults to the wall clock; tests pass a ``ManualClock``.
+            policy: A custom permission policy.
+            profile_permissions: A custom mapping for the default profile policy.
+            rules: Lifecycle periods.
+            ids: Id factory.
+            busy_timeout: Seconds to wait for another process's write lock.
+
+        Raises:
+            StorageError: the file is not a campaignkit store, or is corrupt.
+        """
+        return cls(
+            store=SQLiteStore(path, busy_timeout=busy_timeout),
+            clock=clock if clock is not None else SystemClock(),
+            policy=policy,
+            profile_permissions=profile_permissions,
+            rules=rules,
+            ids=ids,
+        )
+
+    def close(self) -> None:
+        """Release the store's resources (closes a SQLite connection)."""
+        close = getattr(self.store, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> CampaignKit:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def as_user(self, user_id: str) -> UserSession:
         """Act as ``user_id``: every verb of the session checks the policy first."""

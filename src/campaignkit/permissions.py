@@ -109,19 +109,23 @@ class ProfilePolicy:
         self._mapping = dict(mapping if mapping is not None else PROFILE_PERMISSIONS)
 
     def permissions_of(self, user: str) -> frozenset[Permission]:
-        """The effective permissions of ``user``."""
+        """The effective permissions of ``user`` (their profiles' and their groups')."""
         granted: frozenset[Permission] = frozenset()
         for profile in self._directory.profiles_of(user):
             granted |= self._mapping.get(profile, frozenset())
         return granted
 
     def decide(self, user: str, permission: Permission, campaign: Campaign | None) -> Decision:
-        """Allow when one of the user's profiles grants ``permission``."""
-        profiles = self._directory.profiles_of(user)
-        if not profiles:
+        """Allow when one of the user's profiles (direct or through a group) grants it."""
+        sources = self._directory.profile_sources(user)
+        if not sources:
             return Decision(False, f"user {user!r} has no campaign product profile")
-        granting = sorted(p.value for p in profiles if permission in self._mapping.get(p, ()))
+        granting = [
+            f"{profile.value} ({', '.join(where)})"
+            for profile, where in sorted(sources.items())
+            if permission in self._mapping.get(profile, ())
+        ]
         if granting:
-            return Decision(True, f"granted by profile {', '.join(granting)}")
-        held = ", ".join(sorted(p.value for p in profiles))
+            return Decision(True, f"granted by profile {'; '.join(granting)}")
+        held = ", ".join(sorted(p.value for p in sources))
         return Decision(False, f"profile {held} does not grant {permission.value}")

@@ -9,40 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Literal, Protocol
+from typing import Protocol
 
-import attrs
 import pendulum
 
+from campaignkit.domain.access import AccessAuditEntry, Principal
+from campaignkit.domain.approval import ApprovalPolicy
 from campaignkit.domain.audience import AudienceStatus
 from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.listing import CampaignQuery, Page
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.surface import ChannelSurface
 from campaignkit.permissions import ProductProfile
-
-
-@attrs.frozen(order=True)
-class Principal:
-    """Someone product profiles can be assigned to: a user or a group.
-
-    Attributes:
-        kind: ``"user"`` or ``"group"``.
-        id: The user or group id.
-    """
-
-    kind: Literal["user", "group"]
-    id: str
-
-    @classmethod
-    def user(cls, user_id: str) -> Principal:
-        """The principal of a user."""
-        return cls("user", user_id)
-
-    @classmethod
-    def group(cls, group_id: str) -> Principal:
-        """The principal of a group."""
-        return cls("group", group_id)
 
 
 class CampaignRepository(Protocol):
@@ -117,7 +95,7 @@ class SurfaceRepository(Protocol):
 
 
 class AccessRepository(Protocol):
-    """Protocol: product-profile assignments inside a unit of work."""
+    """Protocol: product-profile assignments, group memberships and their audit log."""
 
     def profiles(self, principal: Principal) -> frozenset[ProductProfile]:
         """Return the profiles assigned directly to ``principal``."""
@@ -129,6 +107,46 @@ class AccessRepository(Protocol):
 
     def all(self) -> Mapping[Principal, frozenset[ProductProfile]]:
         """Return every principal with at least one profile."""
+        ...
+
+    def groups_of(self, user: str) -> frozenset[str]:
+        """Return the groups ``user`` belongs to."""
+        ...
+
+    def members(self, group: str) -> frozenset[str]:
+        """Return the users in ``group``."""
+        ...
+
+    def set_member(self, group: str, user: str, *, member: bool) -> None:
+        """Add ``user`` to ``group`` (``member=True``) or remove them."""
+        ...
+
+    def record(self, entry: AccessAuditEntry) -> None:
+        """Append an entry to the access audit log."""
+        ...
+
+    def log(self) -> Sequence[AccessAuditEntry]:
+        """Return the access audit log, oldest first."""
+        ...
+
+
+class ApprovalPolicyRepository(Protocol):
+    """Protocol: approval policies inside a unit of work."""
+
+    def get(self, policy_id: str) -> ApprovalPolicy:
+        """Return the policy; raise ``NotFound`` if there is none."""
+        ...
+
+    def add(self, policy: ApprovalPolicy) -> ApprovalPolicy:
+        """Store a new policy at revision 1 (``ConflictError`` if the id is taken)."""
+        ...
+
+    def save(self, policy: ApprovalPolicy) -> ApprovalPolicy:
+        """Replace the policy loaded at ``policy.revision`` (``ConflictError`` if stale)."""
+        ...
+
+    def list(self) -> Sequence[ApprovalPolicy]:
+        """Return every policy, ordered by name then id."""
         ...
 
 
@@ -152,7 +170,12 @@ class UnitOfWork(Protocol):
 
     @property
     def access(self) -> AccessRepository:
-        """The access assignments."""
+        """The access assignments, group memberships and audit log."""
+        ...
+
+    @property
+    def approval_policies(self) -> ApprovalPolicyRepository:
+        """The approval policies."""
         ...
 
 

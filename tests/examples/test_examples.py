@@ -25,8 +25,12 @@ def test_example_runs(script: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip(), f"{script.name} should print what it shows"
 
 
-def test_demo_prints_the_status_timeline(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
+def test_demo_prints_the_status_timeline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "demo.db"
+    assert main(["demo", "--db", str(database)]) == 0
+    assert database.exists()
     out = capsys.readouterr().out
     timeline = [line.split()[1] for line in out.splitlines() if line.startswith("  2026-")]
     assert timeline == ["create", "activate", "prepare", "go_live", "complete"]
@@ -53,8 +57,9 @@ def test_cli_without_a_command_is_a_usage_error(capsys: pytest.CaptureFixture[st
 
 
 def test_python_dash_m_entry_point_runs_the_cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["campaignkit", "demo"])
     with pytest.raises(SystemExit) as exited:
         runpy.run_module("campaignkit", run_name="__main__")

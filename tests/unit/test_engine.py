@@ -26,7 +26,7 @@ def steps(events: tuple[ck.DomainEvent, ...] | list[ck.DomainEvent]) -> list[tup
     for event in events:
         if isinstance(event, ck.CampaignChanged):
             found.append((event.campaign_id, event.entry.action, event.entry.at))
-        else:
+        elif isinstance(event, ck.CampaignRemoved):
             found.append((event.campaign_id, event.verb, event.at))
     return found
 

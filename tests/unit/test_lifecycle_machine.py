@@ -244,7 +244,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         for event in new_events:
             if isinstance(event, ck.CampaignChanged):
                 published.setdefault(event.campaign_id, []).append(event.entry)
-            else:
+            elif isinstance(event, ck.CampaignRemoved):
                 removed[event.campaign_id] = event.verb
 
         for campaign_id, last in list(self.last_status.items()):

@@ -8,7 +8,7 @@ import attrs
 import pytest
 
 import campaignkit as ck
-from campaignkit.ports import Principal
+from campaignkit.domain.access import Principal
 from campaignkit.testing import SequentialIds
 from tests.factories import T0, World, make_world
 

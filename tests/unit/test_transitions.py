@@ -9,6 +9,7 @@ import pendulum
 import pytest
 
 import campaignkit as ck
+from campaignkit.domain.approval import ApprovalAction
 from campaignkit.domain.lifecycle import (
     REACHABLE_STATUSES,
     SYSTEM_ACTOR,
@@ -38,7 +39,7 @@ from campaignkit.domain.lifecycle import (
     next_due,
     normalize_tags,
 )
-from tests.factories import T0, campaign_in
+from tests.factories import T0, campaign_in, make_review
 
 S = ck.CampaignStatus
 V = ck.Verb
@@ -55,7 +56,7 @@ COMMANDS: dict[V, Command] = {
     V.MODIFY: Modify(),
     V.DISCARD_DRAFT: DiscardDraft(),
     V.ACTIVATE_VERSION: ActivateVersion(),
-    V.REQUEST_APPROVAL: RequestApproval("please look"),
+    V.REQUEST_APPROVAL: RequestApproval(make_review()),
     V.CANCEL_APPROVAL: CancelApproval(),
     V.REQUEST_CHANGES: RequestChanges("shorter subject"),
     V.APPROVE: Approve("fine"),
@@ -84,7 +85,7 @@ GUARD_SETUP: dict[V, Setup] = {
     V.MODIFY: Setup(recurring=True),
     V.DISCARD_DRAFT: Setup(open_draft=True),
     V.ACTIVATE_VERSION: Setup(recurring=True, open_draft=True),
-    V.REQUEST_APPROVAL: Setup(open_draft=True),
+    V.REQUEST_APPROVAL: Setup(recurring=True, open_draft=True),
     V.CANCEL_APPROVAL: Setup(open_draft=True, draft_in_review=True),
     V.REQUEST_CHANGES: Setup(open_draft=True, draft_in_review=True),
     V.APPROVE: Setup(recurring=True, open_draft=True, draft_in_review=True),
@@ -108,12 +109,26 @@ def guarded_campaign(verb: V, status: S) -> ck.Campaign:
     )
 
 
+APPROVAL_VERBS = {V.REQUEST_APPROVAL, V.CANCEL_APPROVAL, V.REQUEST_CHANGES, V.APPROVE}
+
+
 def apply_now(campaign: ck.Campaign, command: Command) -> tuple[ck.Campaign, ck.DomainEvent]:
-    """Apply ``command`` at NOW as ACTOR; return the new campaign and its only event."""
+    """Apply ``command`` at NOW as ACTOR; return the new campaign and its history event.
+
+    A step that touches a review also emits one ApprovalEvent for the trail
+    entry it adds; every other step emits exactly the history event.
+    """
     outcome = apply(campaign, command, now=NOW, actor=ACTOR, rules=RULES)
     assert not outcome.removed
-    assert len(outcome.events) == 1
-    return outcome.campaign, outcome.events[0]
+    first, *rest = outcome.events
+    touches_review = command.verb in APPROVAL_VERBS or campaign.review is not None
+    added = outcome.campaign.approvals[len(campaign.approvals) :]
+    assert len(rest) == len(added) == (1 if touches_review else 0)
+    for event, entry in zip(rest, added, strict=True):
+        assert isinstance(event, ck.ApprovalEvent)
+        assert event.entry == entry
+        assert (entry.at, entry.actor) == (NOW, ACTOR)
+    return outcome.campaign, first
 
 
 def refusal(campaign: ck.Campaign, command: Command) -> ck.TransitionNotAllowed:
@@ -205,7 +220,12 @@ def test_an_allowed_pair_succeeds_and_lands_in_the_table_targets(verb: V, status
         status,
         changed.status,
     )
-    assert outcome.events == (ck.CampaignChanged(campaign.id, entry),)
+    trail = tuple(
+        ck.ApprovalEvent(campaign.id, changed.name, e, campaign.review or changed.review)
+        for e in changed.approvals[len(campaign.approvals) :]
+    )
+    assert outcome.events == (ck.CampaignChanged(campaign.id, entry), *trail)
+    assert len(trail) == (1 if verb in APPROVAL_VERBS else 0)
 
 
 @pytest.mark.parametrize(("verb", "status"), REFUSED)
@@ -411,7 +431,12 @@ def test_malformed_edits_of_a_draft_raise_validation_error_and_change_nothing(
 @pytest.mark.parametrize("status", [S.SCHEDULED, S.LIVE])
 @pytest.mark.parametrize(
     "command",
-    [UpdateDraft(audience="gold"), DiscardDraft(), ActivateVersion(), RequestApproval()],
+    [
+        UpdateDraft(audience="gold"),
+        DiscardDraft(),
+        ActivateVersion(),
+        RequestApproval(make_review(version=2)),
+    ],
     ids=str,
 )
 def test_edits_are_refused_while_the_draft_is_in_review(status: S, command: Command) -> None:
@@ -506,6 +531,8 @@ def test_ending_a_run_closes_the_review_and_keeps_the_draft_no_longer_open(
 
     assert changed.status in (S.STOPPED, S.COMPLETED, S.FAILED)
     assert not changed.draft_in_review
+    assert changed.review is None
+    assert changed.approvals[-1].action is ApprovalAction.CANCELLED
     assert not changed.has_open_draft
     # docs/decisions.md: the draft survives (nothing a user wrote is thrown away).
     assert changed.draft_version == campaign.draft_version

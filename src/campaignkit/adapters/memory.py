@@ -16,12 +16,13 @@ from contextlib import contextmanager
 import attrs
 import pendulum
 
+from campaignkit.domain.access import AccessAuditEntry, Principal
+from campaignkit.domain.approval import ApprovalPolicy
 from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.listing import CampaignQuery, Page, decode_cursor, encode_cursor
 from campaignkit.domain.surface import ChannelSurface
 from campaignkit.errors import ConflictError, NotFound, ValidationError
 from campaignkit.permissions import ProductProfile
-from campaignkit.ports import Principal
 
 Key = tuple[pendulum.DateTime, str]
 
@@ -66,6 +67,9 @@ class _Tables:
         self.by_created = SortedKeys()
         self.surfaces: dict[str, ChannelSurface] = {}
         self.access: dict[Principal, frozenset[ProductProfile]] = {}
+        self.memberships: set[tuple[str, str]] = set()  # (group, user)
+        self.access_log: list[AccessAuditEntry] = []
+        self.policies: dict[str, ApprovalPolicy] = {}
 
     def put_campaign(self, campaign: Campaign | None, previous: Campaign | None) -> None:
         """Replace ``previous`` by ``campaign`` (either may be None) and update indexes.
@@ -257,6 +261,72 @@ class _Access:
     def all(self) -> Mapping[Principal, frozenset[ProductProfile]]:
         return dict(self.tables.access)
 
+    def groups_of(self, user: str) -> frozenset[str]:
+        return frozenset(g for g, u in self.tables.memberships if u == user)
+
+    def members(self, group: str) -> frozenset[str]:
+        return frozenset(u for g, u in self.tables.memberships if g == group)
+
+    def set_member(self, group: str, user: str, *, member: bool) -> None:
+        memberships, pair = self.tables.memberships, (group, user)
+        if (pair in memberships) == member:
+            return
+        if member:
+            memberships.add(pair)
+            self.journal.undo.append(lambda: memberships.discard(pair))
+        else:
+            memberships.discard(pair)
+            self.journal.undo.append(lambda: memberships.add(pair))
+
+    def record(self, entry: AccessAuditEntry) -> None:
+        log = self.tables.access_log
+        log.append(entry)
+        self.journal.undo.append(lambda: log.__delitem__(-1))
+
+    def log(self) -> Sequence[AccessAuditEntry]:
+        return tuple(self.tables.access_log)
+
+
+@attrs.define
+class _ApprovalPolicies:
+    tables: _Tables
+    journal: _Journal
+
+    def get(self, policy_id: str) -> ApprovalPolicy:
+        found = self.tables.policies.get(policy_id)
+        if found is None:
+            raise NotFound("approval policy", policy_id)
+        return found
+
+    def _put(self, policy: ApprovalPolicy, previous: ApprovalPolicy | None) -> None:
+        policies = self.tables.policies
+        policies[policy.id] = policy
+        if previous is None:
+            self.journal.undo.append(lambda: policies.__delitem__(policy.id))
+        else:
+            self.journal.undo.append(lambda: policies.__setitem__(previous.id, previous))
+
+    def add(self, policy: ApprovalPolicy) -> ApprovalPolicy:
+        if policy.id in self.tables.policies:
+            raise ConflictError(f"an approval policy with id {policy.id!r} exists already")
+        stored = attrs.evolve(policy, revision=1)
+        self._put(stored, None)
+        return stored
+
+    def save(self, policy: ApprovalPolicy) -> ApprovalPolicy:
+        previous = self.get(policy.id)
+        if previous.revision != policy.revision:
+            raise ConflictError(
+                f"approval policy {policy.id!r} changed meanwhile (revision "
+                f"{previous.revision}, yours {policy.revision}); reload and retry"
+            )
+        stored = attrs.evolve(policy, revision=policy.revision + 1)
+        self._put(stored, previous)
+        return stored
+
+    def list(self) -> Sequence[ApprovalPolicy]:
+        return sorted(self.tables.policies.values(), key=lambda p: (p.name, p.id))
+
 
 @attrs.define
 class InMemoryUnitOfWork:
@@ -265,6 +335,7 @@ class InMemoryUnitOfWork:
     campaigns: _Campaigns
     surfaces: _Surfaces
     access: _Access
+    approval_policies: _ApprovalPolicies
 
 
 class InMemoryStore:
@@ -292,7 +363,10 @@ class InMemoryStore:
             journal = _Journal()
             tables = self._tables
             uow = InMemoryUnitOfWork(
-                _Campaigns(tables, journal), _Surfaces(tables, journal), _Access(tables, journal)
+                _Campaigns(tables, journal),
+                _Surfaces(tables, journal),
+                _Access(tables, journal),
+                _ApprovalPolicies(tables, journal),
             )
             self._local.uow = uow
             try:

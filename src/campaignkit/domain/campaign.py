@@ -8,6 +8,7 @@ import html
 import attrs
 import pendulum
 
+from campaignkit.domain.approval import ApprovalEntry, Review
 from campaignkit.domain.campaign_enums import (
     RUNNING_STATUSES,
     CampaignStatus,
@@ -141,7 +142,8 @@ class Campaign:
         activated_at: When activation was accepted.
         went_live_at: When it went LIVE (the 3-day completion clock starts here).
         failure_reason: Why it FAILED, if it did.
-        draft_in_review: True while an open draft version is in review.
+        review: The open review request, if the draft is in review.
+        approvals: The approval trail: every request and decision, oldest first.
         due_at: When the engine next has lifecycle work for it (``None``: never).
         history: Every change, oldest first.
         revision: Store revision for optimistic concurrency.
@@ -163,7 +165,8 @@ class Campaign:
     activated_at: pendulum.DateTime | None = None
     went_live_at: pendulum.DateTime | None = None
     failure_reason: str | None = None
-    draft_in_review: bool = False
+    review: Review | None = None
+    approvals: tuple[ApprovalEntry, ...] = ()
     due_at: pendulum.DateTime | None = None
     history: tuple[HistoryEntry, ...] = ()
     revision: int = 0
@@ -172,6 +175,11 @@ class Campaign:
     def has_open_draft(self) -> bool:
         """True when a SCHEDULED or LIVE campaign has a new version being edited."""
         return self.draft_version is not None and self.status in RUNNING_STATUSES
+
+    @property
+    def draft_in_review(self) -> bool:
+        """True while the open draft version of a SCHEDULED or LIVE campaign is in review."""
+        return self.review is not None and self.status in RUNNING_STATUSES
 
     @property
     def newest_version(self) -> CampaignVersion:

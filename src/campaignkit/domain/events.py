@@ -11,7 +11,8 @@ from typing import TypeAlias
 import attrs
 import pendulum
 
-from campaignkit.domain.campaign import HistoryEntry, Verb
+from campaignkit.domain.approval import ApprovalAction, ApprovalEntry, Review
+from campaignkit.domain.campaign import Campaign, HistoryEntry, Verb
 
 
 @attrs.frozen
@@ -49,5 +50,46 @@ class CampaignRemoved:
     verb: Verb
 
 
-DomainEvent: TypeAlias = CampaignChanged | CampaignRemoved
+@attrs.frozen
+class ApprovalEvent:
+    """A step of the approval workflow: request, cancellation, decision.
+
+    Subscribe to notify people: on ``REQUESTED``, ``review`` says who may
+    decide (``review.reviewers``, ``review.reviewer_groups``); on a decision,
+    ``review.requester`` is who asked.
+
+    Attributes:
+        campaign_id: The campaign.
+        campaign_name: Its name.
+        entry: The approval trail entry.
+        review: The request concerned (None for an activation without policy).
+    """
+
+    campaign_id: str
+    campaign_name: str
+    entry: ApprovalEntry
+    review: Review | None
+
+    @property
+    def action(self) -> ApprovalAction:
+        """What happened."""
+        return self.entry.action
+
+
+DomainEvent: TypeAlias = CampaignChanged | CampaignRemoved | ApprovalEvent
 """Any event a listener may receive."""
+
+
+@attrs.frozen
+class Outcome:
+    """The result of a pure lifecycle step.
+
+    Attributes:
+        campaign: The campaign after the step (for a removal: as it was last).
+        events: The domain events the step produced.
+        removed: True when the step deletes the campaign.
+    """
+
+    campaign: Campaign
+    events: tuple[DomainEvent, ...]
+    removed: bool = False

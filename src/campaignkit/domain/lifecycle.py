@@ -8,24 +8,78 @@ An action the table (or a guard) does not allow raises
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterable, Mapping, Sequence
-from typing import ClassVar, Final, TypeAlias, TypeVar
+from collections.abc import Mapping
+from typing import Final, TypeAlias
 
 import attrs
 import pendulum
 
-from campaignkit.domain.campaign import (
-    Action,
-    Campaign,
-    CampaignVersion,
-    HistoryEntry,
-    Verb,
+from campaignkit.domain.approval import ApprovalAction, ApprovalEntry
+from campaignkit.domain.campaign import Campaign, CampaignVersion, HistoryEntry, Verb
+from campaignkit.domain.campaign_enums import CampaignStatus, CampaignType
+from campaignkit.domain.commands import (
+    UNSET,
+    Activate,
+    ActivateVersion,
+    Approve,
+    Archive,
+    CancelApproval,
+    Command,
+    Complete,
+    Delete,
+    DiscardDraft,
+    Fail,
+    GoLive,
+    Maybe,
+    Modify,
+    Prepare,
+    Purge,
+    RequestApproval,
+    RequestChanges,
+    Stop,
+    UpdateDraft,
+    pick,
 )
-from campaignkit.domain.campaign_enums import CampaignStatus, CampaignType, Category
-from campaignkit.domain.events import CampaignChanged, CampaignRemoved, DomainEvent
-from campaignkit.domain.schedule import Schedule
-from campaignkit.errors import TransitionNotAllowed, ValidationError
+from campaignkit.domain.creation import check_name, create, duplicate, normalize_tags
+from campaignkit.domain.events import ApprovalEvent, CampaignChanged, CampaignRemoved, Outcome
+from campaignkit.errors import TransitionNotAllowed
+
+__all__ = [
+    "DUE_VERBS",
+    "REACHABLE_STATUSES",
+    "SYSTEM_ACTOR",
+    "TRANSITIONS",
+    "UNSET",
+    "Activate",
+    "ActivateVersion",
+    "Approve",
+    "Archive",
+    "CancelApproval",
+    "Command",
+    "Complete",
+    "Delete",
+    "DiscardDraft",
+    "Fail",
+    "GoLive",
+    "LifecycleRules",
+    "Maybe",
+    "Modify",
+    "Outcome",
+    "Prepare",
+    "Purge",
+    "RequestApproval",
+    "RequestChanges",
+    "Stop",
+    "UpdateDraft",
+    "allowed_from",
+    "apply",
+    "completion_at",
+    "create",
+    "duplicate",
+    "next_due",
+    "normalize_tags",
+    "pending_version",
+]
 
 S = CampaignStatus
 SYSTEM_ACTOR: Final = "system"
@@ -86,196 +140,6 @@ class LifecycleRules:
     archive_retention: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(days=30))
 
 
-class _Unset(enum.Enum):
-    UNSET = "UNSET"
-
-
-UNSET: Final = _Unset.UNSET
-"""Marks an ``UpdateDraft`` field that is left as it is."""
-
-T = TypeVar("T")
-Maybe: TypeAlias = T | _Unset
-
-
-# ---------------------------------------------------------------- commands
-
-
-@attrs.frozen
-class UpdateDraft:
-    """Edit a DRAFT campaign, or the open draft version of a SCHEDULED/LIVE one.
-
-    Campaign-level fields (name, description, tags) can only change while DRAFT.
-    """
-
-    verb: ClassVar[Verb] = Verb.UPDATE_DRAFT
-    name: Maybe[str] = UNSET
-    description: Maybe[str] = UNSET
-    tags: Maybe[tuple[str, ...]] = UNSET
-    actions: Maybe[tuple[Action, ...]] = UNSET
-    audience: Maybe[str | None] = UNSET
-    namespace: Maybe[str | None] = UNSET
-    schedule: Maybe[Schedule] = UNSET
-
-    @property
-    def touches_campaign_fields(self) -> bool:
-        """True when name, description or tags are changed."""
-        return any(v is not UNSET for v in (self.name, self.description, self.tags))
-
-
-@attrs.frozen
-class Delete:
-    """Remove a DRAFT campaign."""
-
-    verb: ClassVar[Verb] = Verb.DELETE
-
-
-@attrs.frozen
-class Activate:
-    """DRAFT -> ACTIVATING (validation is done by the caller first)."""
-
-    verb: ClassVar[Verb] = Verb.ACTIVATE
-
-
-@attrs.frozen
-class Modify:
-    """Open a new draft version of a SCHEDULED or LIVE campaign."""
-
-    verb: ClassVar[Verb] = Verb.MODIFY
-
-
-@attrs.frozen
-class DiscardDraft:
-    """Throw away the open draft version."""
-
-    verb: ClassVar[Verb] = Verb.DISCARD_DRAFT
-
-
-@attrs.frozen
-class ActivateVersion:
-    """Replace the live version by the open draft at once (no ACTIVATING)."""
-
-    verb: ClassVar[Verb] = Verb.ACTIVATE_VERSION
-
-
-@attrs.frozen
-class RequestApproval:
-    """Submit the draft (or open draft version) for review."""
-
-    verb: ClassVar[Verb] = Verb.REQUEST_APPROVAL
-    message: str | None = None
-
-
-@attrs.frozen
-class CancelApproval:
-    """Withdraw a review request."""
-
-    verb: ClassVar[Verb] = Verb.CANCEL_APPROVAL
-
-
-@attrs.frozen
-class RequestChanges:
-    """Send a request under review back to its author with a message."""
-
-    verb: ClassVar[Verb] = Verb.REQUEST_CHANGES
-    message: str
-
-
-@attrs.frozen
-class Approve:
-    """Approve the request: activate the draft, or replace the live version."""
-
-    verb: ClassVar[Verb] = Verb.APPROVE
-    comment: str | None = None
-
-
-@attrs.frozen
-class Prepare:
-    """Engine: finish an activation; ``problems`` non-empty means it FAILED."""
-
-    verb: ClassVar[Verb] = Verb.PREPARE
-    problems: tuple[str, ...] = ()
-
-
-@attrs.frozen
-class GoLive:
-    """Engine: SCHEDULED -> LIVE at the start instant."""
-
-    verb: ClassVar[Verb] = Verb.GO_LIVE
-
-
-@attrs.frozen
-class Complete:
-    """Engine: LIVE -> COMPLETED."""
-
-    verb: ClassVar[Verb] = Verb.COMPLETE
-
-
-@attrs.frozen
-class Fail:
-    """Engine: an irrecoverable failure."""
-
-    verb: ClassVar[Verb] = Verb.FAIL
-    reason: str
-
-
-@attrs.frozen
-class Stop:
-    """Stop a SCHEDULED or LIVE campaign for good."""
-
-    verb: ClassVar[Verb] = Verb.STOP
-
-
-@attrs.frozen
-class Archive:
-    """Archive a COMPLETED, STOPPED or FAILED campaign."""
-
-    verb: ClassVar[Verb] = Verb.ARCHIVE
-
-
-@attrs.frozen
-class Purge:
-    """Engine: remove an ARCHIVED campaign after the retention period."""
-
-    verb: ClassVar[Verb] = Verb.PURGE
-
-
-Command: TypeAlias = (
-    UpdateDraft
-    | Delete
-    | Activate
-    | Modify
-    | DiscardDraft
-    | ActivateVersion
-    | RequestApproval
-    | CancelApproval
-    | RequestChanges
-    | Approve
-    | Prepare
-    | GoLive
-    | Complete
-    | Fail
-    | Stop
-    | Archive
-    | Purge
-)
-"""Any command ``apply`` accepts."""
-
-
-@attrs.frozen
-class Outcome:
-    """The result of a pure lifecycle step.
-
-    Attributes:
-        campaign: The campaign after the step (for a removal: as it was last).
-        events: The domain events the step produced.
-        removed: True when the step deletes the campaign.
-    """
-
-    campaign: Campaign
-    events: tuple[DomainEvent, ...]
-    removed: bool = False
-
-
 # ---------------------------------------------------------------- queries
 
 
@@ -320,103 +184,7 @@ DUE_VERBS: Final[Mapping[CampaignStatus, Verb]] = {
 """The engine command that runs when a campaign in each status falls due."""
 
 
-# ---------------------------------------------------------------- create / duplicate
-
-
-def normalize_tags(tags: Iterable[object]) -> tuple[str, ...]:
-    """Strip tags, drop duplicates (keeping order); refuse empty or non-string tags."""
-    if isinstance(tags, str):
-        raise ValidationError([f"tags must be a list of strings, not the string {tags!r}"])
-    seen: dict[str, None] = {}
-    problems = []
-    for tag in tags:
-        text = tag.strip() if isinstance(tag, str) else None
-        if not text:
-            problems.append(f"tag {tag!r} must be a non-empty string")
-            continue
-        seen.setdefault(text, None)
-    if problems:
-        raise ValidationError(problems)
-    return tuple(seen)
-
-
-def _check_name(name: object) -> None:
-    if not isinstance(name, str) or not name.strip():
-        raise ValidationError([f"campaign name {name!r} must be a non-empty string"])
-
-
-def create(
-    *,
-    campaign_id: str,
-    name: str,
-    type: CampaignType,
-    category: Category,
-    version: CampaignVersion,
-    now: pendulum.DateTime,
-    actor: str,
-    description: str = "",
-    tags: Sequence[str] = (),
-    detail: str = "",
-    verb: Verb = Verb.CREATE,
-) -> Outcome:
-    """Make a new DRAFT campaign.
-
-    Raises:
-        ValidationError: empty name or tags, or TRANSACTIONAL on a SCHEDULED campaign.
-    """
-    _check_name(name)
-    if category is Category.TRANSACTIONAL and type is not CampaignType.API_TRIGGERED:
-        raise ValidationError(
-            [
-                "category TRANSACTIONAL is only allowed for API_TRIGGERED campaigns; "
-                "use Category.MARKETING or type CampaignType.API_TRIGGERED"
-            ]
-        )
-    entry = HistoryEntry(now, actor, verb, None, S.DRAFT, detail)
-    campaign = Campaign(
-        id=campaign_id,
-        name=name.strip(),
-        type=type,
-        category=category,
-        status=S.DRAFT,
-        created_at=now,
-        created_by=actor,
-        updated_at=now,
-        description=description,
-        tags=normalize_tags(tags),
-        draft_version=version,
-        history=(entry,),
-    )
-    return Outcome(campaign, (CampaignChanged(campaign_id, entry),))
-
-
-def duplicate(
-    source: Campaign,
-    *,
-    campaign_id: str,
-    name: str | None,
-    now: pendulum.DateTime,
-    actor: str,
-) -> Outcome:
-    """Copy the newest version of ``source`` (any status) into a new DRAFT campaign."""
-    newest = source.newest_version
-    version = attrs.evolve(newest, number=1, created_at=now, created_by=actor)
-    return create(
-        campaign_id=campaign_id,
-        name=name if name is not None else f"{source.name} (copy)",
-        type=source.type,
-        category=source.category,
-        version=version,
-        now=now,
-        actor=actor,
-        description=source.description,
-        tags=source.tags,
-        detail=f"from {source.id} version {newest.number}",
-        verb=Verb.DUPLICATE,
-    )
-
-
-# ---------------------------------------------------------------- apply
+# ---------------------------------------------------------------- guards
 
 
 _HINTS: Final[Mapping[tuple[Verb, CampaignStatus], str]] = {
@@ -458,10 +226,6 @@ def _require_not_in_review(campaign: Campaign, verb: Verb) -> None:
         )
 
 
-def _pick(value: Maybe[T], current: T) -> T:
-    return current if isinstance(value, _Unset) else value
-
-
 def _require_run_not_started(campaign: Campaign, verb: Verb) -> None:
     """A one-shot scheduled campaign that is LIVE has started its run: no new version."""
     if (
@@ -491,13 +255,51 @@ def _require_keeps_recurring(campaign: Campaign, verb: Verb) -> None:
         )
 
 
+def _require_review(campaign: Campaign, verb: Verb) -> None:
+    if campaign.review is None:
+        raise _refuse(campaign, verb, "nothing is in review")
+
+
+def pending_version(campaign: Campaign, verb: Verb) -> CampaignVersion:
+    """The version that activating, requesting approval or approving would run.
+
+    Use it to validate before applying the command.
+
+    Raises:
+        TransitionNotAllowed: ``verb`` cannot act on this campaign now.
+    """
+    if verb not in (Verb.ACTIVATE, Verb.REQUEST_APPROVAL, Verb.APPROVE):
+        raise ValueError(f"{verb} does not run a version")
+    draft = campaign.draft_version
+    if campaign.status is S.DRAFT and verb is not Verb.APPROVE and draft is not None:
+        return draft
+    if campaign.status is S.IN_REVIEW and verb is Verb.APPROVE and draft is not None:
+        return draft
+    if campaign.status in (S.SCHEDULED, S.LIVE) and draft is not None:
+        if verb is Verb.APPROVE:
+            _require_review(campaign, verb)
+        else:
+            _require_not_in_review(campaign, verb)
+        _require_run_not_started(campaign, verb)
+        _require_keeps_recurring(campaign, verb)
+        return draft
+    if campaign.status in (S.SCHEDULED, S.LIVE):
+        if verb is Verb.APPROVE:
+            raise _refuse(campaign, verb, "nothing is in review")
+        raise _refuse(campaign, verb, _HINTS[(Verb.ACTIVATE, campaign.status)])
+    raise _refuse(campaign, verb)
+
+
+# ---------------------------------------------------------------- steps
+
+
 def _edit_version(version: CampaignVersion, command: UpdateDraft) -> CampaignVersion:
     return attrs.evolve(
         version,
-        actions=_pick(command.actions, version.actions),
-        audience=_pick(command.audience, version.audience),
-        namespace=_pick(command.namespace, version.namespace),
-        schedule=_pick(command.schedule, version.schedule),
+        actions=pick(command.actions, version.actions),
+        audience=pick(command.audience, version.audience),
+        namespace=pick(command.namespace, version.namespace),
+        schedule=pick(command.schedule, version.schedule),
     )
 
 
@@ -512,13 +314,11 @@ def _update_draft(campaign: Campaign, command: UpdateDraft) -> Campaign:
                 "name, description and tags can only change while the campaign is DRAFT",
             )
         return attrs.evolve(campaign, draft_version=_edit_version(draft, command))
-    name = _pick(command.name, campaign.name)
-    _check_name(name)
     return attrs.evolve(
         campaign,
-        name=name.strip(),
-        description=_pick(command.description, campaign.description),
-        tags=normalize_tags(_pick(command.tags, campaign.tags)),
+        name=check_name(pick(command.name, campaign.name)),
+        description=pick(command.description, campaign.description),
+        tags=normalize_tags(pick(command.tags, campaign.tags)),
         draft_version=_edit_version(campaign.newest_version, command),
     )
 
@@ -530,6 +330,8 @@ def _promote_draft(campaign: Campaign, verb: Verb, now: pendulum.DateTime) -> Ca
     restarted). A SCHEDULED one is re-activated at ``now``: it goes live at the
     new version's start, or at once when the new version has none.
     """
+    _require_run_not_started(campaign, verb)
+    _require_keeps_recurring(campaign, verb)
     draft = _require_open_draft(campaign, verb)
     superseded = campaign.superseded_versions
     if campaign.live_version is not None:
@@ -540,7 +342,7 @@ def _promote_draft(campaign: Campaign, verb: Verb, now: pendulum.DateTime) -> Ca
         live_version=draft,
         draft_version=None,
         superseded_versions=superseded,
-        draft_in_review=False,
+        review=None,
         activated_at=activated_at,
     )
 
@@ -552,19 +354,97 @@ def _activate(campaign: Campaign, now: pendulum.DateTime) -> Campaign:
         live_version=campaign.draft_version,
         draft_version=None,
         activated_at=now,
+        review=None,
     )
+
+
+def _record(
+    campaign: Campaign,
+    action: ApprovalAction,
+    *,
+    now: pendulum.DateTime,
+    actor: str,
+    message: str | None,
+) -> Campaign:
+    """Append an approval trail entry about the newest version."""
+    review = campaign.review
+    entry = ApprovalEntry(
+        at=now,
+        actor=actor,
+        action=action,
+        version=review.version if review is not None else campaign.newest_version.number,
+        policy_id=review.policy_id if review is not None else None,
+        message=message,
+    )
+    return attrs.evolve(campaign, approvals=(*campaign.approvals, entry))
+
+
+def _end(
+    campaign: Campaign, target: CampaignStatus, now: pendulum.DateTime, actor: str
+) -> Campaign:
+    """Move to a final status; a pending review of the open draft is cancelled."""
+    if campaign.review is not None:
+        campaign = _record(
+            campaign,
+            ApprovalAction.CANCELLED,
+            now=now,
+            actor=actor,
+            message=f"campaign became {target.value}",
+        )
+    return attrs.evolve(campaign, status=target, review=None)
+
+
+def _review_step(
+    c: Campaign,
+    command: RequestApproval | CancelApproval | RequestChanges | Approve,
+    now: pendulum.DateTime,
+    actor: str,
+) -> tuple[Campaign, str]:
+    """The approval workflow steps (SPEC section 7)."""
+    record = ApprovalAction
+    match command:
+        case RequestApproval():
+            pending_version(c, Verb.REQUEST_APPROVAL)
+            status: CampaignStatus = S.IN_REVIEW if c.status is S.DRAFT else c.status
+            c = attrs.evolve(c, status=status, review=command.review)
+            c = _record(c, record.REQUESTED, now=now, actor=actor, message=command.review.message)
+            return c, command.review.message or ""
+        case CancelApproval() | RequestChanges():
+            _require_review(c, command.verb)
+            if isinstance(command, RequestChanges):
+                action, message = record.CHANGES_REQUESTED, command.message
+            else:
+                action, message = record.CANCELLED, None
+            c = _record(c, action, now=now, actor=actor, message=message)
+            status = S.DRAFT if c.status is S.IN_REVIEW else c.status
+            return attrs.evolve(c, status=status, review=None), message or ""
+        case Approve():
+            _require_review(c, command.verb)
+            c = _record(c, record.APPROVED, now=now, actor=actor, message=command.comment)
+            if c.status is S.IN_REVIEW:
+                return _activate(c, now), command.comment or ""
+            return _promote_draft(c, command.verb, now), command.comment or ""
 
 
 def _step(
     campaign: Campaign, command: Command, now: pendulum.DateTime, actor: str
 ) -> tuple[Campaign, str]:
-    """Return the changed campaign (status not yet set for simple moves) and a detail."""
+    """Return the changed campaign (before history and due are updated) and a detail."""
     c = campaign
+    record = ApprovalAction
     match command:
         case UpdateDraft():
             edited = _update_draft(c, command)
             return edited, f"version {edited.newest_version.number}"
         case Activate():
+            if command.via_request:
+                c = _record(
+                    c,
+                    record.ACTIVATED_WITHOUT_POLICY,
+                    now=now,
+                    actor=actor,
+                    message=command.message,
+                )
             return _activate(c, now), ""
         case Modify():
             if c.draft_version is not None:
@@ -580,31 +460,18 @@ def _step(
             return attrs.evolve(c, draft_version=None), f"version {draft.number}"
         case ActivateVersion():
             _require_not_in_review(c, command.verb)
-            _require_run_not_started(c, command.verb)
-            _require_keeps_recurring(c, command.verb)
+            if command.via_request:
+                c = _record(
+                    c,
+                    record.ACTIVATED_WITHOUT_POLICY,
+                    now=now,
+                    actor=actor,
+                    message=command.message,
+                )
             promoted = _promote_draft(c, command.verb, now)
             return promoted, f"version {promoted.newest_version.number}"
-        case RequestApproval():
-            if c.status is S.DRAFT:
-                return attrs.evolve(c, status=S.IN_REVIEW), command.message or ""
-            _require_not_in_review(c, command.verb)
-            _require_open_draft(c, command.verb)
-            return attrs.evolve(c, draft_in_review=True), command.message or ""
-        case CancelApproval() | RequestChanges():
-            message = command.message if isinstance(command, RequestChanges) else ""
-            if c.status is S.IN_REVIEW:
-                return attrs.evolve(c, status=S.DRAFT), message
-            if not c.draft_in_review:
-                raise _refuse(c, command.verb, "nothing is in review")
-            return attrs.evolve(c, draft_in_review=False), message
-        case Approve():
-            if c.status is S.IN_REVIEW:
-                return _activate(c, now), command.comment or ""
-            if not c.draft_in_review:
-                raise _refuse(c, command.verb, "nothing is in review")
-            _require_run_not_started(c, command.verb)
-            _require_keeps_recurring(c, command.verb)
-            return _promote_draft(c, command.verb, now), command.comment or ""
+        case RequestApproval() | CancelApproval() | RequestChanges() | Approve():
+            return _review_step(c, command, now, actor)
         case Prepare():
             if command.problems:
                 reason = "; ".join(command.problems)
@@ -616,13 +483,11 @@ def _step(
         case GoLive():
             return attrs.evolve(c, status=S.LIVE, went_live_at=now), ""
         case Fail():
-            failed = attrs.evolve(
-                c, status=S.FAILED, failure_reason=command.reason, draft_in_review=False
-            )
-            return failed, command.reason
+            failed = _end(c, S.FAILED, now, actor)
+            return attrs.evolve(failed, failure_reason=command.reason), command.reason
         case Complete() | Stop() | Archive():
             target = next(iter(TRANSITIONS[command.verb][c.status]))
-            return attrs.evolve(c, status=target, draft_in_review=False), ""
+            return _end(c, target, now, actor), ""
         case Delete() | Purge():
             return c, ""
 
@@ -645,7 +510,9 @@ def apply(
         rules: Lifecycle time rules (defaults: 3-day completion, 30-day retention).
 
     Returns:
-        The new campaign (``removed=True`` for delete and purge) and its events.
+        The new campaign (``removed=True`` for delete and purge) and its events:
+        a ``CampaignChanged`` for the history entry, then an ``ApprovalEvent``
+        for each approval trail entry the step added.
 
     Raises:
         TransitionNotAllowed: the table or a guard forbids it; nothing changed.
@@ -662,4 +529,9 @@ def apply(
     entry = HistoryEntry(now, actor, verb, campaign.status, changed.status, detail)
     changed = attrs.evolve(changed, updated_at=now, history=(*campaign.history, entry))
     changed = attrs.evolve(changed, due_at=next_due(changed, rules or LifecycleRules()))
-    return Outcome(changed, (CampaignChanged(campaign.id, entry),))
+    review = campaign.review or changed.review
+    approvals = tuple(
+        ApprovalEvent(campaign.id, changed.name, trail_entry, review)
+        for trail_entry in changed.approvals[len(campaign.approvals) :]
+    )
+    return Outcome(changed, (CampaignChanged(campaign.id, entry), *approvals))

@@ -23,12 +23,13 @@ import attrs
 import pendulum
 import pytest
 
+from campaignkit.domain.access import Principal
 from campaignkit.domain.campaign_enums import ALL_STATUSES, CampaignStatus, CampaignType
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.listing import CampaignQuery
 from campaignkit.errors import ConflictError, NotFound, ValidationError
 from campaignkit.permissions import ProductProfile
-from campaignkit.ports import Principal, Store
+from campaignkit.ports import Store
 from campaignkit.testing.factories import EPOCH, make_campaign, make_surface
 
 S = CampaignStatus

@@ -1,0 +1,192 @@
+"""Surfaces, access and approval policies in SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from campaignkit.adapters.sqlite.connection import Database
+from campaignkit.domain.access import AccessAuditEntry, Principal
+from campaignkit.domain.approval import ApprovalPolicy
+from campaignkit.domain.surface import ChannelSurface
+from campaignkit.errors import ConflictError, NotFound
+from campaignkit.permissions import ProductProfile
+from campaignkit.serialization import dumps, loads
+
+
+class SQLiteSurfaces:
+    """The :class:`~campaignkit.ports.SurfaceRepository` of a SQLite unit of work."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def find(self, surface_id: str) -> ChannelSurface | None:
+        """Return the surface, or None."""
+        row = self._db.one("SELECT document FROM surfaces WHERE id = ?", (surface_id,))
+        return None if row is None else loads(ChannelSurface, row[0])
+
+    def get(self, surface_id: str) -> ChannelSurface:
+        """Return the surface; raise ``NotFound`` if there is none."""
+        found = self.find(surface_id)
+        if found is None:
+            raise NotFound("surface", surface_id)
+        return found
+
+    def find_by_name(self, name: str) -> ChannelSurface | None:
+        """Return the surface with this exact name, or None."""
+        row = self._db.one("SELECT document FROM surfaces WHERE name = ?", (name,))
+        return None if row is None else loads(ChannelSurface, row[0])
+
+    def add(self, surface: ChannelSurface) -> ChannelSurface:
+        """Insert a new surface at revision 1 (``ConflictError`` if it exists)."""
+        stored = attrs.evolve(surface, revision=1)
+        try:
+            self._db.execute(
+                "INSERT INTO surfaces (id, name, revision, document) VALUES (?, ?, ?, ?)",
+                (stored.id, stored.name, 1, dumps(stored)),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(
+                f"a surface with id {surface.id!r} or name {surface.name!r} exists already; "
+                "surface ids and names are unique"
+            ) from exc
+        return stored
+
+    def save(self, surface: ChannelSurface) -> ChannelSurface:
+        """Update the surface stored at ``surface.revision`` (``ConflictError`` if stale)."""
+        stored = attrs.evolve(surface, revision=surface.revision + 1)
+        try:
+            cursor = self._db.execute(
+                "UPDATE surfaces SET name = ?, revision = ?, document = ? "
+                "WHERE id = ? AND revision = ?",
+                (stored.name, stored.revision, dumps(stored), surface.id, surface.revision),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(f"a surface named {surface.name!r} exists already") from exc
+        if cursor.rowcount != 1:
+            current = self.get(surface.id)
+            raise ConflictError(
+                f"surface {surface.id!r} changed meanwhile (revision {current.revision}, "
+                f"yours {surface.revision}); reload and retry"
+            )
+        return stored
+
+    def list(self) -> Sequence[ChannelSurface]:
+        """Return every surface, by name."""
+        rows = self._db.all("SELECT document FROM surfaces ORDER BY name, id")
+        return [loads(ChannelSurface, row[0]) for row in rows]
+
+
+class SQLiteAccess:
+    """The :class:`~campaignkit.ports.AccessRepository` of a SQLite unit of work."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def profiles(self, principal: Principal) -> frozenset[ProductProfile]:
+        """Return the profiles assigned directly to ``principal``."""
+        rows = self._db.all(
+            "SELECT profile FROM access_grants WHERE kind = ? AND principal = ?",
+            (principal.kind, principal.id),
+        )
+        return frozenset(ProductProfile(row[0]) for row in rows)
+
+    def set_profiles(self, principal: Principal, profiles: frozenset[ProductProfile]) -> None:
+        """Replace the profiles of ``principal`` (empty removes it)."""
+        self._db.execute(
+            "DELETE FROM access_grants WHERE kind = ? AND principal = ?",
+            (principal.kind, principal.id),
+        )
+        self._db.executemany(
+            "INSERT INTO access_grants (kind, principal, profile) VALUES (?, ?, ?)",
+            [(principal.kind, principal.id, p.value) for p in sorted(profiles)],
+        )
+
+    def all(self) -> Mapping[Principal, frozenset[ProductProfile]]:
+        """Return every principal with its profiles."""
+        grants: dict[Principal, set[ProductProfile]] = {}
+        for kind, principal, profile in self._db.all(
+            "SELECT kind, principal, profile FROM access_grants"
+        ):
+            grants.setdefault(Principal(kind, principal), set()).add(ProductProfile(profile))
+        return {principal: frozenset(p) for principal, p in grants.items()}
+
+    def groups_of(self, user: str) -> frozenset[str]:
+        """Return the groups ``user`` belongs to."""
+        rows = self._db.all("SELECT group_id FROM group_members WHERE user_id = ?", (user,))
+        return frozenset(row[0] for row in rows)
+
+    def members(self, group: str) -> frozenset[str]:
+        """Return the users in ``group``."""
+        rows = self._db.all("SELECT user_id FROM group_members WHERE group_id = ?", (group,))
+        return frozenset(row[0] for row in rows)
+
+    def set_member(self, group: str, user: str, *, member: bool) -> None:
+        """Add ``user`` to ``group`` or remove them."""
+        if member:
+            self._db.execute(
+                "INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)",
+                (group, user),
+            )
+        else:
+            self._db.execute(
+                "DELETE FROM group_members WHERE group_id = ? AND user_id = ?", (group, user)
+            )
+
+    def record(self, entry: AccessAuditEntry) -> None:
+        """Append an access audit entry."""
+        self._db.execute("INSERT INTO access_log (document) VALUES (?)", (dumps(entry),))
+
+    def log(self) -> Sequence[AccessAuditEntry]:
+        """Return the access audit log, oldest first."""
+        rows = self._db.all("SELECT document FROM access_log ORDER BY seq")
+        return tuple(loads(AccessAuditEntry, row[0]) for row in rows)
+
+
+class SQLiteApprovalPolicies:
+    """The :class:`~campaignkit.ports.ApprovalPolicyRepository` of a SQLite unit of work."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, policy_id: str) -> ApprovalPolicy:
+        """Return the approval policy; raise ``NotFound`` if there is none."""
+        row = self._db.one("SELECT document FROM approval_policies WHERE id = ?", (policy_id,))
+        if row is None:
+            raise NotFound("approval policy", policy_id)
+        return loads(ApprovalPolicy, row[0])
+
+    def add(self, policy: ApprovalPolicy) -> ApprovalPolicy:
+        """Insert a new approval policy at revision 1 (``ConflictError`` if it exists)."""
+        stored = attrs.evolve(policy, revision=1)
+        try:
+            self._db.execute(
+                "INSERT INTO approval_policies (id, name, revision, document) VALUES (?, ?, ?, ?)",
+                (stored.id, stored.name, 1, dumps(stored)),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(f"an approval policy with id {policy.id!r} exists already") from exc
+        return stored
+
+    def save(self, policy: ApprovalPolicy) -> ApprovalPolicy:
+        """Update the approval policy stored at ``policy.revision`` (``ConflictError`` if stale)."""
+        stored = attrs.evolve(policy, revision=policy.revision + 1)
+        cursor = self._db.execute(
+            "UPDATE approval_policies SET name = ?, revision = ?, document = ? "
+            "WHERE id = ? AND revision = ?",
+            (stored.name, stored.revision, dumps(stored), policy.id, policy.revision),
+        )
+        if cursor.rowcount != 1:
+            current = self.get(policy.id)
+            raise ConflictError(
+                f"approval policy {policy.id!r} changed meanwhile (revision {current.revision}, "
+                f"yours {policy.revision}); reload and retry"
+            )
+        return stored
+
+    def list(self) -> Sequence[ApprovalPolicy]:
+        """Return every approval policy, by name."""
+        rows = self._db.all("SELECT document FROM approval_policies ORDER BY name, id")
+        return [loads(ApprovalPolicy, row[0]) for row in rows]

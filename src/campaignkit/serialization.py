@@ -1,0 +1,188 @@
+"""Versioned JSON documents for every stored domain value.
+
+Every document is an envelope ``{"schema": name, "version": N, "data": ...}``.
+A document written at an older version is migrated on load by upcasters,
+one version step at a time, so data written by an older campaignkit keeps
+loading. The cattrs converter is private to this module (never the global
+one), with hooks for pendulum values and tagged unions for content and
+surface settings.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar
+
+import cattrs
+import pendulum
+from cattrs.strategies import configure_tagged_union
+
+from campaignkit.domain.access import AccessAuditEntry
+from campaignkit.domain.approval import ApprovalPolicy
+from campaignkit.domain.campaign import Campaign
+from campaignkit.domain.channels import Content, EmailContent, PushContent, SmsContent
+from campaignkit.domain.profile import Profile
+from campaignkit.domain.surface import (
+    ChannelSurface,
+    EmailSettings,
+    PushSettings,
+    SmsSettings,
+    SurfaceSettings,
+)
+from campaignkit.errors import StorageError
+
+T = TypeVar("T")
+Document = dict[str, Any]
+"""A JSON-compatible mapping."""
+Upcaster = Callable[[Document], Document]
+"""Turns the ``data`` of version N of a schema into the ``data`` of version N+1."""
+
+SCHEMAS: Final[Mapping[type, tuple[str, int]]] = {
+    Campaign: ("campaign", 2),
+    ChannelSurface: ("surface", 1),
+    ApprovalPolicy: ("approval_policy", 1),
+    AccessAuditEntry: ("access_audit", 1),
+    Profile: ("profile", 1),
+}
+"""Each stored type with its schema name and current version."""
+
+_TAGS: Final[Mapping[type, str]] = {
+    EmailContent: "email",
+    SmsContent: "sms",
+    PushContent: "push",
+    EmailSettings: "email",
+    SmsSettings: "sms",
+    PushSettings: "push",
+}
+
+
+def _campaign_v1_to_v2(data: Document) -> Document:
+    """v2 (approval workflow) keeps the open review and the approval trail.
+
+    v1 had a ``draft_in_review`` flag and no approval data; no v1 campaign can
+    have had a review open (v1 had no approval verbs), so the flag is dropped.
+    """
+    upgraded = {key: value for key, value in data.items() if key != "draft_in_review"}
+    upgraded.setdefault("review", None)
+    upgraded.setdefault("approvals", [])
+    return upgraded
+
+
+UPCASTERS: Final[Mapping[tuple[str, int], Upcaster]] = {
+    ("campaign", 1): _campaign_v1_to_v2,
+}
+"""``(schema, N) -> upcaster`` migrating version N to N+1."""
+
+
+def _structure_datetime(value: object, _: type) -> pendulum.DateTime:
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 instant, got {value!r}")
+    parsed = datetime.datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"instant {value!r} has no UTC offset")
+    return pendulum.instance(parsed).in_timezone("UTC")
+
+
+def _unstructure_datetime(value: pendulum.DateTime) -> str:
+    return value.in_timezone("UTC").isoformat()
+
+
+def _is_frozenset(cls: Any) -> bool:
+    return getattr(cls, "__origin__", None) is frozenset or cls is frozenset
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook(pendulum.DateTime, _structure_datetime)
+    converter.register_unstructure_hook(pendulum.DateTime, _unstructure_datetime)
+    converter.register_structure_hook(
+        pendulum.Duration, lambda value, _: pendulum.duration(seconds=float(value))
+    )
+    converter.register_unstructure_hook(pendulum.Duration, lambda value: value.total_seconds())
+    converter.register_unstructure_hook_func(
+        _is_frozenset,
+        lambda value: sorted(converter.unstructure(item) for item in value),
+    )
+    for union in (Content, SurfaceSettings):
+        configure_tagged_union(union, converter, tag_generator=_TAGS.__getitem__, tag_name="kind")
+    return converter
+
+
+_converter: Final = _make_converter()
+
+
+def schema_of(cls: type) -> tuple[str, int]:
+    """The schema name and current version of a stored type."""
+    try:
+        return SCHEMAS[cls]
+    except KeyError:
+        raise TypeError(f"{cls.__name__} is not a stored campaignkit type") from None
+
+
+def to_document(value: object) -> Document:
+    """Wrap ``value`` in its versioned envelope."""
+    name, version = schema_of(type(value))
+    return {"schema": name, "version": version, "data": _converter.unstructure(value)}
+
+
+def from_document(cls: type[T], document: object) -> T:
+    """Load a ``cls`` from an envelope of any known version of its schema.
+
+    Raises:
+        StorageError: a document of another schema, of a newer version than
+            this campaignkit knows, without an upcaster, or that does not fit.
+    """
+    name, current = schema_of(cls)
+    if not isinstance(document, dict) or set(document) != {"schema", "version", "data"}:
+        raise StorageError(f"not a campaignkit document envelope: {str(document)[:80]!r}")
+    if document["schema"] != name:
+        raise StorageError(f"expected a {name!r} document, found {document['schema']!r}")
+    version, data = document["version"], document["data"]
+    if not isinstance(version, int) or version < 1:
+        raise StorageError(f"{name} document has an invalid version {version!r}")
+    if version > current:
+        raise StorageError(
+            f"{name} document version {version} was written by a newer campaignkit "
+            f"(this one reads up to {current}); upgrade campaignkit"
+        )
+    try:
+        while version < current:
+            upcaster = UPCASTERS.get((name, version))
+            if upcaster is None:
+                raise StorageError(f"no upcaster from {name} version {version} to {version + 1}")
+            if not isinstance(data, dict):
+                raise TypeError(f"data must be an object, not {type(data).__name__}")
+            data = upcaster(data)
+            version += 1
+        return _converter.structure(data, cls)
+    except StorageError:
+        raise
+    except Exception as exc:  # cattrs and upcasters raise several exception types
+        details = (
+            "; ".join(cattrs.transform_error(exc))
+            if isinstance(exc, cattrs.BaseValidationError)
+            else str(exc)
+        )
+        raise StorageError(
+            f"{name} document (version {document['version']}) is invalid: {details}"
+        ) from exc
+
+
+def dumps(value: object) -> str:
+    """Serialize ``value`` to compact JSON (an envelope)."""
+    return json.dumps(to_document(value), separators=(",", ":"), sort_keys=True)
+
+
+def loads(cls: type[T], text: str | bytes) -> T:
+    """Deserialize JSON made by :func:`dumps` (of any known version).
+
+    Raises:
+        StorageError: the text is not JSON, or not a valid ``cls`` document.
+    """
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise StorageError(f"stored document is not valid JSON: {exc}") from exc
+    return from_document(cls, document)

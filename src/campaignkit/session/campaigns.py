@@ -1,0 +1,297 @@
+"""Campaign verbs: reading, authoring and the lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pendulum
+
+from campaignkit.domain.calendar import CalendarEntry, calendar_entries
+from campaignkit.domain.campaign import Action, Campaign, CampaignVersion, Verb
+from campaignkit.domain.campaign_enums import (
+    DEFAULT_LIST_STATUSES,
+    CampaignStatus,
+    CampaignType,
+    Category,
+)
+from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.lifecycle import (
+    UNSET,
+    Activate,
+    ActivateVersion,
+    Archive,
+    Command,
+    Delete,
+    DiscardDraft,
+    Maybe,
+    Modify,
+    Outcome,
+    Stop,
+    UpdateDraft,
+    apply,
+    create,
+    duplicate,
+    pending_version,
+)
+from campaignkit.domain.listing import DEFAULT_PAGE_SIZE, CampaignQuery, Page
+from campaignkit.domain.schedule import Schedule
+from campaignkit.errors import ApprovalRequired, ValidationError
+from campaignkit.permissions import Permission as P
+from campaignkit.ports import UnitOfWork
+from campaignkit.session.base import SessionBase, as_set
+from campaignkit.timeutil import ensure_utc
+
+
+class CampaignVerbs(SessionBase):
+    """Reading, authoring and lifecycle verbs of a user session."""
+
+    # ------------------------------------------------------------ reading
+
+    def get(self, campaign_id: str) -> Campaign:
+        """Return one campaign (needs ``campaign.read``).
+
+        Raises:
+            NotFound: no such campaign.
+            PermissionDenied: the user may not read campaigns.
+        """
+        with self._kit.store.unit_of_work() as uow:
+            return self._load(uow, campaign_id, P.CAMPAIGN_READ)
+
+    def list_campaigns(
+        self,
+        *,
+        statuses: CampaignStatus | Iterable[CampaignStatus] = DEFAULT_LIST_STATUSES,
+        types: CampaignType | Iterable[CampaignType] | None = None,
+        channels: ChannelType | Iterable[ChannelType] | None = None,
+        tag: str | None = None,
+        created_from: pendulum.DateTime | None = None,
+        created_to: pendulum.DateTime | None = None,
+        search: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[Campaign]:
+        """List campaigns, newest first, one page at a time (needs ``campaign.read``).
+
+        By default only DRAFT, SCHEDULED and LIVE campaigns are listed; pass
+        ``statuses=ALL_STATUSES`` to list every one.
+
+        Args:
+            statuses: Statuses to include.
+            types: Campaign type(s) to include.
+            channels: Include campaigns with an action on any of these channels.
+            tag: Include only campaigns with this tag.
+            created_from: Created at or after.
+            created_to: Created before.
+            search: Case-insensitive substring of the name.
+            limit: Page size, 1 to 500 (default 50).
+            cursor: ``next_cursor`` of the previous page.
+
+        Raises:
+            ValidationError: a bad limit, range or cursor.
+        """
+        query = CampaignQuery(
+            statuses=as_set(statuses, CampaignStatus) or frozenset(),
+            types=as_set(types, CampaignType),
+            channels=as_set(channels, ChannelType),
+            tag=tag,
+            created_from=None if created_from is None else ensure_utc(created_from, "created_from"),
+            created_to=None if created_to is None else ensure_utc(created_to, "created_to"),
+            search=search,
+            limit=limit,
+            cursor=cursor,
+        )
+        self._require(P.CAMPAIGN_READ)
+        with self._kit.store.unit_of_work() as uow:
+            return uow.campaigns.query(query)
+
+    def calendar(self, start: pendulum.DateTime, end: pendulum.DateTime) -> list[CalendarEntry]:
+        """SCHEDULED and LIVE campaigns on air during ``[start, end)`` (needs ``campaign.read``)."""
+        self._require(P.CAMPAIGN_READ)
+        start_utc, end_utc = ensure_utc(start, "calendar start"), ensure_utc(end, "calendar end")
+        if end_utc <= start_utc:
+            raise ValidationError(["calendar end must be after its start"])
+        running = frozenset({CampaignStatus.SCHEDULED, CampaignStatus.LIVE})
+        campaigns: list[Campaign] = []
+        with self._kit.store.unit_of_work() as uow:
+            cursor: str | None = None
+            while True:
+                page = uow.campaigns.query(
+                    CampaignQuery(statuses=running, limit=500, cursor=cursor)
+                )
+                campaigns.extend(page.items)
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        return calendar_entries(campaigns, start_utc, end_utc, self._kit.rules)
+
+    # ------------------------------------------------------------ authoring
+
+    def create_campaign(
+        self,
+        *,
+        name: str,
+        type: CampaignType = CampaignType.SCHEDULED,
+        category: Category = Category.MARKETING,
+        audience: str | None = None,
+        namespace: str | None = None,
+        actions: Iterable[Action] = (),
+        schedule: Schedule | None = None,
+        tags: Iterable[str] = (),
+        description: str = "",
+    ) -> Campaign:
+        """Create a DRAFT campaign (needs ``campaign.write``).
+
+        A draft may be incomplete; activation reports every missing piece.
+
+        Raises:
+            ValidationError: empty name, bad tags, or TRANSACTIONAL on a SCHEDULED type.
+        """
+        self._require(P.CAMPAIGN_WRITE)
+        kit = self._kit
+        now = kit.clock.now()
+        version = CampaignVersion(
+            number=1,
+            created_at=now,
+            created_by=self.user,
+            actions=self._with_ids(actions),
+            audience=audience,
+            namespace=namespace,
+            schedule=schedule if schedule is not None else Schedule(),
+        )
+        outcome = create(
+            campaign_id=self._new_id("cmp"),
+            name=name,
+            type=CampaignType(type),
+            category=Category(category),
+            version=version,
+            now=now,
+            actor=self.user,
+            description=description,
+            tags=tuple(tags),
+        )
+        with kit.store.unit_of_work() as uow:
+            saved = uow.campaigns.add(outcome.campaign)
+        kit.publish(outcome.events)
+        return saved
+
+    def update_draft(
+        self,
+        campaign_id: str,
+        *,
+        name: Maybe[str] = UNSET,
+        description: Maybe[str] = UNSET,
+        tags: Maybe[Iterable[str]] = UNSET,
+        actions: Maybe[Iterable[Action]] = UNSET,
+        audience: Maybe[str | None] = UNSET,
+        namespace: Maybe[str | None] = UNSET,
+        schedule: Maybe[Schedule] = UNSET,
+        expected_revision: int | None = None,
+    ) -> Campaign:
+        """Edit a DRAFT campaign, or the open draft version of a running one.
+
+        Needs ``campaign.write``. Fields left out keep their value. Name,
+        description and tags can only change while the campaign is DRAFT.
+
+        Args:
+            campaign_id: The campaign.
+            name: New name.
+            description: New description.
+            tags: New tags (replaces them all).
+            actions: New actions (replaces them all).
+            audience: New audience name.
+            namespace: New identity namespace.
+            schedule: New schedule.
+            expected_revision: Refuse with ``ConflictError`` if the campaign is
+                no longer at this revision (someone else edited it).
+        """
+
+        def build(_: UnitOfWork, campaign: Campaign, now: pendulum.DateTime) -> Outcome:
+            command = UpdateDraft(  # built after the permission check
+                name=name,
+                description=description,
+                tags=UNSET if tags is UNSET else tuple(tags),
+                actions=UNSET if actions is UNSET else self._with_ids(actions),
+                audience=audience,
+                namespace=namespace,
+                schedule=schedule,
+            )
+            return apply(campaign, command, now=now, actor=self.user, rules=self._kit.rules)
+
+        saved = self._mutate(
+            campaign_id, P.CAMPAIGN_WRITE, build, expected_revision=expected_revision
+        )
+        assert saved is not None
+        return saved
+
+    def delete(self, campaign_id: str) -> None:
+        """Delete a DRAFT campaign for good (needs ``campaign.delete``)."""
+        self._mutate(campaign_id, P.CAMPAIGN_DELETE, self._applying(Delete()))
+
+    def duplicate(self, campaign_id: str, name: str | None = None) -> Campaign:
+        """Copy the newest version of any campaign into a new DRAFT (needs ``campaign.write``).
+
+        Args:
+            campaign_id: The campaign to copy, in any status.
+            name: Name of the copy; default ``"<name> (copy)"``.
+        """
+        kit = self._kit
+        now = kit.clock.now()
+        with kit.store.unit_of_work() as uow:
+            source = self._load(uow, campaign_id, P.CAMPAIGN_READ)
+            self._require(P.CAMPAIGN_WRITE, source)
+            outcome = duplicate(
+                source, campaign_id=self._new_id("cmp"), name=name, now=now, actor=self.user
+            )
+            saved = uow.campaigns.add(outcome.campaign)
+        kit.publish(outcome.events)
+        return saved
+
+    # ------------------------------------------------------------ lifecycle
+
+    def activate(self, campaign_id: str) -> Campaign:
+        """Activate a DRAFT campaign, or the open draft version of a running one.
+
+        Needs ``campaign.publish``. A DRAFT goes to ACTIVATING (the next tick
+        makes it SCHEDULED or LIVE). On a SCHEDULED or LIVE campaign with an
+        open draft, the draft replaces the live version at once.
+
+        Raises:
+            ApprovalRequired: an active approval policy applies; use request_approval().
+            ValidationError: every problem that keeps it from running; nothing changes.
+            TransitionNotAllowed: its status does not allow activation.
+        """
+
+        def build(uow: UnitOfWork, campaign: Campaign, now: pendulum.DateTime) -> Outcome:
+            version = pending_version(campaign, Verb.ACTIVATE)
+            policy = self._governing_policy(uow, campaign, version)
+            if policy is not None:
+                raise ApprovalRequired(campaign.id, policy.name)
+            check_start = campaign.status is not CampaignStatus.LIVE
+            self._validate(uow, campaign, version, now, check_start=check_start)
+            command: Command = (
+                Activate() if campaign.status is CampaignStatus.DRAFT else ActivateVersion()
+            )
+            return apply(campaign, command, now=now, actor=self.user, rules=self._kit.rules)
+
+        saved = self._mutate(campaign_id, P.CAMPAIGN_PUBLISH, build)
+        assert saved is not None
+        return saved
+
+    def modify(self, campaign_id: str) -> Campaign:
+        """Open a new draft version of a SCHEDULED or LIVE campaign (needs ``campaign.write``).
+
+        The live version keeps running; ``has_open_draft`` becomes True.
+        """
+        return self._command(campaign_id, P.CAMPAIGN_WRITE, Modify())
+
+    def discard_draft(self, campaign_id: str) -> Campaign:
+        """Throw away the open draft version (needs ``campaign.write``)."""
+        return self._command(campaign_id, P.CAMPAIGN_WRITE, DiscardDraft())
+
+    def stop(self, campaign_id: str) -> Campaign:
+        """Stop a SCHEDULED or LIVE campaign for good (needs ``campaign.publish``)."""
+        return self._command(campaign_id, P.CAMPAIGN_PUBLISH, Stop())
+
+    def archive(self, campaign_id: str) -> Campaign:
+        """Archive a COMPLETED, STOPPED or FAILED campaign (needs ``campaign.write``)."""
+        return self._command(campaign_id, P.CAMPAIGN_WRITE, Archive())
