@@ -6,8 +6,7 @@ Start with :meth:`CampaignKit.in_memory`, give users product profiles with
 """
 
 from campaignkit.access import AccessDirectory
-from campaignkit.adapters.memory import InMemoryStore
-from campaignkit.adapters.memory_audiences import InMemoryAudienceSource, InMemoryProfileStore
+from campaignkit.adapters.memory import InMemoryAudienceSource, InMemoryProfileStore, InMemoryStore
 from campaignkit.adapters.sqlite import SQLiteStore
 from campaignkit.audiences import AudienceRegistry
 from campaignkit.clock import Clock, SettableClock, SystemClock

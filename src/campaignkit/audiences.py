@@ -1,35 +1,123 @@
-"""``kit.audiences``: the audiences a kit knows, static ones and the host's."""
+"""``kit.audiences``: the audiences a kit knows, static ones and the host's.
+
+Static audiences (lists of profile ids) are kept in the store, so a SQLite
+kit finds them again after a restart. Audiences defined by a condition
+(``where=``) are evaluated over the profile store and live only as long as
+the kit. A name defined neither way is looked up in the host's
+:class:`~campaignkit.ports.AudienceSource`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from campaignkit.adapters.memory_audiences import InMemoryAudienceSource
+from campaignkit.adapters.memory.profiles import check_audience
 from campaignkit.domain.audience import AudienceStatus
-from campaignkit.ports import AudienceSource
+from campaignkit.domain.profile import Profile
+from campaignkit.errors import ValidationError
+from campaignkit.ports import AudienceSource, ProfileStore, Store
+
+Predicate = Callable[[Profile], bool]
 
 
 class AudienceRegistry:
-    """Static audiences defined through the kit, in front of an optional host source.
+    """Static and conditional audiences, in front of an optional host source.
 
-    ``define`` keeps a named list of profile ids; a name that is not defined
-    here is looked up in the host's :class:`~campaignkit.ports.AudienceSource`.
+    It is itself an :class:`~campaignkit.ports.AudienceSource`.
 
     Args:
+        store: Keeps static audiences.
+        profiles: Resolves member ids to profiles (and is scanned for conditions).
         source: The host's audience source, if any.
     """
 
-    def __init__(self, source: AudienceSource | None = None) -> None:
-        self._static = InMemoryAudienceSource()
+    def __init__(
+        self, store: Store, profiles: ProfileStore, source: AudienceSource | None = None
+    ) -> None:
+        self._store = store
+        self._profiles = profiles
         self._source = source
+        self._conditions: dict[str, Predicate] = {}
+        self._lock = threading.Lock()
 
-    def define(self, name: str, profile_ids: Iterable[str]) -> None:
-        """Define or replace the static audience ``name`` (idempotent)."""
-        self._static.define(name, profile_ids)
+    def define(
+        self, name: str, profile_ids: Iterable[str] = (), *, where: Predicate | None = None
+    ) -> None:
+        """Define or replace audience ``name`` (idempotent).
+
+        Args:
+            name: The audience name campaigns refer to.
+            profile_ids: Its members, in the order they are streamed.
+            where: Instead of ids, a condition over the profile store's profiles
+                (needs a profile store with ``scan``; not persisted).
+
+        Raises:
+            ValidationError: empty name, a bare string of ids, both ids and a
+                condition, or a condition with a profile store that cannot scan.
+        """
+        check_audience(name, profile_ids)
+        ids = tuple(profile_ids)
+        if where is not None:
+            if ids:
+                raise ValidationError(["define an audience by ids or by where=, not both"])
+            if not callable(getattr(self._profiles, "scan", None)):
+                raise ValidationError(
+                    [
+                        "where= needs a profile store that can scan its profiles; "
+                        "define the audience by ids instead"
+                    ]
+                )
+            with self._lock:
+                self._conditions[name] = where
+            return
+        with self._lock:
+            self._conditions.pop(name, None)
+        with self._store.unit_of_work() as uow:
+            uow.audiences.define(name, ids)
 
     def status(self, name: str) -> AudienceStatus | None:
-        """The readiness of ``name``: static audiences first, then the host source."""
-        found = self._static.status(name)
-        if found is None and self._source is not None:
-            found = self._source.status(name)
-        return found
+        """READY for a static or conditional audience, else the host source's answer."""
+        if self._condition(name) is not None or self._static_count(name) is not None:
+            return AudienceStatus.READY
+        return None if self._source is None else self._source.status(name)
+
+    def count(self, name: str) -> int | None:
+        """The size of a static audience, or the host source's count."""
+        if self._condition(name) is not None:
+            return None
+        static = self._static_count(name)
+        if static is not None or self._source is None:
+            return static
+        return self._source.count(name)
+
+    def members(self, name: str, *, namespace: str, batch_size: int) -> Iterator[Sequence[Profile]]:
+        """Stream members in batches in a stable order (see ``AudienceSource``)."""
+        condition = self._condition(name)
+        if condition is not None:
+            scan: Callable[[int], Iterable[Sequence[Profile]]] = getattr(self._profiles, "scan")  # noqa: B009
+            for batch in scan(batch_size):
+                chosen = [p for p in batch if condition(p)]
+                if chosen:
+                    yield chosen
+            return
+        if self._static_count(name) is not None:
+            offset = 0
+            while True:
+                with self._store.unit_of_work() as uow:
+                    ids = uow.audiences.members(name, offset, batch_size)
+                if not ids:
+                    return
+                found = self._profiles.get_many(ids)
+                yield [found.get(pid) or Profile(id=pid) for pid in ids]
+                offset += len(ids)
+        elif self._source is not None:
+            yield from self._source.members(name, namespace=namespace, batch_size=batch_size)
+
+    def _condition(self, name: str) -> Predicate | None:
+        with self._lock:
+            return self._conditions.get(name)
+
+    def _static_count(self, name: str) -> int | None:
+        with self._store.unit_of_work() as uow:
+            return uow.audiences.count(name)

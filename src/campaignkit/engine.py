@@ -15,7 +15,10 @@ import attrs
 import pendulum
 
 from campaignkit.clock import Clock, SettableClock
+from campaignkit.delivery.runner import Runner
 from campaignkit.domain.campaign import Campaign, Verb
+from campaignkit.domain.campaign_enums import CampaignStatus, CampaignType
+from campaignkit.domain.delivery import Run, RunKind, RunStatus
 from campaignkit.domain.events import DomainEvent
 from campaignkit.domain.lifecycle import (
     DUE_VERBS,
@@ -28,8 +31,9 @@ from campaignkit.domain.lifecycle import (
     Purge,
     apply,
     next_due,
+    run_started,
 )
-from campaignkit.errors import ClockError
+from campaignkit.errors import ClockError, ConflictError
 from campaignkit.ports import Store, UnitOfWork
 from campaignkit.preflight import Preflight
 from campaignkit.timeutil import ensure_utc
@@ -74,21 +78,28 @@ class LifecycleEngine:
         rules: Completion and retention periods.
         preflight: Re-validates an activation when it is prepared.
         publish: Receives the events of every committed step.
+        runner: Delivers due runs.
+        ids: Makes run ids.
     """
 
     def __init__(
         self,
+        *,
         store: Store,
         clock: Clock,
         rules: LifecycleRules,
         preflight: Preflight,
         publish: Publish,
+        runner: Runner,
+        ids: Callable[[str], str],
     ) -> None:
         self._store = store
         self._clock = clock
         self._rules = rules
         self._preflight = preflight
         self._publish = publish
+        self._runner = runner
+        self._ids = ids
 
     def tick(self) -> TickReport:
         """Process every lifecycle step due at the clock's current instant."""
@@ -117,9 +128,10 @@ class LifecycleEngine:
         return TickReport(target, (*events, *final.events), final.next_due_at)
 
     def next_due_at(self) -> pendulum.DateTime | None:
-        """When the engine next has work, or None."""
+        """When the engine next has work (a lifecycle step or a run), or None."""
         with self._store.unit_of_work() as uow:
-            return uow.campaigns.next_due_at()
+            times = [t for t in (uow.campaigns.next_due_at(), uow.runs.next_due_at()) if t]
+        return min(times, default=None)
 
     def catch_up(self, uow: UnitOfWork, campaign: Campaign, now: pendulum.DateTime) -> CatchUp:
         """Apply, inside ``uow``, every step of ``campaign`` due at or before ``now``.
@@ -137,17 +149,32 @@ class LifecycleEngine:
 
     def _tick_at(self, now: pendulum.DateTime) -> TickReport:
         events: list[DomainEvent] = []
+        skipped: set[str] = set()  # runs another worker claimed meanwhile
         while True:
             with self._store.unit_of_work() as uow:
-                due = uow.campaigns.due(now, 1)
-                if not due:
-                    next_at = uow.campaigns.next_due_at()
+                campaign_due = list(uow.campaigns.due(now, 1))
+                run_due = [d for d in uow.runs.due(now, len(skipped) + 1) if d[1] not in skipped]
+                candidates = sorted(
+                    [(*d, "campaign") for d in campaign_due] + [(*d, "run") for d in run_due[:1]]
+                )
+                if not candidates:
                     break
-                _, campaign_id = due[0]
-                _, step_events = self._step(uow, uow.campaigns.get(campaign_id))
+                _, item_id, kind = candidates[0]
+                step_events: Sequence[DomainEvent] = ()
+                if kind == "campaign":
+                    _, step_events = self._step(uow, uow.campaigns.get(item_id))
+            if kind == "run":
+                try:
+                    run = self._runner.advance(item_id, now)
+                except ConflictError:
+                    skipped.add(item_id)
+                    continue
+                if run.due_at is not None and run.due_at <= now:
+                    skipped.add(item_id)  # held by another worker's lease
+                continue
             self._publish(step_events)
             events.extend(step_events)
-        return TickReport(now, tuple(events), next_at)
+        return TickReport(now, tuple(events), self.next_due_at())
 
     def _step(
         self, uow: UnitOfWork, campaign: Campaign
@@ -162,7 +189,31 @@ class LifecycleEngine:
         if outcome.removed:
             uow.campaigns.remove(campaign)
             return None, outcome.events
-        return uow.campaigns.save(outcome.campaign), outcome.events
+        changed = outcome.campaign
+        if changed.status is CampaignStatus.LIVE and campaign.status is not CampaignStatus.LIVE:
+            changed = self._start_runs(uow, changed, due_at)
+        elif changed.open_runs and changed.status is not CampaignStatus.LIVE:
+            wake_runs(uow, changed.id, due_at)  # cut off by the end date
+        return uow.campaigns.save(changed), outcome.events
+
+    def _start_runs(self, uow: UnitOfWork, campaign: Campaign, at: pendulum.DateTime) -> Campaign:
+        """A one-shot scheduled campaign gets its one run when it goes live."""
+        if campaign.type is not CampaignType.SCHEDULED or campaign.is_recurring:
+            return campaign
+        version = campaign.live_version
+        assert version is not None
+        uow.runs.add(
+            Run(
+                id=self._ids("run"),
+                campaign_id=campaign.id,
+                version=version.number,
+                kind=RunKind.SCHEDULED,
+                status=RunStatus.PENDING,
+                created_at=at,
+                due_at=at,
+            )
+        )
+        return run_started(campaign, self._rules)
 
     def _due_command(
         self, uow: UnitOfWork, campaign: Campaign, due_at: pendulum.DateTime
@@ -180,3 +231,17 @@ class LifecycleEngine:
         if verb is Verb.COMPLETE:
             return Complete()
         return Purge()
+
+
+def wake_runs(uow: UnitOfWork, campaign_id: str, now: pendulum.DateTime) -> None:
+    """Make the unfinished runs of a campaign due now, so a stop or cut-off settles them.
+
+    A run a worker is delivering right now (its lease is live) is left alone:
+    that worker notices at its next batch boundary.
+    """
+    for run in uow.runs.for_campaign(campaign_id):
+        if run.status.is_final:
+            continue
+        if run.lease_expires_at is not None and run.lease_expires_at > now:
+            continue
+        uow.runs.save(attrs.evolve(run, due_at=now))

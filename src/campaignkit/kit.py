@@ -11,19 +11,23 @@ from collections.abc import Callable, Mapping, Sequence
 import pendulum
 
 from campaignkit.access import AccessDirectory
-from campaignkit.adapters.memory import InMemoryStore
-from campaignkit.adapters.memory_audiences import InMemoryProfileStore
-from campaignkit.adapters.sqlite import SQLiteStore
+from campaignkit.adapters.memory import InMemoryProfileStore, InMemoryStore
+from campaignkit.adapters.sqlite import SQLiteProfileStore, SQLiteStore
 from campaignkit.audiences import AudienceRegistry
 from campaignkit.clock import Clock, SystemClock
+from campaignkit.delivery.feedback import record_feedback
 from campaignkit.delivery.render import check_template
+from campaignkit.delivery.runner import DeliverySettings, Runner
+from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.delivery import FeedbackEvent, FeedbackRecord
 from campaignkit.domain.events import DomainEvent
 from campaignkit.domain.lifecycle import LifecycleRules
 from campaignkit.engine import LifecycleEngine, TickReport
 from campaignkit.permissions import Permission, PermissionPolicy, ProductProfile, ProfilePolicy
-from campaignkit.ports import AudienceSource, ProfileStore, Store
+from campaignkit.ports import AudienceSource, Channel, ProfileStore, Progress, Store
 from campaignkit.preflight import Preflight
 from campaignkit.session import UserSession
+from campaignkit.testing.channels import RecordingChannel
 
 logger = logging.getLogger("campaignkit")
 
@@ -38,22 +42,31 @@ def random_ids(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
+def recording_channels() -> dict[ChannelType, Channel]:
+    """A :class:`~campaignkit.testing.RecordingChannel` per channel type."""
+    return {channel: RecordingChannel(channel.value) for channel in ChannelType}
+
+
 class CampaignKit:
     """Everything campaignkit needs, wired together; the entry point for hosts.
 
-    Most hosts use :meth:`in_memory` (tests, notebooks) or, once storage lands,
-    an embedded SQLite file. Act for a user with :meth:`as_user`; drive time
-    with :meth:`tick` (or :meth:`run_until` on a settable clock).
+    Most hosts use :meth:`sqlite` (one file holds everything) or
+    :meth:`in_memory` (tests, notebooks). Act for a user with :meth:`as_user`;
+    drive time with :meth:`tick` (or :meth:`run_until` on a settable clock).
 
     Args:
-        store: Where campaigns, surfaces and access assignments live.
+        store: Where campaigns, runs, the ledger and access assignments live.
         clock: The only source of the current time.
+        channels: One channel per channel type; by default a ``RecordingChannel``
+            each, so nothing leaves the process unless a real channel is wired.
         audiences: The host's audience source; ``kit.audiences.define`` adds static ones.
         profiles: Where recipient profiles are kept (default: in memory).
         policy: The permission policy (default: :class:`ProfilePolicy` on ``access``).
         profile_permissions: A custom profile -> permissions mapping for the default policy.
         rules: Lifecycle periods (3-day completion, 30-day archive retention).
+        delivery: How runs deliver (batch size, retries, leases).
         ids: Makes ids; pass ``campaignkit.testing.SequentialIds()`` for stable ids.
+        progress: Called after every batch of every run (for a progress bar).
     """
 
     def __init__(
@@ -61,55 +74,92 @@ class CampaignKit:
         *,
         store: Store,
         clock: Clock,
+        channels: Mapping[ChannelType, Channel] | None = None,
         audiences: AudienceSource | None = None,
         profiles: ProfileStore | None = None,
         policy: PermissionPolicy | None = None,
         profile_permissions: Mapping[ProductProfile, frozenset[Permission]] | None = None,
         rules: LifecycleRules | None = None,
+        delivery: DeliverySettings | None = None,
         ids: IdFactory = random_ids,
+        progress: Progress | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
-        self.audiences = AudienceRegistry(audiences)
+        self.channels: dict[ChannelType, Channel] = dict(
+            channels if channels is not None else recording_channels()
+        )
         self.profiles: ProfileStore = profiles if profiles is not None else InMemoryProfileStore()
+        self.audiences = AudienceRegistry(store, self.profiles, audiences)
         self.access = AccessDirectory(store, clock)
         self.policy: PermissionPolicy = (
             policy if policy is not None else ProfilePolicy(self.access, profile_permissions)
         )
         self.rules = rules if rules is not None else LifecycleRules()
+        self.delivery = delivery if delivery is not None else DeliverySettings()
         self.ids = ids
+        self.worker_id = f"worker-{uuid.uuid4().hex[:12]}"
         self._listeners: list[Listener] = []
         self._listeners_lock = threading.Lock()
         self.preflight = Preflight(self.audiences, check_template)
-        self.engine = LifecycleEngine(store, clock, self.rules, self.preflight, self.publish)
+        self.runner = Runner(
+            store=store,
+            audiences=self.audiences,
+            channels=self.channels,
+            settings=self.delivery,
+            rules=self.rules,
+            worker_id=self.worker_id,
+            progress=progress,
+        )
+        self.engine = LifecycleEngine(
+            store=store,
+            clock=clock,
+            rules=self.rules,
+            preflight=self.preflight,
+            publish=self.publish,
+            runner=self.runner,
+            ids=ids,
+        )
 
     @classmethod
     def in_memory(
         cls,
         clock: Clock | None = None,
         *,
+        channels: Mapping[ChannelType, Channel] | None = None,
         policy: PermissionPolicy | None = None,
         profile_permissions: Mapping[ProductProfile, frozenset[Permission]] | None = None,
         rules: LifecycleRules | None = None,
+        delivery: DeliverySettings | None = None,
         ids: IdFactory = random_ids,
+        progress: Progress | None = None,
+        audiences: AudienceSource | None = None,
     ) -> CampaignKit:
         """A kit whose store, audiences and profiles all live in memory.
 
         Args:
             clock: Defaults to the wall clock; tests pass a ``ManualClock``.
+            channels: Channels by type (default: a ``RecordingChannel`` each).
             policy: A custom permission policy.
             profile_permissions: A custom mapping for the default profile policy.
             rules: Lifecycle periods.
+            delivery: How runs deliver.
             ids: Id factory.
+            progress: Run progress callback.
+            audiences: A host audience source next to ``kit.audiences.define``.
         """
         return cls(
             store=InMemoryStore(),
             clock=clock if clock is not None else SystemClock(),
+            channels=channels,
+            audiences=audiences,
             profiles=InMemoryProfileStore(),
             policy=policy,
             profile_permissions=profile_permissions,
             rules=rules,
+            delivery=delivery,
             ids=ids,
+            progress=progress,
         )
 
     @classmethod
@@ -117,38 +167,53 @@ class CampaignKit:
         cls,
         path: str | os.PathLike[str],
         clock: Clock | None = None,
+        channels: Mapping[ChannelType, Channel] | None = None,
         *,
         policy: PermissionPolicy | None = None,
         profile_permissions: Mapping[ProductProfile, frozenset[Permission]] | None = None,
         rules: LifecycleRules | None = None,
+        delivery: DeliverySettings | None = None,
         ids: IdFactory = random_ids,
+        progress: Progress | None = None,
+        audiences: AudienceSource | None = None,
         busy_timeout: float = 10.0,
     ) -> CampaignKit:
         """The embedded default: everything in one SQLite file.
 
-        Reopening a kit on the same file finds every campaign, version,
-        history entry, surface, approval policy and access assignment again.
-        Close it with :meth:`close` (or use it as a context manager).
+        Campaigns, versions, history, surfaces, approval policies, access,
+        runs, the delivery ledger, feedback, profiles and static audiences all
+        live in the file; a restarted process finds them again and resumes
+        interrupted runs. Close it with :meth:`close` (or use ``with``).
 
         Args:
             path: The database file (created if missing), or ``":memory:"``.
             clock: Defaults to the wall clock; tests pass a ``ManualClock``.
+            channels: Channels by type (default: a ``RecordingChannel`` each).
             policy: A custom permission policy.
             profile_permissions: A custom mapping for the default profile policy.
             rules: Lifecycle periods.
+            delivery: How runs deliver.
             ids: Id factory.
+            progress: Run progress callback.
+            audiences: A host audience source next to ``kit.audiences.define``.
             busy_timeout: Seconds to wait for another process's write lock.
 
         Raises:
             StorageError: the file is not a campaignkit store, or is corrupt.
         """
+        store = SQLiteStore(path, busy_timeout=busy_timeout)
         return cls(
-            store=SQLiteStore(path, busy_timeout=busy_timeout),
+            store=store,
             clock=clock if clock is not None else SystemClock(),
+            channels=channels,
+            audiences=audiences,
+            profiles=SQLiteProfileStore(store),
             policy=policy,
             profile_permissions=profile_permissions,
             rules=rules,
+            delivery=delivery,
             ids=ids,
+            progress=progress,
         )
 
     def close(self) -> None:
@@ -168,12 +233,30 @@ class CampaignKit:
         return UserSession(self, user_id)
 
     def tick(self) -> TickReport:
-        """Run every piece of work due at the clock's current instant."""
+        """Run every piece of work due at the clock's current instant (runs included)."""
         return self.engine.tick()
 
     def run_until(self, when: pendulum.DateTime) -> TickReport:
         """Fast-forward a settable clock to ``when``, ticking at every due instant."""
         return self.engine.run_until(when)
+
+    def record_feedback(self, provider_message_id: str, event: FeedbackEvent) -> FeedbackRecord:
+        """Record what a provider reported about a message it accepted.
+
+        An unsubscribe withdraws the recipient's consent for that channel; a
+        hard bounce suppresses the address for future marketing sends. Counts
+        appear in reports.
+
+        Raises:
+            NotFound: no delivered message has this provider id.
+        """
+        return record_feedback(
+            self.store,
+            self.profiles,
+            provider_message_id,
+            FeedbackEvent(event),
+            now=self.clock.now(),
+        )
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every domain event after it is committed.

@@ -7,16 +7,26 @@ suite in :mod:`campaignkit.testing.contracts`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+import attrs
 import pendulum
 
 from campaignkit.domain.access import AccessAuditEntry, Principal
 from campaignkit.domain.approval import ApprovalPolicy
 from campaignkit.domain.audience import AudienceStatus
 from campaignkit.domain.campaign import Campaign
+from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.delivery import (
+    ActionCounts,
+    FeedbackRecord,
+    LedgerEntry,
+    Message,
+    Run,
+    SendResult,
+)
 from campaignkit.domain.listing import CampaignQuery, Page
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.surface import ChannelSurface
@@ -150,6 +160,112 @@ class ApprovalPolicyRepository(Protocol):
         ...
 
 
+class RunRepository(Protocol):
+    """Protocol: delivery runs inside a unit of work."""
+
+    def add(self, run: Run) -> Run:
+        """Store a new run at revision 1 (``ConflictError`` if the id is taken)."""
+        ...
+
+    def get(self, run_id: str) -> Run:
+        """Return the run; raise ``NotFound`` if there is none."""
+        ...
+
+    def save(self, run: Run) -> Run:
+        """Replace the run loaded at ``run.revision`` (``ConflictError`` if stale)."""
+        ...
+
+    def for_campaign(self, campaign_id: str) -> Sequence[Run]:
+        """Every run of a campaign, oldest first."""
+        ...
+
+    def due(self, until: pendulum.DateTime, limit: int) -> Sequence[tuple[pendulum.DateTime, str]]:
+        """Up to ``limit`` ``(due_at, id)`` of runs due by ``until``, in order."""
+        ...
+
+    def next_due_at(self) -> pendulum.DateTime | None:
+        """The earliest ``due_at`` of any run, or None."""
+        ...
+
+
+class LedgerRepository(Protocol):
+    """Protocol: the delivery ledger, one entry per (run, action, profile)."""
+
+    def put(self, entries: Sequence[LedgerEntry]) -> None:
+        """Insert or replace entries (by their key), all in this unit of work."""
+        ...
+
+    def recorded(self, run_id: str, profile_ids: Sequence[str]) -> set[tuple[str, str]]:
+        """The ``(action_id, profile_id)`` pairs of ``run_id`` already in the ledger."""
+        ...
+
+    def open_entries(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
+        """Up to ``limit`` PENDING or RETRY entries of a run."""
+        ...
+
+    def pending(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
+        """Up to ``limit`` PENDING entries of a run (handed over, outcome unknown)."""
+        ...
+
+    def due_retries(
+        self, run_id: str, until: pendulum.DateTime, limit: int
+    ) -> Sequence[LedgerEntry]:
+        """Up to ``limit`` RETRY entries due by ``until``, earliest first."""
+        ...
+
+    def next_retry_at(self, run_id: str) -> pendulum.DateTime | None:
+        """When the earliest RETRY entry of a run is due, or None."""
+        ...
+
+    def by_provider_id(self, provider_message_id: str) -> LedgerEntry | None:
+        """The SENT entry with this provider message id, or None."""
+        ...
+
+    def entries(self, run_id: str) -> Iterator[LedgerEntry]:
+        """Every entry of a run (for inspection and tests)."""
+        ...
+
+
+class FeedbackRepository(Protocol):
+    """Protocol: feedback reported against delivered messages."""
+
+    def add(self, record: FeedbackRecord) -> None:
+        """Append a feedback record."""
+        ...
+
+    def for_campaign(self, campaign_id: str) -> Sequence[FeedbackRecord]:
+        """Every feedback record of a campaign, oldest first."""
+        ...
+
+
+class SuppressionRepository(Protocol):
+    """Protocol: addresses that must not receive marketing messages."""
+
+    def add(self, channel: ChannelType, address: str) -> None:
+        """Suppress ``address`` on ``channel`` (idempotent)."""
+        ...
+
+    def suppressed(self, channel: ChannelType, addresses: Sequence[str]) -> set[str]:
+        """Which of ``addresses`` are suppressed on ``channel``."""
+        ...
+
+
+class StaticAudienceRepository(Protocol):
+    """Protocol: audiences defined as lists of profile ids (``kit.audiences.define``)."""
+
+    def define(self, name: str, profile_ids: Sequence[str]) -> None:
+        """Create or replace audience ``name``."""
+        ...
+
+    def count(self, name: str) -> int | None:
+        """How many members ``name`` has, or None if it is not defined."""
+        ...
+
+    def members(self, name: str, offset: int, limit: int) -> Sequence[str]:
+        """Up to ``limit`` member ids from position ``offset``, in definition order."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """Protocol: one all-or-nothing transaction over the repositories.
 
@@ -178,6 +294,31 @@ class UnitOfWork(Protocol):
         """The approval policies."""
         ...
 
+    @property
+    def runs(self) -> RunRepository:
+        """The delivery runs."""
+        ...
+
+    @property
+    def ledger(self) -> LedgerRepository:
+        """The delivery ledger."""
+        ...
+
+    @property
+    def feedback(self) -> FeedbackRepository:
+        """Feedback records."""
+        ...
+
+    @property
+    def suppressions(self) -> SuppressionRepository:
+        """Suppressed addresses."""
+        ...
+
+    @property
+    def audiences(self) -> StaticAudienceRepository:
+        """Static audiences."""
+        ...
+
 
 class Store(Protocol):
     """Protocol: where campaigns and their companions are kept."""
@@ -188,10 +329,31 @@ class Store(Protocol):
 
 
 class AudienceSource(Protocol):
-    """Protocol: where audiences (segments) are read from."""
+    """Protocol: where audiences (segments) are read from.
+
+    ``members`` must stream in a stable order (the same members in the same
+    order each time while the audience is unchanged): a run resumed after a
+    crash skips the members it has already recorded by position.
+    """
 
     def status(self, name: str) -> AudienceStatus | None:
         """Return the readiness of audience ``name``, or None if it does not exist."""
+        ...
+
+    def count(self, name: str) -> int | None:
+        """Return how many members ``name`` has, if known."""
+        ...
+
+    def members(self, name: str, *, namespace: str, batch_size: int) -> Iterator[Sequence[Profile]]:
+        """Stream the members of ``name`` in batches of at most ``batch_size`` profiles.
+
+        Args:
+            name: The audience.
+            namespace: The identity namespace the campaign targets (a source may
+                use it to pick identities; members lacking it are still yielded,
+                the delivery excludes them and counts them).
+            batch_size: The largest batch to yield.
+        """
         ...
 
 
@@ -202,6 +364,65 @@ class ProfileStore(Protocol):
         """Return the profile, or None."""
         ...
 
+    def get_many(self, profile_ids: Sequence[str]) -> Mapping[str, Profile]:
+        """Return the profiles that exist among ``profile_ids``, by id."""
+        ...
+
     def upsert(self, profile: Profile) -> None:
         """Create or replace the profile with ``profile.id``."""
+        ...
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """Protocol: delivers batches of rendered messages over one channel.
+
+    ``send`` answers one result per message, in order: ``Accepted`` (with the
+    provider's message id), ``TransientFailure`` (retried later) or
+    ``PermanentFailure``. It should honour ``Message.idempotency_key``: the
+    same key twice means the same message.
+    """
+
+    def send(self, messages: Sequence[Message]) -> Sequence[SendResult]:
+        """Send a batch; return one result per message, in order."""
+        ...
+
+
+@runtime_checkable
+class LookupChannel(Channel, Protocol):
+    """Protocol: a channel that can tell what became of a message by its key.
+
+    After a crash, messages handed over without a recorded outcome are looked
+    up instead of re-sent.
+    """
+
+    def lookup(self, idempotency_key: str) -> SendResult | None:
+        """The outcome of the message with this key, or None if it never arrived."""
+        ...
+
+
+@attrs.frozen
+class RunProgress:
+    """Where a run stands, for progress bars.
+
+    Attributes:
+        run_id: The run.
+        campaign_id: Its campaign.
+        position: Audience members processed so far.
+        total: Audience size if the source knows it.
+        counts: Counts so far, summed over actions.
+    """
+
+    run_id: str
+    campaign_id: str
+    position: int
+    total: int | None
+    counts: ActionCounts
+
+
+class Progress(Protocol):
+    """Protocol: receives run progress after every batch."""
+
+    def __call__(self, progress: RunProgress) -> None:
+        """Called after each batch of a run."""
         ...

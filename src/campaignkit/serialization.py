@@ -23,6 +23,7 @@ from campaignkit.domain.access import AccessAuditEntry
 from campaignkit.domain.approval import ApprovalPolicy
 from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.channels import Content, EmailContent, PushContent, SmsContent
+from campaignkit.domain.delivery import FeedbackRecord, LedgerEntry, Run
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.surface import (
     ChannelSurface,
@@ -45,6 +46,9 @@ SCHEMAS: Final[Mapping[type, tuple[str, int]]] = {
     ApprovalPolicy: ("approval_policy", 1),
     AccessAuditEntry: ("access_audit", 1),
     Profile: ("profile", 1),
+    Run: ("run", 1),
+    LedgerEntry: ("ledger_entry", 1),
+    FeedbackRecord: ("feedback", 1),
 }
 """Each stored type with its schema name and current version."""
 

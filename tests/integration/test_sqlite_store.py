@@ -170,8 +170,10 @@ class Child:
 
 # ---------------------------------------------------------------- migrations
 
+NEXT: Final = len(MIGRATIONS) + 1
+"""The version of a migration this campaignkit does not have yet."""
 NOTES: Final[Migration] = (
-    2,
+    NEXT,
     "test only: campaign notes",
     (
         """CREATE TABLE campaign_notes (
@@ -237,8 +239,10 @@ def test_an_older_file_gets_the_missing_migrations_and_keeps_its_data(
     original = fill(path, 5, tags=("kept",))  # written by today's campaignkit: migration 1
     applied = use_extended_schema(monkeypatch)  # opened by one that also has migration 2
     with SQLiteStore(path) as store:
-        assert applied == [[2]]  # only the missing one, on open
-        assert rows(store, "SELECT version FROM schema_migrations ORDER BY version") == [(1,), (2,)]
+        assert applied == [[NEXT]]  # only the missing one, on open
+        assert rows(store, "SELECT version FROM schema_migrations ORDER BY version") == [
+            (v,) for v in range(1, NEXT + 1)
+        ]
         tables = {name for (name,) in rows(store, "SELECT name FROM sqlite_master")}
         assert {"campaign_notes", "campaign_notes_by_campaign"} <= tables
         store._db.execute("INSERT INTO campaign_notes VALUES ('c0000', 'the new table works')")
@@ -258,13 +262,15 @@ def test_a_new_file_gets_a_later_migration_with_the_rest(
 ) -> None:
     applied = use_extended_schema(monkeypatch)
     with SQLiteStore(tmp_path / "new.db") as store:
-        assert applied == [[1, 2]]
-        assert rows(store, "SELECT version FROM schema_migrations ORDER BY version") == [(1,), (2,)]
+        assert applied == [[*range(1, NEXT + 1)]]
+        assert rows(store, "SELECT version FROM schema_migrations ORDER BY version") == [
+            (v,) for v in range(1, NEXT + 1)
+        ]
 
 
 def test_migrate_applies_a_later_migration_once_on_an_open_store(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "store.db") as store:
-        assert migrate(store._db, EXTENDED) == [2]
+        assert migrate(store._db, EXTENDED) == [NEXT]
         assert migrate(store._db, EXTENDED) == []
         assert rows(store, "SELECT count(*) FROM schema_migrations WHERE version = 2") == [(1,)]
 
@@ -276,7 +282,7 @@ def test_a_file_from_a_newer_campaignkit_is_refused_untouched(
     with monkeypatch.context() as patch:  # written by a campaignkit that has migration 2
         use_extended_schema(patch)
         fill(path, 3)
-    assert_refused(path, "newer campaignkit", "upgrade", "[2]")
+    assert_refused(path, "newer campaignkit", "upgrade", f"[{NEXT}]")
 
 
 def test_a_file_with_an_unknown_migration_number_is_refused_untouched(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator, Sequence
 
 import pendulum
 import pytest
@@ -51,6 +52,14 @@ class SwitchableAudiences:
 
     def status(self, name: str) -> ck.AudienceStatus | None:
         return self.statuses.get(name)
+
+    def count(self, name: str) -> int | None:
+        return 0 if self.statuses.get(name) else None
+
+    def members(
+        self, name: str, *, namespace: str, batch_size: int
+    ) -> Iterator[Sequence[ck.Profile]]:
+        return iter(())
 
 
 def small_kit(
@@ -211,31 +220,52 @@ def test_api_triggered_campaign_with_end_stays_live_until_the_end(world: World) 
 
 
 def test_late_tick_applies_every_due_transition_dated_when_it_was_due(world: World) -> None:
+    """Status changes are dated when due; the delivery happens when the tick runs.
+
+    The one-shot run starts at the (late) tick, so completion, which never
+    comes before the run has finished, is dated at that tick.
+    """
     start = T0.add(days=1)
     campaign = world.draft(start=start)
     world.admin.activate(campaign.id)
     world.events.clear()
 
-    world.clock.set(T0.add(days=30))
+    late = T0.add(days=30)
+    world.clock.set(late)
     report = world.kit.tick()
 
     expected = [
         (campaign.id, V.PREPARE, T0),
         (campaign.id, V.GO_LIVE, start),
-        (campaign.id, V.COMPLETE, start.add(days=3)),
+        (campaign.id, V.COMPLETE, late),
     ]
     assert steps(report.events) == expected
     assert steps(world.events) == expected
-    assert report.now == T0.add(days=30)
+    assert report.now == late
     done = world.admin.get(campaign.id)
     assert done.status is S.COMPLETED
     assert timeline(done)[-3:] == [
         (V.PREPARE, S.ACTIVATING, S.SCHEDULED, T0, "system"),
         (V.GO_LIVE, S.SCHEDULED, S.LIVE, start, "system"),
-        (V.COMPLETE, S.LIVE, S.COMPLETED, start.add(days=3), "system"),
+        (V.COMPLETE, S.LIVE, S.COMPLETED, late, "system"),
     ]
     assert done.went_live_at == start
-    assert done.updated_at == start.add(days=3)
+    assert done.runs_finished_at == late
+
+
+def test_late_tick_without_delivery_still_completes_three_days_after_going_live(
+    world: World,
+) -> None:
+    """A run that finished on time never delays completion: the 3-day instant holds."""
+    campaign = world.draft(start=T0.add(days=1))
+    world.admin.activate(campaign.id)
+    world.clock.set(T0.add(days=1))
+    world.kit.tick()  # goes live and delivers at its start
+    world.clock.set(T0.add(days=30))
+    world.kit.tick()
+    done = world.admin.get(campaign.id)
+    assert done.history[-1].at == T0.add(days=4)
+    assert done.status is S.COMPLETED
 
 
 def test_ticking_twice_at_the_same_instant_does_nothing_the_second_time(world: World) -> None:
@@ -272,13 +302,15 @@ def test_due_work_of_several_campaigns_runs_in_due_at_then_id_order(world: World
     world.clock.set(T0.add(days=5))
     report = world.kit.tick()
 
+    # go-lives in (due_at, id) order; each run delivers at the tick, so the
+    # completions (which wait for their runs) are dated at the tick
     assert steps(report.events) == [
         (early_a.id, V.GO_LIVE, T0.add(hours=1)),
         (early_b.id, V.GO_LIVE, T0.add(hours=1)),
         (late.id, V.GO_LIVE, T0.add(hours=2)),
-        (early_a.id, V.COMPLETE, T0.add(days=3, hours=1)),
-        (early_b.id, V.COMPLETE, T0.add(days=3, hours=1)),
-        (late.id, V.COMPLETE, T0.add(days=3, hours=2)),
+        (late.id, V.COMPLETE, T0.add(days=5)),  # same instant: by id
+        (early_a.id, V.COMPLETE, T0.add(days=5)),
+        (early_b.id, V.COMPLETE, T0.add(days=5)),
     ]
 
 

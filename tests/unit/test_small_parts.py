@@ -305,18 +305,33 @@ def test_in_memory_profile_store_refuses_an_empty_id() -> None:
 # ---------------------------------------------------------------- audiences
 
 
+def member_ids(source: ck.InMemoryAudienceSource, name: str, batch_size: int = 2) -> list[str]:
+    return [p.id for batch in source.members(name, batch_size=batch_size) for p in batch]
+
+
 def test_in_memory_audience_source() -> None:
     source = ck.InMemoryAudienceSource()
+    source.profiles.upsert(ck.Profile(id="p1", attributes={"vip": True}))
+    source.profiles.upsert(ck.Profile(id="p2"))
     assert source.status("vip") is None
-    assert source.members("vip") == ()
+    assert member_ids(source, "vip") == []
     source.define("vip", (f"p{n}" for n in (1, 2, 3)))
     assert source.status("vip") is ck.AudienceStatus.READY
-    assert source.members("vip") == ("p1", "p2", "p3")
+    assert source.count("vip") == 3
+    assert member_ids(source, "vip") == ["p1", "p2", "p3"]
+    batches = list(source.members("vip", batch_size=2))
+    assert [len(b) for b in batches] == [2, 1]
+    assert batches[1][0] == ck.Profile(id="p3")  # unknown ids stream as empty profiles
     source.define("vip", ["p9"])  # define replaces
-    assert source.members("vip") == ("p9",)
+    assert member_ids(source, "vip") == ["p9"]
     source.define("nobody", [])
     assert source.status("nobody") is ck.AudienceStatus.READY
-    assert source.members("nobody") == ()
+    assert member_ids(source, "nobody") == []
+    source.define("flagged", where=lambda p: bool(p.attributes.get("vip")))
+    assert source.count("flagged") is None
+    assert member_ids(source, "flagged") == ["p1"]
+    with pytest.raises(ck.ValidationError, match="not both"):
+        source.define("both", ["p1"], where=lambda p: True)
 
 
 def test_in_memory_audience_source_refuses_bad_definitions() -> None:

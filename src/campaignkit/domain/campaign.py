@@ -144,6 +144,8 @@ class Campaign:
         failure_reason: Why it FAILED, if it did.
         review: The open review request, if the draft is in review.
         approvals: The approval trail: every request and decision, oldest first.
+        open_runs: Delivery runs started and not yet finished.
+        runs_finished_at: When the last of its runs finished.
         due_at: When the engine next has lifecycle work for it (``None``: never).
         history: Every change, oldest first.
         revision: Store revision for optimistic concurrency.
@@ -167,6 +169,8 @@ class Campaign:
     failure_reason: str | None = None
     review: Review | None = None
     approvals: tuple[ApprovalEntry, ...] = ()
+    open_runs: int = 0
+    runs_finished_at: pendulum.DateTime | None = None
     due_at: pendulum.DateTime | None = None
     history: tuple[HistoryEntry, ...] = ()
     revision: int = 0

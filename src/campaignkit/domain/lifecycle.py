@@ -79,6 +79,8 @@ __all__ = [
     "next_due",
     "normalize_tags",
     "pending_version",
+    "run_finished",
+    "run_started",
 ]
 
 S = CampaignStatus
@@ -149,13 +151,22 @@ def allowed_from(verb: Verb) -> frozenset[CampaignStatus]:
 
 
 def completion_at(campaign: Campaign, rules: LifecycleRules) -> pendulum.DateTime | None:
-    """When a LIVE campaign completes, or None if it runs until stopped."""
+    """When a LIVE campaign completes, or None if it runs until stopped.
+
+    A one-shot scheduled campaign completes ``completion_after`` after it went
+    live, or at its end date if that comes first, and never before its run
+    has finished (unless the end date cuts the run off).
+    """
     version = campaign.live_version
     if version is None or campaign.went_live_at is None:
         return None
     end = version.schedule.end
     if campaign.type is CampaignType.SCHEDULED and not version.schedule.is_recurring:
+        if campaign.open_runs:
+            return end
         by_clock = campaign.went_live_at + rules.completion_after
+        if campaign.runs_finished_at is not None:
+            by_clock = max(by_clock, campaign.runs_finished_at)
         return by_clock if end is None else min(by_clock, end)
     return end
 
@@ -173,6 +184,18 @@ def next_due(campaign: Campaign, rules: LifecycleRules) -> pendulum.DateTime | N
     if status is S.ARCHIVED:
         return campaign.updated_at + rules.archive_retention
     return None
+
+
+def run_started(campaign: Campaign, rules: LifecycleRules) -> Campaign:
+    """The campaign with one more open run (its completion waits for it)."""
+    started = attrs.evolve(campaign, open_runs=campaign.open_runs + 1)
+    return attrs.evolve(started, due_at=next_due(started, rules))
+
+
+def run_finished(campaign: Campaign, at: pendulum.DateTime, rules: LifecycleRules) -> Campaign:
+    """The campaign with one open run fewer, finished ``at``."""
+    finished = attrs.evolve(campaign, open_runs=max(0, campaign.open_runs - 1), runs_finished_at=at)
+    return attrs.evolve(finished, due_at=next_due(finished, rules))
 
 
 DUE_VERBS: Final[Mapping[CampaignStatus, Verb]] = {

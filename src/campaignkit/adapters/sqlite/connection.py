@@ -180,8 +180,8 @@ def _verify(db: Database) -> None:
     problems = [row[0] for row in db.all("PRAGMA quick_check")]
     if problems != ["ok"]:
         raise StorageError(
-            f"store {db.label} failed its integrity check ({'; '.join(problems[:3])}); "
-            "nothing was changed: restore it from a backup"
+            f"store {db.label} is corrupt: it failed its integrity check "
+            f"({'; '.join(problems[:3])}); nothing was changed: restore it from a backup"
         )
     # one statement, so another process creating the schema meanwhile cannot
     # make a new store look foreign (application id read before, tables after)

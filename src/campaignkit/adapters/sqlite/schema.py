@@ -81,5 +81,60 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
             )""",
         ),
     ),
+    (
+        2,
+        "delivery: runs, ledger, feedback, suppressions, static audiences, profiles",
+        (
+            """CREATE TABLE runs (
+                id TEXT PRIMARY KEY,
+                campaign_id TEXT NOT NULL,
+                revision INTEGER NOT NULL,
+                created_us INTEGER NOT NULL,
+                due_us INTEGER,
+                document TEXT NOT NULL
+            )""",
+            "CREATE INDEX runs_by_campaign ON runs (campaign_id, created_us, id)",
+            "CREATE INDEX runs_by_due ON runs (due_us, id) WHERE due_us IS NOT NULL",
+            """CREATE TABLE ledger (
+                run_id TEXT NOT NULL,
+                action_id TEXT NOT NULL,
+                profile_id TEXT NOT NULL,
+                state TEXT NOT NULL,
+                next_attempt_us INTEGER,
+                provider_message_id TEXT,
+                document TEXT NOT NULL,
+                PRIMARY KEY (run_id, profile_id, action_id)
+            ) WITHOUT ROWID""",
+            """CREATE INDEX ledger_open ON ledger (run_id, state, next_attempt_us)
+                WHERE state IN ('pending', 'retry')""",
+            """CREATE UNIQUE INDEX ledger_by_provider_id ON ledger (provider_message_id)
+                WHERE provider_message_id IS NOT NULL""",
+            """CREATE TABLE feedback (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                campaign_id TEXT NOT NULL,
+                document TEXT NOT NULL
+            )""",
+            "CREATE INDEX feedback_by_campaign ON feedback (campaign_id, seq)",
+            """CREATE TABLE suppressions (
+                channel TEXT NOT NULL,
+                address TEXT NOT NULL,
+                PRIMARY KEY (channel, address)
+            ) WITHOUT ROWID""",
+            """CREATE TABLE audiences (
+                name TEXT PRIMARY KEY,
+                size INTEGER NOT NULL
+            )""",
+            """CREATE TABLE audience_members (
+                audience TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                profile_id TEXT NOT NULL,
+                PRIMARY KEY (audience, position)
+            ) WITHOUT ROWID""",
+            """CREATE TABLE profiles (
+                id TEXT PRIMARY KEY,
+                document TEXT NOT NULL
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 """``(version, description, statements)``, oldest first."""

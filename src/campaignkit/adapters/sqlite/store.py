@@ -12,6 +12,13 @@ import attrs
 
 from campaignkit.adapters.sqlite.campaigns import SQLiteCampaigns
 from campaignkit.adapters.sqlite.connection import Database, open_database
+from campaignkit.adapters.sqlite.delivery import (
+    SQLiteFeedback,
+    SQLiteLedger,
+    SQLiteRuns,
+    SQLiteStaticAudiences,
+    SQLiteSuppressions,
+)
 from campaignkit.adapters.sqlite.others import SQLiteAccess, SQLiteApprovalPolicies, SQLiteSurfaces
 
 
@@ -23,6 +30,11 @@ class SQLiteUnitOfWork:
     surfaces: SQLiteSurfaces
     access: SQLiteAccess
     approval_policies: SQLiteApprovalPolicies
+    runs: SQLiteRuns
+    ledger: SQLiteLedger
+    feedback: SQLiteFeedback
+    suppressions: SQLiteSuppressions
+    audiences: SQLiteStaticAudiences
 
 
 class SQLiteStore:
@@ -61,6 +73,11 @@ class SQLiteStore:
                 SQLiteSurfaces(db),
                 SQLiteAccess(db),
                 SQLiteApprovalPolicies(db),
+                SQLiteRuns(db),
+                SQLiteLedger(db),
+                SQLiteFeedback(db),
+                SQLiteSuppressions(db),
+                SQLiteStaticAudiences(db),
             )
             with db.transaction():
                 self._local.uow = uow
@@ -68,6 +85,11 @@ class SQLiteStore:
                     yield uow
                 finally:
                     self._local.uow = None
+
+    @property
+    def database(self) -> Database:
+        """The connection wrapper (for adapters sharing this file, such as profiles)."""
+        return self._db
 
     def close(self) -> None:
         """Close the connection; the store cannot be used afterwards."""

@@ -1,0 +1,225 @@
+"""Runs, the delivery ledger, feedback, suppressions and static audiences in memory."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+
+import attrs
+import pendulum
+
+from campaignkit.adapters.memory.tables import Journal, Tables, move
+from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.delivery import FeedbackRecord, LedgerEntry, LedgerState, Run
+from campaignkit.errors import ConflictError, NotFound
+
+
+def _run_due(run: Run | None) -> tuple[pendulum.DateTime, str] | None:
+    return None if run is None or run.due_at is None else (run.due_at, run.id)
+
+
+@attrs.define
+class MemoryRuns:
+    """The run repository of an in-memory unit of work."""
+
+    tables: Tables
+    journal: Journal
+
+    def _put(self, run: Run, previous: Run | None) -> None:
+        tables = self.tables
+
+        def place(new: Run | None, old: Run | None) -> None:
+            move(tables.runs_by_due, _run_due(old), _run_due(new))
+            if new is not None:
+                tables.runs[new.id] = new
+            elif old is not None:
+                del tables.runs[old.id]
+
+        place(run, previous)
+        self.journal.undo.append(lambda: place(previous, run))
+
+    def add(self, run: Run) -> Run:
+        """Store a new run at revision 1."""
+        if run.id in self.tables.runs:
+            raise ConflictError(f"a run with id {run.id!r} exists already")
+        stored = attrs.evolve(run, revision=1)
+        self._put(stored, None)
+        return stored
+
+    def get(self, run_id: str) -> Run:
+        """Return the run; raise ``NotFound`` if there is none."""
+        found = self.tables.runs.get(run_id)
+        if found is None:
+            raise NotFound("run", run_id)
+        return found
+
+    def save(self, run: Run) -> Run:
+        """Replace the run loaded at ``run.revision``."""
+        previous = self.get(run.id)
+        if previous.revision != run.revision:
+            raise ConflictError(
+                f"run {run.id!r} changed meanwhile (revision {previous.revision}, "
+                f"yours {run.revision}); reload and retry"
+            )
+        stored = attrs.evolve(run, revision=run.revision + 1)
+        self._put(stored, previous)
+        return stored
+
+    def for_campaign(self, campaign_id: str) -> Sequence[Run]:
+        """Every run of a campaign, oldest first."""
+        runs = [r for r in self.tables.runs.values() if r.campaign_id == campaign_id]
+        return sorted(runs, key=lambda r: (r.created_at, r.id))
+
+    def due(self, until: pendulum.DateTime, limit: int) -> Sequence[tuple[pendulum.DateTime, str]]:
+        """Runs due by ``until``, in ``(due_at, id)`` order."""
+        return self.tables.runs_by_due.upto((until, "\U0010ffff"))[:limit]
+
+    def next_due_at(self) -> pendulum.DateTime | None:
+        """The earliest due instant of any run."""
+        first = self.tables.runs_by_due.first()
+        return None if first is None else first[0]
+
+
+@attrs.define
+class MemoryLedger:
+    """The delivery ledger of an in-memory unit of work."""
+
+    tables: Tables
+    journal: Journal
+
+    def put(self, entries: Sequence[LedgerEntry]) -> None:
+        """Insert or replace entries by key."""
+        tables = self.tables
+        for entry in entries:
+            previous = tables.ledger.get(entry.key)
+            self._place(entry, previous)
+            self.journal.undo.append(functools.partial(self._place, previous, entry))
+
+    def _place(self, new: LedgerEntry | None, old: LedgerEntry | None) -> None:
+        tables = self.tables
+        if old is not None:
+            if old.provider_message_id is not None:
+                tables.provider_ids.pop(old.provider_message_id, None)
+            del tables.ledger[old.key]
+            del tables.ledger_by_run[old.run_id][(old.action_id, old.profile_id)]
+        if new is not None:
+            tables.ledger[new.key] = new
+            tables.ledger_by_run.setdefault(new.run_id, {})[(new.action_id, new.profile_id)] = new
+            if new.provider_message_id is not None:
+                tables.provider_ids[new.provider_message_id] = new.key
+
+    def recorded(self, run_id: str, profile_ids: Sequence[str]) -> set[tuple[str, str]]:
+        """Pairs of ``run_id`` already in the ledger for these profiles."""
+        wanted = set(profile_ids)
+        entries = self.tables.ledger_by_run.get(run_id, {})
+        return {pair for pair in entries if pair[1] in wanted}
+
+    def _select(self, run_id: str, states: set[LedgerState]) -> list[LedgerEntry]:
+        entries = self.tables.ledger_by_run.get(run_id, {}).values()
+        return sorted((e for e in entries if e.state in states), key=lambda e: e.key)
+
+    def open_entries(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
+        """PENDING or RETRY entries of a run."""
+        return self._select(run_id, {LedgerState.PENDING, LedgerState.RETRY})[:limit]
+
+    def pending(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
+        """PENDING entries of a run."""
+        return self._select(run_id, {LedgerState.PENDING})[:limit]
+
+    def due_retries(
+        self, run_id: str, until: pendulum.DateTime, limit: int
+    ) -> Sequence[LedgerEntry]:
+        """RETRY entries due by ``until``, earliest first."""
+        due = [
+            e
+            for e in self._select(run_id, {LedgerState.RETRY})
+            if e.next_attempt_at is not None and e.next_attempt_at <= until
+        ]
+        due.sort(key=lambda e: (e.next_attempt_at, e.key))
+        return due[:limit]
+
+    def next_retry_at(self, run_id: str) -> pendulum.DateTime | None:
+        """When the earliest RETRY entry is due."""
+        times = [
+            e.next_attempt_at
+            for e in self._select(run_id, {LedgerState.RETRY})
+            if e.next_attempt_at is not None
+        ]
+        return min(times, default=None)
+
+    def by_provider_id(self, provider_message_id: str) -> LedgerEntry | None:
+        """The entry with this provider message id."""
+        key = self.tables.provider_ids.get(provider_message_id)
+        return None if key is None else self.tables.ledger[key]
+
+    def entries(self, run_id: str) -> Iterator[LedgerEntry]:
+        """Every entry of a run."""
+        return iter(sorted(self.tables.ledger_by_run.get(run_id, {}).values(), key=lambda e: e.key))
+
+
+@attrs.define
+class MemoryFeedback:
+    """Feedback records of an in-memory unit of work."""
+
+    tables: Tables
+    journal: Journal
+
+    def add(self, record: FeedbackRecord) -> None:
+        """Append a feedback record."""
+        records = self.tables.feedback
+        records.append(record)
+        self.journal.undo.append(lambda: records.__delitem__(-1))
+
+    def for_campaign(self, campaign_id: str) -> Sequence[FeedbackRecord]:
+        """Every feedback record of a campaign, oldest first."""
+        return [r for r in self.tables.feedback if r.campaign_id == campaign_id]
+
+
+@attrs.define
+class MemorySuppressions:
+    """Suppressed addresses of an in-memory unit of work."""
+
+    tables: Tables
+    journal: Journal
+
+    def add(self, channel: ChannelType, address: str) -> None:
+        """Suppress ``address`` on ``channel``."""
+        pair, suppressions = (channel, address), self.tables.suppressions
+        if pair not in suppressions:
+            suppressions.add(pair)
+            self.journal.undo.append(lambda: suppressions.discard(pair))
+
+    def suppressed(self, channel: ChannelType, addresses: Sequence[str]) -> set[str]:
+        """Which of ``addresses`` are suppressed on ``channel``."""
+        return {a for a in addresses if (channel, a) in self.tables.suppressions}
+
+
+@attrs.define
+class MemoryStaticAudiences:
+    """Static audiences of an in-memory unit of work."""
+
+    tables: Tables
+    journal: Journal
+
+    def define(self, name: str, profile_ids: Sequence[str]) -> None:
+        """Create or replace audience ``name``."""
+        audiences = self.tables.static_audiences
+        previous = audiences.get(name)
+        audiences[name] = tuple(profile_ids)
+
+        def undo() -> None:
+            if previous is None:
+                del audiences[name]
+            else:
+                audiences[name] = previous
+
+        self.journal.undo.append(undo)
+
+    def count(self, name: str) -> int | None:
+        """How many members ``name`` has, or None."""
+        members = self.tables.static_audiences.get(name)
+        return None if members is None else len(members)
+
+    def members(self, name: str, offset: int, limit: int) -> Sequence[str]:
+        """Member ids from ``offset``, in definition order."""
+        return self.tables.static_audiences.get(name, ())[offset : offset + limit]

@@ -1,0 +1,128 @@
+"""In-memory profiles and audiences, for tests, demos and notebooks."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+
+from campaignkit.domain.audience import AudienceStatus
+from campaignkit.domain.profile import Profile
+from campaignkit.errors import ValidationError
+
+Predicate = Callable[[Profile], bool]
+"""Selects the profiles of an audience defined by a condition."""
+
+
+class InMemoryProfileStore:
+    """A thread-safe dictionary of profiles (the ``ProfileStore`` port)."""
+
+    def __init__(self) -> None:
+        self._profiles: dict[str, Profile] = {}
+        self._lock = threading.Lock()
+
+    def get(self, profile_id: str) -> Profile | None:
+        """Return the profile, or None."""
+        with self._lock:
+            return self._profiles.get(profile_id)
+
+    def get_many(self, profile_ids: Sequence[str]) -> Mapping[str, Profile]:
+        """Return the profiles that exist among ``profile_ids``."""
+        with self._lock:
+            found = (self._profiles.get(pid) for pid in profile_ids)
+            return {p.id: p for p in found if p is not None}
+
+    def upsert(self, profile: Profile) -> None:
+        """Create or replace the profile with ``profile.id``."""
+        if not profile.id:
+            raise ValidationError(["a profile needs a non-empty id"])
+        with self._lock:
+            self._profiles[profile.id] = profile
+
+    def scan(self, batch_size: int) -> Iterator[list[Profile]]:
+        """Every profile in id order, in batches (a snapshot taken at the start)."""
+        with self._lock:
+            snapshot = sorted(self._profiles.values(), key=lambda p: p.id)
+        for start in range(0, len(snapshot), batch_size):
+            yield snapshot[start : start + batch_size]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._profiles)
+
+
+def check_audience(name: str, profile_ids: object) -> None:
+    """Refuse an empty audience name, or ids given as one string."""
+    problems = []
+    if not name.strip():
+        problems.append("an audience needs a non-empty name")
+    if isinstance(profile_ids, str):
+        problems.append(f"profile_ids must be a list of ids, not the string {profile_ids!r}")
+    if problems:
+        raise ValidationError(problems)
+
+
+def resolve(profile_ids: Sequence[str], profiles: InMemoryProfileStore) -> list[Profile]:
+    """Profiles for ids, in order; an unknown id yields an empty profile (then excluded)."""
+    found = profiles.get_many(profile_ids)
+    return [found.get(pid) or Profile(id=pid) for pid in profile_ids]
+
+
+class InMemoryAudienceSource:
+    """Audiences from a list of ids or a condition over an in-memory profile store.
+
+    Args:
+        profiles: Where members are looked up (and scanned, for conditions).
+    """
+
+    def __init__(self, profiles: InMemoryProfileStore | None = None) -> None:
+        self.profiles = profiles if profiles is not None else InMemoryProfileStore()
+        self._ids: dict[str, tuple[str, ...]] = {}
+        self._conditions: dict[str, Predicate] = {}
+        self._lock = threading.Lock()
+
+    def define(
+        self, name: str, profile_ids: Iterable[str] = (), *, where: Predicate | None = None
+    ) -> None:
+        """Define or replace audience ``name`` by ids, or by a condition (``where=``).
+
+        Raises:
+            ValidationError: empty name, ids given as one string, or both ids and a condition.
+        """
+        check_audience(name, profile_ids)
+        ids = tuple(profile_ids)
+        if ids and where is not None:
+            raise ValidationError(["define an audience by ids or by where=, not both"])
+        with self._lock:
+            self._ids.pop(name, None)
+            self._conditions.pop(name, None)
+            if where is not None:
+                self._conditions[name] = where
+            else:
+                self._ids[name] = ids
+
+    def status(self, name: str) -> AudienceStatus | None:
+        """READY for a defined audience, None for an unknown one."""
+        with self._lock:
+            known = name in self._ids or name in self._conditions
+        return AudienceStatus.READY if known else None
+
+    def count(self, name: str) -> int | None:
+        """The size of an id audience; None for conditions (known only by scanning)."""
+        with self._lock:
+            ids = self._ids.get(name)
+        return None if ids is None else len(ids)
+
+    def members(
+        self, name: str, *, namespace: str = "", batch_size: int = 500
+    ) -> Iterator[list[Profile]]:
+        """Stream the members in batches, in a stable order."""
+        with self._lock:
+            ids, condition = self._ids.get(name), self._conditions.get(name)
+        if ids is not None:
+            for start in range(0, len(ids), batch_size):
+                yield resolve(ids[start : start + batch_size], self.profiles)
+        elif condition is not None:
+            for batch in self.profiles.scan(batch_size):
+                chosen = [p for p in batch if condition(p)]
+                if chosen:
+                    yield chosen

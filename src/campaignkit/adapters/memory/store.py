@@ -1,0 +1,87 @@
+"""``InMemoryStore``: every repository in dictionaries, one lock, an undo journal."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import attrs
+
+from campaignkit.adapters.memory.campaigns import MemoryCampaigns
+from campaignkit.adapters.memory.delivery import (
+    MemoryFeedback,
+    MemoryLedger,
+    MemoryRuns,
+    MemoryStaticAudiences,
+    MemorySuppressions,
+)
+from campaignkit.adapters.memory.records import (
+    MemoryAccess,
+    MemoryApprovalPolicies,
+    MemorySurfaces,
+)
+from campaignkit.adapters.memory.tables import Journal, Tables
+
+
+@attrs.define
+class InMemoryUnitOfWork:
+    """A unit of work of :class:`InMemoryStore` (see ``UnitOfWork``)."""
+
+    campaigns: MemoryCampaigns
+    surfaces: MemorySurfaces
+    access: MemoryAccess
+    approval_policies: MemoryApprovalPolicies
+    runs: MemoryRuns
+    ledger: MemoryLedger
+    feedback: MemoryFeedback
+    suppressions: MemorySuppressions
+    audiences: MemoryStaticAudiences
+
+
+class InMemoryStore:
+    """A thread-safe store held in memory; the default of ``CampaignKit.in_memory``.
+
+    Units of work are serialized by one re-entrant lock, so no two threads
+    interleave inside a unit; optimistic concurrency still refuses a write
+    based on a stale revision (for example, a campaign read in one unit and
+    saved in a later one after someone else changed it).
+    """
+
+    def __init__(self) -> None:
+        self._tables = Tables()
+        self._lock = threading.RLock()
+        self._local = threading.local()
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[InMemoryUnitOfWork]:
+        """Open a unit of work; nested units on the same thread join the outer one."""
+        with self._lock:
+            outer: InMemoryUnitOfWork | None = getattr(self._local, "uow", None)
+            if outer is not None:
+                yield outer
+                return
+            journal = Journal()
+            tables = self._tables
+            uow = InMemoryUnitOfWork(
+                MemoryCampaigns(tables, journal),
+                MemorySurfaces(tables, journal),
+                MemoryAccess(tables, journal),
+                MemoryApprovalPolicies(tables, journal),
+                MemoryRuns(tables, journal),
+                MemoryLedger(tables, journal),
+                MemoryFeedback(tables, journal),
+                MemorySuppressions(tables, journal),
+                MemoryStaticAudiences(tables, journal),
+            )
+            self._local.uow = uow
+            try:
+                yield uow
+            except BaseException:
+                journal.rollback()
+                raise
+            finally:
+                self._local.uow = None
+
+    def __repr__(self) -> str:
+        return f"InMemoryStore({len(self._tables.campaigns)} campaigns)"

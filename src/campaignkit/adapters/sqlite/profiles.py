@@ -1,0 +1,80 @@
+"""``SQLiteProfileStore``: profiles in the same file as the campaigns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+from campaignkit.adapters.sqlite.delivery import _chunks, _marks
+from campaignkit.adapters.sqlite.store import SQLiteStore
+from campaignkit.domain.profile import Profile
+from campaignkit.errors import ValidationError
+from campaignkit.serialization import dumps, loads
+
+
+class SQLiteProfileStore:
+    """The :class:`~campaignkit.ports.ProfileStore` of a :class:`SQLiteStore`.
+
+    It shares the store's connection and lock; called inside a unit of work
+    it joins that transaction.
+
+    Args:
+        store: The SQLite store whose file holds the profiles.
+    """
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+
+    def get(self, profile_id: str) -> Profile | None:
+        """Return the profile, or None."""
+        return self.get_many([profile_id]).get(profile_id)
+
+    def get_many(self, profile_ids: Sequence[str]) -> Mapping[str, Profile]:
+        """Return the profiles that exist among ``profile_ids``."""
+        found: dict[str, Profile] = {}
+        with self._store.unit_of_work():
+            db = self._store.database
+            for chunk in _chunks(list(dict.fromkeys(profile_ids))):
+                rows = db.all(
+                    f"SELECT document FROM profiles WHERE id IN ({_marks(len(chunk))})", chunk
+                )
+                for row in rows:
+                    profile = loads(Profile, row[0])
+                    found[profile.id] = profile
+        return found
+
+    def upsert(self, profile: Profile) -> None:
+        """Create or replace the profile with ``profile.id``."""
+        if not profile.id:
+            raise ValidationError(["a profile needs a non-empty id"])
+        with self._store.unit_of_work():
+            self._store.database.execute(
+                "INSERT OR REPLACE INTO profiles (id, document) VALUES (?, ?)",
+                (profile.id, dumps(profile)),
+            )
+
+    def upsert_many(self, profiles: Sequence[Profile]) -> None:
+        """Create or replace many profiles in one transaction."""
+        with self._store.unit_of_work():
+            self._store.database.executemany(
+                "INSERT OR REPLACE INTO profiles (id, document) VALUES (?, ?)",
+                [(p.id, dumps(p)) for p in profiles],
+            )
+
+    def scan(self, batch_size: int) -> Iterator[list[Profile]]:
+        """Every profile in id order, in batches (one short read per batch)."""
+        after = ""
+        while True:
+            with self._store.unit_of_work():
+                rows = self._store.database.all(
+                    "SELECT id, document FROM profiles WHERE id > ? ORDER BY id LIMIT ?",
+                    (after, batch_size),
+                )
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield [loads(Profile, row[1]) for row in rows]
+
+    def __len__(self) -> int:
+        with self._store.unit_of_work():
+            row = self._store.database.one("SELECT count(*) FROM profiles")
+        return 0 if row is None else int(row[0])

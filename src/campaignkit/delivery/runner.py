@@ -1,0 +1,615 @@
+"""Runs: stream the audience once, decide, render, record, send, record.
+
+For each batch of audience members:
+
+1. decide every (profile, action): send, or exclude with a reason;
+2. **record the intent** in the ledger (one transaction): PENDING entries
+   carrying the rendered message, final EXCLUDED entries, the new counts and
+   the run's resume position;
+3. hand the messages to the channels;
+4. **record the outcomes** (one transaction): SENT, FAILED, or RETRY with a
+   backoff time.
+
+A crash between 2 and 4 leaves PENDING entries: on resume each is looked up
+through the channel (if it can) or re-sent with the same idempotency key.
+Entries with a recorded outcome are never sent again, and every
+(run, action, profile) ends in exactly one outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+import attrs
+import pendulum
+
+from campaignkit.delivery.render import CompiledContent, MissingAttribute, TemplateFailed
+from campaignkit.domain.campaign import Action, Campaign, CampaignVersion
+from campaignkit.domain.campaign_enums import CampaignStatus, Category
+from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.delivery import (
+    Accepted,
+    ActionCounts,
+    ExclusionReason,
+    LedgerEntry,
+    LedgerState,
+    Message,
+    Run,
+    RunStatus,
+    SendResult,
+    TransientFailure,
+    backoff,
+    idempotency_key,
+)
+from campaignkit.domain.lifecycle import LifecycleRules, run_finished
+from campaignkit.domain.profile import Profile
+from campaignkit.domain.recipients import Exclude, address_of, decide
+from campaignkit.domain.surface import SurfaceSettings
+from campaignkit.errors import DeliveryError
+from campaignkit.ports import (
+    AudienceSource,
+    Channel,
+    LookupChannel,
+    Progress,
+    RunProgress,
+    Store,
+    UnitOfWork,
+)
+
+
+@attrs.frozen
+class DeliverySettings:
+    """How runs deliver.
+
+    Attributes:
+        batch_size: Audience members per batch (one intent and one outcome
+            transaction each).
+        max_attempts: Sends per message before a transient failure becomes final.
+        retry_base: Backoff before the first retry (doubles each time, with jitter).
+        retry_cap: The longest backoff.
+        lease: How long a worker owns a run it is delivering; another worker may
+            resume a run whose worker died once this has passed.
+    """
+
+    batch_size: int = 500
+    max_attempts: int = 5
+    retry_base: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(seconds=30))
+    retry_cap: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(hours=1))
+    lease: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(minutes=1))
+
+
+@attrs.frozen
+class _Plan:
+    """What a run needs for every batch, prepared once."""
+
+    campaign: Campaign
+    version: CampaignVersion
+    actions: tuple[Action, ...]
+    contents: Mapping[str, CompiledContent]
+    settings: Mapping[str, SurfaceSettings]
+    channels: Mapping[str, Channel]
+
+
+def _version(campaign: Campaign, number: int) -> CampaignVersion:
+    for version in (campaign.live_version, *campaign.superseded_versions):
+        if version is not None and version.number == number:
+            return version
+    raise DeliveryError(f"campaign {campaign.id!r} has no version {number}")
+
+
+def _bump(counts: dict[str, ActionCounts], action_id: str, **changes: int) -> None:
+    current = counts.get(action_id, ActionCounts())
+    counts[action_id] = attrs.evolve(
+        current, **{k: getattr(current, k) + v for k, v in changes.items()}
+    )
+
+
+def _exclude(
+    counts: dict[str, ActionCounts], action_id: str, reason: ExclusionReason, *, targeted: int = 1
+) -> None:
+    current = counts.get(action_id, ActionCounts())
+    excluded = dict(current.excluded)
+    excluded[reason] = excluded.get(reason, 0) + 1
+    counts[action_id] = attrs.evolve(
+        current, targeted=current.targeted + targeted, excluded=excluded
+    )
+
+
+class Runner:
+    """Delivers runs. Used by the engine; one instance per kit.
+
+    Args:
+        store: Runs, ledger, suppressions and campaigns.
+        audiences: Streams audience members.
+        channels: One channel per channel type.
+        settings: Batch size, retries, lease.
+        rules: Lifecycle rules (a finished run may let its campaign complete).
+        worker_id: Identifies this process in run leases.
+        progress: Called after every batch, if given.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        audiences: AudienceSource,
+        channels: Mapping[ChannelType, Channel],
+        settings: DeliverySettings,
+        rules: LifecycleRules,
+        worker_id: str,
+        progress: Progress | None = None,
+    ) -> None:
+        self._store = store
+        self._rules = rules
+        self._audiences = audiences
+        self._channels = channels
+        self._settings = settings
+        self._worker = worker_id
+        self.progress = progress
+
+    # ------------------------------------------------------------ entry point
+
+    def advance(self, run_id: str, now: pendulum.DateTime) -> Run:
+        """Do every piece of work of a run that is due at ``now``.
+
+        Returns the run as saved: final, or with ``due_at`` set to when it next
+        has work (a retry), or unchanged when another worker holds its lease.
+        """
+        claimed = self._claim(run_id, now)
+        if claimed is None:
+            with self._store.unit_of_work() as uow:
+                return uow.runs.get(run_id)
+        _, plan = claimed
+        try:
+            self._reconcile(run_id, plan, now)
+            if not self._halted(run_id):
+                self._stream(run_id, plan, now)
+            if not self._halted(run_id):
+                self._retry(run_id, plan, now)
+            if self._halted(run_id):
+                return self._halt(run_id, plan, now)
+            return self._settle(run_id, now)
+        except DeliveryError as exc:
+            return self._fail(run_id, now, str(exc))
+
+    # ------------------------------------------------------------ claiming
+
+    def _claim(self, run_id: str, now: pendulum.DateTime) -> tuple[Run, _Plan] | None:
+        with self._store.unit_of_work() as uow:
+            run = uow.runs.get(run_id)
+            if run.status.is_final:
+                return None
+            if (
+                run.lease_owner not in (None, self._worker)
+                and run.lease_expires_at is not None
+                and run.lease_expires_at > now
+            ):
+                return None
+            campaign = uow.campaigns.get(run.campaign_id)
+            run = uow.runs.save(
+                attrs.evolve(
+                    run,
+                    status=RunStatus.RUNNING,
+                    started_at=run.started_at or now,
+                    lease_owner=self._worker,
+                    lease_expires_at=now + self._settings.lease,
+                )
+            )
+            plan = self._plan(uow, campaign, run)
+        return run, plan
+
+    def _plan(self, uow: UnitOfWork, campaign: Campaign, run: Run) -> _Plan:
+        version = _version(campaign, run.version)
+        contents, settings, channels = {}, {}, {}
+        for action in version.actions:
+            surface = uow.surfaces.find(action.surface_id)
+            if surface is None:
+                raise DeliveryError(f"surface {action.surface_id!r} no longer exists")
+            channel = self._channels.get(action.channel)
+            if channel is None:
+                raise DeliveryError(
+                    f"no channel is wired for {action.channel}; pass channels= to the kit"
+                )
+            contents[action.id] = CompiledContent.of(action.content.templates())
+            settings[action.id] = surface.settings
+            channels[action.id] = channel
+        return _Plan(campaign, version, version.actions, contents, settings, channels)
+
+    def _halted(self, run_id: str) -> bool:
+        with self._store.unit_of_work() as uow:
+            run = uow.runs.get(run_id)
+            campaign = uow.campaigns.find(run.campaign_id)
+        return campaign is None or campaign.status is not CampaignStatus.LIVE
+
+    # ------------------------------------------------------------ streaming
+
+    def _members(self, run: Run, plan: _Plan) -> Iterator[tuple[int, Sequence[Profile]]]:
+        """Audience batches from the run's resume position, with their start position."""
+        audience = plan.version.audience
+        if audience is None:
+            return
+        namespace = plan.version.namespace or ""
+        position = 0
+        size = self._settings.batch_size
+        for batch in self._audiences.members(audience, namespace=namespace, batch_size=size):
+            end = position + len(batch)
+            if end > run.position:
+                skip = max(0, run.position - position)
+                yield position + skip, batch[skip:]
+            position = end
+
+    def _stream(self, run_id: str, plan: _Plan, now: pendulum.DateTime) -> None:
+        """Process the audience from the resume position; return early when halted."""
+        with self._store.unit_of_work() as uow:
+            run = uow.runs.get(run_id)
+        if run.streamed:
+            return
+        audience = plan.version.audience
+        total = None if audience is None else self._audiences.count(audience)
+        for start, batch in self._members(run, plan):
+            if self._halted(run_id) or not self._batch(run_id, plan, start, batch, now):
+                return
+            if self.progress is not None:
+                with self._store.unit_of_work() as uow:
+                    run = uow.runs.get(run_id)
+                self.progress(
+                    RunProgress(run.id, run.campaign_id, run.position, total, run.total())
+                )
+        with self._store.unit_of_work() as uow:
+            run = uow.runs.get(run_id)
+            uow.runs.save(attrs.evolve(run, streamed=True))
+
+    def _batch(
+        self,
+        run_id: str,
+        plan: _Plan,
+        start: int,
+        batch: Sequence[Profile],
+        now: pendulum.DateTime,
+    ) -> bool:
+        """Decide, record, send and record one batch; False if the run was halted."""
+        namespace = plan.version.namespace or ""
+        with self._store.unit_of_work() as uow:
+            recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
+            suppressed: dict[ChannelType, set[str]] = {}
+            if plan.campaign.category is Category.MARKETING:
+                for action in plan.actions:
+                    addresses = [
+                        a for p in batch if (a := address_of(p, action.channel, namespace))
+                    ]
+                    suppressed[action.channel] = uow.suppressions.suppressed(
+                        action.channel, addresses
+                    )
+        entries: list[LedgerEntry] = []
+        duplicates: dict[str, int] = {}
+        seen: set[str] = set()
+        for profile in batch:
+            repeated = profile.id in seen
+            seen.add(profile.id)
+            for action in plan.actions:
+                if repeated or (action.id, profile.id) in recorded:
+                    # the same (run, action, profile) already has its one outcome
+                    duplicates[action.id] = duplicates.get(action.id, 0) + 1
+                    continue
+                entries.append(
+                    self._entry(
+                        run_id, plan, action, profile, suppressed.get(action.channel, set())
+                    )
+                )
+        if not self._record_intent(run_id, start + len(batch), entries, duplicates, now):
+            return False
+        pending = [e for e in entries if e.state is LedgerState.PENDING]
+        if pending:
+            self._deliver(run_id, plan, pending, now, retry=False)
+        return True
+
+    def _entry(
+        self,
+        run_id: str,
+        plan: _Plan,
+        action: Action,
+        profile: Profile,
+        suppressed: set[str],
+    ) -> LedgerEntry:
+        campaign = plan.campaign
+        base = LedgerEntry(
+            run_id, action.id, profile.id, campaign.id, action.channel, LedgerState.EXCLUDED
+        )
+        verdict = decide(
+            profile,
+            channel=action.channel,
+            namespace=plan.version.namespace or "",
+            category=campaign.category,
+            suppressed=suppressed,
+        )
+        if isinstance(verdict, Exclude):
+            return attrs.evolve(base, reason=verdict.reason)
+        try:
+            fields = plan.contents[action.id].render(profile.attributes, {})
+        except MissingAttribute:
+            return attrs.evolve(base, reason=ExclusionReason.MISSING_ATTRIBUTE)
+        except TemplateFailed as exc:
+            return attrs.evolve(base, state=LedgerState.FAILED, error=str(exc))
+        message = Message(
+            run_id=run_id,
+            campaign_id=campaign.id,
+            action_id=action.id,
+            profile_id=profile.id,
+            channel=action.channel,
+            address=verdict.address,
+            idempotency_key=idempotency_key(run_id, action.id, profile.id),
+            fields=fields,
+            settings=plan.settings[action.id],
+            transactional=campaign.category is Category.TRANSACTIONAL,
+        )
+        return attrs.evolve(
+            base, state=LedgerState.PENDING, address=verdict.address, message=message
+        )
+
+    def _record_intent(
+        self,
+        run_id: str,
+        position: int,
+        entries: list[LedgerEntry],
+        duplicates: Mapping[str, int],
+        now: pendulum.DateTime,
+    ) -> bool:
+        """Write a batch's entries, counts and resume position; False if halted meanwhile."""
+        with self._store.unit_of_work() as uow:
+            run = uow.runs.get(run_id)
+            campaign = uow.campaigns.find(run.campaign_id)
+            live = campaign is not None and campaign.status is CampaignStatus.LIVE
+            if not live:  # stopped while the batch was prepared: none of it goes out
+                entries = [_stopped(e) if e.state is LedgerState.PENDING else e for e in entries]
+            uow.ledger.put(entries)
+            counts = _counts_of(entries)
+            for action_id, number in duplicates.items():
+                for _ in range(number):
+                    _exclude(counts, action_id, ExclusionReason.DUPLICATE)
+            uow.runs.save(
+                attrs.evolve(
+                    run,
+                    counts=_merge(run.counts, counts),
+                    position=position,
+                    lease_expires_at=now + self._settings.lease,
+                )
+            )
+        return live
+
+    # ------------------------------------------------------------ sending
+
+    def _deliver(
+        self,
+        run_id: str,
+        plan: _Plan,
+        entries: Sequence[LedgerEntry],
+        now: pendulum.DateTime,
+        *,
+        retry: bool,
+    ) -> None:
+        """Hand PENDING/RETRY entries to their channels, then record the outcomes."""
+        outcomes: list[tuple[LedgerEntry, SendResult]] = []
+        by_action: dict[str, list[LedgerEntry]] = {}
+        for entry in entries:
+            by_action.setdefault(entry.action_id, []).append(entry)
+        for action_id, group in by_action.items():
+            channel = plan.channels[action_id]
+            messages = [e.message for e in group if e.message is not None]
+            try:
+                results = list(channel.send(messages))
+                if len(results) != len(messages):
+                    raise DeliveryError(
+                        f"channel answered {len(results)} results for {len(messages)} messages"
+                    )
+            except Exception as exc:  # a channel may fail in any way: retry the batch
+                results = [TransientFailure(f"{type(exc).__name__}: {exc}")] * len(messages)
+            outcomes.extend(zip(group, results, strict=True))
+        self._record_outcomes(run_id, outcomes, now, retry=retry)
+
+    def _record_outcomes(
+        self,
+        run_id: str,
+        outcomes: Sequence[tuple[LedgerEntry, SendResult]],
+        now: pendulum.DateTime,
+        *,
+        retry: bool,
+    ) -> None:
+        settings = self._settings
+        updated: list[LedgerEntry] = []
+        counts: dict[str, ActionCounts] = {}
+        for entry, result in outcomes:
+            attempts = entry.attempts + 1
+            change: dict[str, int] = {"retries": 1} if retry else {}
+            if isinstance(result, Accepted):
+                new = attrs.evolve(
+                    entry,
+                    state=LedgerState.SENT,
+                    attempts=attempts,
+                    message=None,
+                    provider_message_id=result.provider_message_id,
+                    next_attempt_at=None,
+                )
+                change |= {"sent": 1, "pending": -1}
+            elif isinstance(result, TransientFailure) and attempts < settings.max_attempts:
+                delay = backoff(
+                    idempotency_key(*entry.key),
+                    attempts,
+                    base=settings.retry_base,
+                    cap=settings.retry_cap,
+                )
+                new = attrs.evolve(
+                    entry,
+                    state=LedgerState.RETRY,
+                    attempts=attempts,
+                    error=result.error,
+                    next_attempt_at=now + delay,
+                )
+            else:
+                new = attrs.evolve(
+                    entry,
+                    state=LedgerState.FAILED,
+                    attempts=attempts,
+                    error=result.error,
+                    message=None,
+                    next_attempt_at=None,
+                )
+                change |= {"failed": 1, "pending": -1}
+            updated.append(new)
+            if change:
+                _bump(counts, entry.action_id, **change)
+        with self._store.unit_of_work() as uow:
+            uow.ledger.put(updated)
+            run = uow.runs.get(run_id)
+            uow.runs.save(
+                attrs.evolve(
+                    run,
+                    counts=_merge(run.counts, counts),
+                    lease_expires_at=now + settings.lease,
+                )
+            )
+
+    def _reconcile(self, run_id: str, plan: _Plan, now: pendulum.DateTime) -> None:
+        """Settle PENDING entries left by a crash: look them up, else re-send them."""
+        while True:
+            with self._store.unit_of_work() as uow:
+                pending = list(uow.ledger.pending(run_id, self._settings.batch_size))
+            if not pending:
+                return
+            unknown: list[LedgerEntry] = []
+            known: list[tuple[LedgerEntry, SendResult]] = []
+            for entry in pending:
+                channel = plan.channels.get(entry.action_id)
+                found = (
+                    channel.lookup(idempotency_key(*entry.key))
+                    if isinstance(channel, LookupChannel)
+                    else None
+                )
+                if found is None:
+                    unknown.append(entry)
+                else:
+                    known.append((entry, found))
+            if known:
+                self._record_outcomes(run_id, known, now, retry=False)
+            if unknown:
+                self._deliver(run_id, plan, unknown, now, retry=False)
+
+    def _retry(self, run_id: str, plan: _Plan, now: pendulum.DateTime) -> None:
+        while True:
+            with self._store.unit_of_work() as uow:
+                due = list(uow.ledger.due_retries(run_id, now, self._settings.batch_size))
+            if not due:
+                return
+            if self._halted(run_id):
+                return
+            self._deliver(run_id, plan, due, now, retry=True)
+
+    # ------------------------------------------------------------ endings
+
+    def _settle(self, run_id: str, now: pendulum.DateTime) -> Run:
+        with self._store.unit_of_work() as uow:
+            run = uow.runs.get(run_id)
+            next_retry = uow.ledger.next_retry_at(run_id)
+            if next_retry is not None or not run.streamed:
+                return uow.runs.save(
+                    attrs.evolve(run, due_at=next_retry, lease_owner=None, lease_expires_at=None)
+                )
+            return self._finish(uow, run, RunStatus.SUCCEEDED, now)
+
+    def _halt(self, run_id: str, plan: _Plan, now: pendulum.DateTime) -> Run:
+        """Stop at a batch boundary: queued retries and unreached members are excluded."""
+        while True:
+            with self._store.unit_of_work() as uow:
+                open_entries = list(uow.ledger.open_entries(run_id, self._settings.batch_size))
+                if not open_entries:
+                    break
+                uow.ledger.put([_stopped(e) for e in open_entries])
+                counts: dict[str, ActionCounts] = {}
+                for entry in open_entries:
+                    _exclude(counts, entry.action_id, ExclusionReason.STOPPED, targeted=0)
+                    _bump(counts, entry.action_id, pending=-1)
+                run = uow.runs.get(run_id)
+                uow.runs.save(attrs.evolve(run, counts=_merge(run.counts, counts)))
+        with self._store.unit_of_work() as uow:
+            run = uow.runs.get(run_id)
+        if not run.streamed:
+            for start, batch in self._members(run, plan):
+                with self._store.unit_of_work() as uow:
+                    recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
+                entries: list[LedgerEntry] = []
+                duplicates: dict[str, int] = {}
+                seen: set[str] = set()
+                for profile in batch:
+                    repeated = profile.id in seen
+                    seen.add(profile.id)
+                    for action in plan.actions:
+                        if repeated or (action.id, profile.id) in recorded:
+                            duplicates[action.id] = duplicates.get(action.id, 0) + 1
+                            continue
+                        entries.append(
+                            LedgerEntry(
+                                run_id,
+                                action.id,
+                                profile.id,
+                                plan.campaign.id,
+                                action.channel,
+                                LedgerState.EXCLUDED,
+                                reason=ExclusionReason.STOPPED,
+                            )
+                        )
+                self._record_intent(run_id, start + len(batch), entries, duplicates, now)
+        with self._store.unit_of_work() as uow:
+            run = uow.runs.get(run_id)
+            return self._finish(uow, attrs.evolve(run, streamed=True), RunStatus.STOPPED, now)
+
+    def _fail(self, run_id: str, now: pendulum.DateTime, error: str) -> Run:
+        with self._store.unit_of_work() as uow:
+            run = uow.runs.get(run_id)
+            return self._finish(uow, attrs.evolve(run, error=error), RunStatus.FAILED, now)
+
+    def _finish(self, uow: UnitOfWork, run: Run, status: RunStatus, now: pendulum.DateTime) -> Run:
+        saved = uow.runs.save(
+            attrs.evolve(
+                run,
+                status=status,
+                finished_at=now,
+                due_at=None,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        )
+        campaign = uow.campaigns.find(run.campaign_id)
+        if campaign is not None and campaign.open_runs > 0:
+            uow.campaigns.save(run_finished(campaign, now, self._rules))
+        return saved
+
+
+def _stopped(entry: LedgerEntry) -> LedgerEntry:
+    return attrs.evolve(
+        entry,
+        state=LedgerState.EXCLUDED,
+        reason=ExclusionReason.STOPPED,
+        message=None,
+        next_attempt_at=None,
+    )
+
+
+def _counts_of(entries: Sequence[LedgerEntry]) -> dict[str, ActionCounts]:
+    """The count changes of entries newly put in the ledger."""
+    counts: dict[str, ActionCounts] = {}
+    for entry in entries:
+        if entry.state is LedgerState.EXCLUDED and entry.reason is not None:
+            _exclude(counts, entry.action_id, entry.reason)
+        elif entry.state is LedgerState.FAILED:
+            _bump(counts, entry.action_id, targeted=1, failed=1)
+        else:
+            _bump(counts, entry.action_id, targeted=1, pending=1)
+    return counts
+
+
+def _merge(
+    current: Mapping[str, ActionCounts], delta: Mapping[str, ActionCounts]
+) -> dict[str, ActionCounts]:
+    merged = dict(current)
+    for action_id, change in delta.items():
+        merged[action_id] = merged.get(action_id, ActionCounts()).plus(change)
+    return merged

@@ -1,0 +1,368 @@
+"""Delivery values: messages, send results, runs, the ledger and exclusions.
+
+Pure values and functions only. The runner (``campaignkit.delivery.runner``)
+moves them between the store, the audience and the channels.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, TypeAlias
+
+import attrs
+import pendulum
+
+from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.surface import SurfaceSettings
+
+
+class ExclusionReason(str, enum.Enum):
+    """Why a (profile, action) was not sent. Declared in precedence order.
+
+    A recipient excluded for several reasons is counted once, under the
+    first reason in this order (SPEC section 12).
+    """
+
+    DUPLICATE = "duplicate"
+    MISSING_IDENTITY = "missing_identity"
+    MISSING_CHANNEL_DATA = "missing_channel_data"
+    SUPPRESSED = "suppressed"
+    NO_CONSENT = "no_consent"
+    FREQUENCY_CAP = "frequency_cap"
+    QUIET_HOURS = "quiet_hours"
+    MISSING_ATTRIBUTE = "missing_attribute"
+    SEND_WINDOW = "send_window"
+    STOPPED = "stopped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen(eq=True, hash=False)
+class Message:
+    """One rendered message handed to a channel.
+
+    Attributes:
+        run_id: The run it belongs to (``proof-...`` for proofs).
+        campaign_id: The campaign.
+        action_id: The action of the campaign.
+        profile_id: The recipient.
+        channel: The channel.
+        address: Email address, phone number or push token.
+        idempotency_key: Stable per (run, action, profile): a re-send after a
+            crash carries the same key, so a provider honouring it drops the copy.
+        fields: The rendered template fields (``subject``, ``html``, ``text``,
+            ``title``, ``body``).
+        settings: The surface settings (sender, app id ...).
+        proof: True for proof messages (never counted in reports).
+        transactional: True for transactional campaigns.
+    """
+
+    run_id: str
+    campaign_id: str
+    action_id: str
+    profile_id: str
+    channel: ChannelType
+    address: str
+    idempotency_key: str
+    fields: Mapping[str, str] = attrs.field(converter=_frozen)
+    settings: SurfaceSettings
+    proof: bool = False
+    transactional: bool = False
+
+
+@attrs.frozen
+class Accepted:
+    """The provider took the message.
+
+    Attributes:
+        provider_message_id: The provider's id, used to report feedback later.
+    """
+
+    provider_message_id: str
+
+
+@attrs.frozen
+class TransientFailure:
+    """Try again later (rate limited, timeout, 5xx).
+
+    Attributes:
+        error: What went wrong.
+    """
+
+    error: str
+
+
+@attrs.frozen
+class PermanentFailure:
+    """Never deliverable (invalid address, rejected content).
+
+    Attributes:
+        error: What went wrong.
+    """
+
+    error: str
+
+
+SendResult: TypeAlias = Accepted | TransientFailure | PermanentFailure
+"""A channel's answer for one message."""
+
+
+class LedgerState(str, enum.Enum):
+    """Where a (run, action, profile) stands."""
+
+    PENDING = "pending"
+    """Handed (or about to be handed) to the channel; outcome not yet recorded."""
+    RETRY = "retry"
+    """A transient failure; sent again at ``next_attempt_at``."""
+    SENT = "sent"
+    FAILED = "failed"
+    EXCLUDED = "excluded"
+
+    @property
+    def is_final(self) -> bool:
+        """True for SENT, FAILED and EXCLUDED."""
+        return self in (LedgerState.SENT, LedgerState.FAILED, LedgerState.EXCLUDED)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen
+class LedgerEntry:
+    """The delivery ledger's record of one (run, action, profile).
+
+    Attributes:
+        run_id: The run.
+        action_id: The action.
+        profile_id: The recipient.
+        campaign_id: The campaign (for feedback and reports).
+        channel: The action's channel.
+        state: Where it stands.
+        reason: Why it was excluded (EXCLUDED only).
+        attempts: How many times it was handed to the channel.
+        next_attempt_at: When a RETRY is due.
+        provider_message_id: The provider's id once accepted.
+        address: Where it was sent (kept for suppression on a hard bounce).
+        error: The last error (FAILED, RETRY).
+        message: The rendered message, kept until the outcome is final so a
+            re-send after a crash or a retry sends exactly the same thing.
+    """
+
+    run_id: str
+    action_id: str
+    profile_id: str
+    campaign_id: str
+    channel: ChannelType
+    state: LedgerState
+    reason: ExclusionReason | None = None
+    attempts: int = 0
+    next_attempt_at: pendulum.DateTime | None = None
+    provider_message_id: str | None = None
+    address: str | None = None
+    error: str | None = None
+    message: Message | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """``(run_id, action_id, profile_id)``."""
+        return (self.run_id, self.action_id, self.profile_id)
+
+
+def idempotency_key(run_id: str, action_id: str, profile_id: str) -> str:
+    """The stable idempotency key of a (run, action, profile)."""
+    return f"{run_id}:{action_id}:{profile_id}"
+
+
+class RunStatus(str, enum.Enum):
+    """Where a run stands."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+    @property
+    def is_final(self) -> bool:
+        """True once the run can change no more."""
+        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class FeedbackEvent(str, enum.Enum):
+    """What a provider reported after accepting a message."""
+
+    DELIVERED = "delivered"
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCE = "soft_bounce"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    UNSUBSCRIBED = "unsubscribed"
+    COMPLAINT = "complaint"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _counter(value: Mapping[Any, int]) -> Mapping[Any, int]:
+    return MappingProxyType({k: v for k, v in value.items() if v})
+
+
+@attrs.frozen(eq=True, hash=False)
+class ActionCounts:
+    """Counts of one action in one run; ``targeted = sent + failed + excluded``.
+
+    Attributes:
+        targeted: Audience members considered for the action.
+        sent: Accepted by the channel.
+        failed: Failed permanently or ran out of retries.
+        excluded: Excluded, by reason.
+        retries: Re-sends after transient failures.
+        pending: Handed over or waiting to retry, outcome not final yet.
+        feedback: Feedback events reported, by kind.
+    """
+
+    targeted: int = 0
+    sent: int = 0
+    failed: int = 0
+    excluded: Mapping[ExclusionReason, int] = attrs.field(factory=dict, converter=_counter)
+    retries: int = 0
+    pending: int = 0
+    feedback: Mapping[FeedbackEvent, int] = attrs.field(factory=dict, converter=_counter)
+
+    @property
+    def excluded_total(self) -> int:
+        """Excluded for any reason."""
+        return sum(self.excluded.values())
+
+    def plus(self, other: ActionCounts) -> ActionCounts:
+        """The sum of two counts."""
+        return ActionCounts(
+            targeted=self.targeted + other.targeted,
+            sent=self.sent + other.sent,
+            failed=self.failed + other.failed,
+            excluded=_add(self.excluded, other.excluded),
+            retries=self.retries + other.retries,
+            pending=self.pending + other.pending,
+            feedback=_add(self.feedback, other.feedback),
+        )
+
+
+def _add(a: Mapping[Any, int], b: Mapping[Any, int]) -> dict[Any, int]:
+    total = dict(a)
+    for key, value in b.items():
+        total[key] = total.get(key, 0) + value
+    return total
+
+
+class RunKind(str, enum.Enum):
+    """What started a run."""
+
+    SCHEDULED = "scheduled"
+    """The one run of a one-shot scheduled campaign."""
+    OCCURRENCE = "occurrence"
+    """One occurrence of a recurring campaign."""
+    TRIGGER = "trigger"
+    """A unitary API trigger."""
+    AUDIENCE_EXECUTION = "audience_execution"
+    """An API-triggered campaign run on its audience."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen(eq=True, hash=False)
+class Run:
+    """One execution of one campaign version.
+
+    Attributes:
+        id: Identifier.
+        campaign_id: The campaign.
+        version: The version number it runs (deliveries stay attributed to it).
+        kind: What started it.
+        status: PENDING, RUNNING, SUCCEEDED, FAILED or STOPPED.
+        created_at: When it was created (its nominal start).
+        due_at: When it next has work (start, retries); None once final.
+        started_at: When delivery began.
+        finished_at: When it reached a final status.
+        position: How many audience members are fully recorded (resume point).
+        streamed: True once the whole audience has been streamed.
+        counts: Per action id.
+        lease_owner: The worker running it now, if any.
+        lease_expires_at: When another worker may take over a crashed run.
+        error: Why it FAILED.
+        revision: Store revision for optimistic concurrency.
+    """
+
+    id: str
+    campaign_id: str
+    version: int
+    kind: RunKind
+    status: RunStatus
+    created_at: pendulum.DateTime
+    due_at: pendulum.DateTime | None
+    started_at: pendulum.DateTime | None = None
+    finished_at: pendulum.DateTime | None = None
+    position: int = 0
+    streamed: bool = False
+    counts: Mapping[str, ActionCounts] = attrs.field(factory=dict, converter=_frozen)
+    lease_owner: str | None = None
+    lease_expires_at: pendulum.DateTime | None = None
+    error: str | None = None
+    revision: int = 0
+
+    def total(self) -> ActionCounts:
+        """Counts summed over every action."""
+        total = ActionCounts()
+        for counts in self.counts.values():
+            total = total.plus(counts)
+        return total
+
+
+@attrs.frozen
+class FeedbackRecord:
+    """A feedback event reported for a delivered message.
+
+    Attributes:
+        at: When it was recorded.
+        provider_message_id: The provider's message id.
+        event: What happened.
+        run_id: The run of the message.
+        action_id: Its action.
+        profile_id: Its recipient.
+        campaign_id: Its campaign.
+    """
+
+    at: pendulum.DateTime
+    provider_message_id: str
+    event: FeedbackEvent
+    run_id: str
+    action_id: str
+    profile_id: str
+    campaign_id: str
+
+
+def backoff(
+    key: str, attempt: int, *, base: pendulum.Duration, cap: pendulum.Duration
+) -> pendulum.Duration:
+    """Exponential backoff with deterministic jitter for retry ``attempt`` (1-based).
+
+    The delay is ``base * 2**(attempt-1)``, capped, times a jitter factor in
+    [0.5, 1.0) derived from a hash of ``key`` and ``attempt``: the same inputs
+    always give the same delay, and recipients do not retry in lockstep.
+    """
+    raw = base.total_seconds() * (2 ** (attempt - 1))
+    capped = min(raw, cap.total_seconds())
+    digest = hashlib.sha256(f"{key}#{attempt}".encode()).digest()
+    jitter = 0.5 + int.from_bytes(digest[:4], "big") / 2**33
+    return pendulum.duration(seconds=round(capped * jitter, 3))

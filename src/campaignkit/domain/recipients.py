@@ -1,0 +1,97 @@
+"""Deciding, per (profile, action), whether to send and to which address.
+
+Pure functions. Exclusions are checked in the precedence order of
+:class:`~campaignkit.domain.delivery.ExclusionReason`, so a recipient
+excluded for several reasons is counted under the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from typing import TypeAlias
+
+import attrs
+
+from campaignkit.domain.campaign_enums import Category
+from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.delivery import ExclusionReason
+from campaignkit.domain.profile import Profile
+
+_IDENTITY_CHANNELS = {"email": ChannelType.EMAIL, "phone": ChannelType.SMS}
+"""Namespaces whose identity is also the address on a channel."""
+
+
+@attrs.frozen
+class Send:
+    """Deliver to ``address``.
+
+    Attributes:
+        address: Email address, phone number or push token.
+    """
+
+    address: str
+
+
+@attrs.frozen
+class Exclude:
+    """Do not deliver, for ``reason``.
+
+    Attributes:
+        reason: Why.
+    """
+
+    reason: ExclusionReason
+
+
+Verdict: TypeAlias = Send | Exclude
+"""The decision for one (profile, action)."""
+
+
+def address_of(profile: Profile, channel: ChannelType, namespace: str) -> str | None:
+    """The recipient's address on ``channel``.
+
+    Channel data wins; otherwise the identity in the campaign's namespace is
+    the address when that namespace is ``email`` (for email) or ``phone``
+    (for SMS). Push needs a token in channel data.
+    """
+    explicit = profile.channel_data.get(channel)
+    if explicit:
+        return explicit
+    if _IDENTITY_CHANNELS.get(namespace) is channel:
+        return profile.identities.get(namespace) or None
+    return None
+
+
+def decide(
+    profile: Profile,
+    *,
+    channel: ChannelType,
+    namespace: str,
+    category: Category,
+    suppressed: Container[str] = (),
+) -> Verdict:
+    """Send or exclude ``profile`` for one action.
+
+    Checks, in order: the identity in the campaign namespace, an address on
+    the channel, suppression (marketing only), and consent (marketing only).
+    Duplicates, caps, quiet hours, missing template data and windows are
+    decided by the caller, which has the context they need.
+
+    Args:
+        profile: The recipient.
+        channel: The action's channel.
+        namespace: The campaign's identity namespace.
+        category: MARKETING needs consent and respects suppressions.
+        suppressed: Addresses suppressed on ``channel``.
+    """
+    if not profile.identities.get(namespace):
+        return Exclude(ExclusionReason.MISSING_IDENTITY)
+    address = address_of(profile, channel, namespace)
+    if address is None:
+        return Exclude(ExclusionReason.MISSING_CHANNEL_DATA)
+    if category is Category.MARKETING:
+        if address in suppressed:
+            return Exclude(ExclusionReason.SUPPRESSED)
+        if not profile.consents.get(channel, False):
+            return Exclude(ExclusionReason.NO_CONSENT)
+    return Send(address)
