@@ -6,10 +6,13 @@ Start with :meth:`CampaignKit.in_memory`, give users product profiles with
 """
 
 from campaignkit.access import AccessDirectory
+from campaignkit.adapters.console import ConsoleChannel
 from campaignkit.adapters.memory import InMemoryAudienceSource, InMemoryProfileStore, InMemoryStore
-from campaignkit.adapters.sqlite import SQLiteStore
+from campaignkit.adapters.sqlite import SQLiteProfileStore, SQLiteStore
 from campaignkit.audiences import AudienceRegistry
 from campaignkit.clock import Clock, SettableClock, SystemClock
+from campaignkit.delivery.report import CampaignReport, RunReport
+from campaignkit.delivery.runner import DeliverySettings
 from campaignkit.domain.access import AccessAuditEntry, AccessChange, Principal
 from campaignkit.domain.approval import (
     ApprovalAction,
@@ -30,6 +33,22 @@ from campaignkit.domain.campaign_enums import (
     Category,
 )
 from campaignkit.domain.channels import ChannelType, Content, EmailContent, PushContent, SmsContent
+from campaignkit.domain.delivery import (
+    Accepted,
+    ActionCounts,
+    ExclusionReason,
+    FeedbackEvent,
+    FeedbackRecord,
+    LedgerEntry,
+    LedgerState,
+    Message,
+    PermanentFailure,
+    Run,
+    RunKind,
+    RunStatus,
+    SendResult,
+    TransientFailure,
+)
 from campaignkit.domain.events import ApprovalEvent, CampaignChanged, CampaignRemoved, DomainEvent
 from campaignkit.domain.lifecycle import TRANSITIONS, LifecycleRules
 from campaignkit.domain.listing import Page
@@ -66,7 +85,16 @@ from campaignkit.permissions import (
     ProductProfile,
     ProfilePolicy,
 )
-from campaignkit.session import UserSession
+from campaignkit.ports import (
+    AudienceSource,
+    Channel,
+    LookupChannel,
+    ProfileStore,
+    Progress,
+    RunProgress,
+    Store,
+)
+from campaignkit.session import ProofResult, UserSession
 
 __version__ = "0.1.0"
 
@@ -75,10 +103,12 @@ __all__ = [
     "DEFAULT_LIST_STATUSES",
     "PROFILE_PERMISSIONS",
     "TRANSITIONS",
+    "Accepted",
     "AccessAuditEntry",
     "AccessChange",
     "AccessDirectory",
     "Action",
+    "ActionCounts",
     "ApprovalAction",
     "ApprovalEntry",
     "ApprovalEvent",
@@ -86,6 +116,7 @@ __all__ = [
     "ApprovalPolicyActive",
     "ApprovalRequired",
     "AudienceRegistry",
+    "AudienceSource",
     "AudienceStatus",
     "CalendarEntry",
     "Campaign",
@@ -93,28 +124,40 @@ __all__ = [
     "CampaignKit",
     "CampaignKitError",
     "CampaignRemoved",
+    "CampaignReport",
     "CampaignStatus",
     "CampaignType",
     "CampaignVersion",
     "Category",
+    "Channel",
     "ChannelSurface",
     "ChannelType",
     "Clock",
     "ClockError",
     "ConflictError",
+    "ConsoleChannel",
     "Content",
     "Decision",
     "DeliveryError",
+    "DeliverySettings",
     "DomainEvent",
     "EmailContent",
     "EmailSettings",
+    "ExclusionReason",
+    "FeedbackEvent",
+    "FeedbackRecord",
     "HistoryEntry",
     "InMemoryAudienceSource",
     "InMemoryProfileStore",
     "InMemoryStore",
+    "LedgerEntry",
+    "LedgerState",
     "LifecycleRules",
+    "LookupChannel",
+    "Message",
     "NotFound",
     "Page",
+    "PermanentFailure",
     "Permission",
     "PermissionDenied",
     "PermissionPolicy",
@@ -124,20 +167,32 @@ __all__ = [
     "ProductProfile",
     "Profile",
     "ProfilePolicy",
+    "ProfileStore",
+    "Progress",
+    "ProofResult",
     "PushContent",
     "PushSettings",
     "Recurrence",
     "Review",
-    "Schedule",
+    "Run",
+    "RunKind",
+    "RunProgress",
+    "RunReport",
+    "RunStatus",
+    "SQLiteProfileStore",
     "SQLiteStore",
+    "Schedule",
+    "SendResult",
     "SettableClock",
     "SmsContent",
     "SmsSettings",
     "StorageError",
+    "Store",
     "SurfaceInUse",
     "SurfaceStatus",
     "SystemClock",
     "TickReport",
+    "TransientFailure",
     "TransitionNotAllowed",
     "UserSession",
     "ValidationError",

@@ -1,14 +1,20 @@
-"""Permissions (SPEC section 6): the profile table, the verb x profile matrix, custom policies."""
+"""Permissions (SPEC sections 6 and 7): the profile table, the verb x profile matrix (profiles
+held directly or through a group), denials that change nothing, approval workflow refusals,
+custom policies, and a property test over random users, groups and verbs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 
 import attrs
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 import campaignkit as ck
 from campaignkit.domain.access import Principal
+from campaignkit.domain.approval import Review
 from campaignkit.testing import SequentialIds
 from tests.factories import T0, World, make_world
 
@@ -84,31 +90,76 @@ SPEC_PERMISSIONS = frozenset(
 
 # ---------------------------------------------------------------- helpers
 
+GROUP = "squad"
+"""The group through which ``USER`` holds a group-derived profile."""
+
+POOL_USERS = ("u0", "u1", "u2", "u3", "u4", "u5")
+"""Users of the random-population property test."""
+POOL_GROUPS = ("g0", "g1", "g2")
+"""Groups of the random-population property test."""
+
+Via = Literal["direct", "group"]
+VIAS: list[Via] = ["direct", "group"]
+
+Record = dict[str, Any]
+"""A value serialized with ``attrs.asdict``."""
+
 
 @attrs.frozen
 class Snapshot:
-    """Everything a denial must leave untouched."""
+    """Everything a denial must leave untouched (SPEC 6: "changes nothing")."""
 
-    campaigns: tuple[ck.Campaign, ...]
-    surfaces: tuple[ck.ChannelSurface, ...]
+    campaigns: tuple[Record, ...]
+    policies: tuple[Record, ...]
+    surfaces: tuple[Record, ...]
     assignments: dict[Principal, frozenset[ck.ProductProfile]]
+    memberships: dict[str, frozenset[str]]
+    audit_log: tuple[ck.AccessAuditEntry, ...]
     events: tuple[ck.DomainEvent, ...]
+
+
+def _known_principals(world: World) -> tuple[set[str], set[str]]:
+    """Every user and group id the store could hold memberships for."""
+    access = world.kit.access
+    users = {USER, "ada", "bob", "april", "rita", *POOL_USERS}
+    groups = {GROUP, "staff", "brand", *POOL_GROUPS}
+    for entry in access.audit_log():
+        (users if entry.principal.kind == "user" else groups).add(entry.principal.id)
+        if entry.group is not None:
+            groups.add(entry.group)
+    for principal in access.assignments():
+        (users if principal.kind == "user" else groups).add(principal.id)
+    return users, groups
 
 
 def snapshot(world: World) -> Snapshot:
     page = world.admin.list_campaigns(statuses=ck.ALL_STATUSES, limit=500)
     assert page.next_cursor is None
+    access = world.kit.access
+    users, groups = _known_principals(world)
+    memberships = {f"user {u}": access.groups_of(u) for u in sorted(users)}
+    memberships |= {f"group {g}": access.members_of(g) for g in sorted(groups)}
     return Snapshot(
-        campaigns=tuple(page.items),
-        surfaces=tuple(world.admin.list_surfaces()),
-        assignments=dict(world.kit.access.assignments()),
+        campaigns=tuple(attrs.asdict(c) for c in page.items),
+        policies=tuple(attrs.asdict(p) for p in world.admin.list_approval_policies()),
+        surfaces=tuple(attrs.asdict(s) for s in world.admin.list_surfaces()),
+        assignments=dict(access.assignments()),
+        memberships=memberships,
+        audit_log=tuple(access.audit_log()),
         events=tuple(world.events),
     )
 
 
-def session_with(world: World, *profiles: ck.ProductProfile) -> ck.UserSession:
+def session_with(world: World, *profiles: ck.ProductProfile, via: Via = "direct") -> ck.UserSession:
+    """``USER``'s session holding ``profiles`` directly or only through ``GROUP``."""
+    access = world.kit.access
+    if via == "group":
+        access.add_member(GROUP, USER)
     for profile in profiles:
-        world.kit.access.assign(USER, profile)
+        if via == "group":
+            access.assign_group(GROUP, profile)
+        else:
+            access.assign(USER, profile)
     return world.kit.as_user(USER)
 
 
@@ -171,6 +222,14 @@ class VerbCase:
     setup: Callable[[World], str]
     call: Callable[[ck.UserSession, World, str], object]
     check: Callable[[World, str, object], None]
+    variant: str = ""
+    """Distinguishes several states of the same verb (the test id is ``name[variant]``)."""
+    workflow_permission: str | None = None
+    """A permission the workflow (not the policy's profile table) refuses with its own reason."""
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}[{self.variant}]" if self.variant else self.name
 
 
 def _draft(world: World) -> str:
@@ -294,6 +353,256 @@ def _check_got_surface(world: World, target: str, result: object) -> None:
 def _check_listed_surfaces(world: World, target: str, result: object) -> None:
     assert isinstance(result, list)
     assert [s.name for s in result] == ["Alerts", "App", "Newsletter"]
+
+
+# ----- reports and proofs
+
+
+def _draft_and_a_test_profile(world: World) -> str:
+    world.kit.profiles.upsert(
+        ck.Profile(
+            "tester", identities={"email": "tester@example.com"}, attributes={"firstName": "T"}
+        )
+    )
+    return _draft(world)
+
+
+def _check_report(world: World, target: str, result: object) -> None:
+    assert isinstance(result, ck.CampaignReport)
+    assert result.campaign_id == target
+    assert result == world.admin.report(target)
+
+
+def _check_proof(world: World, target: str, result: object) -> None:
+    assert isinstance(result, list)
+    (proof,) = result
+    assert isinstance(proof, ck.ProofResult)
+    assert (proof.message.campaign_id, proof.message.profile_id) == (target, "tester")
+    assert proof.message.proof
+
+
+# ----- approval workflow set-ups (issue 3): each leaves the verb able to succeed
+
+
+def _policy(
+    world: World,
+    name: str = "Brand review",
+    *,
+    reviewers: Sequence[str] = ("ada",),
+    reviewer_groups: Sequence[str] = (),
+    active: bool = True,
+    block_self_approval: bool = False,
+    tags: Sequence[str] | None = None,
+) -> ck.ApprovalPolicy:
+    """An approval policy made by the administrator (applies to every campaign by default)."""
+    policy = world.admin.create_approval_policy(
+        name=name,
+        reviewers=reviewers,
+        reviewer_groups=reviewer_groups,
+        block_self_approval=block_self_approval,
+        tags=tags,
+    )
+    return world.admin.activate_approval_policy(policy.id) if active else policy
+
+
+def _as_requester(world: World, campaign_id: str) -> None:
+    """``USER`` requests approval, holding MANAGER only for that moment."""
+    world.kit.access.assign(USER, Profile.MANAGER)
+    assert world.kit.as_user(USER).request_approval(campaign_id).status is S.IN_REVIEW
+    world.kit.access.revoke(USER, Profile.MANAGER)
+
+
+def _draft_under_policy(world: World) -> str:
+    """A draft an active policy applies to: requesting approval only needs campaign.write."""
+    campaign_id = world.draft().id
+    _policy(world)
+    return campaign_id
+
+
+def _draft_without_policy(world: World) -> str:
+    """A draft no active policy applies to (an inactive one would)."""
+    _policy(world, active=False)
+    return world.draft().id
+
+
+def _scheduled_open_draft_under_policy(world: World) -> str:
+    campaign_id = _scheduled_with_open_draft(world)
+    _policy(world)
+    return campaign_id
+
+
+def _in_review_requested_by_user(world: World) -> str:
+    campaign_id = _draft_under_policy(world)
+    _as_requester(world, campaign_id)
+    return campaign_id
+
+
+def _in_review_for_user(world: World) -> str:
+    """IN_REVIEW, requested by the administrator, under a policy naming ``USER`` as reviewer."""
+    campaign_id = world.draft().id
+    _policy(world, reviewers=[USER])
+    assert world.admin.request_approval(campaign_id, "please").status is S.IN_REVIEW
+    return campaign_id
+
+
+def _draft_in_review_for_user(world: World) -> str:
+    """A SCHEDULED campaign whose new version is in review; ``USER`` is the reviewer."""
+    campaign_id = _scheduled_with_open_draft(world)
+    _policy(world, reviewers=[USER])
+    assert world.admin.request_approval(campaign_id).draft_in_review
+    return campaign_id
+
+
+def _with_approval_trail(world: World) -> str:
+    campaign_id = world.draft().id
+    _policy(world)
+    world.admin.request_approval(campaign_id, "first try")
+    world.admin.request_changes(campaign_id, "fix the subject")
+    world.admin.request_approval(campaign_id, "second try")
+    return campaign_id
+
+
+def _inactive_policy(world: World) -> str:
+    return _policy(world, "Legal review", active=False, tags=["legal"]).id
+
+
+def _active_policy(world: World) -> str:
+    return _policy(world, "Legal review", tags=["legal"]).id
+
+
+def _bob_is_a_viewer(world: World) -> str:
+    world.kit.access.assign("bob", Profile.VIEWER)
+    return ""
+
+
+def _staff_are_viewers(world: World) -> str:
+    world.kit.access.assign_group("staff", Profile.VIEWER)
+    return ""
+
+
+def _bob_is_in_staff(world: World) -> str:
+    world.kit.access.add_member("staff", "bob")
+    return ""
+
+
+# ----- approval workflow checks
+
+
+def _approval_step(
+    action: ck.ApprovalAction, status: ck.CampaignStatus, *, in_review: bool
+) -> Callable[[World, str, object], None]:
+    """The campaign reached ``status``, the trail and an event record the step by ``USER``."""
+
+    def check(world: World, target: str, result: object) -> None:
+        campaign = _campaign(result)
+        assert (campaign.id, campaign.status) == (target, status)
+        assert (campaign.review is not None) is in_review
+        entry = campaign.approvals[-1]
+        assert (entry.actor, entry.action) == (USER, action)
+        assert world.admin.get(target) == campaign
+        event = world.events[-1]
+        assert isinstance(event, ck.ApprovalEvent)
+        assert (event.campaign_id, event.entry) == (target, entry)
+
+    return check
+
+
+def _check_new_version_in_review(world: World, target: str, result: object) -> None:
+    _approval_step(ck.ApprovalAction.REQUESTED, S.SCHEDULED, in_review=True)(world, target, result)
+    campaign = _campaign(result)
+    assert campaign.draft_in_review
+    assert campaign.review is not None
+    assert (campaign.review.requester, campaign.review.version) == (USER, 2)
+
+
+def _check_new_version_approved(world: World, target: str, result: object) -> None:
+    _approval_step(ck.ApprovalAction.APPROVED, S.SCHEDULED, in_review=False)(world, target, result)
+    campaign = _campaign(result)
+    assert campaign.live_version is not None
+    assert campaign.live_version.number == 2
+    assert not campaign.has_open_draft
+
+
+def _check_history(world: World, target: str, result: object) -> None:
+    assert isinstance(result, tuple)
+    assert result == world.admin.get(target).approvals
+    assert [e.action.value for e in result] == ["requested", "changes_requested", "requested"]
+
+
+def _policy_result(result: object) -> ck.ApprovalPolicy:
+    assert isinstance(result, ck.ApprovalPolicy)
+    return result
+
+
+def _check_policy_created(world: World, target: str, result: object) -> None:
+    policy = _policy_result(result)
+    assert (policy.name, policy.created_by, policy.is_active) == ("Promo review", USER, False)
+    assert world.admin.get_approval_policy(policy.id) == policy
+
+
+def _check_policy_updated(world: World, target: str, result: object) -> None:
+    policy = _policy_result(result)
+    assert (policy.id, policy.name) == (target, "Legal sign-off")
+    assert world.admin.get_approval_policy(target) == policy
+
+
+def _policy_status_is(active: bool) -> Callable[[World, str, object], None]:
+    def check(world: World, target: str, result: object) -> None:
+        policy = _policy_result(result)
+        assert (policy.id, policy.is_active) == (target, active)
+        assert world.admin.get_approval_policy(target) == policy
+
+    return check
+
+
+def _check_policy_duplicated(world: World, target: str, result: object) -> None:
+    copy = _policy_result(result)
+    assert copy.id != target
+    assert (copy.name, copy.created_by, copy.is_active) == ("Legal review (copy)", USER, False)
+    assert copy.conditions == world.admin.get_approval_policy(target).conditions
+
+
+def _check_policies_listed(world: World, target: str, result: object) -> None:
+    assert isinstance(result, list)
+    assert [p.id for p in result] == [target]
+
+
+def _check_policy_got(world: World, target: str, result: object) -> None:
+    assert result == world.admin.get_approval_policy(target)
+
+
+def _audited(
+    change: ck.AccessChange, principal: Principal, *, after: Callable[[ck.AccessDirectory], bool]
+) -> Callable[[World, str, object], None]:
+    """The directory changed as ``after`` says and the last audit entry names ``USER``."""
+
+    def check(world: World, target: str, result: object) -> None:
+        assert result is None
+        assert after(world.kit.access)
+        last = world.kit.access.audit_log()[-1]
+        assert (last.actor, last.change, last.principal) == (USER, change, principal)
+        assert last.at == world.clock.now()
+
+    return check
+
+
+def _check_audit_log(world: World, target: str, result: object) -> None:
+    assert isinstance(result, tuple)
+    assert result == tuple(world.kit.access.audit_log())
+    assert result  # the world's set-up is in it
+
+
+def _check_exported(world: World, target: str, result: object) -> None:
+    assert isinstance(result, dict)
+    assert [c["data"]["id"] for c in result["campaigns"]] == [target]
+
+
+def _check_imported(world: World, target: str, result: object) -> None:
+    assert isinstance(result, list)
+    (created,) = result
+    assert isinstance(created, ck.Campaign)
+    assert created.id != target
+    assert (created.status, created.name, created.created_by) == (S.DRAFT, "Winter sale", USER)
 
 
 VERBS: list[VerbCase] = [
@@ -427,6 +736,259 @@ VERBS: list[VerbCase] = [
         lambda s, w, t: s.list_surfaces(),
         _check_listed_surfaces,
     ),
+    VerbCase(
+        "export",
+        ("campaign.read",),
+        True,
+        _draft,
+        lambda s, w, t: s.export([t]),
+        _check_exported,
+    ),
+    VerbCase(
+        "import_",
+        ("campaign.write",),
+        False,
+        _draft,
+        lambda s, w, t: s.import_(w.admin.export([t])),
+        _check_imported,
+    ),
+    VerbCase(
+        "report",
+        ("campaign_report.read",),
+        True,
+        _live,
+        lambda s, w, t: s.report(t),
+        _check_report,
+    ),
+    VerbCase(
+        "send_proof",
+        ("campaign.write",),
+        True,
+        _draft_and_a_test_profile,
+        lambda s, w, t: s.send_proof(t, ["tester"]),
+        _check_proof,
+    ),
+    # ----- approval workflow (SPEC 6: request approval = campaign.write;
+    # approve / request changes = campaign.approve; the trail = campaign.read)
+    VerbCase(
+        "request_approval",
+        ("campaign.write",),
+        True,
+        _draft_under_policy,
+        lambda s, w, t: s.request_approval(t, "ready"),
+        _approval_step(ck.ApprovalAction.REQUESTED, S.IN_REVIEW, in_review=True),
+    ),
+    VerbCase(
+        "request_approval",
+        ("campaign.write",),
+        True,
+        _scheduled_open_draft_under_policy,
+        lambda s, w, t: s.request_approval(t),
+        _check_new_version_in_review,
+        variant="new version",
+    ),
+    VerbCase(
+        "request_approval",
+        ("campaign.write", "campaign.publish"),
+        True,
+        _draft_without_policy,
+        lambda s, w, t: s.request_approval(t),
+        _approval_step(ck.ApprovalAction.ACTIVATED_WITHOUT_POLICY, S.ACTIVATING, in_review=False),
+        variant="no policy",
+        workflow_permission="campaign.publish",
+    ),
+    VerbCase(
+        "cancel_approval",
+        ("campaign.write",),
+        True,
+        _in_review_requested_by_user,
+        lambda s, w, t: s.cancel_approval(t),
+        _approval_step(ck.ApprovalAction.CANCELLED, S.DRAFT, in_review=False),
+    ),
+    VerbCase(
+        "approve",
+        ("campaign.approve",),
+        True,
+        _in_review_for_user,
+        lambda s, w, t: s.approve(t, "fine"),
+        _approval_step(ck.ApprovalAction.APPROVED, S.ACTIVATING, in_review=False),
+    ),
+    VerbCase(
+        "approve",
+        ("campaign.approve",),
+        True,
+        _draft_in_review_for_user,
+        lambda s, w, t: s.approve(t),
+        _check_new_version_approved,
+        variant="new version",
+    ),
+    VerbCase(
+        "request_changes",
+        ("campaign.approve",),
+        True,
+        _in_review_for_user,
+        lambda s, w, t: s.request_changes(t, "shorter subject"),
+        _approval_step(ck.ApprovalAction.CHANGES_REQUESTED, S.DRAFT, in_review=False),
+    ),
+    VerbCase(
+        "request_changes",
+        ("campaign.approve",),
+        True,
+        _draft_in_review_for_user,
+        lambda s, w, t: s.request_changes(t, "shorter subject"),
+        _approval_step(ck.ApprovalAction.CHANGES_REQUESTED, S.SCHEDULED, in_review=False),
+        variant="new version",
+    ),
+    VerbCase(
+        "approval_history",
+        ("campaign.read",),
+        True,
+        _with_approval_trail,
+        lambda s, w, t: s.approval_history(t),
+        _check_history,
+    ),
+    # ----- approval policies (approval_policy.manage)
+    VerbCase(
+        "create_approval_policy",
+        ("approval_policy.manage",),
+        False,
+        _nothing,
+        lambda s, w, t: s.create_approval_policy(
+            name="Promo review", reviewers=["ada"], name_contains="promo"
+        ),
+        _check_policy_created,
+    ),
+    VerbCase(
+        "update_approval_policy",
+        ("approval_policy.manage",),
+        False,
+        _inactive_policy,
+        lambda s, w, t: s.update_approval_policy(t, name="Legal sign-off"),
+        _check_policy_updated,
+    ),
+    VerbCase(
+        "activate_approval_policy",
+        ("approval_policy.manage",),
+        False,
+        _inactive_policy,
+        lambda s, w, t: s.activate_approval_policy(t),
+        _policy_status_is(active=True),
+    ),
+    VerbCase(
+        "deactivate_approval_policy",
+        ("approval_policy.manage",),
+        False,
+        _active_policy,
+        lambda s, w, t: s.deactivate_approval_policy(t),
+        _policy_status_is(active=False),
+    ),
+    VerbCase(
+        "duplicate_approval_policy",
+        ("approval_policy.manage",),
+        False,
+        _active_policy,
+        lambda s, w, t: s.duplicate_approval_policy(t),
+        _check_policy_duplicated,
+    ),
+    VerbCase(
+        "list_approval_policies",
+        ("approval_policy.manage",),
+        False,
+        _inactive_policy,
+        lambda s, w, t: s.list_approval_policies(),
+        _check_policies_listed,
+    ),
+    VerbCase(
+        "get_approval_policy",
+        ("approval_policy.manage",),
+        False,
+        _active_policy,
+        lambda s, w, t: s.get_approval_policy(t),
+        _check_policy_got,
+    ),
+    # ----- access management (access.manage)
+    VerbCase(
+        "assign_profile",
+        ("access.manage",),
+        False,
+        _nothing,
+        lambda s, w, t: s.assign_profile("bob", Profile.VIEWER),
+        _audited(
+            ck.AccessChange.ASSIGN,
+            Principal.user("bob"),
+            after=lambda a: a.profiles_of("bob") == {Profile.VIEWER},
+        ),
+    ),
+    VerbCase(
+        "revoke_profile",
+        ("access.manage",),
+        False,
+        _bob_is_a_viewer,
+        lambda s, w, t: s.revoke_profile("bob", Profile.VIEWER),
+        _audited(
+            ck.AccessChange.REVOKE,
+            Principal.user("bob"),
+            after=lambda a: a.profiles_of("bob") == frozenset(),
+        ),
+    ),
+    VerbCase(
+        "assign_group_profile",
+        ("access.manage",),
+        False,
+        _bob_is_in_staff,
+        lambda s, w, t: s.assign_group_profile("staff", Profile.VIEWER),
+        _audited(
+            ck.AccessChange.ASSIGN,
+            Principal.group("staff"),
+            after=lambda a: a.profiles_of("bob") == {Profile.VIEWER},
+        ),
+    ),
+    VerbCase(
+        "revoke_group_profile",
+        ("access.manage",),
+        False,
+        _staff_are_viewers,
+        lambda s, w, t: s.revoke_group_profile("staff", Profile.VIEWER),
+        _audited(
+            ck.AccessChange.REVOKE,
+            Principal.group("staff"),
+            after=lambda a: Principal.group("staff") not in a.assignments(),
+        ),
+    ),
+    VerbCase(
+        "add_group_member",
+        ("access.manage",),
+        False,
+        _staff_are_viewers,
+        lambda s, w, t: s.add_group_member("staff", "bob"),
+        _audited(
+            ck.AccessChange.ADD_MEMBER,
+            Principal.user("bob"),
+            after=lambda a: (
+                a.groups_of("bob") == {"staff"} and a.profiles_of("bob") == {Profile.VIEWER}
+            ),
+        ),
+    ),
+    VerbCase(
+        "remove_group_member",
+        ("access.manage",),
+        False,
+        _bob_is_in_staff,
+        lambda s, w, t: s.remove_group_member("staff", "bob"),
+        _audited(
+            ck.AccessChange.REMOVE_MEMBER,
+            Principal.user("bob"),
+            after=lambda a: a.members_of("staff") == frozenset(),
+        ),
+    ),
+    VerbCase(
+        "access_audit_log",
+        ("access.manage",),
+        False,
+        _bob_is_in_staff,
+        lambda s, w, t: s.access_audit_log(),
+        _check_audit_log,
+    ),
 ]
 
 SESSION_VERBS = {
@@ -446,18 +1008,49 @@ SESSION_VERBS = {
     "deactivate_surface",
     "get_surface",
     "list_surfaces",
+    "export",
+    "import_",
+    "report",
+    "send_proof",
+    "request_approval",
+    "cancel_approval",
+    "approve",
+    "request_changes",
+    "approval_history",
+    "create_approval_policy",
+    "update_approval_policy",
+    "activate_approval_policy",
+    "deactivate_approval_policy",
+    "duplicate_approval_policy",
+    "list_approval_policies",
+    "get_approval_policy",
+    "assign_profile",
+    "revoke_profile",
+    "assign_group_profile",
+    "revoke_group_profile",
+    "add_group_member",
+    "remove_group_member",
+    "access_audit_log",
 }
+
 
 PROFILES: list[ck.ProductProfile | None] = [*ck.ProductProfile, None]
 
 
+def _profile_id(profile: ck.ProductProfile | None) -> str:
+    return "no-profile" if profile is None else str(profile)
+
+
 def test_matrix_covers_every_session_verb() -> None:
+    # The verbs live in mixins (session/campaigns.py, approvals.py, access.py, ...):
+    # look through the whole class, not only its own ``vars``.
     public = {
         name
-        for name in vars(ck.UserSession)
+        for name in dir(ck.UserSession)
         if not name.startswith("_") and callable(getattr(ck.UserSession, name))
     }
     assert {v.name for v in VERBS} == SESSION_VERBS
+    assert len({v.id for v in VERBS}) == len(VERBS)
     # A new verb must be added to the matrix (update this test and VERBS together).
     assert public == SESSION_VERBS
 
@@ -467,48 +1060,86 @@ def _first_missing(verb: VerbCase, profile: ck.ProductProfile | None) -> str | N
     return next((p for p in verb.needs if p not in granted), None)
 
 
-@pytest.mark.parametrize("profile", PROFILES, ids=lambda p: "no-profile" if p is None else str(p))
-@pytest.mark.parametrize("verb", VERBS, ids=lambda v: v.name)
-def test_verb_by_profile(verb: VerbCase, profile: ck.ProductProfile | None) -> None:
+def _attempt(call: Callable[[], object]) -> tuple[object, ck.CampaignKitError | None]:
+    """Call; return its result, or the campaignkit error it raised."""
+    try:
+        return call(), None
+    except ck.CampaignKitError as error:
+        return None, error
+
+
+def _run_cell(verb: VerbCase, profile: ck.ProductProfile | None, via: Via) -> str | None:
+    """Run one cell of the matrix; return the permission it was denied, or None.
+
+    A success is checked by the verb's ``check``; a denial must name the user, the
+    permission and the campaign, explain itself and leave the store as it was.
+    """
     world = make_world()
     target = verb.setup(world)
-    session = session_with(world, *([] if profile is None else [profile]))
-    missing = _first_missing(verb, profile)
-
-    if missing is None:
-        result = verb.call(session, world, target)
-        verb.check(world, target, result)
-        return
-
+    session = session_with(world, *([] if profile is None else [profile]), via=via)
+    if via == "group":  # nothing held directly: every permission comes through the group
+        assert Principal.user(USER) not in world.kit.access.assignments()
+        assert world.kit.access.groups_of(USER) == {GROUP}
     before = snapshot(world)
-    with pytest.raises(ck.PermissionDenied) as caught:
-        verb.call(session, world, target)
-    denied = caught.value
+    result, error = _attempt(lambda: verb.call(session, world, target))
+    if error is None:
+        verb.check(world, target, result)
+        return None
+    assert isinstance(error, ck.PermissionDenied), error
     expected_campaign = target if verb.about_campaign else None
-    assert (denied.user, denied.permission, denied.campaign_id) == (
-        USER,
-        missing,
-        expected_campaign,
-    )
-    assert type(denied.permission) is str
-    message = str(denied)
+    assert (error.user, error.campaign_id) == (USER, expected_campaign)
+    assert type(error.permission) is str
+    message = str(error)
     assert repr(USER) in message
-    assert missing in message
+    assert repr(error.permission) in message
     if expected_campaign is not None:
-        assert expected_campaign in message
-    assert denied.reason
-    assert denied.reason in message
+        assert repr(expected_campaign) in message
+    assert error.reason
+    assert error.reason in message
     if profile is None:
         assert NO_PROFILE_REASON in message
-    else:
-        assert profile.value in denied.reason
+    elif error.permission != verb.workflow_permission:
+        assert profile.value in error.reason
     assert snapshot(world) == before
+    return error.permission
+
+
+@pytest.mark.parametrize("via", VIAS)
+@pytest.mark.parametrize("profile", PROFILES, ids=_profile_id)
+@pytest.mark.parametrize("verb", VERBS, ids=lambda v: v.id)
+def test_verb_by_profile(verb: VerbCase, profile: ck.ProductProfile | None, via: Via) -> None:
+    """4 profiles + no profile x every verb, the profile held directly or only via a group.
+
+    Both ways are held to the same expectation (the SPEC table), so a group-derived
+    profile allows and denies exactly what the same profile held directly does.
+    """
+    assert _run_cell(verb, profile, via) == _first_missing(verb, profile)
+
+
+def test_the_matrix_expectations_follow_the_spec_table() -> None:
+    """Sanity of the matrix itself: who may do what, spelled out for the new verbs."""
+    allowed = {
+        v.id: sorted(_profile_id(p) for p in PROFILES if _first_missing(v, p) is None)
+        for v in VERBS
+    }
+    everyone_reading = ["ADMINISTRATOR", "APPROVER", "MANAGER", "VIEWER"]
+    writers = ["ADMINISTRATOR", "APPROVER", "MANAGER"]
+    publishers = ["ADMINISTRATOR", "APPROVER"]
+    assert allowed["approval_history"] == everyone_reading
+    assert allowed["request_approval"] == writers
+    assert allowed["request_approval[no policy]"] == publishers
+    assert allowed["cancel_approval"] == writers
+    assert allowed["approve"] == publishers
+    assert allowed["request_changes"] == publishers
+    for name in SESSION_VERBS:
+        if "approval_polic" in name or name.endswith(("_profile", "_member", "audit_log")):
+            assert allowed[name] == ["ADMINISTRATOR"], name
 
 
 # ---------------------------------------------------------------- no profile, missing ids
 
 
-@pytest.mark.parametrize("verb", VERBS, ids=lambda v: v.name)
+@pytest.mark.parametrize("verb", VERBS, ids=lambda v: v.id)
 def test_user_without_profile_is_told_so(verb: VerbCase) -> None:
     world = make_world()
     target = verb.setup(world)
@@ -534,6 +1165,14 @@ CAMPAIGN_VERBS: list[tuple[str, str, CampaignCall]] = [
     ("discard_draft", "campaign.write", lambda s, c: s.discard_draft(c)),
     ("stop", "campaign.publish", lambda s, c: s.stop(c)),
     ("archive", "campaign.write", lambda s, c: s.archive(c)),
+    ("export", "campaign.read", lambda s, c: s.export([c])),
+    ("report", "campaign_report.read", lambda s, c: s.report(c)),
+    ("send_proof", "campaign.write", lambda s, c: s.send_proof(c, ["tester"])),
+    ("request_approval", "campaign.write", lambda s, c: s.request_approval(c)),
+    ("cancel_approval", "campaign.write", lambda s, c: s.cancel_approval(c)),
+    ("approve", "campaign.approve", lambda s, c: s.approve(c)),
+    ("request_changes", "campaign.approve", lambda s, c: s.request_changes(c, "why")),
+    ("approval_history", "campaign.read", lambda s, c: s.approval_history(c)),
 ]
 
 
@@ -625,8 +1264,22 @@ InvalidCall = Callable[[ck.UserSession, World, str], object]
         lambda s, w, c: s.create_surface(
             name="", channel=ck.ChannelType.SMS, settings=ck.SmsSettings(sender_id="")
         ),
+        lambda s, w, c: s.create_approval_policy(name=" ", reviewers=[]),
+        lambda s, w, c: s.assign_profile(" ", Profile.VIEWER),
+        lambda s, w, c: s.assign_group_profile("staff", "NOBODY"),
+        lambda s, w, c: s.add_group_member("", "bob"),
     ],
-    ids=["list_campaigns", "calendar", "create_campaign", "update_draft", "create_surface"],
+    ids=[
+        "list_campaigns",
+        "calendar",
+        "create_campaign",
+        "update_draft",
+        "create_surface",
+        "create_approval_policy",
+        "assign_profile",
+        "assign_group_profile",
+        "add_group_member",
+    ],
 )
 def test_policy_is_checked_before_the_arguments(world: World, call: InvalidCall) -> None:
     """SPEC 6: every operation checks the policy first, so a no-profile user
@@ -910,3 +1563,683 @@ def test_denials_are_checked_at_a_fixed_instant_without_moving_time(world: World
         viewer.stop(campaign_id)
     assert snapshot(world) == before
     assert world.admin.get(campaign_id).status is S.SCHEDULED
+
+
+# ---------------------------------------------------------------- approval policies: missing ids
+
+PolicyCall = Callable[[ck.UserSession, str], object]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s, p: s.get_approval_policy(p),
+        lambda s, p: s.update_approval_policy(p, name="X"),
+        lambda s, p: s.activate_approval_policy(p),
+        lambda s, p: s.deactivate_approval_policy(p),
+        lambda s, p: s.duplicate_approval_policy(p),
+    ],
+    ids=["get", "update", "activate", "deactivate", "duplicate"],
+)
+def test_missing_policy_is_denied_to_non_managers_and_not_found_otherwise(
+    world: World, call: PolicyCall
+) -> None:
+    _policy(world)
+    for profile in (Profile.APPROVER, Profile.MANAGER, Profile.VIEWER):
+        world.kit.access.assign(f"user-{profile}", profile)
+        with pytest.raises(ck.PermissionDenied) as caught:
+            call(world.kit.as_user(f"user-{profile}"), "apr_missing")
+        assert caught.value.permission == "approval_policy.manage"
+    with pytest.raises(ck.PermissionDenied, match=NO_PROFILE_REASON):
+        call(world.kit.as_user("nobody"), "apr_missing")
+    with pytest.raises(ck.NotFound):
+        call(world.admin, "apr_missing")
+
+
+# ---------------------------------------------------------------- workflow refusals (SPEC 7)
+
+
+def _refused(
+    world: World,
+    call: Callable[[], object],
+    *,
+    user: str,
+    permission: str,
+    campaign_id: str,
+    reason: str,
+) -> None:
+    """``call`` raises PermissionDenied naming user, permission and campaign; nothing changes."""
+    before = snapshot(world)
+    with pytest.raises(ck.PermissionDenied) as caught:
+        call()
+    denied = caught.value
+    assert (denied.user, denied.permission, denied.campaign_id) == (user, permission, campaign_id)
+    assert reason in denied.reason
+    message = str(denied)
+    for part in (repr(user), repr(permission), repr(campaign_id), denied.reason):
+        assert part in message
+    assert snapshot(world) == before
+
+
+def _user(
+    world: World, name: str, *profiles: ck.ProductProfile, via: Via = "direct"
+) -> ck.UserSession:
+    """A session for ``name`` holding ``profiles`` directly or through its own group."""
+    access = world.kit.access
+    if via == "group":
+        access.add_member(f"{name}-team", name)
+    for profile in profiles:
+        if via == "group":
+            access.assign_group(f"{name}-team", profile)
+        else:
+            access.assign(name, profile)
+    return world.kit.as_user(name)
+
+
+def _requested_by_admin(world: World, **policy: Any) -> str:
+    """A draft put IN_REVIEW by the administrator under a fresh active policy."""
+    campaign_id = world.draft().id
+    _policy(world, **policy)
+    assert world.admin.request_approval(campaign_id).status is S.IN_REVIEW
+    return campaign_id
+
+
+@pytest.mark.parametrize("via", VIAS)
+def test_a_reviewer_of_another_policy_is_not_a_reviewer_of_this_request(via: Via) -> None:
+    world = make_world()
+    rita = _user(world, "rita", Profile.APPROVER, via=via)
+    campaign_id = world.draft().id
+    # rita reviews an active policy that does not apply, and one the request is not under
+    _policy(world, "Legal review", reviewers=["rita"], tags=["legal"])
+    _policy(world, "Old brand review", reviewers=["rita"])
+    _policy(world, "Brand review", reviewers=["april"])  # activated last: it governs
+    review = world.admin.request_approval(campaign_id).review
+    assert review is not None
+    assert review.policy_name == "Brand review"
+
+    for call in (lambda: rita.approve(campaign_id), lambda: rita.request_changes(campaign_id, "x")):
+        _refused(
+            world,
+            call,
+            user="rita",
+            permission="campaign.approve",
+            campaign_id=campaign_id,
+            reason="is not a reviewer of approval policy 'Brand review'",
+        )
+    assert world.admin.get(campaign_id).status is S.IN_REVIEW
+
+
+@pytest.mark.parametrize("via", VIAS)
+@pytest.mark.parametrize("profile", [Profile.APPROVER, Profile.ADMINISTRATOR], ids=str)
+def test_holding_campaign_approve_without_being_a_reviewer_is_refused(
+    profile: ck.ProductProfile, via: Via
+) -> None:
+    world = make_world()
+    campaign_id = _requested_by_admin(world, reviewers=["april"], reviewer_groups=["brand"])
+    session = _user(world, "paul", profile, via=via)
+    for call in (
+        lambda: session.approve(campaign_id, "ok"),
+        lambda: session.request_changes(campaign_id, "no"),
+    ):
+        _refused(
+            world,
+            call,
+            user="paul",
+            permission="campaign.approve",
+            campaign_id=campaign_id,
+            reason="'paul' is not a reviewer",
+        )
+
+
+@pytest.mark.parametrize("via", VIAS)
+@pytest.mark.parametrize("profile", [Profile.MANAGER, Profile.VIEWER], ids=str)
+def test_a_named_reviewer_without_campaign_approve_is_refused(
+    profile: ck.ProductProfile, via: Via
+) -> None:
+    world = make_world()
+    campaign_id = _requested_by_admin(world, reviewers=["max"])
+    session = _user(world, "max", profile, via=via)
+    for call in (
+        lambda: session.approve(campaign_id),
+        lambda: session.request_changes(campaign_id, "x"),
+    ):
+        _refused(
+            world,
+            call,
+            user="max",
+            permission="campaign.approve",
+            campaign_id=campaign_id,
+            reason=f"profile {profile.value} does not grant campaign.approve",
+        )
+
+
+@pytest.mark.parametrize("via", VIAS)
+def test_self_approval_is_blocked_when_the_policy_says_so(via: Via) -> None:
+    world = make_world()
+    campaign_id = world.draft().id
+    _policy(world, reviewers=[USER, "april"], block_self_approval=True)
+    uma = _user(world, USER, Profile.APPROVER, via=via)
+    april = _user(world, "april", Profile.APPROVER)
+    assert uma.request_approval(campaign_id).status is S.IN_REVIEW
+
+    _refused(
+        world,
+        lambda: uma.approve(campaign_id, "mine, fine"),
+        user=USER,
+        permission="campaign.approve",
+        campaign_id=campaign_id,
+        reason="blocks self-approval",
+    )
+
+    approved = april.approve(campaign_id)
+    assert approved.status is S.ACTIVATING
+    assert [(e.actor, e.action.value) for e in approved.approvals] == [
+        (USER, "requested"),
+        ("april", "approved"),
+    ]
+
+
+def test_without_the_block_the_requester_who_is_a_reviewer_may_approve(world: World) -> None:
+    campaign_id = world.draft().id
+    _policy(world, reviewers=[USER], block_self_approval=False)
+    uma = _user(world, USER, Profile.APPROVER)
+    uma.request_approval(campaign_id)
+    assert uma.approve(campaign_id).status is S.ACTIVATING
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["approver directly", "approver through the reviewer group", "approver via another group"],
+)
+def test_a_reviewer_through_group_membership_is_allowed(how: str) -> None:
+    world = make_world()
+    access = world.kit.access
+    approve_id = _requested_by_admin(world, reviewers=[], reviewer_groups=["brand"])
+    changes_id = world.draft("Second").id
+    world.admin.request_approval(changes_id)
+    access.add_member("brand", "bea")
+    if how == "approver directly":
+        access.assign("bea", Profile.APPROVER)
+    elif how == "approver through the reviewer group":
+        access.assign_group("brand", Profile.APPROVER)
+    else:
+        access.add_member("approvers", "bea")
+        access.assign_group("approvers", Profile.APPROVER)
+    bea = world.kit.as_user("bea")
+
+    approved = bea.approve(approve_id, "good")
+    assert approved.status is S.ACTIVATING
+    assert (approved.approvals[-1].actor, approved.approvals[-1].action.value) == (
+        "bea",
+        "approved",
+    )
+    assert bea.request_changes(changes_id, "shorter").status is S.DRAFT
+
+    # Membership is read when the reviewer acts: out of the group, out of the review
+    # (and, when the group also gave the profile, out of every permission).
+    third = world.draft("Third").id
+    world.admin.request_approval(third)
+    access.remove_member("brand", "bea")
+    lost_profile = how == "approver through the reviewer group"
+    _refused(
+        world,
+        lambda: bea.approve(third),
+        user="bea",
+        permission="campaign.approve",
+        campaign_id=third,
+        reason=NO_PROFILE_REASON if lost_profile else "'bea' is not a reviewer",
+    )
+
+
+@pytest.mark.parametrize("via", VIAS)
+@pytest.mark.parametrize(
+    "profile", [Profile.MANAGER, Profile.APPROVER, Profile.ADMINISTRATOR], ids=str
+)
+def test_only_the_requester_may_cancel_a_review(profile: ck.ProductProfile, via: Via) -> None:
+    world = make_world()
+    campaign_id = world.draft().id
+    _policy(world, reviewers=["bob"])
+    requester = _user(world, USER, Profile.MANAGER)
+    requester.request_approval(campaign_id)
+    other = _user(world, "bob", profile, via=via)  # even the policy's reviewer
+
+    _refused(
+        world,
+        lambda: other.cancel_approval(campaign_id),
+        user="bob",
+        permission="campaign.write",
+        campaign_id=campaign_id,
+        reason=f"only the requester {USER!r} can cancel this review",
+    )
+
+    cancelled = requester.cancel_approval(campaign_id)
+    assert cancelled.status is S.DRAFT
+    assert cancelled.approvals[-1].action is ck.ApprovalAction.CANCELLED
+
+
+@pytest.mark.parametrize("via", VIAS)
+def test_without_a_matching_policy_a_manager_request_is_refused(via: Via) -> None:
+    world = make_world()
+    _policy(world, "Legal review", tags=["legal"])  # active, but does not apply
+    _policy(world, "Everything", active=False)  # would apply, but inactive
+    campaign_id = world.draft().id
+    manager = _user(world, USER, Profile.MANAGER, via=via)
+
+    _refused(
+        world,
+        lambda: manager.request_approval(campaign_id, "please"),
+        user=USER,
+        permission="campaign.publish",
+        campaign_id=campaign_id,
+        reason="no approval policy applies",
+    )
+    assert world.admin.get(campaign_id).status is S.DRAFT
+
+
+@pytest.mark.parametrize("via", VIAS)
+@pytest.mark.parametrize("profile", [Profile.APPROVER, Profile.ADMINISTRATOR], ids=str)
+def test_without_a_matching_policy_a_publisher_request_activates_directly(
+    profile: ck.ProductProfile, via: Via
+) -> None:
+    world = make_world()
+    _policy(world, "Legal review", tags=["legal"])
+    campaign_id = world.draft().id
+    publisher = _user(world, USER, profile, via=via)
+    world.events.clear()
+
+    activated = publisher.request_approval(campaign_id, "no review needed")
+
+    assert activated.status is S.ACTIVATING
+    assert activated.review is None
+    (entry,) = activated.approvals
+    assert (entry.actor, entry.action, entry.policy_id, entry.message) == (
+        USER,
+        ck.ApprovalAction.ACTIVATED_WITHOUT_POLICY,
+        None,
+        "no review needed",
+    )
+    assert [type(e).__name__ for e in world.events] == ["CampaignChanged", "ApprovalEvent"]
+    world.kit.tick()
+    assert world.admin.get(campaign_id).status is S.LIVE
+
+
+# ---------------------------------------------------------------- property: random populations
+
+REQUIRED: dict[str, tuple[str, ...]] = {v.name: v.needs for v in VERBS if not v.variant}
+"""What each verb needs (SPEC 6), taken from the literal matrix above."""
+
+WORKFLOW_VERBS = frozenset({"request_approval", "cancel_approval", "approve", "request_changes"})
+
+ABOUT_A_CAMPAIGN = frozenset(v.name for v in VERBS if v.about_campaign)
+
+PROFILE_SETS = st.frozensets(st.sampled_from(list(ck.ProductProfile)), max_size=2)
+
+
+@attrs.frozen
+class Population:
+    """Random users with random direct profiles, groups and group profiles."""
+
+    users: tuple[str, ...]
+    direct: tuple[frozenset[ck.ProductProfile], ...]
+    memberships: tuple[frozenset[str], ...]
+    group_profiles: tuple[frozenset[ck.ProductProfile], ...]
+    reviewers: frozenset[str]
+    reviewer_groups: frozenset[str]
+    block_self_approval: bool
+
+
+@st.composite
+def populations(draw: st.DrawFn) -> Population:
+    size = draw(st.integers(min_value=4, max_value=6))
+    users = POOL_USERS[:size]
+    reviewers = draw(st.frozensets(st.sampled_from(users), max_size=3))
+    reviewer_groups = draw(st.frozensets(st.sampled_from(POOL_GROUPS), max_size=2))
+    return Population(
+        users=users,
+        direct=tuple(draw(PROFILE_SETS) for _ in users),
+        memberships=tuple(
+            draw(st.frozensets(st.sampled_from(POOL_GROUPS), max_size=2)) for _ in users
+        ),
+        group_profiles=tuple(draw(PROFILE_SETS) for _ in POOL_GROUPS),
+        reviewers=reviewers if reviewers or reviewer_groups else frozenset({users[0]}),
+        reviewer_groups=reviewer_groups,
+        block_self_approval=draw(st.booleans()),
+    )
+
+
+@attrs.frozen
+class Op:
+    """One random step: ``user`` (index) calls ``verb``; the other fields pick arguments."""
+
+    user: int
+    verb: str
+    a: int
+    b: int
+    profile: ck.ProductProfile
+    flag: bool
+
+
+OPS = st.builds(
+    Op,
+    user=st.integers(min_value=0, max_value=5),
+    verb=st.one_of(
+        st.sampled_from([*sorted(SESSION_VERBS), "tick"]),
+        st.sampled_from([*sorted(WORKFLOW_VERBS), "create_campaign", "tick"]),  # more workflow
+    ),
+    a=st.integers(min_value=0, max_value=40),
+    b=st.integers(min_value=0, max_value=40),
+    profile=st.sampled_from(list(ck.ProductProfile)),
+    flag=st.booleans(),
+)
+
+
+class AccessModel:
+    """The test's own account of who holds what (never read back from campaignkit)."""
+
+    def __init__(self) -> None:
+        self.direct: dict[str, set[ck.ProductProfile]] = {}
+        self.group_profiles: dict[str, set[ck.ProductProfile]] = {}
+        self.members: dict[str, set[str]] = {}
+
+    def groups_of(self, user: str) -> frozenset[str]:
+        return frozenset(g for g, users in self.members.items() if user in users)
+
+    def permissions(self, user: str) -> frozenset[str]:
+        profiles = set(self.direct.get(user, ()))
+        for group in self.groups_of(user):
+            profiles |= self.group_profiles.get(group, set())
+        granted: frozenset[str] = frozenset()
+        for profile in profiles:
+            granted |= SPEC_PROFILE_PERMISSIONS[profile.value]
+        return granted
+
+    def assignments(self) -> dict[Principal, frozenset[ck.ProductProfile]]:
+        users = {Principal.user(u): frozenset(p) for u, p in self.direct.items() if p}
+        groups = {Principal.group(g): frozenset(p) for g, p in self.group_profiles.items() if p}
+        return users | groups
+
+
+def _editable(c: ck.Campaign) -> bool:
+    return c.review is None and (c.status is S.DRAFT or c.has_open_draft)
+
+
+def _running(c: ck.Campaign) -> bool:
+    return c.status in (S.SCHEDULED, S.LIVE)
+
+
+CAN_ACT_ON: dict[str, Callable[[ck.Campaign, str], bool]] = {
+    "update_draft": lambda c, u: _editable(c),
+    "delete": lambda c, u: c.status is S.DRAFT,
+    "activate": lambda c, u: _editable(c),
+    "modify": lambda c, u: _running(c) and not c.has_open_draft,
+    "discard_draft": lambda c, u: _editable(c) and _running(c),
+    "stop": lambda c, u: _running(c),
+    "archive": lambda c, u: c.status in (S.COMPLETED, S.STOPPED, S.FAILED),
+    "request_approval": lambda c, u: _editable(c),
+    "cancel_approval": lambda c, u: c.review is not None and c.review.requester == u,
+    "approve": lambda c, u: c.review is not None,
+    "request_changes": lambda c, u: c.review is not None,
+}
+"""For each verb on a campaign, which campaigns it could act on (used to pick arguments)."""
+
+
+class Arena:
+    """A world populated from a ``Population``, with the model kept beside it."""
+
+    def __init__(self, population: Population) -> None:
+        self.world = world = make_world()
+        self.users = population.users
+        self.model = model = AccessModel()
+        access = world.kit.access
+        model.direct["ada"] = {Profile.ADMINISTRATOR}
+        for user, profiles in zip(population.users, population.direct, strict=True):
+            for profile in profiles:
+                access.assign(user, profile)
+                model.direct.setdefault(user, set()).add(profile)
+        for group, profiles in zip(POOL_GROUPS, population.group_profiles, strict=True):
+            for profile in profiles:
+                access.assign_group(group, profile)
+                model.group_profiles.setdefault(group, set()).add(profile)
+        for user, groups in zip(population.users, population.memberships, strict=True):
+            for group in groups:
+                access.add_member(group, user)
+                model.members.setdefault(group, set()).add(user)
+        admin = world.admin
+        world.kit.profiles.upsert(ck.Profile("tester", identities={"email": "t@example.com"}))
+        winter = world.draft("Winter sale")
+        self.package = admin.export([winter.id])
+        legal = admin.create_approval_policy(
+            name="Legal",
+            reviewers=population.reviewers,
+            reviewer_groups=population.reviewer_groups,
+            block_self_approval=population.block_self_approval,
+            tags=["legal"],
+        )
+        sale = admin.create_approval_policy(
+            name="Sale", reviewers=[population.users[0]], name_contains="sale"
+        )
+        recurring = ck.Recurrence.daily(at="10:00")
+        self.campaign_ids = [
+            winter.id,
+            world.draft("Legal notice", tags=["legal"]).id,
+            world.live("Daily deals", recurrence=recurring).id,
+            world.scheduled("Spring preview", days=2).id,
+        ]
+        admin.activate_approval_policy(legal.id)
+        in_review = world.draft("Legal update", tags=["legal"]).id
+        admin.request_approval(in_review, "please")
+        self.campaign_ids.append(in_review)
+        self.policy_ids = [legal.id, sale.id]
+        self.surface_ids = [world.email.id, world.sms.id, world.push.id]
+        self.created = 0
+
+    def campaign(self, op: Op) -> str:
+        """Any campaign ever made (deleted ones too); with ``flag``, preferably one the
+        verb could act on, so that successes of every verb are exercised often."""
+        fits = CAN_ACT_ON.get(op.verb)
+        if op.flag and fits is not None:
+            user = self.users[op.user % len(self.users)]
+            page = self.world.admin.list_campaigns(statuses=ck.ALL_STATUSES, limit=500)
+            wanted = sorted(c.id for c in page.items if fits(c, user))
+            if wanted:
+                return wanted[op.a % len(wanted)]
+        return self.campaign_ids[op.a % len(self.campaign_ids)]
+
+    def policy(self, op: Op) -> str:
+        return self.policy_ids[op.a % len(self.policy_ids)]
+
+    def target(self, op: Op) -> str:
+        return self.users[op.b % len(self.users)]
+
+    def group(self, op: Op) -> str:
+        return POOL_GROUPS[op.b % len(POOL_GROUPS)]
+
+    def surface(self, op: Op) -> str:
+        return self.surface_ids[op.a % len(self.surface_ids)]
+
+    def fresh_name(self, prefix: str) -> str:
+        self.created += 1
+        return f"{prefix} {self.created}"
+
+    def review_of(self, campaign_id: str) -> Review | None:
+        try:
+            return self.world.admin.get(campaign_id).review
+        except ck.NotFound:
+            return None
+
+
+Verb = Callable[[Arena, ck.UserSession, Op], object]
+
+CALLS: dict[str, Verb] = {
+    "get": lambda w, s, o: s.get(w.campaign(o)),
+    "list_campaigns": lambda w, s, o: s.list_campaigns(statuses=ck.ALL_STATUSES),
+    "calendar": lambda w, s, o: s.calendar(T0, T0.add(days=30)),
+    "create_campaign": lambda w, s, o: w.world.draft(
+        w.fresh_name("Sale" if o.flag else "Promo"),
+        tags=["legal"] if o.b % 2 else [],
+        session=s,
+    ),
+    "update_draft": lambda w, s, o: s.update_draft(
+        w.campaign(o), actions=[w.world.email_action(f"Edit {o.b}")]
+    ),
+    "delete": lambda w, s, o: s.delete(w.campaign(o)),
+    "duplicate": lambda w, s, o: s.duplicate(w.campaign(o), w.fresh_name("Copy")),
+    "activate": lambda w, s, o: s.activate(w.campaign(o)),
+    "modify": lambda w, s, o: s.modify(w.campaign(o)),
+    "discard_draft": lambda w, s, o: s.discard_draft(w.campaign(o)),
+    "stop": lambda w, s, o: s.stop(w.campaign(o)),
+    "archive": lambda w, s, o: s.archive(w.campaign(o)),
+    "create_surface": lambda w, s, o: s.create_surface(
+        name=w.fresh_name("Surface"),
+        channel=ck.ChannelType.SMS,
+        settings=ck.SmsSettings(sender_id="SHOP"),
+    ),
+    "deactivate_surface": lambda w, s, o: s.deactivate_surface(w.surface(o)),
+    "get_surface": lambda w, s, o: s.get_surface(w.surface(o)),
+    "list_surfaces": lambda w, s, o: s.list_surfaces(),
+    "export": lambda w, s, o: s.export([w.campaign(o)]),
+    "import_": lambda w, s, o: s.import_(w.package),
+    "report": lambda w, s, o: s.report(w.campaign(o)),
+    "send_proof": lambda w, s, o: s.send_proof(w.campaign(o), ["tester"]),
+    "request_approval": lambda w, s, o: s.request_approval(w.campaign(o), "please"),
+    "cancel_approval": lambda w, s, o: s.cancel_approval(w.campaign(o)),
+    "approve": lambda w, s, o: s.approve(w.campaign(o), "ok"),
+    "request_changes": lambda w, s, o: s.request_changes(w.campaign(o), "change it"),
+    "approval_history": lambda w, s, o: s.approval_history(w.campaign(o)),
+    "create_approval_policy": lambda w, s, o: s.create_approval_policy(
+        name=w.fresh_name("Policy"),
+        reviewers=[w.target(o)],
+        reviewer_groups=[w.group(o)] if o.flag else [],
+        block_self_approval=o.flag,
+        name_contains="sale" if o.a % 2 else None,
+    ),
+    "update_approval_policy": lambda w, s, o: s.update_approval_policy(
+        w.policy(o), reviewers=[w.target(o)], block_self_approval=o.flag
+    ),
+    "activate_approval_policy": lambda w, s, o: s.activate_approval_policy(w.policy(o)),
+    "deactivate_approval_policy": lambda w, s, o: s.deactivate_approval_policy(w.policy(o)),
+    "duplicate_approval_policy": lambda w, s, o: s.duplicate_approval_policy(w.policy(o)),
+    "list_approval_policies": lambda w, s, o: s.list_approval_policies(),
+    "get_approval_policy": lambda w, s, o: s.get_approval_policy(w.policy(o)),
+    "assign_profile": lambda w, s, o: s.assign_profile(w.target(o), o.profile),
+    "revoke_profile": lambda w, s, o: s.revoke_profile(w.target(o), o.profile),
+    "assign_group_profile": lambda w, s, o: s.assign_group_profile(w.group(o), o.profile),
+    "revoke_group_profile": lambda w, s, o: s.revoke_group_profile(w.group(o), o.profile),
+    "add_group_member": lambda w, s, o: s.add_group_member(w.group(o), w.target(o)),
+    "remove_group_member": lambda w, s, o: s.remove_group_member(w.group(o), w.target(o)),
+    "access_audit_log": lambda w, s, o: s.access_audit_log(),
+}
+
+
+def _workflow_refusal(
+    model: AccessModel, user: str, verb: str, review: Review | None
+) -> str | None:
+    """The permission the workflow must refuse on (SPEC 7), or None if it does not refuse.
+
+    Only for users holding the verb's own permissions; ``request_approval`` is
+    refused or not depending on the matching policy, so it is left to the outcome.
+    """
+    if verb == "cancel_approval" and review is not None and review.requester != user:
+        return "campaign.write"
+    if verb in ("approve", "request_changes") and review is not None:
+        named = user in review.reviewers or bool(review.reviewer_groups & model.groups_of(user))
+        self_blocked = verb == "approve" and review.block_self_approval and review.requester == user
+        if not named or self_blocked:
+            return "campaign.approve"
+    return None
+
+
+def _record_success(arena: Arena, op: Op, result: object) -> None:
+    """Keep the model and the id lists in step with a verb that succeeded."""
+    model = arena.model
+    if op.verb in ("create_campaign", "duplicate"):
+        arena.campaign_ids.append(_campaign(result).id)
+    elif op.verb == "import_":
+        assert isinstance(result, list)
+        arena.campaign_ids.extend(c.id for c in result)
+    elif op.verb in ("create_approval_policy", "duplicate_approval_policy"):
+        arena.policy_ids.append(_policy_result(result).id)
+    elif op.verb == "assign_profile":
+        model.direct.setdefault(arena.target(op), set()).add(op.profile)
+    elif op.verb == "revoke_profile":
+        model.direct.setdefault(arena.target(op), set()).discard(op.profile)
+    elif op.verb == "assign_group_profile":
+        model.group_profiles.setdefault(arena.group(op), set()).add(op.profile)
+    elif op.verb == "revoke_group_profile":
+        model.group_profiles.setdefault(arena.group(op), set()).discard(op.profile)
+    elif op.verb == "add_group_member":
+        model.members.setdefault(arena.group(op), set()).add(arena.target(op))
+    elif op.verb == "remove_group_member":
+        model.members.setdefault(arena.group(op), set()).discard(arena.target(op))
+
+
+def _step(arena: Arena, op: Op) -> str:
+    """Run one op and check it against the model; return how it ended (for statistics)."""
+    world = arena.world
+    if op.verb == "tick":
+        world.clock.advance(hours=op.a % 12 + 1)
+        world.kit.tick()
+        return "tick"
+    user = arena.users[op.user % len(arena.users)]
+    held = arena.model.permissions(user)
+    lacking = [p for p in REQUIRED[op.verb] if p not in held]
+    review = arena.review_of(arena.campaign(op)) if op.verb in WORKFLOW_VERBS else None
+    refusal = None if lacking else _workflow_refusal(arena.model, user, op.verb, review)
+    before = snapshot(world) if lacking or op.verb in WORKFLOW_VERBS else None
+    result, error = _attempt(lambda: CALLS[op.verb](arena, world.kit.as_user(user), op))
+    if isinstance(error, ck.PermissionDenied):
+        about = arena.campaign(op) if op.verb in ABOUT_A_CAMPAIGN else None
+        assert (error.user, error.campaign_id) == (user, about)
+        if lacking:
+            # the policy is asked first, for the first permission the verb needs
+            assert error.permission == lacking[0], (op, held)
+        elif op.verb == "request_approval":
+            # no policy applied, and the requester may not publish
+            assert error.permission == "campaign.publish"
+            assert "campaign.publish" not in held
+        else:
+            assert refusal is not None, (op, held, review, error)
+            assert error.permission == refusal
+        assert before is not None
+        assert snapshot(world) == before
+        return "denied"
+    if error is not None:
+        # a refusal for any other reason is only for those the model lets in
+        assert not lacking, (op, held, error)
+        assert refusal is None, (op, review, error)
+        return "refused otherwise"
+    assert not lacking, (op, held)
+    assert refusal is None, (op, review)
+    if op.verb == "request_approval":
+        trail = _campaign(result).approvals
+        if trail[-1].action is ck.ApprovalAction.ACTIVATED_WITHOUT_POLICY:
+            assert "campaign.publish" in held, (op, held)
+    if op.verb in ("approve", "request_changes", "cancel_approval"):
+        assert review is not None  # something was in review
+    _record_success(arena, op, result)
+    return "allowed"
+
+
+def _access_matches_the_model(arena: Arena) -> None:
+    access = arena.world.kit.access
+    assert dict(access.assignments()) == arena.model.assignments()
+    for group in POOL_GROUPS:
+        assert access.members_of(group) == arena.model.members.get(group, set())
+    for user in arena.users:
+        assert access.groups_of(user) == arena.model.groups_of(user)
+
+
+@settings(max_examples=250, deadline=None)
+@given(population=populations(), ops=st.lists(OPS, min_size=5, max_size=40))
+def test_random_users_never_act_beyond_their_effective_permissions(
+    population: Population, ops: list[Op]
+) -> None:
+    """Random users, profiles, groups and verbs: every success is one the SPEC table
+    (union of direct and group profiles) allows; every lacking permission is a denial
+    that changes nothing."""
+    arena = Arena(population)
+    _access_matches_the_model(arena)
+    for op in ops:
+        outcome = _step(arena, op)
+        event(f"{op.verb}: {outcome}")
+        _access_matches_the_model(arena)

@@ -87,7 +87,14 @@ def test_every_public_name_has_a_docstring() -> None:
 
 
 def test_testing_exports_the_doubles() -> None:
-    assert set(cktesting.__all__) == {"ManualClock", "SequentialIds"}
+    assert set(cktesting.__all__) == {
+        "ManualClock",
+        "SequentialIds",
+        "RecordingChannel",
+        "ReconcilingRecordingChannel",
+        "CallbackChannel",
+        "NullChannel",
+    }
 
 
 def test_session_verbs_of_the_contract_exist() -> None:

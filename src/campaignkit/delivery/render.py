@@ -113,11 +113,12 @@ Renderer = Callable[[Mapping[str, Any], Mapping[str, Any]], str]
 
 def _lookup(data: Mapping[str, Any], root: str, path: tuple[str, ...]) -> str:
     value: Any = data
-    for segment in path:
-        if not isinstance(value, Mapping) or segment not in value:
-            raise MissingAttribute(".".join((root, *path)))
-        value = value[segment]
-    return str(value)
+    try:
+        for segment in path:
+            value = value[segment]
+    except (KeyError, TypeError, IndexError):
+        raise MissingAttribute(".".join((root, *path))) from None
+    return value if type(value) is str else str(value)
 
 
 def _fast(source: str) -> Renderer | None:

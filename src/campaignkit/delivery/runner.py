@@ -97,21 +97,73 @@ def _version(campaign: Campaign, number: int) -> CampaignVersion:
     raise DeliveryError(f"campaign {campaign.id!r} has no version {number}")
 
 
-def _bump(counts: dict[str, ActionCounts], action_id: str, **changes: int) -> None:
-    current = counts.get(action_id, ActionCounts())
-    counts[action_id] = attrs.evolve(
-        current, **{k: getattr(current, k) + v for k, v in changes.items()}
-    )
+class _Tally:
+    """Count changes of one batch, per action, in plain integers (cheap to update)."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[str, dict[str, int]] = {}
+        self._excluded: dict[str, dict[ExclusionReason, int]] = {}
+
+    def add(self, action_id: str, field: str, amount: int = 1) -> None:
+        numbers = self._numbers.setdefault(action_id, {})
+        numbers[field] = numbers.get(field, 0) + amount
+
+    def exclude(self, action_id: str, reason: ExclusionReason, *, targeted: int = 1) -> None:
+        excluded = self._excluded.setdefault(action_id, {})
+        excluded[reason] = excluded.get(reason, 0) + 1
+        if targeted:
+            self.add(action_id, "targeted", targeted)
+
+    def entry(self, entry: LedgerEntry) -> None:
+        """Count an entry newly put in the ledger."""
+        if entry.state is LedgerState.EXCLUDED and entry.reason is not None:
+            self.exclude(entry.action_id, entry.reason)
+            return
+        self.add(entry.action_id, "targeted")
+        self.add(entry.action_id, "failed" if entry.state is LedgerState.FAILED else "pending")
+
+    def merged_into(self, current: Mapping[str, ActionCounts]) -> dict[str, ActionCounts]:
+        merged = dict(current)
+        for action_id in self._numbers.keys() | self._excluded.keys():
+            numbers = self._numbers.get(action_id, {})
+            delta = ActionCounts(
+                targeted=numbers.get("targeted", 0),
+                sent=numbers.get("sent", 0),
+                failed=numbers.get("failed", 0),
+                excluded=self._excluded.get(action_id, {}),
+                retries=numbers.get("retries", 0),
+                pending=numbers.get("pending", 0),
+            )
+            merged[action_id] = merged.get(action_id, ActionCounts()).plus(delta)
+        return merged
 
 
-def _exclude(
-    counts: dict[str, ActionCounts], action_id: str, reason: ExclusionReason, *, targeted: int = 1
-) -> None:
-    current = counts.get(action_id, ActionCounts())
-    excluded = dict(current.excluded)
-    excluded[reason] = excluded.get(reason, 0) + 1
-    counts[action_id] = attrs.evolve(
-        current, targeted=current.targeted + targeted, excluded=excluded
+def _ledger(
+    entry: LedgerEntry,
+    state: LedgerState,
+    *,
+    reason: ExclusionReason | None = None,
+    attempts: int | None = None,
+    next_attempt_at: pendulum.DateTime | None = None,
+    provider_message_id: str | None = None,
+    error: str | None = None,
+    message: Message | None = None,
+) -> LedgerEntry:
+    """A copy of ``entry`` in a new state (direct construction: this is the hot path)."""
+    return LedgerEntry(
+        entry.run_id,
+        entry.action_id,
+        entry.profile_id,
+        entry.campaign_id,
+        entry.channel,
+        state,
+        reason,
+        entry.attempts if attempts is None else attempts,
+        next_attempt_at,
+        provider_message_id,
+        entry.address,
+        error,
+        message,
     )
 
 
@@ -323,13 +375,13 @@ class Runner:
             suppressed=suppressed,
         )
         if isinstance(verdict, Exclude):
-            return attrs.evolve(base, reason=verdict.reason)
+            return _ledger(base, LedgerState.EXCLUDED, reason=verdict.reason)
         try:
             fields = plan.contents[action.id].render(profile.attributes, {})
         except MissingAttribute:
-            return attrs.evolve(base, reason=ExclusionReason.MISSING_ATTRIBUTE)
+            return _ledger(base, LedgerState.EXCLUDED, reason=ExclusionReason.MISSING_ATTRIBUTE)
         except TemplateFailed as exc:
-            return attrs.evolve(base, state=LedgerState.FAILED, error=str(exc))
+            return _ledger(base, LedgerState.FAILED, error=str(exc))
         message = Message(
             run_id=run_id,
             campaign_id=campaign.id,
@@ -342,8 +394,15 @@ class Runner:
             settings=plan.settings[action.id],
             transactional=campaign.category is Category.TRANSACTIONAL,
         )
-        return attrs.evolve(
-            base, state=LedgerState.PENDING, address=verdict.address, message=message
+        return LedgerEntry(
+            run_id,
+            action.id,
+            profile.id,
+            campaign.id,
+            action.channel,
+            LedgerState.PENDING,
+            address=verdict.address,
+            message=message,
         )
 
     def _record_intent(
@@ -362,14 +421,16 @@ class Runner:
             if not live:  # stopped while the batch was prepared: none of it goes out
                 entries = [_stopped(e) if e.state is LedgerState.PENDING else e for e in entries]
             uow.ledger.put(entries)
-            counts = _counts_of(entries)
+            tally = _Tally()
+            for entry in entries:
+                tally.entry(entry)
             for action_id, number in duplicates.items():
                 for _ in range(number):
-                    _exclude(counts, action_id, ExclusionReason.DUPLICATE)
+                    tally.exclude(action_id, ExclusionReason.DUPLICATE)
             uow.runs.save(
                 attrs.evolve(
                     run,
-                    counts=_merge(run.counts, counts),
+                    counts=tally.merged_into(run.counts),
                     position=position,
                     lease_expires_at=now + self._settings.lease,
                 )
@@ -416,20 +477,23 @@ class Runner:
     ) -> None:
         settings = self._settings
         updated: list[LedgerEntry] = []
-        counts: dict[str, ActionCounts] = {}
+        tally = _Tally()
         for entry, result in outcomes:
             attempts = entry.attempts + 1
-            change: dict[str, int] = {"retries": 1} if retry else {}
+            action_id = entry.action_id
+            if retry:
+                tally.add(action_id, "retries")
             if isinstance(result, Accepted):
-                new = attrs.evolve(
-                    entry,
-                    state=LedgerState.SENT,
-                    attempts=attempts,
-                    message=None,
-                    provider_message_id=result.provider_message_id,
-                    next_attempt_at=None,
+                updated.append(
+                    _ledger(
+                        entry,
+                        LedgerState.SENT,
+                        attempts=attempts,
+                        provider_message_id=result.provider_message_id,
+                    )
                 )
-                change |= {"sent": 1, "pending": -1}
+                tally.add(action_id, "sent")
+                tally.add(action_id, "pending", -1)
             elif isinstance(result, TransientFailure) and attempts < settings.max_attempts:
                 delay = backoff(
                     idempotency_key(*entry.key),
@@ -437,33 +501,29 @@ class Runner:
                     base=settings.retry_base,
                     cap=settings.retry_cap,
                 )
-                new = attrs.evolve(
-                    entry,
-                    state=LedgerState.RETRY,
-                    attempts=attempts,
-                    error=result.error,
-                    next_attempt_at=now + delay,
+                updated.append(
+                    _ledger(
+                        entry,
+                        LedgerState.RETRY,
+                        attempts=attempts,
+                        error=result.error,
+                        next_attempt_at=now + delay,
+                        message=entry.message,
+                    )
                 )
             else:
-                new = attrs.evolve(
-                    entry,
-                    state=LedgerState.FAILED,
-                    attempts=attempts,
-                    error=result.error,
-                    message=None,
-                    next_attempt_at=None,
+                updated.append(
+                    _ledger(entry, LedgerState.FAILED, attempts=attempts, error=result.error)
                 )
-                change |= {"failed": 1, "pending": -1}
-            updated.append(new)
-            if change:
-                _bump(counts, entry.action_id, **change)
+                tally.add(action_id, "failed")
+                tally.add(action_id, "pending", -1)
         with self._store.unit_of_work() as uow:
             uow.ledger.put(updated)
             run = uow.runs.get(run_id)
             uow.runs.save(
                 attrs.evolve(
                     run,
-                    counts=_merge(run.counts, counts),
+                    counts=tally.merged_into(run.counts),
                     lease_expires_at=now + settings.lease,
                 )
             )
@@ -523,12 +583,12 @@ class Runner:
                 if not open_entries:
                     break
                 uow.ledger.put([_stopped(e) for e in open_entries])
-                counts: dict[str, ActionCounts] = {}
+                tally = _Tally()
                 for entry in open_entries:
-                    _exclude(counts, entry.action_id, ExclusionReason.STOPPED, targeted=0)
-                    _bump(counts, entry.action_id, pending=-1)
+                    tally.exclude(entry.action_id, ExclusionReason.STOPPED, targeted=0)
+                    tally.add(entry.action_id, "pending", -1)
                 run = uow.runs.get(run_id)
-                uow.runs.save(attrs.evolve(run, counts=_merge(run.counts, counts)))
+                uow.runs.save(attrs.evolve(run, counts=tally.merged_into(run.counts)))
         with self._store.unit_of_work() as uow:
             run = uow.runs.get(run_id)
         if not run.streamed:
@@ -584,32 +644,4 @@ class Runner:
 
 
 def _stopped(entry: LedgerEntry) -> LedgerEntry:
-    return attrs.evolve(
-        entry,
-        state=LedgerState.EXCLUDED,
-        reason=ExclusionReason.STOPPED,
-        message=None,
-        next_attempt_at=None,
-    )
-
-
-def _counts_of(entries: Sequence[LedgerEntry]) -> dict[str, ActionCounts]:
-    """The count changes of entries newly put in the ledger."""
-    counts: dict[str, ActionCounts] = {}
-    for entry in entries:
-        if entry.state is LedgerState.EXCLUDED and entry.reason is not None:
-            _exclude(counts, entry.action_id, entry.reason)
-        elif entry.state is LedgerState.FAILED:
-            _bump(counts, entry.action_id, targeted=1, failed=1)
-        else:
-            _bump(counts, entry.action_id, targeted=1, pending=1)
-    return counts
-
-
-def _merge(
-    current: Mapping[str, ActionCounts], delta: Mapping[str, ActionCounts]
-) -> dict[str, ActionCounts]:
-    merged = dict(current)
-    for action_id, change in delta.items():
-        merged[action_id] = merged.get(action_id, ActionCounts()).plus(change)
-    return merged
+    return _ledger(entry, LedgerState.EXCLUDED, reason=ExclusionReason.STOPPED)

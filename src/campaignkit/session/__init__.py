@@ -2,18 +2,21 @@
 
 ``UserSession`` gathers the verb groups: campaigns (:mod:`.campaigns`),
 surfaces (:mod:`.surfaces`), approvals (:mod:`.approvals`), access
-(:mod:`.access`) and export/import (:mod:`.transfer`); :mod:`.base` holds the
-shared plumbing.
+(:mod:`.access`), export/import (:mod:`.transfer`) and delivery
+(:mod:`.delivery`); :mod:`.base` holds the shared plumbing.
 """
 
 from campaignkit.session.access import AccessVerbs
 from campaignkit.session.approvals import ApprovalVerbs
 from campaignkit.session.campaigns import CampaignVerbs
+from campaignkit.session.delivery import DeliveryVerbs, ProofResult
 from campaignkit.session.surfaces import SURFACE_HOLDING_STATUSES, SurfaceVerbs
 from campaignkit.session.transfer import TransferVerbs
 
 
-class UserSession(CampaignVerbs, SurfaceVerbs, ApprovalVerbs, AccessVerbs, TransferVerbs):
+class UserSession(
+    CampaignVerbs, SurfaceVerbs, ApprovalVerbs, AccessVerbs, TransferVerbs, DeliveryVerbs
+):
     """Acts for one user. Obtain it with ``kit.as_user(user_id)``.
 
     Every verb checks the permission policy first; a denial raises
@@ -24,4 +27,4 @@ class UserSession(CampaignVerbs, SurfaceVerbs, ApprovalVerbs, AccessVerbs, Trans
     """
 
 
-__all__ = ["SURFACE_HOLDING_STATUSES", "UserSession"]
+__all__ = ["SURFACE_HOLDING_STATUSES", "ProofResult", "UserSession"]

@@ -35,6 +35,7 @@ from campaignkit.domain.lifecycle import (
 )
 from campaignkit.domain.listing import DEFAULT_PAGE_SIZE, CampaignQuery, Page
 from campaignkit.domain.schedule import Schedule
+from campaignkit.engine import wake_runs
 from campaignkit.errors import ApprovalRequired, ValidationError
 from campaignkit.permissions import Permission as P
 from campaignkit.ports import UnitOfWork
@@ -290,7 +291,15 @@ class CampaignVerbs(SessionBase):
 
     def stop(self, campaign_id: str) -> Campaign:
         """Stop a SCHEDULED or LIVE campaign for good (needs ``campaign.publish``)."""
-        return self._command(campaign_id, P.CAMPAIGN_PUBLISH, Stop())
+
+        def build(uow: UnitOfWork, campaign: Campaign, now: pendulum.DateTime) -> Outcome:
+            outcome = apply(campaign, Stop(), now=now, actor=self.user, rules=self._kit.rules)
+            wake_runs(uow, campaign.id, now)  # queued messages settle at the next tick
+            return outcome
+
+        saved = self._mutate(campaign_id, P.CAMPAIGN_PUBLISH, build)
+        assert saved is not None
+        return saved
 
     def archive(self, campaign_id: str) -> Campaign:
         """Archive a COMPLETED, STOPPED or FAILED campaign (needs ``campaign.write``)."""
