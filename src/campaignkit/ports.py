@@ -30,6 +30,7 @@ from campaignkit.domain.delivery import (
 from campaignkit.domain.listing import CampaignQuery, Page
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.surface import ChannelSurface
+from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.permissions import ProductProfile
 
 
@@ -266,6 +267,29 @@ class StaticAudienceRepository(Protocol):
         ...
 
 
+class ExecutionRepository(Protocol):
+    """Protocol: API executions, unique per (campaign, request id)."""
+
+    def add(self, execution: ExecutionRecord) -> ExecutionRecord:
+        """Store a new execution at revision 1.
+
+        Raises ``ConflictError`` if the id, or the request id for that campaign, exists.
+        """
+        ...
+
+    def get(self, execution_id: str) -> ExecutionRecord:
+        """Return the execution; raise ``NotFound`` if there is none."""
+        ...
+
+    def by_request(self, campaign_id: str, request_id: str) -> ExecutionRecord | None:
+        """The execution of this request id for this campaign, or None."""
+        ...
+
+    def save(self, execution: ExecutionRecord) -> ExecutionRecord:
+        """Replace the execution loaded at its revision (``ConflictError`` if stale)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """Protocol: one all-or-nothing transaction over the repositories.
 
@@ -319,6 +343,11 @@ class UnitOfWork(Protocol):
         """Static audiences."""
         ...
 
+    @property
+    def executions(self) -> ExecutionRepository:
+        """API executions."""
+        ...
+
 
 class Store(Protocol):
     """Protocol: where campaigns and their companions are kept."""
@@ -370,6 +399,10 @@ class ProfileStore(Protocol):
 
     def upsert(self, profile: Profile) -> None:
         """Create or replace the profile with ``profile.id``."""
+        ...
+
+    def find_by_identity(self, namespace: str, value: str) -> Profile | None:
+        """Return the profile whose identity in ``namespace`` is ``value``, or None."""
         ...
 
 

@@ -32,6 +32,7 @@ from campaignkit.domain.surface import (
     SmsSettings,
     SurfaceSettings,
 )
+from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.errors import StorageError
 
 T = TypeVar("T")
@@ -49,6 +50,7 @@ SCHEMAS: Final[Mapping[type, tuple[str, int]]] = {
     Run: ("run", 1),
     LedgerEntry: ("ledger_entry", 1),
     FeedbackRecord: ("feedback", 1),
+    ExecutionRecord: ("execution", 1),
 }
 """Each stored type with its schema name and current version."""
 

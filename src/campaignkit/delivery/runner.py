@@ -19,6 +19,7 @@ Entries with a recorded outcome are never sent again, and every
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import attrs
 import pendulum
@@ -35,6 +36,7 @@ from campaignkit.domain.delivery import (
     LedgerState,
     Message,
     Run,
+    RunKind,
     RunStatus,
     SendResult,
     TransientFailure,
@@ -88,6 +90,13 @@ class _Plan:
     contents: Mapping[str, CompiledContent]
     settings: Mapping[str, SurfaceSettings]
     channels: Mapping[str, Channel]
+    shared_context: Mapping[str, Any]
+    contexts: Mapping[str, Mapping[str, Any]]
+    """Per-recipient API context of a unitary trigger, by profile id."""
+
+    def context(self, profile_id: str) -> Mapping[str, Any]:
+        """The API context templates see for this recipient."""
+        return self.contexts.get(profile_id, self.shared_context)
 
 
 def _version(campaign: Campaign, number: int) -> CampaignVersion:
@@ -265,7 +274,10 @@ class Runner:
             contents[action.id] = CompiledContent.of(action.content.templates())
             settings[action.id] = surface.settings
             channels[action.id] = channel
-        return _Plan(campaign, version, version.actions, contents, settings, channels)
+        contexts = {r.profile.id: r.context for r in run.recipients}
+        return _Plan(
+            campaign, version, version.actions, contents, settings, channels, run.context, contexts
+        )
 
     def _halted(self, run_id: str) -> bool:
         with self._store.unit_of_work() as uow:
@@ -277,6 +289,10 @@ class Runner:
 
     def _members(self, run: Run, plan: _Plan) -> Iterator[tuple[int, Sequence[Profile]]]:
         """Audience batches from the run's resume position, with their start position."""
+        if run.kind is RunKind.TRIGGER:
+            if run.position < len(run.recipients):
+                yield run.position, [r.profile for r in run.recipients[run.position :]]
+            return
         audience = plan.version.audience
         if audience is None:
             return
@@ -297,7 +313,10 @@ class Runner:
         if run.streamed:
             return
         audience = plan.version.audience
-        total = None if audience is None else self._audiences.count(audience)
+        if run.kind is RunKind.TRIGGER:
+            total: int | None = len(run.recipients)
+        else:
+            total = None if audience is None else self._audiences.count(audience)
         for start, batch in self._members(run, plan):
             if self._halted(run_id) or not self._batch(run_id, plan, start, batch, now):
                 return
@@ -377,7 +396,7 @@ class Runner:
         if isinstance(verdict, Exclude):
             return _ledger(base, LedgerState.EXCLUDED, reason=verdict.reason)
         try:
-            fields = plan.contents[action.id].render(profile.attributes, {})
+            fields = plan.contents[action.id].render(profile.attributes, plan.context(profile.id))
         except MissingAttribute:
             return _ledger(base, LedgerState.EXCLUDED, reason=ExclusionReason.MISSING_ATTRIBUTE)
         except TemplateFailed as exc:

@@ -135,6 +135,8 @@ class Campaign:
         updated_at: Instant of the last change.
         description: Free text.
         tags: Labels used to filter lists.
+        create_profiles: API-triggered TRANSACTIONAL only: a trigger for an
+            unknown recipient creates its profile instead of failing.
         live_version: The version that runs, once activated.
         draft_version: The version being edited: the only version of a DRAFT
             campaign, or the open draft of a SCHEDULED/LIVE one.
@@ -161,6 +163,7 @@ class Campaign:
     updated_at: pendulum.DateTime
     description: str = ""
     tags: tuple[str, ...] = ()
+    create_profiles: bool = False
     live_version: CampaignVersion | None = None
     draft_version: CampaignVersion | None = None
     superseded_versions: tuple[CampaignVersion, ...] = ()

@@ -50,11 +50,14 @@ def create(
     tags: Sequence[str] = (),
     detail: str = "",
     verb: Verb = Verb.CREATE,
+    create_profiles: bool = False,
 ) -> Outcome:
     """Make a new DRAFT campaign.
 
     Raises:
-        ValidationError: empty name or tags, or TRANSACTIONAL on a SCHEDULED campaign.
+        ValidationError: empty name or tags, TRANSACTIONAL on a SCHEDULED
+            campaign, or ``create_profiles`` on anything but an API-triggered
+            transactional campaign.
     """
     clean_name = check_name(name)
     if category is Category.TRANSACTIONAL and type is not CampaignType.API_TRIGGERED:
@@ -64,6 +67,8 @@ def create(
                 "use Category.MARKETING or type CampaignType.API_TRIGGERED"
             ]
         )
+    if create_profiles and category is not Category.TRANSACTIONAL:
+        raise ValidationError(["create_profiles is only for API-triggered TRANSACTIONAL campaigns"])
     entry = HistoryEntry(now, actor, verb, None, CampaignStatus.DRAFT, detail)
     campaign = Campaign(
         id=campaign_id,
@@ -76,6 +81,7 @@ def create(
         updated_at=now,
         description=description,
         tags=normalize_tags(tags),
+        create_profiles=create_profiles,
         draft_version=version,
         history=(entry,),
     )
@@ -105,4 +111,5 @@ def duplicate(
         tags=source.tags,
         detail=f"from {source.id} version {newest.number}",
         verb=Verb.DUPLICATE,
+        create_profiles=source.create_profiles,
     )

@@ -16,6 +16,7 @@ import attrs
 import pendulum
 
 from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.profile import Profile
 from campaignkit.domain.surface import SurfaceSettings
 
 
@@ -189,11 +190,18 @@ class RunStatus(str, enum.Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     STOPPED = "stopped"
+    CANCELLED = "cancelled"
+    """A scheduled execution cancelled before it fired."""
 
     @property
     def is_final(self) -> bool:
         """True once the run can change no more."""
-        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED)
+        return self in (
+            RunStatus.SUCCEEDED,
+            RunStatus.FAILED,
+            RunStatus.STOPPED,
+            RunStatus.CANCELLED,
+        )
 
     def __str__(self) -> str:
         return self.value
@@ -282,6 +290,20 @@ class RunKind(str, enum.Enum):
 
 
 @attrs.frozen(eq=True, hash=False)
+class RunRecipient:
+    """A recipient given to a run directly (API triggers) instead of by an audience.
+
+    Attributes:
+        profile: The profile as it applies to this message (stored profile
+            overlaid with the call's attributes and channel data).
+        context: This recipient's API context.
+    """
+
+    profile: Profile
+    context: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen)
+
+
+@attrs.frozen(eq=True, hash=False)
 class Run:
     """One execution of one campaign version.
 
@@ -301,6 +323,8 @@ class Run:
         lease_owner: The worker running it now, if any.
         lease_expires_at: When another worker may take over a crashed run.
         error: Why it FAILED.
+        context: API context shared by every recipient (audience executions).
+        recipients: The recipients of a unitary trigger (instead of an audience).
         revision: Store revision for optimistic concurrency.
     """
 
@@ -319,6 +343,8 @@ class Run:
     lease_owner: str | None = None
     lease_expires_at: pendulum.DateTime | None = None
     error: str | None = None
+    context: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen)
+    recipients: tuple[RunRecipient, ...] = ()
     revision: int = 0
 
     def total(self) -> ActionCounts:

@@ -2,8 +2,9 @@
 
 ``UserSession`` gathers the verb groups: campaigns (:mod:`.campaigns`),
 surfaces (:mod:`.surfaces`), approvals (:mod:`.approvals`), access
-(:mod:`.access`), export/import (:mod:`.transfer`) and delivery
-(:mod:`.delivery`); :mod:`.base` holds the shared plumbing.
+(:mod:`.access`), export/import (:mod:`.transfer`), delivery
+(:mod:`.delivery`) and API triggers (:mod:`.triggers`); :mod:`.base` holds the
+shared plumbing.
 """
 
 from campaignkit.session.access import AccessVerbs
@@ -12,10 +13,17 @@ from campaignkit.session.campaigns import CampaignVerbs
 from campaignkit.session.delivery import DeliveryVerbs, ProofResult
 from campaignkit.session.surfaces import SURFACE_HOLDING_STATUSES, SurfaceVerbs
 from campaignkit.session.transfer import TransferVerbs
+from campaignkit.session.triggers import TriggerVerbs
 
 
 class UserSession(
-    CampaignVerbs, SurfaceVerbs, ApprovalVerbs, AccessVerbs, TransferVerbs, DeliveryVerbs
+    CampaignVerbs,
+    SurfaceVerbs,
+    ApprovalVerbs,
+    AccessVerbs,
+    TransferVerbs,
+    DeliveryVerbs,
+    TriggerVerbs,
 ):
     """Acts for one user. Obtain it with ``kit.as_user(user_id)``.
 

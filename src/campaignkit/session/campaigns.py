@@ -139,10 +139,13 @@ class CampaignVerbs(SessionBase):
         schedule: Schedule | None = None,
         tags: Iterable[str] = (),
         description: str = "",
+        create_profiles: bool = False,
     ) -> Campaign:
         """Create a DRAFT campaign (needs ``campaign.write``).
 
         A draft may be incomplete; activation reports every missing piece.
+        ``create_profiles`` (API-triggered transactional campaigns only) lets a
+        trigger for an unknown recipient create its profile.
 
         Raises:
             ValidationError: empty name, bad tags, or TRANSACTIONAL on a SCHEDULED type.
@@ -169,6 +172,7 @@ class CampaignVerbs(SessionBase):
             actor=self.user,
             description=description,
             tags=tuple(tags),
+            create_profiles=create_profiles,
         )
         with kit.store.unit_of_work() as uow:
             saved = uow.campaigns.add(outcome.campaign)

@@ -93,6 +93,7 @@ class TransferVerbs(SessionBase):
                     description=source.description,
                     tags=source.tags,
                     detail=f"imported from {source.id} version {source.newest_version.number}",
+                    create_profiles=source.create_profiles,
                 )
                 created.append(uow.campaigns.add(outcome.campaign))
                 events.extend(outcome.events)

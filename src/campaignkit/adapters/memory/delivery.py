@@ -11,6 +11,7 @@ import pendulum
 from campaignkit.adapters.memory.tables import Journal, Tables, move
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import FeedbackRecord, LedgerEntry, LedgerState, Run
+from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.errors import ConflictError, NotFound
 
 
@@ -223,3 +224,55 @@ class MemoryStaticAudiences:
     def members(self, name: str, offset: int, limit: int) -> Sequence[str]:
         """Member ids from ``offset``, in definition order."""
         return self.tables.static_audiences.get(name, ())[offset : offset + limit]
+
+
+@attrs.define
+class MemoryExecutions:
+    """API executions of an in-memory unit of work."""
+
+    tables: Tables
+    journal: Journal
+
+    def add(self, execution: ExecutionRecord) -> ExecutionRecord:
+        """Store a new execution at revision 1."""
+        executions = self.tables.executions
+        if execution.id in executions or self.by_request(
+            execution.campaign_id, execution.request_id
+        ):
+            raise ConflictError(
+                f"an execution with id {execution.id!r} or request id "
+                f"{execution.request_id!r} exists already"
+            )
+        stored = attrs.evolve(execution, revision=1)
+        executions[stored.id] = stored
+        self.journal.undo.append(lambda: executions.__delitem__(stored.id))
+        return stored
+
+    def get(self, execution_id: str) -> ExecutionRecord:
+        """Return the execution; raise ``NotFound`` if there is none."""
+        found = self.tables.executions.get(execution_id)
+        if found is None:
+            raise NotFound("execution", execution_id)
+        return found
+
+    def by_request(self, campaign_id: str, request_id: str) -> ExecutionRecord | None:
+        """The execution of this request id for this campaign, or None."""
+        return next(
+            (
+                e
+                for e in self.tables.executions.values()
+                if e.campaign_id == campaign_id and e.request_id == request_id
+            ),
+            None,
+        )
+
+    def save(self, execution: ExecutionRecord) -> ExecutionRecord:
+        """Replace the execution loaded at its revision."""
+        previous = self.get(execution.id)
+        if previous.revision != execution.revision:
+            raise ConflictError(f"execution {execution.id!r} changed meanwhile; reload and retry")
+        stored = attrs.evolve(execution, revision=execution.revision + 1)
+        executions = self.tables.executions
+        executions[stored.id] = stored
+        self.journal.undo.append(lambda: executions.__setitem__(previous.id, previous))
+        return stored

@@ -18,6 +18,7 @@ class InMemoryProfileStore:
 
     def __init__(self) -> None:
         self._profiles: dict[str, Profile] = {}
+        self._identities: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 
     def get(self, profile_id: str) -> Profile | None:
@@ -36,7 +37,20 @@ class InMemoryProfileStore:
         if not profile.id:
             raise ValidationError(["a profile needs a non-empty id"])
         with self._lock:
+            previous = self._profiles.get(profile.id)
+            if previous is not None:
+                for pair in previous.identities.items():
+                    if self._identities.get(pair) == profile.id:
+                        del self._identities[pair]
             self._profiles[profile.id] = profile
+            for pair in profile.identities.items():
+                self._identities[pair] = profile.id
+
+    def find_by_identity(self, namespace: str, value: str) -> Profile | None:
+        """Return the profile whose identity in ``namespace`` is ``value``, or None."""
+        with self._lock:
+            profile_id = self._identities.get((namespace, value))
+            return None if profile_id is None else self._profiles.get(profile_id)
 
     def scan(self, batch_size: int) -> Iterator[list[Profile]]:
         """Every profile in id order, in batches (a snapshot taken at the start)."""

@@ -10,6 +10,7 @@ import attrs
 
 from campaignkit.adapters.memory.campaigns import MemoryCampaigns
 from campaignkit.adapters.memory.delivery import (
+    MemoryExecutions,
     MemoryFeedback,
     MemoryLedger,
     MemoryRuns,
@@ -37,6 +38,7 @@ class InMemoryUnitOfWork:
     feedback: MemoryFeedback
     suppressions: MemorySuppressions
     audiences: MemoryStaticAudiences
+    executions: MemoryExecutions
 
 
 class InMemoryStore:
@@ -73,6 +75,7 @@ class InMemoryStore:
                 MemoryFeedback(tables, journal),
                 MemorySuppressions(tables, journal),
                 MemoryStaticAudiences(tables, journal),
+                MemoryExecutions(tables, journal),
             )
             self._local.uow = uow
             try:

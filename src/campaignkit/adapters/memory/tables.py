@@ -13,6 +13,7 @@ from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import FeedbackRecord, LedgerEntry, Run
 from campaignkit.domain.surface import ChannelSurface
+from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.permissions import ProductProfile
 
 Key = tuple[pendulum.DateTime, str]
@@ -69,6 +70,7 @@ class Tables:
         self.feedback: list[FeedbackRecord] = []
         self.suppressions: set[tuple[ChannelType, str]] = set()
         self.static_audiences: dict[str, tuple[str, ...]] = {}
+        self.executions: dict[str, ExecutionRecord] = {}
 
     def put_campaign(self, campaign: Campaign | None, previous: Campaign | None) -> None:
         """Replace ``previous`` by ``campaign`` (either may be None) and update indexes.

@@ -15,6 +15,7 @@ import pendulum
 from campaignkit.adapters.sqlite.connection import Database, from_us, to_us
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import FeedbackRecord, LedgerEntry, Run
+from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.errors import ConflictError, NotFound
 from campaignkit.serialization import dumps, loads
 
@@ -272,3 +273,52 @@ class SQLiteStaticAudiences:
             (name, offset, limit),
         )
         return [row[0] for row in rows]
+
+
+class SQLiteExecutions:
+    """The :class:`~campaignkit.ports.ExecutionRepository` of a SQLite unit of work."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(self, execution: ExecutionRecord) -> ExecutionRecord:
+        """Insert a new execution at revision 1."""
+        stored = attrs.evolve(execution, revision=1)
+        try:
+            self._db.execute(
+                "INSERT INTO executions (id, campaign_id, request_id, revision, document) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (stored.id, stored.campaign_id, stored.request_id, 1, dumps(stored)),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(
+                f"an execution with id {execution.id!r} or request id "
+                f"{execution.request_id!r} exists already"
+            ) from exc
+        return stored
+
+    def get(self, execution_id: str) -> ExecutionRecord:
+        """Return the execution; raise ``NotFound`` if there is none."""
+        row = self._db.one("SELECT document FROM executions WHERE id = ?", (execution_id,))
+        if row is None:
+            raise NotFound("execution", execution_id)
+        return loads(ExecutionRecord, row[0])
+
+    def by_request(self, campaign_id: str, request_id: str) -> ExecutionRecord | None:
+        """The execution of this request id for this campaign, or None."""
+        row = self._db.one(
+            "SELECT document FROM executions WHERE campaign_id = ? AND request_id = ?",
+            (campaign_id, request_id),
+        )
+        return None if row is None else loads(ExecutionRecord, row[0])
+
+    def save(self, execution: ExecutionRecord) -> ExecutionRecord:
+        """Update the execution stored at its revision."""
+        stored = attrs.evolve(execution, revision=execution.revision + 1)
+        cursor = self._db.execute(
+            "UPDATE executions SET revision = ?, document = ? WHERE id = ? AND revision = ?",
+            (stored.revision, dumps(stored), execution.id, execution.revision),
+        )
+        if cursor.rowcount != 1:
+            raise ConflictError(f"execution {execution.id!r} changed meanwhile; reload and retry")
+        return stored

@@ -46,19 +46,34 @@ class SQLiteProfileStore:
         """Create or replace the profile with ``profile.id``."""
         if not profile.id:
             raise ValidationError(["a profile needs a non-empty id"])
-        with self._store.unit_of_work():
-            self._store.database.execute(
-                "INSERT OR REPLACE INTO profiles (id, document) VALUES (?, ?)",
-                (profile.id, dumps(profile)),
-            )
+        self.upsert_many([profile])
 
     def upsert_many(self, profiles: Sequence[Profile]) -> None:
-        """Create or replace many profiles in one transaction."""
+        """Create or replace many profiles (and their identity index) in one transaction."""
         with self._store.unit_of_work():
-            self._store.database.executemany(
+            db = self._store.database
+            db.executemany(
                 "INSERT OR REPLACE INTO profiles (id, document) VALUES (?, ?)",
                 [(p.id, dumps(p)) for p in profiles],
             )
+            db.executemany(
+                "DELETE FROM profile_identities WHERE profile_id = ?", [(p.id,) for p in profiles]
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO profile_identities (namespace, value, profile_id) "
+                "VALUES (?, ?, ?)",
+                [(ns, value, p.id) for p in profiles for ns, value in p.identities.items()],
+            )
+
+    def find_by_identity(self, namespace: str, value: str) -> Profile | None:
+        """Return the profile whose identity in ``namespace`` is ``value``, or None."""
+        with self._store.unit_of_work():
+            row = self._store.database.one(
+                "SELECT p.document FROM profile_identities i JOIN profiles p "
+                "ON p.id = i.profile_id WHERE i.namespace = ? AND i.value = ?",
+                (namespace, value),
+            )
+        return None if row is None else loads(Profile, row[0])
 
     def scan(self, batch_size: int) -> Iterator[list[Profile]]:
         """Every profile in id order, in batches (one short read per batch)."""

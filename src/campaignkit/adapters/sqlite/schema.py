@@ -136,5 +136,27 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    (
+        3,
+        "API triggers: executions, profile identities",
+        (
+            """CREATE TABLE executions (
+                id TEXT PRIMARY KEY,
+                campaign_id TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                revision INTEGER NOT NULL,
+                document TEXT NOT NULL
+            )""",
+            """CREATE UNIQUE INDEX executions_by_request
+                ON executions (campaign_id, request_id)""",
+            """CREATE TABLE profile_identities (
+                namespace TEXT NOT NULL,
+                value TEXT NOT NULL,
+                profile_id TEXT NOT NULL,
+                PRIMARY KEY (namespace, value)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX profile_identities_by_profile ON profile_identities (profile_id)",
+        ),
+    ),
 )
 """``(version, description, statements)``, oldest first."""

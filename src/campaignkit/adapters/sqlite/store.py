@@ -13,6 +13,7 @@ import attrs
 from campaignkit.adapters.sqlite.campaigns import SQLiteCampaigns
 from campaignkit.adapters.sqlite.connection import Database, open_database
 from campaignkit.adapters.sqlite.delivery import (
+    SQLiteExecutions,
     SQLiteFeedback,
     SQLiteLedger,
     SQLiteRuns,
@@ -35,6 +36,7 @@ class SQLiteUnitOfWork:
     feedback: SQLiteFeedback
     suppressions: SQLiteSuppressions
     audiences: SQLiteStaticAudiences
+    executions: SQLiteExecutions
 
 
 class SQLiteStore:
@@ -78,6 +80,7 @@ class SQLiteStore:
                 SQLiteFeedback(db),
                 SQLiteSuppressions(db),
                 SQLiteStaticAudiences(db),
+                SQLiteExecutions(db),
             )
             with db.transaction():
                 self._local.uow = uow

@@ -1,0 +1,233 @@
+"""API-triggered executions: recipients, context rules and executions (SPEC section 9).
+
+Pure values and checks; the session verbs in ``campaignkit.session.triggers``
+create executions and their runs.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Final
+
+import attrs
+import pendulum
+
+from campaignkit.domain.campaign import Campaign
+from campaignkit.domain.campaign_enums import CampaignStatus, CampaignType
+from campaignkit.domain.channels import ChannelType
+from campaignkit.errors import ValidationError
+
+MAX_RECIPIENTS: Final = 20
+"""Recipients per unitary call [AJO]."""
+MAX_CONTEXT_BYTES: Final = 200 * 1024
+"""Serialized size limit of a context [AJO: 200 KB]."""
+RESERVED_CONTEXT_KEY: Final = "system"
+
+
+def _frozen(value: Mapping[Any, Any] | None) -> Mapping[Any, Any]:
+    return MappingProxyType(dict(value or {}))
+
+
+@attrs.frozen(eq=True, hash=False)
+class Recipient:
+    """One recipient of a unitary API trigger.
+
+    Attributes:
+        user_id: The recipient's identity value in ``namespace`` (for example
+            an email address), or a profile id.
+        namespace: The identity namespace of ``user_id``.
+        channel_data: Addresses for this message, per channel (overrides the profile's).
+        profile: Attributes overlaying the stored profile for this message only
+            (saved only when the call creates the profile).
+        context: Data for ``context.*`` in templates; never stored on the profile.
+    """
+
+    user_id: str
+    namespace: str
+    channel_data: Mapping[ChannelType, str] | None = attrs.field(default=None)
+    profile: Mapping[str, Any] | None = attrs.field(default=None)
+    context: Mapping[str, Any] | None = attrs.field(default=None)
+
+
+class ExecutionKind(str, enum.Enum):
+    """How an execution was requested."""
+
+    UNITARY = "unitary"
+    AUDIENCE = "audience"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ScheduleStatus(str, enum.Enum):
+    """Whether an execution has fired."""
+
+    SCHEDULED = "Scheduled"
+    TRIGGERED = "Triggered"
+    CANCELLED = "Cancelled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ExecutionStatus(str, enum.Enum):
+    """How the delivery of an execution is going."""
+
+    IN_PROGRESS = "InProgress"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+    """A scheduled audience execution cancelled before it fired."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen
+class ExecutionRecord:
+    """One accepted API call, as stored: a unitary trigger or an audience execution.
+
+    Attributes:
+        id: Identifier.
+        campaign_id: The API-triggered campaign.
+        request_id: The caller's idempotency key (unique per campaign).
+        kind: UNITARY or AUDIENCE.
+        created_at: When it was accepted.
+        created_by: Who called.
+        run_id: The run that delivers it.
+        payload_hash: Fingerprint of the request, to detect a reused request id.
+        execute_at: When an audience execution fires (None: at once).
+        cancelled_at: When a scheduled execution was cancelled.
+        revision: Store revision for optimistic concurrency.
+    """
+
+    id: str
+    campaign_id: str
+    request_id: str
+    kind: ExecutionKind
+    created_at: pendulum.DateTime
+    created_by: str
+    run_id: str
+    payload_hash: str
+    execute_at: pendulum.DateTime | None = None
+    cancelled_at: pendulum.DateTime | None = None
+    revision: int = 0
+
+
+@attrs.frozen
+class Execution:
+    """An accepted API call and how it is going (what the trigger verbs return).
+
+    Attributes:
+        id: Identifier.
+        campaign_id: The campaign.
+        request_id: The caller's idempotency key.
+        kind: UNITARY or AUDIENCE.
+        created_at: When it was accepted.
+        created_by: Who called.
+        execute_at: When an audience execution fires (None: at once).
+        schedule_status: Scheduled, Triggered or Cancelled.
+        status: InProgress, Succeeded or Failed.
+        targeted: Profiles targeted so far (summed over actions, distinct
+            recipients for a single action).
+        run_id: The run delivering it.
+    """
+
+    id: str
+    campaign_id: str
+    request_id: str
+    kind: ExecutionKind
+    created_at: pendulum.DateTime
+    created_by: str
+    execute_at: pendulum.DateTime | None
+    schedule_status: ScheduleStatus
+    status: ExecutionStatus
+    targeted: int
+    run_id: str
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, pendulum.DateTime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+def fingerprint(payload: object) -> str:
+    """A stable hash of a request payload (keys sorted)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=_json_default)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def context_problems(context: object, where: str) -> list[str]:
+    """What is wrong with a context: not an object, reserved key, too large, not JSON."""
+    if context is None:
+        return []
+    if not isinstance(context, Mapping):
+        return [f"{where} must be a JSON object, not {type(context).__name__}"]
+    problems = []
+    if RESERVED_CONTEXT_KEY in context:
+        problems.append(f"{where} uses the reserved top-level key {RESERVED_CONTEXT_KEY!r}")
+    try:
+        size = len(json.dumps(context, separators=(",", ":"), default=_json_default).encode())
+    except (TypeError, ValueError) as exc:
+        return [*problems, f"{where} is not JSON data: {exc}"]
+    if size > MAX_CONTEXT_BYTES:
+        problems.append(
+            f"{where} is {size} bytes serialized; at most {MAX_CONTEXT_BYTES} bytes are allowed"
+        )
+    return problems
+
+
+def recipient_problems(recipients: Sequence[Recipient]) -> list[str]:
+    """Every problem with the recipients of a unitary call (count, duplicates, context)."""
+    problems = []
+    count = len(recipients)
+    if not 1 <= count <= MAX_RECIPIENTS:
+        problems.append(f"a unitary trigger takes 1 to {MAX_RECIPIENTS} recipients, not {count}")
+    seen: set[str] = set()
+    for number, recipient in enumerate(recipients):
+        where = f"recipients[{number}]"
+        if not recipient.user_id.strip():
+            problems.append(f"{where}.userId must not be empty")
+        if not recipient.namespace.strip():
+            problems.append(f"{where}.namespace must not be empty")
+        if recipient.user_id in seen:
+            problems.append(f"{where}.userId {recipient.user_id!r} appears more than once")
+        seen.add(recipient.user_id)
+        problems.extend(context_problems(recipient.context, f"{where}.context"))
+    return problems
+
+
+def acceptance_problem(campaign: Campaign, now: pendulum.DateTime) -> str | None:
+    """Why ``campaign`` cannot accept a trigger at ``now``, or None when it can."""
+    if campaign.type is not CampaignType.API_TRIGGERED:
+        return (
+            f"campaign {campaign.id!r} is {campaign.type}, not API_TRIGGERED: "
+            "it cannot be triggered"
+        )
+    if campaign.status is not CampaignStatus.LIVE:
+        return (
+            f"campaign {campaign.id!r} is {campaign.status}, so it is not accepting triggers "
+            "(it must be LIVE)"
+        )
+    version = campaign.live_version
+    schedule = version.schedule if version is not None else None
+    if schedule is not None and schedule.start is not None and now < schedule.start:
+        return f"campaign {campaign.id!r} accepts triggers from {schedule.start.isoformat()}"
+    if schedule is not None and schedule.end is not None and now >= schedule.end:
+        return f"campaign {campaign.id!r} stopped accepting triggers at {schedule.end.isoformat()}"
+    return None
+
+
+def require_valid(problems: list[str], subject: str) -> None:
+    """Raise one ``ValidationError`` listing ``problems``, if there are any."""
+    if problems:
+        raise ValidationError(problems, subject=subject)

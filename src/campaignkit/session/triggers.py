@@ -1,0 +1,322 @@
+"""API-triggered executions: unitary triggers and audience executions (SPEC section 9).
+
+Each accepted call creates an execution and a run; the engine delivers the
+run on its next tick through the same ledger, rules and reports as scheduled
+campaigns. A ``request_id`` makes a call idempotent per campaign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import pendulum
+
+from campaignkit.domain.campaign import Campaign
+from campaignkit.domain.campaign_enums import Category
+from campaignkit.domain.delivery import Run, RunKind, RunRecipient, RunStatus
+from campaignkit.domain.events import DomainEvent
+from campaignkit.domain.lifecycle import run_finished, run_started
+from campaignkit.domain.profile import Profile
+from campaignkit.domain.triggers import (
+    Execution,
+    ExecutionKind,
+    ExecutionRecord,
+    ExecutionStatus,
+    Recipient,
+    ScheduleStatus,
+    acceptance_problem,
+    context_problems,
+    fingerprint,
+    recipient_problems,
+    require_valid,
+)
+from campaignkit.errors import ConflictError, NotFound, TransitionNotAllowed, ValidationError
+from campaignkit.permissions import Permission as P
+from campaignkit.ports import ProfileStore, UnitOfWork
+from campaignkit.session.base import SessionBase
+from campaignkit.timeutil import ensure_utc
+
+_STATUS = {
+    RunStatus.PENDING: ExecutionStatus.IN_PROGRESS,
+    RunStatus.RUNNING: ExecutionStatus.IN_PROGRESS,
+    RunStatus.SUCCEEDED: ExecutionStatus.SUCCEEDED,
+    RunStatus.FAILED: ExecutionStatus.FAILED,
+    RunStatus.STOPPED: ExecutionStatus.FAILED,
+    RunStatus.CANCELLED: ExecutionStatus.CANCELLED,
+}
+
+
+def execution_view(record: ExecutionRecord, run: Run) -> Execution:
+    """The public view of an execution and its run."""
+    if record.cancelled_at is not None:
+        schedule = ScheduleStatus.CANCELLED
+    elif record.kind is ExecutionKind.AUDIENCE and run.started_at is None:
+        schedule = ScheduleStatus.SCHEDULED
+    else:
+        schedule = ScheduleStatus.TRIGGERED
+    return Execution(
+        id=record.id,
+        campaign_id=record.campaign_id,
+        request_id=record.request_id,
+        kind=record.kind,
+        created_at=record.created_at,
+        created_by=record.created_by,
+        execute_at=record.execute_at,
+        schedule_status=schedule,
+        status=_STATUS[run.status],
+        targeted=run.position,
+        run_id=run.id,
+    )
+
+
+def _overlay(profile: Profile, recipient: Recipient) -> Profile:
+    """The stored profile as it applies to this one message."""
+    attributes = {**profile.attributes, **(recipient.profile or {})}
+    identities = {**profile.identities, recipient.namespace: recipient.user_id}
+    channel_data = {**profile.channel_data, **(recipient.channel_data or {})}
+    return attrs.evolve(
+        profile, attributes=attributes, identities=identities, channel_data=channel_data
+    )
+
+
+def _resolve(profiles: ProfileStore, recipient: Recipient) -> Profile | None:
+    found = profiles.find_by_identity(recipient.namespace, recipient.user_id)
+    return found if found is not None else profiles.get(recipient.user_id)
+
+
+class TriggerVerbs(SessionBase):
+    """API trigger verbs of a user session (``campaign.publish``)."""
+
+    def trigger(
+        self, campaign_id: str, recipients: Sequence[Recipient], *, request_id: str
+    ) -> Execution:
+        """Send an API-triggered campaign to 1 to 20 recipients (a unitary execution).
+
+        Returns at once; the next tick delivers. Repeating a ``request_id``
+        returns the same execution and sends nothing again; reusing it with a
+        different payload is a ``ConflictError``.
+
+        Raises:
+            TransitionNotAllowed: the campaign is not API-triggered, not LIVE, or
+                outside its start/end window.
+            ValidationError: every problem of the payload (count, duplicate user
+                ids, context size or reserved key, unknown recipients when the
+                campaign does not create profiles).
+            ConflictError: ``request_id`` was used with another payload.
+        """
+        recipients = list(recipients)
+        payload = {"kind": "unitary", "recipients": [attrs.asdict(r) for r in recipients]}
+        kit = self._kit
+        now = kit.clock.now()
+        created: list[Profile] = []
+
+        def build_run(campaign: Campaign, run_id: str) -> Run:
+            problems = recipient_problems(recipients)
+            run_recipients = []
+            for number, recipient in enumerate(recipients):
+                if not recipient.user_id.strip() or not recipient.namespace.strip():
+                    continue
+                profile = _resolve(kit.profiles, recipient)
+                if profile is None and campaign.create_profiles:
+                    profile = Profile(
+                        id=recipient.user_id,
+                        identities={recipient.namespace: recipient.user_id},
+                        attributes=recipient.profile or {},
+                        channel_data=recipient.channel_data or {},
+                    )
+                    created.append(profile)
+                if profile is None:
+                    problems.append(
+                        f"recipients[{number}]: no profile with {recipient.namespace} "
+                        f"{recipient.user_id!r}; create it first, or let this transactional "
+                        "campaign create profiles (create_profiles=True)"
+                    )
+                    continue
+                run_recipients.append(
+                    RunRecipient(_overlay(profile, recipient), recipient.context or {})
+                )
+            require_valid(problems, f"trigger of campaign {campaign.id!r}")
+            return _new_run(campaign, run_id, RunKind.TRIGGER, now, recipients=run_recipients)
+
+        execution = self._execute(
+            campaign_id, request_id, ExecutionKind.UNITARY, payload, now, build_run
+        )
+        for profile in created:
+            kit.profiles.upsert(profile)
+        return execution
+
+    def execute_audience(
+        self,
+        campaign_id: str,
+        *,
+        request_id: str,
+        context: Mapping[str, Any] | None = None,
+        execute_at: pendulum.DateTime | None = None,
+    ) -> Execution:
+        """Run a marketing API-triggered campaign on its audience, now or at ``execute_at``.
+
+        A scheduled execution can be cancelled until it fires.
+
+        Raises:
+            TransitionNotAllowed: not an API-triggered marketing campaign, not
+                LIVE, or outside its window.
+            ValidationError: a bad context, no audience, or ``execute_at`` in the
+                past or after the campaign's end.
+            ConflictError: ``request_id`` was used with another payload.
+        """
+        when = None if execute_at is None else ensure_utc(execute_at, "execute_at")
+        payload = {"kind": "audience", "context": context, "execute_at": when}
+        now = self._kit.clock.now()
+
+        def build_run(campaign: Campaign, run_id: str) -> Run:
+            if campaign.category is not Category.MARKETING:
+                raise TransitionNotAllowed(
+                    campaign.id,
+                    campaign.status.value,
+                    "execute_audience",
+                    "audience executions are for MARKETING campaigns; use trigger() "
+                    "for transactional messages",
+                )
+            problems = context_problems(context, "context")
+            version = campaign.live_version
+            end = version.schedule.end if version is not None else None
+            if version is None or version.audience is None:
+                problems.append(f"campaign {campaign.id!r} has no audience to execute on")
+            if when is not None and when < now:
+                problems.append(f"execute_at {when.isoformat()} is in the past")
+            if when is not None and end is not None and when >= end:
+                problems.append(f"execute_at {when.isoformat()} is after the campaign's end")
+            require_valid(problems, f"audience execution of campaign {campaign.id!r}")
+            return _new_run(
+                campaign, run_id, RunKind.AUDIENCE_EXECUTION, when or now, context=context or {}
+            )
+
+        return self._execute(
+            campaign_id, request_id, ExecutionKind.AUDIENCE, payload, now, build_run, when
+        )
+
+    def cancel_execution(self, execution_id: str) -> Execution:
+        """Cancel a scheduled audience execution before it fires (needs ``campaign.publish``).
+
+        Raises:
+            TransitionNotAllowed: it fired already (its time has come) or is not scheduled.
+        """
+        kit = self._kit
+        now = kit.clock.now()
+        with kit.store.unit_of_work() as uow:
+            record = self._record(uow, execution_id, P.CAMPAIGN_PUBLISH)
+            run = uow.runs.get(record.run_id)
+            fired = record.execute_at is None or now >= record.execute_at or run.started_at
+            if record.cancelled_at is not None:
+                return execution_view(record, run)
+            if fired or run.status.is_final:
+                campaign = uow.campaigns.get(record.campaign_id)
+                raise TransitionNotAllowed(
+                    campaign.id,
+                    campaign.status.value,
+                    "cancel_execution",
+                    f"execution {record.id!r} has fired already; only a scheduled execution "
+                    "can be cancelled before its execute_at",
+                )
+            run = uow.runs.save(
+                attrs.evolve(run, status=RunStatus.CANCELLED, finished_at=now, due_at=None)
+            )
+            campaign = uow.campaigns.get(record.campaign_id)
+            uow.campaigns.save(run_finished(campaign, now, kit.rules))
+            record = uow.executions.save(attrs.evolve(record, cancelled_at=now))
+            return execution_view(record, run)
+
+    def execution(self, execution_id: str) -> Execution:
+        """An execution and how it is going (needs ``campaign.read``)."""
+        with self._kit.store.unit_of_work() as uow:
+            record = self._record(uow, execution_id, P.CAMPAIGN_READ)
+            return execution_view(record, uow.runs.get(record.run_id))
+
+    # ------------------------------------------------------------ plumbing
+
+    def _record(self, uow: UnitOfWork, execution_id: str, permission: P) -> ExecutionRecord:
+        try:
+            record = uow.executions.get(execution_id)
+        except NotFound:
+            self._require(permission)
+            raise
+        self._load(uow, record.campaign_id, permission)
+        return record
+
+    def _execute(  # noqa: PLR0917 - private, called from two verbs
+        self,
+        campaign_id: str,
+        request_id: str,
+        kind: ExecutionKind,
+        payload: object,
+        now: pendulum.DateTime,
+        build_run: Callable[[Campaign, str], Run],
+        execute_at: pendulum.DateTime | None = None,
+    ) -> Execution:
+        kit = self._kit
+        digest = fingerprint(payload)
+        events: list[DomainEvent] = []
+        with kit.store.unit_of_work() as uow:
+            campaign = self._load(uow, campaign_id, P.CAMPAIGN_PUBLISH)
+            if not request_id.strip():
+                raise ValidationError(["request_id must be a non-empty string"])
+            existing = uow.executions.by_request(campaign.id, request_id)
+            if existing is not None:
+                if existing.payload_hash != digest or existing.kind is not kind:
+                    raise ConflictError(
+                        f"request id {request_id!r} was already used for campaign "
+                        f"{campaign.id!r} with a different payload; use a new request id"
+                    )
+                return execution_view(existing, uow.runs.get(existing.run_id))
+            caught = kit.engine.catch_up(uow, campaign, now)
+            events.extend(caught.events)
+            current = caught.campaign
+            if current is None:
+                raise NotFound("campaign", campaign_id)
+            refusal = acceptance_problem(current, now)
+            if refusal is not None:
+                raise TransitionNotAllowed(current.id, current.status.value, "trigger", refusal)
+            run = uow.runs.add(build_run(current, kit.ids("run")))
+            uow.campaigns.save(run_started(current, kit.rules))
+            record = uow.executions.add(
+                ExecutionRecord(
+                    id=kit.ids("exe"),
+                    campaign_id=current.id,
+                    request_id=request_id,
+                    kind=kind,
+                    created_at=now,
+                    created_by=self.user,
+                    run_id=run.id,
+                    payload_hash=digest,
+                    execute_at=execute_at,
+                )
+            )
+            view = execution_view(record, run)
+        kit.publish(events)
+        return view
+
+
+def _new_run(
+    campaign: Campaign,
+    run_id: str,
+    kind: RunKind,
+    at: pendulum.DateTime,
+    *,
+    recipients: Sequence[RunRecipient] = (),
+    context: Mapping[str, Any] | None = None,
+) -> Run:
+    version = campaign.live_version
+    assert version is not None  # LIVE campaigns have one
+    return Run(
+        id=run_id,
+        campaign_id=campaign.id,
+        version=version.number,
+        kind=kind,
+        status=RunStatus.PENDING,
+        created_at=at,
+        due_at=at,
+        recipients=tuple(recipients),
+        context=context or {},
+    )
