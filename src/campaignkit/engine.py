@@ -192,8 +192,8 @@ class LifecycleEngine:
         changed = outcome.campaign
         if changed.status is CampaignStatus.LIVE and campaign.status is not CampaignStatus.LIVE:
             changed = self._start_runs(uow, changed, due_at)
-        elif changed.open_runs and changed.status is not CampaignStatus.LIVE:
-            wake_runs(uow, changed.id, due_at)  # cut off by the end date
+        elif campaign.status is CampaignStatus.LIVE:
+            wake_runs(uow, changed.id, due_at)  # completed at its end date: cut runs off
         return uow.campaigns.save(changed), outcome.events
 
     def _start_runs(self, uow: UnitOfWork, campaign: Campaign, at: pendulum.DateTime) -> Campaign:

@@ -18,6 +18,7 @@ from campaignkit.domain.access import AccessAuditEntry, Principal
 from campaignkit.domain.approval import ApprovalPolicy
 from campaignkit.domain.audience import AudienceStatus
 from campaignkit.domain.campaign import Campaign
+from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import (
     ActionCounts,
@@ -43,6 +44,10 @@ class CampaignRepository(Protocol):
 
     def find(self, campaign_id: str) -> Campaign | None:
         """Return the campaign, or None."""
+        ...
+
+    def status(self, campaign_id: str) -> CampaignStatus | None:
+        """Return just the campaign's status (cheap), or None if it does not exist."""
         ...
 
     def add(self, campaign: Campaign) -> Campaign:

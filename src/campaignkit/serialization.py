@@ -88,11 +88,27 @@ def _structure_datetime(value: object, _: type) -> pendulum.DateTime:
     parsed = datetime.datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         raise ValueError(f"instant {value!r} has no UTC offset")
+    if parsed.utcoffset() == datetime.timedelta(0):  # what we write: the fast path
+        return pendulum.DateTime(
+            parsed.year,
+            parsed.month,
+            parsed.day,
+            parsed.hour,
+            parsed.minute,
+            parsed.second,
+            parsed.microsecond,
+            tzinfo=pendulum.UTC,
+        )
     return pendulum.instance(parsed).in_timezone("UTC")
 
 
 def _unstructure_datetime(value: pendulum.DateTime) -> str:
+    if value.utcoffset() == _ZERO:  # every instant campaignkit makes: the fast path
+        return value.isoformat()
     return value.in_timezone("UTC").isoformat()
+
+
+_ZERO: Final = datetime.timedelta(0)
 
 
 def _is_frozenset(cls: Any) -> bool:

@@ -220,14 +220,13 @@ class Runner:
         if claimed is None:
             with self._store.unit_of_work() as uow:
                 return uow.runs.get(run_id)
-        _, plan = claimed
+        run, plan = claimed
         try:
             self._reconcile(run_id, plan, now)
-            if not self._halted(run_id):
-                self._stream(run_id, plan, now)
-            if not self._halted(run_id):
-                self._retry(run_id, plan, now)
-            if self._halted(run_id):
+            halted = plan.campaign.status is not CampaignStatus.LIVE
+            if not halted:
+                halted = self._stream(run, plan, now) or self._retry(run_id, plan, now)
+            if halted:
                 return self._halt(run_id, plan, now)
             return self._settle(run_id, now)
         except DeliveryError as exc:
@@ -279,11 +278,11 @@ class Runner:
             campaign, version, version.actions, contents, settings, channels, run.context, contexts
         )
 
-    def _halted(self, run_id: str) -> bool:
+    def _halted(self, plan: _Plan) -> bool:
+        """True once the campaign is no longer LIVE (stopped, completed, removed)."""
         with self._store.unit_of_work() as uow:
-            run = uow.runs.get(run_id)
-            campaign = uow.campaigns.find(run.campaign_id)
-        return campaign is None or campaign.status is not CampaignStatus.LIVE
+            status = uow.campaigns.status(plan.campaign.id)
+        return status is not CampaignStatus.LIVE
 
     # ------------------------------------------------------------ streaming
 
@@ -306,29 +305,28 @@ class Runner:
                 yield position + skip, batch[skip:]
             position = end
 
-    def _stream(self, run_id: str, plan: _Plan, now: pendulum.DateTime) -> None:
-        """Process the audience from the resume position; return early when halted."""
-        with self._store.unit_of_work() as uow:
-            run = uow.runs.get(run_id)
+    def _stream(self, run: Run, plan: _Plan, now: pendulum.DateTime) -> bool:
+        """Process the audience from the resume position; True if the run was halted."""
         if run.streamed:
-            return
+            return False
         audience = plan.version.audience
         if run.kind is RunKind.TRIGGER:
             total: int | None = len(run.recipients)
         else:
             total = None if audience is None else self._audiences.count(audience)
         for start, batch in self._members(run, plan):
-            if self._halted(run_id) or not self._batch(run_id, plan, start, batch, now):
-                return
+            if not self._batch(run.id, plan, start, batch, now):
+                return True
             if self.progress is not None:
                 with self._store.unit_of_work() as uow:
-                    run = uow.runs.get(run_id)
+                    current = uow.runs.get(run.id)
                 self.progress(
-                    RunProgress(run.id, run.campaign_id, run.position, total, run.total())
+                    RunProgress(run.id, run.campaign_id, current.position, total, current.total())
                 )
         with self._store.unit_of_work() as uow:
-            run = uow.runs.get(run_id)
-            uow.runs.save(attrs.evolve(run, streamed=True))
+            current = uow.runs.get(run.id)
+            uow.runs.save(attrs.evolve(current, streamed=True))
+        return False
 
     def _batch(
         self,
@@ -435,8 +433,7 @@ class Runner:
         """Write a batch's entries, counts and resume position; False if halted meanwhile."""
         with self._store.unit_of_work() as uow:
             run = uow.runs.get(run_id)
-            campaign = uow.campaigns.find(run.campaign_id)
-            live = campaign is not None and campaign.status is CampaignStatus.LIVE
+            live = uow.campaigns.status(run.campaign_id) is CampaignStatus.LIVE
             if not live:  # stopped while the batch was prepared: none of it goes out
                 entries = [_stopped(e) if e.state is LedgerState.PENDING else e for e in entries]
             uow.ledger.put(entries)
@@ -572,14 +569,15 @@ class Runner:
             if unknown:
                 self._deliver(run_id, plan, unknown, now, retry=False)
 
-    def _retry(self, run_id: str, plan: _Plan, now: pendulum.DateTime) -> None:
+    def _retry(self, run_id: str, plan: _Plan, now: pendulum.DateTime) -> bool:
+        """Re-send the retries due at ``now``; True if the run was halted meanwhile."""
         while True:
             with self._store.unit_of_work() as uow:
                 due = list(uow.ledger.due_retries(run_id, now, self._settings.batch_size))
             if not due:
-                return
-            if self._halted(run_id):
-                return
+                return False
+            if self._halted(plan):
+                return True
             self._deliver(run_id, plan, due, now, retry=True)
 
     # ------------------------------------------------------------ endings
@@ -656,9 +654,10 @@ class Runner:
                 lease_expires_at=None,
             )
         )
-        campaign = uow.campaigns.find(run.campaign_id)
-        if campaign is not None and campaign.open_runs > 0:
-            uow.campaigns.save(run_finished(campaign, now, self._rules))
+        if run.kind is RunKind.SCHEDULED:  # the only runs a completion waits for
+            campaign = uow.campaigns.find(run.campaign_id)
+            if campaign is not None and campaign.open_runs > 0:
+                uow.campaigns.save(run_finished(campaign, now, self._rules))
         return saved
 
 

@@ -146,7 +146,7 @@ class Campaign:
         failure_reason: Why it FAILED, if it did.
         review: The open review request, if the draft is in review.
         approvals: The approval trail: every request and decision, oldest first.
-        open_runs: Delivery runs started and not yet finished.
+        open_runs: One-shot runs started and not yet finished (completion waits for them).
         runs_finished_at: When the last of its runs finished.
         due_at: When the engine next has lifecycle work for it (``None``: never).
         history: Every change, oldest first.

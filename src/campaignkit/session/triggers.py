@@ -17,7 +17,6 @@ from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.campaign_enums import Category
 from campaignkit.domain.delivery import Run, RunKind, RunRecipient, RunStatus
 from campaignkit.domain.events import DomainEvent
-from campaignkit.domain.lifecycle import run_finished, run_started
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.triggers import (
     Execution,
@@ -223,8 +222,6 @@ class TriggerVerbs(SessionBase):
             run = uow.runs.save(
                 attrs.evolve(run, status=RunStatus.CANCELLED, finished_at=now, due_at=None)
             )
-            campaign = uow.campaigns.get(record.campaign_id)
-            uow.campaigns.save(run_finished(campaign, now, kit.rules))
             record = uow.executions.save(attrs.evolve(record, cancelled_at=now))
             return execution_view(record, run)
 
@@ -279,7 +276,6 @@ class TriggerVerbs(SessionBase):
             if refusal is not None:
                 raise TransitionNotAllowed(current.id, current.status.value, "trigger", refusal)
             run = uow.runs.add(build_run(current, kit.ids("run")))
-            uow.campaigns.save(run_started(current, kit.rules))
             record = uow.executions.add(
                 ExecutionRecord(
                     id=kit.ids("exe"),

@@ -9,6 +9,7 @@ import pendulum
 
 from campaignkit.adapters.memory.tables import Journal, Tables
 from campaignkit.domain.campaign import Campaign
+from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.listing import CampaignQuery, Page, decode_cursor, encode_cursor
 from campaignkit.errors import ConflictError, NotFound, ValidationError
 
@@ -23,6 +24,11 @@ class MemoryCampaigns:
     def find(self, campaign_id: str) -> Campaign | None:
         """Return the campaign, or None."""
         return self.tables.campaigns.get(campaign_id)
+
+    def status(self, campaign_id: str) -> CampaignStatus | None:
+        """Return just the campaign's status, or None."""
+        found = self.tables.campaigns.get(campaign_id)
+        return None if found is None else found.status
 
     def get(self, campaign_id: str) -> Campaign:
         """Return the campaign; raise ``NotFound`` if there is none."""

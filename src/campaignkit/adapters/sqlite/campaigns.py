@@ -16,6 +16,7 @@ import pendulum
 
 from campaignkit.adapters.sqlite.connection import Database, from_us, to_us
 from campaignkit.domain.campaign import Campaign
+from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.listing import CampaignQuery, Page, decode_cursor, encode_cursor
 from campaignkit.errors import ConflictError, NotFound, ValidationError
 from campaignkit.serialization import dumps, loads
@@ -49,6 +50,11 @@ class SQLiteCampaigns:
         """Return the campaign, or None."""
         row = self._db.one("SELECT document FROM campaigns WHERE id = ?", (campaign_id,))
         return None if row is None else loads(Campaign, row[0])
+
+    def status(self, campaign_id: str) -> CampaignStatus | None:
+        """Return just the campaign's status (one indexed column), or None."""
+        row = self._db.one("SELECT status FROM campaigns WHERE id = ?", (campaign_id,))
+        return None if row is None else CampaignStatus(row[0])
 
     def get(self, campaign_id: str) -> Campaign:
         """Return the campaign; raise ``NotFound`` if there is none."""

@@ -8,6 +8,7 @@ Before anything is written, a file is checked: it must be a SQLite database
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import datetime
 import sqlite3
@@ -23,20 +24,29 @@ from campaignkit.errors import StorageError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 MEMORY = ":memory:"
-_EPOCH = pendulum.datetime(1970, 1, 1, tz="UTC")
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 Row = tuple[Any, ...]
 
 
-def to_us(instant: pendulum.DateTime) -> int:
+def to_us(instant: datetime.datetime) -> int:
     """An aware instant as integer microseconds since the Unix epoch (exact)."""
-    delta = instant - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return calendar.timegm(instant.utctimetuple()) * 1_000_000 + instant.microsecond
 
 
 def from_us(value: int) -> pendulum.DateTime:
     """The inverse of :func:`to_us`, in UTC."""
-    return _EPOCH + datetime.timedelta(microseconds=value)
+    moment = _EPOCH + datetime.timedelta(microseconds=value)
+    return pendulum.DateTime(
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond,
+        tzinfo=pendulum.UTC,
+    )
 
 
 class Database:
