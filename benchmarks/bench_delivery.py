@@ -84,7 +84,9 @@ def kit_run(make: Callable[[ManualClock], ck.CampaignKit], people: list[ck.Profi
         name="Bench",
         audience="all",
         namespace="email",
-        actions=[ck.Action(surface.id, ck.EmailContent(subject="Hi {{ profile.firstName }}", html="x"))],
+        actions=[
+            ck.Action(surface.id, ck.EmailContent(subject="Hi {{ profile.firstName }}", html="x"))
+        ],
         schedule=ck.Schedule(start=T0.add(minutes=1)),
     )
     ada.activate(campaign.id)
@@ -119,15 +121,24 @@ def main() -> None:
         sqlite_s = best(
             lambda: kit_run(
                 lambda clock: ck.CampaignKit.sqlite(
-                    Path(folder) / f"bench-{next(counter)}.db", clock, channels,
+                    Path(folder) / f"bench-{next(counter)}.db",
+                    clock,
+                    channels,
                     ids=SequentialIds(),
                 ),
                 people,
             ),
             repeat=2,
         )
-    rate = {name: N / seconds for name, seconds in
-            [("floor", floor_s), ("naive", naive_s), ("memory", memory_s), ("sqlite", sqlite_s)]}
+    rate = {
+        name: N / seconds
+        for name, seconds in [
+            ("floor", floor_s),
+            ("naive", naive_s),
+            ("memory", memory_s),
+            ("sqlite", sqlite_s),
+        ]
+    }
     for name, value in rate.items():
         print(f"{name:>7}: {value:12,.0f} recipients/s")
     print(f"in-memory / floor:  {rate['memory'] / rate['floor']:.3f} (target >= 0.25)")

@@ -66,7 +66,9 @@ def run(size: int, database: Path) -> None:
         name="Memory",
         audience="generated",
         namespace="email",
-        actions=[ck.Action(surface.id, ck.EmailContent(subject="Hi {{ profile.firstName }}", html="x"))],
+        actions=[
+            ck.Action(surface.id, ck.EmailContent(subject="Hi {{ profile.firstName }}", html="x"))
+        ],
     )
     ada.activate(campaign.id)
     started = time.perf_counter()
@@ -86,7 +88,9 @@ def main() -> None:
         for size in (100_000, 1_000_000):
             done = subprocess.run(
                 [sys.executable, __file__, str(size), str(Path(folder) / f"{size}.db")],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             )
             _, peak, seconds = done.stdout.split()
             results[size] = float(peak)

@@ -42,14 +42,20 @@ def triggers(kit: ck.CampaignKit) -> float:
     kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
     ada = kit.as_user("ada")
     surface = ada.create_surface(
-        name="Reset", channel=ck.ChannelType.EMAIL,
+        name="Reset",
+        channel=ck.ChannelType.EMAIL,
         settings=ck.EmailSettings(sender="no-reply@example.com"),
         category=ck.Category.TRANSACTIONAL,
     )
     campaign = ada.create_campaign(
-        name="Password reset", type=ck.CampaignType.API_TRIGGERED,
-        category=ck.Category.TRANSACTIONAL, namespace="email", create_profiles=True,
-        actions=[ck.Action(surface.id, ck.EmailContent(subject="Reset", html="{{ context.link }}"))],
+        name="Password reset",
+        type=ck.CampaignType.API_TRIGGERED,
+        category=ck.Category.TRANSACTIONAL,
+        namespace="email",
+        create_profiles=True,
+        actions=[
+            ck.Action(surface.id, ck.EmailContent(subject="Reset", html="{{ context.link }}"))
+        ],
     )
     ada.activate(campaign.id)
     kit.tick()
@@ -57,8 +63,13 @@ def triggers(kit: ck.CampaignKit) -> float:
     for i in range(ROUNDS):
         ada.trigger(
             campaign.id,
-            [ck.Recipient(user_id=f"user{i}@example.com", namespace="email",
-                          context={"link": f"https://example.com/reset/{i}"})],
+            [
+                ck.Recipient(
+                    user_id=f"user{i}@example.com",
+                    namespace="email",
+                    context={"link": f"https://example.com/reset/{i}"},
+                )
+            ],
             request_id=f"req-{i}",
         )
         kit.tick()
@@ -72,11 +83,15 @@ def main() -> None:
     channels: dict[ck.ChannelType, ck.Channel] = {c: NullChannel() for c in ck.ChannelType}
     with tempfile.TemporaryDirectory() as folder:
         base = floor(Path(folder) / "floor.db")
-        durable = triggers(ck.CampaignKit.sqlite(Path(folder) / "kit.db", ManualClock(T0), channels))
+        durable = triggers(
+            ck.CampaignKit.sqlite(Path(folder) / "kit.db", ManualClock(T0), channels)
+        )
     memory = triggers(ck.CampaignKit.in_memory(ManualClock(T0), channels=channels))
     print(f"bare INSERT + COMMIT:            {base * 1e6:9.1f} us")
-    print(f"durable unitary trigger (SQLite): {durable * 1e6:9.1f} us  "
-          f"= {durable / base:.1f}x the floor (target <= 3)")
+    print(
+        f"durable unitary trigger (SQLite): {durable * 1e6:9.1f} us  "
+        f"= {durable / base:.1f}x the floor (target <= 3)"
+    )
     print(f"in-memory trigger:               {1 / memory:9.0f} triggers/s")
 
 

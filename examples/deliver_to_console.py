@@ -31,7 +31,7 @@ def main() -> None:
     email = ada.create_surface(
         name="News", channel=ck.ChannelType.EMAIL, settings=ck.EmailSettings(sender="n@example.com")
     )
-    sms = ada.create_surface(
+    texts = ada.create_surface(
         name="Texts", channel=ck.ChannelType.SMS, settings=ck.SmsSettings(sender_id="SHOP")
     )
     campaign = ada.create_campaign(
@@ -40,7 +40,7 @@ def main() -> None:
         namespace="email",
         actions=[
             ck.Action(email.id, ck.EmailContent(subject="Hi {{ profile.firstName }}", html="<p>")),
-            ck.Action(sms.id, ck.SmsContent(text="{{ profile.firstName }}, doors open at 10")),
+            ck.Action(texts.id, ck.SmsContent(text="{{ profile.firstName }}, doors open at 10")),
         ],
     )
     ada.activate(campaign.id)

@@ -61,6 +61,7 @@ _MODULES = {
     "access",
     "adapters",
     "audiences",
+    "ajo",
     "serialization",
     "clock",
     "delivery",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -19,7 +18,6 @@ class ConsoleChannel:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
-        self._ids = itertools.count(1)
 
     def send(self, messages: Sequence[Message]) -> Sequence[SendResult]:
         """Print and accept every message."""
@@ -29,5 +27,5 @@ class ConsoleChannel:
             fields = "; ".join(f"{k}={v!r}" for k, v in message.fields.items())
             proof = " [proof]" if message.proof else ""
             print(f"[{message.channel}]{proof} to {message.address}: {fields}", file=stream)
-            results.append(Accepted(f"console-{next(self._ids)}"))
+            results.append(Accepted(f"console-{message.idempotency_key}"))
         return results

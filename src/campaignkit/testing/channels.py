@@ -6,7 +6,6 @@ then assert on what arrived.
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Callable, Sequence
 
@@ -16,21 +15,22 @@ from campaignkit.domain.delivery import Accepted, Message, SendResult
 class RecordingChannel:
     """Accepts every message and keeps it in :attr:`sent`.
 
-    Provider ids are ``rec-1``, ``rec-2`` ... in arrival order. It does not
-    drop a repeated idempotency key: a test sees every copy it was handed.
+    The provider id of a message is ``<prefix>-<idempotency key>``: unique
+    across processes, and the same for a re-sent copy. It does not drop a
+    repeated idempotency key: a test sees every copy it was handed.
 
     Attributes:
         sent: Every message handed over, in order.
         batches: The size of each batch handed over.
+        provider_ids: Provider id by idempotency key.
     """
 
     def __init__(self, prefix: str = "rec") -> None:
         self.sent: list[Message] = []
         self.batches: list[int] = []
-        self._ids = itertools.count(1)
+        self.provider_ids: dict[str, str] = {}
         self._prefix = prefix
         self._lock = threading.Lock()
-        self._by_key: dict[str, str] = {}
 
     def send(self, messages: Sequence[Message]) -> Sequence[SendResult]:
         """Record the batch and accept every message."""
@@ -38,9 +38,9 @@ class RecordingChannel:
             self.batches.append(len(messages))
             results: list[SendResult] = []
             for message in messages:
-                provider_id = f"{self._prefix}-{next(self._ids)}"
+                provider_id = f"{self._prefix}-{message.idempotency_key}"
                 self.sent.append(message)
-                self._by_key[message.idempotency_key] = provider_id
+                self.provider_ids[message.idempotency_key] = provider_id
                 results.append(Accepted(provider_id))
             return results
 
@@ -64,7 +64,7 @@ class ReconcilingRecordingChannel(RecordingChannel):
     def lookup(self, idempotency_key: str) -> SendResult | None:
         """``Accepted`` if a message with this key arrived, else None."""
         with self._lock:
-            provider_id = self._by_key.get(idempotency_key)
+            provider_id = self.provider_ids.get(idempotency_key)
         return None if provider_id is None else Accepted(provider_id)
 
 

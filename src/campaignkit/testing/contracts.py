@@ -11,25 +11,61 @@ pytest then runs every contract test against your adapter::
         def store(self) -> MyStore:
             return MyStore(...)
 
+Every port has its suite: :class:`StoreContract` (``store``),
+:class:`ProfileStoreContract` (``profiles``), :class:`AudienceSourceContract`
+(``audience_source`` plus a ``define`` hook) and :class:`ChannelContract`
+(``channel``; :func:`make_message` builds messages for your own tests).
+
 The classes are deliberately not named ``Test*`` so pytest collects them only
 through your subclasses. This module needs pytest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import zlib
+from collections.abc import Mapping, Sequence
 
 import attrs
 import pendulum
 import pytest
 
 from campaignkit.domain.access import Principal
+from campaignkit.domain.audience import AudienceStatus
 from campaignkit.domain.campaign_enums import ALL_STATUSES, CampaignStatus, CampaignType
 from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.delivery import (
+    Accepted,
+    ActionCounts,
+    ExclusionReason,
+    FeedbackEvent,
+    FeedbackRecord,
+    LedgerEntry,
+    LedgerState,
+    Message,
+    PermanentFailure,
+    Run,
+    RunKind,
+    RunRecipient,
+    RunStatus,
+    SendResult,
+    TransientFailure,
+    idempotency_key,
+)
 from campaignkit.domain.listing import CampaignQuery
+from campaignkit.domain.profile import Profile
+from campaignkit.domain.triggers import ExecutionKind, ExecutionRecord
 from campaignkit.errors import ConflictError, NotFound, ValidationError
 from campaignkit.permissions import ProductProfile
-from campaignkit.ports import Store
+from campaignkit.ports import (
+    AudienceSource,
+    Channel,
+    LookupChannel,
+    ProfileStore,
+    Store,
+    UnitOfWork,
+)
 from campaignkit.testing.factories import EPOCH, make_campaign, make_surface
 
 S = CampaignStatus
@@ -37,6 +73,204 @@ S = CampaignStatus
 
 class _Boom(Exception):
     """Raised inside a unit of work to check it rolls back."""
+
+
+def make_message(
+    profile_id: str = "p1",
+    *,
+    channel: ChannelType = ChannelType.EMAIL,
+    run_id: str = "run_1",
+    campaign_id: str = "cmp_1",
+    action_id: str = "",
+    address: str = "",
+    fields: Mapping[str, str] | None = None,
+    proof: bool = False,
+    transactional: bool = False,
+) -> Message:
+    """A rendered message for ``channel``, as the runner hands it to a channel.
+
+    Args:
+        profile_id: The recipient.
+        channel: The channel; the address, fields and surface settings fit it.
+        run_id: The run (its idempotency key is derived from run, action and profile).
+        campaign_id: The campaign.
+        action_id: The action (default ``act_<channel>``).
+        address: Where it goes (default: an address that fits the channel).
+        fields: The rendered fields (default: simple fields of the channel).
+        proof: Whether it is a proof message.
+        transactional: Whether its campaign is transactional.
+
+    Returns:
+        The message; its idempotency key is stable for (run, action, profile).
+    """
+    action = action_id or f"act_{channel.value}"
+    defaults: dict[ChannelType, tuple[str, Mapping[str, str]]] = {
+        ChannelType.EMAIL: (
+            f"{profile_id}@example.com",
+            {"subject": f"Hello {profile_id}", "html": "<p>Hi</p>", "text": "Hi"},
+        ),
+        ChannelType.SMS: (f"+3361234{zlib.crc32(profile_id.encode()) % 10000:04d}", {"text": "Hi"}),
+        ChannelType.PUSH: (f"token-{profile_id}", {"title": "Hello", "body": "Hi"}),
+    }
+    default_address, default_fields = defaults[channel]
+    return Message(
+        run_id=run_id,
+        campaign_id=campaign_id,
+        action_id=action,
+        profile_id=profile_id,
+        channel=channel,
+        address=address or default_address,
+        idempotency_key=idempotency_key(run_id, action, profile_id),
+        fields=default_fields if fields is None else fields,
+        settings=make_surface(channel=channel).settings,
+        proof=proof,
+        transactional=transactional,
+    )
+
+
+def _run(
+    run_id: str = "run_1",
+    *,
+    campaign_id: str = "cmp_1",
+    created_at: pendulum.DateTime = EPOCH,
+    due_at: pendulum.DateTime | None = None,
+    status: RunStatus = RunStatus.PENDING,
+) -> Run:
+    return Run(
+        id=run_id,
+        campaign_id=campaign_id,
+        version=1,
+        kind=RunKind.SCHEDULED,
+        status=status,
+        created_at=created_at,
+        due_at=due_at,
+    )
+
+
+def _rich_profile(profile_id: str = "p1") -> Profile:
+    """A profile using every field, with nested attributes of every JSON kind."""
+    return Profile(
+        id=profile_id,
+        identities={"email": f"{profile_id}@example.com", "crm": "C-42"},
+        attributes={
+            "firstName": "Zoë",
+            "age": 41,
+            "score": 0.25,
+            "vip": True,
+            "nickname": None,
+            "big": 2**53 + 1,
+            "address": {"city": "Lyon", "geo": {"lat": 45.76, "lon": 4.84}},
+            "orders": [{"sku": "A-1", "qty": 2}, {"sku": "B-2", "qty": 1, "tags": ["x", "y"]}],
+            "emoji": "🎉 <b>&</b>",
+        },
+        consents={ChannelType.EMAIL: True, ChannelType.SMS: False},
+        channel_data={ChannelType.SMS: "+33612345678", ChannelType.PUSH: "token-1"},
+        timezone="Europe/Paris",
+        language="fr",
+    )
+
+
+def _full_run() -> Run:
+    """A run using every field."""
+    return Run(
+        id="run_full",
+        campaign_id="cmp_1",
+        version=3,
+        kind=RunKind.TRIGGER,
+        status=RunStatus.RUNNING,
+        created_at=EPOCH,
+        due_at=EPOCH.add(minutes=5, microseconds=123456),
+        started_at=EPOCH.add(seconds=1),
+        finished_at=None,
+        position=1200,
+        streamed=True,
+        counts={
+            "act_email": ActionCounts(
+                targeted=10,
+                sent=6,
+                failed=1,
+                excluded={ExclusionReason.NO_CONSENT: 2, ExclusionReason.DUPLICATE: 1},
+                retries=3,
+                pending=0,
+                feedback={FeedbackEvent.OPENED: 4, FeedbackEvent.HARD_BOUNCE: 1},
+            ),
+            "act_sms": ActionCounts(targeted=10, pending=10),
+        },
+        lease_owner="worker-1",
+        lease_expires_at=EPOCH.add(minutes=1),
+        error=None,
+        context={"coupon": "SAVE10", "nested": {"items": [1, 2, {"k": "v"}]}},
+        recipients=(RunRecipient(_rich_profile("p1"), context={"order": {"id": 7}}),),
+    )
+
+
+def _entry(
+    profile_id: str,
+    *,
+    run_id: str = "run_1",
+    action_id: str = "act_email",
+    state: LedgerState = LedgerState.PENDING,
+    next_attempt_at: pendulum.DateTime | None = None,
+    provider_message_id: str | None = None,
+    attempts: int = 0,
+) -> LedgerEntry:
+    return LedgerEntry(
+        run_id=run_id,
+        action_id=action_id,
+        profile_id=profile_id,
+        campaign_id="cmp_1",
+        channel=ChannelType.EMAIL,
+        state=state,
+        attempts=attempts,
+        next_attempt_at=next_attempt_at,
+        provider_message_id=provider_message_id,
+    )
+
+
+def _feedback(
+    at: pendulum.DateTime,
+    event: FeedbackEvent,
+    *,
+    campaign_id: str = "cmp_1",
+    provider_message_id: str = "pm-1",
+) -> FeedbackRecord:
+    return FeedbackRecord(
+        at=at,
+        provider_message_id=provider_message_id,
+        event=event,
+        run_id="run_1",
+        action_id="act_email",
+        profile_id="p1",
+        campaign_id=campaign_id,
+    )
+
+
+def _execution(
+    execution_id: str = "exe_1", *, campaign_id: str = "cmp_1", request_id: str = "req-1"
+) -> ExecutionRecord:
+    return ExecutionRecord(
+        id=execution_id,
+        campaign_id=campaign_id,
+        request_id=request_id,
+        kind=ExecutionKind.AUDIENCE,
+        created_at=EPOCH,
+        created_by="api",
+        run_id=f"run_{execution_id}",
+        payload_hash="sha256:abc",
+        execute_at=EPOCH.add(hours=1),
+    )
+
+
+def _by_key(entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+    return sorted(entries, key=lambda e: e.key)
+
+
+def _entries(uow: UnitOfWork, run_id: str = "run_1") -> list[LedgerEntry]:
+    return _by_key(list(uow.ledger.entries(run_id)))
+
+
+def _profiles(entries: Sequence[LedgerEntry]) -> set[str]:
+    return {e.profile_id for e in entries}
 
 
 class StoreContract:
@@ -362,3 +596,848 @@ class StoreContract:
             final = uow.campaigns.get("counter")
         assert len(final.tags) == len(set(final.tags)) == workers * rounds
         assert final.revision == 1 + workers * rounds
+
+    # ------------------------------------------------------------ runs
+
+    def test_runs_round_trip_at_revision_1_and_ids_are_unique(self, store: Store) -> None:
+        """A new run is stored at revision 1 and read back equal, every field included."""
+        run = _full_run()
+        with store.unit_of_work() as uow:
+            added = uow.runs.add(run)
+        assert added == attrs.evolve(run, revision=1)
+        with store.unit_of_work() as uow:
+            assert uow.runs.get(run.id) == added
+            with pytest.raises(NotFound):
+                uow.runs.get("missing")
+        with pytest.raises(ConflictError), store.unit_of_work() as uow:
+            uow.runs.add(_run(run.id))
+        with store.unit_of_work() as uow:
+            assert uow.runs.get(run.id) == added
+
+    def test_run_save_bumps_the_revision_and_refuses_stale_writes(self, store: Store) -> None:
+        """Optimistic concurrency on runs: the second writer of a revision loses."""
+        with store.unit_of_work() as uow:
+            loaded = uow.runs.add(_run("r1"))
+        with store.unit_of_work() as uow:
+            first = uow.runs.save(attrs.evolve(loaded, status=RunStatus.RUNNING, position=10))
+        assert (first.revision, first.status, first.position) == (2, RunStatus.RUNNING, 10)
+        with pytest.raises(ConflictError), store.unit_of_work() as uow:
+            uow.runs.save(attrs.evolve(loaded, status=RunStatus.STOPPED))
+        with store.unit_of_work() as uow:
+            assert uow.runs.get("r1") == first
+            second = uow.runs.save(attrs.evolve(first, streamed=True))
+            assert uow.runs.get("r1") == second
+        assert second.revision == 3
+        with pytest.raises((ConflictError, NotFound)), store.unit_of_work() as uow:
+            uow.runs.save(_run("never-added"))
+
+    def test_runs_of_a_campaign_are_oldest_first(self, store: Store) -> None:
+        """``for_campaign`` lists one campaign's runs by creation, with their latest state."""
+        with store.unit_of_work() as uow:
+            uow.runs.add(_run("r_b", created_at=EPOCH.add(hours=2)))
+            uow.runs.add(_run("r_c", created_at=EPOCH))
+            uow.runs.add(_run("other", campaign_id="cmp_2", created_at=EPOCH.add(hours=1)))
+            a = uow.runs.add(_run("r_a", created_at=EPOCH.add(hours=1)))
+        with store.unit_of_work() as uow:
+            saved = uow.runs.save(attrs.evolve(a, status=RunStatus.SUCCEEDED))
+        with store.unit_of_work() as uow:
+            runs = list(uow.runs.for_campaign("cmp_1"))
+            assert [r.id for r in runs] == ["r_c", "r_a", "r_b"]
+            assert runs[1] == saved
+            assert [r.id for r in uow.runs.for_campaign("cmp_2")] == ["other"]
+            assert list(uow.runs.for_campaign("missing")) == []
+
+    def test_runs_due_in_due_at_then_id_order(self, store: Store) -> None:
+        """Due runs come by (due_at, id), inclusive of ``until``, limited; zones do not matter."""
+        t, hour = EPOCH, EPOCH.add(hours=1)
+        paris = pendulum.datetime(2026, 1, 1, 2, tz="Europe/Paris")  # 01:00 UTC
+        with store.unit_of_work() as uow:
+            uow.runs.add(_run("b", due_at=hour))
+            uow.runs.add(_run("a", due_at=paris))
+            uow.runs.add(_run("c", due_at=t))
+            uow.runs.add(_run("later", due_at=t.add(days=1)))
+            uow.runs.add(_run("never"))
+        with store.unit_of_work() as uow:
+            assert list(uow.runs.due(hour, 10)) == [(t, "c"), (hour, "a"), (hour, "b")]
+            assert list(uow.runs.due(hour, 2)) == [(t, "c"), (hour, "a")]
+            assert list(uow.runs.due(t.subtract(microseconds=1), 10)) == []
+            assert uow.runs.next_due_at() == t
+
+    def test_run_due_index_follows_saves(self, store: Store) -> None:
+        """Saving a run with another due_at (or none) moves it in the due index."""
+        t = EPOCH
+        with store.unit_of_work() as uow:
+            c = uow.runs.add(_run("c", due_at=t))
+            d = uow.runs.add(_run("d", due_at=t.add(hours=1)))
+        with store.unit_of_work() as uow:
+            assert uow.runs.next_due_at() == t
+        with store.unit_of_work() as uow:
+            c = uow.runs.save(attrs.evolve(c, due_at=t.add(hours=2)))
+            uow.runs.save(attrs.evolve(d, due_at=None, status=RunStatus.SUCCEEDED))
+        with store.unit_of_work() as uow:
+            assert list(uow.runs.due(t.add(years=1), 10)) == [(t.add(hours=2), "c")]
+            assert uow.runs.next_due_at() == t.add(hours=2)
+            uow.runs.save(attrs.evolve(c, due_at=None))
+        with store.unit_of_work() as uow:
+            assert list(uow.runs.due(t.add(years=1), 10)) == []
+            assert uow.runs.next_due_at() is None
+
+    def test_a_failed_unit_leaves_runs_untouched(self, store: Store) -> None:
+        """Run adds and saves of a failed unit are undone, due index included."""
+        t = EPOCH
+        with store.unit_of_work() as uow:
+            kept = uow.runs.add(_run("kept", due_at=t))
+        with pytest.raises(_Boom), store.unit_of_work() as uow:
+            uow.runs.add(_run("new", due_at=t.subtract(hours=1)))
+            uow.runs.save(attrs.evolve(kept, due_at=None, status=RunStatus.FAILED))
+            assert uow.runs.next_due_at() == t.subtract(hours=1)
+            raise _Boom
+        with store.unit_of_work() as uow:
+            assert uow.runs.get("kept") == kept
+            with pytest.raises(NotFound):
+                uow.runs.get("new")
+            assert list(uow.runs.due(t.add(days=1), 10)) == [(t, "kept")]
+            assert uow.runs.next_due_at() == t
+            assert list(uow.runs.for_campaign("cmp_1")) == [kept]
+
+    # ------------------------------------------------------------ ledger
+
+    def test_ledger_put_inserts_or_replaces_by_key(self, store: Store) -> None:
+        """One entry per (run, action, profile): a put with the same key replaces it."""
+        e1, e2 = _entry("p1"), _entry("p2")
+        sms = attrs.evolve(_entry("p1", action_id="act_sms"), channel=ChannelType.SMS)
+        elsewhere = _entry("p1", run_id="run_2")
+        with store.unit_of_work() as uow:
+            uow.ledger.put([e1, e2, sms, elsewhere])
+        sent = attrs.evolve(
+            e1, state=LedgerState.SENT, attempts=1, provider_message_id="pm-1", address="a@x.org"
+        )
+        with store.unit_of_work() as uow:
+            uow.ledger.put([sent])
+            assert _entries(uow) == _by_key([sent, e2, sms])
+        failed = attrs.evolve(e2, state=LedgerState.FAILED, error="first")
+        last = attrs.evolve(e2, state=LedgerState.FAILED, error="last")
+        with store.unit_of_work() as uow:
+            uow.ledger.put([failed, last])  # the same key twice in a batch: the last wins
+        with store.unit_of_work() as uow:
+            assert _entries(uow) == _by_key([sent, last, sms])
+            assert _entries(uow, "run_2") == [elsewhere]
+            assert _entries(uow, "missing") == []
+            uow.ledger.put([])
+            assert _entries(uow) == _by_key([sent, last, sms])
+
+    def test_ledger_entries_round_trip_every_field(self, store: Store) -> None:
+        """An entry with a message, an error and instants is read back equal."""
+        message = make_message("p1", fields={"subject": "Hi Zoë", "html": "<p>ü</p>"})
+        retry = LedgerEntry(
+            run_id="run_1",
+            action_id="act_email",
+            profile_id="p1",
+            campaign_id="cmp_1",
+            channel=ChannelType.EMAIL,
+            state=LedgerState.RETRY,
+            attempts=2,
+            next_attempt_at=pendulum.datetime(2026, 1, 1, 1, 2, 3, 456789, tz="Asia/Tokyo"),
+            address="p1@example.com",
+            error="429 too many requests",
+            message=message,
+        )
+        excluded = attrs.evolve(
+            _entry("p2", state=LedgerState.EXCLUDED), reason=ExclusionReason.MISSING_ATTRIBUTE
+        )
+        push = make_message("p3", channel=ChannelType.PUSH, proof=True, transactional=True)
+        pending = attrs.evolve(_entry("p3", action_id="act_push"), message=push, attempts=1)
+        with store.unit_of_work() as uow:
+            uow.ledger.put([retry, excluded, pending])
+        with store.unit_of_work() as uow:
+            assert _entries(uow) == _by_key([retry, excluded, pending])
+
+    def test_ledger_recorded_names_the_pairs_already_in_the_run(self, store: Store) -> None:
+        """``recorded`` answers for the given profiles of one run only, at any size."""
+        many = [f"q{i:04d}" for i in range(1200)]
+        with store.unit_of_work() as uow:
+            uow.ledger.put(
+                [
+                    _entry("p1"),
+                    _entry("p1", action_id="act_sms", state=LedgerState.EXCLUDED),
+                    _entry("p2", state=LedgerState.SENT, provider_message_id="pm-2"),
+                    _entry("p3", run_id="run_2"),
+                ]
+            )
+            uow.ledger.put([_entry(pid, run_id="run_big") for pid in many])
+        with store.unit_of_work() as uow:
+            assert uow.ledger.recorded("run_1", ["p1", "p3", "p1", "unknown"]) == {
+                ("act_email", "p1"),
+                ("act_sms", "p1"),
+            }
+            assert uow.ledger.recorded("run_1", ["p2"]) == {("act_email", "p2")}
+            assert uow.ledger.recorded("run_1", []) == set()
+            assert uow.ledger.recorded("missing", ["p1"]) == set()
+            assert uow.ledger.recorded("run_big", [*many, "unknown"]) == {
+                ("act_email", pid) for pid in many
+            }
+
+    def test_open_and_pending_entries_select_by_state_within_the_limit(self, store: Store) -> None:
+        """PENDING and RETRY entries are open; PENDING ones are pending; limits hold."""
+        t = EPOCH
+        with store.unit_of_work() as uow:
+            uow.ledger.put(
+                [
+                    _entry("p0"),
+                    _entry("p1", state=LedgerState.RETRY, next_attempt_at=t),
+                    _entry("p2", state=LedgerState.SENT, provider_message_id="pm-2"),
+                    _entry("p3", state=LedgerState.FAILED),
+                    _entry("p4", state=LedgerState.EXCLUDED),
+                    _entry("p5", action_id="act_sms"),
+                    _entry("p6", state=LedgerState.RETRY, next_attempt_at=t.add(days=1)),
+                    _entry("p7", run_id="run_2"),
+                ]
+            )
+        with store.unit_of_work() as uow:
+            assert _profiles(uow.ledger.open_entries("run_1", 10)) == {"p0", "p1", "p5", "p6"}
+            assert _profiles(uow.ledger.pending("run_1", 10)) == {"p0", "p5"}
+            some_open = uow.ledger.open_entries("run_1", 3)
+            assert len(some_open) == 3
+            assert _profiles(some_open) <= {"p0", "p1", "p5", "p6"}
+            some_pending = uow.ledger.pending("run_1", 1)
+            assert len(some_pending) == 1
+            assert _profiles(some_pending) <= {"p0", "p5"}
+            assert list(uow.ledger.open_entries("missing", 10)) == []
+            assert list(uow.ledger.pending("run_2", 10)) == [_entry("p7", run_id="run_2")]
+
+    def test_open_entries_drain_in_limited_batches(self, store: Store) -> None:
+        """Settling open entries batch by batch reaches each one exactly once (as stop does)."""
+        with store.unit_of_work() as uow:
+            uow.ledger.put([_entry(f"p{i:02d}") for i in range(7)])
+            uow.ledger.put(
+                [
+                    _entry(f"r{i:02d}", state=LedgerState.RETRY, next_attempt_at=EPOCH)
+                    for i in range(4)
+                ]
+            )
+        seen: list[str] = []
+        for _ in range(20):
+            with store.unit_of_work() as uow:
+                batch = list(uow.ledger.open_entries("run_1", 3))
+                if not batch:
+                    break
+                assert len(batch) <= 3
+                seen.extend(e.profile_id for e in batch)
+                stopped = [
+                    attrs.evolve(
+                        e,
+                        state=LedgerState.EXCLUDED,
+                        reason=ExclusionReason.STOPPED,
+                        next_attempt_at=None,
+                    )
+                    for e in batch
+                ]
+                uow.ledger.put(stopped)
+        assert sorted(seen) == [f"p{i:02d}" for i in range(7)] + [f"r{i:02d}" for i in range(4)]
+        with store.unit_of_work() as uow:
+            assert uow.ledger.next_retry_at("run_1") is None
+            assert list(uow.ledger.pending("run_1", 10)) == []
+
+    def test_due_retries_are_earliest_first_inclusive_and_limited(self, store: Store) -> None:
+        """RETRY entries due by ``until`` come earliest first; other states never do."""
+        t = EPOCH
+        retry = LedgerState.RETRY
+        with store.unit_of_work() as uow:
+            uow.ledger.put(
+                [
+                    _entry("p1", state=retry, next_attempt_at=t.add(minutes=2)),
+                    _entry("p2", state=retry, next_attempt_at=t),
+                    _entry("p3", state=retry, next_attempt_at=t.add(minutes=1)),
+                    _entry("p4", state=retry, next_attempt_at=t.add(hours=1)),
+                    _entry("p5", next_attempt_at=t.subtract(hours=1)),
+                    _entry(
+                        "p6",
+                        state=LedgerState.SENT,
+                        next_attempt_at=t.subtract(hours=2),
+                        provider_message_id="pm-6",
+                    ),
+                    _entry("p7", run_id="run_2", state=retry, next_attempt_at=t.subtract(days=1)),
+                ]
+            )
+        with store.unit_of_work() as uow:
+            until = t.add(minutes=2)
+            due = list(uow.ledger.due_retries("run_1", until, 10))
+            assert [e.profile_id for e in due] == ["p2", "p3", "p1"]
+            assert [e.profile_id for e in uow.ledger.due_retries("run_1", until, 2)] == ["p2", "p3"]
+            assert list(uow.ledger.due_retries("run_1", t.subtract(microseconds=1), 10)) == []
+            tokyo = t.add(minutes=1).in_timezone("Asia/Tokyo")
+            assert [e.profile_id for e in uow.ledger.due_retries("run_1", tokyo, 10)] == [
+                "p2",
+                "p3",
+            ]
+            assert list(uow.ledger.due_retries("missing", until, 10)) == []
+
+    def test_next_retry_at_follows_retry_entries_only(self, store: Store) -> None:
+        """``next_retry_at`` is the earliest RETRY of the run and moves as entries settle."""
+        t = EPOCH
+        retry = LedgerState.RETRY
+        first = _entry("p1", state=retry, next_attempt_at=t)
+        second = _entry("p2", state=retry, next_attempt_at=t.add(minutes=5))
+        with store.unit_of_work() as uow:
+            assert uow.ledger.next_retry_at("run_1") is None
+            uow.ledger.put(
+                [
+                    first,
+                    second,
+                    _entry("p3", next_attempt_at=t.subtract(hours=1)),
+                    _entry("p4", state=LedgerState.FAILED, next_attempt_at=t.subtract(hours=2)),
+                    _entry("p5", run_id="run_2", state=retry, next_attempt_at=t.subtract(days=1)),
+                ]
+            )
+        with store.unit_of_work() as uow:
+            assert uow.ledger.next_retry_at("run_1") == t
+            assert uow.ledger.next_retry_at("run_2") == t.subtract(days=1)
+            assert uow.ledger.next_retry_at("missing") is None
+            uow.ledger.put([attrs.evolve(first, state=LedgerState.SENT, next_attempt_at=None)])
+        with store.unit_of_work() as uow:
+            assert uow.ledger.next_retry_at("run_1") == t.add(minutes=5)
+            uow.ledger.put([attrs.evolve(second, next_attempt_at=t.add(minutes=10))])
+        with store.unit_of_work() as uow:
+            assert uow.ledger.next_retry_at("run_1") == t.add(minutes=10)
+            uow.ledger.put([attrs.evolve(second, state=LedgerState.FAILED, error="gave up")])
+        with store.unit_of_work() as uow:
+            assert uow.ledger.next_retry_at("run_1") is None
+
+    def test_by_provider_id_finds_the_sent_entry_and_follows_changes(self, store: Store) -> None:
+        """A provider id finds its entry; when the entry's id changes, the old one is gone."""
+        sent = _entry("p1", state=LedgerState.SENT, provider_message_id="pm-1", attempts=1)
+        other = _entry("p9", run_id="run_2", state=LedgerState.SENT, provider_message_id="pm-9")
+        with store.unit_of_work() as uow:
+            uow.ledger.put([sent, _entry("p2"), other])
+        with store.unit_of_work() as uow:
+            assert uow.ledger.by_provider_id("pm-1") == sent
+            assert uow.ledger.by_provider_id("pm-9") == other
+            assert uow.ledger.by_provider_id("missing") is None
+        moved = attrs.evolve(sent, provider_message_id="pm-2", attempts=2)
+        with store.unit_of_work() as uow:
+            uow.ledger.put([moved])
+        with store.unit_of_work() as uow:
+            assert uow.ledger.by_provider_id("pm-1") is None
+            assert uow.ledger.by_provider_id("pm-2") == moved
+        bounced = attrs.evolve(moved, error="mailbox full")
+        with store.unit_of_work() as uow:
+            uow.ledger.put([bounced])
+            assert uow.ledger.by_provider_id("pm-2") == bounced
+        with store.unit_of_work() as uow:
+            assert uow.ledger.by_provider_id("pm-2") == bounced
+            assert uow.ledger.by_provider_id("pm-9") == other
+            # the id is free again once no entry holds it
+            uow.ledger.put([_entry("p3", state=LedgerState.SENT, provider_message_id="pm-1")])
+            assert uow.ledger.by_provider_id("pm-1") == _entry(
+                "p3", state=LedgerState.SENT, provider_message_id="pm-1"
+            )
+
+    def test_a_taken_provider_id_never_costs_the_entry_holding_it(self, store: Store) -> None:
+        """Another entry claiming a provider id never removes the entry that holds it.
+
+        Losing a ledger entry would let a resumed run send that message again.
+        """
+        holder = _entry("p1", state=LedgerState.SENT, provider_message_id="pm-1")
+        with store.unit_of_work() as uow:
+            uow.ledger.put([holder, _entry("p2")])
+        claimant = _entry("p2", state=LedgerState.SENT, provider_message_id="pm-1")
+        with contextlib.suppress(ConflictError), store.unit_of_work() as uow:
+            uow.ledger.put([claimant])
+        with store.unit_of_work() as uow:
+            assert holder in _entries(uow)
+            assert uow.ledger.recorded("run_1", ["p1", "p2"]) == {
+                ("act_email", "p1"),
+                ("act_email", "p2"),
+            }
+
+    def test_a_taken_provider_id_is_refused(self, store: Store) -> None:
+        """A provider id names one entry: a put giving it to another is a ConflictError."""
+        holder = _entry("p1", state=LedgerState.SENT, provider_message_id="pm-1")
+        waiting = _entry("p2")
+        with store.unit_of_work() as uow:
+            uow.ledger.put([holder, waiting])
+        claimant = attrs.evolve(waiting, state=LedgerState.SENT, provider_message_id="pm-1")
+        with pytest.raises(ConflictError), store.unit_of_work() as uow:
+            uow.ledger.put([claimant])
+        with store.unit_of_work() as uow:
+            assert _entries(uow) == [holder, waiting]
+            assert uow.ledger.by_provider_id("pm-1") == holder
+
+    def test_a_failed_unit_leaves_the_ledger_untouched(self, store: Store) -> None:
+        """Every ledger write of a failed unit is undone, indexes included."""
+        t = EPOCH
+        before = [
+            _entry("p1", state=LedgerState.RETRY, next_attempt_at=t),
+            _entry("p2", state=LedgerState.SENT, provider_message_id="pm-1"),
+            _entry("p3"),
+        ]
+        with store.unit_of_work() as uow:
+            uow.ledger.put(before)
+        with pytest.raises(_Boom), store.unit_of_work() as uow:
+            uow.ledger.put(
+                [
+                    attrs.evolve(
+                        before[0],
+                        state=LedgerState.SENT,
+                        provider_message_id="pm-9",
+                        next_attempt_at=None,
+                    ),
+                    attrs.evolve(before[1], provider_message_id="pm-2"),
+                    attrs.evolve(before[2], state=LedgerState.FAILED, error="bad address"),
+                    _entry("p4", state=LedgerState.RETRY, next_attempt_at=t.subtract(hours=1)),
+                    _entry("p5", run_id="run_2"),
+                ]
+            )
+            assert uow.ledger.by_provider_id("pm-9") is not None  # a unit sees its own writes
+            assert uow.ledger.next_retry_at("run_1") == t.subtract(hours=1)
+            raise _Boom
+        with store.unit_of_work() as uow:
+            assert _entries(uow) == before
+            assert _entries(uow, "run_2") == []
+            assert uow.ledger.by_provider_id("pm-1") == before[1]
+            assert uow.ledger.by_provider_id("pm-2") is None
+            assert uow.ledger.by_provider_id("pm-9") is None
+            assert uow.ledger.next_retry_at("run_1") == t
+            assert list(uow.ledger.pending("run_1", 10)) == [before[2]]
+            assert uow.ledger.recorded("run_1", ["p1", "p4"]) == {("act_email", "p1")}
+
+    # ------------------------------------------------------------ feedback
+
+    def test_feedback_is_kept_per_campaign_oldest_first(self, store: Store) -> None:
+        """Feedback records are listed per campaign in the order they were added."""
+        t = EPOCH
+        records = [
+            _feedback(t, FeedbackEvent.DELIVERED),
+            _feedback(t.add(minutes=1), FeedbackEvent.OPENED, campaign_id="cmp_2"),
+            _feedback(t.add(minutes=2), FeedbackEvent.CLICKED),
+        ]
+        again = _feedback(t.add(minutes=3), FeedbackEvent.CLICKED)  # the same event twice
+        with store.unit_of_work() as uow:
+            for record in records:
+                uow.feedback.add(record)
+        with store.unit_of_work() as uow:
+            uow.feedback.add(again)
+        with store.unit_of_work() as uow:
+            assert list(uow.feedback.for_campaign("cmp_1")) == [records[0], records[2], again]
+            assert list(uow.feedback.for_campaign("cmp_2")) == [records[1]]
+            assert list(uow.feedback.for_campaign("missing")) == []
+
+    # ------------------------------------------------------------ suppressions
+
+    def test_suppressions_are_idempotent_and_per_channel(self, store: Store) -> None:
+        """An address is suppressed on one channel; adding it twice is harmless."""
+        with store.unit_of_work() as uow:
+            uow.suppressions.add(ChannelType.EMAIL, "ann@example.com")
+            uow.suppressions.add(ChannelType.EMAIL, "ann@example.com")
+            uow.suppressions.add(ChannelType.SMS, "+33612345678")
+        with store.unit_of_work() as uow:
+            uow.suppressions.add(ChannelType.EMAIL, "ann@example.com")
+        with store.unit_of_work() as uow:
+            email = ["ann@example.com", "bob@example.com", "ann@example.com"]
+            assert uow.suppressions.suppressed(ChannelType.EMAIL, email) == {"ann@example.com"}
+            assert uow.suppressions.suppressed(ChannelType.SMS, email) == set()
+            assert uow.suppressions.suppressed(ChannelType.SMS, ["+33612345678"]) == {
+                "+33612345678"
+            }
+            assert uow.suppressions.suppressed(ChannelType.PUSH, []) == set()
+
+    def test_suppressed_answers_for_many_addresses(self, store: Store) -> None:
+        """``suppressed`` works for batches larger than any internal chunk."""
+        suppressed = {f"s{i}@example.com" for i in range(700)}
+        with store.unit_of_work() as uow:
+            for address in sorted(suppressed):
+                uow.suppressions.add(ChannelType.EMAIL, address)
+        asked = [f"s{i}@example.com" for i in range(1300)]
+        with store.unit_of_work() as uow:
+            assert uow.suppressions.suppressed(ChannelType.EMAIL, asked) == suppressed
+
+    # ------------------------------------------------------------ static audiences
+
+    def test_static_audiences_keep_members_in_definition_order(self, store: Store) -> None:
+        """Members page by offset and limit in definition order, duplicates kept."""
+        with store.unit_of_work() as uow:
+            uow.audiences.define("vip", ["p3", "p1", "p2", "p1"])
+            uow.audiences.define("empty", [])
+            uow.audiences.define("other", ["p9"])
+        with store.unit_of_work() as uow:
+            assert uow.audiences.count("vip") == 4
+            assert list(uow.audiences.members("vip", 0, 10)) == ["p3", "p1", "p2", "p1"]
+            assert list(uow.audiences.members("vip", 1, 2)) == ["p1", "p2"]
+            assert list(uow.audiences.members("vip", 3, 10)) == ["p1"]
+            assert list(uow.audiences.members("vip", 4, 10)) == []
+            assert list(uow.audiences.members("vip", 10, 5)) == []
+            assert uow.audiences.count("empty") == 0
+            assert list(uow.audiences.members("empty", 0, 10)) == []
+            assert uow.audiences.count("missing") is None
+            assert list(uow.audiences.members("missing", 0, 10)) == []
+            assert list(uow.audiences.members("other", 0, 10)) == ["p9"]
+
+    def test_a_redefined_static_audience_replaces_its_members(self, store: Store) -> None:
+        """Defining a name again replaces the members, shorter or longer."""
+        with store.unit_of_work() as uow:
+            uow.audiences.define("vip", ["p1", "p2", "p3"])
+            uow.audiences.define("other", ["p1"])
+        with store.unit_of_work() as uow:
+            uow.audiences.define("vip", ["p9"])
+        with store.unit_of_work() as uow:
+            assert uow.audiences.count("vip") == 1
+            assert list(uow.audiences.members("vip", 0, 10)) == ["p9"]
+            uow.audiences.define("vip", ["p5", "p6", "p7", "p8"])
+            assert list(uow.audiences.members("vip", 0, 10)) == ["p5", "p6", "p7", "p8"]
+        with store.unit_of_work() as uow:
+            assert uow.audiences.count("vip") == 4
+            assert list(uow.audiences.members("vip", 2, 10)) == ["p7", "p8"]
+            assert list(uow.audiences.members("other", 0, 10)) == ["p1"]
+
+    def test_a_large_static_audience_pages_completely(self, store: Store) -> None:
+        """Paging through a large audience yields every member once, in order."""
+        ids = [f"p{i:05d}" for i in range(1234)]
+        with store.unit_of_work() as uow:
+            uow.audiences.define("big", ids)
+        paged: list[str] = []
+        with store.unit_of_work() as uow:
+            assert uow.audiences.count("big") == len(ids)
+            while page := list(uow.audiences.members("big", len(paged), 500)):
+                assert len(page) <= 500
+                paged.extend(page)
+        assert paged == ids
+
+    def test_a_failed_unit_leaves_feedback_suppressions_and_audiences_untouched(
+        self, store: Store
+    ) -> None:
+        """Feedback, suppressions and audience definitions of a failed unit are undone."""
+        kept = _feedback(EPOCH, FeedbackEvent.DELIVERED)
+        with store.unit_of_work() as uow:
+            uow.feedback.add(kept)
+            uow.suppressions.add(ChannelType.EMAIL, "kept@example.com")
+            uow.audiences.define("vip", ["p1", "p2"])
+        with pytest.raises(_Boom), store.unit_of_work() as uow:
+            uow.feedback.add(_feedback(EPOCH.add(minutes=1), FeedbackEvent.COMPLAINT))
+            uow.suppressions.add(ChannelType.EMAIL, "kept@example.com")
+            uow.suppressions.add(ChannelType.EMAIL, "new@example.com")
+            uow.audiences.define("vip", ["p9"])
+            uow.audiences.define("new", ["p1"])
+            raise _Boom
+        with store.unit_of_work() as uow:
+            assert list(uow.feedback.for_campaign("cmp_1")) == [kept]
+            addresses = ["kept@example.com", "new@example.com"]
+            assert uow.suppressions.suppressed(ChannelType.EMAIL, addresses) == {"kept@example.com"}
+            assert uow.audiences.count("vip") == 2
+            assert list(uow.audiences.members("vip", 0, 10)) == ["p1", "p2"]
+            assert uow.audiences.count("new") is None
+
+    # ------------------------------------------------------------ executions
+
+    def test_executions_round_trip_and_are_unique_per_request(self, store: Store) -> None:
+        """An execution is stored at revision 1, found by id and by (campaign, request id)."""
+        with store.unit_of_work() as uow:
+            added = uow.executions.add(_execution("exe_1"))
+            other = uow.executions.add(_execution("exe_2", campaign_id="cmp_2"))
+        assert added.revision == 1
+        with store.unit_of_work() as uow:
+            assert uow.executions.get("exe_1") == added
+            assert uow.executions.by_request("cmp_1", "req-1") == added
+            assert uow.executions.by_request("cmp_2", "req-1") == other
+            assert uow.executions.by_request("cmp_1", "req-2") is None
+            with pytest.raises(NotFound):
+                uow.executions.get("missing")
+        with pytest.raises(ConflictError), store.unit_of_work() as uow:
+            uow.executions.add(_execution("exe_3"))  # the same request id again
+        with pytest.raises(ConflictError), store.unit_of_work() as uow:
+            uow.executions.add(_execution("exe_1", request_id="req-9"))  # the same id again
+        with store.unit_of_work() as uow:
+            assert uow.executions.by_request("cmp_1", "req-9") is None
+
+    def test_execution_save_refuses_stale_writes_and_rolls_back(self, store: Store) -> None:
+        """Executions are versioned; a failed unit undoes their adds and saves."""
+        with store.unit_of_work() as uow:
+            loaded = uow.executions.add(_execution())
+        with store.unit_of_work() as uow:
+            cancelled = uow.executions.save(attrs.evolve(loaded, cancelled_at=EPOCH))
+        assert cancelled.revision == 2
+        with pytest.raises(ConflictError), store.unit_of_work() as uow:
+            uow.executions.save(loaded)
+        with pytest.raises(_Boom), store.unit_of_work() as uow:
+            uow.executions.save(attrs.evolve(cancelled, execute_at=None))
+            uow.executions.add(_execution("exe_2", request_id="req-2"))
+            raise _Boom
+        with store.unit_of_work() as uow:
+            assert uow.executions.get("exe_1") == cancelled
+            assert uow.executions.by_request("cmp_1", "req-2") is None
+
+
+class ProfileStoreContract:
+    """Contract of the :class:`~campaignkit.ports.ProfileStore` port.
+
+    Provide a ``profiles`` fixture returning a new, empty profile store.
+    """
+
+    def test_an_unknown_profile_is_none(self, profiles: ProfileStore) -> None:
+        """``get`` answers None and ``get_many`` leaves out ids that are not stored."""
+        assert profiles.get("missing") is None
+        assert dict(profiles.get_many(["missing"])) == {}
+        assert dict(profiles.get_many([])) == {}
+
+    def test_upsert_then_get_round_trips_every_field(self, profiles: ProfileStore) -> None:
+        """A profile is read back equal: identities, nested attributes, consents, channel data."""
+        rich = _rich_profile("p1")
+        profiles.upsert(rich)
+        found = profiles.get("p1")
+        assert found == rich
+        assert found is not None
+        assert found.attributes["address"]["geo"]["lat"] == 45.76
+        assert found.attributes["orders"][1]["tags"] == ["x", "y"]
+        assert found.attributes["big"] == 2**53 + 1
+        assert found.consents[ChannelType.SMS] is False
+        assert dict(profiles.get_many(["p1"])) == {"p1": rich}
+
+    def test_upsert_replaces_the_whole_profile(self, profiles: ProfileStore) -> None:
+        """A second upsert with the same id replaces the profile; nothing old is merged in."""
+        profiles.upsert(_rich_profile("p1"))
+        profiles.upsert(_rich_profile("p2"))
+        plain = Profile(id="p1", attributes={"firstName": "Ann"})
+        profiles.upsert(plain)
+        assert profiles.get("p1") == plain
+        assert profiles.get("p2") == _rich_profile("p2")
+
+    def test_get_many_returns_the_stored_profiles_by_id(self, profiles: ProfileStore) -> None:
+        """``get_many`` maps each stored id to its profile; duplicates and unknowns are fine."""
+        stored = {
+            pid: Profile(id=pid, attributes={"n": i}) for i, pid in enumerate(["a", "b", "c"])
+        }
+        for profile in stored.values():
+            profiles.upsert(profile)
+        assert dict(profiles.get_many(["c", "a", "missing", "a"])) == {
+            "c": stored["c"],
+            "a": stored["a"],
+        }
+
+    def test_get_many_answers_for_many_ids(self, profiles: ProfileStore) -> None:
+        """``get_many`` works for more ids than any internal chunk."""
+        ids = [f"p{i:04d}" for i in range(750)]
+        for pid in ids:
+            profiles.upsert(Profile(id=pid, identities={"email": f"{pid}@example.com"}))
+        found = profiles.get_many([*ids, "missing"])
+        assert sorted(found) == ids
+        assert found["p0042"] == Profile(id="p0042", identities={"email": "p0042@example.com"})
+
+    def test_find_by_identity_follows_upserts(self, profiles: ProfileStore) -> None:
+        """A profile is found by each of its identities, as last upserted; old ones let go."""
+        ann = Profile(id="ann", identities={"email": "ann@example.com", "crm": "C-1"})
+        bob = Profile(id="bob", identities={"email": "bob@example.com"})
+        profiles.upsert(ann)
+        profiles.upsert(bob)
+        assert profiles.find_by_identity("email", "ann@example.com") == ann
+        assert profiles.find_by_identity("crm", "C-1") == ann
+        assert profiles.find_by_identity("email", "bob@example.com") == bob
+        assert profiles.find_by_identity("crm", "ann@example.com") is None
+        assert profiles.find_by_identity("email", "missing@example.com") is None
+        moved = Profile(id="ann", identities={"email": "ann@new.example"}, attributes={"v": 2})
+        profiles.upsert(moved)
+        assert profiles.find_by_identity("email", "ann@example.com") is None
+        assert profiles.find_by_identity("crm", "C-1") is None
+        assert profiles.find_by_identity("email", "ann@new.example") == moved
+        assert profiles.find_by_identity("email", "bob@example.com") == bob
+
+    def test_an_empty_id_is_refused(self, profiles: ProfileStore) -> None:
+        """A profile without an id is a ValidationError and is not stored."""
+        with pytest.raises(ValidationError):
+            profiles.upsert(Profile(id="", attributes={"firstName": "Nobody"}))
+        assert profiles.get("") is None
+        assert dict(profiles.get_many([""])) == {}
+
+
+class AudienceSourceContract:
+    """Contract of the :class:`~campaignkit.ports.AudienceSource` port.
+
+    Provide an ``audience_source`` fixture returning a source with no
+    audiences, and implement :meth:`define`, which gives the source an
+    audience with given members (however your source learns of audiences).
+    """
+
+    def define(self, source: AudienceSource, name: str, profiles: Sequence[Profile]) -> None:
+        """Make ``source`` know audience ``name`` with exactly these members.
+
+        Subclasses implement it with what their source offers, for example
+        store the profiles in its profile store, then define the audience.
+        Defining a name again replaces its members.
+
+        Args:
+            source: The source under test (the ``audience_source`` fixture).
+            name: The audience name.
+            profiles: The members, each one distinct.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement define()")
+
+    def _stream(self, source: AudienceSource, name: str, batch_size: int) -> list[list[Profile]]:
+        return [
+            list(batch) for batch in source.members(name, namespace="email", batch_size=batch_size)
+        ]
+
+    def _people(self, count: int, prefix: str = "m") -> list[Profile]:
+        return [
+            Profile(
+                id=f"{prefix}{i:03d}",
+                identities={"email": f"{prefix}{i}@example.com"},
+                attributes={"rank": i, "nested": {"even": i % 2 == 0}},
+                consents={ChannelType.EMAIL: True},
+            )
+            for i in range(count)
+        ]
+
+    def test_an_unknown_audience_has_no_status(self, audience_source: AudienceSource) -> None:
+        """An audience that was never defined has no status and no count."""
+        assert audience_source.status("missing") is None
+        assert audience_source.count("missing") is None
+
+    def test_a_defined_audience_is_ready(self, audience_source: AudienceSource) -> None:
+        """A defined audience is READY; its count, if known, is its size."""
+        self.define(audience_source, "vip", self._people(5))
+        assert audience_source.status("vip") is AudienceStatus.READY
+        assert audience_source.count("vip") in (5, None)
+        assert audience_source.status("missing") is None
+
+    def test_members_come_in_bounded_batches_each_exactly_once(
+        self, audience_source: AudienceSource
+    ) -> None:
+        """Every member is streamed once, in non-empty batches of at most ``batch_size``."""
+        people = self._people(23)
+        self.define(audience_source, "vip", people)
+        expected = {p.id: p for p in people}
+        for batch_size in (1, 4, 23, 100):
+            batches = self._stream(audience_source, "vip", batch_size)
+            assert all(0 < len(batch) <= batch_size for batch in batches), batch_size
+            streamed = [p for batch in batches for p in batch]
+            assert len(streamed) == len(expected), batch_size
+            assert {p.id: p for p in streamed} == expected, batch_size
+
+    def test_members_stream_in_the_same_order_every_time(
+        self, audience_source: AudienceSource
+    ) -> None:
+        """The order is stable, whatever the batch size (a resumed run skips by position)."""
+        self.define(audience_source, "vip", self._people(17))
+        orders = [
+            [p.id for batch in self._stream(audience_source, "vip", size) for p in batch]
+            for size in (3, 3, 7, 17)
+        ]
+        assert all(order == orders[0] for order in orders)
+
+    def test_members_lacking_the_namespace_are_still_streamed(
+        self, audience_source: AudienceSource
+    ) -> None:
+        """The namespace never filters members: the delivery excludes and counts them."""
+        with_email = Profile(id="a", identities={"email": "a@example.com"})
+        phone_only = Profile(id="b", identities={"phone": "+33612345678"})
+        anonymous = Profile(id="c")
+        self.define(audience_source, "mixed", [with_email, phone_only, anonymous])
+        streamed = [p for batch in self._stream(audience_source, "mixed", 10) for p in batch]
+        assert sorted(p.id for p in streamed) == ["a", "b", "c"]
+
+    def test_a_redefined_audience_streams_its_new_members(
+        self, audience_source: AudienceSource
+    ) -> None:
+        """Defining an audience again replaces its members."""
+        self.define(audience_source, "vip", self._people(4, "old"))
+        self.define(audience_source, "vip", self._people(2, "new"))
+        streamed = [p.id for batch in self._stream(audience_source, "vip", 10) for p in batch]
+        assert sorted(streamed) == ["new000", "new001"]
+        assert audience_source.count("vip") in (2, None)
+
+    def test_an_empty_audience_streams_nobody(self, audience_source: AudienceSource) -> None:
+        """An audience defined with no members is READY and streams no member."""
+        self.define(audience_source, "empty", [])
+        assert audience_source.status("empty") is AudienceStatus.READY
+        assert audience_source.count("empty") in (0, None)
+        assert [p for batch in self._stream(audience_source, "empty", 10) for p in batch] == []
+
+    def test_audiences_do_not_mix(self, audience_source: AudienceSource) -> None:
+        """Two audiences stream their own members only."""
+        self.define(audience_source, "one", self._people(3, "one"))
+        self.define(audience_source, "two", self._people(2, "two"))
+        one = [p.id for batch in self._stream(audience_source, "one", 10) for p in batch]
+        two = [p.id for batch in self._stream(audience_source, "two", 10) for p in batch]
+        assert sorted(one) == ["one000", "one001", "one002"]
+        assert sorted(two) == ["two000", "two001"]
+
+
+_RESULT_TYPES = (Accepted, TransientFailure, PermanentFailure)
+
+
+class ChannelContract:
+    """Contract of the :class:`~campaignkit.ports.Channel` port (and ``LookupChannel``).
+
+    Provide a ``channel`` fixture returning a channel ready to send. Set
+    :attr:`channel_type` to the channel type it delivers. The lookup checks
+    run only for channels that implement ``lookup``; they are skipped otherwise.
+
+    Attributes:
+        channel_type: The type of the messages the contract sends.
+    """
+
+    channel_type: ChannelType = ChannelType.EMAIL
+
+    def _messages(self, *profile_ids: str, run_id: str = "run_1") -> list[Message]:
+        return [make_message(pid, channel=self.channel_type, run_id=run_id) for pid in profile_ids]
+
+    def _send(self, channel: Channel, messages: Sequence[Message]) -> list[SendResult]:
+        results = list(channel.send(messages))
+        assert len(results) == len(messages)
+        assert all(isinstance(result, _RESULT_TYPES) for result in results), results
+        return results
+
+    def test_it_is_a_channel(self, channel: Channel) -> None:
+        """The adapter satisfies the ``Channel`` protocol."""
+        assert isinstance(channel, Channel)
+
+    def test_send_answers_one_result_per_message(self, channel: Channel) -> None:
+        """One Accepted, TransientFailure or PermanentFailure per message."""
+        self._send(channel, self._messages("p1", "p2", "p3"))
+        self._send(channel, self._messages("p4"))
+
+    def test_an_empty_batch_answers_nothing(self, channel: Channel) -> None:
+        """Sending no message returns an empty list."""
+        assert list(channel.send([])) == []
+
+    def test_proofs_and_transactional_messages_are_answered(self, channel: Channel) -> None:
+        """Proof and transactional messages get a result like any other."""
+        messages = [
+            make_message("p1", channel=self.channel_type, proof=True),
+            make_message("p2", channel=self.channel_type, transactional=True),
+        ]
+        self._send(channel, messages)
+
+    def test_accepted_messages_get_distinct_provider_ids(self, channel: Channel) -> None:
+        """Feedback finds a message by its provider id: distinct messages never share one."""
+        results = self._send(channel, self._messages("p1", "p2", "p3"))
+        results += self._send(channel, self._messages("p1", "p2", run_id="run_2"))
+        ids = [r.provider_message_id for r in results if isinstance(r, Accepted)]
+        assert all(ids), ids  # non-empty ids
+        assert len(set(ids)) == len(ids), ids
+
+
+class LookupChannelContract(ChannelContract):
+    """Contract of a :class:`~campaignkit.ports.LookupChannel`.
+
+    The channel contract plus lookups by idempotency key (used to reconcile
+    after a crash). Provide a ``channel`` fixture returning a fresh channel.
+    """
+
+    def test_it_is_a_lookup_channel(self, channel: Channel) -> None:
+        """The channel satisfies the ``LookupChannel`` protocol."""
+        assert isinstance(channel, LookupChannel)
+
+    def test_lookup_finds_accepted_messages_by_idempotency_key(self, channel: Channel) -> None:
+        """An accepted message's key is answered with the same Accepted."""
+        assert isinstance(channel, LookupChannel)
+        messages = self._messages("p1", "p2", "p3")
+        results = self._send(channel, messages)
+        for message, result in zip(messages, results, strict=True):
+            if isinstance(result, Accepted):
+                assert channel.lookup(message.idempotency_key) == result
+
+    def test_lookup_of_an_unknown_key_is_none(self, channel: Channel) -> None:
+        """A key the channel never received is answered with None."""
+        assert isinstance(channel, LookupChannel)
+        assert channel.lookup("run_x:act_email:nobody") is None
+        self._send(channel, self._messages("p1"))
+        assert channel.lookup(make_message("p2", channel=self.channel_type).idempotency_key) is None

@@ -92,6 +92,12 @@ class MemoryLedger:
         """Insert or replace entries by key."""
         tables = self.tables
         for entry in entries:
+            holder = tables.provider_ids.get(entry.provider_message_id or "")
+            if holder is not None and holder != entry.key:
+                raise ConflictError(
+                    f"ledger write refused: provider message id {entry.provider_message_id!r} "
+                    "is already held by another message; provider ids must be unique"
+                )
             previous = tables.ledger.get(entry.key)
             self._place(entry, previous)
             self.journal.undo.append(functools.partial(self._place, previous, entry))
@@ -99,8 +105,8 @@ class MemoryLedger:
     def _place(self, new: LedgerEntry | None, old: LedgerEntry | None) -> None:
         tables = self.tables
         if old is not None:
-            if old.provider_message_id is not None:
-                tables.provider_ids.pop(old.provider_message_id, None)
+            if tables.provider_ids.get(old.provider_message_id or "") == old.key:
+                del tables.provider_ids[old.provider_message_id or ""]
             del tables.ledger[old.key]
             del tables.ledger_by_run[old.run_id][(old.action_id, old.profile_id)]
         if new is not None:

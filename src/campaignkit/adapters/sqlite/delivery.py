@@ -116,8 +116,14 @@ class SQLiteLedger:
         """Insert or replace entries by key, in one statement."""
         try:
             self._db.executemany(
-                "INSERT OR REPLACE INTO ledger (run_id, action_id, profile_id, state, "
-                "next_attempt_us, provider_message_id, document) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                # an upsert, not INSERT OR REPLACE: REPLACE would also delete another
+                # entry holding the same provider id (unique index) instead of failing
+                "INSERT INTO ledger (run_id, action_id, profile_id, state, "
+                "next_attempt_us, provider_message_id, document) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (run_id, profile_id, action_id) DO UPDATE SET "
+                "state = excluded.state, next_attempt_us = excluded.next_attempt_us, "
+                "provider_message_id = excluded.provider_message_id, "
+                "document = excluded.document",
                 [
                     (
                         e.run_id,
@@ -132,7 +138,10 @@ class SQLiteLedger:
                 ],
             )
         except sqlite3.IntegrityError as exc:
-            raise ConflictError(f"ledger write refused: {exc}") from exc
+            raise ConflictError(
+                f"ledger write refused: a provider message id is already held by another "
+                f"message ({exc}); provider ids must be unique"
+            ) from exc
 
     def recorded(self, run_id: str, profile_ids: Sequence[str]) -> set[tuple[str, str]]:
         """Pairs of ``run_id`` already in the ledger for these profiles."""

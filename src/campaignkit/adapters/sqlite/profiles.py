@@ -44,12 +44,12 @@ class SQLiteProfileStore:
 
     def upsert(self, profile: Profile) -> None:
         """Create or replace the profile with ``profile.id``."""
-        if not profile.id:
-            raise ValidationError(["a profile needs a non-empty id"])
         self.upsert_many([profile])
 
     def upsert_many(self, profiles: Sequence[Profile]) -> None:
         """Create or replace many profiles (and their identity index) in one transaction."""
+        if any(not p.id for p in profiles):
+            raise ValidationError(["a profile needs a non-empty id"])
         with self._store.unit_of_work():
             db = self._store.database
             db.executemany(

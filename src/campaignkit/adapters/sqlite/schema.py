@@ -156,6 +156,10 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
                 PRIMARY KEY (namespace, value)
             ) WITHOUT ROWID""",
             "CREATE INDEX profile_identities_by_profile ON profile_identities (profile_id)",
+            # profiles stored before this migration: index their identities too
+            """INSERT OR IGNORE INTO profile_identities (namespace, value, profile_id)
+                SELECT identity.key, identity.value, profiles.id
+                FROM profiles, json_each(profiles.document, '$.data.identities') AS identity""",
         ),
     ),
 )
