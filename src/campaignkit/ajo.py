@@ -7,6 +7,8 @@ API forward the same JSON bodies unchanged::
 
     response = ajo.execute_unitary(session, body)      # POST .../executions/unitary
     response = ajo.execute_audience(session, body)     # POST .../executions/audience
+    response = ajo.execution_status(session, execution_id)
+    response = ajo.cancel_schedule(session, schedule_id)
     except CampaignKitError as exc: ajo.error_response(exc)
 
 A malformed body raises ``ValidationError`` whose problems name JSON paths
@@ -17,13 +19,14 @@ AJO's ``{type, title, status, report}`` shape.
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import pendulum
 
 from campaignkit.domain.channels import ChannelType
-from campaignkit.domain.triggers import Execution, Recipient
+from campaignkit.domain.triggers import MAX_RECIPIENTS, Execution, Recipient
 from campaignkit.errors import (
     ApprovalRequired,
     CampaignKitError,
@@ -37,11 +40,13 @@ from campaignkit.errors import (
 if TYPE_CHECKING:
     from campaignkit.session import UserSession
 
-RECIPIENT_TYPE: Final = "aep"
-"""The only recipient type AJO's unitary API accepts: a profile in the platform."""
+RECIPIENT_TYPES: Final = ("aep", "external")
+"""AJO's recipient types: a known profile (``aep``), or someone with no profile
+(``external``: addressed by ``channelData`` only, nothing stored)."""
 
 CHANNEL_DATA_KEYS: Final[Mapping[str, ChannelType]] = {
     "emailAddress": ChannelType.EMAIL,
+    "mobilePhoneNumber": ChannelType.SMS,
     "phoneNumber": ChannelType.SMS,
     "pushToken": ChannelType.PUSH,
 }
@@ -115,6 +120,8 @@ def parse_recipients(body: Mapping[str, Any], problems: list[str]) -> list[Recip
     if not isinstance(raw, list):
         problems.append(f"recipients must be an array, not {type(raw).__name__}")
         return []
+    if not 1 <= len(raw) <= MAX_RECIPIENTS:
+        problems.append(f"recipients must hold 1 to {MAX_RECIPIENTS} recipients, not {len(raw)}")
     recipients = []
     for number, item in enumerate(raw):
         path = f"recipients[{number}]"
@@ -122,8 +129,8 @@ def parse_recipients(body: Mapping[str, Any], problems: list[str]) -> list[Recip
             problems.append(f"{path} must be an object, not {type(item).__name__}")
             continue
         kind = item.get("type")
-        if kind != RECIPIENT_TYPE:
-            problems.append(f"{path}.type must be {RECIPIENT_TYPE!r}, not {kind!r}")
+        if kind not in RECIPIENT_TYPES:
+            problems.append(f"{path}.type must be 'aep' or 'external', not {kind!r}")
         user_id = _text(item, "userId", f"{path}.userId", problems)
         namespace = _text(item, "namespace", f"{path}.namespace", problems)
         channel_data = _channel_data(
@@ -131,14 +138,20 @@ def parse_recipients(body: Mapping[str, Any], problems: list[str]) -> list[Recip
             f"{path}.channelData",
             problems,
         )
+        if kind == "external" and not channel_data:
+            problems.append(f"{path}.channelData is required for an external recipient")
         profile = _object(item, "profile", f"{path}.profile", problems)
         context = _object(item, "context", f"{path}.context", problems)
-        recipients.append(Recipient(user_id, namespace, channel_data, profile, context))
+        recipients.append(
+            Recipient(
+                user_id, namespace, channel_data, profile, context, external=kind == "external"
+            )
+        )
     return recipients
 
 
 def _response(execution: Execution) -> dict[str, Any]:
-    return {
+    response: dict[str, Any] = {
         "requestId": execution.request_id,
         "campaignId": execution.campaign_id,
         "executionId": execution.id,
@@ -146,8 +159,14 @@ def _response(execution: Execution) -> dict[str, Any]:
         "executionStatus": execution.status.value,
         "createdAt": execution.created_at.isoformat(),
         "createdBy": execution.created_by,
-        **({"executeAt": execution.execute_at.isoformat()} if execution.execute_at else {}),
     }
+    if execution.execute_at is not None:
+        response |= {
+            "scheduleId": execution.id,
+            "scheduleStatus": execution.schedule_status.value,
+            "executeAt": execution.execute_at.isoformat(),
+        }
+    return response
 
 
 def execute_unitary(session: UserSession, body: object) -> dict[str, Any]:
@@ -174,39 +193,73 @@ def execute_unitary(session: UserSession, body: object) -> dict[str, Any]:
     return _response(session.trigger(campaign_id, recipients, request_id=request_id))
 
 
+def _instant(raw: object, path: str, problems: list[str]) -> pendulum.DateTime | None:
+    try:
+        if not isinstance(raw, str):
+            raise TypeError(raw)
+        parsed = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            raise ValueError(raw)
+    except (TypeError, ValueError):
+        problems.append(f"{path} must be an ISO 8601 instant with a UTC offset, not {raw!r}")
+        return None
+    return pendulum.instance(parsed)
+
+
 def execute_audience(session: UserSession, body: object) -> dict[str, Any]:
     """Accept AJO's audience execution body and run the campaign on its audience.
 
-    Body: ``{"requestId", "campaignId", "context"?, "executeAt"? (ISO 8601)}``.
+    Body: ``{"campaignId", "requestId"?, "context"?, "schedule"?: {"executeAt"}}``.
+    Without a ``requestId`` the call is not idempotent (one is generated).
 
     Returns:
-        As :func:`execute_unitary`, plus ``executeAt`` when scheduled.
+        As :func:`execute_unitary`; a scheduled execution also has
+        ``scheduleId``, ``scheduleStatus`` and ``executeAt``.
     """
     data = _body(body)
     problems: list[str] = []
-    request_id = _text(data, "requestId", "requestId", problems)
+    request_id = None
+    if data.get("requestId") is not None:
+        request_id = _text(data, "requestId", "requestId", problems)
     campaign_id = _text(data, "campaignId", "campaignId", problems)
     context = _object(data, "context", "context", problems)
     execute_at = None
-    raw_at = data.get("executeAt")
-    if raw_at is not None:
-        try:
-            if not isinstance(raw_at, str):
-                raise TypeError(raw_at)
-            parsed = datetime.datetime.fromisoformat(raw_at.replace("Z", "+00:00"))
-            if parsed.tzinfo is None:
-                raise ValueError(raw_at)
-            execute_at = pendulum.instance(parsed)
-        except (TypeError, ValueError):
-            problems.append(
-                f"executeAt must be an ISO 8601 instant with a UTC offset, not {raw_at!r}"
-            )
+    schedule = _object(data, "schedule", "schedule", problems)
+    if schedule is not None:
+        execute_at = _instant(schedule.get("executeAt"), "schedule.executeAt", problems)
     if problems:
         raise ValidationError(problems, subject="audience execution request")
     execution = session.execute_audience(
-        campaign_id, request_id=request_id, context=context, execute_at=execute_at
+        campaign_id,
+        request_id=request_id or f"generated-{uuid.uuid4().hex}",
+        context=context,
+        execute_at=execute_at,
     )
     return _response(execution)
+
+
+def execution_status(session: UserSession, execution_id: str) -> dict[str, Any]:
+    """AJO's execution status answer: status, targeted profile count, times.
+
+    Returns:
+        ``{"executionId", "campaignId", "requestId", "status",
+        "scheduleStatus", "targetedProfileCount", "createdAt"}``.
+    """
+    execution = session.execution(execution_id)
+    return {
+        "executionId": execution.id,
+        "campaignId": execution.campaign_id,
+        "requestId": execution.request_id,
+        "status": execution.status.value,
+        "scheduleStatus": execution.schedule_status.value,
+        "targetedProfileCount": execution.targeted,
+        "createdAt": execution.created_at.isoformat(),
+    }
+
+
+def cancel_schedule(session: UserSession, schedule_id: str) -> dict[str, Any]:
+    """Cancel a scheduled audience execution (AJO's schedule id is the execution id)."""
+    return _response(session.cancel_execution(schedule_id))
 
 
 def error_response(exc: CampaignKitError) -> dict[str, Any]:
@@ -221,7 +274,12 @@ def error_response(exc: CampaignKitError) -> dict[str, Any]:
         if isinstance(exc, kind):
             status, title = code, label
             break
-    report: dict[str, Any] = {"message": str(exc)}
+    context: dict[str, Any] = {
+        key: value
+        for key, value in vars(exc).items()
+        if isinstance(value, (str, int)) and not key.startswith("_")
+    }
+    report: dict[str, Any] = {"message": str(exc), "additionalContext": context}
     if isinstance(exc, ValidationError):
         report["problems"] = list(exc.problems)
     return {

@@ -195,7 +195,7 @@ def open_env(kind: Kind, tmp_path: Path) -> Env:
 
 @pytest.fixture(params=["memory", "sqlite"])
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
-    world = open_env(cast(Kind, request.param), tmp_path)
+    world = open_env(cast("Kind", request.param), tmp_path)
     yield world
     world.kit.close()
 
@@ -342,9 +342,7 @@ def test_a_scheduled_campaign_cannot_be_triggered(env: Env) -> None:
 @pytest.mark.parametrize("status", [S.DRAFT, S.STOPPED, S.COMPLETED])
 def test_a_campaign_that_is_not_live_refuses_triggers(env: Env, status: S) -> None:
     end = T0.add(days=1)
-    campaign = env.campaign(
-        category=MKT, audience="vip", end=end, activate=status is not S.DRAFT
-    )
+    campaign = env.campaign(category=MKT, audience="vip", end=end, activate=status is not S.DRAFT)
     if status is S.STOPPED:
         env.admin.stop(campaign.id)
     if status is S.COMPLETED:
@@ -430,9 +428,7 @@ def test_duplicate_user_ids_are_refused(env: Env) -> None:
     with pytest.raises(ck.ValidationError) as excinfo:
         env.admin.trigger(campaign.id, [ann(), bob(), ann()], request_id="r")
 
-    assert problems_of(excinfo) == [
-        "recipients[2].userId 'ann@example.com' appears more than once"
-    ]
+    assert problems_of(excinfo) == ["recipients[2].userId 'ann@example.com' appears more than once"]
     env.assert_nothing_happened(campaign.id, "r")
 
 
@@ -469,7 +465,9 @@ def test_the_reserved_system_key_is_refused_at_the_top_level_only(env: Env) -> N
 
     with pytest.raises(ck.ValidationError) as excinfo:
         env.admin.trigger(campaign.id, [ann(context={"system": {"x": 1}})], request_id="r")
-    assert problems_of(excinfo) == ["recipients[0].context uses the reserved top-level key 'system'"]
+    assert problems_of(excinfo) == [
+        "recipients[0].context uses the reserved top-level key 'system'"
+    ]
     env.assert_nothing_happened(campaign.id, "r")
 
     env.admin.trigger(campaign.id, [ann(context={"order": {"system": "nested"}})], request_id="ok")
@@ -481,9 +479,20 @@ def test_a_context_that_is_not_an_object_is_refused(env: Env) -> None:
     campaign = env.campaign()
 
     with pytest.raises(ck.ValidationError) as excinfo:
-        env.admin.trigger(campaign.id, [ann(context=cast(Any, ["a", "b"]))], request_id="r")
+        env.admin.trigger(campaign.id, [ann(context=cast("Any", ["a", "b"]))], request_id="r")
 
     assert problems_of(excinfo) == ["recipients[0].context must be a JSON object, not list"]
+    env.assert_nothing_happened(campaign.id, "r")
+
+
+def test_a_context_that_is_not_json_data_is_refused(env: Env) -> None:
+    campaign = env.campaign()
+
+    with pytest.raises(ck.ValidationError) as excinfo:
+        env.admin.trigger(campaign.id, [ann(context={"when": object()})], request_id="r")
+
+    [problem] = problems_of(excinfo)
+    assert problem.startswith("recipients[0].context is not JSON data")
     env.assert_nothing_happened(campaign.id, "r")
 
 
@@ -575,16 +584,14 @@ def test_an_unknown_campaign_is_not_found(env: Env) -> None:
 def test_a_manager_cannot_trigger_execute_or_cancel(env: Env) -> None:
     transactional = env.campaign()
     marketing = env.campaign(category=MKT, audience="vip")
-    scheduled = env.admin.execute_audience(
-        marketing.id, request_id="s", execute_at=T0.add(hours=1)
-    )
+    scheduled = env.admin.execute_audience(marketing.id, request_id="s", execute_at=T0.add(hours=1))
     manager = env.session(MANAGER)
 
-    with pytest.raises(ck.PermissionDenied, match="campaign.publish"):
+    with pytest.raises(ck.PermissionDenied, match=r"campaign\.publish"):
         manager.trigger(transactional.id, [ann()], request_id="r")
-    with pytest.raises(ck.PermissionDenied, match="campaign.publish"):
+    with pytest.raises(ck.PermissionDenied, match=r"campaign\.publish"):
         manager.execute_audience(marketing.id, request_id="a")
-    with pytest.raises(ck.PermissionDenied, match="campaign.publish"):
+    with pytest.raises(ck.PermissionDenied, match=r"campaign\.publish"):
         manager.cancel_execution(scheduled.id)
 
     env.assert_nothing_happened(transactional.id, "r")
@@ -600,7 +607,7 @@ def test_reading_an_execution_needs_campaign_read(env: Env, user: str) -> None:
     execution = env.admin.trigger(campaign.id, [ann()], request_id="r")
 
     assert env.session(user).execution(execution.id).id == execution.id
-    with pytest.raises(ck.PermissionDenied, match="campaign.read"):
+    with pytest.raises(ck.PermissionDenied, match=r"campaign\.read"):
         env.session(NOBODY).execution(execution.id)
     with pytest.raises(ck.PermissionDenied):
         env.session(NOBODY).execution("exe_missing")
@@ -665,7 +672,7 @@ def test_each_trigger_gets_its_own_run(env: Env) -> None:
 
     assert first.run_id != second.run_id
     assert {r.id for r in env.runs(campaign.id)} == {first.run_id, second.run_id}
-    assert [m.run_id for m in env.sent()] == [first.run_id, second.run_id]
+    assert sorted(m.run_id for m in env.sent()) == sorted([first.run_id, second.run_id])
 
 
 def test_a_message_is_personalized_from_profile_and_context(env: Env) -> None:
@@ -705,9 +712,7 @@ def test_each_recipient_sees_their_own_context(env: Env) -> None:
 def test_a_recipient_without_the_context_a_template_needs_is_excluded(env: Env) -> None:
     campaign = env.campaign(subject="code {{ context.code }}")
 
-    execution = env.admin.trigger(
-        campaign.id, [ann(context={"code": "1"}), bob()], request_id="r"
-    )
+    execution = env.admin.trigger(campaign.id, [ann(context={"code": "1"}), bob()], request_id="r")
     env.kit.tick()
 
     assert [m.address for m in env.sent()] == ["ann@example.com"]
@@ -752,7 +757,6 @@ def test_a_created_profile_keeps_the_call_attributes_but_never_the_context(env: 
     assert created is not None
     assert dict(created.attributes) == {"firstName": "Nia"}
     assert dict(created.identities) == {"email": "new@example.com"}
-    assert "7" not in json.dumps(dict(created.attributes))
     assert env.kit.profiles.find_by_identity("email", "new@example.com") == created
 
 
@@ -786,15 +790,6 @@ def test_a_recipient_is_found_by_identity_in_its_namespace(env: Env) -> None:
     assert message.fields["subject"] == "Hello Cid"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "src bug: session.triggers._overlay sets identities[recipient.namespace] = user_id "
-        "even when the profile was found by profile id, so the email identity becomes the "
-        "profile id and the message goes to address 'p-ann'"
-    ),
-)
 def test_a_recipient_is_found_by_profile_id(env: Env) -> None:
     campaign = env.campaign()
 
@@ -805,6 +800,25 @@ def test_a_recipient_is_found_by_profile_id(env: Env) -> None:
     assert message.profile_id == ANN.id
     assert message.fields["subject"] == "Hello Ann"
     assert message.address == "ann@example.com"
+
+
+def test_two_recipients_of_one_profile_never_mix_their_payloads(env: Env) -> None:
+    campaign = env.campaign(subject="{{ profile.firstName }} {{ context.v }}")
+    by_email = ann(profile={"firstName": "Email"}, context={"v": "A"})
+    by_phone = ck.Recipient(
+        "+33100000001", "phone", profile={"firstName": "Phone"}, context={"v": "B"}
+    )
+
+    try:
+        env.admin.trigger(campaign.id, [by_email, by_phone], request_id="r")
+    except ck.ValidationError:  # refusing the pair is a correct answer too
+        env.assert_nothing_happened(campaign.id, "r")
+        return
+    env.kit.tick()
+
+    subjects = [m.fields["subject"] for m in env.sent()]
+    assert len(subjects) == 1
+    assert subjects[0] in {"Email A", "Phone B"}
 
 
 def test_channel_data_in_the_call_overrides_the_address(env: Env) -> None:
@@ -933,10 +947,10 @@ def test_a_request_id_is_scoped_to_its_campaign(env: Env) -> None:
     env.kit.tick()
 
     assert first.id != second.id
-    assert sorted((m.campaign_id, m.address) for m in env.sent()) == [
+    assert {(m.campaign_id, m.address) for m in env.sent()} == {
         (one.id, "ann@example.com"),
         (two.id, "bob@example.com"),
-    ]
+    }
 
 
 def test_a_request_id_used_for_a_trigger_conflicts_with_an_audience_execution(
@@ -1025,9 +1039,12 @@ def test_a_scheduled_audience_execution_survives_a_reopen(sqlite_env: Env) -> No
 
     env = env.reopen()
     sqlite_env.kit = env.kit
-    assert env.admin.execute_audience(
-        campaign.id, request_id="a", context={"deal": "bogo"}, execute_at=at
-    ) == first
+    assert (
+        env.admin.execute_audience(
+            campaign.id, request_id="a", context={"deal": "bogo"}, execute_at=at
+        )
+        == first
+    )
     env.kit.run_until(at)
 
     assert [m.fields["subject"] for m in env.sent()] == ["bogo", "bogo"]
@@ -1082,15 +1099,6 @@ def test_an_audience_execution_now_shares_its_context_with_every_recipient(env: 
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "src bug: session.triggers.execution_view reports an immediate audience execution "
-        "(execute_at=None) as Scheduled until the tick, while cancel_execution treats it "
-        "as fired already"
-    ),
-)
 def test_an_immediate_audience_execution_is_triggered_not_scheduled(env: Env) -> None:
     campaign = env.campaign(category=MKT, audience="vip")
 
@@ -1109,6 +1117,17 @@ def test_an_immediate_audience_execution_cannot_be_cancelled(env: Env) -> None:
 
     env.kit.tick()
     assert len(env.sent()) == 2
+
+
+def test_a_unitary_execution_cannot_be_cancelled(env: Env) -> None:
+    campaign = env.campaign()
+    execution = env.admin.trigger(campaign.id, [ann()], request_id="r")
+
+    with pytest.raises(ck.TransitionNotAllowed, match="fired already"):
+        env.admin.cancel_execution(execution.id)
+
+    env.kit.tick()
+    assert len(env.sent()) == 1
 
 
 def test_a_scheduled_audience_execution_fires_at_execute_at(env: Env) -> None:
@@ -1189,9 +1208,7 @@ def test_a_cancelled_request_id_still_returns_its_execution(env: Env) -> None:
 
 
 @pytest.mark.parametrize("tick", [False, True], ids=["at-execute-at", "after-it-fired"])
-def test_a_scheduled_audience_execution_cannot_be_cancelled_once_due(
-    env: Env, tick: bool
-) -> None:
+def test_a_scheduled_audience_execution_cannot_be_cancelled_once_due(env: Env, tick: bool) -> None:
     campaign = env.campaign(category=MKT, audience="vip")
     at = T0.add(hours=2)
     execution = env.admin.execute_audience(campaign.id, request_id="a", execute_at=at)
@@ -1233,7 +1250,7 @@ def test_execute_at_must_be_between_now_and_the_end(
 
 def test_a_naive_execute_at_is_refused(env: Env) -> None:
     campaign = env.campaign(category=MKT, audience="vip")
-    naive = cast(pendulum.DateTime, pendulum.naive(2026, 12, 2, 9))
+    naive = pendulum.naive(2026, 12, 2, 9)
 
     with pytest.raises(ck.ValidationError, match="execute_at must be timezone-aware"):
         env.admin.execute_audience(campaign.id, request_id="a", execute_at=naive)
@@ -1258,10 +1275,11 @@ def test_an_audience_context_is_checked(env: Env, context: object, problem: str)
 
     with pytest.raises(ck.ValidationError) as excinfo:
         env.admin.execute_audience(
-            campaign.id, request_id="a", context=cast(Mapping[str, Any], context)
+            campaign.id, request_id="a", context=cast("Mapping[str, Any]", context)
         )
 
-    assert problems_of(excinfo) == [problem] or problems_of(excinfo)[0].startswith(problem)
+    [only] = problems_of(excinfo)
+    assert only.startswith(problem)
     env.assert_nothing_happened(campaign.id, "a")
 
 

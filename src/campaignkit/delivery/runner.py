@@ -273,7 +273,9 @@ class Runner:
             contents[action.id] = CompiledContent.of(action.content.templates())
             settings[action.id] = surface.settings
             channels[action.id] = channel
-        contexts = {r.profile.id: r.context for r in run.recipients}
+        contexts: dict[str, Mapping[str, Any]] = {}
+        for recipient in run.recipients:  # a repeated profile is a duplicate: the first counts
+            contexts.setdefault(recipient.profile.id, recipient.context)
         return _Plan(
             campaign, version, version.actions, contents, settings, channels, run.context, contexts
         )

@@ -44,6 +44,8 @@ class Recipient:
         profile: Attributes overlaying the stored profile for this message only
             (saved only when the call creates the profile).
         context: Data for ``context.*`` in templates; never stored on the profile.
+        external: Someone with no profile (AJO ``external``): addressed by
+            ``channel_data`` only, and nothing is stored about them.
     """
 
     user_id: str
@@ -51,6 +53,7 @@ class Recipient:
     channel_data: Mapping[ChannelType, str] | None = attrs.field(default=None)
     profile: Mapping[str, Any] | None = attrs.field(default=None)
     context: Mapping[str, Any] | None = attrs.field(default=None)
+    external: bool = False
 
 
 class ExecutionKind(str, enum.Enum):
@@ -161,8 +164,15 @@ def _json_default(value: object) -> object:
 
 
 def fingerprint(payload: object) -> str:
-    """A stable hash of a request payload (keys sorted)."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=_json_default)
+    """A stable hash of a request payload (keys sorted; non-JSON values by ``repr``)."""
+
+    def default(value: object) -> object:
+        try:
+            return _json_default(value)
+        except TypeError:  # validation reports it; the hash only needs to be stable
+            return repr(value)
+
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=default)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -51,7 +51,7 @@ def execution_view(record: ExecutionRecord, run: Run) -> Execution:
     """The public view of an execution and its run."""
     if record.cancelled_at is not None:
         schedule = ScheduleStatus.CANCELLED
-    elif record.kind is ExecutionKind.AUDIENCE and run.started_at is None:
+    elif record.execute_at is not None and run.started_at is None:
         schedule = ScheduleStatus.SCHEDULED
     else:
         schedule = ScheduleStatus.TRIGGERED
@@ -70,19 +70,29 @@ def execution_view(record: ExecutionRecord, run: Run) -> Execution:
     )
 
 
-def _overlay(profile: Profile, recipient: Recipient) -> Profile:
-    """The stored profile as it applies to this one message."""
+def _overlay(profile: Profile, recipient: Recipient, *, by_identity: bool) -> Profile:
+    """The stored profile as it applies to this one message.
+
+    ``user_id`` becomes the identity in its namespace only when it is one
+    (the profile was found by it, or is created or external); a profile found
+    by its id keeps its own identities.
+    """
     attributes = {**profile.attributes, **(recipient.profile or {})}
-    identities = {**profile.identities, recipient.namespace: recipient.user_id}
+    identities = dict(profile.identities)
+    if by_identity:
+        identities[recipient.namespace] = recipient.user_id
     channel_data = {**profile.channel_data, **(recipient.channel_data or {})}
     return attrs.evolve(
         profile, attributes=attributes, identities=identities, channel_data=channel_data
     )
 
 
-def _resolve(profiles: ProfileStore, recipient: Recipient) -> Profile | None:
+def _resolve(profiles: ProfileStore, recipient: Recipient) -> tuple[Profile | None, bool]:
+    """The recipient's stored profile, and whether it was found by identity."""
     found = profiles.find_by_identity(recipient.namespace, recipient.user_id)
-    return found if found is not None else profiles.get(recipient.user_id)
+    if found is not None:
+        return found, True
+    return profiles.get(recipient.user_id), False
 
 
 class TriggerVerbs(SessionBase):
@@ -115,9 +125,20 @@ class TriggerVerbs(SessionBase):
             problems = recipient_problems(recipients)
             run_recipients = []
             for number, recipient in enumerate(recipients):
-                if not recipient.user_id.strip() or not recipient.namespace.strip():
-                    continue
-                profile = _resolve(kit.profiles, recipient)
+                if (
+                    not recipient.user_id.strip()
+                    or not recipient.namespace.strip()
+                    or context_problems(recipient.context, "context")
+                ):
+                    continue  # already reported by recipient_problems
+                by_identity = True
+                if recipient.external:
+                    profile: Profile | None = Profile(
+                        id=f"external:{recipient.namespace}:{recipient.user_id}",
+                        attributes=recipient.profile or {},
+                    )
+                else:
+                    profile, by_identity = _resolve(kit.profiles, recipient)
                 if profile is None and campaign.create_profiles:
                     profile = Profile(
                         id=recipient.user_id,
@@ -126,6 +147,7 @@ class TriggerVerbs(SessionBase):
                         channel_data=recipient.channel_data or {},
                     )
                     created.append(profile)
+                    by_identity = True
                 if profile is None:
                     problems.append(
                         f"recipients[{number}]: no profile with {recipient.namespace} "
@@ -134,7 +156,10 @@ class TriggerVerbs(SessionBase):
                     )
                     continue
                 run_recipients.append(
-                    RunRecipient(_overlay(profile, recipient), recipient.context or {})
+                    RunRecipient(
+                        _overlay(profile, recipient, by_identity=by_identity),
+                        recipient.context or {},
+                    )
                 )
             require_valid(problems, f"trigger of campaign {campaign.id!r}")
             return _new_run(campaign, run_id, RunKind.TRIGGER, now, recipients=run_recipients)
