@@ -98,6 +98,26 @@ POOL_USERS = ("u0", "u1", "u2", "u3", "u4", "u5")
 POOL_GROUPS = ("g0", "g1", "g2")
 """Groups of the random-population property test."""
 
+API = ck.CampaignType.API_TRIGGERED
+ORDER_SUBJECT = "Order {{ context.order }}"
+"""The subject of the API-triggered campaigns here: it shows the call's context arrived."""
+ANN = ck.Profile(
+    "p-ann",
+    identities={"email": "ann@example.com"},
+    attributes={"firstName": "Ann"},
+    consents={ck.ChannelType.EMAIL: True},
+)
+"""The recipient of the unitary triggers (found by her email identity)."""
+VIP = tuple(
+    ck.Profile(pid, identities={"email": f"{pid}@example.com"}, consents={ck.ChannelType.EMAIL: True})
+    for pid in ("p1", "p2")
+)
+"""The profiles of the world's ``vip`` audience (audience executions run on them)."""
+NEW_CUSTOMER = "new@example.com"
+"""A recipient with no profile yet: only the transactional campaign creates it."""
+KNOWN_PROFILES = ("tester", ANN.id, *(p.id for p in VIP), NEW_CUSTOMER)
+"""Every profile id a test here may create (a denial must leave each as it was)."""
+
 Via = Literal["direct", "group"]
 VIAS: list[Via] = ["direct", "group"]
 
@@ -116,6 +136,10 @@ class Snapshot:
     memberships: dict[str, frozenset[str]]
     audit_log: tuple[ck.AccessAuditEntry, ...]
     events: tuple[ck.DomainEvent, ...]
+    runs: tuple[ck.Run, ...]
+    """Every run of every campaign: each API execution has one (a cancellation ends it)."""
+    profiles: dict[str, ck.Profile]
+    """The ``KNOWN_PROFILES`` that exist (a trigger may create one)."""
 
 
 def _known_principals(world: World) -> tuple[set[str], set[str]]:
@@ -139,6 +163,8 @@ def snapshot(world: World) -> Snapshot:
     users, groups = _known_principals(world)
     memberships = {f"user {u}": access.groups_of(u) for u in sorted(users)}
     memberships |= {f"group {g}": access.members_of(g) for g in sorted(groups)}
+    with world.kit.store.unit_of_work() as uow:
+        runs = tuple(run for c in page.items for run in uow.runs.for_campaign(c.id))
     return Snapshot(
         campaigns=tuple(attrs.asdict(c) for c in page.items),
         policies=tuple(attrs.asdict(p) for p in world.admin.list_approval_policies()),
@@ -147,6 +173,8 @@ def snapshot(world: World) -> Snapshot:
         memberships=memberships,
         audit_log=tuple(access.audit_log()),
         events=tuple(world.events),
+        runs=runs,
+        profiles=dict(world.kit.profiles.get_many(KNOWN_PROFILES)),
     )
 
 
@@ -213,7 +241,8 @@ class VerbCase:
 
     ``needs`` lists the permissions the verb requires, in the order a denial names
     the first one missing. ``setup`` returns the id the verb acts on (a campaign id
-    when ``about_campaign``, a surface id, or ``""``).
+    when ``about_campaign``, an execution id when ``campaign_of`` is given, a surface
+    id, or ``""``).
     """
 
     name: str
@@ -226,10 +255,18 @@ class VerbCase:
     """Distinguishes several states of the same verb (the test id is ``name[variant]``)."""
     workflow_permission: str | None = None
     """A permission the workflow (not the policy's profile table) refuses with its own reason."""
+    campaign_of: Callable[[World, str], str] | None = None
+    """For a verb on an execution: the campaign of the target, which a denial names."""
 
     @property
     def id(self) -> str:
         return f"{self.name}[{self.variant}]" if self.variant else self.name
+
+    def named_campaign(self, world: World, target: str) -> str | None:
+        """The campaign a denial of this verb on ``target`` names, if any."""
+        if not self.about_campaign:
+            return None
+        return target if self.campaign_of is None else self.campaign_of(world, target)
 
 
 def _draft(world: World) -> str:
@@ -1086,7 +1123,7 @@ def _run_cell(verb: VerbCase, profile: ck.ProductProfile | None, via: Via) -> st
         verb.check(world, target, result)
         return None
     assert isinstance(error, ck.PermissionDenied), error
-    expected_campaign = target if verb.about_campaign else None
+    expected_campaign = verb.named_campaign(world, target)
     assert (error.user, error.campaign_id) == (USER, expected_campaign)
     assert type(error.permission) is str
     message = str(error)
