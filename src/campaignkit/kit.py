@@ -104,7 +104,7 @@ class CampaignKit:
         self.worker_id = f"worker-{uuid.uuid4().hex[:12]}"
         self._listeners: list[Listener] = []
         self._listeners_lock = threading.Lock()
-        self.preflight = Preflight(self.audiences, check_template)
+        self.preflight = Preflight(self.audiences, check_template, self.channels)
         self.runner = Runner(
             store=store,
             audiences=self.audiences,

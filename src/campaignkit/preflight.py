@@ -7,10 +7,13 @@ from the audience source) so the kit and the engine validate identically.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import attrs
 import pendulum
 
 from campaignkit.domain.campaign import Campaign, CampaignVersion
+from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.validation import TemplateCheck, activation_problems
 from campaignkit.ports import AudienceSource, UnitOfWork
 
@@ -22,10 +25,13 @@ class Preflight:
     Attributes:
         audiences: Where audience readiness is read.
         check_template: Compiles one template source.
+        channels: The channels wired into the kit.
     """
 
     audiences: AudienceSource
     check_template: TemplateCheck
+    channels: Mapping[ChannelType, object] = attrs.field(factory=dict)
+    """Wired channels; an action on a channel without one cannot run."""
 
     def problems(
         self,
@@ -43,7 +49,14 @@ class Preflight:
             if surface is not None:
                 surfaces[surface.id] = surface
         audience = version.audience
-        return activation_problems(
+        missing = sorted(
+            {a.channel.value for a in version.actions} - {c.value for c in self.channels}
+        )
+        problems = [
+            f"no channel is wired for {channel}; pass it in channels= when creating the kit"
+            for channel in missing
+        ]
+        return problems + activation_problems(
             campaign,
             version,
             now=now,

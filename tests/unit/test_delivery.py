@@ -53,18 +53,16 @@ class Worlds:
         channels: Mapping[C, ck.Channel] | None = None,
         delivery: ck.DeliverySettings | None = None,
         progress: ck.Progress | None = None,
-        file: str = "kit.db",
-        ids: Callable[[str], str] | None = None,
     ) -> ck.CampaignKit:
-        """A bare kit on this backend (the SQLite file is reopened when it exists)."""
-        id_factory = ids if ids is not None else SequentialIds()
+        """A bare kit on this backend, with sequential ids."""
+        id_factory = SequentialIds()
         if self.backend == "memory":
             kit = ck.CampaignKit.in_memory(
                 clock=clock, channels=channels, delivery=delivery, progress=progress, ids=id_factory
             )
         else:
             kit = ck.CampaignKit.sqlite(
-                self.tmp_path / file,
+                self.tmp_path / "kit.db",
                 clock,
                 channels,
                 delivery=delivery,
@@ -288,10 +286,15 @@ def address_in(profile: ck.Profile, channel: C) -> str | None:
     return None
 
 
+def has_city(attributes: Mapping[str, object]) -> bool:
+    address = attributes.get("address")
+    return isinstance(address, dict) and "city" in address
+
+
 NEEDS: Mapping[C, Callable[[Mapping[str, object]], bool]] = {
-    C.EMAIL: lambda a: "firstName" in a,
-    C.SMS: lambda a: True,
-    C.PUSH: lambda a: isinstance(a.get("address"), dict) and "city" in a["address"],  # type: ignore[operator]
+    C.EMAIL: lambda a: "firstName" in a,  # the subject has no fallback
+    C.SMS: lambda a: True,  # default("friend")
+    C.PUSH: has_city,
 }
 
 
@@ -983,13 +986,6 @@ def test_stop_while_retries_are_queued_settles_them_as_stopped(worlds: Worlds) -
     assert [m.profile_id for m in channel.calls] == ["p1", "p2"]  # never retried
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="src bug: a stop during the run's last batch is not noticed: wake_runs skips the "
-    "leased run and advance() settles it as RUNNING with its retry queued, so the run is "
-    "only stopped when the retry falls due",
-)
 def test_a_stop_during_the_last_batch_settles_queued_retries_at_once(memory: Worlds) -> None:
     target: dict[str, str] = {}
     world_box: list[World] = []
@@ -1125,6 +1121,21 @@ def test_a_run_resumes_after_a_crash_without_losing_or_resending_recorded_messag
     assert (run.status, run.position, run.counts[aid].pending) == (ck.RunStatus.RUNNING, 20, 10)
     assert [m.profile_id for m in provider.sent] == ids[: 10 + delivered]
 
+    # an interrupted worker hands its run back at once (a killed one cannot):
+    released = only_run(kit, campaign.id)
+    assert (released.lease_owner, released.due_at) == (None, world.clock.now())
+    # model a killed worker: its lease still holds the run
+    with kit.store.unit_of_work() as uow:
+        held_until = world.clock.now().add(minutes=2)
+        uow.runs.save(
+            attrs.evolve(
+                uow.runs.get(run.id),
+                lease_owner="dead-worker",
+                lease_expires_at=held_until,
+                due_at=held_until,
+            )
+        )
+
     # a new process: the dead worker's lease holds it off until it expires
     restarted = worlds.restart(kit, channels={C.EMAIL: provider}, delivery=settings)
     restarted.tick()
@@ -1241,12 +1252,6 @@ class WatchdogClock(ManualClock):
         super().set(when)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Livelock,
-    reason="src bug: a run leased by another worker stays due at its old due_at, so "
-    "run_until (and next_due_at) keep returning that instant and tick forever",
-)
 def test_run_until_waits_for_another_workers_lease_instead_of_spinning(memory: Worlds) -> None:
     clock = WatchdogClock(T0)
     world = memory.world(clock)
@@ -1362,17 +1367,36 @@ def test_null_channel_accepts_and_keeps_nothing() -> None:
     assert NullChannel().send([message_for(C.PUSH)]) == [ck.Accepted("run:act:p1")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ck.DeliveryError,
-    reason="src bug: Runner._claim builds the plan outside advance()'s try, so a "
-    "DeliveryError from _plan (no channel wired) escapes tick() on every tick instead "
-    "of failing the run, and starves every later piece of due work",
-)
-def test_a_missing_channel_fails_the_run_with_a_clear_error(memory: Worlds) -> None:
+def test_an_action_without_a_wired_channel_is_refused_at_activation(memory: Worlds) -> None:
     world = memory.world(channels={C.EMAIL: RecordingChannel()})
-    campaign = launch(world, [ck.Action(world.sms.id, ck.SmsContent("x"))], tick=False)
-    world.kit.tick()
+    draft = world.admin.create_campaign(
+        name="No SMS channel",
+        audience="vip",
+        namespace="email",
+        actions=[ck.Action(world.sms.id, ck.SmsContent("x"))],
+    )
+    with pytest.raises(ck.ValidationError) as refused:
+        world.admin.activate(draft.id)
+    assert any("no channel is wired for sms" in p for p in refused.value.problems)
+    assert world.admin.get(draft.id).status is ck.CampaignStatus.DRAFT
+
+
+def test_a_channel_unwired_after_activation_fails_the_run_with_a_clear_error(
+    memory: Worlds,
+) -> None:
+    world = memory.world(channels={C.EMAIL: RecordingChannel(), C.SMS: RecordingChannel()})
+    start = world.clock.now().add(hours=1)
+    campaign = world.admin.create_campaign(
+        name="Later",
+        audience="vip",
+        namespace="email",
+        actions=[ck.Action(world.sms.id, ck.SmsContent("x"))],
+        schedule=ck.Schedule(start=start),
+    )
+    world.admin.activate(campaign.id)
+    world.kit.tick()  # SCHEDULED, validated with its channel wired
+    del world.kit.channels[C.SMS]  # then the host wires the kit without it
+    world.kit.run_until(start)
     run = only_run(world.kit, campaign.id)
     assert run.status is ck.RunStatus.FAILED
     assert run.error is not None
@@ -1455,13 +1479,6 @@ def test_nested_attributes_fallbacks_and_context_render(memory: Worlds) -> None:
     assert world.admin.report(campaign.id).sent == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="src bug: with StrictUndefined, `profile.address.city | default(...)` raises on "
-    "the missing parent `address` before default() runs, so the recipient is excluded "
-    "instead of getting the fallback",
-)
 def test_a_fallback_covers_a_missing_parent_attribute(memory: Worlds) -> None:
     world = memory.world()
     kit = world.kit

@@ -8,7 +8,7 @@ The fast path for pure substitutions gives exactly Jinja's output.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -75,7 +75,7 @@ def jinja(source: str, profile: Mapping[str, Any], context: Mapping[str, Any]) -
     return new_environment().from_string(source).render(profile=profile, context=context)
 
 
-def outcome(render: Any) -> tuple[str, str]:
+def outcome(render: Callable[[], str]) -> tuple[str, str]:
     """("ok", text) or ("missing", "") for a zero-argument render call."""
     try:
         return ("ok", render())
@@ -103,6 +103,9 @@ ESCAPES = [
     "{{ profile._secret }}",
     "{% set g = lipsum.__globals__ %}{{ g }}",
     "Hello {{ profile.firstName }}, {{ ''.__class__ }}",
+    "{% include profile.file %}",
+    "{% import 'macros' as m %}",
+    "{% extends 'base' %}",
 ]
 
 
@@ -145,7 +148,6 @@ def test_undefined_host_globals_render_harmlessly_as_missing_data(
             {"tpl": "{firstName.__class__}"},
             "refused by the sandbox",
         ),
-        ("{% include profile.file %}", {"file": "/etc/passwd"}, "no loader"),
         ("{% set l = [] %}{{ l.append(profile.file) }}", {"file": "x"}, "refused by the sandbox"),
         ("{{ range(profile.n) | list }}", {"n": 10**9}, "Range too big"),
     ],
@@ -469,12 +471,6 @@ def test_any_template_jinja_accepts_renders_like_jinja(source: str, profile: obj
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="src bug: Jinja normalizes \\r\\n and \\r to \\n in literal text; the fast path "
-    "keeps them, so the same text renders differently with and without a filter",
-)
 @pytest.mark.parametrize("newline", ["\r\n", "\r"])
 def test_the_fast_path_normalizes_newlines_like_jinja(newline: str) -> None:
     source = f"Hi {{{{ profile.n }}}},{newline}bye"

@@ -24,6 +24,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 _ROOTS: Final = ("profile", "context")
+_NEWLINES = re.compile(r"\r\n?")
 _SUBSTITUTION = re.compile(r"\{\{\s*((?:profile|context)(?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*\}\}")
 _JINJA_SYNTAX = re.compile(r"\{\{|\{%|\{#|\}\}|%\}|#\}")
 
@@ -44,10 +45,48 @@ class TemplateFailed(Exception):
     """A template could not be rendered for a reason other than missing data."""
 
 
+class _StrictChainableUndefined(jinja2.ChainableUndefined, jinja2.StrictUndefined):
+    """Missing data fails when used, but ``profile.a.b | default(...)`` works with no ``a``."""
+
+    __slots__ = ()
+
+
+MAX_REPEAT: Final = 100_000
+"""The longest string or list ``*`` may build, and the largest ``**`` result."""
+
+
+class _CampaignSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, plus limits on ``*`` and ``**`` so a template cannot exhaust memory."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+    ) -> Any:
+        if operator == "*":
+            for sized, count in ((left, right), (right, left)):
+                too_long = (
+                    isinstance(sized, (str, list, tuple))
+                    and isinstance(count, int)
+                    and len(sized) * count > MAX_REPEAT
+                )
+                if too_long:
+                    raise SecurityError(f"'*' would build more than {MAX_REPEAT} items")
+        huge_power = (
+            operator == "**"
+            and isinstance(right, int)
+            and isinstance(left, int)
+            and (abs(right) > 64 or abs(left) > MAX_REPEAT)
+        )
+        if huge_power:
+            raise SecurityError("'**' with such large operands is not allowed")
+        return super().call_binop(context, operator, left, right)
+
+
 def new_environment() -> ImmutableSandboxedEnvironment:
     """The sandboxed environment every campaign template is compiled in."""
-    return ImmutableSandboxedEnvironment(
-        undefined=jinja2.StrictUndefined,
+    return _CampaignSandbox(
+        undefined=_StrictChainableUndefined,
         autoescape=False,
         keep_trailing_newline=True,
     )
@@ -90,6 +129,11 @@ def check_template(source: object) -> str | None:
     forbidden = _forbidden(parsed)
     if forbidden:
         return f"forbidden construct: {forbidden[0]}"
+    if any(
+        True
+        for _ in parsed.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))
+    ):
+        return "forbidden construct: a template cannot include, import or extend another"
     if _formats_strings(parsed):
         # format-string tricks are refused only when rendered: try a sample
         try:
@@ -125,6 +169,7 @@ def _fast(source: str) -> Renderer | None:
     """A renderer for pure substitutions, or None when Jinja is needed."""
     parts: list[str | tuple[str, tuple[str, ...]]] = []
     last = 0
+    source = _NEWLINES.sub("\n", source)  # as Jinja does
     for match in _SUBSTITUTION.finditer(source):
         parts.append(source[last : match.start()])
         root, *path = match.group(1).split(".")

@@ -18,6 +18,7 @@ Entries with a recorded outcome are never sent again, and every
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -216,21 +217,47 @@ class Runner:
         Returns the run as saved: final, or with ``due_at`` set to when it next
         has work (a retry), or unchanged when another worker holds its lease.
         """
-        claimed = self._claim(run_id, now)
+        try:
+            claimed = self._claim(run_id, now)
+        except DeliveryError as exc:  # it cannot be planned (no channel, no surface)
+            return self._fail(run_id, now, str(exc))
         if claimed is None:
             with self._store.unit_of_work() as uow:
                 return uow.runs.get(run_id)
         run, plan = claimed
         try:
+            return self._deliver_run(run, plan, now)
+        except BaseException:
+            # an interrupted delivery (KeyboardInterrupt, a channel raising): hand the
+            # run back at once, so this worker or another resumes it without waiting
+            # for the lease; a killed process cannot do this, and its lease lapses
+            self._release(run_id, now)
+            raise
+
+    def _deliver_run(self, run: Run, plan: _Plan, now: pendulum.DateTime) -> Run:
+        run_id = run.id
+        try:
             self._reconcile(run_id, plan, now)
             halted = plan.campaign.status is not CampaignStatus.LIVE
             if not halted:
-                halted = self._stream(run, plan, now) or self._retry(run_id, plan, now)
+                halted = (
+                    self._stream(run, plan, now)
+                    or self._retry(run_id, plan, now)
+                    or self._halted(plan)  # stopped during the last batch
+                )
             if halted:
                 return self._halt(run_id, plan, now)
             return self._settle(run_id, now)
         except DeliveryError as exc:
             return self._fail(run_id, now, str(exc))
+
+    def _release(self, run_id: str, now: pendulum.DateTime) -> None:
+        with contextlib.suppress(Exception), self._store.unit_of_work() as uow:
+            run = uow.runs.get(run_id)
+            if run.lease_owner == self._worker and not run.status.is_final:
+                uow.runs.save(
+                    attrs.evolve(run, lease_owner=None, lease_expires_at=None, due_at=now)
+                )
 
     # ------------------------------------------------------------ claiming
 
@@ -239,20 +266,26 @@ class Runner:
             run = uow.runs.get(run_id)
             if run.status.is_final:
                 return None
+            expires = run.lease_expires_at
             if (
                 run.lease_owner not in (None, self._worker)
-                and run.lease_expires_at is not None
-                and run.lease_expires_at > now
+                and expires is not None
+                and expires > now
             ):
+                if run.due_at is None or run.due_at < expires:
+                    # another worker delivers it: due again only when its lease may lapse
+                    uow.runs.save(attrs.evolve(run, due_at=expires))
                 return None
             campaign = uow.campaigns.get(run.campaign_id)
+            lease = now + self._settings.lease
             run = uow.runs.save(
                 attrs.evolve(
                     run,
                     status=RunStatus.RUNNING,
                     started_at=run.started_at or now,
                     lease_owner=self._worker,
-                    lease_expires_at=now + self._settings.lease,
+                    lease_expires_at=lease,
+                    due_at=lease,  # if this worker dies, the run is due when its lease lapses
                 )
             )
             plan = self._plan(uow, campaign, run)
@@ -451,6 +484,7 @@ class Runner:
                     counts=tally.merged_into(run.counts),
                     position=position,
                     lease_expires_at=now + self._settings.lease,
+                    due_at=now + self._settings.lease,
                 )
             )
         return live
@@ -543,6 +577,7 @@ class Runner:
                     run,
                     counts=tally.merged_into(run.counts),
                     lease_expires_at=now + settings.lease,
+                    due_at=now + settings.lease,
                 )
             )
 
