@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
+import pendulum
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -99,6 +100,10 @@ POOL_GROUPS = ("g0", "g1", "g2")
 """Groups of the random-population property test."""
 
 API = ck.CampaignType.API_TRIGGERED
+AUDIENCE_RUN = ck.RunKind.AUDIENCE_EXECUTION
+IN_PROGRESS = ck.ExecutionStatus.IN_PROGRESS
+SUCCEEDED = ck.ExecutionStatus.SUCCEEDED
+TRIGGERED = ck.ScheduleStatus.TRIGGERED
 ORDER_SUBJECT = "Order {{ context.order }}"
 """The subject of the API-triggered campaigns here: it shows the call's context arrived."""
 ANN = ck.Profile(
@@ -109,7 +114,9 @@ ANN = ck.Profile(
 )
 """The recipient of the unitary triggers (found by her email identity)."""
 VIP = tuple(
-    ck.Profile(pid, identities={"email": f"{pid}@example.com"}, consents={ck.ChannelType.EMAIL: True})
+    ck.Profile(
+        pid, identities={"email": f"{pid}@example.com"}, consents={ck.ChannelType.EMAIL: True}
+    )
     for pid in ("p1", "p2")
 )
 """The profiles of the world's ``vip`` audience (audience executions run on them)."""
@@ -642,6 +649,209 @@ def _check_imported(world: World, target: str, result: object) -> None:
     assert (created.status, created.name, created.created_by) == (S.DRAFT, "Winter sale", USER)
 
 
+# ----- API-triggered campaigns (SPEC 9) set-ups and checks
+
+
+def _recipient(user_id: str = ANN.identities["email"], order: str = "A1") -> ck.Recipient:
+    return ck.Recipient(user_id=user_id, namespace="email", context={"order": order})
+
+
+def _api_marketing(world: World) -> str:
+    """A LIVE API-triggered marketing campaign on ``vip``; ann and the audience exist."""
+    for profile in (ANN, *VIP):
+        world.kit.profiles.upsert(profile)
+    campaign = world.live("Order updates", type=API, actions=[world.email_action(ORDER_SUBJECT)])
+    assert (campaign.type, campaign.category, campaign.status) == (
+        API,
+        ck.Category.MARKETING,
+        S.LIVE,
+    )
+    return campaign.id
+
+
+def _api_transactional(world: World) -> str:
+    """A LIVE API-triggered transactional campaign that creates unknown recipients."""
+    receipts = world.admin.create_surface(
+        name="Receipts",
+        channel=ck.ChannelType.EMAIL,
+        settings=ck.EmailSettings(sender="orders@example.com"),
+        category=ck.Category.TRANSACTIONAL,
+    )
+    campaign = world.admin.create_campaign(
+        name="Receipts",
+        type=API,
+        category=ck.Category.TRANSACTIONAL,
+        namespace="email",
+        actions=[ck.Action(receipts.id, ck.EmailContent(subject=ORDER_SUBJECT, html="<p>.</p>"))],
+        create_profiles=True,
+    )
+    world.admin.activate(campaign.id)
+    world.kit.tick()
+    assert world.admin.get(campaign.id).status is S.LIVE
+    assert world.kit.profiles.get(NEW_CUSTOMER) is None
+    return campaign.id
+
+
+def _scheduled_execution(world: World) -> str:
+    """An audience execution of the marketing campaign, scheduled a day ahead."""
+    campaign_id = _api_marketing(world)
+    execution = world.admin.execute_audience(
+        campaign_id, request_id="flash-sale", execute_at=world.clock.now().add(days=1)
+    )
+    assert execution.schedule_status is ck.ScheduleStatus.SCHEDULED
+    return execution.id
+
+
+def _delivered_trigger(world: World) -> str:
+    """A unitary trigger of the marketing campaign to ann, delivered by a tick."""
+    campaign_id = _api_marketing(world)
+    execution = world.admin.trigger(campaign_id, [_recipient()], request_id="order-A1")
+    world.kit.tick()
+    return execution.id
+
+
+def _the_api_campaign(world: World, target: str) -> str:
+    """The campaign of execution ``target``: the world's only API-triggered campaign."""
+    page = world.admin.list_campaigns(statuses=ck.ALL_STATUSES, limit=500)
+    (campaign,) = [c for c in page.items if c.type is API]
+    return campaign.id
+
+
+def _execution(result: object) -> ck.Execution:
+    assert isinstance(result, ck.Execution)
+    return result
+
+
+def _runs(world: World, campaign_id: str) -> list[ck.Run]:
+    with world.kit.store.unit_of_work() as uow:
+        return list(uow.runs.for_campaign(campaign_id))
+
+
+def _emails(world: World) -> list[tuple[str, str, bool]]:
+    """(address, subject, transactional) of every email sent so far, in address order."""
+    sent = world.kit.channels[ck.ChannelType.EMAIL].sent
+    return sorted((m.address, m.fields["subject"], m.transactional) for m in sent)
+
+
+def _check_accepted(
+    world: World,
+    target: str,
+    result: object,
+    *,
+    kind: ck.ExecutionKind,
+    request_id: str,
+    execute_at: pendulum.DateTime | None = None,
+) -> ck.Execution:
+    """Accepted at once, for ``USER``, with one pending run; nothing is sent before a tick."""
+    execution = _execution(result)
+    assert (
+        execution.campaign_id,
+        execution.request_id,
+        execution.kind,
+        execution.created_by,
+        execution.created_at,
+        execution.execute_at,
+        execution.status,
+        execution.targeted,
+    ) == (target, request_id, kind, USER, world.clock.now(), execute_at, IN_PROGRESS, 0)
+    assert world.admin.execution(execution.id) == execution
+    run_kind = ck.RunKind.TRIGGER if kind is ck.ExecutionKind.UNITARY else AUDIENCE_RUN
+    (run,) = _runs(world, target)
+    assert (run.id, run.kind, run.status) == (execution.run_id, run_kind, ck.RunStatus.PENDING)
+    assert _emails(world) == []
+    return execution
+
+
+def _delivered(world: World, execution_id: str, targeted: int) -> None:
+    done = world.admin.execution(execution_id)
+    assert (done.schedule_status, done.status, done.targeted) == (TRIGGERED, SUCCEEDED, targeted)
+
+
+def _check_triggered(world: World, target: str, result: object) -> None:
+    execution = _check_accepted(
+        world, target, result, kind=ck.ExecutionKind.UNITARY, request_id="order-A1"
+    )
+    assert execution.schedule_status is TRIGGERED
+    world.kit.tick()
+    assert _emails(world) == [("ann@example.com", "Order A1", False)]
+    _delivered(world, execution.id, 1)
+
+
+def _check_triggered_a_new_customer(world: World, target: str, result: object) -> None:
+    execution = _check_accepted(
+        world, target, result, kind=ck.ExecutionKind.UNITARY, request_id="order-B2"
+    )
+    created = world.kit.profiles.get(NEW_CUSTOMER)
+    assert created is not None
+    assert created.identities == {"email": NEW_CUSTOMER}
+    world.kit.tick()
+    assert _emails(world) == [(NEW_CUSTOMER, "Order B2", True)]
+    _delivered(world, execution.id, 1)
+
+
+def _check_audience_executed(world: World, target: str, result: object) -> None:
+    execution = _check_accepted(
+        world, target, result, kind=ck.ExecutionKind.AUDIENCE, request_id="flash-sale"
+    )
+    assert execution.schedule_status is TRIGGERED  # not scheduled: it runs on the next tick
+    world.kit.tick()
+    assert _emails(world) == [
+        ("p1@example.com", "Order S1", False),
+        ("p2@example.com", "Order S1", False),
+    ]
+    _delivered(world, execution.id, 2)
+
+
+def _check_audience_scheduled(world: World, target: str, result: object) -> None:
+    at = world.clock.now().add(hours=2)
+    execution = _check_accepted(
+        world,
+        target,
+        result,
+        kind=ck.ExecutionKind.AUDIENCE,
+        request_id="flash-sale",
+        execute_at=at,
+    )
+    assert execution.schedule_status is ck.ScheduleStatus.SCHEDULED
+    world.kit.tick()
+    assert _emails(world) == []  # not before its execute_at
+    world.kit.run_until(at)
+    assert [address for address, _, _ in _emails(world)] == ["p1@example.com", "p2@example.com"]
+    _delivered(world, execution.id, 2)
+
+
+def _check_execution_cancelled(world: World, target: str, result: object) -> None:
+    execution = _execution(result)
+    assert (execution.id, execution.schedule_status, execution.status) == (
+        target,
+        ck.ScheduleStatus.CANCELLED,
+        ck.ExecutionStatus.CANCELLED,
+    )
+    assert world.admin.execution(target) == execution
+    (run,) = _runs(world, execution.campaign_id)
+    assert (run.id, run.status) == (execution.run_id, ck.RunStatus.CANCELLED)
+    assert execution.execute_at is not None
+    world.kit.run_until(execution.execute_at.add(hours=1))
+    assert _emails(world) == []  # it never fires
+    assert world.admin.execution(target) == execution
+
+
+def _check_execution_read(world: World, target: str, result: object) -> None:
+    execution = _execution(result)
+    assert execution == world.admin.execution(target)
+    assert (execution.id, execution.kind, execution.request_id, execution.created_by) == (
+        target,
+        ck.ExecutionKind.UNITARY,
+        "order-A1",
+        "ada",
+    )
+    assert (execution.schedule_status, execution.status, execution.targeted) == (
+        TRIGGERED,
+        SUCCEEDED,
+        1,
+    )
+
+
 VERBS: list[VerbCase] = [
     VerbCase(
         "get",
@@ -1026,6 +1236,66 @@ VERBS: list[VerbCase] = [
         lambda s, w, t: s.access_audit_log(),
         _check_audit_log,
     ),
+    # ----- API-triggered campaigns (SPEC 9: a trigger or audience execution needs
+    # campaign.publish, cancelling one too, reading one campaign.read; a denial on an
+    # execution names its campaign)
+    VerbCase(
+        "trigger",
+        ("campaign.publish",),
+        True,
+        _api_marketing,
+        lambda s, w, t: s.trigger(t, [_recipient()], request_id="order-A1"),
+        _check_triggered,
+    ),
+    VerbCase(
+        "trigger",
+        ("campaign.publish",),
+        True,
+        _api_transactional,
+        lambda s, w, t: s.trigger(t, [_recipient(NEW_CUSTOMER, "B2")], request_id="order-B2"),
+        _check_triggered_a_new_customer,
+        variant="creates a profile",
+    ),
+    VerbCase(
+        "execute_audience",
+        ("campaign.publish",),
+        True,
+        _api_marketing,
+        lambda s, w, t: s.execute_audience(t, request_id="flash-sale", context={"order": "S1"}),
+        _check_audience_executed,
+    ),
+    VerbCase(
+        "execute_audience",
+        ("campaign.publish",),
+        True,
+        _api_marketing,
+        lambda s, w, t: s.execute_audience(
+            t,
+            request_id="flash-sale",
+            context={"order": "S1"},
+            execute_at=w.clock.now().add(hours=2),
+        ),
+        _check_audience_scheduled,
+        variant="scheduled",
+    ),
+    VerbCase(
+        "cancel_execution",
+        ("campaign.publish",),
+        True,
+        _scheduled_execution,
+        lambda s, w, t: s.cancel_execution(t),
+        _check_execution_cancelled,
+        campaign_of=_the_api_campaign,
+    ),
+    VerbCase(
+        "execution",
+        ("campaign.read",),
+        True,
+        _delivered_trigger,
+        lambda s, w, t: s.execution(t),
+        _check_execution_read,
+        campaign_of=_the_api_campaign,
+    ),
 ]
 
 SESSION_VERBS = {
@@ -1068,6 +1338,10 @@ SESSION_VERBS = {
     "add_group_member",
     "remove_group_member",
     "access_audit_log",
+    "trigger",
+    "execute_audience",
+    "cancel_execution",
+    "execution",
 }
 
 
@@ -1168,6 +1442,11 @@ def test_the_matrix_expectations_follow_the_spec_table() -> None:
     assert allowed["cancel_approval"] == writers
     assert allowed["approve"] == publishers
     assert allowed["request_changes"] == publishers
+    for name in ("trigger", "execute_audience", "cancel_execution"):
+        assert allowed[name] == publishers, name
+    assert allowed["trigger[creates a profile]"] == publishers
+    assert allowed["execute_audience[scheduled]"] == publishers
+    assert allowed["execution"] == everyone_reading
     for name in SESSION_VERBS:
         if "approval_polic" in name or name.endswith(("_profile", "_member", "audit_log")):
             assert allowed[name] == ["ADMINISTRATOR"], name
@@ -1210,6 +1489,8 @@ CAMPAIGN_VERBS: list[tuple[str, str, CampaignCall]] = [
     ("approve", "campaign.approve", lambda s, c: s.approve(c)),
     ("request_changes", "campaign.approve", lambda s, c: s.request_changes(c, "why")),
     ("approval_history", "campaign.read", lambda s, c: s.approval_history(c)),
+    ("trigger", "campaign.publish", lambda s, c: s.trigger(c, [_recipient()], request_id="r")),
+    ("execute_audience", "campaign.publish", lambda s, c: s.execute_audience(c, request_id="r")),
 ]
 
 
@@ -1271,6 +1552,44 @@ def test_denial_on_a_missing_campaign_looks_like_one_on_an_existing_campaign(
     assert str(on_missing.value) == str(on_existing.value).replace(existing, MISSING_CAMPAIGN)
 
 
+MISSING_EXECUTION = "exe_missing"
+
+ExecutionCall = Callable[[ck.UserSession, str], object]
+
+EXECUTION_VERBS: list[tuple[str, str, ExecutionCall]] = [
+    ("cancel_execution", "campaign.publish", lambda s, e: s.cancel_execution(e)),
+    ("execution", "campaign.read", lambda s, e: s.execution(e)),
+]
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=_profile_id)
+@pytest.mark.parametrize(
+    ("name", "permission", "call"), EXECUTION_VERBS, ids=[v[0] for v in EXECUTION_VERBS]
+)
+def test_missing_execution_is_denied_to_the_unauthorized_and_not_found_otherwise(
+    name: str, permission: str, call: ExecutionCall, profile: ck.ProductProfile | None
+) -> None:
+    """With no execution there is no campaign to ask about: the policy is asked
+    without one, so only a profile granting ``permission`` learns it is missing."""
+    world = make_world()
+    _scheduled_execution(world)  # another execution exists
+    session = session_with(world, *([] if profile is None else [profile]))
+    before = snapshot(world)
+    granted = SPEC_PROFILE_PERMISSIONS[profile.value] if profile is not None else frozenset()
+    if permission not in granted:
+        with pytest.raises(ck.PermissionDenied) as caught:
+            call(session, MISSING_EXECUTION)
+        denied = caught.value
+        assert (denied.user, denied.permission, denied.campaign_id) == (USER, permission, None)
+        if profile is None:
+            assert NO_PROFILE_REASON in str(denied)
+    else:
+        with pytest.raises(ck.NotFound) as missing:
+            call(session, MISSING_EXECUTION)
+        assert (missing.value.kind, missing.value.key) == ("execution", MISSING_EXECUTION)
+    assert snapshot(world) == before
+
+
 SurfaceCall = Callable[[ck.UserSession, str], object]
 
 
@@ -1326,6 +1645,54 @@ def test_policy_is_checked_before_the_arguments(world: World, call: InvalidCall)
         call(world.kit.as_user("nobody"), world, campaign_id)
     with pytest.raises(ck.ValidationError):
         call(world.admin, world, campaign_id)
+
+
+TriggerCall = Callable[[ck.UserSession, str], object]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s, c: s.trigger(c, [], request_id="r"),
+        lambda s, c: s.trigger(c, [_recipient()], request_id=" "),
+        lambda s, c: s.trigger(c, [_recipient("stranger@example.com")], request_id="r"),
+        lambda s, c: s.trigger(
+            c, [ck.Recipient("ann@example.com", "email", context={"at": object()})], request_id="r"
+        ),
+        lambda s, c: s.execute_audience(c, request_id=""),
+        lambda s, c: s.execute_audience(c, request_id="r", context={"system": {}}),
+        lambda s, c: s.execute_audience(c, request_id="r", context={"at": object()}),
+        lambda s, c: s.execute_audience(c, request_id="r", execute_at=T0.subtract(hours=1)),
+        lambda s, c: s.execute_audience(c, request_id="r", execute_at=T0.add(hours=1).naive()),
+    ],
+    ids=[
+        "trigger-no recipients",
+        "trigger-blank request id",
+        "trigger-unknown recipient",
+        "trigger-context not JSON",
+        "execute_audience-blank request id",
+        "execute_audience-reserved context key",
+        "execute_audience-context not JSON",
+        "execute_audience-execute_at past",
+        "execute_audience-execute_at naive",
+    ],
+)
+def test_trigger_verbs_check_the_policy_before_the_arguments(call: TriggerCall) -> None:
+    """The same for the API verbs, on a campaign that accepts triggers (so only the
+    arguments are wrong): neither a user with no profile nor one lacking
+    campaign.publish learns anything from validation, and a refusal changes nothing."""
+    world = make_world()
+    campaign_id = _api_marketing(world)
+    viewer = session_with(world, Profile.VIEWER)
+    before = snapshot(world)
+    with pytest.raises(ck.PermissionDenied, match=NO_PROFILE_REASON):
+        call(world.kit.as_user("nobody"), campaign_id)
+    with pytest.raises(ck.PermissionDenied) as caught:
+        call(viewer, campaign_id)
+    assert (caught.value.permission, caught.value.campaign_id) == ("campaign.publish", campaign_id)
+    with pytest.raises(ck.ValidationError):
+        call(world.admin, campaign_id)
+    assert snapshot(world) == before
 
 
 # ---------------------------------------------------------------- assign / revoke
@@ -1566,6 +1933,32 @@ def test_custom_policy_receives_the_campaign_or_none() -> None:
     assert policy.calls == [
         (USER, P.CAMPAIGN_READ, campaign),
         (USER, P.CAMPAIGN_WRITE, campaign),
+    ]
+
+
+def test_custom_policy_decides_on_the_campaign_of_an_api_call() -> None:
+    """A verb on an execution asks about the execution's campaign (None when it is missing)."""
+    policy = HostPolicy(legal_hold)
+    world = custom_world(policy=policy)
+    campaign = world.admin.get(_api_marketing(world))
+    session = world.kit.as_user(USER)
+    policy.calls.clear()
+
+    triggered = session.trigger(campaign.id, [_recipient()], request_id="order-A1")
+    scheduled = session.execute_audience(
+        campaign.id, request_id="flash-sale", execute_at=T0.add(days=1)
+    )
+    session.execution(triggered.id)
+    session.cancel_execution(scheduled.id)
+    with pytest.raises(ck.NotFound):
+        session.execution(MISSING_EXECUTION)
+
+    assert policy.calls == [
+        (USER, P.CAMPAIGN_PUBLISH, campaign),
+        (USER, P.CAMPAIGN_PUBLISH, campaign),
+        (USER, P.CAMPAIGN_READ, campaign),
+        (USER, P.CAMPAIGN_PUBLISH, campaign),
+        (USER, P.CAMPAIGN_READ, None),
     ]
 
 
@@ -1909,6 +2302,9 @@ WORKFLOW_VERBS = frozenset({"request_approval", "cancel_approval", "approve", "r
 
 ABOUT_A_CAMPAIGN = frozenset(v.name for v in VERBS if v.about_campaign)
 
+ON_AN_EXECUTION = frozenset(v.name for v in VERBS if v.campaign_of is not None)
+"""Verbs on an execution: a denial names the execution's campaign."""
+
 PROFILE_SETS = st.frozensets(st.sampled_from(list(ck.ProductProfile)), max_size=2)
 
 
@@ -2004,6 +2400,15 @@ def _running(c: ck.Campaign) -> bool:
     return c.status in (S.SCHEDULED, S.LIVE)
 
 
+def _accepting_triggers(c: ck.Campaign) -> bool:
+    return c.type is API and c.status is S.LIVE
+
+
+def _cancellable(execution: ck.Execution, now: pendulum.DateTime) -> bool:
+    at = execution.execute_at
+    return execution.schedule_status is ck.ScheduleStatus.SCHEDULED and at is not None and at > now
+
+
 CAN_ACT_ON: dict[str, Callable[[ck.Campaign, str], bool]] = {
     "update_draft": lambda c, u: _editable(c),
     "delete": lambda c, u: c.status is S.DRAFT,
@@ -2016,6 +2421,8 @@ CAN_ACT_ON: dict[str, Callable[[ck.Campaign, str], bool]] = {
     "cancel_approval": lambda c, u: c.review is not None and c.review.requester == u,
     "approve": lambda c, u: c.review is not None,
     "request_changes": lambda c, u: c.review is not None,
+    "trigger": lambda c, u: _accepting_triggers(c),
+    "execute_audience": lambda c, u: _accepting_triggers(c),
 }
 """For each verb on a campaign, which campaigns it could act on (used to pick arguments)."""
 
@@ -2062,6 +2469,16 @@ class Arena:
             world.live("Daily deals", recurrence=recurring).id,
             world.scheduled("Spring preview", days=2).id,
         ]
+        orders = _api_marketing(world)
+        self.campaign_ids.append(orders)
+        seeds = [
+            admin.execute_audience(
+                orders, request_id="seed-audience", execute_at=world.clock.now().add(hours=6)
+            ),
+            admin.trigger(orders, [_recipient()], request_id="seed-trigger"),
+        ]
+        # every execution made, and the campaign it was asked for
+        self.execution_campaigns = {e.id: orders for e in seeds}
         admin.activate_approval_policy(legal.id)
         in_review = world.draft("Legal update", tags=["legal"]).id
         admin.request_approval(in_review, "please")
@@ -2093,6 +2510,29 @@ class Arena:
 
     def surface(self, op: Op) -> str:
         return self.surface_ids[op.a % len(self.surface_ids)]
+
+    def execution(self, op: Op) -> str:
+        """Any execution made; with ``flag``, for ``cancel_execution`` preferably one
+        still scheduled, so that cancellations succeed often."""
+        ids = list(self.execution_campaigns)
+        if op.flag and op.verb == "cancel_execution":
+            now = self.world.clock.now()
+            wanted = [i for i in ids if _cancellable(self.world.admin.execution(i), now)]
+            if wanted:
+                return wanted[op.a % len(wanted)]
+        return ids[op.a % len(ids)]
+
+    def recipient(self, op: Op) -> ck.Recipient:
+        """Ann (who has a profile), or now and then a guest who has none; the payload
+        depends on ``b`` only, like the request id, so a repeated call is a replay."""
+        user_id = f"guest{op.b}@example.com" if op.b % 3 == 0 else ANN.identities["email"]
+        return _recipient(user_id, f"A{op.b}")
+
+    def named_campaign(self, op: Op) -> str | None:
+        """The campaign a denial of ``op`` names: the one it acts on, or its execution's."""
+        if op.verb in ON_AN_EXECUTION:
+            return self.execution_campaigns[self.execution(op)]
+        return self.campaign(op) if op.verb in ABOUT_A_CAMPAIGN else None
 
     def fresh_name(self, prefix: str) -> str:
         self.created += 1
@@ -2165,6 +2605,17 @@ CALLS: dict[str, Verb] = {
     "add_group_member": lambda w, s, o: s.add_group_member(w.group(o), w.target(o)),
     "remove_group_member": lambda w, s, o: s.remove_group_member(w.group(o), w.target(o)),
     "access_audit_log": lambda w, s, o: s.access_audit_log(),
+    "trigger": lambda w, s, o: s.trigger(
+        w.campaign(o), [w.recipient(o)], request_id=f"order-{o.b}"
+    ),
+    "execute_audience": lambda w, s, o: s.execute_audience(
+        w.campaign(o),
+        request_id=f"audience-{o.b}",
+        context={"order": f"S{o.b}"},
+        execute_at=T0.add(hours=o.b + 1) if o.b % 2 else None,  # may be past by now
+    ),
+    "cancel_execution": lambda w, s, o: s.cancel_execution(w.execution(o)),
+    "execution": lambda w, s, o: s.execution(w.execution(o)),
 }
 
 
@@ -2208,6 +2659,11 @@ def _record_success(arena: Arena, op: Op, result: object) -> None:
         model.members.setdefault(arena.group(op), set()).add(arena.target(op))
     elif op.verb == "remove_group_member":
         model.members.setdefault(arena.group(op), set()).discard(arena.target(op))
+    elif op.verb in ("trigger", "execute_audience"):
+        execution = _execution(result)
+        asked = arena.campaign(op)  # the same pick: a trigger leaves the campaign as it was
+        assert execution.campaign_id == asked
+        arena.execution_campaigns.setdefault(execution.id, asked)
 
 
 def _step(arena: Arena, op: Op) -> str:
@@ -2225,8 +2681,7 @@ def _step(arena: Arena, op: Op) -> str:
     before = snapshot(world) if lacking or op.verb in WORKFLOW_VERBS else None
     result, error = _attempt(lambda: CALLS[op.verb](arena, world.kit.as_user(user), op))
     if isinstance(error, ck.PermissionDenied):
-        about = arena.campaign(op) if op.verb in ABOUT_A_CAMPAIGN else None
-        assert (error.user, error.campaign_id) == (user, about)
+        assert (error.user, error.campaign_id) == (user, arena.named_campaign(op))
         if lacking:
             # the policy is asked first, for the first permission the verb needs
             assert error.permission == lacking[0], (op, held)

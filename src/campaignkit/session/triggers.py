@@ -165,7 +165,13 @@ class TriggerVerbs(SessionBase):
             return _new_run(campaign, run_id, RunKind.TRIGGER, now, recipients=run_recipients)
 
         execution = self._execute(
-            campaign_id, request_id, ExecutionKind.UNITARY, payload, now, build_run
+            campaign_id,
+            request_id,
+            ExecutionKind.UNITARY,
+            "trigger",
+            lambda: (payload, None),
+            now,
+            build_run,
         )
         for profile in created:
             kit.profiles.upsert(profile)
@@ -190,9 +196,13 @@ class TriggerVerbs(SessionBase):
                 past or after the campaign's end.
             ConflictError: ``request_id`` was used with another payload.
         """
-        when = None if execute_at is None else ensure_utc(execute_at, "execute_at")
-        payload = {"kind": "audience", "context": context, "execute_at": when}
         now = self._kit.clock.now()
+        when: pendulum.DateTime | None = None
+
+        def prepare() -> tuple[object, pendulum.DateTime | None]:
+            nonlocal when  # checked after the policy, like every argument
+            when = None if execute_at is None else ensure_utc(execute_at, "execute_at")
+            return {"kind": "audience", "context": context, "execute_at": when}, when
 
         def build_run(campaign: Campaign, run_id: str) -> Run:
             if campaign.category is not Category.MARKETING:
@@ -218,7 +228,13 @@ class TriggerVerbs(SessionBase):
             )
 
         return self._execute(
-            campaign_id, request_id, ExecutionKind.AUDIENCE, payload, now, build_run, when
+            campaign_id,
+            request_id,
+            ExecutionKind.AUDIENCE,
+            "execute_audience",
+            prepare,
+            now,
+            build_run,
         )
 
     def cancel_execution(self, execution_id: str) -> Execution:
@@ -272,16 +288,22 @@ class TriggerVerbs(SessionBase):
         campaign_id: str,
         request_id: str,
         kind: ExecutionKind,
-        payload: object,
+        verb: str,
+        prepare: Callable[[], tuple[object, pendulum.DateTime | None]],
         now: pendulum.DateTime,
         build_run: Callable[[Campaign, str], Run],
-        execute_at: pendulum.DateTime | None = None,
     ) -> Execution:
+        """Accept one call: policy, request id, idempotency, campaign state, run.
+
+        ``prepare`` checks the call's own arguments (after the policy) and
+        returns the payload to fingerprint and the execution's ``execute_at``.
+        """
         kit = self._kit
-        digest = fingerprint(payload)
         events: list[DomainEvent] = []
         with kit.store.unit_of_work() as uow:
             campaign = self._load(uow, campaign_id, P.CAMPAIGN_PUBLISH)
+            payload, execute_at = prepare()
+            digest = fingerprint(payload)
             if not request_id.strip():
                 raise ValidationError(["request_id must be a non-empty string"])
             existing = uow.executions.by_request(campaign.id, request_id)
@@ -299,7 +321,7 @@ class TriggerVerbs(SessionBase):
                 raise NotFound("campaign", campaign_id)
             refusal = acceptance_problem(current, now)
             if refusal is not None:
-                raise TransitionNotAllowed(current.id, current.status.value, "trigger", refusal)
+                raise TransitionNotAllowed(current.id, current.status.value, verb, refusal)
             run = uow.runs.add(build_run(current, kit.ids("run")))
             record = uow.executions.add(
                 ExecutionRecord(
