@@ -31,6 +31,7 @@ from campaignkit.domain.lifecycle import (
     Purge,
     apply,
     next_due,
+    run_start,
     run_started,
 )
 from campaignkit.errors import ClockError, ConflictError
@@ -142,7 +143,7 @@ class LifecycleEngine:
         result = CatchUp(campaign)
         current: Campaign | None = campaign
         while current is not None and current.due_at is not None and current.due_at <= now:
-            current, events = self._step(uow, current)
+            current, events = self._step(uow, current, now)
             result.events.extend(events)
         result.campaign = current
         return result
@@ -162,7 +163,7 @@ class LifecycleEngine:
                 _, item_id, kind = candidates[0]
                 step_events: Sequence[DomainEvent] = ()
                 if kind == "campaign":
-                    _, step_events = self._step(uow, uow.campaigns.get(item_id))
+                    _, step_events = self._step(uow, uow.campaigns.get(item_id), now)
             if kind == "run":
                 try:
                     run = self._runner.advance(item_id, now)
@@ -177,13 +178,23 @@ class LifecycleEngine:
         return TickReport(now, tuple(events), self.next_due_at())
 
     def _step(
-        self, uow: UnitOfWork, campaign: Campaign
+        self, uow: UnitOfWork, campaign: Campaign, now: pendulum.DateTime
     ) -> tuple[Campaign | None, Sequence[DomainEvent]]:
+        """Apply the one lifecycle step due for ``campaign`` (``now`` is the tick's instant)."""
         due_at = campaign.due_at
         assert due_at is not None
         expected = next_due(campaign, self._rules)
         if expected != due_at:  # rules changed since it was stored: re-index only
             return uow.campaigns.save(attrs.evolve(campaign, due_at=expected)), ()
+        version = campaign.live_version
+        occurrence = campaign.next_occurrence_at
+        if (
+            campaign.status is CampaignStatus.LIVE
+            and version is not None
+            and occurrence is not None
+            and run_start(version.schedule, occurrence) <= due_at
+        ):
+            return uow.campaigns.save(self._occur(uow, campaign, now)), ()
         command = self._due_command(uow, campaign, due_at)
         outcome = apply(campaign, command, now=due_at, actor=SYSTEM_ACTOR, rules=self._rules)
         if outcome.removed:
@@ -195,6 +206,42 @@ class LifecycleEngine:
         elif campaign.status is CampaignStatus.LIVE:
             wake_runs(uow, changed.id, due_at)  # completed at its end date: cut runs off
         return uow.campaigns.save(changed), outcome.events
+
+    def _occur(self, uow: UnitOfWork, campaign: Campaign, now: pendulum.DateTime) -> Campaign:
+        """Start the run of each due occurrence of a recurring campaign.
+
+        Occurrences missed while no tick ran (downtime) follow
+        ``LifecycleRules.missed_occurrences``: by default only the latest runs,
+        the others are recorded as SKIPPED runs; never a burst of stale sends.
+        """
+        version = campaign.live_version
+        assert version is not None
+        assert campaign.next_occurrence_at is not None
+        schedule = version.schedule
+        due = [campaign.next_occurrence_at]
+        upcoming = next(schedule.occurrences(after=due[-1]), None)
+        while upcoming is not None and run_start(schedule, upcoming) <= now:
+            due.append(upcoming)
+            upcoming = next(schedule.occurrences(after=upcoming), None)
+        skipped = due[:-1] if self._rules.missed_occurrences == "latest" else []
+        for occurrence in due:
+            start = run_start(schedule, occurrence)
+            missed = occurrence in skipped
+            uow.runs.add(
+                Run(
+                    id=self._ids("run"),
+                    campaign_id=campaign.id,
+                    version=version.number,
+                    kind=RunKind.OCCURRENCE,
+                    status=RunStatus.SKIPPED if missed else RunStatus.PENDING,
+                    created_at=start,
+                    due_at=None if missed else start,
+                    finished_at=now if missed else None,
+                    nominal_at=occurrence,
+                )
+            )
+        changed = attrs.evolve(campaign, next_occurrence_at=upcoming)
+        return attrs.evolve(changed, due_at=next_due(changed, self._rules))
 
     def _start_runs(self, uow: UnitOfWork, campaign: Campaign, at: pendulum.DateTime) -> Campaign:
         """A one-shot scheduled campaign gets its one run when it goes live."""
@@ -211,6 +258,7 @@ class LifecycleEngine:
                 status=RunStatus.PENDING,
                 created_at=at,
                 due_at=at,
+                nominal_at=version.schedule.start or at,
             )
         )
         return run_started(campaign, self._rules)

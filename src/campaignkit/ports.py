@@ -30,6 +30,7 @@ from campaignkit.domain.delivery import (
 )
 from campaignkit.domain.listing import CampaignQuery, Page
 from campaignkit.domain.profile import Profile
+from campaignkit.domain.rules import RuleBook
 from campaignkit.domain.surface import ChannelSurface
 from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.permissions import ProductProfile
@@ -206,21 +207,19 @@ class LedgerRepository(Protocol):
         ...
 
     def open_entries(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
-        """Up to ``limit`` PENDING or RETRY entries of a run."""
+        """Up to ``limit`` PENDING, QUEUED or RETRY entries of a run."""
         ...
 
     def pending(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
         """Up to ``limit`` PENDING entries of a run (handed over, outcome unknown)."""
         ...
 
-    def due_retries(
-        self, run_id: str, until: pendulum.DateTime, limit: int
-    ) -> Sequence[LedgerEntry]:
-        """Up to ``limit`` RETRY entries due by ``until``, earliest first."""
+    def due(self, run_id: str, until: pendulum.DateTime, limit: int) -> Sequence[LedgerEntry]:
+        """Up to ``limit`` QUEUED or RETRY entries due by ``until``, earliest first."""
         ...
 
-    def next_retry_at(self, run_id: str) -> pendulum.DateTime | None:
-        """When the earliest RETRY entry of a run is due, or None."""
+    def next_due_at(self, run_id: str) -> pendulum.DateTime | None:
+        """When the earliest QUEUED or RETRY entry of a run is due, or None."""
         ...
 
     def by_provider_id(self, provider_message_id: str) -> LedgerEntry | None:
@@ -229,6 +228,34 @@ class LedgerRepository(Protocol):
 
     def entries(self, run_id: str) -> Iterator[LedgerEntry]:
         """Every entry of a run (for inspection and tests)."""
+        ...
+
+
+class ContactRepository(Protocol):
+    """Protocol: when each profile got a marketing message, per channel (frequency caps)."""
+
+    def record(
+        self, channel: ChannelType, contacts: Sequence[tuple[str, pendulum.DateTime]]
+    ) -> None:
+        """Record ``(profile_id, sent_at)`` contacts on ``channel``."""
+        ...
+
+    def counts(
+        self, channel: ChannelType, profile_ids: Sequence[str], since: pendulum.DateTime
+    ) -> Mapping[str, int]:
+        """How many contacts each profile had on ``channel`` at or after ``since``."""
+        ...
+
+
+class RuleRepository(Protocol):
+    """Protocol: the kit's business rules (quiet hours and frequency caps per channel)."""
+
+    def get(self) -> RuleBook:
+        """The rule book (empty if none was ever saved)."""
+        ...
+
+    def save(self, rules: RuleBook) -> RuleBook:
+        """Replace the rule book loaded at ``rules.revision`` (``ConflictError`` if stale)."""
         ...
 
 
@@ -351,6 +378,16 @@ class UnitOfWork(Protocol):
     @property
     def executions(self) -> ExecutionRepository:
         """API executions."""
+        ...
+
+    @property
+    def contacts(self) -> ContactRepository:
+        """Marketing contacts per profile and channel."""
+        ...
+
+    @property
+    def rules(self) -> RuleRepository:
+        """Business rules."""
         ...
 
 

@@ -25,6 +25,7 @@ from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.channels import Content, EmailContent, PushContent, SmsContent
 from campaignkit.domain.delivery import FeedbackRecord, LedgerEntry, Run
 from campaignkit.domain.profile import Profile
+from campaignkit.domain.rules import RuleBook
 from campaignkit.domain.surface import (
     ChannelSurface,
     EmailSettings,
@@ -51,6 +52,7 @@ SCHEMAS: Final[Mapping[type, tuple[str, int]]] = {
     LedgerEntry: ("ledger_entry", 1),
     FeedbackRecord: ("feedback", 1),
     ExecutionRecord: ("execution", 1),
+    RuleBook: ("rules", 1),
 }
 """Each stored type with its schema name and current version."""
 

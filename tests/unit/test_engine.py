@@ -183,7 +183,7 @@ def test_recurring_campaign_without_end_stays_live(world: World) -> None:
 
     assert world.admin.get(campaign.id).status is S.LIVE
     assert report.events == ()
-    assert report.next_due_at is None
+    assert report.next_due_at == T0.add(days=61)  # its next occurrence
 
 
 def test_recurring_campaign_with_end_completes_at_its_end(world: World) -> None:

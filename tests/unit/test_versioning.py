@@ -189,7 +189,7 @@ def test_update_draft_changes_only_the_draft_version(world: World) -> None:
     assert all(a.id for a in draft.actions)
     assert (draft.audience, draft.namespace, draft.schedule) == ("everyone", "phone", new_schedule)
     assert edited.status is S.LIVE
-    assert edited.due_at is None  # the live version (no end) still governs completion
+    assert edited.due_at == T0.add(days=1)  # the live version's next occurrence still governs
     assert edited.history[-1].action is V.UPDATE_DRAFT
     assert edited.history[-1].detail == "version 2"
 
@@ -269,7 +269,8 @@ def test_activating_the_draft_of_a_live_campaign_replaces_the_live_version_at_on
 ) -> None:
     end = T0.add(days=20)
     campaign = recurring(world, end=end) if kind == "recurring" else api_triggered(world, end=end)
-    assert campaign.due_at == end
+    next_work = T0.add(days=1) if kind == "recurring" else end  # next occurrence, or the end
+    assert campaign.due_at == next_work
     old_live = campaign.live_version
     world.clock.set(T0.add(days=2))
     world.admin.modify(campaign.id)
@@ -299,7 +300,7 @@ def test_activating_the_draft_of_a_live_campaign_replaces_the_live_version_at_on
     assert len(world.events) == 1
     assert world.kit.tick().events == ()
     # Completion is where it was: not restarted by the new version.
-    assert activated.due_at == end
+    assert activated.due_at == (T0.add(days=3) if kind == "recurring" else end)
     assert status_at(world, campaign.id, end - SECOND) is S.LIVE
     assert status_at(world, campaign.id, end) is S.COMPLETED
 
@@ -312,7 +313,7 @@ def test_a_new_end_in_the_new_version_moves_completion(world: World) -> None:
 
     activated = world.admin.activate(campaign.id)
 
-    assert activated.due_at == new_end
+    assert activated.due_at == T0.add(days=1)  # its next occurrence comes before the end
     assert status_at(world, campaign.id, new_end - SECOND) is S.LIVE
     assert status_at(world, campaign.id, new_end) is S.COMPLETED
 

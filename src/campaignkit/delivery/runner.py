@@ -2,13 +2,19 @@
 
 For each batch of audience members:
 
-1. decide every (profile, action): send, or exclude with a reason;
+1. decide every (profile, action): exclude with a reason, or render the
+   message and work out when the recipient is due (wave, own time zone);
+   messages due now pass the send-time gate (window, caps, quiet hours, rate
+   limit), the others wait QUEUED until their time;
 2. **record the intent** in the ledger (one transaction): PENDING entries
-   carrying the rendered message, final EXCLUDED entries, the new counts and
-   the run's resume position;
+   carrying the rendered message, QUEUED and EXCLUDED entries, the new counts
+   and the run's resume position;
 3. hand the messages to the channels;
 4. **record the outcomes** (one transaction): SENT, FAILED, or RETRY with a
    backoff time.
+
+QUEUED and RETRY entries are released when their time comes, through the
+same gate and the same intent/outcome steps.
 
 A crash between 2 and 4 leaves PENDING entries: on resume each is looked up
 through the channel (if it can) or re-sent with the same idempotency key.
@@ -25,13 +31,15 @@ from typing import Any
 import attrs
 import pendulum
 
+from campaignkit.delivery.gate import GateRules, RateState, Verdict, gate
 from campaignkit.delivery.render import CompiledContent, MissingAttribute, TemplateFailed
+from campaignkit.delivery.tally import Tally, excluded, moved, queued
+from campaignkit.delivery.timing import Timing
 from campaignkit.domain.campaign import Action, Campaign, CampaignVersion
 from campaignkit.domain.campaign_enums import CampaignStatus, Category
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import (
     Accepted,
-    ActionCounts,
     ExclusionReason,
     LedgerEntry,
     LedgerState,
@@ -94,6 +102,7 @@ class _Plan:
     shared_context: Mapping[str, Any]
     contexts: Mapping[str, Mapping[str, Any]]
     """Per-recipient API context of a unitary trigger, by profile id."""
+    gate_rules: GateRules
 
     def context(self, profile_id: str) -> Mapping[str, Any]:
         """The API context templates see for this recipient."""
@@ -105,76 +114,6 @@ def _version(campaign: Campaign, number: int) -> CampaignVersion:
         if version is not None and version.number == number:
             return version
     raise DeliveryError(f"campaign {campaign.id!r} has no version {number}")
-
-
-class _Tally:
-    """Count changes of one batch, per action, in plain integers (cheap to update)."""
-
-    def __init__(self) -> None:
-        self._numbers: dict[str, dict[str, int]] = {}
-        self._excluded: dict[str, dict[ExclusionReason, int]] = {}
-
-    def add(self, action_id: str, field: str, amount: int = 1) -> None:
-        numbers = self._numbers.setdefault(action_id, {})
-        numbers[field] = numbers.get(field, 0) + amount
-
-    def exclude(self, action_id: str, reason: ExclusionReason, *, targeted: int = 1) -> None:
-        excluded = self._excluded.setdefault(action_id, {})
-        excluded[reason] = excluded.get(reason, 0) + 1
-        if targeted:
-            self.add(action_id, "targeted", targeted)
-
-    def entry(self, entry: LedgerEntry) -> None:
-        """Count an entry newly put in the ledger."""
-        if entry.state is LedgerState.EXCLUDED and entry.reason is not None:
-            self.exclude(entry.action_id, entry.reason)
-            return
-        self.add(entry.action_id, "targeted")
-        self.add(entry.action_id, "failed" if entry.state is LedgerState.FAILED else "pending")
-
-    def merged_into(self, current: Mapping[str, ActionCounts]) -> dict[str, ActionCounts]:
-        merged = dict(current)
-        for action_id in self._numbers.keys() | self._excluded.keys():
-            numbers = self._numbers.get(action_id, {})
-            delta = ActionCounts(
-                targeted=numbers.get("targeted", 0),
-                sent=numbers.get("sent", 0),
-                failed=numbers.get("failed", 0),
-                excluded=self._excluded.get(action_id, {}),
-                retries=numbers.get("retries", 0),
-                pending=numbers.get("pending", 0),
-            )
-            merged[action_id] = merged.get(action_id, ActionCounts()).plus(delta)
-        return merged
-
-
-def _ledger(
-    entry: LedgerEntry,
-    state: LedgerState,
-    *,
-    reason: ExclusionReason | None = None,
-    attempts: int | None = None,
-    next_attempt_at: pendulum.DateTime | None = None,
-    provider_message_id: str | None = None,
-    error: str | None = None,
-    message: Message | None = None,
-) -> LedgerEntry:
-    """A copy of ``entry`` in a new state (direct construction: this is the hot path)."""
-    return LedgerEntry(
-        entry.run_id,
-        entry.action_id,
-        entry.profile_id,
-        entry.campaign_id,
-        entry.channel,
-        state,
-        reason,
-        entry.attempts if attempts is None else attempts,
-        next_attempt_at,
-        provider_message_id,
-        entry.address,
-        error,
-        message,
-    )
 
 
 class Runner:
@@ -309,8 +248,25 @@ class Runner:
         contexts: dict[str, Mapping[str, Any]] = {}
         for recipient in run.recipients:  # a repeated profile is a duplicate: the first counts
             contexts.setdefault(recipient.profile.id, recipient.context)
+        book = uow.rules.get()
+        gate_rules = GateRules(
+            marketing=campaign.category is Category.MARKETING,
+            campaign_zone=version.schedule.timezone,
+            send_window=version.schedule.send_window,
+            channel_rules={a.channel: book.for_channel(a.channel) for a in version.actions},
+            campaign_quiet_hours=version.quiet_hours,
+            rate_limits={a.id: a.rate_limit for a in version.actions if a.rate_limit},
+        )
         return _Plan(
-            campaign, version, version.actions, contents, settings, channels, run.context, contexts
+            campaign,
+            version,
+            version.actions,
+            contents,
+            settings,
+            channels,
+            run.context,
+            contexts,
+            gate_rules,
         )
 
     def _halted(self, plan: _Plan) -> bool:
@@ -374,6 +330,7 @@ class Runner:
         """Decide, record, send and record one batch; False if the run was halted."""
         namespace = plan.version.namespace or ""
         with self._store.unit_of_work() as uow:
+            run = uow.runs.get(run_id)
             recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
             suppressed: dict[ChannelType, set[str]] = {}
             if plan.campaign.category is Category.MARKETING:
@@ -384,28 +341,112 @@ class Runner:
                     suppressed[action.channel] = uow.suppressions.suppressed(
                         action.channel, addresses
                     )
+        timing = self._timing(run, plan)
+        tally = Tally()
         entries: list[LedgerEntry] = []
-        duplicates: dict[str, int] = {}
+        ready: list[LedgerEntry] = []
         seen: set[str] = set()
         for profile in batch:
             repeated = profile.id in seen
             seen.add(profile.id)
+            due = None
             for action in plan.actions:
                 if repeated or (action.id, profile.id) in recorded:
                     # the same (run, action, profile) already has its one outcome
-                    duplicates[action.id] = duplicates.get(action.id, 0) + 1
+                    tally.exclude(action.id, ExclusionReason.DUPLICATE)
                     continue
-                entries.append(
-                    self._entry(
-                        run_id, plan, action, profile, suppressed.get(action.channel, set())
-                    )
+                entry = self._entry(
+                    run_id, plan, action, profile, suppressed.get(action.channel, set())
                 )
-        if not self._record_intent(run_id, start + len(batch), entries, duplicates, now):
-            return False
-        pending = [e for e in entries if e.state is LedgerState.PENDING]
-        if pending:
-            self._deliver(run_id, plan, pending, now, retry=False)
-        return True
+                tally.entry(entry)
+                if entry.state is not LedgerState.PENDING:
+                    entries.append(entry)
+                    continue
+                if due is None:
+                    due = timing.due(profile)
+                if due.fell_back and plan.version.schedule.use_profile_timezone:
+                    tally.add(action.id, "timezone_fallbacks")
+                if due.at is None:
+                    entries.append(excluded(entry, ExclusionReason.BEYOND_WAVES))
+                    tally.add(action.id, "pending", -1)
+                    tally.exclude(action.id, ExclusionReason.BEYOND_WAVES, targeted=0)
+                    continue
+                timed = attrs.evolve(entry, due_at=due.at, timezone=profile.timezone)
+                if due.at > now:
+                    entries.append(queued(timed, due.at))
+                else:
+                    ready.append(timed)
+        rate = RateState(dict(run.rate_sent), dict(run.rate_origin))
+        sending = self._gated(plan, ready, rate=rate, tally=tally, now=now, out=entries)
+        live = self._record(
+            run_id,
+            entries,
+            tally,
+            now,
+            position=start + len(batch),
+            wave_filled=tuple(timing.wave_filled),
+            rate=rate,
+        )
+        if live and sending:
+            self._deliver(run_id, plan, sending, now, retry=False)
+        return live
+
+    def _timing(self, run: Run, plan: _Plan) -> Timing:
+        audience = plan.version.audience
+        size = None
+        if plan.version.schedule.waves is not None and audience is not None:
+            size = self._audiences.count(audience)
+        return Timing(
+            plan.campaign.id, plan.version.schedule, run.nominal, size, list(run.wave_filled)
+        )
+
+    def _gated(
+        self,
+        plan: _Plan,
+        ready: Sequence[LedgerEntry],
+        *,
+        rate: RateState,
+        tally: Tally,
+        now: pendulum.DateTime,
+        out: list[LedgerEntry],
+    ) -> list[LedgerEntry]:
+        """Pass ``ready`` entries through the gate; append what to record to ``out``.
+
+        Returns the entries to send now (recorded PENDING, with the rest).
+        """
+        if not ready:
+            return []
+        rules = plan.gate_rules
+        contacts: dict[tuple[ChannelType, str], list[int]] = {}
+        if rules.marketing:
+            with self._store.unit_of_work() as uow:
+                for channel, channel_rules in rules.channel_rules.items():
+                    ids = [e.profile_id for e in ready if e.channel is channel]
+                    if not ids or not channel_rules.caps:
+                        continue
+                    per_cap = [
+                        uow.contacts.counts(channel, ids, now - cap.per)
+                        for cap in channel_rules.caps
+                    ]
+                    for profile_id in ids:
+                        contacts[(channel, profile_id)] = [c.get(profile_id, 0) for c in per_cap]
+        sending = []
+        late = plan.version.schedule.use_profile_timezone
+        for verdict, entry in gate(ready, rules=rules, rate=rate, contacts=contacts, now=now):
+            if verdict is Verdict.EXCLUDE:
+                tally.add(entry.action_id, "pending", -1)
+                assert entry.reason is not None
+                tally.exclude(entry.action_id, entry.reason, targeted=0)
+                out.append(entry)
+            elif verdict is Verdict.QUEUE:
+                out.append(entry)
+            else:
+                if late and entry.attempts == 0 and entry.due_at is not None and entry.due_at < now:
+                    tally.add(entry.action_id, "late")
+                pending = moved(entry, LedgerState.PENDING, slot=entry.slot, message=entry.message)
+                out.append(pending)
+                sending.append(pending)
+        return sending
 
     def _entry(
         self,
@@ -415,6 +456,7 @@ class Runner:
         profile: Profile,
         suppressed: set[str],
     ) -> LedgerEntry:
+        """Decide and render one (profile, action): EXCLUDED, FAILED, or PENDING (rendered)."""
         campaign = plan.campaign
         base = LedgerEntry(
             run_id, action.id, profile.id, campaign.id, action.channel, LedgerState.EXCLUDED
@@ -427,13 +469,13 @@ class Runner:
             suppressed=suppressed,
         )
         if isinstance(verdict, Exclude):
-            return _ledger(base, LedgerState.EXCLUDED, reason=verdict.reason)
+            return moved(base, LedgerState.EXCLUDED, reason=verdict.reason)
         try:
             fields = plan.contents[action.id].render(profile.attributes, plan.context(profile.id))
         except MissingAttribute:
-            return _ledger(base, LedgerState.EXCLUDED, reason=ExclusionReason.MISSING_ATTRIBUTE)
+            return moved(base, LedgerState.EXCLUDED, reason=ExclusionReason.MISSING_ATTRIBUTE)
         except TemplateFailed as exc:
-            return _ledger(base, LedgerState.FAILED, error=str(exc))
+            return moved(base, LedgerState.FAILED, error=str(exc))
         message = Message(
             run_id=run_id,
             campaign_id=campaign.id,
@@ -457,36 +499,45 @@ class Runner:
             message=message,
         )
 
-    def _record_intent(
+    def _record(
         self,
         run_id: str,
-        position: int,
         entries: list[LedgerEntry],
-        duplicates: Mapping[str, int],
+        tally: Tally,
         now: pendulum.DateTime,
+        *,
+        position: int | None = None,
+        wave_filled: tuple[int, ...] | None = None,
+        rate: RateState | None = None,
     ) -> bool:
-        """Write a batch's entries, counts and resume position; False if halted meanwhile."""
+        """Write entries, counts and run state in one transaction; False if halted meanwhile.
+
+        When the campaign stopped while the batch was prepared, PENDING entries
+        are recorded as excluded (``stopped``) instead: none of them goes out.
+        """
         with self._store.unit_of_work() as uow:
             run = uow.runs.get(run_id)
             live = uow.campaigns.status(run.campaign_id) is CampaignStatus.LIVE
-            if not live:  # stopped while the batch was prepared: none of it goes out
+            if not live:
+                for entry in entries:
+                    if entry.state is LedgerState.PENDING:
+                        tally.add(entry.action_id, "pending", -1)
+                        tally.exclude(entry.action_id, ExclusionReason.STOPPED, targeted=0)
                 entries = [_stopped(e) if e.state is LedgerState.PENDING else e for e in entries]
             uow.ledger.put(entries)
-            tally = _Tally()
-            for entry in entries:
-                tally.entry(entry)
-            for action_id, number in duplicates.items():
-                for _ in range(number):
-                    tally.exclude(action_id, ExclusionReason.DUPLICATE)
-            uow.runs.save(
-                attrs.evolve(
-                    run,
-                    counts=tally.merged_into(run.counts),
-                    position=position,
-                    lease_expires_at=now + self._settings.lease,
-                    due_at=now + self._settings.lease,
-                )
-            )
+            changes: dict[str, Any] = {
+                "counts": tally.merged_into(run.counts),
+                "lease_expires_at": now + self._settings.lease,
+                "due_at": now + self._settings.lease,
+            }
+            if position is not None:
+                changes["position"] = position
+            if wave_filled is not None:
+                changes["wave_filled"] = wave_filled
+            if rate is not None:
+                changes["rate_sent"] = rate.sent
+                changes["rate_origin"] = rate.origin
+            uow.runs.save(attrs.evolve(run, **changes))
         return live
 
     # ------------------------------------------------------------ sending
@@ -529,15 +580,18 @@ class Runner:
     ) -> None:
         settings = self._settings
         updated: list[LedgerEntry] = []
-        tally = _Tally()
+        contacts: dict[ChannelType, list[tuple[str, pendulum.DateTime]]] = {}
+        tally = Tally()
         for entry, result in outcomes:
             attempts = entry.attempts + 1
             action_id = entry.action_id
             if retry:
                 tally.add(action_id, "retries")
             if isinstance(result, Accepted):
+                if entry.message is not None and not entry.message.transactional:
+                    contacts.setdefault(entry.channel, []).append((entry.profile_id, now))
                 updated.append(
-                    _ledger(
+                    moved(
                         entry,
                         LedgerState.SENT,
                         attempts=attempts,
@@ -554,7 +608,7 @@ class Runner:
                     cap=settings.retry_cap,
                 )
                 updated.append(
-                    _ledger(
+                    moved(
                         entry,
                         LedgerState.RETRY,
                         attempts=attempts,
@@ -565,12 +619,14 @@ class Runner:
                 )
             else:
                 updated.append(
-                    _ledger(entry, LedgerState.FAILED, attempts=attempts, error=result.error)
+                    moved(entry, LedgerState.FAILED, attempts=attempts, error=result.error)
                 )
                 tally.add(action_id, "failed")
                 tally.add(action_id, "pending", -1)
         with self._store.unit_of_work() as uow:
             uow.ledger.put(updated)
+            for channel, sent in contacts.items():  # frequency caps count them
+                uow.contacts.record(channel, sent)
             run = uow.runs.get(run_id)
             uow.runs.save(
                 attrs.evolve(
@@ -607,22 +663,35 @@ class Runner:
                 self._deliver(run_id, plan, unknown, now, retry=False)
 
     def _retry(self, run_id: str, plan: _Plan, now: pendulum.DateTime) -> bool:
-        """Re-send the retries due at ``now``; True if the run was halted meanwhile."""
+        """Release the QUEUED and RETRY entries due at ``now``; True if halted meanwhile."""
         while True:
             with self._store.unit_of_work() as uow:
-                due = list(uow.ledger.due_retries(run_id, now, self._settings.batch_size))
+                due = list(uow.ledger.due(run_id, now, self._settings.batch_size))
+                run = uow.runs.get(run_id)
             if not due:
                 return False
             if self._halted(plan):
                 return True
-            self._deliver(run_id, plan, due, now, retry=True)
+            retries = {e.key for e in due if e.state is LedgerState.RETRY}
+            tally = Tally()
+            rate = RateState(dict(run.rate_sent), dict(run.rate_origin))
+            out: list[LedgerEntry] = []
+            sending = self._gated(plan, due, rate=rate, tally=tally, now=now, out=out)
+            if not self._record(run_id, out, tally, now, rate=rate):
+                return True
+            fresh = [e for e in sending if e.key not in retries]
+            again = [e for e in sending if e.key in retries]
+            if fresh:
+                self._deliver(run_id, plan, fresh, now, retry=False)
+            if again:
+                self._deliver(run_id, plan, again, now, retry=True)
 
     # ------------------------------------------------------------ endings
 
     def _settle(self, run_id: str, now: pendulum.DateTime) -> Run:
         with self._store.unit_of_work() as uow:
             run = uow.runs.get(run_id)
-            next_retry = uow.ledger.next_retry_at(run_id)
+            next_retry = uow.ledger.next_due_at(run_id)
             if next_retry is not None or not run.streamed:
                 return uow.runs.save(
                     attrs.evolve(run, due_at=next_retry, lease_owner=None, lease_expires_at=None)
@@ -637,7 +706,7 @@ class Runner:
                 if not open_entries:
                     break
                 uow.ledger.put([_stopped(e) for e in open_entries])
-                tally = _Tally()
+                tally = Tally()
                 for entry in open_entries:
                     tally.exclude(entry.action_id, ExclusionReason.STOPPED, targeted=0)
                     tally.add(entry.action_id, "pending", -1)
@@ -650,27 +719,27 @@ class Runner:
                 with self._store.unit_of_work() as uow:
                     recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
                 entries: list[LedgerEntry] = []
-                duplicates: dict[str, int] = {}
+                tally = Tally()
                 seen: set[str] = set()
                 for profile in batch:
                     repeated = profile.id in seen
                     seen.add(profile.id)
                     for action in plan.actions:
                         if repeated or (action.id, profile.id) in recorded:
-                            duplicates[action.id] = duplicates.get(action.id, 0) + 1
+                            tally.exclude(action.id, ExclusionReason.DUPLICATE)
                             continue
-                        entries.append(
-                            LedgerEntry(
-                                run_id,
-                                action.id,
-                                profile.id,
-                                plan.campaign.id,
-                                action.channel,
-                                LedgerState.EXCLUDED,
-                                reason=ExclusionReason.STOPPED,
-                            )
+                        entry = LedgerEntry(
+                            run_id,
+                            action.id,
+                            profile.id,
+                            plan.campaign.id,
+                            action.channel,
+                            LedgerState.EXCLUDED,
+                            reason=ExclusionReason.STOPPED,
                         )
-                self._record_intent(run_id, start + len(batch), entries, duplicates, now)
+                        tally.entry(entry)
+                        entries.append(entry)
+                self._record(run_id, entries, tally, now, position=start + len(batch))
         with self._store.unit_of_work() as uow:
             run = uow.runs.get(run_id)
             return self._finish(uow, attrs.evolve(run, streamed=True), RunStatus.STOPPED, now)
@@ -699,4 +768,4 @@ class Runner:
 
 
 def _stopped(entry: LedgerEntry) -> LedgerEntry:
-    return _ledger(entry, LedgerState.EXCLUDED, reason=ExclusionReason.STOPPED)
+    return moved(entry, LedgerState.EXCLUDED, reason=ExclusionReason.STOPPED)

@@ -16,6 +16,7 @@ from campaignkit.domain.campaign_enums import (
     Category,
 )
 from campaignkit.domain.channels import ChannelType, Content
+from campaignkit.domain.rules import QuietHours
 from campaignkit.domain.schedule import Schedule
 
 
@@ -27,11 +28,13 @@ class Action:
         surface_id: The channel surface (message preset) to deliver with.
         content: The channel content; its channel must match the surface's.
         id: Stable identifier within the campaign; assigned on create if empty.
+        rate_limit: At most this many messages per second (None: unlimited).
     """
 
     surface_id: str
     content: Content
     id: str = ""
+    rate_limit: int | None = None
 
     @property
     def channel(self) -> ChannelType:
@@ -53,6 +56,7 @@ class CampaignVersion:
         audience: The audience (segment) name, if chosen.
         namespace: The identity namespace targeted (``"email"``, ``"phone"``, ...).
         schedule: When it runs.
+        quiet_hours: Quiet hours of this campaign, on top of the kit's per channel.
     """
 
     number: int
@@ -62,6 +66,7 @@ class CampaignVersion:
     audience: str | None = None
     namespace: str | None = None
     schedule: Schedule = attrs.field(factory=Schedule)
+    quiet_hours: tuple[QuietHours, ...] = ()
 
     @property
     def channels(self) -> frozenset[ChannelType]:
@@ -147,6 +152,7 @@ class Campaign:
         review: The open review request, if the draft is in review.
         approvals: The approval trail: every request and decision, oldest first.
         open_runs: One-shot runs started and not yet finished (completion waits for them).
+        next_occurrence_at: When a LIVE recurring campaign next starts a run.
         runs_finished_at: When the last of its runs finished.
         due_at: When the engine next has lifecycle work for it (``None``: never).
         history: Every change, oldest first.
@@ -174,6 +180,7 @@ class Campaign:
     approvals: tuple[ApprovalEntry, ...] = ()
     open_runs: int = 0
     runs_finished_at: pendulum.DateTime | None = None
+    next_occurrence_at: pendulum.DateTime | None = None
     due_at: pendulum.DateTime | None = None
     history: tuple[HistoryEntry, ...] = ()
     revision: int = 0

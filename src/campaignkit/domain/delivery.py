@@ -36,6 +36,7 @@ class ExclusionReason(str, enum.Enum):
     QUIET_HOURS = "quiet_hours"
     MISSING_ATTRIBUTE = "missing_attribute"
     SEND_WINDOW = "send_window"
+    BEYOND_WAVES = "beyond_waves"
     STOPPED = "stopped"
 
     def __str__(self) -> str:
@@ -121,6 +122,8 @@ class LedgerState(str, enum.Enum):
 
     PENDING = "pending"
     """Handed (or about to be handed) to the channel; outcome not yet recorded."""
+    QUEUED = "queued"
+    """Waiting for its time (local time zone, wave, quiet hours, rate limit)."""
     RETRY = "retry"
     """A transient failure; sent again at ``next_attempt_at``."""
     SENT = "sent"
@@ -149,7 +152,12 @@ class LedgerEntry:
         state: Where it stands.
         reason: Why it was excluded (EXCLUDED only).
         attempts: How many times it was handed to the channel.
-        next_attempt_at: When a RETRY is due.
+        next_attempt_at: When a QUEUED or RETRY entry is next looked at.
+        due_at: The recipient's own due time (their wave or local slot); the
+            send window counts from it.
+        timezone: The recipient's time zone as their profile gives it (quiet hours
+            are read in it).
+        slot: The rate-limit slot reserved for it, once it has one.
         provider_message_id: The provider's id once accepted.
         address: Where it was sent (kept for suppression on a hard bounce).
         error: The last error (FAILED, RETRY).
@@ -168,6 +176,9 @@ class LedgerEntry:
     next_attempt_at: pendulum.DateTime | None = None
     provider_message_id: str | None = None
     address: str | None = None
+    due_at: pendulum.DateTime | None = None
+    timezone: str | None = None
+    slot: pendulum.DateTime | None = None
     error: str | None = None
     message: Message | None = None
 
@@ -192,6 +203,8 @@ class RunStatus(str, enum.Enum):
     STOPPED = "stopped"
     CANCELLED = "cancelled"
     """A scheduled execution cancelled before it fired."""
+    SKIPPED = "skipped"
+    """An occurrence missed while the engine was down, recorded but not run."""
 
     @property
     def is_final(self) -> bool:
@@ -236,8 +249,10 @@ class ActionCounts:
         failed: Failed permanently or ran out of retries.
         excluded: Excluded, by reason.
         retries: Re-sends after transient failures.
-        pending: Handed over or waiting to retry, outcome not final yet.
+        pending: Handed over, queued or waiting to retry: outcome not final yet.
         feedback: Feedback events reported, by kind.
+        late: Sent after the recipient's own due time had passed (profile time zones).
+        timezone_fallbacks: Recipients without a usable time zone (the campaign's was used).
     """
 
     targeted: int = 0
@@ -247,6 +262,8 @@ class ActionCounts:
     retries: int = 0
     pending: int = 0
     feedback: Mapping[FeedbackEvent, int] = attrs.field(factory=dict, converter=_counter)
+    late: int = 0
+    timezone_fallbacks: int = 0
 
     @property
     def excluded_total(self) -> int:
@@ -263,6 +280,8 @@ class ActionCounts:
             retries=self.retries + other.retries,
             pending=self.pending + other.pending,
             feedback=_add(self.feedback, other.feedback),
+            late=self.late + other.late,
+            timezone_fallbacks=self.timezone_fallbacks + other.timezone_fallbacks,
         )
 
 
@@ -313,7 +332,9 @@ class Run:
         version: The version number it runs (deliveries stay attributed to it).
         kind: What started it.
         status: PENDING, RUNNING, SUCCEEDED, FAILED or STOPPED.
-        created_at: When it was created (its nominal start).
+        created_at: When it was created (the earliest moment it has work).
+        nominal_at: The instant it stands for (the start or occurrence, read as a
+            wall-clock time in each recipient's zone for profile-time-zone runs).
         due_at: When it next has work (start, retries); None once final.
         started_at: When delivery began.
         finished_at: When it reached a final status.
@@ -325,6 +346,9 @@ class Run:
         error: Why it FAILED.
         context: API context shared by every recipient (audience executions).
         recipients: The recipients of a unitary trigger (instead of an audience).
+        wave_filled: Recipients assigned to each wave so far.
+        rate_sent: Rate-limited messages given a send slot so far, per action.
+        rate_origin: When each rate-limited action started sending.
         revision: Store revision for optimistic concurrency.
     """
 
@@ -345,7 +369,16 @@ class Run:
     error: str | None = None
     context: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen)
     recipients: tuple[RunRecipient, ...] = ()
+    nominal_at: pendulum.DateTime | None = None
+    wave_filled: tuple[int, ...] = ()
+    rate_sent: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen)
+    rate_origin: Mapping[str, pendulum.DateTime] = attrs.field(factory=dict, converter=_frozen)
     revision: int = 0
+
+    @property
+    def nominal(self) -> pendulum.DateTime:
+        """The instant the run stands for (``nominal_at``, else its creation)."""
+        return self.nominal_at or self.created_at
 
     def total(self) -> ActionCounts:
         """Counts summed over every action."""

@@ -9,7 +9,7 @@ An action the table (or a guard) does not allow raises
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 import attrs
 import pendulum
@@ -42,6 +42,8 @@ from campaignkit.domain.commands import (
 )
 from campaignkit.domain.creation import check_name, create, duplicate, normalize_tags
 from campaignkit.domain.events import ApprovalEvent, CampaignChanged, CampaignRemoved, Outcome
+from campaignkit.domain.recurrence import earliest_slot
+from campaignkit.domain.schedule import Schedule
 from campaignkit.errors import TransitionNotAllowed
 
 __all__ = [
@@ -74,12 +76,14 @@ __all__ = [
     "allowed_from",
     "apply",
     "completion_at",
+    "first_occurrence",
     "create",
     "duplicate",
     "next_due",
     "normalize_tags",
     "pending_version",
     "run_finished",
+    "run_start",
     "run_started",
 ]
 
@@ -136,10 +140,15 @@ class LifecycleRules:
     Attributes:
         completion_after: A one-shot campaign completes this long after it went live.
         archive_retention: An ARCHIVED campaign is purged this long after its last change.
+        missed_occurrences: What the engine does with occurrences of a recurring
+            campaign it missed (downtime): ``"latest"`` runs only the latest one and
+            records the others as skipped runs; ``"all"`` runs every one (each
+            still limited by the send window).
     """
 
     completion_after: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(days=3))
     archive_retention: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(days=30))
+    missed_occurrences: Literal["latest", "all"] = "latest"
 
 
 # ---------------------------------------------------------------- queries
@@ -171,19 +180,52 @@ def completion_at(campaign: Campaign, rules: LifecycleRules) -> pendulum.DateTim
     return end
 
 
+def run_start(schedule: Schedule, nominal: pendulum.DateTime) -> pendulum.DateTime:
+    """When a run standing for ``nominal`` starts.
+
+    At ``nominal``; for profile-time-zone delivery, when that wall-clock time
+    first comes anywhere (UTC+14).
+    """
+    if schedule.use_profile_timezone:
+        return earliest_slot(nominal, schedule.timezone)
+    return nominal
+
+
+def first_occurrence(schedule: Schedule, not_before: pendulum.DateTime) -> pendulum.DateTime | None:
+    """The first occurrence of a recurring schedule at or after ``not_before``."""
+    return next(schedule.occurrences(after=not_before.subtract(microseconds=1)), None)
+
+
 def next_due(campaign: Campaign, rules: LifecycleRules) -> pendulum.DateTime | None:
     """When the engine next has lifecycle work for ``campaign`` (None: never)."""
     status = campaign.status
+    version = campaign.live_version
     if status is S.ACTIVATING:
         return campaign.activated_at
     if status is S.SCHEDULED:
-        version = campaign.live_version
-        return None if version is None else (version.schedule.start or campaign.activated_at)
+        if version is None:
+            return None
+        start = version.schedule.start
+        return campaign.activated_at if start is None else run_start(version.schedule, start)
     if status is S.LIVE:
-        return completion_at(campaign, rules)
+        times = [completion_at(campaign, rules)]
+        if campaign.next_occurrence_at is not None and version is not None:
+            times.append(run_start(version.schedule, campaign.next_occurrence_at))
+        return min((t for t in times if t is not None), default=None)
     if status is S.ARCHIVED:
         return campaign.updated_at + rules.archive_retention
     return None
+
+
+def _go_live(campaign: Campaign, now: pendulum.DateTime) -> Campaign:
+    """LIVE from ``now``; a recurring campaign learns its first occurrence."""
+    version = campaign.live_version
+    assert version is not None
+    upcoming = None
+    if version.schedule.is_recurring:
+        anchor = version.schedule.start or campaign.activated_at or now
+        upcoming = first_occurrence(version.schedule, max(anchor, now))
+    return attrs.evolve(campaign, status=S.LIVE, went_live_at=now, next_occurrence_at=upcoming)
 
 
 def run_started(campaign: Campaign, rules: LifecycleRules) -> Campaign:
@@ -360,6 +402,9 @@ def _promote_draft(campaign: Campaign, verb: Verb, now: pendulum.DateTime) -> Ca
     if campaign.live_version is not None:
         superseded = (*superseded, campaign.live_version)
     activated_at = now if campaign.status is S.SCHEDULED else campaign.activated_at
+    upcoming = campaign.next_occurrence_at
+    if campaign.status is S.LIVE and draft.schedule.is_recurring:
+        upcoming = next(draft.schedule.occurrences(after=now), None)  # later runs only
     return attrs.evolve(
         campaign,
         live_version=draft,
@@ -367,6 +412,7 @@ def _promote_draft(campaign: Campaign, verb: Verb, now: pendulum.DateTime) -> Ca
         superseded_versions=superseded,
         review=None,
         activated_at=activated_at,
+        next_occurrence_at=upcoming,
     )
 
 
@@ -405,7 +451,10 @@ def _record(
 def _end(
     campaign: Campaign, target: CampaignStatus, now: pendulum.DateTime, actor: str
 ) -> Campaign:
-    """Move to a final status; a pending review of the open draft is cancelled."""
+    """Move to a final status; a pending review of the open draft is cancelled.
+
+    No occurrence of a recurring campaign comes after it.
+    """
     if campaign.review is not None:
         campaign = _record(
             campaign,
@@ -414,7 +463,7 @@ def _end(
             actor=actor,
             message=f"campaign became {target.value}",
         )
-    return attrs.evolve(campaign, status=target, review=None)
+    return attrs.evolve(campaign, status=target, review=None, next_occurrence_at=None)
 
 
 def _review_step(
@@ -499,12 +548,17 @@ def _step(
             if command.problems:
                 reason = "; ".join(command.problems)
                 return attrs.evolve(c, status=S.FAILED, failure_reason=reason), reason
-            start = c.live_version.schedule.start if c.live_version else None
-            if start is not None and start > now:
+            schedule = c.live_version.schedule if c.live_version else None
+            later = (
+                schedule is not None
+                and schedule.start is not None
+                and run_start(schedule, schedule.start) > now
+            )
+            if later:
                 return attrs.evolve(c, status=S.SCHEDULED), ""
-            return attrs.evolve(c, status=S.LIVE, went_live_at=now), ""
+            return _go_live(c, now), ""
         case GoLive():
-            return attrs.evolve(c, status=S.LIVE, went_live_at=now), ""
+            return _go_live(c, now), ""
         case Fail():
             failed = _end(c, S.FAILED, now, actor)
             return attrs.evolve(failed, failure_reason=command.reason), command.reason

@@ -9,124 +9,24 @@ recurrence at ``"25:00"``) are refused at once with a ``ValidationError``.
 from __future__ import annotations
 
 import datetime
-import enum
-import re
-from collections.abc import Sequence
+from collections.abc import Iterator
 
 import attrs
 import pendulum
 
+from campaignkit.domain.recurrence import Frequency, Recurrence, Weekday, occurrences
+from campaignkit.domain.waves import Waves
 from campaignkit.errors import ValidationError
 from campaignkit.timeutil import check_timezone, ensure_utc
 
-_AT = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-class Frequency(str, enum.Enum):
-    """How a recurring schedule repeats."""
-
-    DAILY = "DAILY"
-    WEEKLY = "WEEKLY"
-    MONTHLY = "MONTHLY"
-    RRULE = "RRULE"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-class Weekday(str, enum.Enum):
-    """A day of the week (RFC 5545 two-letter codes)."""
-
-    MO = "MO"
-    TU = "TU"
-    WE = "WE"
-    TH = "TH"
-    FR = "FR"
-    SA = "SA"
-    SU = "SU"
-
-
-def _check_every(every: int) -> None:
-    if every < 1:
-        raise ValidationError([f"recurrence every={every} must be at least 1"])
-
-
-def _check_at(at: str) -> None:
-    if not _AT.match(at):
-        raise ValidationError(
-            [f"recurrence time {at!r} must be HH:MM in 24-hour form, e.g. '09:00'"]
-        )
-
-
-@attrs.frozen
-class Recurrence:
-    """A repeat rule. Build one with a class method, not the constructor.
-
-    Examples: ``Recurrence.daily(at="09:00")``,
-    ``Recurrence.weekly(days=["MO", "WE"], at="18:30", every=2)``,
-    ``Recurrence.monthly(day=31, at="08:00")``,
-    ``Recurrence.rrule("FREQ=WEEKLY;BYDAY=MO,WE")``.
-
-    Attributes:
-        frequency: DAILY, WEEKLY, MONTHLY or RRULE.
-        at: Local time of day ``HH:MM`` in the schedule's time zone.
-        every: Repeat every N periods (1 = every period).
-        days: Weekdays, for WEEKLY.
-        day: Day of month, for MONTHLY.
-        rule: The RFC 5545 RRULE text, for RRULE.
-    """
-
-    frequency: Frequency
-    at: str = "00:00"
-    every: int = 1
-    days: tuple[Weekday, ...] = ()
-    day: int | None = None
-    rule: str | None = None
-
-    @classmethod
-    def daily(cls, *, at: str, every: int = 1) -> Recurrence:
-        """Every ``every`` days at local time ``at``."""
-        _check_at(at)
-        _check_every(every)
-        return cls(Frequency.DAILY, at=at, every=every)
-
-    @classmethod
-    def weekly(cls, *, days: Sequence[Weekday | str], at: str, every: int = 1) -> Recurrence:
-        """On the given weekdays of every ``every`` weeks, at local time ``at``."""
-        _check_at(at)
-        _check_every(every)
-        problems = [
-            f"unknown weekday {d!r}; use MO TU WE TH FR SA SU"
-            for d in days
-            if str(getattr(d, "value", d)) not in Weekday.__members__
-        ]
-        if not days:
-            problems.append("a weekly recurrence needs at least one weekday")
-        if problems:
-            raise ValidationError(problems)
-        chosen = sorted(
-            {Weekday(str(getattr(d, "value", d))) for d in days}, key=list(Weekday).index
-        )
-        return cls(Frequency.WEEKLY, at=at, every=every, days=tuple(chosen))
-
-    @classmethod
-    def monthly(cls, *, day: int, at: str, every: int = 1) -> Recurrence:
-        """On day ``day`` (1-31) of every ``every`` months, at local time ``at``."""
-        _check_at(at)
-        _check_every(every)
-        if not 1 <= day <= 31:
-            raise ValidationError([f"monthly day {day} must be between 1 and 31"])
-        return cls(Frequency.MONTHLY, at=at, every=every, day=day)
-
-    @classmethod
-    def rrule(cls, rule: str) -> Recurrence:
-        """An RFC 5545 RRULE, such as ``"FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9"``."""
-        text = rule.strip()
-        if text.upper().startswith("RRULE:"):
-            text = text[len("RRULE:") :]
-        if "FREQ=" not in text.upper():
-            raise ValidationError([f"RRULE {rule!r} has no FREQ=...; e.g. 'FREQ=DAILY'"])
-        return cls(Frequency.RRULE, rule=text)
+__all__ = [
+    "Frequency",
+    "Recurrence",
+    "Schedule",
+    "Waves",
+    "Weekday",
+    "schedule_problems",
+]
 
 
 def _optional_utc(value: datetime.datetime | None) -> pendulum.DateTime | None:
@@ -148,17 +48,53 @@ class Schedule:
         end: When it stops running; ``None`` means no end. Stored in UTC.
         timezone: The IANA time zone of the campaign (local times are read in it).
         recurrence: ``None`` for a one-shot campaign, else the repeat rule.
+        use_profile_timezone: Deliver at the scheduled wall-clock time in each
+            recipient's own time zone.
+        waves: Send the audience in timed parts.
+        send_window: How long after a recipient's own due time a message may
+            still go out; after that it is excluded (``send_window``).
     """
 
     start: pendulum.DateTime | None = attrs.field(default=None, converter=_optional_utc)
     end: pendulum.DateTime | None = attrs.field(default=None, converter=_optional_utc)
     timezone: str = attrs.field(default="UTC", validator=_valid_zone)
     recurrence: Recurrence | None = None
+    use_profile_timezone: bool = False
+    waves: Waves | None = None
+    send_window: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(hours=12))
 
     @property
     def is_recurring(self) -> bool:
         """True when the schedule repeats."""
         return self.recurrence is not None
+
+    def occurrences(self, after: pendulum.DateTime | None = None) -> Iterator[pendulum.DateTime]:
+        """The instants (UTC) the schedule fires at, strictly after ``after``.
+
+        A one-shot schedule fires once, at its start. A recurring one fires per
+        its rule from its start (or from ``after`` when it has no start), until
+        its end (exclusive): finite when an end is set.
+
+        Raises:
+            ValidationError: neither a start nor ``after`` gives a first day.
+        """
+        anchor = self.start or after
+        if anchor is None:
+            raise ValidationError(
+                ["this schedule has no start: pass after= (for example the activation instant)"]
+            )
+        if self.recurrence is None:
+            start = self.start
+            if (
+                start is not None
+                and (after is None or start > after)
+                and (self.end is None or start < self.end)
+            ):
+                yield start
+            return
+        yield from occurrences(
+            self.recurrence, zone=self.timezone, anchor=anchor, after=after, end=self.end
+        )
 
 
 def schedule_problems(

@@ -835,10 +835,10 @@ class StoreContract:
                 uow.ledger.put(stopped)
         assert sorted(seen) == [f"p{i:02d}" for i in range(7)] + [f"r{i:02d}" for i in range(4)]
         with store.unit_of_work() as uow:
-            assert uow.ledger.next_retry_at("run_1") is None
+            assert uow.ledger.next_due_at("run_1") is None
             assert list(uow.ledger.pending("run_1", 10)) == []
 
-    def test_due_retries_are_earliest_first_inclusive_and_limited(self, store: Store) -> None:
+    def test_due_entries_are_earliest_first_inclusive_and_limited(self, store: Store) -> None:
         """RETRY entries due by ``until`` come earliest first; other states never do."""
         t = EPOCH
         retry = LedgerState.RETRY
@@ -861,25 +861,25 @@ class StoreContract:
             )
         with store.unit_of_work() as uow:
             until = t.add(minutes=2)
-            due = list(uow.ledger.due_retries("run_1", until, 10))
+            due = list(uow.ledger.due("run_1", until, 10))
             assert [e.profile_id for e in due] == ["p2", "p3", "p1"]
-            assert [e.profile_id for e in uow.ledger.due_retries("run_1", until, 2)] == ["p2", "p3"]
-            assert list(uow.ledger.due_retries("run_1", t.subtract(microseconds=1), 10)) == []
+            assert [e.profile_id for e in uow.ledger.due("run_1", until, 2)] == ["p2", "p3"]
+            assert list(uow.ledger.due("run_1", t.subtract(microseconds=1), 10)) == []
             tokyo = t.add(minutes=1).in_timezone("Asia/Tokyo")
-            assert [e.profile_id for e in uow.ledger.due_retries("run_1", tokyo, 10)] == [
+            assert [e.profile_id for e in uow.ledger.due("run_1", tokyo, 10)] == [
                 "p2",
                 "p3",
             ]
-            assert list(uow.ledger.due_retries("missing", until, 10)) == []
+            assert list(uow.ledger.due("missing", until, 10)) == []
 
-    def test_next_retry_at_follows_retry_entries_only(self, store: Store) -> None:
-        """``next_retry_at`` is the earliest RETRY of the run and moves as entries settle."""
+    def test_next_due_at_follows_waiting_entries(self, store: Store) -> None:
+        """``next_due_at`` is the earliest waiting entry of a run and moves as entries settle."""
         t = EPOCH
         retry = LedgerState.RETRY
         first = _entry("p1", state=retry, next_attempt_at=t)
         second = _entry("p2", state=retry, next_attempt_at=t.add(minutes=5))
         with store.unit_of_work() as uow:
-            assert uow.ledger.next_retry_at("run_1") is None
+            assert uow.ledger.next_due_at("run_1") is None
             uow.ledger.put(
                 [
                     first,
@@ -890,18 +890,18 @@ class StoreContract:
                 ]
             )
         with store.unit_of_work() as uow:
-            assert uow.ledger.next_retry_at("run_1") == t
-            assert uow.ledger.next_retry_at("run_2") == t.subtract(days=1)
-            assert uow.ledger.next_retry_at("missing") is None
+            assert uow.ledger.next_due_at("run_1") == t
+            assert uow.ledger.next_due_at("run_2") == t.subtract(days=1)
+            assert uow.ledger.next_due_at("missing") is None
             uow.ledger.put([attrs.evolve(first, state=LedgerState.SENT, next_attempt_at=None)])
         with store.unit_of_work() as uow:
-            assert uow.ledger.next_retry_at("run_1") == t.add(minutes=5)
+            assert uow.ledger.next_due_at("run_1") == t.add(minutes=5)
             uow.ledger.put([attrs.evolve(second, next_attempt_at=t.add(minutes=10))])
         with store.unit_of_work() as uow:
-            assert uow.ledger.next_retry_at("run_1") == t.add(minutes=10)
+            assert uow.ledger.next_due_at("run_1") == t.add(minutes=10)
             uow.ledger.put([attrs.evolve(second, state=LedgerState.FAILED, error="gave up")])
         with store.unit_of_work() as uow:
-            assert uow.ledger.next_retry_at("run_1") is None
+            assert uow.ledger.next_due_at("run_1") is None
 
     def test_by_provider_id_finds_the_sent_entry_and_follows_changes(self, store: Store) -> None:
         """A provider id finds its entry; when the entry's id changes, the old one is gone."""
@@ -989,7 +989,7 @@ class StoreContract:
                 ]
             )
             assert uow.ledger.by_provider_id("pm-9") is not None  # a unit sees its own writes
-            assert uow.ledger.next_retry_at("run_1") == t.subtract(hours=1)
+            assert uow.ledger.next_due_at("run_1") == t.subtract(hours=1)
             raise _Boom
         with store.unit_of_work() as uow:
             assert _entries(uow) == before
@@ -997,7 +997,7 @@ class StoreContract:
             assert uow.ledger.by_provider_id("pm-1") == before[1]
             assert uow.ledger.by_provider_id("pm-2") is None
             assert uow.ledger.by_provider_id("pm-9") is None
-            assert uow.ledger.next_retry_at("run_1") == t
+            assert uow.ledger.next_due_at("run_1") == t
             assert list(uow.ledger.pending("run_1", 10)) == [before[2]]
             assert uow.ledger.recorded("run_1", ["p1", "p4"]) == {("act_email", "p1")}
 

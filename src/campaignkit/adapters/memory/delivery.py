@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import attrs
 import pendulum
@@ -11,8 +11,12 @@ import pendulum
 from campaignkit.adapters.memory.tables import Journal, Tables, move
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import FeedbackRecord, LedgerEntry, LedgerState, Run
+from campaignkit.domain.rules import RuleBook
 from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.errors import ConflictError, NotFound
+
+_WAITING = {LedgerState.QUEUED, LedgerState.RETRY}
+_OPEN = {LedgerState.PENDING, *_WAITING}
 
 
 def _run_due(run: Run | None) -> tuple[pendulum.DateTime, str] | None:
@@ -126,30 +130,28 @@ class MemoryLedger:
         return sorted((e for e in entries if e.state in states), key=lambda e: e.key)
 
     def open_entries(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
-        """PENDING or RETRY entries of a run."""
-        return self._select(run_id, {LedgerState.PENDING, LedgerState.RETRY})[:limit]
+        """PENDING, QUEUED or RETRY entries of a run."""
+        return self._select(run_id, _OPEN)[:limit]
 
     def pending(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
         """PENDING entries of a run."""
         return self._select(run_id, {LedgerState.PENDING})[:limit]
 
-    def due_retries(
-        self, run_id: str, until: pendulum.DateTime, limit: int
-    ) -> Sequence[LedgerEntry]:
-        """RETRY entries due by ``until``, earliest first."""
+    def due(self, run_id: str, until: pendulum.DateTime, limit: int) -> Sequence[LedgerEntry]:
+        """QUEUED or RETRY entries due by ``until``, earliest first."""
         due = [
             e
-            for e in self._select(run_id, {LedgerState.RETRY})
+            for e in self._select(run_id, _WAITING)
             if e.next_attempt_at is not None and e.next_attempt_at <= until
         ]
         due.sort(key=lambda e: (e.next_attempt_at, e.key))
         return due[:limit]
 
-    def next_retry_at(self, run_id: str) -> pendulum.DateTime | None:
-        """When the earliest RETRY entry is due."""
+    def next_due_at(self, run_id: str) -> pendulum.DateTime | None:
+        """When the earliest QUEUED or RETRY entry is due."""
         times = [
             e.next_attempt_at
-            for e in self._select(run_id, {LedgerState.RETRY})
+            for e in self._select(run_id, _WAITING)
             if e.next_attempt_at is not None
         ]
         return min(times, default=None)
@@ -281,4 +283,56 @@ class MemoryExecutions:
         executions = self.tables.executions
         executions[stored.id] = stored
         self.journal.undo.append(lambda: executions.__setitem__(previous.id, previous))
+        return stored
+
+
+@attrs.define
+class MemoryContacts:
+    """Marketing contacts of an in-memory unit of work (frequency caps)."""
+
+    tables: Tables
+    journal: Journal
+
+    def record(
+        self, channel: ChannelType, contacts: Sequence[tuple[str, pendulum.DateTime]]
+    ) -> None:
+        """Record ``(profile_id, sent_at)`` contacts on ``channel``."""
+        log = self.tables.contacts
+        for profile_id, at in contacts:
+            times = log.setdefault((channel, profile_id), [])
+            times.append(at)
+            self.journal.undo.append(functools.partial(times.__delitem__, -1))
+
+    def counts(
+        self, channel: ChannelType, profile_ids: Sequence[str], since: pendulum.DateTime
+    ) -> Mapping[str, int]:
+        """Contacts per profile on ``channel`` at or after ``since``."""
+        log = self.tables.contacts
+        found = {}
+        for profile_id in profile_ids:
+            count = sum(1 for at in log.get((channel, profile_id), ()) if at >= since)
+            if count:
+                found[profile_id] = count
+        return found
+
+
+@attrs.define
+class MemoryRules:
+    """The rule book of an in-memory unit of work."""
+
+    tables: Tables
+    journal: Journal
+
+    def get(self) -> RuleBook:
+        """The rule book (empty if none was saved)."""
+        return self.tables.rules
+
+    def save(self, rules: RuleBook) -> RuleBook:
+        """Replace the rule book loaded at ``rules.revision``."""
+        previous = self.tables.rules
+        if previous.revision != rules.revision:
+            raise ConflictError("the business rules changed meanwhile; reload and retry")
+        stored = attrs.evolve(rules, revision=rules.revision + 1)
+        self.tables.rules = stored
+        self.journal.undo.append(lambda: setattr(self.tables, "rules", previous))
         return stored

@@ -10,9 +10,11 @@ import attrs
 
 from campaignkit.adapters.memory.campaigns import MemoryCampaigns
 from campaignkit.adapters.memory.delivery import (
+    MemoryContacts,
     MemoryExecutions,
     MemoryFeedback,
     MemoryLedger,
+    MemoryRules,
     MemoryRuns,
     MemoryStaticAudiences,
     MemorySuppressions,
@@ -39,6 +41,8 @@ class InMemoryUnitOfWork:
     suppressions: MemorySuppressions
     audiences: MemoryStaticAudiences
     executions: MemoryExecutions
+    contacts: MemoryContacts
+    rules: MemoryRules
 
 
 class InMemoryStore:
@@ -76,6 +80,8 @@ class InMemoryStore:
                 MemorySuppressions(tables, journal),
                 MemoryStaticAudiences(tables, journal),
                 MemoryExecutions(tables, journal),
+                MemoryContacts(tables, journal),
+                MemoryRules(tables, journal),
             )
             self._local.uow = uow
             try:

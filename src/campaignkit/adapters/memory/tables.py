@@ -12,6 +12,7 @@ from campaignkit.domain.approval import ApprovalPolicy
 from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import FeedbackRecord, LedgerEntry, Run
+from campaignkit.domain.rules import RuleBook
 from campaignkit.domain.surface import ChannelSurface
 from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.permissions import ProductProfile
@@ -71,6 +72,8 @@ class Tables:
         self.suppressions: set[tuple[ChannelType, str]] = set()
         self.static_audiences: dict[str, tuple[str, ...]] = {}
         self.executions: dict[str, ExecutionRecord] = {}
+        self.contacts: dict[tuple[ChannelType, str], list[pendulum.DateTime]] = {}
+        self.rules = RuleBook()
 
     def put_campaign(self, campaign: Campaign | None, previous: Campaign | None) -> None:
         """Replace ``previous`` by ``campaign`` (either may be None) and update indexes.

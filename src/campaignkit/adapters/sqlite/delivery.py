@@ -7,7 +7,7 @@ so a batch of intents or outcomes is one transaction.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import attrs
 import pendulum
@@ -15,6 +15,7 @@ import pendulum
 from campaignkit.adapters.sqlite.connection import Database, from_us, to_us
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import FeedbackRecord, LedgerEntry, Run
+from campaignkit.domain.rules import RuleBook
 from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.errors import ConflictError, NotFound
 from campaignkit.serialization import dumps, loads
@@ -160,9 +161,10 @@ class SQLiteLedger:
         return [loads(LedgerEntry, row[0]) for row in rows]
 
     def open_entries(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
-        """PENDING or RETRY entries of a run."""
+        """PENDING, QUEUED or RETRY entries of a run."""
         return self._select(
-            "run_id = ? AND state IN ('pending', 'retry') ORDER BY profile_id, action_id LIMIT ?",
+            "run_id = ? AND state IN ('pending', 'queued', 'retry') "
+            "ORDER BY profile_id, action_id LIMIT ?",
             (run_id, limit),
         )
 
@@ -173,20 +175,19 @@ class SQLiteLedger:
             (run_id, limit),
         )
 
-    def due_retries(
-        self, run_id: str, until: pendulum.DateTime, limit: int
-    ) -> Sequence[LedgerEntry]:
-        """RETRY entries due by ``until``, earliest first."""
+    def due(self, run_id: str, until: pendulum.DateTime, limit: int) -> Sequence[LedgerEntry]:
+        """QUEUED or RETRY entries due by ``until``, earliest first."""
         return self._select(
-            "run_id = ? AND state = 'retry' AND next_attempt_us <= ? "
+            "run_id = ? AND state IN ('queued', 'retry') AND next_attempt_us <= ? "
             "ORDER BY next_attempt_us, profile_id, action_id LIMIT ?",
             (run_id, to_us(until), limit),
         )
 
-    def next_retry_at(self, run_id: str) -> pendulum.DateTime | None:
-        """When the earliest RETRY entry is due."""
+    def next_due_at(self, run_id: str) -> pendulum.DateTime | None:
+        """When the earliest QUEUED or RETRY entry is due."""
         row = self._db.one(
-            "SELECT min(next_attempt_us) FROM ledger WHERE run_id = ? AND state = 'retry'",
+            "SELECT min(next_attempt_us) FROM ledger WHERE run_id = ? "
+            "AND state IN ('queued', 'retry')",
             (run_id,),
         )
         return None if row is None or row[0] is None else from_us(row[0])
@@ -330,4 +331,67 @@ class SQLiteExecutions:
         )
         if cursor.rowcount != 1:
             raise ConflictError(f"execution {execution.id!r} changed meanwhile; reload and retry")
+        return stored
+
+
+class SQLiteContacts:
+    """The :class:`~campaignkit.ports.ContactRepository` of a SQLite unit of work."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def record(
+        self, channel: ChannelType, contacts: Sequence[tuple[str, pendulum.DateTime]]
+    ) -> None:
+        """Record ``(profile_id, sent_at)`` contacts on ``channel``."""
+        self._db.executemany(
+            "INSERT INTO contacts (channel, profile_id, sent_us) VALUES (?, ?, ?)",
+            [(channel.value, profile_id, to_us(at)) for profile_id, at in contacts],
+        )
+
+    def counts(
+        self, channel: ChannelType, profile_ids: Sequence[str], since: pendulum.DateTime
+    ) -> Mapping[str, int]:
+        """Contacts per profile on ``channel`` at or after ``since``."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(list(dict.fromkeys(profile_ids))):
+            rows = self._db.all(
+                f"SELECT profile_id, count(*) FROM contacts WHERE channel = ? AND sent_us >= ? "
+                f"AND profile_id IN ({_marks(len(chunk))}) GROUP BY profile_id",
+                (channel.value, to_us(since), *chunk),
+            )
+            found.update((profile_id, int(count)) for profile_id, count in rows)
+        return found
+
+
+class SQLiteRules:
+    """The :class:`~campaignkit.ports.RuleRepository` of a SQLite unit of work."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self) -> RuleBook:
+        """The rule book (empty if none was saved)."""
+        row = self._db.one("SELECT document FROM rules WHERE id = 1")
+        return RuleBook() if row is None else loads(RuleBook, row[0])
+
+    def save(self, rules: RuleBook) -> RuleBook:
+        """Replace the rule book loaded at ``rules.revision``."""
+        stored = attrs.evolve(rules, revision=rules.revision + 1)
+        if rules.revision == 0:
+            try:
+                self._db.execute(
+                    "INSERT INTO rules (id, revision, document) VALUES (1, 1, ?)", (dumps(stored),)
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ConflictError(
+                    "the business rules changed meanwhile; reload and retry"
+                ) from exc
+            return stored
+        cursor = self._db.execute(
+            "UPDATE rules SET revision = ?, document = ? WHERE id = 1 AND revision = ?",
+            (stored.revision, dumps(stored), rules.revision),
+        )
+        if cursor.rowcount != 1:
+            raise ConflictError("the business rules changed meanwhile; reload and retry")
         return stored

@@ -106,7 +106,7 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
                 PRIMARY KEY (run_id, profile_id, action_id)
             ) WITHOUT ROWID""",
             """CREATE INDEX ledger_open ON ledger (run_id, state, next_attempt_us)
-                WHERE state IN ('pending', 'retry')""",
+                WHERE state IN ('pending', 'queued', 'retry')""",
             """CREATE UNIQUE INDEX ledger_by_provider_id ON ledger (provider_message_id)
                 WHERE provider_message_id IS NOT NULL""",
             """CREATE TABLE feedback (
@@ -138,7 +138,7 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
     ),
     (
         3,
-        "API triggers: executions, profile identities",
+        "API triggers and business rules: executions, profile identities, contacts, rules",
         (
             """CREATE TABLE executions (
                 id TEXT PRIMARY KEY,
@@ -156,6 +156,17 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
                 PRIMARY KEY (namespace, value)
             ) WITHOUT ROWID""",
             "CREATE INDEX profile_identities_by_profile ON profile_identities (profile_id)",
+            """CREATE TABLE contacts (
+                channel TEXT NOT NULL,
+                profile_id TEXT NOT NULL,
+                sent_us INTEGER NOT NULL
+            )""",
+            "CREATE INDEX contacts_by_profile ON contacts (channel, profile_id, sent_us)",
+            """CREATE TABLE rules (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                revision INTEGER NOT NULL,
+                document TEXT NOT NULL
+            )""",
             # profiles stored before this migration: index their identities too
             """INSERT OR IGNORE INTO profile_identities (namespace, value, profile_id)
                 SELECT identity.key, identity.value, profiles.id

@@ -13,9 +13,11 @@ import attrs
 from campaignkit.adapters.sqlite.campaigns import SQLiteCampaigns
 from campaignkit.adapters.sqlite.connection import Database, open_database
 from campaignkit.adapters.sqlite.delivery import (
+    SQLiteContacts,
     SQLiteExecutions,
     SQLiteFeedback,
     SQLiteLedger,
+    SQLiteRules,
     SQLiteRuns,
     SQLiteStaticAudiences,
     SQLiteSuppressions,
@@ -37,6 +39,8 @@ class SQLiteUnitOfWork:
     suppressions: SQLiteSuppressions
     audiences: SQLiteStaticAudiences
     executions: SQLiteExecutions
+    contacts: SQLiteContacts
+    rules: SQLiteRules
 
 
 class SQLiteStore:
@@ -81,6 +85,8 @@ class SQLiteStore:
                 SQLiteSuppressions(db),
                 SQLiteStaticAudiences(db),
                 SQLiteExecutions(db),
+                SQLiteContacts(db),
+                SQLiteRules(db),
             )
             with db.transaction():
                 self._local.uow = uow

@@ -1,0 +1,130 @@
+"""The send-time gate: rules checked when a message is about to go out.
+
+In order (the order exclusions are counted in): the send window, frequency
+caps, quiet hours, then the rate limit. Quiet hours and caps apply to
+marketing messages only; the window and the rate limit to every message.
+The window bounds how late a message's first attempt may go; a retry is
+bounded by the delivery settings' backoff and attempts instead.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+
+import attrs
+import pendulum
+
+from campaignkit.delivery.tally import excluded, queued
+from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.delivery import ExclusionReason, LedgerEntry
+from campaignkit.domain.rules import BusinessRules, QuietHours, quiet_until, recipient_zone
+
+
+class Verdict(str, enum.Enum):
+    """What the gate decided for one message."""
+
+    SEND = "send"
+    QUEUE = "queue"
+    EXCLUDE = "exclude"
+
+
+@attrs.frozen
+class GateRules:
+    """Everything the gate needs to know about a run, prepared once.
+
+    Attributes:
+        marketing: Caps and quiet hours apply.
+        campaign_zone: Falls back for recipients without a zone.
+        send_window: How long after its due time a message may still go.
+        channel_rules: Business rules of each channel.
+        campaign_quiet_hours: Quiet hours attached to the campaign.
+        rate_limits: Messages per second, per action id (absent: unlimited).
+    """
+
+    marketing: bool
+    campaign_zone: str
+    send_window: pendulum.Duration
+    channel_rules: Mapping[ChannelType, BusinessRules]
+    campaign_quiet_hours: tuple[QuietHours, ...]
+    rate_limits: Mapping[str, int]
+
+    def quiet_hours(self, channel: ChannelType) -> tuple[QuietHours, ...]:
+        """Every quiet-hours rule of a channel (kit-wide and campaign)."""
+        rules = self.channel_rules.get(channel, BusinessRules())
+        return (*rules.quiet_hours, *self.campaign_quiet_hours)
+
+
+@attrs.define
+class RateState:
+    """Rate-limit slots handed out so far, per action (persisted on the run)."""
+
+    sent: dict[str, int]
+    origin: dict[str, pendulum.DateTime]
+
+    def slot(self, action_id: str, per_second: int, now: pendulum.DateTime) -> pendulum.DateTime:
+        """Reserve the next slot: message n goes ``n // per_second`` seconds after the first."""
+        origin = self.origin.setdefault(action_id, now)
+        number = self.sent.get(action_id, 0)
+        self.sent[action_id] = number + 1
+        return origin.add(seconds=number // per_second)
+
+
+def gate(
+    entries: Sequence[LedgerEntry],
+    *,
+    rules: GateRules,
+    rate: RateState,
+    contacts: Mapping[tuple[ChannelType, str], Sequence[int]],
+    now: pendulum.DateTime,
+) -> list[tuple[Verdict, LedgerEntry]]:
+    """Decide, in the gate's order, what happens to each message ready at ``now``.
+
+    Args:
+        entries: PENDING-to-be, QUEUED or RETRY entries whose time has come.
+        rules: The run's rules.
+        rate: Rate-limit state (updated as slots are reserved).
+        contacts: Marketing messages each (channel, profile) already got, one
+            count per cap of the channel (in its period); the sends this call
+            lets through are added.
+        now: The tick's instant.
+
+    Returns:
+        One (verdict, entry) per input entry: the entry as it should be
+        recorded (EXCLUDED or QUEUED), or as it was (SEND).
+    """
+    counts = {key: list(values) for key, values in contacts.items()}
+    decided: list[tuple[Verdict, LedgerEntry]] = []
+    for entry in entries:
+        first = entry.attempts == 0  # retries follow the backoff, not the window
+        if first and entry.due_at is not None and now > entry.due_at + rules.send_window:
+            decided.append((Verdict.EXCLUDE, excluded(entry, ExclusionReason.SEND_WINDOW)))
+            continue
+        if rules.marketing:
+            key = (entry.channel, entry.profile_id)
+            caps = rules.channel_rules.get(entry.channel, BusinessRules()).caps
+            had = counts.setdefault(key, [0] * len(caps))
+            if any(number >= cap.max for number, cap in zip(had, caps, strict=True)):
+                decided.append((Verdict.EXCLUDE, excluded(entry, ExclusionReason.FREQUENCY_CAP)))
+                continue
+            zone, _ = recipient_zone(entry.timezone, rules.campaign_zone)
+            quiet = quiet_until(rules.quiet_hours(entry.channel), now, zone)
+            if quiet is not None:
+                until, discard = quiet
+                if discard:
+                    decided.append((Verdict.EXCLUDE, excluded(entry, ExclusionReason.QUIET_HOURS)))
+                else:
+                    decided.append((Verdict.QUEUE, queued(entry, until)))
+                continue
+        limit = rules.rate_limits.get(entry.action_id)
+        if limit is not None:
+            slot = entry.slot or rate.slot(entry.action_id, limit, now)
+            if slot > now:
+                waiting = attrs.evolve(entry, slot=slot)
+                decided.append((Verdict.QUEUE, queued(waiting, slot)))
+                continue
+        if rules.marketing:
+            key = (entry.channel, entry.profile_id)
+            counts[key] = [number + 1 for number in counts.get(key, [])]
+        decided.append((Verdict.SEND, entry))
+    return decided

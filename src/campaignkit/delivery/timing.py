@@ -1,0 +1,74 @@
+"""When each recipient of a run is due: their wave, their own time zone.
+
+Without waves or profile time zones every recipient is due at the run's
+nominal instant. With ``use_profile_timezone`` a recipient is due when their
+own clock shows the wall time the run stands for; with waves, at their
+wave's start (plus the same local-time shift).
+"""
+
+from __future__ import annotations
+
+import attrs
+import pendulum
+
+from campaignkit.domain.profile import Profile
+from campaignkit.domain.recurrence import same_wall_time
+from campaignkit.domain.rules import Zone, recipient_zone
+from campaignkit.domain.schedule import Schedule
+from campaignkit.domain.waves import assign_wave, preferred_wave
+
+
+@attrs.frozen
+class Due:
+    """A recipient's due time.
+
+    Attributes:
+        at: When they are due; None when no wave has room (excluded).
+        zone: Their time zone (theirs, else the campaign's).
+        fell_back: True when their profile had no usable zone.
+    """
+
+    at: pendulum.DateTime | None
+    zone: Zone
+    fell_back: bool
+
+
+@attrs.define
+class Timing:
+    """Works out due times for one run. ``wave_filled`` is updated as waves fill.
+
+    Attributes:
+        campaign_id: Seeds the wave hash.
+        schedule: The version's schedule.
+        nominal: The instant the run stands for.
+        audience_size: Known size of the audience (sizes percentage waves).
+        wave_filled: Recipients placed in each wave so far.
+    """
+
+    campaign_id: str
+    schedule: Schedule
+    nominal: pendulum.DateTime
+    audience_size: int | None
+    wave_filled: list[int]
+
+    def due(self, profile: Profile) -> Due:
+        """The due time of ``profile`` (placing them in a wave if there are waves)."""
+        schedule = self.schedule
+        zone, fell_back = recipient_zone(profile.timezone, schedule.timezone)
+        at = self.nominal
+        if schedule.use_profile_timezone:
+            at = same_wall_time(self.nominal, schedule.timezone, zone)
+        waves = schedule.waves
+        if waves is None:
+            return Due(at, zone, fell_back)
+        if len(self.wave_filled) != len(waves.sizes):
+            self.wave_filled = [0] * len(waves.sizes)
+        index = assign_wave(
+            preferred_wave(waves, self.campaign_id, profile.id),
+            self.wave_filled,
+            waves.capacities(self.audience_size),
+        )
+        if index is None:
+            return Due(None, zone, fell_back)
+        self.wave_filled[index] += 1
+        return Due(at + waves.every * index, zone, fell_back)

@@ -1,0 +1,126 @@
+"""Waves: sending an audience in 2 to 10 parts, at least 30 minutes apart.
+
+Each profile is assigned to exactly one wave, deterministically: a stable hash
+of the campaign and profile ids picks its preferred wave (weighted by the
+wave sizes); when the audience size is known and that wave is full, the next
+wave with room takes it. Recipients that fit in no wave (absolute counts
+smaller than the audience) are excluded, not dropped.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Sequence
+from typing import Final
+
+import attrs
+import pendulum
+
+from campaignkit.errors import ValidationError
+
+MIN_WAVES: Final = 2
+MAX_WAVES: Final = 10
+MIN_SPACING: Final = pendulum.duration(minutes=30)
+
+
+class WaveSizing(str, enum.Enum):
+    """How wave sizes are given."""
+
+    EQUAL = "equal"
+    PERCENTAGES = "percentages"
+    COUNTS = "counts"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _check(sizes: Sequence[int], every: pendulum.Duration, *, sum_to: int | None) -> None:
+    problems = []
+    if not MIN_WAVES <= len(sizes) <= MAX_WAVES:
+        problems.append(f"waves: {len(sizes)} waves; use {MIN_WAVES} to {MAX_WAVES}")
+    if any(size <= 0 for size in sizes):
+        problems.append(f"waves: every wave size must be positive, got {list(sizes)}")
+    if sum_to is not None and sum(sizes) != sum_to:
+        problems.append(f"waves: percentages must total {sum_to}, not {sum(sizes)}")
+    if every < MIN_SPACING:
+        problems.append(f"waves must be at least 30 minutes apart, not {every.in_words()}")
+    if problems:
+        raise ValidationError(problems)
+
+
+@attrs.frozen
+class Waves:
+    """How an audience is split into timed parts. Build with a class method.
+
+    Attributes:
+        sizing: EQUAL, PERCENTAGES or COUNTS.
+        sizes: The parts (equal: all 1; percentages: summing to 100; counts: profiles).
+        every: Time between wave starts (at least 30 minutes).
+    """
+
+    sizing: WaveSizing
+    sizes: tuple[int, ...]
+    every: pendulum.Duration
+
+    @classmethod
+    def equal(cls, *, count: int, every: pendulum.Duration) -> Waves:
+        """``count`` waves of equal size, ``every`` apart."""
+        sizes = (1,) * count
+        _check(sizes, every, sum_to=None)
+        return cls(WaveSizing.EQUAL, sizes, every)
+
+    @classmethod
+    def percentages(cls, parts: Sequence[int], *, every: pendulum.Duration) -> Waves:
+        """Waves sized as percentages of the audience (must total 100)."""
+        sizes = tuple(parts)
+        _check(sizes, every, sum_to=100)
+        return cls(WaveSizing.PERCENTAGES, sizes, every)
+
+    @classmethod
+    def counts(cls, parts: Sequence[int], *, every: pendulum.Duration) -> Waves:
+        """Waves of absolute sizes; recipients beyond the last wave are excluded."""
+        sizes = tuple(parts)
+        _check(sizes, every, sum_to=None)
+        return cls(WaveSizing.COUNTS, sizes, every)
+
+    def starts(self, first: pendulum.DateTime) -> list[pendulum.DateTime]:
+        """The start instant of each wave, the first at ``first``."""
+        return [first + self.every * index for index in range(len(self.sizes))]
+
+    def capacities(self, audience_size: int | None) -> list[int | None]:
+        """How many recipients each wave takes (None: no limit known)."""
+        if self.sizing is WaveSizing.COUNTS:
+            return list(self.sizes)
+        if audience_size is None:
+            return [None] * len(self.sizes)
+        total = sum(self.sizes)
+        capacities = [audience_size * size // total for size in self.sizes]
+        for index in range(audience_size - sum(capacities)):  # spread the remainder
+            capacities[index % len(capacities)] += 1
+        return list[int | None](capacities)
+
+
+def preferred_wave(waves: Waves, campaign_id: str, profile_id: str) -> int:
+    """The wave a stable hash of (campaign, profile) points to, weighted by size."""
+    digest = hashlib.sha256(f"{campaign_id}\x00{profile_id}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") / 2**64 * sum(waves.sizes)
+    cumulative = 0
+    for index, size in enumerate(waves.sizes):
+        cumulative += size
+        if point < cumulative:
+            return index
+    return len(waves.sizes) - 1
+
+
+def assign_wave(
+    preferred: int, filled: Sequence[int], capacities: Sequence[int | None]
+) -> int | None:
+    """The wave a recipient goes to: its preferred one, else the next with room; None if full."""
+    count = len(capacities)
+    for offset in range(count):
+        index = (preferred + offset) % count
+        capacity = capacities[index]
+        if capacity is None or filled[index] < capacity:
+            return index
+    return None
