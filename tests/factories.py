@@ -40,6 +40,7 @@ class World:
         start: pendulum.DateTime | None = None,
         end: pendulum.DateTime | None = None,
         recurrence: ck.Recurrence | None = None,
+        timezone: str = "UTC",
         type: ck.CampaignType = ck.CampaignType.SCHEDULED,
         tags: Sequence[str] = (),
         actions: Sequence[ck.Action] | None = None,
@@ -52,7 +53,7 @@ class World:
             audience="vip",
             namespace="email",
             actions=list(actions) if actions is not None else [self.email_action()],
-            schedule=ck.Schedule(start=start, end=end, recurrence=recurrence),
+            schedule=ck.Schedule(start=start, end=end, recurrence=recurrence, timezone=timezone),
             tags=tags,
         )
 

@@ -10,6 +10,7 @@ from campaignkit.adapters.console import ConsoleChannel
 from campaignkit.adapters.memory import InMemoryAudienceSource, InMemoryProfileStore, InMemoryStore
 from campaignkit.adapters.sqlite import SQLiteProfileStore, SQLiteStore
 from campaignkit.audiences import AudienceRegistry
+from campaignkit.business_rules import BusinessRuleRegistry
 from campaignkit.clock import Clock, SettableClock, SystemClock
 from campaignkit.delivery.report import CampaignReport, RunReport
 from campaignkit.delivery.runner import DeliverySettings
@@ -54,7 +55,8 @@ from campaignkit.domain.events import ApprovalEvent, CampaignChanged, CampaignRe
 from campaignkit.domain.lifecycle import TRANSITIONS, LifecycleRules
 from campaignkit.domain.listing import Page
 from campaignkit.domain.profile import Profile
-from campaignkit.domain.schedule import Recurrence, Schedule, Weekday
+from campaignkit.domain.rules import BusinessRules, FrequencyCap, QuietHours, RuleBook
+from campaignkit.domain.schedule import Frequency, Recurrence, Schedule, Waves, Weekday
 from campaignkit.domain.surface import (
     ChannelSurface,
     EmailSettings,
@@ -126,6 +128,8 @@ __all__ = [
     "AudienceRegistry",
     "AudienceSource",
     "AudienceStatus",
+    "BusinessRuleRegistry",
+    "BusinessRules",
     "CalendarEntry",
     "Campaign",
     "CampaignChanged",
@@ -157,6 +161,8 @@ __all__ = [
     "ExecutionStatus",
     "FeedbackEvent",
     "FeedbackRecord",
+    "Frequency",
+    "FrequencyCap",
     "HistoryEntry",
     "InMemoryAudienceSource",
     "InMemoryProfileStore",
@@ -183,9 +189,11 @@ __all__ = [
     "ProofResult",
     "PushContent",
     "PushSettings",
+    "QuietHours",
     "Recipient",
     "Recurrence",
     "Review",
+    "RuleBook",
     "Run",
     "RunKind",
     "RunProgress",
@@ -211,6 +219,7 @@ __all__ = [
     "UserSession",
     "ValidationError",
     "Verb",
+    "Waves",
     "Weekday",
     "__version__",
 ]

@@ -15,6 +15,7 @@ from campaignkit.access import AccessDirectory
 from campaignkit.adapters.memory import InMemoryProfileStore, InMemoryStore
 from campaignkit.adapters.sqlite import SQLiteProfileStore, SQLiteStore
 from campaignkit.audiences import AudienceRegistry
+from campaignkit.business_rules import BusinessRuleRegistry
 from campaignkit.clock import Clock, SystemClock
 from campaignkit.delivery.feedback import record_feedback
 from campaignkit.delivery.render import check_template
@@ -64,7 +65,8 @@ class CampaignKit:
         profiles: Where recipient profiles are kept (default: in memory).
         policy: The permission policy (default: :class:`ProfilePolicy` on ``access``).
         profile_permissions: A custom profile -> permissions mapping for the default policy.
-        rules: Lifecycle periods (3-day completion, 30-day archive retention).
+        lifecycle: Lifecycle periods (3-day completion, 30-day archive
+            retention) and the missed-occurrence policy.
         delivery: How runs deliver (batch size, retries, leases).
         ids: Makes ids; pass ``campaignkit.testing.SequentialIds()`` for stable ids.
         progress: Called after every batch of every run (for a progress bar).
@@ -80,7 +82,7 @@ class CampaignKit:
         profiles: ProfileStore | None = None,
         policy: PermissionPolicy | None = None,
         profile_permissions: Mapping[ProductProfile, frozenset[Permission]] | None = None,
-        rules: LifecycleRules | None = None,
+        lifecycle: LifecycleRules | None = None,
         delivery: DeliverySettings | None = None,
         ids: IdFactory = random_ids,
         progress: Progress | None = None,
@@ -98,7 +100,8 @@ class CampaignKit:
         self.policy: PermissionPolicy = (
             policy if policy is not None else ProfilePolicy(self.access, profile_permissions)
         )
-        self.rules = rules if rules is not None else LifecycleRules()
+        self.lifecycle = lifecycle if lifecycle is not None else LifecycleRules()
+        self.rules = BusinessRuleRegistry(store)
         self.delivery = delivery if delivery is not None else DeliverySettings()
         self.ids = ids
         self.worker_id = f"worker-{uuid.uuid4().hex[:12]}"
@@ -110,14 +113,14 @@ class CampaignKit:
             audiences=self.audiences,
             channels=self.channels,
             settings=self.delivery,
-            rules=self.rules,
+            rules=self.lifecycle,
             worker_id=self.worker_id,
             progress=progress,
         )
         self.engine = LifecycleEngine(
             store=store,
             clock=clock,
-            rules=self.rules,
+            rules=self.lifecycle,
             preflight=self.preflight,
             publish=self.publish,
             runner=self.runner,
@@ -132,7 +135,7 @@ class CampaignKit:
         channels: Mapping[ChannelType, Channel] | None = None,
         policy: PermissionPolicy | None = None,
         profile_permissions: Mapping[ProductProfile, frozenset[Permission]] | None = None,
-        rules: LifecycleRules | None = None,
+        lifecycle: LifecycleRules | None = None,
         delivery: DeliverySettings | None = None,
         ids: IdFactory = random_ids,
         progress: Progress | None = None,
@@ -145,7 +148,7 @@ class CampaignKit:
             channels: Channels by type (default: a ``RecordingChannel`` each).
             policy: A custom permission policy.
             profile_permissions: A custom mapping for the default profile policy.
-            rules: Lifecycle periods.
+            lifecycle: Lifecycle periods and the missed-occurrence policy.
             delivery: How runs deliver.
             ids: Id factory.
             progress: Run progress callback.
@@ -159,7 +162,7 @@ class CampaignKit:
             profiles=InMemoryProfileStore(),
             policy=policy,
             profile_permissions=profile_permissions,
-            rules=rules,
+            lifecycle=lifecycle,
             delivery=delivery,
             ids=ids,
             progress=progress,
@@ -174,7 +177,7 @@ class CampaignKit:
         *,
         policy: PermissionPolicy | None = None,
         profile_permissions: Mapping[ProductProfile, frozenset[Permission]] | None = None,
-        rules: LifecycleRules | None = None,
+        lifecycle: LifecycleRules | None = None,
         delivery: DeliverySettings | None = None,
         ids: IdFactory = random_ids,
         progress: Progress | None = None,
@@ -194,7 +197,7 @@ class CampaignKit:
             channels: Channels by type (default: a ``RecordingChannel`` each).
             policy: A custom permission policy.
             profile_permissions: A custom mapping for the default profile policy.
-            rules: Lifecycle periods.
+            lifecycle: Lifecycle periods and the missed-occurrence policy.
             delivery: How runs deliver.
             ids: Id factory.
             progress: Run progress callback.
@@ -213,7 +216,7 @@ class CampaignKit:
             profiles=SQLiteProfileStore(store),
             policy=policy,
             profile_permissions=profile_permissions,
-            rules=rules,
+            lifecycle=lifecycle,
             delivery=delivery,
             ids=ids,
             progress=progress,

@@ -70,14 +70,14 @@ def small_kit(
 ) -> tuple[ck.CampaignKit, ck.UserSession, ck.Action]:
     """A kit with an administrator ``ada`` and one email action ready to use."""
     if audiences is None:
-        kit = ck.CampaignKit.in_memory(clock=clock, rules=rules, ids=SequentialIds())
+        kit = ck.CampaignKit.in_memory(clock=clock, lifecycle=rules, ids=SequentialIds())
         kit.audiences.define("vip", ["p1"])
     else:
         kit = ck.CampaignKit(
             store=ck.InMemoryStore(),
             clock=clock,
             audiences=audiences,
-            rules=rules,
+            lifecycle=rules,
             ids=SequentialIds(),
         )
     kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
@@ -349,7 +349,7 @@ def test_custom_lifecycle_rules_are_honoured() -> None:
         archive_retention=pendulum.duration(days=2),
     )
     kit, ada, action = small_kit(clock, rules=rules)
-    assert kit.rules == rules
+    assert kit.lifecycle == rules
     campaign = ada.create_campaign(
         name="Flash", audience="vip", namespace="email", actions=[action]
     )

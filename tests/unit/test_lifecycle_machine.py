@@ -233,7 +233,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     @invariant()
     def lifecycle_invariants(self) -> None:
         now = self.world.clock.now()
-        rules = self.world.kit.rules
+        rules = self.world.kit.lifecycle
         campaigns = self.all_campaigns()
         assert set(campaigns) == set(self.ids)
 

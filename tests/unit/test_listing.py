@@ -439,13 +439,43 @@ def test_calendar_recurring_without_end_runs_until_stopped(world: World) -> None
     upcoming = world.draft("daily later", start=T0.add(days=5), recurrence=daily)
     world.admin.activate(upcoming.id)
     world.kit.tick()
-    entries = {e.campaign_id: e for e in world.admin.calendar(*WIDE)}
-    assert entries[live.id].until is None
-    assert entries[ending.id].until == T0.add(days=10)
-    assert entries[upcoming.id].at == T0.add(days=5)
-    assert entries[upcoming.id].until is None
+    entries = world.admin.calendar(*WIDE)
+
+    def occurrences(campaign_id: str) -> list[pendulum.DateTime]:
+        return [e.at for e in entries if e.campaign_id == campaign_id]
+
+    assert occurrences(live.id) == [T0.add(days=n) for n in range(60)]
+    assert occurrences(ending.id) == [T0.add(days=n) for n in range(10)]
+    assert occurrences(upcoming.id) == [T0.add(days=n) for n in range(5, 60)]
+    assert {e.until for e in entries if e.campaign_id == live.id} == {None}
+    assert {e.until for e in entries if e.campaign_id == ending.id} == {T0.add(days=10)}
     far = world.admin.calendar(T0.add(days=365), T0.add(days=366))
-    assert entry_ids(far) == [live.id, upcoming.id]
+    assert [(e.campaign_id, e.at) for e in far] == [
+        (live.id, T0.add(days=365)),
+        (upcoming.id, T0.add(days=365)),
+    ]
+
+
+def test_calendar_of_a_recurring_campaign_lists_each_occurrence_in_its_zone(
+    world: World,
+) -> None:
+    weekly = ck.Recurrence.weekly(days=["MO", "FR"], at="08:30")
+    campaign = world.live("twice a week", recurrence=weekly, timezone="America/New_York")
+    start = pendulum.datetime(2026, 12, 7, tz="America/New_York")  # a Monday
+    entries = world.admin.calendar(start, start.add(weeks=2))
+    assert [e.at.in_timezone("America/New_York").format("ddd HH:mm") for e in entries] == [
+        "Mon 08:30",
+        "Fri 08:30",
+        "Mon 08:30",
+        "Fri 08:30",
+    ]
+    assert {e.campaign_id for e in entries} == {campaign.id}
+
+
+def test_calendar_refuses_a_range_with_too_many_occurrences(world: World) -> None:
+    world.live("every day", recurrence=ck.Recurrence.daily(at="09:00"))
+    with pytest.raises(ck.ValidationError, match="shorter range"):
+        world.admin.calendar(T0, T0.add(years=40))
 
 
 def test_calendar_entries_are_sorted_by_instant_then_id(world: World) -> None:

@@ -18,6 +18,9 @@ CONTRACT_NAMES = {
     "ChannelType",
     "Schedule",
     "Recurrence",
+    "Waves",
+    "QuietHours",
+    "FrequencyCap",
     "CampaignStatus",
     "CampaignType",
     "Category",
@@ -61,6 +64,7 @@ _MODULES = {
     "access",
     "adapters",
     "audiences",
+    "business_rules",
     "ajo",
     "serialization",
     "clock",
@@ -117,3 +121,11 @@ def test_session_verbs_of_the_contract_exist() -> None:
     }
     missing = {v for v in verbs if not callable(getattr(ck.UserSession, v, None))}
     assert not missing
+
+
+def test_kit_rules_is_the_business_rule_registry() -> None:
+    kit = ck.CampaignKit.in_memory()
+    assert isinstance(kit.rules, ck.BusinessRuleRegistry)
+    assert callable(kit.rules.add_quiet_hours)
+    assert callable(kit.rules.add_frequency_cap)
+    assert isinstance(kit.lifecycle, ck.LifecycleRules)

@@ -13,6 +13,7 @@ import attrs
 
 from campaignkit.domain.approval import Review
 from campaignkit.domain.campaign import Action, Verb
+from campaignkit.domain.rules import QuietHours
 from campaignkit.domain.schedule import Schedule
 
 
@@ -48,6 +49,7 @@ class UpdateDraft:
     audience: Maybe[str | None] = UNSET
     namespace: Maybe[str | None] = UNSET
     schedule: Maybe[Schedule] = UNSET
+    quiet_hours: Maybe[tuple[QuietHours, ...]] = UNSET
 
     @property
     def touches_campaign_fields(self) -> bool:

@@ -365,6 +365,7 @@ def _edit_version(version: CampaignVersion, command: UpdateDraft) -> CampaignVer
         audience=pick(command.audience, version.audience),
         namespace=pick(command.namespace, version.namespace),
         schedule=pick(command.schedule, version.schedule),
+        quiet_hours=pick(command.quiet_hours, version.quiet_hours),
     )
 
 

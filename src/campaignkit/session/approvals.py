@@ -95,7 +95,7 @@ class ApprovalVerbs(SessionBase):
                     "no approval policy applies, so the request would activate the campaign "
                     "directly, which needs a user allowed to publish",
                 )
-            return apply(campaign, command, now=now, actor=self.user, rules=self._kit.rules)
+            return apply(campaign, command, now=now, actor=self.user, rules=self._kit.lifecycle)
 
         return self._changed(campaign_id, P.CAMPAIGN_WRITE, build)
 
@@ -117,7 +117,7 @@ class ApprovalVerbs(SessionBase):
                     f"only the requester {review.requester!r} can cancel this review",
                 )
             return apply(
-                campaign, CancelApproval(), now=now, actor=self.user, rules=self._kit.rules
+                campaign, CancelApproval(), now=now, actor=self.user, rules=self._kit.lifecycle
             )
 
         return self._changed(campaign_id, P.CAMPAIGN_WRITE, build)
@@ -141,7 +141,7 @@ class ApprovalVerbs(SessionBase):
             check_start = campaign.status is not CampaignStatus.LIVE
             self._validate(uow, campaign, version, now, check_start=check_start)
             return apply(
-                campaign, Approve(comment), now=now, actor=self.user, rules=self._kit.rules
+                campaign, Approve(comment), now=now, actor=self.user, rules=self._kit.lifecycle
             )
 
         return self._changed(campaign_id, P.CAMPAIGN_APPROVE, build)
@@ -166,7 +166,7 @@ class ApprovalVerbs(SessionBase):
                 RequestChanges(message.strip()),
                 now=now,
                 actor=self.user,
-                rules=self._kit.rules,
+                rules=self._kit.lifecycle,
             )
 
         return self._changed(campaign_id, P.CAMPAIGN_APPROVE, build)

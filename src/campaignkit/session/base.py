@@ -137,7 +137,7 @@ class SessionBase:
         self, command: Command
     ) -> Callable[[UnitOfWork, Campaign, pendulum.DateTime], Outcome]:
         def build(_: UnitOfWork, campaign: Campaign, now: pendulum.DateTime) -> Outcome:
-            return apply(campaign, command, now=now, actor=self.user, rules=self._kit.rules)
+            return apply(campaign, command, now=now, actor=self.user, rules=self._kit.lifecycle)
 
         return build
 

@@ -34,6 +34,7 @@ from campaignkit.domain.lifecycle import (
     pending_version,
 )
 from campaignkit.domain.listing import DEFAULT_PAGE_SIZE, CampaignQuery, Page
+from campaignkit.domain.rules import QuietHours
 from campaignkit.domain.schedule import Schedule
 from campaignkit.engine import wake_runs
 from campaignkit.errors import ApprovalRequired, ValidationError
@@ -123,7 +124,7 @@ class CampaignVerbs(SessionBase):
                 cursor = page.next_cursor
                 if cursor is None:
                     break
-        return calendar_entries(campaigns, start_utc, end_utc, self._kit.rules)
+        return calendar_entries(campaigns, start_utc, end_utc, self._kit.lifecycle)
 
     # ------------------------------------------------------------ authoring
 
@@ -137,6 +138,7 @@ class CampaignVerbs(SessionBase):
         namespace: str | None = None,
         actions: Iterable[Action] = (),
         schedule: Schedule | None = None,
+        quiet_hours: Iterable[QuietHours] = (),
         tags: Iterable[str] = (),
         description: str = "",
         create_profiles: bool = False,
@@ -145,7 +147,8 @@ class CampaignVerbs(SessionBase):
 
         A draft may be incomplete; activation reports every missing piece.
         ``create_profiles`` (API-triggered transactional campaigns only) lets a
-        trigger for an unknown recipient create its profile.
+        trigger for an unknown recipient create its profile. ``quiet_hours``
+        apply to this campaign's marketing messages on top of ``kit.rules``.
 
         Raises:
             ValidationError: empty name, bad tags, or TRANSACTIONAL on a SCHEDULED type.
@@ -161,6 +164,7 @@ class CampaignVerbs(SessionBase):
             audience=audience,
             namespace=namespace,
             schedule=schedule if schedule is not None else Schedule(),
+            quiet_hours=_quiet_hours(quiet_hours),
         )
         outcome = create(
             campaign_id=self._new_id("cmp"),
@@ -190,6 +194,7 @@ class CampaignVerbs(SessionBase):
         audience: Maybe[str | None] = UNSET,
         namespace: Maybe[str | None] = UNSET,
         schedule: Maybe[Schedule] = UNSET,
+        quiet_hours: Maybe[Iterable[QuietHours]] = UNSET,
         expected_revision: int | None = None,
     ) -> Campaign:
         """Edit a DRAFT campaign, or the open draft version of a running one.
@@ -206,6 +211,7 @@ class CampaignVerbs(SessionBase):
             audience: New audience name.
             namespace: New identity namespace.
             schedule: New schedule.
+            quiet_hours: New campaign quiet hours (replaces them all).
             expected_revision: Refuse with ``ConflictError`` if the campaign is
                 no longer at this revision (someone else edited it).
         """
@@ -219,8 +225,9 @@ class CampaignVerbs(SessionBase):
                 audience=audience,
                 namespace=namespace,
                 schedule=schedule,
+                quiet_hours=UNSET if quiet_hours is UNSET else _quiet_hours(quiet_hours),
             )
-            return apply(campaign, command, now=now, actor=self.user, rules=self._kit.rules)
+            return apply(campaign, command, now=now, actor=self.user, rules=self._kit.lifecycle)
 
         saved = self._mutate(
             campaign_id, P.CAMPAIGN_WRITE, build, expected_revision=expected_revision
@@ -276,7 +283,7 @@ class CampaignVerbs(SessionBase):
             command: Command = (
                 Activate() if campaign.status is CampaignStatus.DRAFT else ActivateVersion()
             )
-            return apply(campaign, command, now=now, actor=self.user, rules=self._kit.rules)
+            return apply(campaign, command, now=now, actor=self.user, rules=self._kit.lifecycle)
 
         saved = self._mutate(campaign_id, P.CAMPAIGN_PUBLISH, build)
         assert saved is not None
@@ -297,7 +304,7 @@ class CampaignVerbs(SessionBase):
         """Stop a SCHEDULED or LIVE campaign for good (needs ``campaign.publish``)."""
 
         def build(uow: UnitOfWork, campaign: Campaign, now: pendulum.DateTime) -> Outcome:
-            outcome = apply(campaign, Stop(), now=now, actor=self.user, rules=self._kit.rules)
+            outcome = apply(campaign, Stop(), now=now, actor=self.user, rules=self._kit.lifecycle)
             wake_runs(uow, campaign.id, now)  # queued messages settle at the next tick
             return outcome
 
@@ -308,3 +315,13 @@ class CampaignVerbs(SessionBase):
     def archive(self, campaign_id: str) -> Campaign:
         """Archive a COMPLETED, STOPPED or FAILED campaign (needs ``campaign.write``)."""
         return self._command(campaign_id, P.CAMPAIGN_WRITE, Archive())
+
+
+def _quiet_hours(rules: Iterable[QuietHours]) -> tuple[QuietHours, ...]:
+    """Campaign quiet hours as a tuple, refusing anything that is not ``QuietHours``."""
+    given: tuple[object, ...] = tuple(rules)  # hosts without a type checker pass anything
+    chosen = tuple(rule for rule in given if isinstance(rule, QuietHours))
+    if len(chosen) != len(given):
+        wrong = ", ".join(repr(rule) for rule in given if not isinstance(rule, QuietHours))
+        raise ValidationError([f"quiet_hours takes ck.QuietHours values, not {wrong}"])
+    return chosen
