@@ -424,8 +424,10 @@ class Runner:
                     ids = [e.profile_id for e in ready if e.channel is channel]
                     if not ids or not channel_rules.caps:
                         continue
+                    # the period is half-open: a contact exactly ``per`` ago no longer
+                    # counts, so a weekly campaign fits a cap of one per week
                     per_cap = [
-                        uow.contacts.counts(channel, ids, now - cap.per)
+                        uow.contacts.counts(channel, ids, now - cap.per + _TICK)
                         for cap in channel_rules.caps
                     ]
                     for profile_id in ids:
@@ -765,6 +767,10 @@ class Runner:
             if campaign is not None and campaign.open_runs > 0:
                 uow.campaigns.save(run_finished(campaign, now, self._rules))
         return saved
+
+
+_TICK = pendulum.duration(microseconds=1)
+"""The resolution of stored instants."""
 
 
 def _stopped(entry: LedgerEntry) -> LedgerEntry:
