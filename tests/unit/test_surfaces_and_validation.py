@@ -6,11 +6,12 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Callable
 
+import attrs
 import pendulum
 import pytest
 
 import campaignkit as ck
-from tests.factories import T0, World
+from tests.factories import T0, World, make_world
 
 S = ck.CampaignStatus
 EMAIL, SMS, PUSH = ck.ChannelType.EMAIL, ck.ChannelType.SMS, ck.ChannelType.PUSH
@@ -526,3 +527,33 @@ def test_monthly_day_must_be_in_1_to_31(day: int) -> None:
 def test_rrule_needs_a_frequency(rule: str) -> None:
     with pytest.raises(ck.ValidationError, match=r"has no FREQ=\.\.\.; e\.g\. 'FREQ=DAILY'"):
         ck.Recurrence.rrule(rule)
+
+
+# ---------------------------------------------------------------- action options
+
+
+def test_an_actions_rate_limit_is_kept_when_its_id_is_assigned(world: World) -> None:
+    action = attrs.evolve(world.email_action(), rate_limit=50)
+    campaign = world.draft(actions=[action])
+    [stored] = campaign.draft_version.actions  # type: ignore[union-attr]
+    assert stored.id.startswith("act")
+    assert stored.rate_limit == 50
+
+
+def test_an_actions_rate_limit_survives_export_and_import(world: World) -> None:
+    action = attrs.evolve(world.email_action(), rate_limit=7)
+    campaign = world.draft(actions=[action])
+    other = make_world()
+    [copy] = other.admin.import_(world.admin.export([campaign.id]))
+    [imported] = copy.draft_version.actions  # type: ignore[union-attr]
+    assert imported.rate_limit == 7
+    assert imported.surface_id == other.email.id
+
+
+@pytest.mark.parametrize("limit", [0, -3, 2.5, True, "10"])
+def test_a_rate_limit_must_be_a_positive_whole_number(world: World, limit: object) -> None:
+    action = attrs.evolve(world.email_action(), rate_limit=limit)  # type: ignore[arg-type]
+    with pytest.raises(ck.ValidationError) as refused:
+        world.draft(actions=[action])
+    assert_problems(refused.value, f"rate_limit={limit!r} must be a whole number")
+    assert world.admin.list_campaigns().items == ()

@@ -12,6 +12,7 @@ import enum
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
+import attrs
 import pendulum
 
 from campaignkit.domain.approval import ApprovalPolicy, governing_policy
@@ -93,8 +94,15 @@ class SessionBase:
         for number, action in enumerate(actions, start=1):
             if not isinstance(action, Action):
                 problems.append(f"action {number} is a {type(action).__name__}, not an Action")
+            elif action.rate_limit is not None and (
+                type(action.rate_limit) is not int or action.rate_limit < 1
+            ):
+                problems.append(
+                    f"action {number}: rate_limit={action.rate_limit!r} must be a whole number "
+                    "of messages per second, at least 1 (or None for no limit)"
+                )
             elif not action.id:
-                result.append(Action(action.surface_id, action.content, self._new_id("act")))
+                result.append(attrs.evolve(action, id=self._new_id("act")))
             else:
                 result.append(action)
         if problems:

@@ -14,7 +14,7 @@ from typing import Any, Final
 import attrs
 import pendulum
 
-from campaignkit.domain.campaign import Action, Campaign, CampaignVersion
+from campaignkit.domain.campaign import Campaign, CampaignVersion
 from campaignkit.domain.creation import create
 from campaignkit.domain.events import DomainEvent
 from campaignkit.domain.surface import ChannelSurface
@@ -177,7 +177,7 @@ def _remap(
     actor: str,
 ) -> CampaignVersion:
     actions = tuple(
-        Action(local[surface_names[a.surface_id]["name"]].id, a.content, a.id)
+        attrs.evolve(a, surface_id=local[surface_names[a.surface_id]["name"]].id)
         for a in version.actions
     )
     return attrs.evolve(version, number=1, actions=actions, created_at=now, created_by=actor)
