@@ -113,6 +113,12 @@ def _unstructure_datetime(value: pendulum.DateTime) -> str:
 _ZERO: Final = datetime.timedelta(0)
 
 
+def _structure_date(value: object, _: type) -> datetime.date:
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 date, got {value!r}")
+    return datetime.date.fromisoformat(value)
+
+
 def _is_frozenset(cls: Any) -> bool:
     return getattr(cls, "__origin__", None) is frozenset or cls is frozenset
 
@@ -121,6 +127,8 @@ def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
     converter.register_structure_hook(pendulum.DateTime, _structure_datetime)
     converter.register_unstructure_hook(pendulum.DateTime, _unstructure_datetime)
+    converter.register_structure_hook(datetime.date, _structure_date)
+    converter.register_unstructure_hook(datetime.date, lambda value: value.isoformat())
     converter.register_structure_hook(
         pendulum.Duration, lambda value, _: pendulum.duration(seconds=float(value))
     )

@@ -214,6 +214,7 @@ class RunStatus(str, enum.Enum):
             RunStatus.FAILED,
             RunStatus.STOPPED,
             RunStatus.CANCELLED,
+            RunStatus.SKIPPED,
         )
 
     def __str__(self) -> str:

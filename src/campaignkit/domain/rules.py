@@ -38,6 +38,23 @@ def _minutes(at: str) -> int:
     return int(hour) * 60 + int(minute)
 
 
+def _code(day: object) -> str:
+    return str(getattr(day, "value", day))
+
+
+def _weekdays(days: Iterable[Weekday | str]) -> tuple[Weekday, ...]:
+    """Weekday codes as ``Weekday`` values; unknown ones are kept for validation to report."""
+    return tuple(Weekday(_code(d)) if _code(d) in Weekday.__members__ else d for d in days)  # type: ignore[misc]
+
+
+def _dates(dates: Iterable[datetime.date]) -> tuple[datetime.date, ...]:
+    return tuple(dates)
+
+
+def _is_date(value: object) -> bool:
+    return isinstance(value, datetime.date) and not isinstance(value, datetime.datetime)
+
+
 @attrs.frozen
 class QuietHours:
     """A quiet period: messages falling inside are discarded or queued.
@@ -56,8 +73,8 @@ class QuietHours:
     end: str = "00:00"
     timezone: str = PROFILE_ZONE
     mode: Literal["queue", "discard"] = "queue"
-    days: tuple[Weekday, ...] = ()
-    dates: tuple[datetime.date, ...] = ()
+    days: tuple[Weekday, ...] = attrs.field(default=(), converter=_weekdays)
+    dates: tuple[datetime.date, ...] = attrs.field(default=(), converter=_dates)
 
     def __attrs_post_init__(self) -> None:
         problems = [
@@ -69,6 +86,16 @@ class QuietHours:
             zone_problem = check_timezone(self.timezone)
             if zone_problem:
                 problems.append(zone_problem)
+        problems.extend(
+            f"quiet hours day {day!r} is not a weekday; use MO TU WE TH FR SA SU"
+            for day in self.days
+            if _code(day) not in Weekday.__members__
+        )
+        problems.extend(
+            f"quiet hours date {date!r} must be a date (datetime.date), not a {type(date).__name__}"
+            for date in self.dates
+            if not _is_date(date)
+        )
         if self.mode not in ("queue", "discard"):
             problems.append(f"quiet hours mode {self.mode!r} must be 'queue' or 'discard'")
         if self.start == self.end and not self.dates:
