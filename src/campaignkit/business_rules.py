@@ -100,7 +100,9 @@ class BusinessRuleRegistry:
 
         Raises:
             NotFound: the channel has no such quiet period.
+            ValidationError: an unknown channel, or ``rule`` is not a ``QuietHours``.
         """
+        _require(rule, QuietHours, "remove_quiet_hours")
 
         def remove(rules: BusinessRules) -> BusinessRules:
             if rule not in rules.quiet_hours:
@@ -115,7 +117,9 @@ class BusinessRuleRegistry:
 
         Raises:
             NotFound: the channel has no such cap.
+            ValidationError: an unknown channel, or ``cap`` is not a ``FrequencyCap``.
         """
+        _require(cap, FrequencyCap, "remove_frequency_cap")
 
         def remove(rules: BusinessRules) -> BusinessRules:
             if cap not in rules.caps:
@@ -127,13 +131,18 @@ class BusinessRuleRegistry:
         return self._change(channel, remove)
 
     def clear(self, channel: ChannelType | str | None = None) -> None:
-        """Remove every rule of ``channel``, or of every channel when None."""
+        """Remove every rule of ``channel``, or of every channel when None.
+
+        Raises:
+            ValidationError: an unknown channel.
+        """
+        chosen = None if channel is None else _channel(channel)
         with self._store.unit_of_work() as uow:
             book = uow.rules.get()
-            if channel is None:
+            if chosen is None:
                 channels: dict[ChannelType, BusinessRules] = {}
             else:
-                channels = {c: r for c, r in book.channels.items() if c is not _channel(channel)}
+                channels = {c: r for c, r in book.channels.items() if c is not chosen}
             if channels != dict(book.channels):
                 uow.rules.save(attrs.evolve(book, channels=channels))
 

@@ -18,7 +18,7 @@ import attrs
 import pendulum
 
 from campaignkit.domain.channels import ChannelType
-from campaignkit.domain.recurrence import Weekday
+from campaignkit.domain.recurrence import Weekday, local_instant
 from campaignkit.errors import ValidationError
 from campaignkit.timeutil import check_timezone
 
@@ -65,7 +65,8 @@ class QuietHours:
         timezone: ``"profile"`` (each recipient's zone, else the campaign's) or an IANA name.
         mode: ``"queue"`` (release when it ends) or ``"discard"`` (exclude).
         days: Weekdays the hours apply on (a period past midnight belongs to the
-            day it starts); empty means every day.
+            day it starts); empty means every day. With ``start == end`` (no
+            hours) these weekdays are quiet all day.
         dates: Whole local dates that are quiet all day.
     """
 
@@ -98,16 +99,18 @@ class QuietHours:
         )
         if self.mode not in ("queue", "discard"):
             problems.append(f"quiet hours mode {self.mode!r} must be 'queue' or 'discard'")
-        if self.start == self.end and not self.dates:
-            problems.append("quiet hours need start != end, or dates")
+        if self.start == self.end and not self.dates and not self.days:
+            problems.append(
+                "quiet hours need start != end (hours), days (whole weekdays), or dates"
+            )
         if problems:
             raise ValidationError(problems)
 
     def _quiet_local(self, local: pendulum.DateTime) -> bool:
         if local.date() in self.dates:
             return True
-        if self.start == self.end:
-            return False
+        if self.start == self.end:  # no hours: the chosen weekdays are quiet all day
+            return bool(self.days) and _WEEKDAYS[local.weekday()] in self.days
         minute = local.hour * 60 + local.minute
         start, end = _minutes(self.start), _minutes(self.end)
         if start < end:
@@ -130,19 +133,22 @@ class QuietHours:
         if not self._quiet_local(local):
             return None
         for _ in range(_MAX_HOPS):
-            local = self._next_boundary(local)
+            local = self._next_boundary(local, zone)
             if not self._quiet_local(local):
                 return local.in_timezone("UTC")
         raise ValidationError(["quiet hours never end; check their days and dates"])
 
-    def _next_boundary(self, local: pendulum.DateTime) -> pendulum.DateTime:
-        """The next local instant the answer may change: an end time or midnight."""
-        candidates = []
-        end = _minutes(self.end)
-        today_end = local.start_of("day").add(minutes=end)
-        candidates.append(today_end if today_end > local else today_end.add(days=1))
-        candidates.append(local.start_of("day").add(days=1))
-        return min(candidates)
+    def _next_boundary(self, local: pendulum.DateTime, zone: Zone) -> pendulum.DateTime:
+        """The next local instant the answer may change: the end time or midnight.
+
+        The end is a wall time, placed like a recurrence's (a DST day keeps 08:00
+        at 08:00; an end inside the spring-forward gap moves forward by the gap).
+        """
+        day = local.date()
+        end = local_instant(day, self.end, zone).in_timezone(zone)
+        if end <= local:
+            end = local_instant(day + datetime.timedelta(days=1), self.end, zone).in_timezone(zone)
+        return min(end, local.start_of("day").add(days=1))
 
 
 @attrs.frozen
@@ -241,7 +247,7 @@ def recipient_zone(profile_zone: str | None, campaign_zone: str) -> tuple[Zone, 
     return campaign_zone, True
 
 
-_OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$")
+_OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
 
 
 def _offset_zone(text: str) -> pendulum.FixedTimezone | None:
