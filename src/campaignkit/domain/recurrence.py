@@ -57,13 +57,18 @@ class Weekday(str, enum.Enum):
     SU = "SU"
 
 
+def is_time_of_day(value: object) -> bool:
+    """True for a 24-hour ``HH:MM`` string, such as ``"09:00"``."""
+    return isinstance(value, str) and _AT.fullmatch(value) is not None
+
+
 def _check_every(every: int) -> None:
     if every < 1:
         raise ValidationError([f"recurrence every={every} must be at least 1"])
 
 
 def _check_at(at: str) -> None:
-    if not _AT.match(at):
+    if not is_time_of_day(at):
         raise ValidationError(
             [f"recurrence time {at!r} must be HH:MM in 24-hour form, e.g. '09:00'"]
         )
@@ -131,13 +136,51 @@ class Recurrence:
 
     @classmethod
     def rrule(cls, rule: str) -> Recurrence:
-        """An RFC 5545 RRULE, such as ``"FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9"``."""
-        text = rule.strip()
+        """An RFC 5545 RRULE, such as ``"FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9"``.
+
+        The rule is read in the schedule's time zone from the schedule's start,
+        so it may not carry its own ``DTSTART``; ``UNTIL`` may be local or UTC
+        (``...Z``).
+
+        Raises:
+            ValidationError: the text is not a valid RRULE.
+        """
+        text = str(rule).strip()
         if text.upper().startswith("RRULE:"):
             text = text[len("RRULE:") :]
         if "FREQ=" not in text.upper():
             raise ValidationError([f"RRULE {rule!r} has no FREQ=...; e.g. 'FREQ=DAILY'"])
+        if "DTSTART" in text.upper() or "\n" in text:
+            raise ValidationError(
+                [
+                    f"RRULE {rule!r} must be a single RRULE line without DTSTART: "
+                    "the schedule's start and time zone anchor it"
+                ]
+            )
+        interval = _INTERVAL.search(text)
+        if interval is not None and int(interval.group(1)) < 1:
+            raise ValidationError([f"RRULE {rule!r}: INTERVAL must be at least 1"])
+        try:
+            _parse_rrule(text, datetime.datetime(2000, 1, 1), "UTC")
+        except (ValueError, TypeError) as error:
+            raise ValidationError([f"RRULE {rule!r} is not valid: {error}"]) from None
         return cls(Frequency.RRULE, rule=text)
+
+
+_INTERVAL = re.compile(r"INTERVAL=(-?\d+)", re.IGNORECASE)
+_UTC_UNTIL = re.compile(r"UNTIL=(\d{8}T\d{6})Z", re.IGNORECASE)
+
+
+def _parse_rrule(text: str, start: datetime.datetime, zone: str) -> rrule.rrule:
+    """Parse ``text`` with dateutil from naive local ``start``; a UTC ``UNTIL`` is made local."""
+
+    def local_until(match: re.Match[str]) -> str:
+        until = pendulum.from_format(match.group(1), "YYYYMMDDTHHmmss", tz="UTC")
+        return f"UNTIL={until.in_timezone(zone).format('YYYYMMDDTHHmmss')}"
+
+    parsed = rrule.rrulestr(_UTC_UNTIL.sub(local_until, text), dtstart=start)
+    assert isinstance(parsed, rrule.rrule)  # a single RRULE line, checked by the caller
+    return parsed
 
 
 _WEEKDAYS = list(Weekday)
@@ -145,11 +188,15 @@ _MAX_STEPS = 100_000  # no recurrence needs more candidates to find its next slo
 
 
 def local_instant(
-    day: datetime.date, at: str, zone: str | pendulum.FixedTimezone, second: int = 0
+    day: datetime.date,
+    at: str,
+    zone: str | pendulum.FixedTimezone,
+    second: int = 0,
+    microsecond: int = 0,
 ) -> pendulum.DateTime:
     """The UTC instant of wall time ``at`` on ``day`` in ``zone`` (see module rules)."""
     hour, minute = (int(part) for part in at.split(":"))
-    wall = (day.year, day.month, day.day, hour, minute, second)
+    wall = (day.year, day.month, day.day, hour, minute, second, microsecond)
     first = pendulum.datetime(*wall, tz=zone, fold=0)
     if (first.hour, first.minute) != (hour, minute):  # in the gap: fold=0 moved it back
         first = pendulum.datetime(*wall, tz=zone, fold=1)
@@ -168,7 +215,8 @@ def same_wall_time(
     A 09:00 Paris start is 09:00 in Tokyo, 09:00 in Honolulu ... (profile-time-zone delivery).
     """
     wall = instant.in_timezone(from_zone)
-    return local_instant(wall.date(), f"{wall.hour:02d}:{wall.minute:02d}", to_zone, wall.second)
+    at = f"{wall.hour:02d}:{wall.minute:02d}"
+    return local_instant(wall.date(), at, to_zone, wall.second, wall.microsecond)
 
 
 def earliest_slot(instant: pendulum.DateTime, zone: str) -> pendulum.DateTime:
@@ -212,11 +260,12 @@ def _rrule_instants(
     recurrence: Recurrence, anchor: pendulum.DateTime, zone: str
 ) -> Iterator[pendulum.DateTime]:
     local = anchor.in_timezone(zone)
+    # minute resolution, like every campaign time: seconds come only from BYSECOND
     start = datetime.datetime(local.year, local.month, local.day, local.hour, local.minute)
     assert recurrence.rule is not None
-    rule = rrule.rrulestr(recurrence.rule, dtstart=start)
-    for wall in rule:
-        yield local_instant(wall.date(), f"{wall.hour:02d}:{wall.minute:02d}", zone)
+    for wall in _parse_rrule(recurrence.rule, start, zone):
+        at = f"{wall.hour:02d}:{wall.minute:02d}"
+        yield local_instant(wall.date(), at, zone, wall.second)
 
 
 def occurrences(

@@ -18,7 +18,7 @@ import attrs
 import pendulum
 
 from campaignkit.domain.channels import ChannelType
-from campaignkit.domain.recurrence import Weekday, local_instant
+from campaignkit.domain.recurrence import Weekday, is_time_of_day, local_instant
 from campaignkit.errors import ValidationError
 from campaignkit.timeutil import check_timezone
 
@@ -28,7 +28,6 @@ Zone: TypeAlias = str | pendulum.FixedTimezone
 PROFILE_ZONE: Final = "profile"
 """``QuietHours.timezone`` value meaning "the recipient's own time zone"."""
 
-_AT = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _WEEKDAYS = list(Weekday)
 _MAX_HOPS = 400  # enough to leave any combination of quiet days and dates
 
@@ -81,7 +80,7 @@ class QuietHours:
         problems = [
             f"quiet hours {label} {value!r} must be HH:MM, e.g. '21:00'"
             for label, value in (("start", self.start), ("end", self.end))
-            if not _AT.match(value)
+            if not is_time_of_day(value)
         ]
         if self.timezone != PROFILE_ZONE:
             zone_problem = check_timezone(self.timezone)
