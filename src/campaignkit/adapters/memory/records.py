@@ -64,6 +64,11 @@ class MemorySurfaces:
                 f"surface {surface.id!r} changed meanwhile (revision {previous.revision}, "
                 f"yours {surface.revision}); reload and retry"
             )
+        named = self.find_by_name(surface.name)
+        if named is not None and named.id != surface.id:
+            raise ConflictError(
+                f"a surface named {surface.name!r} exists already; surface names are unique"
+            )
         stored = attrs.evolve(surface, revision=surface.revision + 1)
         self._put(stored, previous)
         return stored
