@@ -36,3 +36,19 @@ def check_timezone(name: str) -> str | None:
     except (ValueError, pendulum.tz.exceptions.InvalidTimezone):
         return f"unknown time zone {name!r}; use an IANA name such as 'Europe/Paris' or 'UTC'"
     return None
+
+
+def calendar_units_problem(duration: object, label: str) -> str | None:
+    """A problem string if ``duration`` is not an absolute ``pendulum.Duration``.
+
+    Months and years have no fixed length, so stored periods refuse them:
+    ``pendulum.duration(days=30)`` says exactly what is meant.
+    """
+    if not isinstance(duration, _dt.timedelta):
+        return f"{label} must be a pendulum.Duration, such as pendulum.duration(hours=12)"
+    if isinstance(duration, pendulum.Duration) and (duration.years or duration.months):
+        return (
+            f"{label} {duration.in_words()} uses months or years, which have no fixed length; "
+            "give it in weeks, days, hours ... (e.g. pendulum.duration(days=30))"
+        )
+    return None

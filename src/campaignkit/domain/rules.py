@@ -20,7 +20,7 @@ import pendulum
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.recurrence import Weekday, is_time_of_day, local_instant
 from campaignkit.errors import ValidationError
-from campaignkit.timeutil import check_timezone
+from campaignkit.timeutil import calendar_units_problem, check_timezone
 
 Zone: TypeAlias = str | pendulum.FixedTimezone
 """An IANA zone name, or a fixed UTC offset (profiles may give ``"+05:30"``)."""
@@ -166,7 +166,10 @@ class FrequencyCap:
         problems = []
         if self.max < 1:
             problems.append(f"frequency cap max={self.max} must be at least 1")
-        if self.per.total_seconds() <= 0:
+        period = calendar_units_problem(self.per, "frequency cap period")
+        if period is not None:
+            problems.append(period)
+        elif self.per.total_seconds() <= 0:
             problems.append("frequency cap period must be positive")
         if problems:
             raise ValidationError(problems)

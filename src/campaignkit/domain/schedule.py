@@ -17,7 +17,7 @@ import pendulum
 from campaignkit.domain.recurrence import Frequency, Recurrence, Weekday, occurrences
 from campaignkit.domain.waves import Waves
 from campaignkit.errors import ValidationError
-from campaignkit.timeutil import check_timezone, ensure_utc
+from campaignkit.timeutil import calendar_units_problem, check_timezone, ensure_utc
 
 __all__ = [
     "Frequency",
@@ -35,6 +35,14 @@ def _optional_utc(value: datetime.datetime | None) -> pendulum.DateTime | None:
 
 def _valid_zone(_instance: object, _attribute: object, value: str) -> None:
     problem = check_timezone(value)
+    if problem:
+        raise ValidationError([problem])
+
+
+def _valid_window(_instance: object, _attribute: object, value: pendulum.Duration) -> None:
+    problem = calendar_units_problem(value, "send_window")
+    if problem is None and value.total_seconds() <= 0:
+        problem = "send_window must be positive, such as pendulum.duration(hours=12)"
     if problem:
         raise ValidationError([problem])
 
@@ -61,7 +69,9 @@ class Schedule:
     recurrence: Recurrence | None = None
     use_profile_timezone: bool = False
     waves: Waves | None = None
-    send_window: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(hours=12))
+    send_window: pendulum.Duration = attrs.field(
+        factory=lambda: pendulum.duration(hours=12), validator=_valid_window
+    )
 
     @property
     def is_recurring(self) -> bool:

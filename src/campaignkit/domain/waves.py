@@ -18,6 +18,7 @@ import attrs
 import pendulum
 
 from campaignkit.errors import ValidationError
+from campaignkit.timeutil import calendar_units_problem
 
 MIN_WAVES: Final = 2
 MAX_WAVES: Final = 10
@@ -43,7 +44,10 @@ def _check(sizes: Sequence[int], every: pendulum.Duration, *, sum_to: int | None
         problems.append(f"waves: every wave size must be positive, got {list(sizes)}")
     if sum_to is not None and sum(sizes) != sum_to:
         problems.append(f"waves: percentages must total {sum_to}, not {sum(sizes)}")
-    if every < MIN_SPACING:
+    calendar = calendar_units_problem(every, "waves every")
+    if calendar is not None:
+        problems.append(calendar)
+    elif every < MIN_SPACING:
         problems.append(f"waves must be at least 30 minutes apart, not {every.in_words()}")
     if problems:
         raise ValidationError(problems)

@@ -23,16 +23,19 @@ through your subclasses. This module needs pytest.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import threading
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 
 import attrs
 import pendulum
 import pytest
 
-from campaignkit.domain.access import Principal
+from campaignkit.domain.access import AccessAuditEntry, AccessChange, Principal
+from campaignkit.domain.approval import ApprovalPolicy, PolicyConditions, PolicyStatus
 from campaignkit.domain.audience import AudienceStatus
+from campaignkit.domain.campaign import Campaign, CampaignVersion
 from campaignkit.domain.campaign_enums import ALL_STATUSES, CampaignStatus, CampaignType
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import (
@@ -55,6 +58,8 @@ from campaignkit.domain.delivery import (
 )
 from campaignkit.domain.listing import CampaignQuery
 from campaignkit.domain.profile import Profile
+from campaignkit.domain.rules import BusinessRules, FrequencyCap, QuietHours, RuleBook
+from campaignkit.domain.schedule import Recurrence, Schedule, Waves, Weekday
 from campaignkit.domain.triggers import ExecutionKind, ExecutionRecord
 from campaignkit.errors import ConflictError, NotFound, ValidationError
 from campaignkit.permissions import ProductProfile
@@ -66,7 +71,7 @@ from campaignkit.ports import (
     Store,
     UnitOfWork,
 )
-from campaignkit.testing.factories import EPOCH, make_campaign, make_surface
+from campaignkit.testing.factories import EPOCH, make_action, make_campaign, make_surface
 
 S = CampaignStatus
 
@@ -261,6 +266,167 @@ def _execution(
     )
 
 
+def _queued(
+    profile_id: str,
+    at: pendulum.DateTime,
+    *,
+    run_id: str = "run_1",
+    zone: str | None = "Europe/Paris",
+) -> LedgerEntry:
+    """A QUEUED entry waiting until ``at`` (its wave, its local time or quiet hours' end)."""
+    entry = _entry(profile_id, run_id=run_id, state=LedgerState.QUEUED, next_attempt_at=at)
+    return attrs.evolve(entry, due_at=at, timezone=zone)
+
+
+def _due(uow: UnitOfWork, until: pendulum.DateTime, limit: int = 10) -> list[str]:
+    """The profiles of run_1's entries due by ``until``, in the order ``due`` gives them."""
+    return [e.profile_id for e in uow.ledger.due("run_1", until, limit)]
+
+
+def _nonzero(counts: Mapping[str, int]) -> dict[str, int]:
+    """Contact counts without zeros (a store may leave out profiles it never contacted)."""
+    return {profile_id: count for profile_id, count in counts.items() if count}
+
+
+def _version(
+    number: int, schedule: Schedule, *, quiet: tuple[QuietHours, ...] = ()
+) -> CampaignVersion:
+    return CampaignVersion(
+        number=number,
+        created_at=EPOCH.add(days=number),
+        created_by="builder",
+        actions=(
+            attrs.evolve(make_action(), rate_limit=100),
+            make_action(ChannelType.SMS),
+        ),
+        audience="everyone",
+        namespace="email",
+        schedule=schedule,
+        quiet_hours=quiet,
+    )
+
+
+def _scheduled_campaign(campaign_id: str = "cmp_sched") -> Campaign:
+    """A LIVE recurring campaign using every scheduling field, one recurrence kind per version."""
+    hour = pendulum.duration(hours=1)
+    live = _version(
+        2,
+        Schedule(
+            start=EPOCH,
+            end=EPOCH.add(days=90),
+            timezone="Europe/Paris",
+            recurrence=Recurrence.weekly(days=[Weekday.MO, Weekday.TH], at="09:30", every=2),
+            use_profile_timezone=True,
+            waves=Waves.percentages([50, 30, 20], every=hour),
+            send_window=pendulum.duration(hours=6, minutes=30),
+        ),
+        quiet=(
+            QuietHours(
+                start="21:00",
+                end="08:00",
+                mode="discard",
+                days=(Weekday.SA, Weekday.SU),
+                dates=(datetime.date(2026, 12, 25),),
+            ),
+            QuietHours(start="12:00", end="14:00", timezone="America/New_York"),
+        ),
+    )
+    draft = _version(
+        3,
+        Schedule(
+            timezone="Asia/Kolkata",
+            recurrence=Recurrence.monthly(day=31, at="08:00", every=3),
+            waves=Waves.counts([100, 250], every=pendulum.duration(minutes=45)),
+        ),
+    )
+    superseded = (
+        _version(
+            1,
+            Schedule(
+                recurrence=Recurrence.daily(at="07:15"),
+                waves=Waves.equal(count=3, every=hour),
+                send_window=pendulum.duration(seconds=1),
+            ),
+        ),
+        _version(
+            1,
+            Schedule(
+                start=EPOCH.add(days=1),
+                recurrence=Recurrence.rrule("FREQ=WEEKLY;BYDAY=MO,WE"),
+                use_profile_timezone=True,
+            ),
+        ),
+    )
+    campaign = make_campaign(campaign_id, status=CampaignStatus.LIVE, due_at=EPOCH.add(days=4))
+    return attrs.evolve(
+        campaign,
+        live_version=live,
+        draft_version=draft,
+        superseded_versions=superseded,
+        open_runs=2,
+        runs_finished_at=EPOCH.add(hours=2, microseconds=7),
+        next_occurrence_at=EPOCH.add(days=4, hours=8, minutes=30),
+    )
+
+
+def _scheduled_run() -> Run:
+    """A run of waves and rate-limited actions, with the scheduling counters."""
+    run = _run("run_sched", due_at=EPOCH.add(hours=1), status=RunStatus.RUNNING)
+    return attrs.evolve(
+        run,
+        nominal_at=EPOCH.add(microseconds=1),
+        wave_filled=(4, 3, 0),
+        rate_sent={"act_email": 120},
+        rate_origin={"act_email": EPOCH.add(seconds=30, microseconds=250)},
+        counts={
+            "act_email": ActionCounts(
+                targeted=9,
+                sent=3,
+                pending=4,
+                excluded={ExclusionReason.BEYOND_WAVES: 1, ExclusionReason.FREQUENCY_CAP: 1},
+                late=1,
+                timezone_fallbacks=2,
+            )
+        },
+    )
+
+
+def _rule_book() -> RuleBook:
+    """Rules on two channels: quiet hours of every shape, and frequency caps."""
+    return RuleBook(
+        channels={
+            ChannelType.SMS: BusinessRules(
+                quiet_hours=(
+                    QuietHours(start="21:00", end="08:00"),
+                    QuietHours(days=(Weekday.SU,), timezone="Europe/Paris", mode="discard"),
+                    QuietHours(dates=(datetime.date(2026, 12, 24), datetime.date(2026, 12, 25))),
+                ),
+                caps=(FrequencyCap(max=1, per=pendulum.duration(days=1)),),
+            ),
+            ChannelType.EMAIL: BusinessRules(
+                caps=(
+                    FrequencyCap(max=2, per=pendulum.duration(days=7)),
+                    FrequencyCap(max=5, per=pendulum.duration(hours=12, microseconds=1)),
+                )
+            ),
+        }
+    )
+
+
+def _policy(policy_id: str = "pol_1", *, name: str = "Legal review") -> ApprovalPolicy:
+    return ApprovalPolicy(
+        id=policy_id,
+        name=name,
+        conditions=PolicyConditions(
+            channels=frozenset({ChannelType.SMS}), tags=frozenset({"promo"}), match="any"
+        ),
+        reviewers=frozenset({"april"}),
+        reviewer_groups=frozenset({"legal"}),
+        created_at=EPOCH,
+        created_by="ada",
+    )
+
+
 def _by_key(entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
     return sorted(entries, key=lambda e: e.key)
 
@@ -326,6 +492,54 @@ class StoreContract:
             assert uow.campaigns.next_due_at() is None
         with pytest.raises(ConflictError), store.unit_of_work() as uow:
             uow.campaigns.save(loaded)
+
+    def test_add_refuses_a_campaign_that_has_a_revision(self, store: Store) -> None:
+        """Only a new value (revision 0) can be added; anything else is a ValidationError."""
+        with store.unit_of_work() as uow:
+            stored = uow.campaigns.add(make_campaign("c1"))
+        with pytest.raises(ValidationError), store.unit_of_work() as uow:
+            uow.campaigns.add(attrs.evolve(make_campaign("c2"), revision=3))
+        with pytest.raises(ValidationError), store.unit_of_work() as uow:
+            uow.campaigns.add(stored)
+        with store.unit_of_work() as uow:
+            assert uow.campaigns.find("c2") is None
+            assert uow.campaigns.get("c1") == stored
+
+    def test_status_answers_for_stored_campaigns_only(self, store: Store) -> None:
+        """``status`` is the stored status, following saves; None for an unknown id."""
+        with store.unit_of_work() as uow:
+            live = uow.campaigns.add(make_campaign("c1", status=S.LIVE))
+            uow.campaigns.add(make_campaign("c2"))
+        with store.unit_of_work() as uow:
+            assert uow.campaigns.status("c1") is S.LIVE
+            assert uow.campaigns.status("c2") is S.DRAFT
+            assert uow.campaigns.status("missing") is None
+            uow.campaigns.save(attrs.evolve(live, status=S.STOPPED))
+            assert uow.campaigns.status("c1") is S.STOPPED
+        with store.unit_of_work() as uow:
+            assert uow.campaigns.status("c1") is S.STOPPED
+
+    def test_campaigns_keep_their_scheduling_fields(self, store: Store) -> None:
+        """Recurrences, waves, time zones, send windows, quiet hours, rate limits are stored.
+
+        So are the run bookkeeping fields (open runs, last finish, next occurrence).
+        """
+        campaign = _scheduled_campaign()
+        with store.unit_of_work() as uow:
+            added = uow.campaigns.add(campaign)
+        assert added == attrs.evolve(campaign, revision=1)
+        with store.unit_of_work() as uow:
+            assert uow.campaigns.get(campaign.id) == added
+        later = EPOCH.add(days=18, hours=8, minutes=30)
+        finished = attrs.evolve(
+            added, open_runs=0, runs_finished_at=later, next_occurrence_at=None, due_at=later
+        )
+        with store.unit_of_work() as uow:
+            saved = uow.campaigns.save(finished)
+        with store.unit_of_work() as uow:
+            assert uow.campaigns.get(campaign.id) == saved
+            assert saved == attrs.evolve(finished, revision=2)
+            assert list(uow.campaigns.due(later, 10)) == [(later, campaign.id)]
 
     def test_a_unit_that_raises_changes_nothing(self, store: Store) -> None:
         """All or nothing: every write of a failed unit is undone."""
@@ -546,6 +760,20 @@ class StoreContract:
         with pytest.raises(ConflictError), store.unit_of_work() as uow:
             uow.surfaces.save(a)
 
+    def test_a_surface_cannot_be_renamed_to_a_taken_name(self, store: Store) -> None:
+        """Names stay unique on save too: renaming onto another surface's name is refused."""
+        with store.unit_of_work() as uow:
+            a = uow.surfaces.add(make_surface("s1", name="A"))
+            b = uow.surfaces.add(make_surface("s2", name="B", channel=ChannelType.SMS))
+        with pytest.raises(ConflictError), store.unit_of_work() as uow:
+            uow.surfaces.save(attrs.evolve(b, name="A"))
+        with store.unit_of_work() as uow:
+            assert uow.surfaces.get("s2") == b
+            assert uow.surfaces.find_by_name("A") == a
+            assert [s.name for s in uow.surfaces.list()] == ["A", "B"]
+            kept = uow.surfaces.save(b)  # keeping its own name is no conflict
+        assert kept == attrs.evolve(b, revision=2)
+
     # ------------------------------------------------------------ access
 
     def test_access_assignments_round_trip(self, store: Store) -> None:
@@ -561,6 +789,113 @@ class StoreContract:
             uow.access.set_profiles(ada, frozenset())
         with store.unit_of_work() as uow:
             assert set(uow.access.all()) == {team}
+
+    def test_group_memberships_are_idempotent_and_roll_back(self, store: Store) -> None:
+        """Users join and leave groups; repeating either is harmless, even when rolled back."""
+        with store.unit_of_work() as uow:
+            uow.access.set_member("marketing", "ada", member=True)
+            uow.access.set_member("marketing", "bob", member=True)
+            uow.access.set_member("legal", "ada", member=True)
+            uow.access.set_member("marketing", "ada", member=True)
+            uow.access.set_member("legal", "zed", member=False)
+        with store.unit_of_work() as uow:
+            assert uow.access.groups_of("ada") == {"marketing", "legal"}
+            assert uow.access.members("marketing") == {"ada", "bob"}
+            assert uow.access.members("missing") == frozenset()
+            assert uow.access.groups_of("zed") == frozenset()
+        with pytest.raises(_Boom), store.unit_of_work() as uow:
+            uow.access.set_member("marketing", "ada", member=True)  # already a member
+            uow.access.set_member("legal", "zed", member=False)  # never was one
+            uow.access.set_member("marketing", "bob", member=False)
+            uow.access.set_member("legal", "cy", member=True)
+            assert uow.access.members("marketing") == {"ada"}
+            raise _Boom
+        with store.unit_of_work() as uow:
+            assert uow.access.members("marketing") == {"ada", "bob"}
+            assert uow.access.members("legal") == {"ada"}
+            assert uow.access.groups_of("zed") == frozenset()
+            uow.access.set_member("marketing", "ada", member=False)
+        with store.unit_of_work() as uow:
+            assert uow.access.groups_of("ada") == {"legal"}
+            assert uow.access.members("marketing") == {"bob"}
+
+    def test_the_access_log_keeps_entries_in_recording_order(self, store: Store) -> None:
+        """Audit entries are listed as recorded (not by time); a failed unit adds none."""
+        entries = [
+            AccessAuditEntry(
+                at=EPOCH.add(minutes=5),
+                actor="host",
+                change=AccessChange.ASSIGN,
+                principal=Principal.user("ada"),
+                profile=ProductProfile.ADMINISTRATOR,
+            ),
+            AccessAuditEntry(
+                at=EPOCH,
+                actor="ada",
+                change=AccessChange.ADD_MEMBER,
+                principal=Principal.user("bob"),
+                group="marketing",
+            ),
+            AccessAuditEntry(
+                at=EPOCH,
+                actor="ada",
+                change=AccessChange.REVOKE,
+                principal=Principal.group("legal"),
+                profile=ProductProfile.VIEWER,
+            ),
+        ]
+        with store.unit_of_work() as uow:
+            assert list(uow.access.log()) == []
+            uow.access.record(entries[0])
+            uow.access.record(entries[1])
+        with store.unit_of_work() as uow:
+            uow.access.record(entries[2])
+        with pytest.raises(_Boom), store.unit_of_work() as uow:
+            uow.access.record(attrs.evolve(entries[0], actor="mallory"))
+            raise _Boom
+        with store.unit_of_work() as uow:
+            assert list(uow.access.log()) == entries
+
+    # ------------------------------------------------------------ approval policies
+
+    def test_approval_policies_round_trip_and_are_listed_by_name(self, store: Store) -> None:
+        """Policies are stored at revision 1, unique by id, listed by name then id."""
+        with store.unit_of_work() as uow:
+            b = uow.approval_policies.add(_policy("pol_b", name="B"))
+            uow.approval_policies.add(_policy("pol_2", name="A"))
+            uow.approval_policies.add(_policy("pol_1", name="A"))
+        assert b == attrs.evolve(_policy("pol_b", name="B"), revision=1)
+        with store.unit_of_work() as uow:
+            assert uow.approval_policies.get("pol_b") == b
+            assert [p.id for p in uow.approval_policies.list()] == ["pol_1", "pol_2", "pol_b"]
+            with pytest.raises(NotFound):
+                uow.approval_policies.get("missing")
+        with pytest.raises(ConflictError), store.unit_of_work() as uow:
+            uow.approval_policies.add(_policy("pol_b", name="Other"))
+        with store.unit_of_work() as uow:
+            assert uow.approval_policies.get("pol_b") == b
+
+    def test_approval_policy_save_refuses_stale_writes_and_rolls_back(self, store: Store) -> None:
+        """Policies are versioned; a failed unit undoes their adds and saves."""
+        with store.unit_of_work() as uow:
+            loaded = uow.approval_policies.add(_policy())
+        activated = attrs.evolve(
+            loaded, status=PolicyStatus.ACTIVE, activated_at=EPOCH, activation_seq=1
+        )
+        with store.unit_of_work() as uow:
+            active = uow.approval_policies.save(activated)
+        assert active == attrs.evolve(activated, revision=2)
+        with pytest.raises(ConflictError), store.unit_of_work() as uow:
+            uow.approval_policies.save(attrs.evolve(loaded, name="stale"))
+        with pytest.raises((ConflictError, NotFound)), store.unit_of_work() as uow:
+            uow.approval_policies.save(_policy("never-added"))
+        with pytest.raises(_Boom), store.unit_of_work() as uow:
+            uow.approval_policies.save(attrs.evolve(active, status=PolicyStatus.INACTIVE))
+            uow.approval_policies.add(_policy("pol_new", name="New"))
+            raise _Boom
+        with store.unit_of_work() as uow:
+            assert uow.approval_policies.get("pol_1") == active
+            assert list(uow.approval_policies.list()) == [active]
 
     # ------------------------------------------------------------ threads
 
@@ -681,6 +1016,29 @@ class StoreContract:
         with store.unit_of_work() as uow:
             assert list(uow.runs.due(t.add(years=1), 10)) == []
             assert uow.runs.next_due_at() is None
+
+    def test_runs_keep_their_scheduling_fields(self, store: Store) -> None:
+        """Nominal instant, wave fill, rate-limit progress and the new counters are stored."""
+        run = _scheduled_run()
+        with store.unit_of_work() as uow:
+            added = uow.runs.add(run)
+        assert added == attrs.evolve(run, revision=1)
+        with store.unit_of_work() as uow:
+            assert uow.runs.get(run.id) == added
+        second_wave = attrs.evolve(
+            added,
+            wave_filled=(4, 3, 2),
+            rate_sent={"act_email": 130, "act_sms": 5},
+            rate_origin={
+                "act_email": added.rate_origin["act_email"],
+                "act_sms": EPOCH.add(hours=1),
+            },
+            counts={"act_email": ActionCounts(targeted=9, sent=9, late=4)},
+        )
+        with store.unit_of_work() as uow:
+            saved = uow.runs.save(second_wave)
+        with store.unit_of_work() as uow:
+            assert uow.runs.get(run.id) == saved == attrs.evolve(second_wave, revision=2)
 
     def test_a_failed_unit_leaves_runs_untouched(self, store: Store) -> None:
         """Run adds and saves of a failed unit are undone, due index included."""
@@ -902,6 +1260,118 @@ class StoreContract:
             uow.ledger.put([attrs.evolve(second, state=LedgerState.FAILED, error="gave up")])
         with store.unit_of_work() as uow:
             assert uow.ledger.next_due_at("run_1") is None
+
+    def test_queued_entries_round_trip_with_their_due_time_zone_and_slot(
+        self, store: Store
+    ) -> None:
+        """A QUEUED entry keeps its own due time, the recipient's zone and its rate slot."""
+        t = EPOCH
+        new_york = pendulum.datetime(2026, 1, 1, 9, tz="America/New_York")
+        entries = [
+            attrs.evolve(
+                _queued("p1", t.add(hours=8), zone="+05:30"),
+                slot=t.add(hours=8, microseconds=5000),
+                message=make_message("p1"),
+            ),
+            _queued("p2", new_york, zone="America/New_York"),
+            attrs.evolve(_queued("p3", t.add(minutes=30), zone=None), due_at=t, attempts=1),
+        ]
+        with store.unit_of_work() as uow:
+            uow.ledger.put(entries)
+        with store.unit_of_work() as uow:
+            assert _entries(uow) == _by_key(entries)
+
+    def test_queued_entries_are_due_only_once_their_time_comes(self, store: Store) -> None:
+        """QUEUED entries wait like RETRY ones: due at their instant (inclusive), earliest first."""
+        t = EPOCH
+        with store.unit_of_work() as uow:
+            uow.ledger.put(
+                [
+                    _queued("p1", t.add(hours=2)),
+                    _queued("p2", t),
+                    _entry("p3", state=LedgerState.RETRY, next_attempt_at=t.add(hours=1)),
+                    _queued("p4", t.add(hours=1, microseconds=1)),
+                    _queued("p5", t.add(days=1)),
+                    _queued("p6", t.subtract(days=1), run_id="run_2"),
+                    _entry("p7", next_attempt_at=t.subtract(days=1)),
+                ]
+            )
+        with store.unit_of_work() as uow:
+            assert _due(uow, t.subtract(microseconds=1)) == []
+            assert _due(uow, t) == ["p2"]
+            assert _due(uow, t.add(hours=1)) == ["p2", "p3"]
+            assert _due(uow, t.add(hours=1, microseconds=1)) == ["p2", "p3", "p4"]
+            assert _due(uow, t.add(hours=2)) == ["p2", "p3", "p4", "p1"]
+            assert _due(uow, t.add(hours=2), 2) == ["p2", "p3"]
+            assert _due(uow, t.add(years=1)) == ["p2", "p3", "p4", "p1", "p5"]
+            assert _due(uow, t.add(hours=1).in_timezone("Asia/Tokyo")) == ["p2", "p3"]
+            assert [e.profile_id for e in uow.ledger.due("run_2", t, 10)] == ["p6"]
+
+    def test_next_due_at_is_the_earliest_queued_or_retry_entry(self, store: Store) -> None:
+        """Queued and retrying entries share one due queue; releasing one moves it on."""
+        t = EPOCH
+        first = _queued("p1", t.add(minutes=10))
+        retry = _entry("p2", state=LedgerState.RETRY, next_attempt_at=t.add(minutes=20))
+        later = _queued("p3", t.add(hours=1))
+        with store.unit_of_work() as uow:
+            uow.ledger.put([later, retry, first, _entry("p4")])
+        with store.unit_of_work() as uow:
+            assert uow.ledger.next_due_at("run_1") == t.add(minutes=10)
+            uow.ledger.put([attrs.evolve(first, state=LedgerState.PENDING, next_attempt_at=None)])
+        with store.unit_of_work() as uow:
+            assert uow.ledger.next_due_at("run_1") == t.add(minutes=20)
+            assert _due(uow, t.add(minutes=10)) == []
+            # quiet hours push the queued one back, before the retry
+            uow.ledger.put([attrs.evolve(later, next_attempt_at=t.add(minutes=15))])
+        with store.unit_of_work() as uow:
+            assert uow.ledger.next_due_at("run_1") == t.add(minutes=15)
+            assert _due(uow, t.add(minutes=20)) == ["p3", "p2"]
+            uow.ledger.put(
+                [
+                    attrs.evolve(later, state=LedgerState.SENT, next_attempt_at=None),
+                    attrs.evolve(retry, state=LedgerState.FAILED, next_attempt_at=None),
+                ]
+            )
+        with store.unit_of_work() as uow:
+            assert uow.ledger.next_due_at("run_1") is None
+            assert _due(uow, t.add(years=1)) == []
+
+    def test_open_entries_include_queued_ones_and_pending_does_not(self, store: Store) -> None:
+        """QUEUED entries are open (a stop settles them) but not pending (not handed over)."""
+        t = EPOCH
+        with store.unit_of_work() as uow:
+            uow.ledger.put(
+                [
+                    _entry("p0"),
+                    _queued("p1", t.add(hours=1)),
+                    _entry("p2", state=LedgerState.RETRY, next_attempt_at=t),
+                    _entry("p3", state=LedgerState.SENT, provider_message_id="pm-3"),
+                    attrs.evolve(
+                        _entry("p4", state=LedgerState.EXCLUDED),
+                        reason=ExclusionReason.QUIET_HOURS,
+                    ),
+                    _queued("p5", t, run_id="run_2"),
+                ]
+            )
+        with store.unit_of_work() as uow:
+            assert _profiles(uow.ledger.open_entries("run_1", 10)) == {"p0", "p1", "p2"}
+            assert _profiles(uow.ledger.pending("run_1", 10)) == {"p0"}
+            assert list(uow.ledger.open_entries("run_2", 10)) == [_queued("p5", t, run_id="run_2")]
+            assert list(uow.ledger.pending("run_2", 10)) == []
+            stopped = [
+                attrs.evolve(
+                    e,
+                    state=LedgerState.EXCLUDED,
+                    reason=ExclusionReason.STOPPED,
+                    next_attempt_at=None,
+                )
+                for e in uow.ledger.open_entries("run_1", 10)
+            ]
+            uow.ledger.put(stopped)
+        with store.unit_of_work() as uow:
+            assert list(uow.ledger.open_entries("run_1", 10)) == []
+            assert uow.ledger.next_due_at("run_1") is None
+            assert uow.ledger.next_due_at("run_2") == t
 
     def test_by_provider_id_finds_the_sent_entry_and_follows_changes(self, store: Store) -> None:
         """A provider id finds its entry; when the entry's id changes, the old one is gone."""
@@ -1126,6 +1596,136 @@ class StoreContract:
             assert list(uow.audiences.members("vip", 0, 10)) == ["p1", "p2"]
             assert uow.audiences.count("new") is None
 
+    # ------------------------------------------------------------ contacts
+
+    def test_contacts_are_counted_per_channel_and_profile_from_since_on(self, store: Store) -> None:
+        """``counts`` counts contacts at or after ``since`` (inclusive), per profile and channel.
+
+        A profile without contacts may be left out or counted as 0.
+        """
+        t = EPOCH
+        email, sms = ChannelType.EMAIL, ChannelType.SMS
+        with store.unit_of_work() as uow:
+            uow.contacts.record(
+                email, [("p1", t.subtract(microseconds=1)), ("p1", t), ("p2", t.add(days=1))]
+            )
+            uow.contacts.record(sms, [("p1", t.add(hours=1))])
+            uow.contacts.record(email, [])
+        with store.unit_of_work() as uow:  # contacts of later units add up
+            uow.contacts.record(email, [("p1", t.add(hours=2)), ("p3", t.subtract(days=1))])
+        ids = ["p1", "p2", "p3", "p4", "p1"]
+        with store.unit_of_work() as uow:
+            assert _nonzero(uow.contacts.counts(email, ids, t)) == {"p1": 2, "p2": 1}
+            before = t.subtract(microseconds=1)
+            assert _nonzero(uow.contacts.counts(email, ids, before)) == {"p1": 3, "p2": 1}
+            after = t.add(microseconds=1)
+            assert _nonzero(uow.contacts.counts(email, ids, after)) == {"p1": 1, "p2": 1}
+            day_before = t.subtract(days=1)
+            assert _nonzero(uow.contacts.counts(email, ids, day_before)) == {
+                "p1": 3,
+                "p2": 1,
+                "p3": 1,
+            }
+            assert _nonzero(uow.contacts.counts(email, ["p2"], t)) == {"p2": 1}
+            assert _nonzero(uow.contacts.counts(sms, ids, t)) == {"p1": 1}
+            assert _nonzero(uow.contacts.counts(ChannelType.PUSH, ids, day_before)) == {}
+            assert _nonzero(uow.contacts.counts(email, [], day_before)) == {}
+            tokyo = t.in_timezone("Asia/Tokyo")  # the same instant, read in another zone
+            assert _nonzero(uow.contacts.counts(email, ["p1"], tokyo)) == {"p1": 2}
+
+    def test_contact_counts_answer_for_many_profiles(self, store: Store) -> None:
+        """``counts`` works for more profiles than any internal chunk."""
+        contacted = [f"p{i:04d}" for i in range(1200)]
+        with store.unit_of_work() as uow:
+            uow.contacts.record(ChannelType.EMAIL, [(pid, EPOCH) for pid in contacted])
+            uow.contacts.record(ChannelType.EMAIL, [(pid, EPOCH) for pid in contacted[::100]])
+        asked = [*contacted, *(f"q{i:04d}" for i in range(300))]
+        with store.unit_of_work() as uow:
+            counts = _nonzero(uow.contacts.counts(ChannelType.EMAIL, asked, EPOCH))
+        assert counts == {pid: 2 if i % 100 == 0 else 1 for i, pid in enumerate(contacted)}
+
+    # ------------------------------------------------------------ business rules
+
+    def test_rules_start_empty_and_each_save_bumps_the_revision(self, store: Store) -> None:
+        """The rule book is empty at revision 0 until saved, then read back as saved."""
+        with store.unit_of_work() as uow:
+            assert uow.rules.get() == RuleBook()
+        book = _rule_book()
+        with store.unit_of_work() as uow:
+            first = uow.rules.save(book)
+        assert first == attrs.evolve(book, revision=1)
+        email_only = attrs.evolve(
+            first, channels={ChannelType.EMAIL: first.for_channel(ChannelType.EMAIL)}
+        )
+        with store.unit_of_work() as uow:
+            assert uow.rules.get() == first
+            second = uow.rules.save(email_only)
+            assert uow.rules.get() == second  # a unit sees its own writes
+        assert second == attrs.evolve(email_only, revision=2)
+        with store.unit_of_work() as uow:
+            assert uow.rules.get() == second
+            assert uow.rules.get().for_channel(ChannelType.SMS) == BusinessRules()
+
+    def test_a_stale_rule_book_save_is_refused(self, store: Store) -> None:
+        """Optimistic concurrency on the rule book, from the very first save on."""
+        with store.unit_of_work() as uow:
+            empty = uow.rules.get()
+        with store.unit_of_work() as uow:
+            first = uow.rules.save(_rule_book())
+        push_cap = BusinessRules(caps=(FrequencyCap(max=9, per=pendulum.duration(hours=1)),))
+        with pytest.raises(ConflictError), store.unit_of_work() as uow:
+            uow.rules.save(attrs.evolve(empty, channels={ChannelType.PUSH: push_cap}))
+        with store.unit_of_work() as uow:
+            assert uow.rules.get() == first
+            second = uow.rules.save(RuleBook(revision=first.revision))  # clears every rule
+        with pytest.raises(ConflictError), store.unit_of_work() as uow:
+            uow.rules.save(first)
+        with store.unit_of_work() as uow:
+            assert uow.rules.get() == second == RuleBook(revision=2)
+
+    def test_a_failed_unit_leaves_contacts_rules_and_queued_entries_untouched(
+        self, store: Store
+    ) -> None:
+        """Contacts, the rule book and queued ledger entries of a failed unit are undone."""
+        t = EPOCH
+        queued = _queued("p1", t.add(hours=1))
+        with store.unit_of_work() as uow:
+            uow.contacts.record(ChannelType.EMAIL, [("p1", t)])
+            kept = uow.rules.save(_rule_book())
+            uow.ledger.put([queued])
+        with pytest.raises(_Boom), store.unit_of_work() as uow:
+            uow.contacts.record(ChannelType.EMAIL, [("p1", t), ("p2", t.add(minutes=1))])
+            uow.contacts.record(ChannelType.SMS, [("p1", t)])
+            uow.rules.save(RuleBook(revision=kept.revision))
+            uow.ledger.put(
+                [
+                    attrs.evolve(queued, next_attempt_at=t, slot=t),
+                    _queued("p2", t.subtract(hours=1)),
+                ]
+            )
+            counts = uow.contacts.counts(ChannelType.EMAIL, ["p1", "p2"], t)
+            assert _nonzero(counts) == {"p1": 2, "p2": 1}  # a unit sees its own writes
+            assert uow.ledger.next_due_at("run_1") == t.subtract(hours=1)
+            raise _Boom
+        with store.unit_of_work() as uow:
+            counts = uow.contacts.counts(ChannelType.EMAIL, ["p1", "p2"], t)
+            assert _nonzero(counts) == {"p1": 1}
+            assert _nonzero(uow.contacts.counts(ChannelType.SMS, ["p1"], t)) == {}
+            assert uow.rules.get() == kept
+            assert _entries(uow) == [queued]
+            assert uow.ledger.next_due_at("run_1") == t.add(hours=1)
+            assert _due(uow, t) == []
+
+    def test_a_failed_first_rule_book_save_leaves_none_saved(self, store: Store) -> None:
+        """Rolling back the first save leaves the empty book, and a later first save works."""
+        with pytest.raises(_Boom), store.unit_of_work() as uow:
+            uow.rules.save(_rule_book())
+            raise _Boom
+        with store.unit_of_work() as uow:
+            assert uow.rules.get() == RuleBook()
+            saved = uow.rules.save(_rule_book())
+        assert saved == attrs.evolve(_rule_book(), revision=1)
+
     # ------------------------------------------------------------ executions
 
     def test_executions_round_trip_and_are_unique_per_request(self, store: Store) -> None:
@@ -1245,6 +1845,16 @@ class ProfileStoreContract:
             profiles.upsert(Profile(id="", attributes={"firstName": "Nobody"}))
         assert profiles.get("") is None
         assert dict(profiles.get_many([""])) == {}
+
+    def test_a_sized_store_counts_each_profile_once(self, profiles: ProfileStore) -> None:
+        """A store that reports its size (``len``) counts the distinct profiles stored."""
+        if not isinstance(profiles, Sized):  # pragma: no cover - depends on the adapter
+            pytest.skip("this profile store does not report its size")
+        assert len(profiles) == 0
+        profiles.upsert(_rich_profile("p1"))
+        profiles.upsert(_rich_profile("p2"))
+        profiles.upsert(Profile(id="p1"))
+        assert len(profiles) == 2
 
 
 class AudienceSourceContract:
