@@ -95,9 +95,11 @@ def gate(
     """
     counts = {key: list(values) for key, values in contacts.items()}
     decided: list[tuple[Verdict, LedgerEntry]] = []
+    # due + window < now  <=>  due < now - window (the window is an absolute duration)
+    window_opened_after = now - rules.send_window
     for entry in entries:
         first = entry.attempts == 0  # retries follow the backoff, not the window
-        if first and entry.due_at is not None and now > entry.due_at + rules.send_window:
+        if first and entry.due_at is not None and entry.due_at < window_opened_after:
             decided.append((Verdict.EXCLUDE, excluded(entry, ExclusionReason.SEND_WINDOW)))
             continue
         if rules.marketing:

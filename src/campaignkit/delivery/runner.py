@@ -371,7 +371,7 @@ class Runner:
                     tally.add(action.id, "pending", -1)
                     tally.exclude(action.id, ExclusionReason.BEYOND_WAVES, targeted=0)
                     continue
-                timed = attrs.evolve(entry, due_at=due.at, timezone=profile.timezone)
+                timed = _timed(entry, due.at, profile.timezone)
                 if due.at > now:
                     entries.append(queued(timed, due.at))
                 else:
@@ -445,7 +445,12 @@ class Runner:
             else:
                 if late and entry.attempts == 0 and entry.due_at is not None and entry.due_at < now:
                     tally.add(entry.action_id, "late")
-                pending = moved(entry, LedgerState.PENDING, slot=entry.slot, message=entry.message)
+                fresh = entry.state is LedgerState.PENDING and entry.next_attempt_at is None
+                pending = (
+                    entry
+                    if fresh
+                    else moved(entry, LedgerState.PENDING, slot=entry.slot, message=entry.message)
+                )
                 out.append(pending)
                 sending.append(pending)
         return sending
@@ -460,9 +465,6 @@ class Runner:
     ) -> LedgerEntry:
         """Decide and render one (profile, action): EXCLUDED, FAILED, or PENDING (rendered)."""
         campaign = plan.campaign
-        base = LedgerEntry(
-            run_id, action.id, profile.id, campaign.id, action.channel, LedgerState.EXCLUDED
-        )
         verdict = decide(
             profile,
             channel=action.channel,
@@ -471,13 +473,15 @@ class Runner:
             suppressed=suppressed,
         )
         if isinstance(verdict, Exclude):
-            return moved(base, LedgerState.EXCLUDED, reason=verdict.reason)
+            return _unsent(run_id, campaign.id, action, profile.id, reason=verdict.reason)
         try:
             fields = plan.contents[action.id].render(profile.attributes, plan.context(profile.id))
         except MissingAttribute:
-            return moved(base, LedgerState.EXCLUDED, reason=ExclusionReason.MISSING_ATTRIBUTE)
+            return _unsent(
+                run_id, campaign.id, action, profile.id, reason=ExclusionReason.MISSING_ATTRIBUTE
+            )
         except TemplateFailed as exc:
-            return moved(base, LedgerState.FAILED, error=str(exc))
+            return _unsent(run_id, campaign.id, action, profile.id, error=str(exc))
         message = Message(
             run_id=run_id,
             campaign_id=campaign.id,
@@ -771,6 +775,44 @@ class Runner:
 
 _TICK = pendulum.duration(microseconds=1)
 """The resolution of stored instants."""
+
+
+def _unsent(
+    run_id: str,
+    campaign_id: str,
+    action: Action,
+    profile_id: str,
+    *,
+    reason: ExclusionReason | None = None,
+    error: str | None = None,
+) -> LedgerEntry:
+    """An entry EXCLUDED for ``reason``, or FAILED with ``error`` (never sent)."""
+    state = LedgerState.FAILED if error is not None else LedgerState.EXCLUDED
+    return LedgerEntry(
+        run_id, action.id, profile_id, campaign_id, action.channel, state, reason, error=error
+    )
+
+
+def _timed(entry: LedgerEntry, due_at: pendulum.DateTime, timezone: str | None) -> LedgerEntry:
+    """The PENDING ``entry`` with the recipient's due time and zone (no attrs.evolve: hot path)."""
+    return LedgerEntry(
+        entry.run_id,
+        entry.action_id,
+        entry.profile_id,
+        entry.campaign_id,
+        entry.channel,
+        entry.state,
+        entry.reason,
+        entry.attempts,
+        entry.next_attempt_at,
+        entry.provider_message_id,
+        entry.address,
+        due_at,
+        timezone,
+        entry.slot,
+        entry.error,
+        entry.message,
+    )
 
 
 def _stopped(entry: LedgerEntry) -> LedgerEntry:

@@ -107,17 +107,22 @@ class MemoryLedger:
             self.journal.undo.append(functools.partial(self._place, previous, entry))
 
     def _place(self, new: LedgerEntry | None, old: LedgerEntry | None) -> None:
+        """Replace ``old`` by ``new`` (same key; either may be None) in every index."""
         tables = self.tables
         if old is not None:
-            if tables.provider_ids.get(old.provider_message_id or "") == old.key:
-                del tables.provider_ids[old.provider_message_id or ""]
-            del tables.ledger[old.key]
-            del tables.ledger_by_run[old.run_id][(old.action_id, old.profile_id)]
+            key = old.key
+            held = old.provider_message_id
+            if held is not None and tables.provider_ids.get(held) == key:
+                del tables.provider_ids[held]
+            if new is None:
+                del tables.ledger[key]
+                del tables.ledger_by_run[old.run_id][(old.action_id, old.profile_id)]
         if new is not None:
-            tables.ledger[new.key] = new
+            key = new.key
+            tables.ledger[key] = new
             tables.ledger_by_run.setdefault(new.run_id, {})[(new.action_id, new.profile_id)] = new
             if new.provider_message_id is not None:
-                tables.provider_ids[new.provider_message_id] = new.key
+                tables.provider_ids[new.provider_message_id] = key
 
     def recorded(self, run_id: str, profile_ids: Sequence[str]) -> set[tuple[str, str]]:
         """Pairs of ``run_id`` already in the ledger for these profiles."""
