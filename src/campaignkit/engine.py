@@ -218,11 +218,12 @@ class LifecycleEngine:
         assert version is not None
         assert campaign.next_occurrence_at is not None
         schedule = version.schedule
+        anchor = campaign.activated_at
         due = [campaign.next_occurrence_at]
-        upcoming = next(schedule.occurrences(after=due[-1]), None)
+        upcoming = next(schedule.occurrences(after=due[-1], anchor=anchor), None)
         while upcoming is not None and run_start(schedule, upcoming) <= now:
             due.append(upcoming)
-            upcoming = next(schedule.occurrences(after=upcoming), None)
+            upcoming = next(schedule.occurrences(after=upcoming, anchor=anchor), None)
         skipped = due[:-1] if self._rules.missed_occurrences == "latest" else []
         for occurrence in due:
             start = run_start(schedule, occurrence)
@@ -240,7 +241,10 @@ class LifecycleEngine:
                     nominal_at=occurrence,
                 )
             )
-        changed = attrs.evolve(campaign, next_occurrence_at=upcoming)
+        started = len(due) - len(skipped)  # completion waits for these runs
+        changed = attrs.evolve(
+            campaign, next_occurrence_at=upcoming, open_runs=campaign.open_runs + started
+        )
         return attrs.evolve(changed, due_at=next_due(changed, self._rules))
 
     def _start_runs(self, uow: UnitOfWork, campaign: Campaign, at: pendulum.DateTime) -> Campaign:

@@ -901,7 +901,7 @@ def test_schedule_without_start_or_after_cannot_list_occurrences(
     schedule = Schedule(recurrence=recurrence)
     problems = problems_of(lambda: next(schedule.occurrences()))
     assert problems == [
-        "this schedule has no start: pass after= (for example the activation instant)"
+        "this schedule has no start: pass anchor= (for example the activation instant)"
     ]
 
 

@@ -19,6 +19,7 @@ from campaignkit.delivery.tally import excluded, queued
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import ExclusionReason, LedgerEntry
 from campaignkit.domain.rules import BusinessRules, QuietHours, quiet_until, recipient_zone
+from campaignkit.errors import ValidationError
 
 
 class Verdict(str, enum.Enum):
@@ -63,9 +64,20 @@ class RateState:
     origin: dict[str, pendulum.DateTime]
 
     def slot(self, action_id: str, per_second: int, now: pendulum.DateTime) -> pendulum.DateTime:
-        """Reserve the next slot: message n goes ``n // per_second`` seconds after the first."""
-        origin = self.origin.setdefault(action_id, now)
+        """Reserve the next slot: ``per_second`` slots per second from an origin.
+
+        Message n after the origin goes ``n // per_second`` seconds after it.
+        Once every reserved second is over (a pause: a later wave, a later time
+        zone, the end of quiet hours), the bucket is full again and the origin
+        moves to ``now``, so a message after a pause never inherits a slot in
+        the past and the rate holds in every second.
+        """
+        origin = self.origin.get(action_id)
         number = self.sent.get(action_id, 0)
+        used_seconds = -(-number // per_second)  # whole seconds the reserved slots span
+        if origin is None or now >= origin.add(seconds=used_seconds):
+            origin, number = now, 0
+            self.origin[action_id] = now
         self.sent[action_id] = number + 1
         return origin.add(seconds=number // per_second)
 
@@ -110,13 +122,17 @@ def gate(
                 decided.append((Verdict.EXCLUDE, excluded(entry, ExclusionReason.FREQUENCY_CAP)))
                 continue
             zone, _ = recipient_zone(entry.timezone, rules.campaign_zone)
-            quiet = quiet_until(rules.quiet_hours(entry.channel), now, zone)
+            try:
+                quiet = quiet_until(rules.quiet_hours(entry.channel), now, zone)
+            except ValidationError:  # quiet hours that never end: nothing may go out
+                decided.append((Verdict.EXCLUDE, excluded(entry, ExclusionReason.QUIET_HOURS)))
+                continue
             if quiet is not None:
                 until, discard = quiet
                 if discard:
                     decided.append((Verdict.EXCLUDE, excluded(entry, ExclusionReason.QUIET_HOURS)))
-                else:
-                    decided.append((Verdict.QUEUE, queued(entry, until)))
+                else:  # a reserved rate slot is for now: it is reserved again on release
+                    decided.append((Verdict.QUEUE, queued(attrs.evolve(entry, slot=None), until)))
                 continue
         limit = rules.rate_limits.get(entry.action_id)
         if limit is not None:

@@ -375,6 +375,10 @@ class Runner:
                 if due.at > now:
                     entries.append(queued(timed, due.at))
                 else:
+                    if due.at < now and plan.version.schedule.use_profile_timezone:
+                        tally.add(
+                            action.id, "late"
+                        )  # their slot passed before the run reached them
                     ready.append(timed)
         rate = RateState(dict(run.rate_sent), dict(run.rate_origin))
         sending = self._gated(plan, ready, rate=rate, tally=tally, now=now, out=entries)
@@ -433,7 +437,6 @@ class Runner:
                     for profile_id in ids:
                         contacts[(channel, profile_id)] = [c.get(profile_id, 0) for c in per_cap]
         sending = []
-        late = plan.version.schedule.use_profile_timezone
         for verdict, entry in gate(ready, rules=rules, rate=rate, contacts=contacts, now=now):
             if verdict is Verdict.EXCLUDE:
                 tally.add(entry.action_id, "pending", -1)
@@ -443,8 +446,6 @@ class Runner:
             elif verdict is Verdict.QUEUE:
                 out.append(entry)
             else:
-                if late and entry.attempts == 0 and entry.due_at is not None and entry.due_at < now:
-                    tally.add(entry.action_id, "late")
                 fresh = entry.state is LedgerState.PENDING and entry.next_attempt_at is None
                 pending = (
                     entry
@@ -766,7 +767,7 @@ class Runner:
                 lease_expires_at=None,
             )
         )
-        if run.kind is RunKind.SCHEDULED:  # the only runs a completion waits for
+        if run.kind in (RunKind.SCHEDULED, RunKind.OCCURRENCE):  # runs a completion waits for
             campaign = uow.campaigns.find(run.campaign_id)
             if campaign is not None and campaign.open_runs > 0:
                 uow.campaigns.save(run_finished(campaign, now, self._rules))

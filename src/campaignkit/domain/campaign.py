@@ -151,7 +151,8 @@ class Campaign:
         failure_reason: Why it FAILED, if it did.
         review: The open review request, if the draft is in review.
         approvals: The approval trail: every request and decision, oldest first.
-        open_runs: One-shot runs started and not yet finished (completion waits for them).
+        open_runs: Scheduled runs (one-shot or occurrences) started and not yet
+            finished (completion waits for them).
         next_occurrence_at: When a LIVE recurring campaign next starts a run.
         runs_finished_at: When the last of its runs finished.
         due_at: When the engine next has lifecycle work for it (``None``: never).

@@ -252,7 +252,8 @@ class ActionCounts:
         retries: Re-sends after transient failures.
         pending: Handed over, queued or waiting to retry: outcome not final yet.
         feedback: Feedback events reported, by kind.
-        late: Sent after the recipient's own due time had passed (profile time zones).
+        late: Recipients whose own due time had already passed when the run reached
+            them (profile time zones: a run started late, after downtime).
         timezone_fallbacks: Recipients without a usable time zone (the campaign's was used).
     """
 

@@ -164,7 +164,9 @@ def completion_at(campaign: Campaign, rules: LifecycleRules) -> pendulum.DateTim
 
     A one-shot scheduled campaign completes ``completion_after`` after it went
     live, or at its end date if that comes first, and never before its run
-    has finished (unless the end date cuts the run off).
+    has finished (unless the end date cuts the run off). A recurring or
+    API-triggered campaign completes at its end date; with profile time zones,
+    not before its scheduled runs have delivered every zone.
     """
     version = campaign.live_version
     if version is None or campaign.went_live_at is None:
@@ -177,6 +179,12 @@ def completion_at(campaign: Campaign, rules: LifecycleRules) -> pendulum.DateTim
         if campaign.runs_finished_at is not None:
             by_clock = max(by_clock, campaign.runs_finished_at)
         return by_clock if end is None else min(by_clock, end)
+    if end is not None and version.schedule.use_profile_timezone:
+        # every time zone of the occurrences before the end is delivered first
+        if campaign.open_runs:
+            return None
+        if campaign.runs_finished_at is not None:
+            return max(end, campaign.runs_finished_at)
     return end
 
 
@@ -191,9 +199,17 @@ def run_start(schedule: Schedule, nominal: pendulum.DateTime) -> pendulum.DateTi
     return nominal
 
 
-def first_occurrence(schedule: Schedule, not_before: pendulum.DateTime) -> pendulum.DateTime | None:
-    """The first occurrence of a recurring schedule at or after ``not_before``."""
-    return next(schedule.occurrences(after=not_before.subtract(microseconds=1)), None)
+def first_occurrence(
+    schedule: Schedule,
+    not_before: pendulum.DateTime,
+    anchor: pendulum.DateTime | None = None,
+) -> pendulum.DateTime | None:
+    """The first occurrence of a recurring schedule at or after ``not_before``.
+
+    ``anchor`` anchors a schedule without a start (see ``Schedule.occurrences``).
+    """
+    after = not_before.subtract(microseconds=1)
+    return next(schedule.occurrences(after=after, anchor=anchor), None)
 
 
 def next_due(campaign: Campaign, rules: LifecycleRules) -> pendulum.DateTime | None:
@@ -224,7 +240,7 @@ def _go_live(campaign: Campaign, now: pendulum.DateTime) -> Campaign:
     upcoming = None
     if version.schedule.is_recurring:
         anchor = version.schedule.start or campaign.activated_at or now
-        upcoming = first_occurrence(version.schedule, max(anchor, now))
+        upcoming = first_occurrence(version.schedule, max(anchor, now), anchor)
     return attrs.evolve(campaign, status=S.LIVE, went_live_at=now, next_occurrence_at=upcoming)
 
 
@@ -405,7 +421,7 @@ def _promote_draft(campaign: Campaign, verb: Verb, now: pendulum.DateTime) -> Ca
     activated_at = now if campaign.status is S.SCHEDULED else campaign.activated_at
     upcoming = campaign.next_occurrence_at
     if campaign.status is S.LIVE and draft.schedule.is_recurring:
-        upcoming = next(draft.schedule.occurrences(after=now), None)  # later runs only
+        upcoming = _later_occurrence(draft.schedule, campaign, now)
     return attrs.evolve(
         campaign,
         live_version=draft,
@@ -415,6 +431,23 @@ def _promote_draft(campaign: Campaign, verb: Verb, now: pendulum.DateTime) -> Ca
         activated_at=activated_at,
         next_occurrence_at=upcoming,
     )
+
+
+def _later_occurrence(
+    schedule: Schedule, campaign: Campaign, now: pendulum.DateTime
+) -> pendulum.DateTime | None:
+    """The first occurrence of a new version whose run has not started yet.
+
+    An occurrence after ``now`` whose run already started (profile time zones
+    start a run up to a day early) belongs to the version that started it,
+    unless the old version had not run it yet (it is at or after the campaign's
+    pending occurrence).
+    """
+    pending = campaign.next_occurrence_at
+    for occurrence in schedule.occurrences(after=now, anchor=campaign.activated_at):
+        if run_start(schedule, occurrence) > now or (pending is not None and occurrence >= pending):
+            return occurrence
+    return None
 
 
 def _activate(campaign: Campaign, now: pendulum.DateTime) -> Campaign:

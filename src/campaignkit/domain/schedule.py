@@ -78,20 +78,27 @@ class Schedule:
         """True when the schedule repeats."""
         return self.recurrence is not None
 
-    def occurrences(self, after: pendulum.DateTime | None = None) -> Iterator[pendulum.DateTime]:
+    def occurrences(
+        self,
+        after: pendulum.DateTime | None = None,
+        *,
+        anchor: pendulum.DateTime | None = None,
+    ) -> Iterator[pendulum.DateTime]:
         """The instants (UTC) the schedule fires at, strictly after ``after``.
 
         A one-shot schedule fires once, at its start. A recurring one fires per
-        its rule from its start (or from ``after`` when it has no start), until
-        its end (exclusive): finite when an end is set.
+        its rule from its start, until its end (exclusive): finite when an end
+        is set. A schedule without a start is anchored on ``anchor`` (the
+        campaign's activation: every-N periods and RRULE counts run from it),
+        else on ``after``.
 
         Raises:
-            ValidationError: neither a start nor ``after`` gives a first day.
+            ValidationError: neither a start, ``anchor`` nor ``after`` gives a first day.
         """
-        anchor = self.start or after
+        anchor = self.start or anchor or after
         if anchor is None:
             raise ValidationError(
-                ["this schedule has no start: pass after= (for example the activation instant)"]
+                ["this schedule has no start: pass anchor= (for example the activation instant)"]
             )
         if self.recurrence is None:
             start = self.start
