@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
 import cattrs
+import cattrs.v
 import pendulum
 from cattrs.strategies import configure_tagged_union
 
@@ -34,7 +35,7 @@ from campaignkit.domain.surface import (
     SurfaceSettings,
 )
 from campaignkit.domain.triggers import ExecutionRecord
-from campaignkit.errors import StorageError
+from campaignkit.errors import StorageError, ValidationError
 
 T = TypeVar("T")
 Document = dict[str, Any]
@@ -193,13 +194,20 @@ def from_document(cls: type[T], document: object) -> T:
         raise
     except Exception as exc:  # cattrs and upcasters raise several exception types
         details = (
-            "; ".join(cattrs.transform_error(exc))
+            "; ".join(cattrs.transform_error(exc, format_exception=_explain))
             if isinstance(exc, cattrs.BaseValidationError)
             else str(exc)
         )
         raise StorageError(
             f"{name} document (version {document['version']}) is invalid: {details}"
         ) from exc
+
+
+def _explain(exc: BaseException, type_: type | None) -> str:
+    """A structuring error as text; a domain ``ValidationError`` keeps its problems."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.problems)
+    return cattrs.v.format_exception(exc, type_)
 
 
 def dumps(value: object) -> str:

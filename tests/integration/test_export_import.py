@@ -514,3 +514,70 @@ def test_exporting_nothing_is_an_empty_package_that_imports_nothing(memory_pair:
     before = memory_pair.target_state()
     assert memory_pair.importer.import_(package) == []
     assert memory_pair.target_state() == before
+
+
+SCHEDULING_TAMPERING: Final[dict[str, tuple[Callable[[dict[str, Any]], None], str]]] = {
+    "rrule interval 0": (
+        lambda v: v["schedule"].update(
+            recurrence={"frequency": "RRULE", "rule": "FREQ=DAILY;INTERVAL=0"}
+        ),
+        "INTERVAL must be at least 1",
+    ),
+    "rrule garbage": (
+        lambda v: v["schedule"].update(recurrence={"frequency": "RRULE", "rule": "FREQ=OFTEN"}),
+        "is not valid",
+    ),
+    "daily every 0": (
+        lambda v: v["schedule"].update(
+            recurrence={"frequency": "DAILY", "at": "09:00", "every": 0}
+        ),
+        "every=0 must be at least 1",
+    ),
+    "daily at 25:00": (
+        lambda v: v["schedule"].update(recurrence={"frequency": "DAILY", "at": "25:00"}),
+        "must be HH:MM",
+    ),
+    "weekly without days": (
+        lambda v: v["schedule"].update(recurrence={"frequency": "WEEKLY", "at": "09:00"}),
+        "needs at least one weekday",
+    ),
+    "monthly day 40": (
+        lambda v: v["schedule"].update(
+            recurrence={"frequency": "MONTHLY", "at": "09:00", "day": 40}
+        ),
+        "monthly day 40 must be between 1 and 31",
+    ),
+    "one wave": (
+        lambda v: v["schedule"].update(waves={"sizing": "equal", "sizes": [1], "every": 3600.0}),
+        "1 waves; use 2 to 10",
+    ),
+    "waves a minute apart": (
+        lambda v: v["schedule"].update(waves={"sizing": "equal", "sizes": [1, 1], "every": 60.0}),
+        "at least 30 minutes apart",
+    ),
+    "percentages summing to 50": (
+        lambda v: v["schedule"].update(
+            waves={"sizing": "percentages", "sizes": [25, 25], "every": 3600.0}
+        ),
+        "percentages must total 100",
+    ),
+    "rate limit 0": (
+        lambda v: v["actions"][0].update(rate_limit=0),
+        "rate_limit=0 must be a whole number",
+    ),
+}
+
+
+@pytest.mark.parametrize("tampering", list(SCHEDULING_TAMPERING), ids=str)
+def test_hand_edited_scheduling_values_are_refused_on_import(
+    memory_pair: Pair, tampering: str
+) -> None:
+    """A package edited by hand cannot smuggle in a schedule the builders refuse."""
+    change, expected = SCHEDULING_TAMPERING[tampering]
+    good = memory_pair.source.draft("Good")
+    package = memory_pair.package(good.id)
+    change(package["campaigns"][0]["data"]["draft_version"])
+    before = memory_pair.target_state()
+    [problem] = problems_of(lambda: memory_pair.importer.import_(package))
+    assert expected in problem
+    assert memory_pair.target_state() == before

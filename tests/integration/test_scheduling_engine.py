@@ -492,7 +492,9 @@ def test_rate_limit_waits_between_ticks_instead_of_bursting(env: Env) -> None:
 
     env.at(T0.add(microseconds=500_000))  # half a second later: the next slot is not here
     assert len(env.channel.sent) == 2
-    env.at(T0.add(seconds=10))  # late tick: every slot has passed, they all go
+    env.at(T0.add(seconds=10))  # late tick: the passed slots are handed out again, 2 a second
+    assert len(env.channel.sent) == 4
+    env.at(T0.add(seconds=11))
     assert len(env.channel.sent) == 5
 
 
@@ -1040,3 +1042,13 @@ def test_an_rrule_count_holds_for_a_campaign_without_start(env: Env) -> None:
     env.drive(utc(2026, 12, 10))
     assert [at.day for at in env.arrived()["p1"]] == [1, 2, 3]
     assert [r.status for r in env.report(campaign.id).runs] == [RS.SUCCEEDED] * 3
+
+
+def test_the_rate_holds_when_a_tick_comes_late(env: Env) -> None:
+    env.people({f"p{i:02d}": None for i in range(10)})
+    campaign = env.campaign(rate_limit=2)
+    env.tick()  # live, 2 sent, 8 given slots in the next 4 seconds
+    env.at(T0.add(seconds=30))  # nobody ticked at those slots
+    env.drive(T0.add(minutes=1))
+    assert per_second(env, campaign.id) == [2, 2, 2, 2, 2]  # never the 8 at once
+    assert sorted({at for ats in env.arrived().values() for at in ats})[1] == T0.add(seconds=30)

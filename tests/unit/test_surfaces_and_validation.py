@@ -552,8 +552,6 @@ def test_an_actions_rate_limit_survives_export_and_import(world: World) -> None:
 
 @pytest.mark.parametrize("limit", [0, -3, 2.5, True, "10"])
 def test_a_rate_limit_must_be_a_positive_whole_number(world: World, limit: object) -> None:
-    action = attrs.evolve(world.email_action(), rate_limit=limit)  # type: ignore[arg-type]
     with pytest.raises(ck.ValidationError) as refused:
-        world.draft(actions=[action])
+        attrs.evolve(world.email_action(), rate_limit=limit)  # type: ignore[arg-type]
     assert_problems(refused.value, f"rate_limit={limit!r} must be a whole number")
-    assert world.admin.list_campaigns().items == ()

@@ -109,6 +109,7 @@ def gate(
     decided: list[tuple[Verdict, LedgerEntry]] = []
     # due + window < now  <=>  due < now - window (the window is an absolute duration)
     window_opened_after = now - rules.send_window
+    second_ago = now - pendulum.duration(seconds=1)
     for entry in entries:
         first = entry.attempts == 0  # retries follow the backoff, not the window
         if first and entry.due_at is not None and entry.due_at < window_opened_after:
@@ -136,7 +137,9 @@ def gate(
                 continue
         limit = rules.rate_limits.get(entry.action_id)
         if limit is not None:
-            slot = entry.slot or rate.slot(entry.action_id, limit, now)
+            slot = entry.slot
+            if slot is None or slot <= second_ago:  # a slot whose second is over (late tick)
+                slot = rate.slot(entry.action_id, limit, now)
             if slot > now:
                 waiting = attrs.evolve(entry, slot=slot)
                 decided.append((Verdict.QUEUE, queued(waiting, slot)))

@@ -18,6 +18,7 @@ from campaignkit.domain.campaign_enums import (
 from campaignkit.domain.channels import ChannelType, Content
 from campaignkit.domain.rules import QuietHours
 from campaignkit.domain.schedule import Schedule
+from campaignkit.errors import ValidationError
 
 
 @attrs.frozen
@@ -35,6 +36,16 @@ class Action:
     content: Content
     id: str = ""
     rate_limit: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        limit: object = self.rate_limit
+        if limit is not None and (type(limit) is not int or limit < 1):
+            raise ValidationError(
+                [
+                    f"rate_limit={limit!r} must be a whole number of messages per second, "
+                    "at least 1 (or None for no limit)"
+                ]
+            )
 
     @property
     def channel(self) -> ChannelType:

@@ -62,8 +62,8 @@ def is_time_of_day(value: object) -> bool:
     return isinstance(value, str) and _AT.fullmatch(value) is not None
 
 
-def _check_every(every: int) -> None:
-    if every < 1:
+def _check_every(every: object) -> None:
+    if type(every) is not int or every < 1:
         raise ValidationError([f"recurrence every={every} must be at least 1"])
 
 
@@ -99,6 +99,18 @@ class Recurrence:
     day: int | None = None
     rule: str | None = None
 
+    def __attrs_post_init__(self) -> None:
+        """Refuse a rule the builders would refuse (values loaded from a document too)."""
+        if self.frequency is Frequency.RRULE:
+            _rrule_text(str(self.rule or ""))
+            return
+        _check_at(self.at)
+        _check_every(self.every)
+        if self.frequency is Frequency.WEEKLY:
+            _weekdays(self.days)
+        elif self.frequency is Frequency.MONTHLY:
+            _check_day(self.day)
+
     @classmethod
     def daily(cls, *, at: str, every: int = 1) -> Recurrence:
         """Every ``every`` days at local time ``at``."""
@@ -111,27 +123,14 @@ class Recurrence:
         """On the given weekdays of every ``every`` weeks, at local time ``at``."""
         _check_at(at)
         _check_every(every)
-        problems = [
-            f"unknown weekday {d!r}; use MO TU WE TH FR SA SU"
-            for d in days
-            if str(getattr(d, "value", d)) not in Weekday.__members__
-        ]
-        if not days:
-            problems.append("a weekly recurrence needs at least one weekday")
-        if problems:
-            raise ValidationError(problems)
-        chosen = sorted(
-            {Weekday(str(getattr(d, "value", d))) for d in days}, key=list(Weekday).index
-        )
-        return cls(Frequency.WEEKLY, at=at, every=every, days=tuple(chosen))
+        return cls(Frequency.WEEKLY, at=at, every=every, days=_weekdays(days))
 
     @classmethod
     def monthly(cls, *, day: int, at: str, every: int = 1) -> Recurrence:
         """On day ``day`` (1-31) of every ``every`` months, at local time ``at``."""
         _check_at(at)
         _check_every(every)
-        if not 1 <= day <= 31:
-            raise ValidationError([f"monthly day {day} must be between 1 and 31"])
+        _check_day(day)
         return cls(Frequency.MONTHLY, at=at, every=every, day=day)
 
     @classmethod
@@ -145,26 +144,51 @@ class Recurrence:
         Raises:
             ValidationError: the text is not a valid RRULE.
         """
-        text = str(rule).strip()
-        if text.upper().startswith("RRULE:"):
-            text = text[len("RRULE:") :]
-        if "FREQ=" not in text.upper():
-            raise ValidationError([f"RRULE {rule!r} has no FREQ=...; e.g. 'FREQ=DAILY'"])
-        if "DTSTART" in text.upper() or "\n" in text:
-            raise ValidationError(
-                [
-                    f"RRULE {rule!r} must be a single RRULE line without DTSTART: "
-                    "the schedule's start and time zone anchor it"
-                ]
-            )
-        interval = _INTERVAL.search(text)
-        if interval is not None and int(interval.group(1)) < 1:
-            raise ValidationError([f"RRULE {rule!r}: INTERVAL must be at least 1"])
-        try:
-            _parse_rrule(text, datetime.datetime(2000, 1, 1), "UTC")
-        except (ValueError, TypeError) as error:
-            raise ValidationError([f"RRULE {rule!r} is not valid: {error}"]) from None
-        return cls(Frequency.RRULE, rule=text)
+        return cls(Frequency.RRULE, rule=_rrule_text(rule))
+
+
+def _rrule_text(rule: str) -> str:
+    """The RRULE text without an ``RRULE:`` prefix, once dateutil accepts it."""
+    text = str(rule).strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[len("RRULE:") :]
+    if "FREQ=" not in text.upper():
+        raise ValidationError([f"RRULE {rule!r} has no FREQ=...; e.g. 'FREQ=DAILY'"])
+    if "DTSTART" in text.upper() or "\n" in text:
+        raise ValidationError(
+            [
+                f"RRULE {rule!r} must be a single RRULE line without DTSTART: "
+                "the schedule's start and time zone anchor it"
+            ]
+        )
+    interval = _INTERVAL.search(text)
+    if interval is not None and int(interval.group(1)) < 1:
+        raise ValidationError([f"RRULE {rule!r}: INTERVAL must be at least 1"])
+    try:
+        _parse_rrule(text, datetime.datetime(2000, 1, 1), "UTC")
+    except (ValueError, TypeError) as error:
+        raise ValidationError([f"RRULE {rule!r} is not valid: {error}"]) from None
+    return text
+
+
+def _weekdays(days: Sequence[Weekday | str]) -> tuple[Weekday, ...]:
+    """Weekday codes as distinct ``Weekday`` values in week order (at least one)."""
+    problems = [
+        f"unknown weekday {d!r}; use MO TU WE TH FR SA SU"
+        for d in days
+        if str(getattr(d, "value", d)) not in Weekday.__members__
+    ]
+    if not days:
+        problems.append("a weekly recurrence needs at least one weekday")
+    if problems:
+        raise ValidationError(problems)
+    chosen = {Weekday(str(getattr(d, "value", d))) for d in days}
+    return tuple(sorted(chosen, key=list(Weekday).index))
+
+
+def _check_day(day: object) -> None:
+    if type(day) is not int or not 1 <= day <= 31:
+        raise ValidationError([f"monthly day {day} must be between 1 and 31"])
 
 
 _INTERVAL = re.compile(r"INTERVAL=(-?\d+)", re.IGNORECASE)

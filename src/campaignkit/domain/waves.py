@@ -67,6 +67,14 @@ class Waves:
     sizes: tuple[int, ...]
     every: pendulum.Duration
 
+    def __attrs_post_init__(self) -> None:
+        """Refuse waves the builders would refuse (values loaded from a document too)."""
+        _check(
+            self.sizes,
+            self.every,
+            sum_to=100 if self.sizing is WaveSizing.PERCENTAGES else None,
+        )
+
     @classmethod
     def equal(cls, *, count: int, every: pendulum.Duration) -> Waves:
         """``count`` waves of equal size, ``every`` apart."""

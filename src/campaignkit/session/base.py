@@ -94,13 +94,6 @@ class SessionBase:
         for number, action in enumerate(actions, start=1):
             if not isinstance(action, Action):
                 problems.append(f"action {number} is a {type(action).__name__}, not an Action")
-            elif action.rate_limit is not None and (
-                type(action.rate_limit) is not int or action.rate_limit < 1
-            ):
-                problems.append(
-                    f"action {number}: rate_limit={action.rate_limit!r} must be a whole number "
-                    "of messages per second, at least 1 (or None for no limit)"
-                )
             elif not action.id:
                 result.append(attrs.evolve(action, id=self._new_id("act")))
             else:
