@@ -166,6 +166,9 @@ class Runner:
         run, plan = claimed
         try:
             return self._deliver_run(run, plan, now)
+        except _LeaseLost:  # another worker took the run over: it records what follows
+            with self._store.unit_of_work() as uow:
+                return uow.runs.get(run_id)
         except BaseException:
             # an interrupted delivery (KeyboardInterrupt, a channel raising): hand the
             # run back at once, so this worker or another resumes it without waiting
@@ -197,6 +200,18 @@ class Runner:
                 uow.runs.save(
                     attrs.evolve(run, lease_owner=None, lease_expires_at=None, due_at=now)
                 )
+
+    def _owned(self, uow: UnitOfWork, run_id: str) -> Run:
+        """The run, if this worker still holds its lease; else ``_LeaseLost`` (nothing written).
+
+        A worker whose lease lapsed (a channel call slower than the lease) and
+        whose run another worker took over must not record outcomes or counts:
+        the new owner re-sends with the same idempotency keys and records them.
+        """
+        run = uow.runs.get(run_id)
+        if run.lease_owner != self._worker:
+            raise _LeaseLost(run_id)
+        return run
 
     # ------------------------------------------------------------ claiming
 
@@ -523,7 +538,7 @@ class Runner:
         are recorded as excluded (``stopped``) instead: none of them goes out.
         """
         with self._store.unit_of_work() as uow:
-            run = uow.runs.get(run_id)
+            run = self._owned(uow, run_id)
             live = uow.campaigns.status(run.campaign_id) is CampaignStatus.LIVE
             if not live:
                 for entry in entries:
@@ -631,10 +646,10 @@ class Runner:
                 tally.add(action_id, "failed")
                 tally.add(action_id, "pending", -1)
         with self._store.unit_of_work() as uow:
+            run = self._owned(uow, run_id)
             uow.ledger.put(updated)
             for channel, sent in contacts.items():  # frequency caps count them
                 uow.contacts.record(channel, sent)
-            run = uow.runs.get(run_id)
             uow.runs.save(
                 attrs.evolve(
                     run,
@@ -697,7 +712,7 @@ class Runner:
 
     def _settle(self, run_id: str, now: pendulum.DateTime) -> Run:
         with self._store.unit_of_work() as uow:
-            run = uow.runs.get(run_id)
+            run = self._owned(uow, run_id)
             next_retry = uow.ledger.next_due_at(run_id)
             if next_retry is not None or not run.streamed:
                 return uow.runs.save(
@@ -709,6 +724,7 @@ class Runner:
         """Stop at a batch boundary: queued retries and unreached members are excluded."""
         while True:
             with self._store.unit_of_work() as uow:
+                run = self._owned(uow, run_id)
                 open_entries = list(uow.ledger.open_entries(run_id, self._settings.batch_size))
                 if not open_entries:
                     break
@@ -717,7 +733,6 @@ class Runner:
                 for entry in open_entries:
                     tally.exclude(entry.action_id, ExclusionReason.STOPPED, targeted=0)
                     tally.add(entry.action_id, "pending", -1)
-                run = uow.runs.get(run_id)
                 uow.runs.save(attrs.evolve(run, counts=tally.merged_into(run.counts)))
         with self._store.unit_of_work() as uow:
             run = uow.runs.get(run_id)
@@ -772,6 +787,10 @@ class Runner:
             if campaign is not None and campaign.open_runs > 0:
                 uow.campaigns.save(run_finished(campaign, now, self._rules))
         return saved
+
+
+class _LeaseLost(Exception):
+    """This worker's lease on a run lapsed and another worker took the run over."""
 
 
 _TICK = pendulum.duration(microseconds=1)
