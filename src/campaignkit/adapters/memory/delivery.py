@@ -302,20 +302,29 @@ class MemoryContacts:
         self, channel: ChannelType, contacts: Sequence[tuple[str, pendulum.DateTime]]
     ) -> None:
         """Record ``(profile_id, sent_at)`` contacts on ``channel``."""
-        log = self.tables.contacts
+        by_profile = self.tables.contacts.setdefault(channel, {})
+        grown: list[list[pendulum.DateTime]] = []
         for profile_id, at in contacts:
-            times = log.setdefault((channel, profile_id), [])
+            times = by_profile.get(profile_id)
+            if times is None:
+                times = by_profile[profile_id] = []
             times.append(at)
-            self.journal.undo.append(functools.partial(times.__delitem__, -1))
+            grown.append(times)
+
+        def undo() -> None:
+            for times in reversed(grown):
+                times.pop()
+
+        self.journal.undo.append(undo)
 
     def counts(
         self, channel: ChannelType, profile_ids: Sequence[str], since: pendulum.DateTime
     ) -> Mapping[str, int]:
         """Contacts per profile on ``channel`` at or after ``since``."""
-        log = self.tables.contacts
+        by_profile = self.tables.contacts.get(channel, {})
         found = {}
         for profile_id in profile_ids:
-            count = sum(1 for at in log.get((channel, profile_id), ()) if at >= since)
+            count = sum(1 for at in by_profile.get(profile_id, ()) if at >= since)
             if count:
                 found[profile_id] = count
         return found

@@ -72,7 +72,8 @@ class Tables:
         self.suppressions: set[tuple[ChannelType, str]] = set()
         self.static_audiences: dict[str, tuple[str, ...]] = {}
         self.executions: dict[str, ExecutionRecord] = {}
-        self.contacts: dict[tuple[ChannelType, str], list[pendulum.DateTime]] = {}
+        self.contacts: dict[ChannelType, dict[str, list[pendulum.DateTime]]] = {}
+        """Send instants per channel and profile (frequency caps)."""
         self.rules = RuleBook()
 
     def put_campaign(self, campaign: Campaign | None, previous: Campaign | None) -> None:
