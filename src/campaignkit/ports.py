@@ -235,9 +235,21 @@ class ContactRepository(Protocol):
     """Protocol: when each profile got a marketing message, per channel (frequency caps)."""
 
     def record(
-        self, channel: ChannelType, contacts: Sequence[tuple[str, pendulum.DateTime]]
+        self,
+        channel: ChannelType,
+        contacts: Sequence[tuple[str, pendulum.DateTime]],
+        keys: Sequence[str] | None = None,
     ) -> None:
-        """Record ``(profile_id, sent_at)`` contacts on ``channel``."""
+        """Record ``(profile_id, sent_at)`` contacts on ``channel``.
+
+        ``keys`` (one per contact: the message's idempotency key) name each
+        contact so that ``forget`` can take it back; the caller records a
+        message once (when it is first handed over).
+        """
+        ...
+
+    def forget(self, channel: ChannelType, contacts: Sequence[tuple[str, str]]) -> None:
+        """Remove ``(profile_id, key)`` contacts of ``channel`` (messages that never went out)."""
         ...
 
     def counts(

@@ -212,7 +212,7 @@ def _explain(exc: BaseException, type_: type | None) -> str:
 
 def dumps(value: object) -> str:
     """Serialize ``value`` to compact JSON (an envelope)."""
-    return json.dumps(to_document(value), separators=(",", ":"), sort_keys=True)
+    return json.dumps(to_document(value), separators=(",", ":"))
 
 
 def loads(cls: type[T], text: str | bytes) -> T:

@@ -85,3 +85,56 @@ def test_a_worker_that_lost_its_lease_records_nothing(tmp_path: Path) -> None:
     finally:
         for kit in kits.values():
             kit.close()
+
+
+def test_a_message_in_flight_counts_towards_another_campaigns_frequency_cap(
+    tmp_path: Path,
+) -> None:
+    """While worker A's call is in flight, worker B runs a second campaign to the same people."""
+    path = tmp_path / "kit.db"
+    clock = ManualClock(T0)
+    first_id = _seed(path, clock)
+    kits: dict[str, ck.CampaignKit] = {}
+    second: list[str] = []
+
+    def slow(message: ck.Message) -> ck.SendResult:
+        if not second:  # mid-call, another worker sends a second campaign
+            ada = kits["B"].as_user("ada")
+            surface = ada.list_surfaces()[0]
+            campaign = ada.create_campaign(
+                name="Second",
+                audience="all",
+                namespace="email",
+                actions=[ck.Action(surface.id, ck.EmailContent(subject="Again", html="<p>2</p>"))],
+            )
+            ada.activate(campaign.id)
+            second.append(campaign.id)
+            kits["B"].tick()
+        return ck.Accepted(f"mail-{message.idempotency_key}")
+
+    for name, deliver in (("A", slow), ("B", lambda m: ck.Accepted(f"b-{m.idempotency_key}"))):
+        kits[name] = ck.CampaignKit.sqlite(
+            path,
+            clock=clock,
+            channels={EMAIL: CallbackChannel(deliver)},
+            delivery=ck.DeliverySettings(batch_size=2),
+        )
+    try:
+        kits["A"].rules.add_frequency_cap(
+            EMAIL, ck.FrequencyCap(max=1, per=pendulum.duration(days=1))
+        )
+        kits["A"].tick()
+        kits["A"].run_until(T0.add(minutes=10))
+        ada = kits["A"].as_user("ada")
+        capped = {ck.ExclusionReason.FREQUENCY_CAP: 2}
+        first, later = ada.report(first_id), ada.report(second[0])
+        # A's batch in flight (p0, p1) was already counted, so B left those two out;
+        # B reached the other four first, so A's later batches left them out
+        assert (later.sent, dict(later.excluded)) == (4, capped)
+        assert (first.sent, dict(first.excluded)) == (2, {ck.ExclusionReason.FREQUENCY_CAP: 4})
+        with kits["A"].store.unit_of_work() as uow:
+            contacts = uow.contacts.counts(EMAIL, PEOPLE, T0.subtract(days=1))
+        assert {pid: contacts.get(pid, 0) for pid in PEOPLE} == dict.fromkeys(PEOPLE, 1)
+    finally:
+        for kit in kits.values():
+            kit.close()

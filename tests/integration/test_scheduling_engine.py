@@ -1052,3 +1052,35 @@ def test_the_rate_holds_when_a_tick_comes_late(env: Env) -> None:
     env.drive(T0.add(minutes=1))
     assert per_second(env, campaign.id) == [2, 2, 2, 2, 2]  # never the 8 at once
     assert sorted({at for ats in env.arrived().values() for at in ats})[1] == T0.add(seconds=30)
+
+
+class RefusingChannel(RecordingChannel):
+    """A RecordingChannel that permanently refuses messages to some profiles."""
+
+    def __init__(self, refused: Iterable[str]) -> None:
+        super().__init__("email")
+        self.refused = set(refused)
+
+    def send(self, messages: Sequence[ck.Message]) -> Sequence[ck.SendResult]:
+        return [
+            ck.PermanentFailure("mailbox does not exist")
+            if m.profile_id in self.refused
+            else super(RefusingChannel, self).send([m])[0]
+            for m in messages
+        ]
+
+
+def test_a_message_that_permanently_failed_does_not_count_towards_the_cap(
+    envs: Envs,
+) -> None:
+    env = envs(channel=RefusingChannel({"p1"}))
+    env.people({"p1": None, "p2": None})
+    env.kit.rules.add_frequency_cap(EMAIL, ck.FrequencyCap(max=1, per=DAY))
+    first = env.campaign(name="First")
+    env.drive(T0.add(minutes=5))
+    assert (env.report(first.id).sent, env.report(first.id).counts.failed) == (1, 1)
+    env.channel.refused.clear()  # type: ignore[attr-defined]
+    second = env.campaign(name="Second")
+    env.drive(T0.add(minutes=10))
+    assert env.report(second.id).sent == 1  # p1: the failed message never reached them
+    assert env.report(second.id).excluded == {R.FREQUENCY_CAP: 1}  # p2 got the first

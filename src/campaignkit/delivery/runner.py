@@ -547,6 +547,7 @@ class Runner:
                         tally.exclude(entry.action_id, ExclusionReason.STOPPED, targeted=0)
                 entries = [_stopped(e) if e.state is LedgerState.PENDING else e for e in entries]
             uow.ledger.put(entries)
+            _record_contacts(uow, entries, now)
             changes: dict[str, Any] = {
                 "counts": tally.merged_into(run.counts),
                 "lease_expires_at": now + self._settings.lease,
@@ -602,7 +603,7 @@ class Runner:
     ) -> None:
         settings = self._settings
         updated: list[LedgerEntry] = []
-        contacts: dict[ChannelType, list[tuple[str, pendulum.DateTime]]] = {}
+        never_sent: dict[ChannelType, list[tuple[str, str]]] = {}  # their contacts are undone
         tally = Tally()
         for entry, result in outcomes:
             attempts = entry.attempts + 1
@@ -610,8 +611,6 @@ class Runner:
             if retry:
                 tally.add(action_id, "retries")
             if isinstance(result, Accepted):
-                if entry.message is not None and not entry.message.transactional:
-                    contacts.setdefault(entry.channel, []).append((entry.profile_id, now))
                 updated.append(
                     moved(
                         entry,
@@ -643,13 +642,16 @@ class Runner:
                 updated.append(
                     moved(entry, LedgerState.FAILED, attempts=attempts, error=result.error)
                 )
+                never_sent.setdefault(entry.channel, []).append(
+                    (entry.profile_id, idempotency_key(*entry.key))
+                )
                 tally.add(action_id, "failed")
                 tally.add(action_id, "pending", -1)
         with self._store.unit_of_work() as uow:
             run = self._owned(uow, run_id)
             uow.ledger.put(updated)
-            for channel, sent in contacts.items():  # frequency caps count them
-                uow.contacts.record(channel, sent)
+            for channel, failed in never_sent.items():
+                uow.contacts.forget(channel, failed)
             uow.runs.save(
                 attrs.evolve(
                     run,
@@ -787,6 +789,29 @@ class Runner:
             if campaign is not None and campaign.open_runs > 0:
                 uow.campaigns.save(run_finished(campaign, now, self._rules))
         return saved
+
+
+def _record_contacts(
+    uow: UnitOfWork, entries: Sequence[LedgerEntry], now: pendulum.DateTime
+) -> None:
+    """Count marketing messages about to go out towards frequency caps, with their intent.
+
+    Recorded once, at the first hand-over (a retry, a reconcile or a takeover
+    re-sends without recording again), so a message in flight counts even if
+    its worker dies and is dated when it was first handed over. It is keyed by
+    its idempotency key, so a permanent failure can undo it (``forget``).
+    """
+    by_channel: dict[ChannelType, tuple[list[tuple[str, pendulum.DateTime]], list[str]]] = {}
+    for entry in entries:
+        message = entry.message
+        if entry.state is not LedgerState.PENDING or message is None or message.transactional:
+            continue
+        if entry.attempts == 0:  # retries and re-sends were counted when first handed over
+            people, keys = by_channel.setdefault(entry.channel, ([], []))
+            people.append((entry.profile_id, now))
+            keys.append(message.idempotency_key)
+    for channel, (people, keys) in by_channel.items():
+        uow.contacts.record(channel, people, keys)
 
 
 class _LeaseLost(Exception):

@@ -1644,6 +1644,41 @@ class StoreContract:
             counts = _nonzero(uow.contacts.counts(ChannelType.EMAIL, asked, EPOCH))
         assert counts == {pid: 2 if i % 100 == 0 else 1 for i, pid in enumerate(contacted)}
 
+    def test_a_keyed_contact_can_be_forgotten(self, store: Store) -> None:
+        """``forget`` removes the contacts recorded under the given (profile, key) pairs.
+
+        Keys are unique per channel and profile (an idempotency key names both).
+        """
+        email, sms = ChannelType.EMAIL, ChannelType.SMS
+        with store.unit_of_work() as uow:
+            uow.contacts.record(email, [("p1", EPOCH), ("p2", EPOCH)], ["k1", "k2"])
+            uow.contacts.record(sms, [("p1", EPOCH)], ["k3"])
+            uow.contacts.record(email, [("p1", EPOCH)])  # unkeyed: cannot be forgotten
+        with store.unit_of_work() as uow:
+            uow.contacts.forget(email, [("p1", "k1"), ("p9", "never-recorded")])
+            uow.contacts.forget(email, [("p2", "k3")])  # k3 is p1's, on sms: not this one
+            uow.contacts.forget(sms, [("p1", "k3")])
+            uow.contacts.forget(email, [])
+        with store.unit_of_work() as uow:
+            assert _nonzero(uow.contacts.counts(email, ["p1", "p2"], EPOCH)) == {"p1": 1, "p2": 1}
+            assert _nonzero(uow.contacts.counts(sms, ["p1"], EPOCH)) == {}
+            uow.contacts.forget(email, [("p1", "k1")])  # forgetting twice changes nothing
+            assert _nonzero(uow.contacts.counts(email, ["p1"], EPOCH)) == {"p1": 1}
+
+    def test_forgetting_contacts_rolls_back_with_the_unit(self, store: Store) -> None:
+        """A unit that raises after ``forget`` and ``record`` leaves the contacts as they were."""
+        email = ChannelType.EMAIL
+        with store.unit_of_work() as uow:
+            uow.contacts.record(email, [("p1", EPOCH), ("p1", EPOCH)], ["k1", "k2"])
+        with pytest.raises(_Boom), store.unit_of_work() as uow:
+            uow.contacts.forget(email, [("p1", "k1")])
+            uow.contacts.record(email, [("p2", EPOCH)], ["k3"])
+            raise _Boom
+        with store.unit_of_work() as uow:
+            assert _nonzero(uow.contacts.counts(email, ["p1", "p2"], EPOCH)) == {"p1": 2}
+            uow.contacts.forget(email, [("p1", "k1")])  # k1 is still there to forget
+            assert _nonzero(uow.contacts.counts(email, ["p1", "p2"], EPOCH)) == {"p1": 1}
+
     # ------------------------------------------------------------ business rules
 
     def test_rules_start_empty_and_each_save_bumps_the_revision(self, store: Store) -> None:

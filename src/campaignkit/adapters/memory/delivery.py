@@ -299,12 +299,21 @@ class MemoryContacts:
     journal: Journal
 
     def record(
-        self, channel: ChannelType, contacts: Sequence[tuple[str, pendulum.DateTime]]
+        self,
+        channel: ChannelType,
+        contacts: Sequence[tuple[str, pendulum.DateTime]],
+        keys: Sequence[str] | None = None,
     ) -> None:
-        """Record ``(profile_id, sent_at)`` contacts on ``channel``."""
+        """Record ``(profile_id, sent_at)`` contacts, each under its key if given."""
         by_profile = self.tables.contacts.setdefault(channel, {})
+        by_key = self.tables.contact_keys
         grown: list[list[pendulum.DateTime]] = []
-        for profile_id, at in contacts:
+        added: list[str] = []
+        keyed: Sequence[str | None] = [None] * len(contacts) if keys is None else keys
+        for (profile_id, at), key in zip(contacts, keyed, strict=True):
+            if key is not None:
+                by_key[key] = (channel, profile_id, at)
+                added.append(key)
             times = by_profile.get(profile_id)
             if times is None:
                 times = by_profile[profile_id] = []
@@ -314,8 +323,31 @@ class MemoryContacts:
         def undo() -> None:
             for times in reversed(grown):
                 times.pop()
+            for key in added:
+                del by_key[key]
 
         self.journal.undo.append(undo)
+
+    def forget(self, channel: ChannelType, contacts: Sequence[tuple[str, str]]) -> None:
+        """Remove the ``(profile_id, key)`` contacts recorded on ``channel``."""
+        by_key = self.tables.contact_keys
+        for profile_id, key in contacts:
+            found = by_key.get(key)
+            if found is None or found[:2] != (channel, profile_id):
+                continue
+            del by_key[key]
+            times = self.tables.contacts[channel][profile_id]
+            times.remove(found[2])
+            self.journal.undo.append(functools.partial(self._restore, key, found, times))
+
+    def _restore(
+        self,
+        key: str,
+        found: tuple[ChannelType, str, pendulum.DateTime],
+        times: list[pendulum.DateTime],
+    ) -> None:
+        times.append(found[2])
+        self.tables.contact_keys[key] = found
 
     def counts(
         self, channel: ChannelType, profile_ids: Sequence[str], since: pendulum.DateTime

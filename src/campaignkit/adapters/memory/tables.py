@@ -74,6 +74,8 @@ class Tables:
         self.executions: dict[str, ExecutionRecord] = {}
         self.contacts: dict[ChannelType, dict[str, list[pendulum.DateTime]]] = {}
         """Send instants per channel and profile (frequency caps)."""
+        self.contact_keys: dict[str, tuple[ChannelType, str, pendulum.DateTime]] = {}
+        """Keyed contacts: message key -> (channel, profile id, instant)."""
         self.rules = RuleBook()
 
     def put_campaign(self, campaign: Campaign | None, previous: Campaign | None) -> None:

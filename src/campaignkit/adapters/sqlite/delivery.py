@@ -341,12 +341,26 @@ class SQLiteContacts:
         self._db = db
 
     def record(
-        self, channel: ChannelType, contacts: Sequence[tuple[str, pendulum.DateTime]]
+        self,
+        channel: ChannelType,
+        contacts: Sequence[tuple[str, pendulum.DateTime]],
+        keys: Sequence[str] | None = None,
     ) -> None:
-        """Record ``(profile_id, sent_at)`` contacts on ``channel``."""
+        """Record ``(profile_id, sent_at)`` contacts, each under its key if given."""
+        keyed: Sequence[str | None] = [None] * len(contacts) if keys is None else keys
         self._db.executemany(
-            "INSERT INTO contacts (channel, profile_id, sent_us) VALUES (?, ?, ?)",
-            [(channel.value, profile_id, to_us(at)) for profile_id, at in contacts],
+            "INSERT INTO contacts (channel, profile_id, sent_us, message_key) VALUES (?, ?, ?, ?)",
+            [
+                (channel.value, profile_id, to_us(at), key)
+                for (profile_id, at), key in zip(contacts, keyed, strict=True)
+            ],
+        )
+
+    def forget(self, channel: ChannelType, contacts: Sequence[tuple[str, str]]) -> None:
+        """Remove the ``(profile_id, key)`` contacts recorded on ``channel``."""
+        self._db.executemany(
+            "DELETE FROM contacts WHERE channel = ? AND profile_id = ? AND message_key = ?",
+            [(channel.value, profile_id, key) for profile_id, key in contacts],
         )
 
     def counts(

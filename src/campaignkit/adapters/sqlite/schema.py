@@ -173,5 +173,13 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
                 FROM profiles, json_each(profiles.document, '$.data.identities') AS identity""",
         ),
     ),
+    (
+        4,
+        "contacts keyed by message, so a re-sent message is counted once",
+        (
+            # looked up through contacts_by_profile: (channel, profile_id) narrows it
+            "ALTER TABLE contacts ADD COLUMN message_key TEXT",
+        ),
+    ),
 )
 """``(version, description, statements)``, oldest first."""
