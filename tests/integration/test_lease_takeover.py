@@ -11,6 +11,7 @@ run's counts and the frequency-cap contacts count every recipient once.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pendulum
@@ -45,6 +46,21 @@ def _seed(path: Path, clock: ManualClock) -> str:
         return campaign.id
 
 
+def _workers(
+    path: Path, clock: ManualClock, **channels: Callable[[ck.Message], ck.SendResult]
+) -> dict[str, ck.CampaignKit]:
+    """One kit (worker) per name on the same file and clock, each with its email channel."""
+    return {
+        name: ck.CampaignKit.sqlite(
+            path,
+            clock=clock,
+            channels={EMAIL: CallbackChannel(deliver)},
+            delivery=ck.DeliverySettings(batch_size=2),
+        )
+        for name, deliver in channels.items()
+    }
+
+
 def test_a_worker_that_lost_its_lease_records_nothing(tmp_path: Path) -> None:
     path = tmp_path / "kit.db"
     clock = ManualClock(T0)
@@ -63,11 +79,7 @@ def test_a_worker_that_lost_its_lease_records_nothing(tmp_path: Path) -> None:
         handed.append((message.idempotency_key, "B"))
         return ck.Accepted(f"mail-{message.idempotency_key}")
 
-    settings = ck.DeliverySettings(batch_size=2)
-    for name, deliver in (("A", slow), ("B", quick)):
-        kits[name] = ck.CampaignKit.sqlite(
-            path, clock=clock, channels={EMAIL: CallbackChannel(deliver)}, delivery=settings
-        )
+    kits.update(_workers(path, clock, A=slow, B=quick))
     try:
         kits["A"].tick()
         kits["A"].run_until(T0.add(minutes=10))
@@ -112,13 +124,7 @@ def test_a_message_in_flight_counts_towards_another_campaigns_frequency_cap(
             kits["B"].tick()
         return ck.Accepted(f"mail-{message.idempotency_key}")
 
-    for name, deliver in (("A", slow), ("B", lambda m: ck.Accepted(f"b-{m.idempotency_key}"))):
-        kits[name] = ck.CampaignKit.sqlite(
-            path,
-            clock=clock,
-            channels={EMAIL: CallbackChannel(deliver)},
-            delivery=ck.DeliverySettings(batch_size=2),
-        )
+    kits.update(_workers(path, clock, A=slow, B=lambda m: ck.Accepted(f"b-{m.idempotency_key}")))
     try:
         kits["A"].rules.add_frequency_cap(
             EMAIL, ck.FrequencyCap(max=1, per=pendulum.duration(days=1))

@@ -271,12 +271,6 @@ def env(envs: Envs) -> Env:
     return envs()
 
 
-@pytest.fixture
-def quiet_env(envs: Envs) -> Env:
-    """A default Env for tests that store quiet hours (kit-wide or on a campaign)."""
-    return envs()
-
-
 def balanced(counts: ck.ActionCounts) -> bool:
     """``targeted = sent + failed + excluded`` with nothing pending."""
     return counts.pending == 0 and counts.targeted == (
@@ -515,28 +509,28 @@ def test_rate_limited_messages_past_the_send_window_are_excluded(env: Env) -> No
 
 
 def test_quiet_hours_that_outlast_the_send_window_exclude_the_late_recipients(
-    quiet_env: Env,
+    env: Env,
 ) -> None:
-    quiet_env.kit.rules.add_quiet_hours(
+    env.kit.rules.add_quiet_hours(
         EMAIL, ck.QuietHours(start="21:00", end="08:00", timezone="profile", mode="queue")
     )
-    quiet_env.people({"lon": "UTC", "noumea": "Pacific/Noumea", "paris": "Europe/Paris"})
+    env.people({"lon": "UTC", "noumea": "Pacific/Noumea", "paris": "Europe/Paris"})
     start = utc(2026, 12, 1, 20)
     schedule = ck.Schedule(start=start, send_window=pendulum.duration(hours=2))
-    campaign = quiet_env.campaign(schedule)
+    campaign = env.campaign(schedule)
 
-    quiet_env.drive(start.add(days=4))
+    env.drive(start.add(days=4))
 
-    assert quiet_env.arrived(campaign.id) == {
+    assert env.arrived(campaign.id) == {
         "lon": [start],  # 20:00 in London: not quiet
         "noumea": [utc(2026, 12, 1, 21)],  # 07:00 in Noumea: queued an hour
     }
-    report = quiet_env.report(campaign.id)
+    report = env.report(campaign.id)
     # 21:00 in Paris: quiet until 08:00 Paris, 11 hours later, past the 2-hour window
     assert dict(report.excluded) == {R.SEND_WINDOW: 1}
     [run] = report.runs
     assert run.finished_at == utc(2026, 12, 2, 7)  # settled when Paris's quiet hours ended
-    assert quiet_env.ledger(run.run_id)["paris"].reason is R.SEND_WINDOW
+    assert env.ledger(run.run_id)["paris"].reason is R.SEND_WINDOW
 
 
 def test_a_retry_is_not_cut_off_by_the_send_window(envs: Envs) -> None:
@@ -570,100 +564,98 @@ def test_a_retry_is_not_cut_off_by_the_send_window(envs: Envs) -> None:
 
 
 def test_discard_quiet_hours_exclude_marketing_messages_in_the_recipients_night(
-    quiet_env: Env,
+    env: Env,
 ) -> None:
-    quiet_env.kit.rules.add_quiet_hours(
+    env.kit.rules.add_quiet_hours(
         EMAIL, ck.QuietHours(start="21:00", end="08:00", timezone="profile", mode="discard")
     )
-    quiet_env.people({"lon": "UTC", "ny": "America/New_York", "tokyo": "Asia/Tokyo"})
+    env.people({"lon": "UTC", "ny": "America/New_York", "tokyo": "Asia/Tokyo"})
     start = utc(2026, 12, 1, 22)
-    campaign = quiet_env.campaign(ck.Schedule(start=start))
+    campaign = env.campaign(ck.Schedule(start=start))
 
-    quiet_env.drive(start.add(days=4))
+    env.drive(start.add(days=4))
 
-    assert quiet_env.arrived(campaign.id) == {"ny": [start]}  # 17:00 in New York
-    report = quiet_env.report(campaign.id)
+    assert env.arrived(campaign.id) == {"ny": [start]}  # 17:00 in New York
+    report = env.report(campaign.id)
     assert dict(report.excluded) == {R.QUIET_HOURS: 2}  # 22:00 London, 07:00 Tokyo
     assert balanced(report.counts)
     [run] = report.runs
     assert run.finished_at == start  # nothing was held back
 
 
-def test_queue_quiet_hours_release_each_message_when_its_quiet_time_ends(quiet_env: Env) -> None:
-    quiet_env.kit.rules.add_quiet_hours(
+def test_queue_quiet_hours_release_each_message_when_its_quiet_time_ends(env: Env) -> None:
+    env.kit.rules.add_quiet_hours(
         EMAIL, ck.QuietHours(start="21:00", end="08:00", timezone="profile", mode="queue")
     )
-    quiet_env.people({"lon": "UTC", "ny": "America/New_York", "paris": "Europe/Paris"})
+    env.people({"lon": "UTC", "ny": "America/New_York", "paris": "Europe/Paris"})
     start = utc(2026, 12, 1, 22)
-    campaign = quiet_env.campaign(ck.Schedule(start=start))
+    campaign = env.campaign(ck.Schedule(start=start))
 
-    first = quiet_env.drive(start)
+    first = env.drive(start)
     assert first.next_due_at == utc(2026, 12, 2, 7)  # the earliest quiet time to end
-    [run] = quiet_env.runs(campaign.id)
-    queued = quiet_env.ledger(run.id)
+    [run] = env.runs(campaign.id)
+    queued = env.ledger(run.id)
     assert {pid: e.state for pid, e in queued.items()} == {
         "lon": ck.LedgerState.QUEUED,
         "ny": ck.LedgerState.SENT,
         "paris": ck.LedgerState.QUEUED,
     }
 
-    quiet_env.drive(start.add(days=4))
-    assert quiet_env.arrived(campaign.id) == {
+    env.drive(start.add(days=4))
+    assert env.arrived(campaign.id) == {
         "ny": [start],
         "paris": [utc(2026, 12, 2, 7)],  # 08:00 in Paris
         "lon": [utc(2026, 12, 2, 8)],  # 08:00 in London
     }
-    assert [m.profile_id for _, m in quiet_env.arrivals] == ["ny", "paris", "lon"]
-    report = quiet_env.report(campaign.id)
+    assert [m.profile_id for _, m in env.arrivals] == ["ny", "paris", "lon"]
+    report = env.report(campaign.id)
     assert (report.sent, dict(report.excluded)) == (3, {})
     [run_report] = report.runs
     assert run_report.finished_at == utc(2026, 12, 2, 8)
 
 
-def test_campaign_quiet_hours_apply_to_that_campaign_only(quiet_env: Env) -> None:
-    quiet_env.people({"p1": None})
+def test_campaign_quiet_hours_apply_to_that_campaign_only(env: Env) -> None:
+    env.people({"p1": None})
     lunch = ck.QuietHours(start="12:00", end="14:00", timezone="Europe/Paris", mode="queue")
     start = utc(2026, 12, 1, 11, 30)  # 12:30 in Paris
-    quiet = quiet_env.campaign(ck.Schedule(start=start), name="Quiet", quiet_hours=[lunch])
-    loud = quiet_env.campaign(ck.Schedule(start=start), name="Loud")
+    quiet = env.campaign(ck.Schedule(start=start), name="Quiet", quiet_hours=[lunch])
+    loud = env.campaign(ck.Schedule(start=start), name="Loud")
 
-    quiet_env.drive(start.add(days=4))
+    env.drive(start.add(days=4))
 
-    assert quiet_env.arrived(loud.id) == {"p1": [start]}
-    assert quiet_env.arrived(quiet.id) == {"p1": [utc(2026, 12, 1, 13)]}  # 14:00 in Paris
+    assert env.arrived(loud.id) == {"p1": [start]}
+    assert env.arrived(quiet.id) == {"p1": [utc(2026, 12, 1, 13)]}  # 14:00 in Paris
 
 
-def test_quiet_dates_hold_messages_until_the_local_day_ends(quiet_env: Env) -> None:
+def test_quiet_dates_hold_messages_until_the_local_day_ends(env: Env) -> None:
     christmas = ck.QuietHours(
         dates=(datetime.date(2026, 12, 25),), timezone="Europe/Paris", mode="queue"
     )
-    quiet_env.kit.rules.add_quiet_hours(EMAIL, christmas)
-    quiet_env.people({"p1": None})
+    env.kit.rules.add_quiet_hours(EMAIL, christmas)
+    env.people({"p1": None})
     start = utc(2026, 12, 25, 20)
-    campaign = quiet_env.campaign(ck.Schedule(start=start))
+    campaign = env.campaign(ck.Schedule(start=start))
 
-    quiet_env.drive(start.add(days=4))
+    env.drive(start.add(days=4))
 
-    assert quiet_env.arrived(campaign.id) == {"p1": [utc(2026, 12, 25, 23)]}  # midnight in Paris
+    assert env.arrived(campaign.id) == {"p1": [utc(2026, 12, 25, 23)]}  # midnight in Paris
 
 
-def test_transactional_messages_ignore_quiet_hours(quiet_env: Env) -> None:
-    quiet_env.kit.rules.add_quiet_hours(
+def test_transactional_messages_ignore_quiet_hours(env: Env) -> None:
+    env.kit.rules.add_quiet_hours(
         EMAIL, ck.QuietHours(start="00:00", end="23:59", timezone="UTC", mode="discard")
     )
-    quiet_env.people({"p1": "UTC"})
-    receipt = quiet_env.transactional_campaign()
-    marketing = quiet_env.campaign(name="Promo")
+    env.people({"p1": "UTC"})
+    receipt = env.transactional_campaign()
+    marketing = env.campaign(name="Promo")
 
-    quiet_env.admin.trigger(
-        receipt.id, [ck.Recipient(user_id="p1", namespace="email")], request_id="r1"
-    )
-    quiet_env.tick()
+    env.admin.trigger(receipt.id, [ck.Recipient(user_id="p1", namespace="email")], request_id="r1")
+    env.tick()
 
-    assert quiet_env.arrived(receipt.id) == {"p1": [T0]}
-    assert quiet_env.arrived(marketing.id) == {}
-    assert dict(quiet_env.report(marketing.id).excluded) == {R.QUIET_HOURS: 1}
-    assert quiet_env.report(receipt.id).sent == 1
+    assert env.arrived(receipt.id) == {"p1": [T0]}
+    assert env.arrived(marketing.id) == {}
+    assert dict(env.report(marketing.id).excluded) == {R.QUIET_HOURS: 1}
+    assert env.report(receipt.id).sent == 1
 
 
 # ---------------------------------------------------------------- frequency caps
@@ -932,8 +924,7 @@ def test_the_rate_holds_after_a_pause_between_waves(env: Env) -> None:
     assert env.report(campaign.id).sent == 10
 
 
-def test_the_rate_holds_for_messages_released_from_quiet_hours(quiet_env: Env) -> None:
-    env = quiet_env
+def test_the_rate_holds_for_messages_released_from_quiet_hours(env: Env) -> None:
     paris = {f"paris{i}": "Europe/Paris" for i in range(6)}
     new_york = {f"ny{i}": "America/New_York" for i in range(6)}
     env.people({**paris, **new_york})
@@ -947,9 +938,8 @@ def test_the_rate_holds_for_messages_released_from_quiet_hours(quiet_env: Env) -
 
 
 def test_quiet_hours_that_never_end_exclude_instead_of_failing_every_tick(
-    quiet_env: Env,
+    env: Env,
 ) -> None:
-    env = quiet_env
     env.people({"p1": None})
     always = ck.QuietHours(days=tuple(ck.Weekday), mode="queue")
     env.kit.rules.add_quiet_hours(EMAIL, always)

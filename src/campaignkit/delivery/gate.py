@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
+from typing import Final
 
 import attrs
 import pendulum
@@ -56,6 +57,9 @@ class GateRules:
         return (*rules.quiet_hours, *self.campaign_quiet_hours)
 
 
+_SECOND: Final = pendulum.duration(seconds=1)
+
+
 @attrs.define
 class RateState:
     """Rate-limit slots handed out so far, per action (persisted on the run)."""
@@ -63,15 +67,24 @@ class RateState:
     sent: dict[str, int]
     origin: dict[str, pendulum.DateTime]
 
-    def slot(self, action_id: str, per_second: int, now: pendulum.DateTime) -> pendulum.DateTime:
-        """Reserve the next slot: ``per_second`` slots per second from an origin.
+    def slot(
+        self,
+        action_id: str,
+        per_second: int,
+        now: pendulum.DateTime,
+        held: pendulum.DateTime | None = None,
+    ) -> pendulum.DateTime:
+        """The slot of a message: the one it ``held`` if that still stands, else a new one.
 
-        Message n after the origin goes ``n // per_second`` seconds after it.
-        Once every reserved second is over (a pause: a later wave, a later time
-        zone, the end of quiet hours), the bucket is full again and the origin
-        moves to ``now``, so a message after a pause never inherits a slot in
-        the past and the rate holds in every second.
+        Slots come ``per_second`` to a second from an origin: message n goes
+        ``n // per_second`` seconds after it. A held slot whose second is over
+        (a late tick, a restart) is replaced, so late messages do not all go at
+        once. Once every reserved second is over (a pause: a later wave, a later
+        time zone, the end of quiet hours), the bucket is full again and the
+        origin moves to ``now``, so the rate holds in every second.
         """
+        if held is not None and held > now - _SECOND:
+            return held
         origin = self.origin.get(action_id)
         number = self.sent.get(action_id, 0)
         used_seconds = -(-number // per_second)  # whole seconds the reserved slots span
@@ -109,7 +122,6 @@ def gate(
     decided: list[tuple[Verdict, LedgerEntry]] = []
     # due + window < now  <=>  due < now - window (the window is an absolute duration)
     window_opened_after = now - rules.send_window
-    second_ago = now - pendulum.duration(seconds=1)
     for entry in entries:
         first = entry.attempts == 0  # retries follow the backoff, not the window
         if first and entry.due_at is not None and entry.due_at < window_opened_after:
@@ -137,9 +149,7 @@ def gate(
                 continue
         limit = rules.rate_limits.get(entry.action_id)
         if limit is not None:
-            slot = entry.slot
-            if slot is None or slot <= second_ago:  # a slot whose second is over (late tick)
-                slot = rate.slot(entry.action_id, limit, now)
+            slot = rate.slot(entry.action_id, limit, now, held=entry.slot)
             if slot > now:
                 waiting = attrs.evolve(entry, slot=slot)
                 decided.append((Verdict.QUEUE, queued(waiting, slot)))

@@ -386,7 +386,13 @@ class Runner:
                     tally.add(action.id, "pending", -1)
                     tally.exclude(action.id, ExclusionReason.BEYOND_WAVES, targeted=0)
                     continue
-                timed = _timed(entry, due.at, profile.timezone)
+                timed = moved(
+                    entry,
+                    LedgerState.PENDING,
+                    message=entry.message,
+                    due_at=due.at,
+                    timezone=profile.timezone,
+                )
                 if due.at > now:
                     entries.append(queued(timed, due.at))
                 else:
@@ -835,28 +841,6 @@ def _unsent(
     state = LedgerState.FAILED if error is not None else LedgerState.EXCLUDED
     return LedgerEntry(
         run_id, action.id, profile_id, campaign_id, action.channel, state, reason, error=error
-    )
-
-
-def _timed(entry: LedgerEntry, due_at: pendulum.DateTime, timezone: str | None) -> LedgerEntry:
-    """The PENDING ``entry`` with the recipient's due time and zone (no attrs.evolve: hot path)."""
-    return LedgerEntry(
-        entry.run_id,
-        entry.action_id,
-        entry.profile_id,
-        entry.campaign_id,
-        entry.channel,
-        entry.state,
-        entry.reason,
-        entry.attempts,
-        entry.next_attempt_at,
-        entry.provider_message_id,
-        entry.address,
-        due_at,
-        timezone,
-        entry.slot,
-        entry.error,
-        entry.message,
     )
 
 

@@ -80,8 +80,14 @@ def moved(
     slot: pendulum.DateTime | None = None,
     error: str | None = None,
     message: Message | None = None,
+    due_at: pendulum.DateTime | None = None,
+    timezone: str | None = None,
 ) -> LedgerEntry:
-    """A copy of ``entry`` in a new state; what is not given is reset."""
+    """A copy of ``entry`` in a new state; what is not given is reset.
+
+    The recipient's due time and zone are kept unless ``due_at`` / ``timezone``
+    give new ones. Built directly, not with ``attrs.evolve``: this is the hot path.
+    """
     return LedgerEntry(
         entry.run_id,
         entry.action_id,
@@ -94,8 +100,8 @@ def moved(
         next_attempt_at,
         provider_message_id,
         entry.address,
-        entry.due_at,
-        entry.timezone,
+        entry.due_at if due_at is None else due_at,
+        entry.timezone if timezone is None else timezone,
         slot,
         error,
         message,

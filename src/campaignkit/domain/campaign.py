@@ -38,6 +38,7 @@ class Action:
     rate_limit: int | None = None
 
     def __attrs_post_init__(self) -> None:
+        """Refuse a rate limit that is not a positive whole number (loaded ones too)."""
         limit: object = self.rate_limit
         if limit is not None and (type(limit) is not int or limit < 1):
             raise ValidationError(
