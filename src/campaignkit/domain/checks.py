@@ -1,0 +1,193 @@
+"""Argument checks shared by every public verb and value constructor.
+
+Each function appends to a ``problems`` list (so one ``ValidationError`` can
+list every problem) and names the argument it checks, what it expects and
+what it got. Pure: no I/O, no clock. The documented limits live here, so the
+memory, SQLite and PostgreSQL stores accept and refuse exactly the same
+values (the check happens before anything reaches a store).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+from campaignkit.errors import ValidationError
+
+MAX_NAME = 256
+"""Characters in a name (campaign, surface, policy, audience, group)."""
+MAX_ID = 256
+"""Characters in an identifier (user, profile, campaign, request id)."""
+MAX_DESCRIPTION = 10_000
+"""Characters in a description."""
+MAX_TAG = 64
+"""Characters in one tag."""
+MAX_TAGS = 50
+"""Tags on one campaign."""
+MAX_JSON_DEPTH = 32
+"""Nesting depth of a JSON-like value (context, attributes, overlays)."""
+MAX_JSON_BYTES = 200 * 1024
+"""UTF-8 bytes of one JSON-like value when no tighter limit applies."""
+
+
+def describe(value: object) -> str:
+    """A short description of what a caller passed, for error messages."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def encodable(value: str) -> bool:
+    """True if ``value`` can be encoded as UTF-8 (no lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def text(
+    problems: list[str],
+    name: str,
+    value: object,
+    *,
+    max_length: int = MAX_NAME,
+    allow_empty: bool = False,
+) -> None:
+    """Check that ``value`` is a UTF-8 encodable ``str`` of a bounded length.
+
+    Args:
+        problems: Receives one string per problem.
+        name: The argument's name, as the caller wrote it.
+        value: What the caller passed.
+        max_length: The longest accepted string, in characters.
+        allow_empty: Whether an empty (or all-blank) string is accepted.
+    """
+    if not isinstance(value, str):
+        problems.append(f"{name} must be a string, not {describe(value)}")
+        return
+    if not allow_empty and not value.strip():
+        problems.append(f"{name} must not be empty")
+    if len(value) > max_length:
+        problems.append(
+            f"{name} is {len(value)} characters long; the limit is {max_length}: shorten it"
+        )
+    if not encodable(value):
+        problems.append(
+            f"{name} holds characters that cannot be encoded as UTF-8 (a lone surrogate?)"
+        )
+
+
+def optional_text(
+    problems: list[str],
+    name: str,
+    value: object,
+    *,
+    max_length: int = MAX_NAME,
+    allow_empty: bool = False,
+) -> None:
+    """Like :func:`text`, but ``None`` is accepted."""
+    if value is not None:
+        text(problems, name, value, max_length=max_length, allow_empty=allow_empty)
+
+
+def strings(
+    problems: list[str],
+    name: str,
+    value: object,
+    *,
+    max_items: int,
+    max_length: int = MAX_NAME,
+) -> None:
+    """Check a collection of strings (a list or tuple, never one bare string).
+
+    A bare ``str`` is refused: iterating it would silently give one-letter
+    items (``tags="winter"``).
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, set, frozenset)):
+        problems.append(f"{name} must be a list of strings, not {describe(value)}")
+        return
+    if len(value) > max_items:
+        problems.append(f"{name} has {len(value)} items; the limit is {max_items}")
+        return
+    for index, item in enumerate(value):
+        text(problems, f"{name}[{index}]", item, max_length=max_length)
+
+
+def instance(problems: list[str], name: str, value: object, kind: type | tuple[type, ...]) -> bool:
+    """Check ``isinstance(value, kind)``; return whether it holds."""
+    if isinstance(value, kind):
+        return True
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    expected = " or ".join(k.__name__ for k in kinds)
+    problems.append(f"{name} must be a {expected}, not {describe(value)}")
+    return False
+
+
+def json_value(
+    problems: list[str],
+    name: str,
+    value: object,
+    *,
+    max_depth: int = MAX_JSON_DEPTH,
+    max_bytes: int | None = MAX_JSON_BYTES,
+) -> int:
+    """Check a JSON-like value: string keys, JSON scalars, bounded depth and size.
+
+    Walks the value without recursion, so a 100,000-deep value is refused, not
+    a ``RecursionError``.
+
+    Returns:
+        An estimate of the value's size in UTF-8 bytes as JSON (0 if refused).
+    """
+    size = 0
+    stack: list[tuple[object, str, int]] = [(value, name, 1)]
+    while stack:
+        item, where, depth = stack.pop()
+        if depth > max_depth:
+            problems.append(f"{name} is nested more than {max_depth} levels deep (at {where})")
+            return 0
+        if item is None or isinstance(item, bool):
+            size += 5
+        elif isinstance(item, (int, float)):
+            if isinstance(item, float) and not math.isfinite(item):  # JSON has no NaN or inf
+                problems.append(f"{where} is {item}, which JSON cannot hold")
+                return 0
+            size += 24
+        elif isinstance(item, str):
+            if not encodable(item):
+                problems.append(f"{where} holds characters that cannot be encoded as UTF-8")
+                return 0
+            size += len(item.encode("utf-8")) + 2
+        elif isinstance(item, Mapping):
+            for key, sub in item.items():
+                if not isinstance(key, str):
+                    problems.append(f"{where} has a key {describe(key)}: keys must be strings")
+                    return 0
+                if not encodable(key):
+                    problems.append(f"{where} has a key that cannot be encoded as UTF-8")
+                    return 0
+                size += len(key.encode("utf-8")) + 4
+                stack.append((sub, f"{where}.{key}", depth + 1))
+        elif isinstance(item, (list, tuple)):
+            for index, sub in enumerate(item):
+                size += 1
+                stack.append((sub, f"{where}[{index}]", depth + 1))
+        else:
+            problems.append(
+                f"{where} must be a JSON value (str, number, bool, None, list, dict), "
+                f"not {describe(item)}"
+            )
+            return 0
+        if max_bytes is not None and size > max_bytes:
+            problems.append(f"{name} is larger than {max_bytes:,} bytes as JSON: send less data")
+            return 0
+    return size
+
+
+def raise_if(problems: Iterable[str], subject: str) -> None:
+    """Raise one ``ValidationError`` listing ``problems`` if there are any."""
+    found = list(problems)
+    if found:
+        raise ValidationError(found, subject=subject)
