@@ -29,12 +29,30 @@ def ensure_utc(value: _dt.datetime, what: str) -> pendulum.DateTime:
     return pendulum.instance(value).in_timezone("UTC")
 
 
-def check_timezone(name: str) -> str | None:
-    """Return a problem string if ``name`` is not a known IANA time zone, else None."""
+MAX_TIMEZONE_NAME = 64
+"""Characters in an IANA time zone name (the longest real one has 32)."""
+
+
+def check_timezone(name: object) -> str | None:
+    """Return a problem string if ``name`` is not a known IANA time zone, else None.
+
+    Anything that is not a short UTF-8 string is refused before the time zone
+    database is asked: an over-long name made ``zoneinfo`` raise ``OSError``
+    (file name too long) and a lone surrogate ``UnicodeEncodeError``.
+    """
+    hint = "use an IANA name such as 'Europe/Paris' or 'UTC'"
+    if not isinstance(name, str):
+        return (
+            f"a time zone must be a string naming an IANA zone, not {type(name).__name__}; {hint}"
+        )
+    shown = repr(name if len(name) <= 40 else name[:37] + "...")
+    if len(name) > MAX_TIMEZONE_NAME:
+        return f"unknown time zone {shown} ({len(name)} characters, longer than any zone); {hint}"
     try:
+        name.encode("utf-8")
         pendulum.timezone(name)
-    except (ValueError, pendulum.tz.exceptions.InvalidTimezone):
-        return f"unknown time zone {name!r}; use an IANA name such as 'Europe/Paris' or 'UTC'"
+    except (ValueError, OSError, pendulum.tz.exceptions.InvalidTimezone):
+        return f"unknown time zone {shown}; {hint}"
     return None
 
 
