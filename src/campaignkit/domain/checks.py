@@ -186,6 +186,53 @@ def json_value(
     return size
 
 
+MAX_ADDRESS = 1024
+"""Characters in one address (an email address, a phone number, a push token)."""
+MAX_IDENTITIES = 50
+"""Identities (namespaces) of one profile, and channels of one address map."""
+
+
+def boolean(problems: list[str], name: str, value: object) -> None:
+    """Check that ``value`` is ``True`` or ``False`` (not 0, 1 or a string)."""
+    if not isinstance(value, bool):
+        problems.append(f"{name} must be True or False, not {describe(value)}")
+
+
+def identifiers(
+    problems: list[str], name: str, value: object, *, max_items: int | None = None
+) -> tuple[str, ...]:
+    """Check a collection of identifiers: any iterable but a bare string or a mapping.
+
+    Fast for large collections (an audience of a million ids): the common,
+    valid case costs a few passes in C.
+
+    Returns:
+        The identifiers as a tuple (empty if refused).
+    """
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        problems.append(f"{name} must be a list of identifiers, not {describe(value)}")
+        return ()
+    items = tuple(value)
+    if max_items is not None and len(items) > max_items:
+        problems.append(f"{name} has {len(items)} items; the limit is {max_items}")
+        return ()
+    valid = (
+        all(type(item) is str for item in items)
+        and (not items or max(map(len, items)) <= MAX_ID)
+        and encodable("\n".join(items))
+        and all(item.strip() for item in items)
+    )
+    if not valid:
+        before = len(problems)
+        for index, item in enumerate(items):
+            text(problems, f"{name}[{index}]", item, max_length=MAX_ID)
+            if len(problems) - before >= 5:  # enough for the caller to fix
+                problems.append(f"{name}: further items not checked")
+                break
+        return ()
+    return items
+
+
 def raise_if(problems: Iterable[str], subject: str) -> None:
     """Raise one ``ValidationError`` listing ``problems`` if there are any."""
     found = list(problems)
