@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 
 import pendulum
 
@@ -48,12 +49,20 @@ def check_timezone(name: object) -> str | None:
     shown = repr(name if len(name) <= 40 else name[:37] + "...")
     if len(name) > MAX_TIMEZONE_NAME:
         return f"unknown time zone {shown} ({len(name)} characters, longer than any zone); {hint}"
+    if not _known_zone(name):
+        return f"unknown time zone {shown}; {hint}"
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _known_zone(name: str) -> bool:
+    """Whether the time zone database knows ``name`` (cached: every profile asks)."""
     try:
         name.encode("utf-8")
         pendulum.timezone(name)
     except (ValueError, OSError, pendulum.tz.exceptions.InvalidTimezone):
-        return f"unknown time zone {shown}; {hint}"
-    return None
+        return False
+    return True
 
 
 def calendar_units_problem(duration: object, label: str) -> str | None:

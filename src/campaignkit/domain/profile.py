@@ -2,17 +2,171 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 import attrs
 
+from campaignkit.domain import checks
 from campaignkit.domain.channels import ChannelType
+from campaignkit.timeutil import check_timezone
+
+MAX_LANGUAGE = 35
+"""Characters in a language tag (BCP 47 tags in practice are far shorter)."""
+
+
+_CHANNELS: dict[object, ChannelType] = {c.value: c for c in ChannelType}
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_EMPTY: Mapping[Any, Any] = MappingProxyType({})
 
 
 def _frozen_mapping(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    if not value and type(value) is dict:
+        return _EMPTY
+    if not isinstance(value, Mapping):
+        return value  # refused, with its argument named, by Profile.__attrs_post_init__
     return MappingProxyType(dict(value))
+
+
+def _channel_mapping(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    """Freeze a mapping keyed by channel, turning ``"email"`` into ``ChannelType.EMAIL``."""
+    if not value and type(value) is dict:
+        return _EMPTY
+    if not isinstance(value, Mapping):
+        return value
+    if all(type(k) is ChannelType for k in value):
+        return MappingProxyType(dict(value))
+    return MappingProxyType(
+        {_CHANNELS.get(k, k) if isinstance(k, str) else k: v for k, v in value.items()}
+    )
+
+
+def _plain_text(value: object, limit: int) -> bool:
+    return (
+        type(value) is str and 0 < len(value) <= limit and value.isascii() and value.strip() != ""
+    )
+
+
+def _plain_json(value: object, depth: int = 1) -> int:
+    """A fast estimate of the JSON size of a small, plain value; -1 if it needs the full check."""
+    kind = type(value)
+    if kind in _SCALARS:
+        if kind is str:
+            return len(value) + 2 if value.isascii() else -1  # type: ignore[attr-defined]
+        return -1 if kind is float and not math.isfinite(value) else 24  # type: ignore[arg-type]
+    if depth >= checks.MAX_JSON_DEPTH:
+        return -1
+    size = 2
+    if kind is dict or kind is MappingProxyType:
+        for key, sub in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str or not key.isascii():
+                return -1
+            inner = _plain_json(sub, depth + 1)
+            if inner < 0:
+                return -1
+            size += len(key) + 4 + inner
+        return size
+    if kind is list or kind is tuple:
+        for sub in value:  # type: ignore[attr-defined]
+            inner = _plain_json(sub, depth + 1)
+            if inner < 0:
+                return -1
+            size += inner + 1
+        return size
+    return -1
+
+
+def _plainly_valid(profile: Profile) -> bool:
+    """True for the common profile (ASCII text, plain JSON): the full check is skipped."""
+    if not _plain_text(profile.id, checks.MAX_ID):
+        return False
+    zone, language = profile.timezone, profile.language
+    if zone is not None and check_timezone(zone) is not None:
+        return False
+    if language is not None and not _plain_text(language, MAX_LANGUAGE):
+        return False
+    identities, consents, addresses = profile.identities, profile.consents, profile.channel_data
+    if (
+        type(identities) is not MappingProxyType
+        or type(consents) is not MappingProxyType
+        or type(addresses) is not MappingProxyType
+        or len(identities) > checks.MAX_IDENTITIES
+    ):
+        return False
+    for namespace, value in identities.items():
+        if not (_plain_text(namespace, checks.MAX_NAME) and _plain_text(value, checks.MAX_ID)):
+            return False
+    for channel, given in consents.items():
+        if type(channel) is not ChannelType or type(given) is not bool:
+            return False
+    for channel, address in addresses.items():
+        if type(channel) is not ChannelType or not _plain_text(address, checks.MAX_ADDRESS):
+            return False
+    attributes = profile.attributes
+    return type(attributes) is MappingProxyType and 0 <= _plain_json(attributes) <= (
+        checks.MAX_JSON_BYTES
+    )
+
+
+def _channel_keys(problems: list[str], name: str, value: Mapping[Any, Any]) -> None:
+    if len(value) > checks.MAX_IDENTITIES:
+        problems.append(f"{name} has {len(value)} entries; the limit is {checks.MAX_IDENTITIES}")
+    for key in value:
+        if not isinstance(key, ChannelType):
+            names = ", ".join(c.value for c in ChannelType)
+            problems.append(
+                f"{name} has the key {checks.describe(key)}: keys must be channels ({names})"
+            )
+
+
+def address_map_problems(name: str, value: object) -> list[str]:
+    """What is wrong with an address per channel (``channel_data`` of a profile or recipient).
+
+    Args:
+        name: The argument's name, for the messages.
+        value: What the caller passed (keys already converted by the constructor).
+
+    Returns:
+        One string per problem (empty when it is a valid map of channel to address).
+    """
+    problems: list[str] = []
+    if not checks.instance(problems, name, value, Mapping):
+        return problems
+    assert isinstance(value, Mapping)
+    _channel_keys(problems, name, value)
+    for key, address in value.items():
+        checks.text(problems, f"{name}[{key!s}]", address, max_length=checks.MAX_ADDRESS)
+    return problems
+
+
+def profile_problems(profile: Profile) -> list[str]:
+    """Every problem with a profile's fields (types, sizes, UTF-8, time zone)."""
+    problems: list[str] = []
+    checks.text(problems, "id", profile.id, max_length=checks.MAX_ID)
+    if checks.instance(problems, "identities", profile.identities, Mapping):
+        if len(profile.identities) > checks.MAX_IDENTITIES:
+            problems.append(
+                f"identities has {len(profile.identities)} namespaces; "
+                f"the limit is {checks.MAX_IDENTITIES}"
+            )
+        for namespace, value in profile.identities.items():
+            checks.text(problems, "identities (a namespace)", namespace)
+            checks.text(problems, f"identities[{namespace!r}]", value, max_length=checks.MAX_ID)
+    if checks.instance(problems, "attributes", profile.attributes, Mapping):
+        checks.json_value(problems, "attributes", profile.attributes)
+    if checks.instance(problems, "consents", profile.consents, Mapping):
+        _channel_keys(problems, "consents", profile.consents)
+        for channel, given in profile.consents.items():
+            checks.boolean(problems, f"consents[{channel!s}]", given)
+    problems.extend(address_map_problems("channel_data", profile.channel_data))
+    if profile.timezone is not None:
+        zone_problem = check_timezone(profile.timezone)
+        if zone_problem is not None:
+            problems.append(f"timezone: {zone_problem}")
+    checks.optional_text(problems, "language", profile.language, max_length=MAX_LANGUAGE)
+    return problems
 
 
 @attrs.frozen(eq=True, hash=False)
@@ -32,7 +186,19 @@ class Profile:
     id: str
     identities: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
     attributes: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
-    consents: Mapping[ChannelType, bool] = attrs.field(factory=dict, converter=_frozen_mapping)
-    channel_data: Mapping[ChannelType, str] = attrs.field(factory=dict, converter=_frozen_mapping)
+    consents: Mapping[ChannelType, bool] = attrs.field(factory=dict, converter=_channel_mapping)
+    channel_data: Mapping[ChannelType, str] = attrs.field(factory=dict, converter=_channel_mapping)
     timezone: str | None = None
     language: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        """Refuse a profile that could not be stored or used, naming each bad field.
+
+        Raises:
+            ValidationError: a wrong type, a string that is not UTF-8, an id,
+                identity or address beyond its documented length, attributes
+                nested deeper than 32 levels or larger than 200 KB as JSON, or a
+                time zone that is not an IANA name.
+        """
+        if not _plainly_valid(self):
+            checks.raise_if(profile_problems(self), f"profile {self.id!r}"[:80])
