@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -25,7 +25,7 @@ _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 def _frozen_mapping(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
     if not value and type(value) is dict:
         return _EMPTY
-    if not isinstance(value, Mapping):
+    if not isinstance(cast("object", value), Mapping):
         return value  # refused, with its argument named, by Profile.__attrs_post_init__
     return MappingProxyType(dict(value))
 
@@ -34,7 +34,7 @@ def _channel_mapping(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
     """Freeze a mapping keyed by channel, turning ``"email"`` into ``ChannelType.EMAIL``."""
     if not value and type(value) is dict:
         return _EMPTY
-    if not isinstance(value, Mapping):
+    if not isinstance(cast("object", value), Mapping):
         return value
     if all(type(k) is ChannelType for k in value):
         return MappingProxyType(dict(value))
@@ -53,8 +53,8 @@ def _plain_json(value: object, depth: int = 1) -> int:
     """A fast estimate of the JSON size of a small, plain value; -1 if it needs the full check."""
     kind = type(value)
     if kind in _SCALARS:
-        if kind is str:
-            return len(value) + 2 if value.isascii() else -1  # type: ignore[attr-defined]
+        if isinstance(value, str):
+            return len(value) + 2 if value.isascii() else -1
         return -1 if kind is float and not math.isfinite(value) else 24  # type: ignore[arg-type]
     if depth >= checks.MAX_JSON_DEPTH:
         return -1
