@@ -142,11 +142,14 @@ def parse_recipients(body: Mapping[str, Any], problems: list[str]) -> list[Recip
             problems.append(f"{path}.channelData is required for an external recipient")
         profile = _object(item, "profile", f"{path}.profile", problems)
         context = _object(item, "context", f"{path}.context", problems)
-        recipients.append(
-            Recipient(
-                user_id, namespace, channel_data, profile, context, external=kind == "external"
+        try:
+            recipients.append(
+                Recipient(
+                    user_id, namespace, channel_data, profile, context, external=kind == "external"
+                )
             )
-        )
+        except ValidationError as exc:  # keys that are not strings, too deep, not UTF-8 ...
+            problems.extend(f"{path}.{problem}" for problem in exc.problems)
     return recipients
 
 

@@ -481,7 +481,8 @@ def test_a_context_that_is_not_an_object_is_refused(env: Env) -> None:
     with pytest.raises(ck.ValidationError) as excinfo:
         env.admin.trigger(campaign.id, [ann(context=cast("Any", ["a", "b"]))], request_id="r")
 
-    assert problems_of(excinfo) == ["recipients[0].context must be a JSON object, not list"]
+    assert problems_of(excinfo) == ["context must be a JSON object, not list ['a', 'b']"]
+    assert excinfo.value.subject == "recipient"  # refused when the Recipient is built
     env.assert_nothing_happened(campaign.id, "r")
 
 
@@ -492,7 +493,7 @@ def test_a_context_that_is_not_json_data_is_refused(env: Env) -> None:
         env.admin.trigger(campaign.id, [ann(context={"when": object()})], request_id="r")
 
     [problem] = problems_of(excinfo)
-    assert problem.startswith("recipients[0].context is not JSON data")
+    assert problem.startswith("context.when must be a JSON value (str, number, bool, None")
     env.assert_nothing_happened(campaign.id, "r")
 
 

@@ -16,15 +16,19 @@ from typing import Any, Final
 import attrs
 import pendulum
 
+from campaignkit.domain import checks
 from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.campaign_enums import CampaignStatus, CampaignType
 from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.profile import address_map_problems, channel_mapping
 from campaignkit.errors import ValidationError
 
 MAX_RECIPIENTS: Final = 20
 """Recipients per unitary call [AJO]."""
 MAX_CONTEXT_BYTES: Final = 200 * 1024
-"""Serialized size limit of a context [AJO: 200 KB]."""
+"""Serialized size limit of the contextual data of one request [AJO: 200 KB]: an
+audience execution's context, or a unitary trigger's contexts and profile
+overlays of all its recipients together."""
 RESERVED_CONTEXT_KEY: Final = "system"
 
 
@@ -50,10 +54,33 @@ class Recipient:
 
     user_id: str
     namespace: str
-    channel_data: Mapping[ChannelType, str] | None = attrs.field(default=None)
+    channel_data: Mapping[ChannelType, str] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(channel_mapping)
+    )
     profile: Mapping[str, Any] | None = attrs.field(default=None)
     context: Mapping[str, Any] | None = attrs.field(default=None)
     external: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        """Refuse what no request could send, naming the argument.
+
+        Blank ids, the reserved context key and the size of the request are
+        checked by ``trigger``, which lists every recipient's problems at once.
+
+        Raises:
+            ValidationError: a wrong type, a string that is not UTF-8 or longer
+                than its limit, an unknown channel, or ``profile``/``context``
+                that is not a JSON object nested at most 32 levels deep.
+        """
+        problems: list[str] = []
+        checks.text(problems, "user_id", self.user_id, max_length=checks.MAX_ID, allow_empty=True)
+        checks.text(problems, "namespace", self.namespace, allow_empty=True)
+        if self.channel_data is not None:
+            problems.extend(address_map_problems("channel_data", self.channel_data))
+        for name, value in (("profile", self.profile), ("context", self.context)):
+            problems.extend(json_object_problems(value, name, max_bytes=None))
+        checks.boolean(problems, "external", self.external)
+        checks.raise_if(problems, "recipient")
 
 
 class ExecutionKind(str, enum.Enum):
@@ -176,23 +203,41 @@ def fingerprint(payload: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def context_problems(context: object, where: str) -> list[str]:
-    """What is wrong with a context: not an object, reserved key, too large, not JSON."""
-    if context is None:
+def json_object_problems(
+    value: object, where: str, *, max_bytes: int | None = MAX_CONTEXT_BYTES
+) -> list[str]:
+    """What is wrong with an optional JSON object (a context or a profile overlay).
+
+    Checked without recursion: string keys, JSON values, UTF-8 text, at most
+    32 levels deep and, unless ``max_bytes`` is None, its serialized size.
+    """
+    if value is None:
         return []
-    if not isinstance(context, Mapping):
-        return [f"{where} must be a JSON object, not {type(context).__name__}"]
-    problems = []
-    if RESERVED_CONTEXT_KEY in context:
-        problems.append(f"{where} uses the reserved top-level key {RESERVED_CONTEXT_KEY!r}")
-    try:
-        size = len(json.dumps(context, separators=(",", ":"), default=_json_default).encode())
-    except (TypeError, ValueError) as exc:
-        return [*problems, f"{where} is not JSON data: {exc}"]
-    if size > MAX_CONTEXT_BYTES:
-        problems.append(
-            f"{where} is {size} bytes serialized; at most {MAX_CONTEXT_BYTES} bytes are allowed"
-        )
+    if not isinstance(value, Mapping):
+        return [f"{where} must be a JSON object, not {checks.describe(value)}"]
+    problems: list[str] = []
+    if checks.json_value(problems, where, value, max_bytes=None) and max_bytes is not None:
+        size = serialized_size(value)
+        if size > max_bytes:
+            problems.append(
+                f"{where} is {size} bytes serialized; at most {max_bytes} bytes are allowed"
+            )
+    return problems
+
+
+def serialized_size(value: Mapping[str, Any] | None) -> int:
+    """The size in bytes of a checked JSON object, serialized compactly (0 for None)."""
+    if not value:
+        return 0
+    text = json.dumps(value, separators=(",", ":"), default=_json_default, ensure_ascii=False)
+    return len(text.encode())
+
+
+def context_problems(context: object, where: str) -> list[str]:
+    """What is wrong with a context: not an object, not JSON, reserved key, too large."""
+    problems = json_object_problems(context, where)
+    if isinstance(context, Mapping) and RESERVED_CONTEXT_KEY in context:
+        problems.insert(0, f"{where} uses the reserved top-level key {RESERVED_CONTEXT_KEY!r}")
     return problems
 
 
@@ -203,6 +248,8 @@ def recipient_problems(recipients: Sequence[Recipient]) -> list[str]:
     if not 1 <= count <= MAX_RECIPIENTS:
         problems.append(f"a unitary trigger takes 1 to {MAX_RECIPIENTS} recipients, not {count}")
     seen: set[str] = set()
+    total = 0
+    each_fits = True
     for number, recipient in enumerate(recipients):
         where = f"recipients[{number}]"
         if not recipient.user_id.strip():
@@ -212,8 +259,47 @@ def recipient_problems(recipients: Sequence[Recipient]) -> list[str]:
         if recipient.user_id in seen:
             problems.append(f"{where}.userId {recipient.user_id!r} appears more than once")
         seen.add(recipient.user_id)
-        problems.extend(context_problems(recipient.context, f"{where}.context"))
+        for name, value in (("context", recipient.context), ("profile", recipient.profile)):
+            if name == "context" and isinstance(value, Mapping) and RESERVED_CONTEXT_KEY in value:
+                problems.append(f"{where}.context uses the reserved top-level key 'system'")
+            shape = json_object_problems(value, f"{where}.{name}", max_bytes=None)
+            problems.extend(shape)
+            size = 0 if shape else serialized_size(value)
+            if size > MAX_CONTEXT_BYTES:
+                each_fits = False
+                problems.append(
+                    f"{where}.{name} is {size} bytes serialized; "
+                    f"at most {MAX_CONTEXT_BYTES} bytes are allowed"
+                )
+            total += size
+    if each_fits and total > MAX_CONTEXT_BYTES:
+        problems.append(
+            f"the recipients' context and profile data are {total} bytes serialized in all; "
+            f"at most {MAX_CONTEXT_BYTES} bytes are allowed per request: send less data, "
+            "or split the recipients over several requests"
+        )
     return problems
+
+
+def recipients_argument(recipients: object) -> list[Recipient]:
+    """Check that ``recipients`` is a list of ``Recipient`` values and return it as a list.
+
+    Raises:
+        ValidationError: not a list or tuple, or an item that is not a ``Recipient``.
+    """
+    problems: list[str] = []
+    if isinstance(recipients, (str, bytes, Mapping, Recipient)) or not isinstance(
+        recipients, (list, tuple)
+    ):
+        problems.append(
+            f"recipients must be a list of ck.Recipient values, not {checks.describe(recipients)}"
+        )
+        checks.raise_if(problems, "trigger")
+    assert isinstance(recipients, (list, tuple))
+    for number, item in enumerate(recipients):
+        checks.instance(problems, f"recipients[{number}]", item, Recipient)
+    checks.raise_if(problems, "trigger")
+    return list(recipients)
 
 
 def acceptance_problem(campaign: Campaign, now: pendulum.DateTime) -> str | None:

@@ -7,12 +7,14 @@ campaigns. A ``request_id`` makes a call idempotent per campaign.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import pendulum
 
+from campaignkit.domain import checks
 from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.campaign_enums import Category
 from campaignkit.domain.delivery import Run, RunKind, RunRecipient, RunStatus
@@ -28,7 +30,9 @@ from campaignkit.domain.triggers import (
     acceptance_problem,
     context_problems,
     fingerprint,
+    json_object_problems,
     recipient_problems,
+    recipients_argument,
     require_valid,
 )
 from campaignkit.errors import ConflictError, NotFound, TransitionNotAllowed, ValidationError
@@ -87,6 +91,55 @@ def _overlay(profile: Profile, recipient: Recipient, *, by_identity: bool) -> Pr
     )
 
 
+def check_ids(**ids: object) -> None:
+    """Refuse identifiers that are not short UTF-8 strings, before any store sees them.
+
+    Raises:
+        ValidationError: naming each bad argument.
+    """
+    problems: list[str] = []
+    for name, value in ids.items():
+        if not isinstance(value, str) or not value.strip():
+            shown = "" if isinstance(value, str) else f", not {checks.describe(value)}"
+            problems.append(f"{name} must be a non-empty string{shown}")
+        else:
+            checks.text(problems, name, value, max_length=checks.MAX_ID)
+    checks.raise_if(problems, "arguments")
+
+
+def _recipient_profile(
+    profiles: ProfileStore, campaign: Campaign, recipient: Recipient
+) -> tuple[Profile, bool] | None:
+    """The profile one message goes to (overlaid), and whether it is to be created.
+
+    None when the recipient has no profile and the campaign does not create them.
+
+    Raises:
+        ValidationError: the profile it would build is not valid (too large, an
+            over-long generated id).
+    """
+    by_identity = True
+    if recipient.external:
+        profile: Profile | None = Profile(
+            id=f"external:{recipient.namespace}:{recipient.user_id}",
+            attributes=recipient.profile or {},
+        )
+    else:
+        profile, by_identity = _resolve(profiles, recipient)
+    new = False
+    if profile is None and campaign.create_profiles:
+        profile = Profile(
+            id=recipient.user_id,
+            identities={recipient.namespace: recipient.user_id},
+            attributes=recipient.profile or {},
+            channel_data=recipient.channel_data or {},
+        )
+        new = by_identity = True
+    if profile is None:
+        return None
+    return _overlay(profile, recipient, by_identity=by_identity), new
+
+
 def _resolve(profiles: ProfileStore, recipient: Recipient) -> tuple[Profile | None, bool]:
     """The recipient's stored profile, and whether it was found by identity."""
     found = profiles.find_by_identity(recipient.namespace, recipient.user_id)
@@ -115,7 +168,8 @@ class TriggerVerbs(SessionBase):
                 campaign does not create profiles).
             ConflictError: ``request_id`` was used with another payload.
         """
-        recipients = list(recipients)
+        check_ids(campaign_id=campaign_id, request_id=request_id)
+        recipients = recipients_argument(recipients)
         payload = {"kind": "unitary", "recipients": [attrs.asdict(r) for r in recipients]}
         kit = self._kit
         now = kit.clock.now()
@@ -131,36 +185,22 @@ class TriggerVerbs(SessionBase):
                     or context_problems(recipient.context, "context")
                 ):
                     continue  # already reported by recipient_problems
-                by_identity = True
-                if recipient.external:
-                    profile: Profile | None = Profile(
-                        id=f"external:{recipient.namespace}:{recipient.user_id}",
-                        attributes=recipient.profile or {},
-                    )
-                else:
-                    profile, by_identity = _resolve(kit.profiles, recipient)
-                if profile is None and campaign.create_profiles:
-                    profile = Profile(
-                        id=recipient.user_id,
-                        identities={recipient.namespace: recipient.user_id},
-                        attributes=recipient.profile or {},
-                        channel_data=recipient.channel_data or {},
-                    )
-                    created.append(profile)
-                    by_identity = True
-                if profile is None:
+                try:
+                    built = _recipient_profile(kit.profiles, campaign, recipient)
+                except ValidationError as exc:  # e.g. the overlay makes the profile too large
+                    problems.extend(f"recipients[{number}]: {p}" for p in exc.problems)
+                    continue
+                if built is None:
                     problems.append(
                         f"recipients[{number}]: no profile with {recipient.namespace} "
                         f"{recipient.user_id!r}; create it first, or let this transactional "
                         "campaign create profiles (create_profiles=True)"
                     )
                     continue
-                run_recipients.append(
-                    RunRecipient(
-                        _overlay(profile, recipient, by_identity=by_identity),
-                        recipient.context or {},
-                    )
-                )
+                profile, new = built
+                if new:
+                    created.append(profile)
+                run_recipients.append(RunRecipient(profile, recipient.context or {}))
             require_valid(problems, f"trigger of campaign {campaign.id!r}")
             return _new_run(campaign, run_id, RunKind.TRIGGER, now, recipients=run_recipients)
 
@@ -196,11 +236,24 @@ class TriggerVerbs(SessionBase):
                 past or after the campaign's end.
             ConflictError: ``request_id`` was used with another payload.
         """
+        check_ids(campaign_id=campaign_id, request_id=request_id)
+        problems = []
+        if execute_at is not None and not isinstance(cast("object", execute_at), datetime.datetime):
+            problems.append(
+                "execute_at must be an aware datetime (such as pendulum.datetime(..., "
+                f"tz='UTC')) or None, not {checks.describe(execute_at)}"
+            )
+        require_valid(problems, "audience execution")
         now = self._kit.clock.now()
         when: pendulum.DateTime | None = None
 
         def prepare() -> tuple[object, pendulum.DateTime | None]:
             nonlocal when  # checked after the policy, like every argument
+            if context is not None:  # not JSON, or too deep: not even fingerprinted
+                require_valid(
+                    json_object_problems(context, "context", max_bytes=None),
+                    "audience execution",
+                )
             when = None if execute_at is None else ensure_utc(execute_at, "execute_at")
             return {"kind": "audience", "context": context, "execute_at": when}, when
 
@@ -243,6 +296,7 @@ class TriggerVerbs(SessionBase):
         Raises:
             TransitionNotAllowed: it fired already (its time has come) or is not scheduled.
         """
+        check_ids(execution_id=execution_id)
         kit = self._kit
         now = kit.clock.now()
         with kit.store.unit_of_work() as uow:
@@ -268,6 +322,7 @@ class TriggerVerbs(SessionBase):
 
     def execution(self, execution_id: str) -> Execution:
         """An execution and how it is going (needs ``campaign.read``)."""
+        check_ids(execution_id=execution_id)
         with self._kit.store.unit_of_work() as uow:
             record = self._record(uow, execution_id, P.CAMPAIGN_READ)
             return execution_view(record, uow.runs.get(record.run_id))
