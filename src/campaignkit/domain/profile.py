@@ -30,7 +30,7 @@ def _frozen_mapping(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
     return MappingProxyType(dict(value))
 
 
-def _channel_mapping(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
+def channel_mapping(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
     """Freeze a mapping keyed by channel, turning ``"email"`` into ``ChannelType.EMAIL``."""
     if not value and type(value) is dict:
         return _EMPTY
@@ -186,8 +186,8 @@ class Profile:
     id: str
     identities: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
     attributes: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
-    consents: Mapping[ChannelType, bool] = attrs.field(factory=dict, converter=_channel_mapping)
-    channel_data: Mapping[ChannelType, str] = attrs.field(factory=dict, converter=_channel_mapping)
+    consents: Mapping[ChannelType, bool] = attrs.field(factory=dict, converter=channel_mapping)
+    channel_data: Mapping[ChannelType, str] = attrs.field(factory=dict, converter=channel_mapping)
     timezone: str | None = None
     language: str | None = None
 
