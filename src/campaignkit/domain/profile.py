@@ -11,7 +11,7 @@ import attrs
 
 from campaignkit.domain import checks
 from campaignkit.domain.channels import ChannelType
-from campaignkit.timeutil import check_timezone
+from campaignkit.timeutil import MAX_TIMEZONE_NAME
 
 MAX_LANGUAGE = 35
 """Characters in a language tag (BCP 47 tags in practice are far shorter)."""
@@ -83,7 +83,9 @@ def _plainly_valid(profile: Profile) -> bool:
     if not _plain_text(profile.id, checks.MAX_ID):
         return False
     zone, language = profile.timezone, profile.language
-    if zone is not None and check_timezone(zone) is not None:
+    if zone is not None and not (
+        type(zone) is str and len(zone) <= MAX_TIMEZONE_NAME and zone.isascii()
+    ):
         return False
     if language is not None and not _plain_text(language, MAX_LANGUAGE):
         return False
@@ -161,10 +163,10 @@ def profile_problems(profile: Profile) -> list[str]:
         for channel, given in profile.consents.items():
             checks.boolean(problems, f"consents[{channel!s}]", given)
     problems.extend(address_map_problems("channel_data", profile.channel_data))
-    if profile.timezone is not None:
-        zone_problem = check_timezone(profile.timezone)
-        if zone_problem is not None:
-            problems.append(f"timezone: {zone_problem}")
+    # An unknown zone is kept: delivery falls back to the campaign's and counts it.
+    checks.optional_text(
+        problems, "timezone", profile.timezone, max_length=MAX_TIMEZONE_NAME, allow_empty=True
+    )
     checks.optional_text(problems, "language", profile.language, max_length=MAX_LANGUAGE)
     return problems
 
@@ -179,7 +181,8 @@ class Profile:
         attributes: Nested attributes templates read as ``profile.<path>``.
         consents: Opt-in per channel (marketing messages need it).
         channel_data: Address per channel when it differs from the identity.
-        timezone: IANA time zone of the recipient, if known.
+        timezone: IANA time zone (or UTC offset such as ``"+05:30"``) of the recipient,
+            if known; delivery uses the campaign's zone for an unknown one.
         language: Preferred language, if known.
     """
 
@@ -198,7 +201,7 @@ class Profile:
             ValidationError: a wrong type, a string that is not UTF-8, an id,
                 identity or address beyond its documented length, attributes
                 nested deeper than 32 levels or larger than 200 KB as JSON, or a
-                time zone that is not an IANA name.
+                time zone name longer than 64 characters.
         """
         if not _plainly_valid(self):
             checks.raise_if(profile_problems(self), f"profile {self.id!r}"[:80])
