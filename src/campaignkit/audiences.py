@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from campaignkit.adapters.memory.profiles import check_audience
 from campaignkit.domain.audience import AudienceStatus
 from campaignkit.domain.profile import Profile
+from campaignkit.domain.recipients import unknown_profile
 from campaignkit.errors import ValidationError
 from campaignkit.ports import AudienceSource, ProfileStore, Store
 
@@ -109,7 +110,7 @@ class AudienceRegistry:
                 if not ids:
                     return
                 found = self._profiles.get_many(ids)
-                yield [found.get(pid) or Profile(id=pid) for pid in ids]
+                yield [found.get(pid) or unknown_profile(pid) for pid in ids]
                 offset += len(ids)
         elif self._source is not None:
             yield from self._source.members(name, namespace=namespace, batch_size=batch_size)

@@ -301,8 +301,10 @@ NEEDS: Mapping[C, Callable[[Mapping[str, object]], bool]] = {
 def oracle(
     profile: ck.Profile | None, channel: C, suppressed: set[tuple[C, str]]
 ) -> ck.ExclusionReason | None:
-    """SPEC precedence: missing identity, channel data, suppressed, consent, attribute."""
-    if profile is None or not profile.identities.get("email"):
+    """SPEC precedence: unknown profile, identity, channel data, suppressed, consent, attribute."""
+    if profile is None:
+        return R.UNKNOWN_PROFILE
+    if not profile.identities.get("email"):
         return R.MISSING_IDENTITY
     address = address_in(profile, channel)
     if address is None:
@@ -423,7 +425,12 @@ def test_multi_channel_run_gives_every_profile_and_action_exactly_one_outcome(
         seen.add(pid)
     # the mix really covers every reason, on every channel
     for channel, excluded in expected_excluded.items():
-        assert set(excluded) >= {R.DUPLICATE, R.MISSING_IDENTITY, R.NO_CONSENT}, channel
+        assert set(excluded) >= {
+            R.DUPLICATE,
+            R.UNKNOWN_PROFILE,
+            R.MISSING_IDENTITY,
+            R.NO_CONSENT,
+        }, channel
         assert expected_sent[channel]
     assert expected_excluded[C.EMAIL][R.MISSING_ATTRIBUTE] > 0
     assert expected_excluded[C.PUSH][R.MISSING_ATTRIBUTE] > 0

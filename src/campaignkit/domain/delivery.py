@@ -28,6 +28,8 @@ class ExclusionReason(str, enum.Enum):
     """
 
     DUPLICATE = "duplicate"
+    UNKNOWN_PROFILE = "unknown_profile"
+    """The audience names a profile id the profile store does not know."""
     MISSING_IDENTITY = "missing_identity"
     MISSING_CHANNEL_DATA = "missing_channel_data"
     SUPPRESSED = "suppressed"

@@ -47,6 +47,26 @@ Verdict: TypeAlias = Send | Exclude
 """The decision for one (profile, action)."""
 
 
+class _UnknownProfile(Profile):
+    """An empty profile standing for an id the profile store does not know."""
+
+    __slots__ = ()
+
+
+def unknown_profile(profile_id: str) -> Profile:
+    """The stand-in for an audience member the profile store does not know.
+
+    Audiences yield it in the member's place (keeping positions stable); a
+    run excludes it as ``unknown_profile``.
+    """
+    return _UnknownProfile(id=profile_id)
+
+
+def is_unknown(profile: Profile) -> bool:
+    """True for the stand-in made by :func:`unknown_profile`."""
+    return type(profile) is _UnknownProfile
+
+
 def address_of(profile: Profile, channel: ChannelType, namespace: str) -> str | None:
     """The recipient's address on ``channel``.
 
@@ -72,7 +92,8 @@ def decide(
 ) -> Verdict:
     """Send or exclude ``profile`` for one action.
 
-    Checks, in order: the identity in the campaign namespace, an address on
+    Checks, in order: a profile the store does not know, the identity in the
+    campaign namespace, an address on
     the channel, suppression (marketing only), and consent (marketing only).
     Duplicates, caps, quiet hours, missing template data and windows are
     decided by the caller, which has the context they need.
@@ -84,6 +105,8 @@ def decide(
         category: MARKETING needs consent and respects suppressions.
         suppressed: Addresses suppressed on ``channel``.
     """
+    if type(profile) is _UnknownProfile:
+        return Exclude(ExclusionReason.UNKNOWN_PROFILE)
     if not profile.identities.get(namespace):
         return Exclude(ExclusionReason.MISSING_IDENTITY)
     address = address_of(profile, channel, namespace)

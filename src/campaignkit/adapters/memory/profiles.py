@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from campaignkit.domain.audience import AudienceStatus
 from campaignkit.domain.profile import Profile
+from campaignkit.domain.recipients import unknown_profile
 from campaignkit.errors import ValidationError
 
 Predicate = Callable[[Profile], bool]
@@ -78,7 +79,7 @@ def check_audience(name: str, profile_ids: object) -> None:
 def resolve(profile_ids: Sequence[str], profiles: InMemoryProfileStore) -> list[Profile]:
     """Profiles for ids, in order; an unknown id yields an empty profile (then excluded)."""
     found = profiles.get_many(profile_ids)
-    return [found.get(pid) or Profile(id=pid) for pid in profile_ids]
+    return [found.get(pid) or unknown_profile(pid) for pid in profile_ids]
 
 
 class InMemoryAudienceSource:
