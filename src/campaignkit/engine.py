@@ -5,10 +5,17 @@ instant in ``(due_at, id)`` order, one unit of work per step, each step dated
 at the instant it was due. Due work comes from the store's due index, so
 idle campaigns cost nothing. Ticking twice at the same instant does nothing
 the second time. The engine never sleeps.
+
+One bad item never stops the others: a lifecycle step that raises (a
+campaign document that cannot be loaded, a bug) is rolled back, logged as a
+WARNING and set aside, and the tick goes on; a run that raises is FAILED by
+the runner. An item set aside is retried once its due time changes (or by a
+new engine, after a restart), so it never spins a tick or ``run_until``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import attrs
@@ -40,6 +47,11 @@ from campaignkit.preflight import Preflight
 from campaignkit.timeutil import ensure_utc
 
 Publish = Callable[[Sequence[DomainEvent]], None]
+
+logger = logging.getLogger("campaignkit.engine")
+
+_FAR = pendulum.datetime(9999, 12, 31, tz="UTC")
+"""Later than any due time (the bound of a due query that skips set-aside items)."""
 
 
 @attrs.frozen
@@ -101,6 +113,8 @@ class LifecycleEngine:
         self._publish = publish
         self._runner = runner
         self._ids = ids
+        self._set_aside: dict[tuple[str, str], pendulum.DateTime] = {}
+        """Items whose step raised, by (kind, id), with the due time they failed at."""
 
     def tick(self) -> TickReport:
         """Process every lifecycle step due at the clock's current instant."""
@@ -129,10 +143,61 @@ class LifecycleEngine:
         return TickReport(target, (*events, *final.events), final.next_due_at)
 
     def next_due_at(self) -> pendulum.DateTime | None:
-        """When the engine next has work (a lifecycle step or a run), or None."""
+        """When the engine next has work (a lifecycle step or a run), or None.
+
+        Items set aside after their step raised do not count.
+        """
         with self._store.unit_of_work() as uow:
-            times = [t for t in (uow.campaigns.next_due_at(), uow.runs.next_due_at()) if t]
+            if not self._set_aside:
+                times = [t for t in (uow.campaigns.next_due_at(), uow.runs.next_due_at()) if t]
+            else:
+                times = [
+                    first[0][0]
+                    for first in (
+                        self._due(uow, "campaign", _FAR, frozenset()),
+                        self._due(uow, "run", _FAR, frozenset()),
+                    )
+                    if first
+                ]
         return min(times, default=None)
+
+    def _due(
+        self,
+        uow: UnitOfWork,
+        kind: str,
+        until: pendulum.DateTime,
+        skipped: frozenset[str] | set[str],
+    ) -> list[tuple[pendulum.DateTime, str]]:
+        """The first due item of ``kind`` (a list of at most one), skipping some.
+
+        Items in ``skipped`` and items set aside at their current due time are
+        left out; a set-aside item whose due time changed is tried again.
+        """
+        repository = uow.campaigns if kind == "campaign" else uow.runs
+        aside = self._set_aside
+        for due_at, item_id in repository.due(until, 1 + len(skipped) + len(aside)):
+            if item_id in skipped:
+                continue
+            failed_at = aside.get((kind, item_id))
+            if failed_at is not None:
+                if failed_at == due_at:
+                    continue
+                del aside[(kind, item_id)]  # it changed since: try it again
+            return [(due_at, item_id)]
+        return []
+
+    def _put_aside(
+        self, kind: str, item_id: str, due_at: pendulum.DateTime, exc: Exception
+    ) -> None:
+        self._set_aside[(kind, item_id)] = due_at
+        logger.warning(
+            "%s %s was set aside: its due step raised %s: %s; the engine goes on with the others",
+            kind,
+            item_id,
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )
 
     def catch_up(self, uow: UnitOfWork, campaign: Campaign, now: pendulum.DateTime) -> CatchUp:
         """Apply, inside ``uow``, every step of ``campaign`` due at or before ``now``.
@@ -153,25 +218,37 @@ class LifecycleEngine:
         skipped: set[str] = set()  # runs another worker claimed meanwhile
         while True:
             with self._store.unit_of_work() as uow:
-                campaign_due = list(uow.campaigns.due(now, 1))
-                run_due = [d for d in uow.runs.due(now, len(skipped) + 1) if d[1] not in skipped]
                 candidates = sorted(
-                    [(*d, "campaign") for d in campaign_due] + [(*d, "run") for d in run_due[:1]]
+                    [(*d, "campaign") for d in self._due(uow, "campaign", now, frozenset())]
+                    + [(*d, "run") for d in self._due(uow, "run", now, skipped)]
                 )
-                if not candidates:
-                    break
-                _, item_id, kind = candidates[0]
-                step_events: Sequence[DomainEvent] = ()
-                if kind == "campaign":
-                    _, step_events = self._step(uow, uow.campaigns.get(item_id), now)
+            if not candidates:
+                break
+            due_at, item_id, kind = candidates[0]
             if kind == "run":
                 try:
                     run = self._runner.advance(item_id, now)
                 except ConflictError:
                     skipped.add(item_id)
                     continue
+                except Exception as exc:  # not even FAILED could be recorded
+                    self._put_aside(kind, item_id, due_at, exc)
+                    continue
                 if run.due_at is not None and run.due_at <= now:
                     skipped.add(item_id)  # held by another worker's lease
+                continue
+            try:
+                with self._store.unit_of_work() as uow:
+                    campaign = uow.campaigns.find(item_id)
+                    step_events: Sequence[DomainEvent] = ()
+                    if (
+                        campaign is not None
+                        and campaign.due_at is not None
+                        and campaign.due_at <= now
+                    ):
+                        _, step_events = self._step(uow, campaign, now)
+            except Exception as exc:  # rolled back; the other campaigns go on
+                self._put_aside(kind, item_id, due_at, exc)
                 continue
             self._publish(step_events)
             events.extend(step_events)

@@ -110,6 +110,7 @@ class CampaignKit:
         self.preflight = Preflight(self.audiences, check_template, self.channels)
         self.runner = Runner(
             store=store,
+            clock=clock,
             audiences=self.audiences,
             channels=self.channels,
             settings=self.delivery,

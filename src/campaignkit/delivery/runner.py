@@ -25,21 +25,24 @@ Entries with a recorded outcome are never sent again, and every
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 import attrs
 import pendulum
 
-from campaignkit.delivery.gate import GateRules, RateState, Verdict, gate
-from campaignkit.delivery.render import CompiledContent, MissingAttribute, TemplateFailed
+from campaignkit.clock import Clock
+from campaignkit.delivery.gate import RateState, Verdict, gate
+from campaignkit.delivery.lease import LeaseLost, Leases
+from campaignkit.delivery.plan import Plan, make_plan
+from campaignkit.delivery.recording import Recorder, stopped, unsent
+from campaignkit.delivery.render import MissingAttribute, TemplateFailed
 from campaignkit.delivery.tally import Tally, excluded, moved, queued
-from campaignkit.delivery.timing import Timing
-from campaignkit.domain.campaign import Action, Campaign, CampaignVersion
+from campaignkit.delivery.timing import Due, Timing
+from campaignkit.domain.campaign import Action
 from campaignkit.domain.campaign_enums import CampaignStatus, Category
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import (
-    Accepted,
     ExclusionReason,
     LedgerEntry,
     LedgerState,
@@ -49,14 +52,12 @@ from campaignkit.domain.delivery import (
     RunStatus,
     SendResult,
     TransientFailure,
-    backoff,
     idempotency_key,
 )
 from campaignkit.domain.lifecycle import LifecycleRules, run_finished
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.recipients import Exclude, address_of, decide
-from campaignkit.domain.surface import SurfaceSettings
-from campaignkit.errors import DeliveryError
+from campaignkit.errors import ConflictError, DeliveryError
 from campaignkit.ports import (
     AudienceSource,
     Channel,
@@ -66,6 +67,11 @@ from campaignkit.ports import (
     Store,
     UnitOfWork,
 )
+
+logger = logging.getLogger("campaignkit.delivery")
+
+_WARN_REASONS = (ExclusionReason.UNKNOWN_PROFILE, ExclusionReason.MISSING_ATTRIBUTE)
+"""Exclusions that usually mean a mistake (a typo in a template, an id never loaded)."""
 
 
 @attrs.frozen
@@ -78,8 +84,12 @@ class DeliverySettings:
         max_attempts: Sends per message before a transient failure becomes final.
         retry_base: Backoff before the first retry (doubles each time, with jitter).
         retry_cap: The longest backoff.
-        lease: How long a worker owns a run it is delivering; another worker may
-            resume a run whose worker died once this has passed.
+        lease: How long a worker owns a run after each renewal (every batch,
+            and every third of a lease while it delivers); another worker may
+            resume a run whose worker died once this has passed by the clock.
+        heartbeat: Renew the lease from a background thread while a run is
+            delivered, so a channel call slower than the lease keeps the run.
+            Needs a store usable from two threads (both built-in stores are).
     """
 
     batch_size: int = 500
@@ -87,33 +97,7 @@ class DeliverySettings:
     retry_base: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(seconds=30))
     retry_cap: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(hours=1))
     lease: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(minutes=1))
-
-
-@attrs.frozen
-class _Plan:
-    """What a run needs for every batch, prepared once."""
-
-    campaign: Campaign
-    version: CampaignVersion
-    actions: tuple[Action, ...]
-    contents: Mapping[str, CompiledContent]
-    settings: Mapping[str, SurfaceSettings]
-    channels: Mapping[str, Channel]
-    shared_context: Mapping[str, Any]
-    contexts: Mapping[str, Mapping[str, Any]]
-    """Per-recipient API context of a unitary trigger, by profile id."""
-    gate_rules: GateRules
-
-    def context(self, profile_id: str) -> Mapping[str, Any]:
-        """The API context templates see for this recipient."""
-        return self.contexts.get(profile_id, self.shared_context)
-
-
-def _version(campaign: Campaign, number: int) -> CampaignVersion:
-    for version in (campaign.live_version, *campaign.superseded_versions):
-        if version is not None and version.number == number:
-            return version
-    raise DeliveryError(f"campaign {campaign.id!r} has no version {number}")
+    heartbeat: bool = True
 
 
 class Runner:
@@ -121,6 +105,8 @@ class Runner:
 
     Args:
         store: Runs, ledger, suppressions and campaigns.
+        clock: Read for lease times only (each renewal reads it); the tick's
+            instant dates everything else.
         audiences: Streams audience members.
         channels: One channel per channel type.
         settings: Batch size, retries, lease.
@@ -133,6 +119,7 @@ class Runner:
         self,
         *,
         store: Store,
+        clock: Clock,
         audiences: AudienceSource,
         channels: Mapping[ChannelType, Channel],
         settings: DeliverySettings,
@@ -146,6 +133,10 @@ class Runner:
         self._channels = channels
         self._settings = settings
         self._worker = worker_id
+        self._leases = Leases(worker_id, clock, settings.lease)
+        self._recorder = Recorder(
+            store, self._leases, settings.max_attempts, settings.retry_base, settings.retry_cap
+        )
         self.progress = progress
 
     # ------------------------------------------------------------ entry point
@@ -155,28 +146,42 @@ class Runner:
 
         Returns the run as saved: final, or with ``due_at`` set to when it next
         has work (a retry), or unchanged when another worker holds its lease.
+        A run that cannot go on (its campaign cannot be loaded, an adapter
+        raised) is FAILED with the error and a WARNING is logged; it never
+        raises out, so the engine goes on with other work.
+
+        Raises:
+            ConflictError: another worker wrote the run meanwhile (try it later).
         """
         try:
             claimed = self._claim(run_id, now)
-        except DeliveryError as exc:  # it cannot be planned (no channel, no surface)
-            return self._fail(run_id, now, str(exc))
+        except ConflictError:
+            raise
+        except Exception as exc:  # it cannot be planned (no channel, no surface, bad document)
+            return self._fail(run_id, now, _describe(exc))
         if claimed is None:
             with self._store.unit_of_work() as uow:
                 return uow.runs.get(run_id)
         run, plan = claimed
         try:
-            return self._deliver_run(run, plan, now)
-        except _LeaseLost:  # another worker took the run over: it records what follows
+            with self._leases.heartbeat(self._store, run_id, enabled=self._settings.heartbeat):
+                return self._deliver_run(run, plan, now)
+        except LeaseLost:  # another worker took the run over: it records what follows
             with self._store.unit_of_work() as uow:
                 return uow.runs.get(run_id)
+        except ConflictError:
+            self._release(run_id, now)
+            raise
+        except Exception as exc:  # an adapter or a bug: this run fails, the others go on
+            return self._fail(run_id, now, _describe(exc))
         except BaseException:
-            # an interrupted delivery (KeyboardInterrupt, a channel raising): hand the
-            # run back at once, so this worker or another resumes it without waiting
-            # for the lease; a killed process cannot do this, and its lease lapses
+            # an interrupted delivery (KeyboardInterrupt): hand the run back at once, so
+            # this worker or another resumes it without waiting for the lease; a killed
+            # process cannot do this, and its lease lapses
             self._release(run_id, now)
             raise
 
-    def _deliver_run(self, run: Run, plan: _Plan, now: pendulum.DateTime) -> Run:
+    def _deliver_run(self, run: Run, plan: Plan, now: pendulum.DateTime) -> Run:
         run_id = run.id
         try:
             self._reconcile(run_id, plan, now)
@@ -201,37 +206,22 @@ class Runner:
                     attrs.evolve(run, lease_owner=None, lease_expires_at=None, due_at=now)
                 )
 
-    def _owned(self, uow: UnitOfWork, run_id: str) -> Run:
-        """The run, if this worker still holds its lease; else ``_LeaseLost`` (nothing written).
-
-        A worker whose lease lapsed (a channel call slower than the lease) and
-        whose run another worker took over must not record outcomes or counts:
-        the new owner re-sends with the same idempotency keys and records them.
-        """
-        run = uow.runs.get(run_id)
-        if run.lease_owner != self._worker:
-            raise _LeaseLost(run_id)
-        return run
-
     # ------------------------------------------------------------ claiming
 
-    def _claim(self, run_id: str, now: pendulum.DateTime) -> tuple[Run, _Plan] | None:
+    def _claim(self, run_id: str, now: pendulum.DateTime) -> tuple[Run, Plan] | None:
         with self._store.unit_of_work() as uow:
             run = uow.runs.get(run_id)
             if run.status.is_final:
                 return None
-            expires = run.lease_expires_at
-            if (
-                run.lease_owner not in (None, self._worker)
-                and expires is not None
-                and expires > now
-            ):
+            if self._leases.held_elsewhere(run):
+                expires = run.lease_expires_at
+                assert expires is not None
                 if run.due_at is None or run.due_at < expires:
                     # another worker delivers it: due again only when its lease may lapse
                     uow.runs.save(attrs.evolve(run, due_at=expires))
                 return None
             campaign = uow.campaigns.get(run.campaign_id)
-            lease = now + self._settings.lease
+            lease = self._leases.expiry()
             run = uow.runs.save(
                 attrs.evolve(
                     run,
@@ -242,49 +232,10 @@ class Runner:
                     due_at=lease,  # if this worker dies, the run is due when its lease lapses
                 )
             )
-            plan = self._plan(uow, campaign, run)
+            plan = make_plan(uow, campaign, run, self._channels)
         return run, plan
 
-    def _plan(self, uow: UnitOfWork, campaign: Campaign, run: Run) -> _Plan:
-        version = _version(campaign, run.version)
-        contents, settings, channels = {}, {}, {}
-        for action in version.actions:
-            surface = uow.surfaces.find(action.surface_id)
-            if surface is None:
-                raise DeliveryError(f"surface {action.surface_id!r} no longer exists")
-            channel = self._channels.get(action.channel)
-            if channel is None:
-                raise DeliveryError(
-                    f"no channel is wired for {action.channel}; pass channels= to the kit"
-                )
-            contents[action.id] = CompiledContent.of(action.content.templates())
-            settings[action.id] = surface.settings
-            channels[action.id] = channel
-        contexts: dict[str, Mapping[str, Any]] = {}
-        for recipient in run.recipients:  # a repeated profile is a duplicate: the first counts
-            contexts.setdefault(recipient.profile.id, recipient.context)
-        book = uow.rules.get()
-        gate_rules = GateRules(
-            marketing=campaign.category is Category.MARKETING,
-            campaign_zone=version.schedule.timezone,
-            send_window=version.schedule.send_window,
-            channel_rules={a.channel: book.for_channel(a.channel) for a in version.actions},
-            campaign_quiet_hours=version.quiet_hours,
-            rate_limits={a.id: a.rate_limit for a in version.actions if a.rate_limit},
-        )
-        return _Plan(
-            campaign,
-            version,
-            version.actions,
-            contents,
-            settings,
-            channels,
-            run.context,
-            contexts,
-            gate_rules,
-        )
-
-    def _halted(self, plan: _Plan) -> bool:
+    def _halted(self, plan: Plan) -> bool:
         """True once the campaign is no longer LIVE (stopped, completed, removed)."""
         with self._store.unit_of_work() as uow:
             status = uow.campaigns.status(plan.campaign.id)
@@ -292,7 +243,7 @@ class Runner:
 
     # ------------------------------------------------------------ streaming
 
-    def _members(self, run: Run, plan: _Plan) -> Iterator[tuple[int, Sequence[Profile]]]:
+    def _members(self, run: Run, plan: Plan) -> Iterator[tuple[int, Sequence[Profile]]]:
         """Audience batches from the run's resume position, with their start position."""
         if run.kind is RunKind.TRIGGER:
             if run.position < len(run.recipients):
@@ -311,7 +262,7 @@ class Runner:
                 yield position + skip, batch[skip:]
             position = end
 
-    def _stream(self, run: Run, plan: _Plan, now: pendulum.DateTime) -> bool:
+    def _stream(self, run: Run, plan: Plan, now: pendulum.DateTime) -> bool:
         """Process the audience from the resume position; True if the run was halted."""
         if run.streamed:
             return False
@@ -326,9 +277,13 @@ class Runner:
             if self.progress is not None:
                 with self._store.unit_of_work() as uow:
                     current = uow.runs.get(run.id)
-                self.progress(
-                    RunProgress(run.id, run.campaign_id, current.position, total, current.total())
+                report = RunProgress(
+                    run.id, run.campaign_id, current.position, total, current.total()
                 )
+                try:
+                    self.progress(report)
+                except Exception:  # a progress bar's bug must not fail the run
+                    logger.exception("campaignkit progress callback %r failed", self.progress)
         with self._store.unit_of_work() as uow:
             current = uow.runs.get(run.id)
             uow.runs.save(attrs.evolve(current, streamed=True))
@@ -337,7 +292,7 @@ class Runner:
     def _batch(
         self,
         run_id: str,
-        plan: _Plan,
+        plan: Plan,
         start: int,
         batch: Sequence[Profile],
         now: pendulum.DateTime,
@@ -350,9 +305,7 @@ class Runner:
             suppressed: dict[ChannelType, set[str]] = {}
             if plan.campaign.category is Category.MARKETING:
                 for action in plan.actions:
-                    addresses = [
-                        a for p in batch if (a := address_of(p, action.channel, namespace))
-                    ]
+                    addresses = [a for p in batch if (a := _address(p, action.channel, namespace))]
                     suppressed[action.channel] = uow.suppressions.suppressed(
                         action.channel, addresses
                     )
@@ -364,46 +317,47 @@ class Runner:
         for profile in batch:
             repeated = profile.id in seen
             seen.add(profile.id)
-            due = None
+            todo: list[Action] = []
             for action in plan.actions:
                 if repeated or (action.id, profile.id) in recorded:
                     # the same (run, action, profile) already has its one outcome
                     tally.exclude(action.id, ExclusionReason.DUPLICATE)
-                    continue
-                entry = self._entry(
-                    run_id, plan, action, profile, suppressed.get(action.channel, set())
-                )
+                else:
+                    todo.append(action)
+            decided, due = self._decided(
+                run_id, plan, profile, actions=todo, suppressed=suppressed, timing=timing
+            )
+            for entry in decided:
                 tally.entry(entry)
                 if entry.state is not LedgerState.PENDING:
                     entries.append(entry)
                     continue
-                if due is None:
-                    due = timing.due(profile)
+                assert due is not None
+                action_id = entry.action_id
                 if due.fell_back and plan.version.schedule.use_profile_timezone:
-                    tally.add(action.id, "timezone_fallbacks")
+                    tally.add(action_id, "timezone_fallbacks")
                 if due.at is None:
                     entries.append(excluded(entry, ExclusionReason.BEYOND_WAVES))
-                    tally.add(action.id, "pending", -1)
-                    tally.exclude(action.id, ExclusionReason.BEYOND_WAVES, targeted=0)
+                    tally.add(action_id, "pending", -1)
+                    tally.exclude(action_id, ExclusionReason.BEYOND_WAVES, targeted=0)
                     continue
                 timed = moved(
                     entry,
                     LedgerState.PENDING,
                     message=entry.message,
                     due_at=due.at,
-                    timezone=profile.timezone,
+                    timezone=profile.timezone if isinstance(profile.timezone, str) else None,
                 )
                 if due.at > now:
                     entries.append(queued(timed, due.at))
                 else:
                     if due.at < now and plan.version.schedule.use_profile_timezone:
-                        tally.add(
-                            action.id, "late"
-                        )  # their slot passed before the run reached them
+                        # their slot passed before the run reached them
+                        tally.add(action_id, "late")
                     ready.append(timed)
         rate = RateState(dict(run.rate_sent), dict(run.rate_origin))
         sending = self._gated(plan, ready, rate=rate, tally=tally, now=now, out=entries)
-        live = self._record(
+        live = self._recorder.intents(
             run_id,
             entries,
             tally,
@@ -416,7 +370,36 @@ class Runner:
             self._deliver(run_id, plan, sending, now, retry=False)
         return live
 
-    def _timing(self, run: Run, plan: _Plan) -> Timing:
+    def _decided(
+        self,
+        run_id: str,
+        plan: Plan,
+        profile: Profile,
+        *,
+        actions: Sequence[Action],
+        suppressed: Mapping[ChannelType, set[str]],
+        timing: Timing,
+    ) -> tuple[list[LedgerEntry], Due | None]:
+        """Decide and render ``profile`` for ``actions``, and when they are due if sent.
+
+        Recipient data comes from host adapters and may never have been
+        checked: anything that makes deciding, rendering or timing raise fails
+        this recipient (FAILED, with the reason) and nobody else.
+        """
+        try:
+            decided = [
+                self._entry(run_id, plan, action, profile, suppressed.get(action.channel, set()))
+                for action in actions
+            ]
+            if any(e.state is LedgerState.PENDING for e in decided):
+                return decided, timing.due(profile)
+            return decided, None
+        except Exception as exc:
+            error = f"the recipient's profile data cannot be used: {_describe(exc)}"
+            campaign_id = plan.campaign.id
+            return [unsent(run_id, campaign_id, a, profile.id, error=error) for a in actions], None
+
+    def _timing(self, run: Run, plan: Plan) -> Timing:
         audience = plan.version.audience
         size = None
         if plan.version.schedule.waves is not None and audience is not None:
@@ -427,7 +410,7 @@ class Runner:
 
     def _gated(
         self,
-        plan: _Plan,
+        plan: Plan,
         ready: Sequence[LedgerEntry],
         *,
         rate: RateState,
@@ -480,7 +463,7 @@ class Runner:
     def _entry(
         self,
         run_id: str,
-        plan: _Plan,
+        plan: Plan,
         action: Action,
         profile: Profile,
         suppressed: set[str],
@@ -495,15 +478,15 @@ class Runner:
             suppressed=suppressed,
         )
         if isinstance(verdict, Exclude):
-            return _unsent(run_id, campaign.id, action, profile.id, reason=verdict.reason)
+            return unsent(run_id, campaign.id, action, profile.id, reason=verdict.reason)
         try:
             fields = plan.contents[action.id].render(profile.attributes, plan.context(profile.id))
         except MissingAttribute:
-            return _unsent(
+            return unsent(
                 run_id, campaign.id, action, profile.id, reason=ExclusionReason.MISSING_ATTRIBUTE
             )
         except TemplateFailed as exc:
-            return _unsent(run_id, campaign.id, action, profile.id, error=str(exc))
+            return unsent(run_id, campaign.id, action, profile.id, error=str(exc))
         message = Message(
             run_id=run_id,
             campaign_id=campaign.id,
@@ -527,54 +510,12 @@ class Runner:
             message=message,
         )
 
-    def _record(
-        self,
-        run_id: str,
-        entries: list[LedgerEntry],
-        tally: Tally,
-        now: pendulum.DateTime,
-        *,
-        position: int | None = None,
-        wave_filled: tuple[int, ...] | None = None,
-        rate: RateState | None = None,
-    ) -> bool:
-        """Write entries, counts and run state in one transaction; False if halted meanwhile.
-
-        When the campaign stopped while the batch was prepared, PENDING entries
-        are recorded as excluded (``stopped``) instead: none of them goes out.
-        """
-        with self._store.unit_of_work() as uow:
-            run = self._owned(uow, run_id)
-            live = uow.campaigns.status(run.campaign_id) is CampaignStatus.LIVE
-            if not live:
-                for entry in entries:
-                    if entry.state is LedgerState.PENDING:
-                        tally.add(entry.action_id, "pending", -1)
-                        tally.exclude(entry.action_id, ExclusionReason.STOPPED, targeted=0)
-                entries = [_stopped(e) if e.state is LedgerState.PENDING else e for e in entries]
-            uow.ledger.put(entries)
-            _record_contacts(uow, entries, now)
-            changes: dict[str, Any] = {
-                "counts": tally.merged_into(run.counts),
-                "lease_expires_at": now + self._settings.lease,
-                "due_at": now + self._settings.lease,
-            }
-            if position is not None:
-                changes["position"] = position
-            if wave_filled is not None:
-                changes["wave_filled"] = wave_filled
-            if rate is not None:
-                changes["rate_sent"] = rate.sent
-                changes["rate_origin"] = rate.origin
-            uow.runs.save(attrs.evolve(run, **changes))
-        return live
-
     # ------------------------------------------------------------ sending
 
     def _deliver(
         self,
         run_id: str,
-        plan: _Plan,
+        plan: Plan,
         entries: Sequence[LedgerEntry],
         now: pendulum.DateTime,
         *,
@@ -597,77 +538,9 @@ class Runner:
             except Exception as exc:  # a channel may fail in any way: retry the batch
                 results = [TransientFailure(f"{type(exc).__name__}: {exc}")] * len(messages)
             outcomes.extend(zip(group, results, strict=True))
-        self._record_outcomes(run_id, outcomes, now, retry=retry)
+        self._recorder.outcomes(run_id, outcomes, now, retry=retry)
 
-    def _record_outcomes(
-        self,
-        run_id: str,
-        outcomes: Sequence[tuple[LedgerEntry, SendResult]],
-        now: pendulum.DateTime,
-        *,
-        retry: bool,
-    ) -> None:
-        settings = self._settings
-        updated: list[LedgerEntry] = []
-        never_sent: dict[ChannelType, list[tuple[str, str]]] = {}  # their contacts are undone
-        tally = Tally()
-        for entry, result in outcomes:
-            attempts = entry.attempts + 1
-            action_id = entry.action_id
-            if retry:
-                tally.add(action_id, "retries")
-            if isinstance(result, Accepted):
-                updated.append(
-                    moved(
-                        entry,
-                        LedgerState.SENT,
-                        attempts=attempts,
-                        provider_message_id=result.provider_message_id,
-                    )
-                )
-                tally.add(action_id, "sent")
-                tally.add(action_id, "pending", -1)
-            elif isinstance(result, TransientFailure) and attempts < settings.max_attempts:
-                delay = backoff(
-                    idempotency_key(*entry.key),
-                    attempts,
-                    base=settings.retry_base,
-                    cap=settings.retry_cap,
-                )
-                updated.append(
-                    moved(
-                        entry,
-                        LedgerState.RETRY,
-                        attempts=attempts,
-                        error=result.error,
-                        next_attempt_at=now + delay,
-                        message=entry.message,
-                    )
-                )
-            else:
-                updated.append(
-                    moved(entry, LedgerState.FAILED, attempts=attempts, error=result.error)
-                )
-                never_sent.setdefault(entry.channel, []).append(
-                    (entry.profile_id, idempotency_key(*entry.key))
-                )
-                tally.add(action_id, "failed")
-                tally.add(action_id, "pending", -1)
-        with self._store.unit_of_work() as uow:
-            run = self._owned(uow, run_id)
-            uow.ledger.put(updated)
-            for channel, failed in never_sent.items():
-                uow.contacts.forget(channel, failed)
-            uow.runs.save(
-                attrs.evolve(
-                    run,
-                    counts=tally.merged_into(run.counts),
-                    lease_expires_at=now + settings.lease,
-                    due_at=now + settings.lease,
-                )
-            )
-
-    def _reconcile(self, run_id: str, plan: _Plan, now: pendulum.DateTime) -> None:
+    def _reconcile(self, run_id: str, plan: Plan, now: pendulum.DateTime) -> None:
         """Settle PENDING entries left by a crash: look them up, else re-send them."""
         while True:
             with self._store.unit_of_work() as uow:
@@ -688,11 +561,11 @@ class Runner:
                 else:
                     known.append((entry, found))
             if known:
-                self._record_outcomes(run_id, known, now, retry=False)
+                self._recorder.outcomes(run_id, known, now, retry=False)
             if unknown:
                 self._deliver(run_id, plan, unknown, now, retry=False)
 
-    def _retry(self, run_id: str, plan: _Plan, now: pendulum.DateTime) -> bool:
+    def _retry(self, run_id: str, plan: Plan, now: pendulum.DateTime) -> bool:
         """Release the QUEUED and RETRY entries due at ``now``; True if halted meanwhile."""
         while True:
             with self._store.unit_of_work() as uow:
@@ -707,7 +580,7 @@ class Runner:
             rate = RateState(dict(run.rate_sent), dict(run.rate_origin))
             out: list[LedgerEntry] = []
             sending = self._gated(plan, due, rate=rate, tally=tally, now=now, out=out)
-            if not self._record(run_id, out, tally, now, rate=rate):
+            if not self._recorder.intents(run_id, out, tally, now, rate=rate):
                 return True
             fresh = [e for e in sending if e.key not in retries]
             again = [e for e in sending if e.key in retries]
@@ -720,7 +593,7 @@ class Runner:
 
     def _settle(self, run_id: str, now: pendulum.DateTime) -> Run:
         with self._store.unit_of_work() as uow:
-            run = self._owned(uow, run_id)
+            run = self._leases.owned(uow, run_id)
             next_retry = uow.ledger.next_due_at(run_id)
             if next_retry is not None or not run.streamed:
                 return uow.runs.save(
@@ -728,15 +601,15 @@ class Runner:
                 )
             return self._finish(uow, run, RunStatus.SUCCEEDED, now)
 
-    def _halt(self, run_id: str, plan: _Plan, now: pendulum.DateTime) -> Run:
+    def _halt(self, run_id: str, plan: Plan, now: pendulum.DateTime) -> Run:
         """Stop at a batch boundary: queued retries and unreached members are excluded."""
         while True:
             with self._store.unit_of_work() as uow:
-                run = self._owned(uow, run_id)
+                run = self._leases.owned(uow, run_id)
                 open_entries = list(uow.ledger.open_entries(run_id, self._settings.batch_size))
                 if not open_entries:
                     break
-                uow.ledger.put([_stopped(e) for e in open_entries])
+                uow.ledger.put([stopped(e) for e in open_entries])
                 tally = Tally()
                 for entry in open_entries:
                     tally.exclude(entry.action_id, ExclusionReason.STOPPED, targeted=0)
@@ -769,27 +642,33 @@ class Runner:
                         )
                         tally.entry(entry)
                         entries.append(entry)
-                self._record(run_id, entries, tally, now, position=start + len(batch))
+                self._recorder.intents(run_id, entries, tally, now, position=start + len(batch))
         with self._store.unit_of_work() as uow:
             run = uow.runs.get(run_id)
             return self._finish(uow, attrs.evolve(run, streamed=True), RunStatus.STOPPED, now)
 
     def _fail(self, run_id: str, now: pendulum.DateTime, error: str) -> Run:
+        """Mark the run FAILED with ``error`` and log a WARNING.
+
+        If its campaign cannot be updated (its document cannot be loaded), the
+        run alone is marked.
+        """
+        logger.warning("run %s failed: %s", run_id, error)
+        try:
+            with self._store.unit_of_work() as uow:
+                run = uow.runs.get(run_id)
+                return self._finish(uow, attrs.evolve(run, error=error), RunStatus.FAILED, now)
+        except ConflictError:
+            raise
+        except Exception as exc:
+            error = f"{error}; its campaign could not be updated: {_describe(exc)}"
         with self._store.unit_of_work() as uow:
             run = uow.runs.get(run_id)
-            return self._finish(uow, attrs.evolve(run, error=error), RunStatus.FAILED, now)
+            return uow.runs.save(_final(attrs.evolve(run, error=error), RunStatus.FAILED, now))
 
     def _finish(self, uow: UnitOfWork, run: Run, status: RunStatus, now: pendulum.DateTime) -> Run:
-        saved = uow.runs.save(
-            attrs.evolve(
-                run,
-                status=status,
-                finished_at=now,
-                due_at=None,
-                lease_owner=None,
-                lease_expires_at=None,
-            )
-        )
+        saved = uow.runs.save(_final(run, status, now))
+        _warn_exclusions(saved)
         if run.kind in (RunKind.SCHEDULED, RunKind.OCCURRENCE):  # runs a completion waits for
             campaign = uow.campaigns.find(run.campaign_id)
             if campaign is not None and campaign.open_runs > 0:
@@ -797,52 +676,43 @@ class Runner:
         return saved
 
 
-def _record_contacts(
-    uow: UnitOfWork, entries: Sequence[LedgerEntry], now: pendulum.DateTime
-) -> None:
-    """Count marketing messages about to go out towards frequency caps, with their intent.
-
-    Recorded once, at the first hand-over (a retry, a reconcile or a takeover
-    re-sends without recording again), so a message in flight counts even if
-    its worker dies and is dated when it was first handed over. It is keyed by
-    its idempotency key, so a permanent failure can undo it (``forget``).
-    """
-    by_channel: dict[ChannelType, tuple[list[tuple[str, pendulum.DateTime]], list[str]]] = {}
-    for entry in entries:
-        message = entry.message
-        if entry.state is not LedgerState.PENDING or message is None or message.transactional:
-            continue
-        if entry.attempts == 0:  # retries and re-sends were counted when first handed over
-            people, keys = by_channel.setdefault(entry.channel, ([], []))
-            people.append((entry.profile_id, now))
-            keys.append(message.idempotency_key)
-    for channel, (people, keys) in by_channel.items():
-        uow.contacts.record(channel, people, keys)
+def _address(profile: Profile, channel: ChannelType, namespace: str) -> str | None:
+    """The recipient's address, or None when their data cannot give one (they fail later)."""
+    try:
+        return address_of(profile, channel, namespace)
+    except Exception:
+        return None
 
 
-class _LeaseLost(Exception):
-    """This worker's lease on a run lapsed and another worker took the run over."""
+def _final(run: Run, status: RunStatus, now: pendulum.DateTime) -> Run:
+    return attrs.evolve(
+        run,
+        status=status,
+        finished_at=now,
+        due_at=None,
+        lease_owner=None,
+        lease_expires_at=None,
+    )
+
+
+def _warn_exclusions(run: Run) -> None:
+    """Log a WARNING when a finished run excluded recipients for a likely mistake."""
+    counts = run.total().excluded
+    found = [f"{counts[r]} for {r}" for r in _WARN_REASONS if counts.get(r)]
+    if found:
+        logger.warning(
+            "run %s of campaign %s excluded recipients: %s (see the campaign report)",
+            run.id,
+            run.campaign_id,
+            ", ".join(found),
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as a short reason (type and message, at most 500 characters)."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 500 else text[:497] + "..."
 
 
 _TICK = pendulum.duration(microseconds=1)
 """The resolution of stored instants."""
-
-
-def _unsent(
-    run_id: str,
-    campaign_id: str,
-    action: Action,
-    profile_id: str,
-    *,
-    reason: ExclusionReason | None = None,
-    error: str | None = None,
-) -> LedgerEntry:
-    """An entry EXCLUDED for ``reason``, or FAILED with ``error`` (never sent)."""
-    state = LedgerState.FAILED if error is not None else LedgerState.EXCLUDED
-    return LedgerEntry(
-        run_id, action.id, profile_id, campaign_id, action.channel, state, reason, error=error
-    )
-
-
-def _stopped(entry: LedgerEntry) -> LedgerEntry:
-    return moved(entry, LedgerState.EXCLUDED, reason=ExclusionReason.STOPPED)

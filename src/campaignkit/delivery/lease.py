@@ -1,0 +1,111 @@
+"""Run leases: one worker at a time delivers a run, and a live worker keeps it.
+
+A worker claims a run by writing itself as ``lease_owner`` with an expiry
+read from the clock. It renews the expiry **from the clock** at every batch
+and, while it delivers, a heartbeat thread renews it every third of the lease
+(so a channel call slower than the lease does not lose the run). Another
+worker takes a run over only once its expiry has passed by the clock: the
+owner is then truly gone (killed, or frozen longer than a lease). A worker
+that finds another owner on its run writes nothing more (:class:`LeaseLost`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import attrs
+import pendulum
+
+from campaignkit.clock import Clock
+from campaignkit.domain.delivery import Run
+from campaignkit.ports import Store, UnitOfWork
+
+logger = logging.getLogger("campaignkit.delivery")
+
+
+class LeaseLost(Exception):
+    """This worker's lease on a run lapsed and another worker took the run over."""
+
+
+@attrs.frozen
+class Leases:
+    """Reads, checks and renews the leases of one worker.
+
+    Attributes:
+        worker: This worker's id (``Run.lease_owner``).
+        clock: Where lease times are read; never the tick's instant, which may
+            be long past by the time a batch ends.
+        length: How long a lease lasts after each renewal.
+    """
+
+    worker: str
+    clock: Clock
+    length: pendulum.Duration
+
+    def expiry(self) -> pendulum.DateTime:
+        """When a lease renewed now expires."""
+        return self.clock.now() + self.length
+
+    def held_elsewhere(self, run: Run) -> bool:
+        """True while another worker's lease on ``run`` has not expired by the clock."""
+        expires = run.lease_expires_at
+        return (
+            run.lease_owner not in (None, self.worker)
+            and expires is not None
+            and expires > self.clock.now()
+        )
+
+    def owned(self, uow: UnitOfWork, run_id: str) -> Run:
+        """The run, if this worker still holds its lease; else ``LeaseLost`` (nothing written).
+
+        A worker whose lease lapsed and whose run another worker took over
+        must not record outcomes or counts: the new owner re-sends with the
+        same idempotency keys and records them.
+        """
+        run = uow.runs.get(run_id)
+        if run.lease_owner != self.worker:
+            raise LeaseLost(run_id)
+        return run
+
+    def renew(self, store: Store, run_id: str) -> bool:
+        """Extend this worker's lease on ``run_id`` from the clock; False if it is lost."""
+        with store.unit_of_work() as uow:
+            run = uow.runs.get(run_id)
+            if run.lease_owner != self.worker or run.status.is_final:
+                return False
+            expires = self.expiry()
+            uow.runs.save(attrs.evolve(run, lease_expires_at=expires, due_at=expires))
+        return True
+
+    @contextmanager
+    def heartbeat(self, store: Store, run_id: str, *, enabled: bool = True) -> Iterator[None]:
+        """Renew the lease on ``run_id`` every third of a lease while the block runs.
+
+        The renewals run on a daemon thread, each in its own unit of work (the
+        stores serialize units across threads). The thread stops when the
+        block ends, however it ends, or once the lease is lost.
+        """
+        if not enabled:
+            yield
+            return
+        stop = threading.Event()
+        interval = max(self.length.total_seconds() / 3, 0.001)
+
+        def beat() -> None:
+            while not stop.wait(interval):
+                try:
+                    if not self.renew(store, run_id):
+                        return
+                except Exception:  # a busy or closed store: try again at the next beat
+                    logger.warning("could not renew the lease of run %s", run_id, exc_info=True)
+
+        thread = threading.Thread(target=beat, name=f"campaignkit-lease-{run_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()

@@ -1,0 +1,214 @@
+"""Writing a run's ledger: intents before a batch goes out, outcomes after.
+
+Each write is one transaction that also updates the run's counts and
+renews its lease from the clock, and each first checks that this worker
+still holds the lease (a worker that lost it writes nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import pendulum
+
+from campaignkit.delivery.gate import RateState
+from campaignkit.delivery.lease import Leases
+from campaignkit.delivery.tally import Tally, moved
+from campaignkit.domain.campaign import Action
+from campaignkit.domain.campaign_enums import CampaignStatus
+from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.delivery import (
+    Accepted,
+    ExclusionReason,
+    LedgerEntry,
+    LedgerState,
+    SendResult,
+    TransientFailure,
+    backoff,
+    idempotency_key,
+)
+from campaignkit.ports import Store, UnitOfWork
+
+
+@attrs.frozen
+class Recorder:
+    """Records a worker's ledger entries, counts and run state.
+
+    Attributes:
+        store: Where the ledger and runs are.
+        leases: This worker's leases (checked and renewed at every write).
+        max_attempts: Sends per message before a transient failure is final.
+        retry_base: Backoff before the first retry.
+        retry_cap: The longest backoff.
+    """
+
+    store: Store
+    leases: Leases
+    max_attempts: int
+    retry_base: pendulum.Duration
+    retry_cap: pendulum.Duration
+
+    def intents(
+        self,
+        run_id: str,
+        entries: list[LedgerEntry],
+        tally: Tally,
+        now: pendulum.DateTime,
+        *,
+        position: int | None = None,
+        wave_filled: tuple[int, ...] | None = None,
+        rate: RateState | None = None,
+    ) -> bool:
+        """Write entries, counts and run state in one transaction; False if halted meanwhile.
+
+        When the campaign stopped while the batch was prepared, PENDING entries
+        are recorded as excluded (``stopped``) instead: none of them goes out.
+
+        Raises:
+            LeaseLost: another worker took the run over; nothing was written.
+        """
+        with self.store.unit_of_work() as uow:
+            run = self.leases.owned(uow, run_id)
+            live = uow.campaigns.status(run.campaign_id) is CampaignStatus.LIVE
+            if not live:
+                for entry in entries:
+                    if entry.state is LedgerState.PENDING:
+                        tally.add(entry.action_id, "pending", -1)
+                        tally.exclude(entry.action_id, ExclusionReason.STOPPED, targeted=0)
+                entries = [stopped(e) if e.state is LedgerState.PENDING else e for e in entries]
+            uow.ledger.put(entries)
+            record_contacts(uow, entries, now)
+            expires = self.leases.expiry()
+            changes: dict[str, Any] = {
+                "counts": tally.merged_into(run.counts),
+                "lease_expires_at": expires,
+                "due_at": expires,
+            }
+            if position is not None:
+                changes["position"] = position
+            if wave_filled is not None:
+                changes["wave_filled"] = wave_filled
+            if rate is not None:
+                changes["rate_sent"] = rate.sent
+                changes["rate_origin"] = rate.origin
+            uow.runs.save(attrs.evolve(run, **changes))
+        return live
+
+    def outcomes(
+        self,
+        run_id: str,
+        outcomes: Sequence[tuple[LedgerEntry, SendResult]],
+        now: pendulum.DateTime,
+        *,
+        retry: bool,
+    ) -> None:
+        """Record what the channels answered: SENT, RETRY with a backoff, or FAILED.
+
+        Raises:
+            LeaseLost: another worker took the run over; nothing was written.
+        """
+        updated: list[LedgerEntry] = []
+        never_sent: dict[ChannelType, list[tuple[str, str]]] = {}  # their contacts are undone
+        tally = Tally()
+        for entry, result in outcomes:
+            attempts = entry.attempts + 1
+            action_id = entry.action_id
+            if retry:
+                tally.add(action_id, "retries")
+            if isinstance(result, Accepted):
+                updated.append(
+                    moved(
+                        entry,
+                        LedgerState.SENT,
+                        attempts=attempts,
+                        provider_message_id=result.provider_message_id,
+                    )
+                )
+                tally.add(action_id, "sent")
+                tally.add(action_id, "pending", -1)
+            elif isinstance(result, TransientFailure) and attempts < self.max_attempts:
+                delay = backoff(
+                    idempotency_key(*entry.key),
+                    attempts,
+                    base=self.retry_base,
+                    cap=self.retry_cap,
+                )
+                updated.append(
+                    moved(
+                        entry,
+                        LedgerState.RETRY,
+                        attempts=attempts,
+                        error=result.error,
+                        next_attempt_at=now + delay,
+                        message=entry.message,
+                    )
+                )
+            else:
+                updated.append(
+                    moved(entry, LedgerState.FAILED, attempts=attempts, error=result.error)
+                )
+                never_sent.setdefault(entry.channel, []).append(
+                    (entry.profile_id, idempotency_key(*entry.key))
+                )
+                tally.add(action_id, "failed")
+                tally.add(action_id, "pending", -1)
+        with self.store.unit_of_work() as uow:
+            run = self.leases.owned(uow, run_id)
+            uow.ledger.put(updated)
+            for channel, failed in never_sent.items():
+                uow.contacts.forget(channel, failed)
+            expires = self.leases.expiry()
+            uow.runs.save(
+                attrs.evolve(
+                    run,
+                    counts=tally.merged_into(run.counts),
+                    lease_expires_at=expires,
+                    due_at=expires,
+                )
+            )
+
+
+def record_contacts(
+    uow: UnitOfWork, entries: Sequence[LedgerEntry], now: pendulum.DateTime
+) -> None:
+    """Count marketing messages about to go out towards frequency caps, with their intent.
+
+    Recorded once, at the first hand-over (a retry, a reconcile or a takeover
+    re-sends without recording again), so a message in flight counts even if
+    its worker dies and is dated when it was first handed over. It is keyed by
+    its idempotency key, so a permanent failure can undo it (``forget``).
+    """
+    by_channel: dict[ChannelType, tuple[list[tuple[str, pendulum.DateTime]], list[str]]] = {}
+    for entry in entries:
+        message = entry.message
+        if entry.state is not LedgerState.PENDING or message is None or message.transactional:
+            continue
+        if entry.attempts == 0:  # retries and re-sends were counted when first handed over
+            people, keys = by_channel.setdefault(entry.channel, ([], []))
+            people.append((entry.profile_id, now))
+            keys.append(message.idempotency_key)
+    for channel, (people, keys) in by_channel.items():
+        uow.contacts.record(channel, people, keys)
+
+
+def unsent(
+    run_id: str,
+    campaign_id: str,
+    action: Action,
+    profile_id: str,
+    *,
+    reason: ExclusionReason | None = None,
+    error: str | None = None,
+) -> LedgerEntry:
+    """An entry EXCLUDED for ``reason``, or FAILED with ``error`` (never sent)."""
+    state = LedgerState.FAILED if error is not None else LedgerState.EXCLUDED
+    return LedgerEntry(
+        run_id, action.id, profile_id, campaign_id, action.channel, state, reason, error=error
+    )
+
+
+def stopped(entry: LedgerEntry) -> LedgerEntry:
+    """The entry excluded because its campaign stopped."""
+    return moved(entry, LedgerState.EXCLUDED, reason=ExclusionReason.STOPPED)
