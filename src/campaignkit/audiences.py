@@ -57,8 +57,7 @@ class AudienceRegistry:
             ValidationError: empty name, a bare string of ids, both ids and a
                 condition, or a condition with a profile store that cannot scan.
         """
-        check_audience(name, profile_ids)
-        ids = tuple(profile_ids)
+        ids = check_audience(name, profile_ids, where)
         if where is not None:
             if ids:
                 raise ValidationError(["define an audience by ids or by where=, not both"])

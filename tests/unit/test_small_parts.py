@@ -297,7 +297,7 @@ def test_in_memory_profile_store() -> None:
 
 def test_in_memory_profile_store_refuses_an_empty_id() -> None:
     store = ck.InMemoryProfileStore()
-    with pytest.raises(ck.ValidationError, match="a profile needs a non-empty id"):
+    with pytest.raises(ck.ValidationError, match="id must not be empty"):
         store.upsert(ck.Profile(""))
     assert len(store) == 0
 

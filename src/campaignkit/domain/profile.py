@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, cast
 
@@ -205,3 +205,62 @@ class Profile:
         """
         if not _plainly_valid(self):
             checks.raise_if(profile_problems(self), f"profile {self.id!r}"[:80])
+
+
+def checked_profile(value: object, name: str = "profile") -> Profile:
+    """``value`` if it is a :class:`Profile` (what a profile store accepts).
+
+    Raises:
+        ValidationError: it is not a ``Profile``.
+    """
+    if not isinstance(value, Profile):
+        checks.raise_if(
+            [f"{name} must be a ck.Profile, not {checks.describe(value)}"], "profile store"
+        )
+    assert isinstance(value, Profile)
+    return value
+
+
+def checked_profile_id(value: object, name: str = "profile_id") -> str:
+    """``value`` if it is a string a store can look up.
+
+    An empty or over-long id is no error for a lookup: no profile has it, so
+    the answer is "not found".
+
+    Raises:
+        ValidationError: not a string, or not encodable as UTF-8.
+    """
+    if type(value) is not str or not checks.encodable(value):
+        problems: list[str] = []
+        checks.text(problems, name, value, max_length=len(str(value)), allow_empty=True)
+        checks.raise_if(problems, "profile store")
+    assert isinstance(value, str)
+    return value
+
+
+def checked_profile_ids(value: object) -> tuple[str, ...]:
+    """``value`` as a tuple of ids to look up (any iterable of strings but a bare string).
+
+    Raises:
+        ValidationError: a bare string or mapping, or items that are not
+            UTF-8 strings (the first few are named).
+    """
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        checks.raise_if(
+            [f"profile_ids must be a list of ids, not {checks.describe(value)}"], "profile store"
+        )
+    assert isinstance(value, Iterable)
+    ids = tuple(value)
+    if not all(type(i) is str for i in ids) or not checks.encodable("\n".join(ids)):
+        for index, item in enumerate(ids):
+            checked_profile_id(item, f"profile_ids[{index}]")
+    return ids
+
+
+def checked_identity(namespace: object, value: object) -> tuple[str, str]:
+    """An identity to look up: a namespace and a value, both strings.
+
+    Raises:
+        ValidationError: either is not a UTF-8 string.
+    """
+    return checked_profile_id(namespace, "namespace"), checked_profile_id(value, "value")

@@ -5,8 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
+from campaignkit.domain import checks
 from campaignkit.domain.audience import AudienceStatus
-from campaignkit.domain.profile import Profile
+from campaignkit.domain.profile import (
+    Profile,
+    checked_identity,
+    checked_profile,
+    checked_profile_id,
+    checked_profile_ids,
+)
 from campaignkit.domain.recipients import unknown_profile
 from campaignkit.errors import ValidationError
 
@@ -23,20 +30,33 @@ class InMemoryProfileStore:
         self._lock = threading.Lock()
 
     def get(self, profile_id: str) -> Profile | None:
-        """Return the profile, or None."""
+        """Return the profile, or None.
+
+        Raises:
+            ValidationError: ``profile_id`` is not a non-empty UTF-8 string.
+        """
+        checked_profile_id(profile_id)
         with self._lock:
             return self._profiles.get(profile_id)
 
     def get_many(self, profile_ids: Sequence[str]) -> Mapping[str, Profile]:
-        """Return the profiles that exist among ``profile_ids``."""
+        """Return the profiles that exist among ``profile_ids``.
+
+        Raises:
+            ValidationError: ``profile_ids`` is a bare string or holds a bad id.
+        """
+        ids = checked_profile_ids(profile_ids)
         with self._lock:
-            found = (self._profiles.get(pid) for pid in profile_ids)
+            found = (self._profiles.get(pid) for pid in ids)
             return {p.id: p for p in found if p is not None}
 
     def upsert(self, profile: Profile) -> None:
-        """Create or replace the profile with ``profile.id``."""
-        if not profile.id:
-            raise ValidationError(["a profile needs a non-empty id"])
+        """Create or replace the profile with ``profile.id``.
+
+        Raises:
+            ValidationError: ``profile`` is not a ``Profile``.
+        """
+        checked_profile(profile)
         with self._lock:
             previous = self._profiles.get(profile.id)
             if previous is not None:
@@ -48,7 +68,12 @@ class InMemoryProfileStore:
                 self._identities[pair] = profile.id
 
     def find_by_identity(self, namespace: str, value: str) -> Profile | None:
-        """Return the profile whose identity in ``namespace`` is ``value``, or None."""
+        """Return the profile whose identity in ``namespace`` is ``value``, or None.
+
+        Raises:
+            ValidationError: ``namespace`` or ``value`` is not a non-empty UTF-8 string.
+        """
+        checked_identity(namespace, value)
         with self._lock:
             profile_id = self._identities.get((namespace, value))
             return None if profile_id is None else self._profiles.get(profile_id)
@@ -65,15 +90,32 @@ class InMemoryProfileStore:
             return len(self._profiles)
 
 
-def check_audience(name: str, profile_ids: object) -> None:
-    """Refuse an empty audience name, or ids given as one string."""
-    problems = []
-    if not name.strip():
+def check_audience(name: object, profile_ids: object, where: object = None) -> tuple[str, ...]:
+    """Check an audience definition and return its ids as a tuple.
+
+    Raises:
+        ValidationError: a name that is not a non-empty UTF-8 string of at most
+            256 characters, ids that are not a collection of such strings (one
+            bare string is refused: it would be read letter by letter), or a
+            ``where`` that is not callable.
+    """
+    problems: list[str] = []
+    if isinstance(name, str) and not name.strip():
         problems.append("an audience needs a non-empty name")
+    else:
+        checks.text(problems, "name", name)
+    ids: tuple[str, ...] = ()
     if isinstance(profile_ids, str):
         problems.append(f"profile_ids must be a list of ids, not the string {profile_ids!r}")
-    if problems:
-        raise ValidationError(problems)
+    else:
+        ids = checks.identifiers(problems, "profile_ids", profile_ids)
+    if where is not None and not callable(where):
+        problems.append(
+            "where must be a function of a ck.Profile returning a bool, "
+            f"not {checks.describe(where)}"
+        )
+    checks.raise_if(problems, "audience")
+    return ids
 
 
 def resolve(profile_ids: Sequence[str], profiles: InMemoryProfileStore) -> list[Profile]:
@@ -103,8 +145,7 @@ class InMemoryAudienceSource:
         Raises:
             ValidationError: empty name, ids given as one string, or both ids and a condition.
         """
-        check_audience(name, profile_ids)
-        ids = tuple(profile_ids)
+        ids = check_audience(name, profile_ids, where)
         if ids and where is not None:
             raise ValidationError(["define an audience by ids or by where=, not both"])
         with self._lock:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from typing import cast
 
 from campaignkit.adapters.sqlite.delivery import _chunks, _marks
 from campaignkit.adapters.sqlite.store import SQLiteStore
-from campaignkit.domain.profile import Profile
+from campaignkit.domain.checks import describe
+from campaignkit.domain.profile import (
+    Profile,
+    checked_identity,
+    checked_profile,
+    checked_profile_id,
+    checked_profile_ids,
+)
 from campaignkit.errors import ValidationError
 from campaignkit.serialization import dumps, loads
 
@@ -25,15 +33,25 @@ class SQLiteProfileStore:
         self._store = store
 
     def get(self, profile_id: str) -> Profile | None:
-        """Return the profile, or None."""
+        """Return the profile, or None.
+
+        Raises:
+            ValidationError: ``profile_id`` is not a non-empty UTF-8 string.
+        """
+        checked_profile_id(profile_id)
         return self.get_many([profile_id]).get(profile_id)
 
     def get_many(self, profile_ids: Sequence[str]) -> Mapping[str, Profile]:
-        """Return the profiles that exist among ``profile_ids``."""
+        """Return the profiles that exist among ``profile_ids``.
+
+        Raises:
+            ValidationError: ``profile_ids`` is a bare string or holds a bad id.
+        """
+        ids = checked_profile_ids(profile_ids)
         found: dict[str, Profile] = {}
         with self._store.unit_of_work():
             db = self._store.database
-            for chunk in _chunks(list(dict.fromkeys(profile_ids))):
+            for chunk in _chunks(list(dict.fromkeys(ids))):
                 rows = db.all(
                     f"SELECT document FROM profiles WHERE id IN ({_marks(len(chunk))})", chunk
                 )
@@ -43,13 +61,25 @@ class SQLiteProfileStore:
         return found
 
     def upsert(self, profile: Profile) -> None:
-        """Create or replace the profile with ``profile.id``."""
-        self.upsert_many([profile])
+        """Create or replace the profile with ``profile.id``.
+
+        Raises:
+            ValidationError: ``profile`` is not a ``Profile``.
+        """
+        self.upsert_many([checked_profile(profile)])
 
     def upsert_many(self, profiles: Sequence[Profile]) -> None:
-        """Create or replace many profiles (and their identity index) in one transaction."""
-        if any(not p.id for p in profiles):
-            raise ValidationError(["a profile needs a non-empty id"])
+        """Create or replace many profiles (and their identity index) in one transaction.
+
+        Raises:
+            ValidationError: ``profiles`` is not a list of ``Profile`` values.
+        """
+        if not isinstance(cast("object", profiles), (list, tuple)):
+            raise ValidationError(
+                [f"profiles must be a list of ck.Profile values, not {describe(profiles)}"]
+            )
+        for number, profile in enumerate(profiles):
+            checked_profile(profile, f"profiles[{number}]")
         with self._store.unit_of_work():
             db = self._store.database
             db.executemany(
@@ -66,7 +96,12 @@ class SQLiteProfileStore:
             )
 
     def find_by_identity(self, namespace: str, value: str) -> Profile | None:
-        """Return the profile whose identity in ``namespace`` is ``value``, or None."""
+        """Return the profile whose identity in ``namespace`` is ``value``, or None.
+
+        Raises:
+            ValidationError: ``namespace`` or ``value`` is not a non-empty UTF-8 string.
+        """
+        checked_identity(namespace, value)
         with self._store.unit_of_work():
             row = self._store.database.one(
                 "SELECT p.document FROM profile_identities i JOIN profiles p "
