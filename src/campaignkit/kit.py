@@ -20,6 +20,7 @@ from campaignkit.clock import Clock, SystemClock
 from campaignkit.delivery.feedback import record_feedback
 from campaignkit.delivery.render import check_template
 from campaignkit.delivery.runner import DeliverySettings, Runner
+from campaignkit.domain import checks
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import FeedbackEvent, FeedbackRecord
 from campaignkit.domain.events import DomainEvent
@@ -256,13 +257,23 @@ class CampaignKit:
 
         Raises:
             NotFound: no delivered message has this provider id.
+            ValidationError: ``provider_message_id`` is not a UTF-8 string, or
+                ``event`` is not a ``FeedbackEvent`` (or its value).
         """
+        problems: list[str] = []
+        checks.text(
+            problems, "provider_message_id", provider_message_id, max_length=checks.MAX_ADDRESS
+        )
+        try:
+            kind = FeedbackEvent(event)
+        except ValueError:
+            known = ", ".join(e.value for e in FeedbackEvent)
+            problems.append(
+                f"event must be a ck.FeedbackEvent ({known}), not {checks.describe(event)}"
+            )
+        checks.raise_if(problems, "feedback")
         return record_feedback(
-            self.store,
-            self.profiles,
-            provider_message_id,
-            FeedbackEvent(event),
-            now=self.clock.now(),
+            self.store, self.profiles, provider_message_id, kind, now=self.clock.now()
         )
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
