@@ -233,6 +233,24 @@ def identifiers(
     return items
 
 
+def require_ids(**ids: object) -> None:
+    """Refuse identifiers that are not non-empty UTF-8 strings of at most ``MAX_ID`` characters.
+
+    Call it before a store sees the ids (SQLite cannot bind a lone surrogate).
+
+    Raises:
+        ValidationError: naming each bad argument.
+    """
+    problems: list[str] = []
+    for name, value in ids.items():
+        if not isinstance(value, str) or not value.strip():
+            shown = "" if isinstance(value, str) else f", not {describe(value)}"
+            problems.append(f"{name} must be a non-empty string{shown}")
+        else:
+            text(problems, name, value, max_length=MAX_ID)
+    raise_if(problems, "arguments")
+
+
 def raise_if(problems: Iterable[str], subject: str) -> None:
     """Raise one ``ValidationError`` listing ``problems`` if there are any."""
     found = list(problems)

@@ -8,6 +8,7 @@ import attrs
 
 from campaignkit.delivery.render import CompiledContent, MissingAttribute, TemplateFailed
 from campaignkit.delivery.report import CampaignReport, build_report
+from campaignkit.domain import checks
 from campaignkit.domain.campaign_enums import Category
 from campaignkit.domain.delivery import Message, SendResult, idempotency_key
 from campaignkit.domain.recipients import address_of
@@ -31,11 +32,25 @@ class ProofResult:
     result: SendResult
 
 
+def proof_profile_ids(profile_ids: object) -> tuple[str, ...]:
+    """Check the argument types of ``send_proof``'s ``profile_ids`` (how many: the verb).
+
+    Raises:
+        ValidationError: a bare string, not a collection, or ids that are not
+            non-empty UTF-8 strings.
+    """
+    problems: list[str] = []
+    ids = checks.identifiers(problems, "profile_ids", profile_ids, max_items=1000)
+    checks.raise_if(problems, "proof")
+    return ids
+
+
 class DeliveryVerbs(SessionBase):
     """Reports and proofs of a user session."""
 
     def report(self, campaign_id: str) -> CampaignReport:
         """What the campaign's runs did (needs ``campaign_report.read``)."""
+        checks.require_ids(campaign_id=campaign_id)
         with self._kit.store.unit_of_work() as uow:
             campaign = self._load(uow, campaign_id, P.CAMPAIGN_REPORT_READ)
             runs = uow.runs.for_campaign(campaign.id)
@@ -52,7 +67,8 @@ class DeliveryVerbs(SessionBase):
             ValidationError: no or more than 10 profiles, unknown profiles,
                 profiles without an address, or templates that cannot render.
         """
-        ids = list(dict.fromkeys(profile_ids))
+        checks.require_ids(campaign_id=campaign_id)
+        ids = list(dict.fromkeys(proof_profile_ids(profile_ids)))
         kit = self._kit
         with kit.store.unit_of_work() as uow:
             campaign = self._load(uow, campaign_id, P.CAMPAIGN_WRITE)

@@ -91,22 +91,6 @@ def _overlay(profile: Profile, recipient: Recipient, *, by_identity: bool) -> Pr
     )
 
 
-def check_ids(**ids: object) -> None:
-    """Refuse identifiers that are not short UTF-8 strings, before any store sees them.
-
-    Raises:
-        ValidationError: naming each bad argument.
-    """
-    problems: list[str] = []
-    for name, value in ids.items():
-        if not isinstance(value, str) or not value.strip():
-            shown = "" if isinstance(value, str) else f", not {checks.describe(value)}"
-            problems.append(f"{name} must be a non-empty string{shown}")
-        else:
-            checks.text(problems, name, value, max_length=checks.MAX_ID)
-    checks.raise_if(problems, "arguments")
-
-
 def _recipient_profile(
     profiles: ProfileStore, campaign: Campaign, recipient: Recipient
 ) -> tuple[Profile, bool] | None:
@@ -168,7 +152,7 @@ class TriggerVerbs(SessionBase):
                 campaign does not create profiles).
             ConflictError: ``request_id`` was used with another payload.
         """
-        check_ids(campaign_id=campaign_id, request_id=request_id)
+        checks.require_ids(campaign_id=campaign_id, request_id=request_id)
         recipients = recipients_argument(recipients)
         payload = {"kind": "unitary", "recipients": [attrs.asdict(r) for r in recipients]}
         kit = self._kit
@@ -236,7 +220,7 @@ class TriggerVerbs(SessionBase):
                 past or after the campaign's end.
             ConflictError: ``request_id`` was used with another payload.
         """
-        check_ids(campaign_id=campaign_id, request_id=request_id)
+        checks.require_ids(campaign_id=campaign_id, request_id=request_id)
         problems = []
         if execute_at is not None and not isinstance(cast("object", execute_at), datetime.datetime):
             problems.append(
@@ -296,7 +280,7 @@ class TriggerVerbs(SessionBase):
         Raises:
             TransitionNotAllowed: it fired already (its time has come) or is not scheduled.
         """
-        check_ids(execution_id=execution_id)
+        checks.require_ids(execution_id=execution_id)
         kit = self._kit
         now = kit.clock.now()
         with kit.store.unit_of_work() as uow:
@@ -322,7 +306,7 @@ class TriggerVerbs(SessionBase):
 
     def execution(self, execution_id: str) -> Execution:
         """An execution and how it is going (needs ``campaign.read``)."""
-        check_ids(execution_id=execution_id)
+        checks.require_ids(execution_id=execution_id)
         with self._kit.store.unit_of_work() as uow:
             record = self._record(uow, execution_id, P.CAMPAIGN_READ)
             return execution_view(record, uow.runs.get(record.run_id))
