@@ -8,15 +8,15 @@ from collections.abc import Iterator, Mapping, Sequence
 import attrs
 import pendulum
 
-from campaignkit.adapters.memory.tables import Journal, Tables, move
+from campaignkit.adapters.memory.tables import Journal, RunLedger, Tables, move
 from campaignkit.domain.channels import ChannelType
-from campaignkit.domain.delivery import FeedbackRecord, LedgerEntry, LedgerState, Run
+from campaignkit.domain.delivery import FeedbackRecord, LedgerEntry, Run
 from campaignkit.domain.rules import RuleBook
 from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.errors import ConflictError, NotFound
 
-_WAITING = {LedgerState.QUEUED, LedgerState.RETRY}
-_OPEN = {LedgerState.PENDING, *_WAITING}
+_EMPTY = RunLedger()
+"""What a run without entries reads (never written: writes go to the run's own)."""
 
 
 def _run_due(run: Run | None) -> tuple[pendulum.DateTime, str] | None:
@@ -116,50 +116,39 @@ class MemoryLedger:
                 del tables.provider_ids[held]
             if new is None:
                 del tables.ledger[key]
-                del tables.ledger_by_run[old.run_id][(old.action_id, old.profile_id)]
         if new is not None:
             key = new.key
             tables.ledger[key] = new
-            tables.ledger_by_run.setdefault(new.run_id, {})[(new.action_id, new.profile_id)] = new
             if new.provider_message_id is not None:
                 tables.provider_ids[new.provider_message_id] = key
+        run_id, action_id, profile_id = key
+        run = tables.ledger_by_run.get(run_id)
+        if run is None:
+            run = tables.ledger_by_run[run_id] = RunLedger()
+        run.place((action_id, profile_id), new, old)
+
+    def _run(self, run_id: str) -> RunLedger:
+        return self.tables.ledger_by_run.get(run_id) or _EMPTY
 
     def recorded(self, run_id: str, profile_ids: Sequence[str]) -> set[tuple[str, str]]:
         """Pairs of ``run_id`` already in the ledger for these profiles."""
-        wanted = set(profile_ids)
-        entries = self.tables.ledger_by_run.get(run_id, {})
-        return {pair for pair in entries if pair[1] in wanted}
-
-    def _select(self, run_id: str, states: set[LedgerState]) -> list[LedgerEntry]:
-        entries = self.tables.ledger_by_run.get(run_id, {}).values()
-        return sorted((e for e in entries if e.state in states), key=lambda e: e.key)
+        return self._run(run_id).recorded(profile_ids)
 
     def open_entries(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
         """PENDING, QUEUED or RETRY entries of a run."""
-        return self._select(run_id, _OPEN)[:limit]
+        return self._run(run_id).first_open(limit)
 
     def pending(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
         """PENDING entries of a run."""
-        return self._select(run_id, {LedgerState.PENDING})[:limit]
+        return self._run(run_id).first_pending(limit)
 
     def due(self, run_id: str, until: pendulum.DateTime, limit: int) -> Sequence[LedgerEntry]:
         """QUEUED or RETRY entries due by ``until``, earliest first."""
-        due = [
-            e
-            for e in self._select(run_id, _WAITING)
-            if e.next_attempt_at is not None and e.next_attempt_at <= until
-        ]
-        due.sort(key=lambda e: (e.next_attempt_at, e.key))
-        return due[:limit]
+        return self._run(run_id).due(until, limit)
 
     def next_due_at(self, run_id: str) -> pendulum.DateTime | None:
         """When the earliest QUEUED or RETRY entry is due."""
-        times = [
-            e.next_attempt_at
-            for e in self._select(run_id, _WAITING)
-            if e.next_attempt_at is not None
-        ]
-        return min(times, default=None)
+        return self._run(run_id).next_due_at()
 
     def by_provider_id(self, provider_message_id: str) -> LedgerEntry | None:
         """The entry with this provider message id."""
@@ -168,7 +157,7 @@ class MemoryLedger:
 
     def entries(self, run_id: str) -> Iterator[LedgerEntry]:
         """Every entry of a run."""
-        return iter(sorted(self.tables.ledger_by_run.get(run_id, {}).values(), key=lambda e: e.key))
+        return iter(sorted(self._run(run_id).entries.values(), key=lambda e: e.key))
 
 
 @attrs.define
