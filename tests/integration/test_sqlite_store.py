@@ -28,7 +28,7 @@ import pytest
 import campaignkit as ck
 from campaignkit.adapters.sqlite import SQLiteStore, connection
 from campaignkit.adapters.sqlite.campaigns import listing_sql
-from campaignkit.adapters.sqlite.connection import migrate
+from campaignkit.adapters.sqlite.connection import migrate, refuse_newer
 from campaignkit.adapters.sqlite.schema import APPLICATION_ID, MIGRATIONS
 from campaignkit.domain.listing import CampaignQuery, encode_cursor
 from campaignkit.testing import ManualClock, SequentialIds
@@ -189,8 +189,9 @@ EXTENDED: Final[tuple[Migration, ...]] = (*MIGRATIONS, NOTES)
 def use_extended_schema(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
     """From now on every open applies ``EXTENDED`` (as a newer campaignkit would).
 
-    ``open_database`` calls ``connection.migrate(db)``, whose default list is
-    bound at import, so the function, not ``MIGRATIONS``, is replaced.
+    ``open_database`` calls ``connection.refuse_newer(db)`` and
+    ``connection.migrate(db)``, whose default lists are bound at import, so the
+    functions, not ``MIGRATIONS``, are replaced.
 
     Returns:
         The versions each open applied, in order.
@@ -204,7 +205,13 @@ def use_extended_schema(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
         applied.append(result)
         return result
 
+    def refuse_newer_extended(
+        db: connection.Database, migrations: Sequence[Migration] = EXTENDED
+    ) -> None:
+        refuse_newer(db, migrations)
+
     monkeypatch.setattr(connection, "migrate", migrate_extended)
+    monkeypatch.setattr(connection, "refuse_newer", refuse_newer_extended)
     return applied
 
 
@@ -283,6 +290,47 @@ def test_a_file_from_a_newer_campaignkit_is_refused_untouched(
         use_extended_schema(patch)
         fill(path, 3)
     assert_refused(path, "newer campaignkit", "upgrade", f"[{NEXT}]")
+
+
+def _journal_mode_byte(path: Path) -> int:
+    """Bytes 18 and 19 of a SQLite header: 1 rollback journal, 2 WAL."""
+    header = path.read_bytes()[:20]
+    assert header[18] == header[19]
+    return header[18]
+
+
+@pytest.mark.parametrize("mode", ["DELETE", "WAL"])
+def test_a_newer_file_keeps_its_journal_mode_and_every_byte(tmp_path: Path, mode: str) -> None:
+    """The version is read before WAL is switched on: a refused file is not converted."""
+    path = tmp_path / "newer-journal.db"
+    fill(path, 3)
+    with contextlib.closing(sqlite3.connect(path)) as raw:
+        with raw:
+            raw.execute(
+                "INSERT INTO schema_migrations VALUES (?, 'from a newer campaignkit')", (NEXT,)
+            )
+        raw.execute(f"PRAGMA journal_mode = {mode}")
+    expected = 2 if mode == "WAL" else 1
+    assert _journal_mode_byte(path) == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["newer-journal.db"]
+    assert_refused(path, "newer campaignkit", f"[{NEXT}]", "nothing was changed")
+    assert _journal_mode_byte(path) == expected
+    with pytest.raises(ck.StorageError, match="newer campaignkit"):  # and again, through a kit
+        ck.CampaignKit.sqlite(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["newer-journal.db"]
+
+
+def test_refuse_newer_reads_a_store_without_migrations_as_not_newer(tmp_path: Path) -> None:
+    path = tmp_path / "bare.db"
+    with contextlib.closing(sqlite3.connect(path)) as raw:
+        db = connection.Database(raw, str(path))
+        refuse_newer(db)  # no schema_migrations table: nothing to refuse
+        assert rows_of(raw, "SELECT count(*) FROM sqlite_master") == [(0,)]
+
+
+def rows_of(raw: sqlite3.Connection, sql: str) -> list[tuple[Any, ...]]:
+    """Run raw SQL on a plain driver connection."""
+    return list(raw.execute(sql).fetchall())
 
 
 def test_a_file_with_an_unknown_migration_number_is_refused_untouched(tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """Opening a SQLite store file safely, migrating it, and translating driver errors.
 
 Before anything is written, a file is checked: it must be a SQLite database
-(header), pass ``PRAGMA quick_check``, and be a campaignkit store (its
-``application_id``) or empty. A foreign or corrupt file raises
-``StorageError`` and is left exactly as it was.
+(header), pass ``PRAGMA quick_check``, be a campaignkit store (its
+``application_id``) or empty, and record no schema migration this
+campaignkit does not know. A foreign, corrupt or newer file raises
+``StorageError`` and is left exactly as it was: byte for byte, its journal
+mode included, with no ``-wal``/``-shm`` left behind.
 """
 
 from __future__ import annotations
@@ -174,6 +176,7 @@ def open_database(path: str | Path, *, busy_timeout: float) -> Database:
     db = Database(connection, label)
     try:
         _verify(db)
+        refuse_newer(db)  # reads only: a newer file is refused before WAL or any write
         db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         db.execute("PRAGMA foreign_keys = ON")
         if is_file:
@@ -209,6 +212,38 @@ def _verify(db: Database) -> None:
         )
 
 
+def refuse_newer(
+    db: Database, migrations: Sequence[tuple[int, str, Sequence[str]]] = MIGRATIONS
+) -> None:
+    """Refuse a store that records migrations missing from ``migrations``.
+
+    It only reads, so ``open_database`` runs it before switching the journal
+    mode or writing anything (``migrate`` checks again under the write lock,
+    for a newer campaignkit that migrates the file meanwhile).
+
+    Raises:
+        StorageError: the file was written by a newer campaignkit.
+    """
+    row = db.one(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    )
+    if row is None or not row[0]:
+        return
+    done = {version for (version,) in db.all("SELECT version FROM schema_migrations")}
+    _refuse_unknown(db, done, migrations)
+
+
+def _refuse_unknown(
+    db: Database, done: set[int], migrations: Sequence[tuple[int, str, Sequence[str]]]
+) -> None:
+    unknown = done - {version for version, _, _ in migrations}
+    if unknown:
+        raise StorageError(
+            f"store {db.label} has schema migration(s) {sorted(unknown)} from a newer "
+            "campaignkit; nothing was changed: upgrade campaignkit to open it"
+        )
+
+
 def migrate(
     db: Database, migrations: Sequence[tuple[int, str, Sequence[str]]] = MIGRATIONS
 ) -> list[int]:
@@ -224,7 +259,6 @@ def migrate(
         StorageError: the file has migrations this campaignkit does not know.
     """
     applied_now = []
-    known = {version for version, _, _ in migrations}
     for version, description, statements in migrations:
         with db.transaction():
             db.execute(
@@ -232,12 +266,7 @@ def migrate(
                 "version INTEGER PRIMARY KEY, description TEXT NOT NULL)"
             )
             done = {row[0] for row in db.all("SELECT version FROM schema_migrations")}
-            unknown = done - known
-            if unknown:
-                raise StorageError(
-                    f"store {db.label} has schema migration(s) {sorted(unknown)} from a newer "
-                    "campaignkit; upgrade campaignkit to open it"
-                )
+            _refuse_unknown(db, done, migrations)
             if version in done:
                 continue
             for statement in statements:
