@@ -10,6 +10,7 @@ values (the check happens before anything reaches a store).
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Iterable, Mapping
 
 from campaignkit.errors import ValidationError
@@ -30,9 +31,22 @@ MAX_JSON_BYTES = 200 * 1024
 """UTF-8 bytes of one JSON-like value when no tighter limit applies."""
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 3
+_SHORT.maxstring = 60
+_SHORT.maxother = 60
+
+
 def describe(value: object) -> str:
-    """A short description of what a caller passed, for error messages."""
-    text = repr(value)
+    """A short description of what a caller passed, for error messages.
+
+    Safe for any value: nesting is cut short (a 100,000-deep dict has no
+    ``repr``) and a ``__repr__`` that raises is not called again.
+    """
+    try:
+        text = _SHORT.repr(value)
+    except Exception:  # a caller's broken __repr__ must not hide the real problem
+        text = f"<{type(value).__name__} object>"
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{type(value).__name__} {text}"
