@@ -62,11 +62,6 @@ def unknown_profile(profile_id: str) -> Profile:
     return _UnknownProfile(id=profile_id)
 
 
-def is_unknown(profile: Profile) -> bool:
-    """True for the stand-in made by :func:`unknown_profile`."""
-    return type(profile) is _UnknownProfile
-
-
 def address_of(profile: Profile, channel: ChannelType, namespace: str) -> str | None:
     """The recipient's address on ``channel``.
 
