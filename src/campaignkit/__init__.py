@@ -104,7 +104,7 @@ from campaignkit.ports import (
     RunProgress,
     Store,
 )
-from campaignkit.session import ProofResult, UserSession
+from campaignkit.session import CheckResult, ProofResult, UserSession
 
 __version__ = "0.1.0"
 
@@ -144,6 +144,7 @@ __all__ = [
     "Channel",
     "ChannelSurface",
     "ChannelType",
+    "CheckResult",
     "Clock",
     "ClockError",
     "ConflictError",

@@ -3,13 +3,15 @@
 ``UserSession`` gathers the verb groups: campaigns (:mod:`.campaigns`),
 surfaces (:mod:`.surfaces`), approvals (:mod:`.approvals`), access
 (:mod:`.access`), export/import (:mod:`.transfer`), delivery
-(:mod:`.delivery`) and API triggers (:mod:`.triggers`); :mod:`.base` holds the
+(:mod:`.delivery`), API triggers (:mod:`.triggers`) and the pre-activation
+check (:mod:`.checks`); :mod:`.base` holds the
 shared plumbing.
 """
 
 from campaignkit.session.access import AccessVerbs
 from campaignkit.session.approvals import ApprovalVerbs
 from campaignkit.session.campaigns import CampaignVerbs
+from campaignkit.session.checks import CheckResult, CheckVerbs
 from campaignkit.session.delivery import DeliveryVerbs, ProofResult
 from campaignkit.session.surfaces import SURFACE_HOLDING_STATUSES, SurfaceVerbs
 from campaignkit.session.transfer import TransferVerbs
@@ -24,6 +26,7 @@ class UserSession(
     TransferVerbs,
     DeliveryVerbs,
     TriggerVerbs,
+    CheckVerbs,
 ):
     """Acts for one user. Obtain it with ``kit.as_user(user_id)``.
 
@@ -35,4 +38,4 @@ class UserSession(
     """
 
 
-__all__ = ["SURFACE_HOLDING_STATUSES", "ProofResult", "UserSession"]
+__all__ = ["SURFACE_HOLDING_STATUSES", "CheckResult", "ProofResult", "UserSession"]
