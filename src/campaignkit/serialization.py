@@ -48,7 +48,7 @@ SCHEMAS: Final[Mapping[type, tuple[str, int]]] = {
     ChannelSurface: ("surface", 1),
     ApprovalPolicy: ("approval_policy", 1),
     AccessAuditEntry: ("access_audit", 1),
-    Profile: ("profile", 1),
+    Profile: ("profile", 2),
     Run: ("run", 1),
     LedgerEntry: ("ledger_entry", 1),
     FeedbackRecord: ("feedback", 1),
@@ -79,8 +79,14 @@ def _campaign_v1_to_v2(data: Document) -> Document:
     return upgraded
 
 
+def _profile_v1_to_v2(data: Document) -> Document:
+    """v2 (hardening) marks test profiles; every profile stored before is a real one."""
+    return {**data, "test": data.get("test", False)}
+
+
 UPCASTERS: Final[Mapping[tuple[str, int], Upcaster]] = {
     ("campaign", 1): _campaign_v1_to_v2,
+    ("profile", 1): _profile_v1_to_v2,
 }
 """``(schema, N) -> upcaster`` migrating version N to N+1."""
 

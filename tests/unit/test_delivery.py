@@ -155,6 +155,7 @@ def person(
     consent: bool = True,
     city: str | None = "Paris",
     phone: str | None = None,
+    test: bool = False,
 ) -> ck.Profile:
     """A profile with an email identity (``<pid>@example.com`` unless given) and email consent."""
     attributes: dict[str, object] = {}
@@ -170,6 +171,7 @@ def person(
         attributes=attributes,
         consents={C.EMAIL: consent, C.SMS: consent, C.PUSH: consent},
         channel_data=channel_data,
+        test=test,
     )
 
 
@@ -799,7 +801,8 @@ def test_hard_bounce_suppresses_the_address_for_marketing_but_not_transactional(
 def test_proofs_render_the_draft_carry_proof_and_are_never_counted(memory: Worlds) -> None:
     world = memory.world()
     kit, admin = world.kit, world.admin
-    kit.profiles.upsert(person("p2", "Bob", consent=False, phone="+33600000002"))
+    kit.profiles.upsert(person("p1", "Ann", test=True))
+    kit.profiles.upsert(person("p2", "Bob", consent=False, phone="+33600000002", test=True))
     draft = admin.create_campaign(
         name="Draft",
         audience="vip",
@@ -868,9 +871,9 @@ def test_proof_problems_are_validation_errors_and_send_nothing(
     world = memory.world()
     kit = world.kit
     for n in range(11):
-        kit.profiles.upsert(person(f"p{n}", f"N{n}"))
-    kit.profiles.upsert(person("nomail", "Nora", email=None))
-    kit.profiles.upsert(person("noname"))
+        kit.profiles.upsert(person(f"p{n}", f"N{n}", test=True))
+    kit.profiles.upsert(person("nomail", "Nora", email=None, test=True))
+    kit.profiles.upsert(person("noname", test=True))
     draft = world.admin.create_campaign(
         name="Draft", audience="vip", namespace="email", actions=[email_action(world)]
     )
@@ -888,6 +891,7 @@ def test_a_proof_of_a_template_that_cannot_render_is_a_validation_error(memory: 
         namespace="email",
         actions=[email_action(world, "{{ profile.firstName + 1 }}")],
     )
+    world.kit.profiles.upsert(person("p1", "Ann", test=True))
     with pytest.raises(ck.ValidationError, match="TypeError"):
         world.admin.send_proof(draft.id, ["p1"])
     assert recorded(world.kit, C.EMAIL).sent == []
@@ -901,6 +905,7 @@ def test_proofs_need_campaign_write(memory: Worlds) -> None:
     )
     kit.access.assign("vera", ck.ProductProfile.VIEWER)
     kit.access.assign("max", ck.ProductProfile.MANAGER)
+    kit.profiles.upsert(person("p1", "Ann", test=True))
     for user in ("vera", "nobody"):
         with pytest.raises(ck.PermissionDenied, match=r"campaign\.write"):
             kit.as_user(user).send_proof(draft.id, ["p1"])

@@ -405,7 +405,10 @@ def _check_listed_surfaces(world: World, target: str, result: object) -> None:
 def _draft_and_a_test_profile(world: World) -> str:
     world.kit.profiles.upsert(
         ck.Profile(
-            "tester", identities={"email": "tester@example.com"}, attributes={"firstName": "T"}
+            "tester",
+            identities={"email": "tester@example.com"},
+            attributes={"firstName": "T"},
+            test=True,
         )
     )
     return _draft(world)
@@ -2449,7 +2452,9 @@ class Arena:
                 access.add_member(group, user)
                 model.members.setdefault(group, set()).add(user)
         admin = world.admin
-        world.kit.profiles.upsert(ck.Profile("tester", identities={"email": "t@example.com"}))
+        world.kit.profiles.upsert(
+            ck.Profile("tester", identities={"email": "t@example.com"}, test=True)
+        )
         winter = world.draft("Winter sale")
         self.package = admin.export([winter.id])
         legal = admin.create_approval_policy(

@@ -56,6 +56,7 @@ from campaignkit.domain.delivery import (
 )
 from campaignkit.domain.lifecycle import LifecycleRules, run_finished
 from campaignkit.domain.profile import Profile
+from campaignkit.domain.proofs import check_cap
 from campaignkit.domain.recipients import Exclude, address_of, decide
 from campaignkit.errors import ConflictError, DeliveryError
 from campaignkit.ports import (
@@ -90,6 +91,8 @@ class DeliverySettings:
         heartbeat: Renew the lease from a background thread while a run is
             delivered, so a channel call slower than the lease keeps the run.
             Needs a store usable from two threads (both built-in stores are).
+        proofs_per_hour: Proof messages one campaign may send in any rolling
+            hour (counted from its history, so across processes).
     """
 
     batch_size: int = 500
@@ -98,6 +101,7 @@ class DeliverySettings:
     retry_cap: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(hours=1))
     lease: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(minutes=1))
     heartbeat: bool = True
+    proofs_per_hour: int = attrs.field(default=50, validator=check_cap)
 
 
 class Runner:

@@ -108,6 +108,8 @@ class Verb(str, enum.Enum):
     STOP = "stop"
     ARCHIVE = "archive"
     PURGE = "purge"
+    PROOF = "proof"
+    """Proofs were sent to test profiles (the status does not change)."""
 
     def __str__(self) -> str:
         return self.value

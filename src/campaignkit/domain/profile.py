@@ -80,7 +80,7 @@ def _plain_json(value: object, depth: int = 1) -> int:
 
 def _plainly_valid(profile: Profile) -> bool:
     """True for the common profile (ASCII text, plain JSON): the full check is skipped."""
-    if not _plain_text(profile.id, checks.MAX_ID):
+    if not _plain_text(profile.id, checks.MAX_ID) or type(profile.test) is not bool:
         return False
     zone, language = profile.timezone, profile.language
     if zone is not None and not (
@@ -168,6 +168,7 @@ def profile_problems(profile: Profile) -> list[str]:
         problems, "timezone", profile.timezone, max_length=MAX_TIMEZONE_NAME, allow_empty=True
     )
     checks.optional_text(problems, "language", profile.language, max_length=MAX_LANGUAGE)
+    checks.boolean(problems, "test", profile.test)
     return problems
 
 
@@ -184,6 +185,7 @@ class Profile:
         timezone: IANA time zone (or UTC offset such as ``"+05:30"``) of the recipient,
             if known; delivery uses the campaign's zone for an unknown one.
         language: Preferred language, if known.
+        test: A test profile (an internal inbox): the only kind proofs may reach.
     """
 
     id: str
@@ -193,6 +195,7 @@ class Profile:
     channel_data: Mapping[ChannelType, str] = attrs.field(factory=dict, converter=channel_mapping)
     timezone: str | None = None
     language: str | None = None
+    test: bool = False
 
     def __attrs_post_init__(self) -> None:
         """Refuse a profile that could not be stored or used, naming each bad field.

@@ -5,18 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import attrs
+import pendulum
 
-from campaignkit.delivery.render import CompiledContent, MissingAttribute, TemplateFailed
+from campaignkit.delivery.proofs import Rendered, render_proofs
 from campaignkit.delivery.report import CampaignReport, build_report
 from campaignkit.domain import checks
-from campaignkit.domain.campaign_enums import Category
-from campaignkit.domain.delivery import Message, SendResult, idempotency_key
-from campaignkit.domain.recipients import address_of
-from campaignkit.errors import DeliveryError, ValidationError
+from campaignkit.domain.campaign import Campaign
+from campaignkit.domain.delivery import ExclusionReason, Message, SendResult
+from campaignkit.domain.events import Outcome
+from campaignkit.domain.proofs import (
+    MAX_PROOF_PROFILES,
+    cap_problems,
+    count_problems,
+    proof_entry,
+    recipient_problems,
+    require_proofable,
+    with_proof,
+)
+from campaignkit.errors import DeliveryError
 from campaignkit.permissions import Permission as P
+from campaignkit.ports import UnitOfWork
 from campaignkit.session.base import SessionBase
 
-MAX_PROOF_PROFILES = 10
+__all__ = ["MAX_PROOF_PROFILES", "DeliveryVerbs", "ProofResult"]
 
 
 @attrs.frozen
@@ -24,25 +35,20 @@ class ProofResult:
     """What became of one proof message.
 
     Attributes:
-        message: The rendered proof (``proof=True``).
-        result: The channel's answer.
+        message: The rendered proof (``proof=True``), sent or not.
+        result: The channel's answer; None when the message was not sent.
+        excluded: Why it was not sent (``SUPPRESSED``: the test profile's
+            address is suppressed on that channel); None when it was sent.
     """
 
     message: Message
-    result: SendResult
+    result: SendResult | None
+    excluded: ExclusionReason | None = None
 
-
-def proof_profile_ids(profile_ids: object) -> tuple[str, ...]:
-    """Check the argument types of ``send_proof``'s ``profile_ids`` (how many: the verb).
-
-    Raises:
-        ValidationError: a bare string, not a collection, or ids that are not
-            non-empty UTF-8 strings.
-    """
-    problems: list[str] = []
-    ids = checks.identifiers(problems, "profile_ids", profile_ids, max_items=1000)
-    checks.raise_if(problems, "proof")
-    return ids
+    @property
+    def sent(self) -> bool:
+        """True when the message was handed to its channel."""
+        return self.excluded is None
 
 
 class DeliveryVerbs(SessionBase):
@@ -50,79 +56,103 @@ class DeliveryVerbs(SessionBase):
 
     def report(self, campaign_id: str) -> CampaignReport:
         """What the campaign's runs did (needs ``campaign_report.read``)."""
-        checks.require_ids(campaign_id=campaign_id)
         with self._kit.store.unit_of_work() as uow:
             campaign = self._load(uow, campaign_id, P.CAMPAIGN_REPORT_READ)
             runs = uow.runs.for_campaign(campaign.id)
         return build_report(campaign.id, campaign.name, runs)
 
     def send_proof(self, campaign_id: str, profile_ids: Sequence[str]) -> list[ProofResult]:
-        """Send the newest version to up to 10 test profiles (needs ``campaign.write``).
+        """Send the newest version of a campaign to up to 10 test profiles.
 
-        Proofs render exactly like a run, carry ``proof=True`` and are never
-        counted in reports; consent and suppression do not apply (a proof goes
-        to a test profile, not to the audience).
+        Needs ``campaign.write`` on a DRAFT, SCHEDULED or LIVE campaign. Every
+        profile named must be stored with ``Profile(test=True)``; otherwise
+        the whole call is refused and nothing is sent. Proofs render exactly
+        like a run and carry ``proof=True``; consent does not apply (a test
+        profile is an internal inbox) but suppression does: a test profile
+        whose address is suppressed gets no message and its result says so.
+        A campaign sends at most ``DeliverySettings.proofs_per_hour`` proof
+        messages in any rolling hour. Each proof is recorded in the campaign's
+        history (action ``proof``) before the messages are handed over; proofs
+        never appear in reports.
+
+        Args:
+            campaign_id: The campaign to proof.
+            profile_ids: 1 to 10 ids of test profiles (a repeated id counts once).
+
+        Returns:
+            One result per (action, test profile), in action then profile order.
 
         Raises:
-            ValidationError: no or more than 10 profiles, unknown profiles,
-                profiles without an address, or templates that cannot render.
+            NotFound: no such campaign.
+            PermissionDenied: the user lacks ``campaign.write`` on it.
+            TransitionNotAllowed: the campaign is not DRAFT, SCHEDULED or LIVE.
+            ValidationError: no or more than 10 profiles, an unknown or non-test
+                profile, a profile without an address, a template that cannot
+                render, or the hourly cap reached.
+            ConflictError: someone changed the campaign meanwhile; retry.
+            DeliveryError: no channel is wired for an action's channel.
         """
         checks.require_ids(campaign_id=campaign_id)
-        ids = list(dict.fromkeys(proof_profile_ids(profile_ids)))
         kit = self._kit
-        with kit.store.unit_of_work() as uow:
-            campaign = self._load(uow, campaign_id, P.CAMPAIGN_WRITE)
+        prepared: list[Rendered] = []
+
+        def build(uow: UnitOfWork, campaign: Campaign, now: pendulum.DateTime) -> Outcome:
+            require_proofable(campaign)
+            problems: list[str] = []
+            named = checks.identifiers(problems, "profile_ids", profile_ids)
+            subject = f"proof of campaign {campaign.id!r}"
+            checks.raise_if(problems, subject)
+            ids = list(dict.fromkeys(named))
+            checks.raise_if(count_problems(ids), subject)
+            found = kit.profiles.get_many(ids)
+            checks.raise_if(recipient_problems(ids, found), subject)
             version = campaign.newest_version
             surfaces = {a.id: uow.surfaces.find(a.surface_id) for a in version.actions}
-        problems = []
-        if not 1 <= len(ids) <= MAX_PROOF_PROFILES:
-            problems.append(f"send a proof to 1 to {MAX_PROOF_PROFILES} profiles, not {len(ids)}")
-        found = kit.profiles.get_many(ids)
-        problems.extend(f"profile {pid!r} does not exist" for pid in ids if pid not in found)
-        namespace = version.namespace or ""
-        messages: list[Message] = []
-        run_id = f"proof-{kit.ids('proof')}"
-        for action in version.actions:
-            surface = surfaces[action.id]
-            if surface is None:
-                problems.append(f"action {action.id}: surface {action.surface_id!r} does not exist")
-                continue
-            content = CompiledContent.of(action.content.templates())
-            for pid in ids:
-                profile = found.get(pid)
-                if profile is None:
-                    continue
-                address = address_of(profile, action.channel, namespace)
-                if address is None:
-                    problems.append(f"profile {pid!r} has no {action.channel} address")
-                    continue
-                try:
-                    fields = content.render(profile.attributes, {})
-                except (MissingAttribute, TemplateFailed) as exc:
-                    problems.append(f"action {action.id} for profile {pid!r}: {exc}")
-                    continue
-                messages.append(
-                    Message(
-                        run_id=run_id,
-                        campaign_id=campaign.id,
-                        action_id=action.id,
-                        profile_id=pid,
-                        channel=action.channel,
-                        address=address,
-                        idempotency_key=idempotency_key(run_id, action.id, pid),
-                        fields=fields,
-                        settings=surface.settings,
-                        proof=True,
-                        transactional=campaign.category is Category.TRANSACTIONAL,
-                    )
+            rendered = render_proofs(
+                campaign,
+                surfaces,
+                [found[pid] for pid in ids],
+                run_id=f"proof-{kit.ids('proof')}",
+                suppressed=uow.suppressions.suppressed,
+            )
+            problems = list(rendered.problems)
+            sending = rendered.to_send
+            if not problems:
+                problems = cap_problems(campaign, now, len(sending), kit.delivery.proofs_per_hour)
+            checks.raise_if(problems, subject)
+            missing = sorted({m.channel.value for m in sending if m.channel not in kit.channels})
+            if missing:
+                raise DeliveryError(f"no channel is wired for {', '.join(missing)}")
+            skipped = [rendered.messages[i].profile_id for i in sorted(rendered.excluded)]
+            entry = proof_entry(
+                campaign,
+                now=now,
+                actor=self.user,
+                messages=len(sending),
+                recipients=ids,
+                suppressed=list(dict.fromkeys(skipped)),
+            )
+            prepared.append(rendered)
+            return Outcome(with_proof(campaign, entry), ())
+
+        self._mutate(campaign_id, P.CAMPAIGN_WRITE, build)
+        (rendered,) = prepared
+        answers: dict[int, SendResult] = {}
+        messages = rendered.messages
+        for channel_type in dict.fromkeys(m.channel for m in rendered.to_send):
+            indexes = [
+                i
+                for i, m in enumerate(messages)
+                if m.channel is channel_type and i not in rendered.excluded
+            ]
+            results = kit.channels[channel_type].send([messages[i] for i in indexes])
+            if len(results) != len(indexes):
+                raise DeliveryError(
+                    f"the {channel_type} channel answered {len(results)} results "
+                    f"for {len(indexes)} proof messages"
                 )
-        if problems:
-            raise ValidationError(problems, subject=f"proof of campaign {campaign.id!r}")
-        results: list[ProofResult] = []
-        for channel_type in dict.fromkeys(m.channel for m in messages):
-            channel = kit.channels.get(channel_type)
-            if channel is None:
-                raise DeliveryError(f"no channel is wired for {channel_type}")
-            batch = [m for m in messages if m.channel is channel_type]
-            results.extend(map(ProofResult, batch, channel.send(batch)))
-        return results
+            answers.update(zip(indexes, results, strict=True))
+        return [
+            ProofResult(message, answers.get(i), rendered.excluded.get(i))
+            for i, message in enumerate(messages)
+        ]

@@ -1826,6 +1826,22 @@ class ProfileStoreContract:
         assert found.consents[ChannelType.SMS] is False
         assert dict(profiles.get_many(["p1"])) == {"p1": rich}
 
+    def test_the_test_profile_mark_round_trips(self, profiles: ProfileStore) -> None:
+        """``Profile(test=True)`` (proofs reach only these) is read back; the default is False."""
+        profiles.upsert(Profile(id="qa", identities={"email": "qa@example.com"}, test=True))
+        profiles.upsert(Profile(id="real", identities={"email": "real@example.com"}))
+        qa, real = profiles.get("qa"), profiles.get("real")
+        assert qa is not None
+        assert real is not None
+        assert (qa.test, real.test) == (True, False)
+        assert profiles.find_by_identity("email", "qa@example.com") == qa
+        assert {p.id: p.test for p in profiles.get_many(["qa", "real"]).values()} == {
+            "qa": True,
+            "real": False,
+        }
+        profiles.upsert(attrs.evolve(qa, test=False))
+        assert profiles.get("qa") == attrs.evolve(qa, test=False)
+
     def test_upsert_replaces_the_whole_profile(self, profiles: ProfileStore) -> None:
         """A second upsert with the same id replaces the profile; nothing old is merged in."""
         profiles.upsert(_rich_profile("p1"))

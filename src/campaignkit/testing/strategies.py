@@ -262,4 +262,5 @@ def profiles() -> st.SearchStrategy[Profile]:
         channel_data=st.dictionaries(st.sampled_from(ChannelType), ids),
         timezone=st.none() | st.sampled_from(_ZONES),
         language=st.none() | st.sampled_from(["en", "fr", "de"]),
+        test=st.booleans(),
     )
