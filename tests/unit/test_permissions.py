@@ -1922,11 +1922,14 @@ def test_custom_policy_receives_the_campaign_or_none() -> None:
     assert created.created_by == USER
 
     policy.calls.clear()
-    session.list_campaigns()
+    listed = session.list_campaigns()
     session.calendar(T0, T0.add(days=1))
     session.list_surfaces()
+    # listing asks once for the verb, then about each campaign it could show (issue 10)
+    assert [c.name for c in listed] == ["New", "Winter sale"]  # "Running" was stopped
     assert policy.calls == [
         (USER, P.CAMPAIGN_READ, None),
+        *((USER, P.CAMPAIGN_READ, c) for c in listed),
         (USER, P.CAMPAIGN_READ, None),
         (USER, P.SURFACE_READ, None),
     ]

@@ -11,7 +11,7 @@ import base64
 import binascii
 import datetime
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 import attrs
@@ -126,6 +126,41 @@ def encode_cursor(key: SortKey) -> str:
     """Encode a listing key as an opaque cursor string."""
     raw = json.dumps([key[0].isoformat(), key[1]]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def filtered_page(
+    query: CampaignQuery,
+    fetch: Callable[[CampaignQuery], Page[Campaign]],
+    allowed: Callable[[Campaign], bool],
+) -> Page[Campaign]:
+    """One page of the campaigns matching ``query`` that ``allowed`` keeps.
+
+    A per-campaign permission policy hides campaigns after the store has
+    paged them, so store pages are read until this page is full (or the
+    store is exhausted): a page is shorter than ``query.limit`` only when it
+    is the last. One campaign past the page is looked for, so
+    ``next_cursor`` is None exactly when no further campaign is kept. The
+    cursor is the key of the last campaign returned: the next page neither
+    repeats nor skips one, whatever the policy hid in between.
+
+    Args:
+        query: The caller's query (its ``limit`` is the page size).
+        fetch: Returns one store page of a query.
+        allowed: Whether the caller may see a campaign.
+    """
+    items: list[Campaign] = []
+    probe = attrs.evolve(query, limit=min(MAX_PAGE_SIZE, query.limit + 1))
+    while True:
+        page = fetch(probe)
+        for campaign in page.items:
+            if not allowed(campaign):
+                continue
+            if len(items) == query.limit:
+                return Page(tuple(items), encode_cursor(sort_key(items[-1])))
+            items.append(campaign)
+        if page.next_cursor is None:
+            return Page(tuple(items), None)
+        probe = attrs.evolve(probe, cursor=page.next_cursor)
 
 
 def decode_cursor(cursor: str) -> SortKey:

@@ -33,12 +33,13 @@ from campaignkit.domain.lifecycle import (
     duplicate,
     pending_version,
 )
-from campaignkit.domain.listing import DEFAULT_PAGE_SIZE, CampaignQuery, Page
+from campaignkit.domain.listing import DEFAULT_PAGE_SIZE, CampaignQuery, Page, filtered_page
 from campaignkit.domain.rules import QuietHours
 from campaignkit.domain.schedule import Schedule
 from campaignkit.engine import wake_runs
 from campaignkit.errors import ApprovalRequired, ValidationError
 from campaignkit.permissions import Permission as P
+from campaignkit.permissions import ProfilePolicy
 from campaignkit.ports import UnitOfWork
 from campaignkit.session.base import SessionBase, as_set
 from campaignkit.timeutil import ensure_utc
@@ -75,7 +76,11 @@ class CampaignVerbs(SessionBase):
         """List campaigns, newest first, one page at a time (needs ``campaign.read``).
 
         By default only DRAFT, SCHEDULED and LIVE campaigns are listed; pass
-        ``statuses=ALL_STATUSES`` to list every one.
+        ``statuses=ALL_STATUSES`` to list every one. A host permission policy
+        is asked about each campaign (``decide(user, CAMPAIGN_READ, campaign)``)
+        and the campaigns it denies are left out; pages stay full (only the
+        last may be shorter than ``limit``) and cursors never repeat or skip
+        a campaign. The default profile policy answers once for all.
 
         Args:
             statuses: Statuses to include.
@@ -104,10 +109,16 @@ class CampaignVerbs(SessionBase):
         )
         self._require(P.CAMPAIGN_READ)
         with self._kit.store.unit_of_work() as uow:
-            return uow.campaigns.query(query)
+            if not self._policy_per_campaign():
+                return uow.campaigns.query(query)
+            return filtered_page(query, uow.campaigns.query, self._readable)
 
     def calendar(self, start: pendulum.DateTime, end: pendulum.DateTime) -> list[CalendarEntry]:
-        """SCHEDULED and LIVE campaigns on air during ``[start, end)`` (needs ``campaign.read``)."""
+        """SCHEDULED and LIVE campaigns on air during ``[start, end)`` (needs ``campaign.read``).
+
+        Like :meth:`list_campaigns`, a host policy is asked about each campaign
+        and the ones it denies are left out.
+        """
         self._require(P.CAMPAIGN_READ)
         start_utc, end_utc = ensure_utc(start, "calendar start"), ensure_utc(end, "calendar end")
         if end_utc <= start_utc:
@@ -120,11 +131,21 @@ class CampaignVerbs(SessionBase):
                 page = uow.campaigns.query(
                     CampaignQuery(statuses=running, limit=500, cursor=cursor)
                 )
-                campaigns.extend(page.items)
+                if self._policy_per_campaign():
+                    campaigns.extend(filter(self._readable, page.items))
+                else:
+                    campaigns.extend(page.items)
                 cursor = page.next_cursor
                 if cursor is None:
                     break
         return calendar_entries(campaigns, start_utc, end_utc, self._kit.lifecycle)
+
+    def _policy_per_campaign(self) -> bool:
+        """False for the default policy (its answer does not depend on the campaign)."""
+        return type(self._kit.policy).decide is not ProfilePolicy.decide
+
+    def _readable(self, campaign: Campaign) -> bool:
+        return self._allowed(P.CAMPAIGN_READ, campaign)
 
     # ------------------------------------------------------------ authoring
 
