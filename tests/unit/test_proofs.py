@@ -19,6 +19,7 @@ import pytest
 import campaignkit as ck
 from campaignkit import serialization as ser
 from campaignkit.adapters.sqlite import SQLiteProfileStore, SQLiteStore
+from campaignkit.delivery.proofs import render_proofs
 from campaignkit.domain.campaign import HistoryEntry
 from campaignkit.domain.proofs import (
     MAX_PROOF_PROFILES,
@@ -591,3 +592,29 @@ def test_the_test_mark_round_trips_and_old_profiles_load_as_real_ones(env: Env) 
     newer = {**document, "version": 3}
     with pytest.raises(ck.StorageError, match="newer campaignkit"):
         ser.from_document(ck.Profile, newer)
+
+
+def test_the_retry_instant_waits_for_as_many_proofs_as_must_age_out(env: Env) -> None:
+    campaign = env.admin.get(env.draft())
+    history = [
+        proof_entry(campaign, now=T0.add(minutes=m), actor="ada", messages=2, recipients=["t1"])
+        for m in (0, 20, 40)
+    ]
+    proofed = attrs.evolve(campaign, history=(*campaign.history, *history))
+    [problem] = cap_problems(proofed, T0.add(minutes=50), 4, 6)
+    assert problem.endswith("retry after 2026-12-01T10:20:00+00:00")  # two of three must go
+    assert cap_problems(proofed, T0.add(minutes=50), 0, 6) == []
+
+
+def test_an_action_whose_surface_is_gone_is_a_problem_of_the_proof(env: Env) -> None:
+    campaign = env.admin.get(env.draft(sms=True))
+    email, sms = campaign.newest_version.actions
+    rendered = render_proofs(
+        campaign,
+        {email.id: None, sms.id: env.admin.get_surface(env.sms)},
+        [inbox("t1")],
+        run_id="proof-1",
+        suppressed=lambda channel, addresses: set(),
+    )
+    assert rendered.problems == (f"action {email.id}: surface {env.email!r} does not exist",)
+    assert [m.channel for m in rendered.to_send] == [C.SMS]

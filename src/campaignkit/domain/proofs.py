@@ -8,6 +8,8 @@ messages to the channels.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
@@ -114,11 +116,10 @@ def cap_problems(
         "(DeliverySettings.proofs_per_hour)"
     )
     if messages <= per_hour:
-        for entry in recent:
-            used -= proof_messages(entry)
-            if used + messages <= per_hour:
-                problem += f"; retry after {(entry.at + PROOF_WINDOW).isoformat()}"
-                break
+        # still counted after the oldest 0, 1, 2, ... entries age out; the last one fits
+        left = itertools.accumulate((proof_messages(e) for e in recent), operator.sub, initial=used)
+        aged = next(n for n, count in enumerate(left) if count + messages <= per_hour)
+        problem += f"; retry after {(recent[aged - 1].at + PROOF_WINDOW).isoformat()}"
     return [problem]
 
 
