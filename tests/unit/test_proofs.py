@@ -618,3 +618,25 @@ def test_an_action_whose_surface_is_gone_is_a_problem_of_the_proof(env: Env) -> 
     )
     assert rendered.problems == (f"action {email.id}: surface {env.email!r} does not exist",)
     assert [m.channel for m in rendered.to_send] == [C.SMS]
+
+
+def test_a_profile_stored_before_the_test_mark_loads_from_a_sqlite_file(tmp_path: Path) -> None:
+    """A version 1 profile row (written before the mark existed) is a real customer."""
+    old = {
+        "schema": "profile",
+        "version": 1,
+        "data": {"id": "ann", "identities": {"email": "ann@example.com"}, "language": "fr"},
+    }
+    with SQLiteStore(tmp_path / "old.db") as store:
+        with store.unit_of_work():
+            store.database.execute(
+                "INSERT INTO profiles (id, document) VALUES (?, ?)", ("ann", json.dumps(old))
+            )
+        profiles = SQLiteProfileStore(store)
+        loaded = profiles.get("ann")
+        assert loaded == ck.Profile("ann", identities={"email": "ann@example.com"}, language="fr")
+        assert loaded.test is False
+        profiles.upsert(attrs.evolve(loaded, test=True))  # written back at version 2
+        [(text,)] = store.database.all("SELECT document FROM profiles")
+        assert json.loads(text)["version"] == 2
+        assert profiles.get("ann") == attrs.evolve(loaded, test=True)
