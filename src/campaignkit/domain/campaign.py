@@ -8,6 +8,7 @@ import html
 import attrs
 import pendulum
 
+from campaignkit.domain import checks
 from campaignkit.domain.approval import ApprovalEntry, Review
 from campaignkit.domain.campaign_enums import (
     RUNNING_STATUSES,
@@ -15,10 +16,17 @@ from campaignkit.domain.campaign_enums import (
     CampaignType,
     Category,
 )
-from campaignkit.domain.channels import ChannelType, Content
+from campaignkit.domain.channels import (
+    ChannelType,
+    Content,
+    EmailContent,
+    PushContent,
+    SmsContent,
+)
 from campaignkit.domain.rules import QuietHours
 from campaignkit.domain.schedule import Schedule
-from campaignkit.errors import ValidationError
+
+_CONTENTS = (EmailContent, SmsContent, PushContent)
 
 
 @attrs.frozen
@@ -38,15 +46,18 @@ class Action:
     rate_limit: int | None = None
 
     def __attrs_post_init__(self) -> None:
-        """Refuse a rate limit that is not a positive whole number (loaded ones too)."""
+        """Refuse a bad surface id, content, id or rate limit (loaded ones too)."""
+        problems: list[str] = []
+        checks.text(problems, "action surface_id", self.surface_id, max_length=checks.MAX_ID)
+        checks.instance(problems, "action content", self.content, _CONTENTS)
+        checks.text(problems, "action id", self.id, max_length=checks.MAX_ID, allow_empty=True)
         limit: object = self.rate_limit
         if limit is not None and (type(limit) is not int or limit < 1):
-            raise ValidationError(
-                [
-                    f"rate_limit={limit!r} must be a whole number of messages per second, "
-                    "at least 1 (or None for no limit)"
-                ]
+            problems.append(
+                f"rate_limit={checks.shown(limit)} must be a whole number of messages "
+                "per second, at least 1 (or None for no limit)"
             )
+        checks.raise_if(problems, "action")
 
     @property
     def channel(self) -> ChannelType:
@@ -79,6 +90,19 @@ class CampaignVersion:
     namespace: str | None = None
     schedule: Schedule = attrs.field(factory=Schedule)
     quiet_hours: tuple[QuietHours, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        """Refuse fields of the wrong type (sizes are the verbs' to check)."""
+        problems: list[str] = []
+        checks.whole_number(problems, "version number", self.number, minimum=1)
+        checks.aware_datetime(problems, "version created_at", self.created_at)
+        checks.utf8_string(problems, "version created_by", self.created_by)
+        checks.sequence_of(problems, "actions", self.actions, Action)
+        checks.utf8_string(problems, "audience", self.audience, optional=True)
+        checks.utf8_string(problems, "namespace", self.namespace, optional=True)
+        checks.instance(problems, "schedule", self.schedule, Schedule)
+        checks.sequence_of(problems, "quiet_hours", self.quiet_hours, QuietHours)
+        checks.raise_if(problems, "campaign version")
 
     @property
     def channels(self) -> frozenset[ChannelType]:
@@ -199,6 +223,35 @@ class Campaign:
     due_at: pendulum.DateTime | None = None
     history: tuple[HistoryEntry, ...] = ()
     revision: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        """Refuse identity fields of the wrong type (sizes are the verbs' to check).
+
+        A campaign that cannot be stored valid cannot be built: a loaded
+        document with such a value fails to load (``StorageError``) instead of
+        failing later in a listing.
+        """
+        problems: list[str] = []
+        checks.utf8_string(problems, "campaign id", self.id)
+        checks.utf8_string(problems, "campaign name", self.name)
+        checks.instance(problems, "campaign type", self.type, CampaignType)
+        checks.instance(problems, "campaign category", self.category, Category)
+        checks.instance(problems, "campaign status", self.status, CampaignStatus)
+        checks.utf8_string(problems, "description", self.description)
+        tags: object = self.tags
+        if not isinstance(tags, tuple):
+            problems.append(f"tags must be a tuple of strings, not {checks.describe(tags)}")
+        else:
+            for index, tag in enumerate(tags):
+                checks.utf8_string(problems, f"tags[{index}]", tag)
+        checks.boolean(problems, "create_profiles", self.create_profiles)
+        for label, version in (
+            ("live_version", self.live_version),
+            ("draft_version", self.draft_version),
+        ):
+            if version is not None:
+                checks.instance(problems, label, version, CampaignVersion)
+        checks.raise_if(problems, "campaign")
 
     @property
     def has_open_draft(self) -> bool:

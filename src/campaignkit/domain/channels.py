@@ -7,6 +7,8 @@ from typing import ClassVar, TypeAlias
 
 import attrs
 
+from campaignkit.domain import checks
+
 
 class ChannelType(str, enum.Enum):
     """A delivery channel."""
@@ -34,6 +36,10 @@ class EmailContent:
     html: str
     text: str | None = None
 
+    def __attrs_post_init__(self) -> None:
+        """Refuse template fields that are not strings (loaded values too)."""
+        _check_templates(self, ("text",))
+
     def templates(self) -> dict[str, str]:
         """Return the template fields by name (only those that are set)."""
         fields = {"subject": self.subject, "html": self.html}
@@ -53,6 +59,10 @@ class SmsContent:
     channel: ClassVar[ChannelType] = ChannelType.SMS
     text: str
 
+    def __attrs_post_init__(self) -> None:
+        """Refuse template fields that are not strings (loaded values too)."""
+        _check_templates(self)
+
     def templates(self) -> dict[str, str]:
         """Return the template fields by name."""
         return {"text": self.text}
@@ -71,6 +81,10 @@ class PushContent:
     title: str
     body: str
 
+    def __attrs_post_init__(self) -> None:
+        """Refuse template fields that are not strings (loaded values too)."""
+        _check_templates(self)
+
     def templates(self) -> dict[str, str]:
         """Return the template fields by name."""
         return {"title": self.title, "body": self.body}
@@ -78,3 +92,24 @@ class PushContent:
 
 Content: TypeAlias = EmailContent | SmsContent | PushContent
 """Any action content."""
+
+
+def _check_templates(content: Content, optional: tuple[str, ...] = ()) -> None:
+    """Refuse template fields that are not UTF-8 strings of at most ``MAX_TEMPLATE`` characters.
+
+    Emptiness is left to activation, which reports every missing piece of a draft.
+    """
+    problems: list[str] = []
+    label = type(content).__name__
+    for field in attrs.fields(type(content)):
+        value = getattr(content, field.name)
+        if value is None and field.name in optional:
+            continue
+        checks.text(
+            problems,
+            f"{label} {field.name}",
+            value,
+            max_length=checks.MAX_TEMPLATE,
+            allow_empty=True,
+        )
+    checks.raise_if(problems, label)

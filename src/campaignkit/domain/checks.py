@@ -9,9 +9,12 @@ values (the check happens before anything reaches a store).
 
 from __future__ import annotations
 
+import datetime
+import enum
 import math
 import reprlib
 from collections.abc import Iterable, Mapping
+from typing import TypeVar
 
 from campaignkit.errors import ValidationError
 
@@ -37,19 +40,24 @@ _SHORT.maxstring = 60
 _SHORT.maxother = 60
 
 
-def describe(value: object) -> str:
-    """A short description of what a caller passed, for error messages.
-
-    Safe for any value: nesting is cut short (a 100,000-deep dict has no
-    ``repr``) and a ``__repr__`` that raises is not called again.
-    """
+def shown(value: object) -> str:
+    """A short ``repr`` of ``value`` for error messages (see :func:`describe`)."""
     try:
         text = _SHORT.repr(value)
     except Exception:  # a caller's broken __repr__ must not hide the real problem
         text = f"<{type(value).__name__} object>"
     if len(text) > 60:
         text = text[:57] + "..."
-    return f"{type(value).__name__} {text}"
+    return text
+
+
+def describe(value: object) -> str:
+    """A short description of what a caller passed, for error messages.
+
+    Safe for any value: nesting is cut short (a 100,000-deep dict has no
+    ``repr``) and a ``__repr__`` that raises is not called again.
+    """
+    return f"{type(value).__name__} {shown(value)}"
 
 
 def encodable(value: str) -> bool:
@@ -263,6 +271,118 @@ def require_ids(**ids: object) -> None:
         else:
             text(problems, name, value, max_length=MAX_ID)
     raise_if(problems, "arguments")
+
+
+def utf8_string(problems: list[str], name: str, value: object, *, optional: bool = False) -> None:
+    """Check only that ``value`` is a ``str`` UTF-8 can encode (``None`` too when ``optional``).
+
+    For stored aggregates (a campaign, a version): their constructors check
+    types, the verbs check sizes, so a store written before the limits loads.
+    """
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        problems.append(f"{name} must be a string, not {describe(value)}")
+    elif not encodable(value):
+        problems.append(
+            f"{name} holds characters that cannot be encoded as UTF-8 (a lone surrogate?)"
+        )
+
+
+MAX_POLICY_NAMES = 1000
+"""Reviewers, reviewer groups, requesters or tags named by one approval policy."""
+MAX_ACTIONS = 50
+"""Actions of one campaign version (AJO allows up to 10 inbound actions)."""
+MAX_TEMPLATE = 500_000
+"""Characters in one template field of an action's content (subject, HTML body...)."""
+MAX_SETTING = 1024
+"""Characters in one channel surface setting (sender address, app id...)."""
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def member(problems: list[str], name: str, value: object, kind: type[E]) -> E | None:
+    """Check that ``value`` is a member of the enum ``kind`` or its value (``"SCHEDULED"``).
+
+    Returns:
+        The member, or None when refused.
+    """
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, str) and len(value) <= MAX_NAME:
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    known = ", ".join(str(m.value) for m in kind)
+    problems.append(f"{name}: {describe(value)} is not a {kind.__name__}; expected one of {known}")
+    return None
+
+
+def aware_datetime(problems: list[str], name: str, value: object) -> bool:
+    """Check that ``value`` is a time-zone aware ``datetime`` (a pendulum ``DateTime`` is one)."""
+    if not isinstance(value, datetime.datetime):
+        problems.append(
+            f"{name} must be a date-time such as pendulum.datetime(2026, 12, 1, tz='UTC'), "
+            f"not {describe(value)}"
+        )
+        return False
+    if value.tzinfo is None or value.utcoffset() is None:
+        problems.append(
+            f"{name} must be timezone-aware, got naive {value.isoformat()}; "
+            "pass tz=... (for example pendulum.datetime(..., tz='UTC'))"
+        )
+        return False
+    return True
+
+
+def whole_number(
+    problems: list[str], name: str, value: object, *, minimum: int, maximum: int | None = None
+) -> bool:
+    """Check that ``value`` is an ``int`` (not a bool) within ``[minimum, maximum]``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(f"{name} must be a whole number, not {describe(value)}")
+        return False
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = "" if maximum is None else f" and at most {maximum}"
+        problems.append(f"{name} is {value}; it must be at least {minimum}{upper}")
+        return False
+    return True
+
+
+def collection(problems: list[str], name: str, value: object, *, max_items: int, what: str) -> bool:
+    """Check a list, tuple or set of at most ``max_items`` (never one bare value or a string).
+
+    The items are left to the caller (who names each one as it likes).
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, set, frozenset)):
+        problems.append(f"{name} must be a list of {what}, not {describe(value)}")
+        return False
+    if len(value) > max_items:
+        problems.append(f"{name} has {len(value)} items; the limit is {max_items}")
+        return False
+    return True
+
+
+def sequence_of(
+    problems: list[str], name: str, value: object, kind: type, *, max_items: int | None = None
+) -> tuple[object, ...]:
+    """Check a list or tuple whose items are all ``kind`` (never one bare value).
+
+    Returns:
+        The items as a tuple (empty if refused).
+    """
+    if not isinstance(value, (list, tuple)):
+        problems.append(f"{name} must be a list of {kind.__name__} values, not {describe(value)}")
+        return ()
+    if max_items is not None and len(value) > max_items:
+        problems.append(f"{name} has {len(value)} items; the limit is {max_items}")
+        return ()
+    before = len(problems)
+    for index, item in enumerate(value):
+        if not isinstance(item, kind):
+            problems.append(f"{name}[{index}] must be a {kind.__name__}, not {describe(item)}")
+    return tuple(value) if len(problems) == before else ()
 
 
 def raise_if(problems: Iterable[str], subject: str) -> None:

@@ -17,6 +17,7 @@ from typing import Final, Literal, TypeAlias
 import attrs
 import pendulum
 
+from campaignkit.domain import checks
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.recurrence import Weekday, is_time_of_day, local_instant
 from campaignkit.errors import ValidationError
@@ -28,6 +29,9 @@ Zone: TypeAlias = str | pendulum.FixedTimezone
 PROFILE_ZONE: Final = "profile"
 """``QuietHours.timezone`` value meaning "the recipient's own time zone"."""
 
+MAX_QUIET_ITEMS: Final = 1000
+"""Weekdays or dates in one quiet-hours rule (a few years of holidays)."""
+
 _WEEKDAYS = list(Weekday)
 _MAX_HOPS = 400  # enough to leave any combination of quiet days and dates
 
@@ -37,16 +41,27 @@ def _minutes(at: str) -> int:
     return int(hour) * 60 + int(minute)
 
 
-def _code(day: object) -> str:
-    return str(getattr(day, "value", day))
+def _code(day: object) -> str | None:
+    if isinstance(day, Weekday):
+        return day.value
+    return day if isinstance(day, str) else None
+
+
+def _collection(value: object) -> bool:
+    """A list, tuple or set, never one bare string (``days="MO"`` is refused, not split)."""
+    return isinstance(value, (list, tuple, set, frozenset))
 
 
 def _weekdays(days: Iterable[Weekday | str]) -> tuple[Weekday, ...]:
     """Weekday codes as ``Weekday`` values; unknown ones are kept for validation to report."""
+    if not _collection(days):
+        return days  # type: ignore[return-value]  # refused by __attrs_post_init__
     return tuple(Weekday(_code(d)) if _code(d) in Weekday.__members__ else d for d in days)  # type: ignore[misc]
 
 
 def _dates(dates: Iterable[datetime.date]) -> tuple[datetime.date, ...]:
+    if not _collection(dates):
+        return dates  # type: ignore[return-value]  # refused by __attrs_post_init__
     return tuple(dates)
 
 
@@ -78,7 +93,7 @@ class QuietHours:
 
     def __attrs_post_init__(self) -> None:
         problems = [
-            f"quiet hours {label} {value!r} must be HH:MM, e.g. '21:00'"
+            f"quiet hours {label} {checks.shown(value)} must be HH:MM, e.g. '21:00'"
             for label, value in (("start", self.start), ("end", self.end))
             if not is_time_of_day(value)
         ]
@@ -86,18 +101,37 @@ class QuietHours:
             zone_problem = check_timezone(self.timezone)
             if zone_problem:
                 problems.append(zone_problem)
+        given: tuple[tuple[str, object, str], ...] = (
+            ("days", self.days, "['SA', 'SU']"),
+            ("dates", self.dates, "[datetime.date(2026, 12, 25)]"),
+        )
+        for label, values, example in given:
+            if not isinstance(values, tuple):
+                problems.append(
+                    f"quiet hours {label} must be a list such as {example}, "
+                    f"not {checks.describe(values)}"
+                )
+            elif len(values) > MAX_QUIET_ITEMS:
+                problems.append(
+                    f"quiet hours {label} has {len(values)} items; the limit is {MAX_QUIET_ITEMS}"
+                )
+        listed = not problems or all(isinstance(v, tuple) for _, v, _ in given)
         problems.extend(
-            f"quiet hours day {day!r} is not a weekday; use MO TU WE TH FR SA SU"
-            for day in self.days
+            f"quiet hours day {checks.shown(day)} is not a weekday; use MO TU WE TH FR SA SU"
+            for day in (self.days if listed else ())
             if _code(day) not in Weekday.__members__
         )
         problems.extend(
-            f"quiet hours date {date!r} must be a date (datetime.date), not a {type(date).__name__}"
-            for date in self.dates
+            f"quiet hours date {checks.shown(date)} must be a date (datetime.date), "
+            f"not a {type(date).__name__}"
+            for date in (self.dates if listed else ())
             if not _is_date(date)
         )
-        if self.mode not in ("queue", "discard"):
-            problems.append(f"quiet hours mode {self.mode!r} must be 'queue' or 'discard'")
+        mode: object = self.mode
+        if not isinstance(mode, str) or mode not in ("queue", "discard"):
+            problems.append(
+                f"quiet hours mode {checks.shown(self.mode)} must be 'queue' or 'discard'"
+            )
         if self.start == self.end and not self.dates and not self.days:
             problems.append(
                 "quiet hours need start != end (hours), days (whole weekdays), or dates"
@@ -164,8 +198,14 @@ class FrequencyCap:
 
     def __attrs_post_init__(self) -> None:
         problems = []
-        if self.max < 1:
-            problems.append(f"frequency cap max={self.max} must be at least 1")
+        limit: object = self.max
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            problems.append(
+                "frequency cap max must be a whole number of messages, "
+                f"not {checks.describe(limit)}"
+            )
+        elif limit < 1:
+            problems.append(f"frequency cap max={limit} must be at least 1")
         period = calendar_units_problem(self.per, "frequency cap period")
         if period is not None:
             problems.append(period)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import attrs
 import pendulum
 
+from campaignkit.domain import checks
 from campaignkit.domain.recurrence import Frequency, Recurrence, Weekday, occurrences
 from campaignkit.domain.waves import Waves
 from campaignkit.errors import ValidationError
@@ -29,22 +30,40 @@ __all__ = [
 ]
 
 
-def _optional_utc(value: datetime.datetime | None) -> pendulum.DateTime | None:
-    return None if value is None else ensure_utc(value, "schedule date-time")
+def _utc(value: object, label: str) -> pendulum.DateTime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime.datetime):
+        raise ValidationError(
+            [
+                f"{label} must be a date-time such as pendulum.datetime(2026, 12, 1, tz='UTC'), "
+                f"not {checks.describe(value)}"
+            ],
+            subject="schedule",
+        )
+    return ensure_utc(value, label)  # a naive one is refused there
+
+
+def _start(value: datetime.datetime | None) -> pendulum.DateTime | None:
+    return _utc(value, "schedule start")
+
+
+def _end(value: datetime.datetime | None) -> pendulum.DateTime | None:
+    return _utc(value, "schedule end")
 
 
 def _valid_zone(_instance: object, _attribute: object, value: str) -> None:
     problem = check_timezone(value)
     if problem:
-        raise ValidationError([problem])
+        raise ValidationError([f"schedule timezone: {problem}"], subject="schedule")
 
 
 def _valid_window(_instance: object, _attribute: object, value: pendulum.Duration) -> None:
-    problem = calendar_units_problem(value, "send_window")
+    problem = calendar_units_problem(value, "schedule send_window")
     if problem is None and value.total_seconds() <= 0:
-        problem = "send_window must be positive, such as pendulum.duration(hours=12)"
+        problem = "schedule send_window must be positive, such as pendulum.duration(hours=12)"
     if problem:
-        raise ValidationError([problem])
+        raise ValidationError([problem], subject="schedule")
 
 
 @attrs.frozen
@@ -63,8 +82,8 @@ class Schedule:
             still go out; after that it is excluded (``send_window``).
     """
 
-    start: pendulum.DateTime | None = attrs.field(default=None, converter=_optional_utc)
-    end: pendulum.DateTime | None = attrs.field(default=None, converter=_optional_utc)
+    start: pendulum.DateTime | None = attrs.field(default=None, converter=_start)
+    end: pendulum.DateTime | None = attrs.field(default=None, converter=_end)
     timezone: str = attrs.field(default="UTC", validator=_valid_zone)
     recurrence: Recurrence | None = None
     use_profile_timezone: bool = False
@@ -72,6 +91,16 @@ class Schedule:
     send_window: pendulum.Duration = attrs.field(
         factory=lambda: pendulum.duration(hours=12), validator=_valid_window
     )
+
+    def __attrs_post_init__(self) -> None:
+        """Refuse a recurrence, waves or flag of the wrong type (loaded values too)."""
+        problems: list[str] = []
+        if self.recurrence is not None:
+            checks.instance(problems, "schedule recurrence", self.recurrence, Recurrence)
+        if self.waves is not None:
+            checks.instance(problems, "schedule waves", self.waves, Waves)
+        checks.boolean(problems, "schedule use_profile_timezone", self.use_profile_timezone)
+        checks.raise_if(problems, "schedule")
 
     @property
     def is_recurring(self) -> bool:

@@ -8,6 +8,7 @@ from typing import ClassVar, Literal, TypeAlias
 import attrs
 import pendulum
 
+from campaignkit.domain import checks
 from campaignkit.domain.campaign_enums import Category
 from campaignkit.domain.channels import ChannelType
 
@@ -40,6 +41,10 @@ class EmailSettings:
 
     channel: ClassVar[ChannelType] = ChannelType.EMAIL
 
+    def __attrs_post_init__(self) -> None:
+        """Refuse settings that are not UTF-8 strings (values are checked by ``problems``)."""
+        _check_strings(self, optional=("sender_name", "reply_to", "subdomain"))
+
     def problems(self) -> list[str]:
         """Return what is wrong with these settings (empty when valid)."""
         found = []
@@ -61,6 +66,10 @@ class SmsSettings:
 
     channel: ClassVar[ChannelType] = ChannelType.SMS
 
+    def __attrs_post_init__(self) -> None:
+        """Refuse a sender id that is not a UTF-8 string (emptiness is checked by ``problems``)."""
+        _check_strings(self)
+
     def problems(self) -> list[str]:
         """Return what is wrong with these settings (empty when valid)."""
         return [] if self.sender_id.strip() else ["SMS sender_id must not be empty"]
@@ -80,6 +89,10 @@ class PushSettings:
 
     channel: ClassVar[ChannelType] = ChannelType.PUSH
 
+    def __attrs_post_init__(self) -> None:
+        """Refuse settings that are not UTF-8 strings (values are checked by ``problems``)."""
+        _check_strings(self)
+
     def problems(self) -> list[str]:
         """Return what is wrong with these settings (empty when valid)."""
         found = [] if self.app_id.strip() else ["push app_id must not be empty"]
@@ -90,6 +103,23 @@ class PushSettings:
 
 SurfaceSettings: TypeAlias = EmailSettings | SmsSettings | PushSettings
 """Settings of any channel."""
+
+
+def _check_strings(settings: SurfaceSettings, optional: tuple[str, ...] = ()) -> None:
+    """Refuse fields that are not UTF-8 strings of at most ``MAX_SETTING`` characters."""
+    problems: list[str] = []
+    label = type(settings).__name__
+    for field in attrs.fields(type(settings)):
+        value = getattr(settings, field.name)
+        if not (value is None and field.name in optional):
+            checks.text(
+                problems,
+                f"{label} {field.name}",
+                value,
+                max_length=checks.MAX_SETTING,
+                allow_empty=True,
+            )
+    checks.raise_if(problems, label)
 
 
 def _looks_like_address(value: str) -> bool:

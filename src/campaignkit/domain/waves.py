@@ -17,6 +17,7 @@ from typing import Final
 import attrs
 import pendulum
 
+from campaignkit.domain import checks
 from campaignkit.errors import ValidationError
 from campaignkit.timeutil import calendar_units_problem
 
@@ -36,7 +37,27 @@ class WaveSizing(str, enum.Enum):
         return self.value
 
 
+def _parts(parts: object) -> tuple[int, ...]:
+    """Wave sizes as a tuple; refuse anything but a list or tuple of whole numbers."""
+    problems: list[str] = []
+    if not isinstance(parts, (list, tuple)):
+        problems.append(
+            f"waves: sizes must be a list such as [50, 50], not {checks.describe(parts)}"
+        )
+    elif len(parts) > 100 * MAX_WAVES:  # not worth checking item by item
+        problems.append(f"waves: {len(parts)} waves; use {MIN_WAVES} to {MAX_WAVES}")
+    else:
+        for index, size in enumerate(parts):
+            if isinstance(size, bool) or not isinstance(size, int):
+                problems.append(
+                    f"waves: size {index + 1} must be a whole number, not {checks.describe(size)}"
+                )
+    checks.raise_if(problems, "waves")
+    return tuple(parts)  # type: ignore[arg-type]  # a list or tuple, checked above
+
+
 def _check(sizes: Sequence[int], every: pendulum.Duration, *, sum_to: int | None) -> None:
+    sizes = _parts(sizes)
     problems = []
     if not MIN_WAVES <= len(sizes) <= MAX_WAVES:
         problems.append(f"waves: {len(sizes)} waves; use {MIN_WAVES} to {MAX_WAVES}")
@@ -69,6 +90,11 @@ class Waves:
 
     def __attrs_post_init__(self) -> None:
         """Refuse waves the builders would refuse (values loaded from a document too)."""
+        if not isinstance(self.sizing, WaveSizing):
+            raise ValidationError(
+                [f"waves sizing must be a WaveSizing, not {checks.describe(self.sizing)}"],
+                subject="waves",
+            )
         _check(
             self.sizes,
             self.every,
@@ -78,6 +104,13 @@ class Waves:
     @classmethod
     def equal(cls, *, count: int, every: pendulum.Duration) -> Waves:
         """``count`` waves of equal size, ``every`` apart."""
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise ValidationError(
+                [f"waves: count must be a whole number, not {checks.describe(count)}"],
+                subject="waves",
+            )
+        if not MIN_WAVES <= count <= MAX_WAVES:
+            raise ValidationError([f"waves: {count} waves; use {MIN_WAVES} to {MAX_WAVES}"])
         sizes = (1,) * count
         _check(sizes, every, sum_to=None)
         return cls(WaveSizing.EQUAL, sizes, every)
@@ -85,14 +118,14 @@ class Waves:
     @classmethod
     def percentages(cls, parts: Sequence[int], *, every: pendulum.Duration) -> Waves:
         """Waves sized as percentages of the audience (must total 100)."""
-        sizes = tuple(parts)
+        sizes = _parts(parts)
         _check(sizes, every, sum_to=100)
         return cls(WaveSizing.PERCENTAGES, sizes, every)
 
     @classmethod
     def counts(cls, parts: Sequence[int], *, every: pendulum.Duration) -> Waves:
         """Waves of absolute sizes; recipients beyond the last wave are excluded."""
-        sizes = tuple(parts)
+        sizes = _parts(parts)
         _check(sizes, every, sum_to=None)
         return cls(WaveSizing.COUNTS, sizes, every)
 

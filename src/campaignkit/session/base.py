@@ -9,12 +9,13 @@ denial or an error leaves the store exactly as it was.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 import pendulum
 
+from campaignkit.domain import checks
 from campaignkit.domain.approval import ApprovalPolicy, governing_policy
 from campaignkit.domain.campaign import Action, Campaign, CampaignVersion
 from campaignkit.domain.events import DomainEvent
@@ -31,16 +32,32 @@ Build = Callable[[UnitOfWork, Campaign, pendulum.DateTime], Outcome]
 """Computes a campaign's outcome inside a verb's unit of work."""
 
 
-def as_set(value: E | str | Iterable[E | str] | None, kind: type[E]) -> frozenset[E] | None:
-    """Accept one value, its string form, or an iterable of either."""
+def as_set(
+    value: E | str | Iterable[E | str] | None, kind: type[E], name: str | None = None
+) -> frozenset[E] | None:
+    """Accept one value, its string form, or a list, tuple or set of either.
+
+    Raises:
+        ValidationError: naming ``name`` (default: the enum's name) and the values expected.
+    """
     if value is None:
         return None
-    items = [value] if isinstance(value, (str, kind)) else list(value)  # type: ignore[arg-type]
-    try:
-        return frozenset(kind(item) for item in items)
-    except ValueError as exc:
-        known = ", ".join(m.value for m in kind)
-        raise ValidationError([f"{exc}; expected one of {known}"]) from exc
+    known = ", ".join(m.value for m in kind)
+    label = name or kind.__name__
+    if isinstance(value, (bytes, Mapping)) or not isinstance(value, (str, kind, Iterable)):
+        raise ValidationError(
+            [
+                f"{label} must be a {kind.__name__}, its value or a list of them; "
+                f"expected one of {known}, not {checks.describe(value)}"
+            ]
+        )
+    items: list[object] = [value] if isinstance(value, (str, kind)) else list(value)  # type: ignore[arg-type]
+    problems: list[str] = []
+    chosen = [checks.member(problems, label, item, kind) for item in items[:100]]
+    if len(items) > 100:
+        problems.append(f"{label} has {len(items)} items; there are only {len(kind)} values")
+    checks.raise_if(problems, "arguments")
+    return frozenset(item for item in chosen if item is not None)
 
 
 class SessionBase:
@@ -51,8 +68,7 @@ class SessionBase:
     """
 
     def __init__(self, kit: CampaignKit, user: str) -> None:
-        if not user.strip():
-            raise ValidationError([f"user id {user!r} must be a non-empty string"])
+        checks.require_ids(user_id=user)
         self._kit = kit
         self.user = user
 
@@ -74,6 +90,7 @@ class SessionBase:
             raise PermissionDenied(self.user, permission.value, target, decision.reason)
 
     def _load(self, uow: UnitOfWork, campaign_id: str, permission: Permission) -> Campaign:
+        checks.require_ids(campaign_id=campaign_id)  # before SQLite sees it
         campaign = uow.campaigns.find(campaign_id)
         if campaign is None:
             # ask without a campaign, and name the id either way: a denial must
