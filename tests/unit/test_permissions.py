@@ -2231,13 +2231,15 @@ def test_a_reviewer_through_group_membership_is_allowed(how: str) -> None:
 @pytest.mark.parametrize(
     "profile", [Profile.MANAGER, Profile.APPROVER, Profile.ADMINISTRATOR], ids=str
 )
-def test_only_the_requester_may_cancel_a_review(profile: ck.ProductProfile, via: Via) -> None:
+def test_only_the_requester_or_a_reviewer_may_cancel_a_review(
+    profile: ck.ProductProfile, via: Via
+) -> None:
     world = make_world()
     campaign_id = world.draft().id
-    _policy(world, reviewers=["bob"])
+    _policy(world, reviewers=["april"])
     requester = _user(world, USER, Profile.MANAGER)
     requester.request_approval(campaign_id)
-    other = _user(world, "bob", profile, via=via)  # even the policy's reviewer
+    other = _user(world, "bob", profile, via=via)  # not the policy's reviewer
 
     _refused(
         world,
@@ -2245,12 +2247,35 @@ def test_only_the_requester_may_cancel_a_review(profile: ck.ProductProfile, via:
         user="bob",
         permission="campaign.write",
         campaign_id=campaign_id,
-        reason=f"only the requester {USER!r} can cancel this review",
+        reason=f"only the requester {USER!r} or a reviewer of approval policy",
     )
 
     cancelled = requester.cancel_approval(campaign_id)
     assert cancelled.status is S.DRAFT
     assert cancelled.approvals[-1].action is ck.ApprovalAction.CANCELLED
+
+
+@pytest.mark.parametrize("via", VIAS)
+def test_a_reviewer_may_cancel_a_review_only_with_campaign_approve(via: Via) -> None:
+    world = make_world()
+    campaign_id = world.draft().id
+    _policy(world, reviewers=["april", "max"])
+    _user(world, USER, Profile.MANAGER).request_approval(campaign_id)
+    named_manager = _user(world, "max", Profile.MANAGER, via=via)  # named, cannot approve
+    _refused(
+        world,
+        lambda: named_manager.cancel_approval(campaign_id),
+        user="max",
+        permission="campaign.approve",
+        campaign_id=campaign_id,
+        reason="",
+    )
+    cancelled = _user(world, "april", Profile.APPROVER, via=via).cancel_approval(campaign_id)
+    assert cancelled.status is S.DRAFT
+    assert [(e.actor, e.action) for e in cancelled.approvals][-1] == (
+        "april",
+        ck.ApprovalAction.CANCELLED,
+    )
 
 
 @pytest.mark.parametrize("via", VIAS)
@@ -2424,7 +2449,7 @@ CAN_ACT_ON: dict[str, Callable[[ck.Campaign, str], bool]] = {
     "stop": lambda c, u: _running(c),
     "archive": lambda c, u: c.status in (S.COMPLETED, S.STOPPED, S.FAILED),
     "request_approval": lambda c, u: _editable(c),
-    "cancel_approval": lambda c, u: c.review is not None and c.review.requester == u,
+    "cancel_approval": lambda c, u: c.review is not None,
     "approve": lambda c, u: c.review is not None,
     "request_changes": lambda c, u: c.review is not None,
     "trigger": lambda c, u: _accepting_triggers(c),
@@ -2628,21 +2653,46 @@ CALLS: dict[str, Verb] = {
 
 
 def _workflow_refusal(
-    model: AccessModel, user: str, verb: str, review: Review | None
+    model: AccessModel,
+    user: str,
+    verb: str,
+    review: Review | None,
+    editors: frozenset[str] = frozenset(),
 ) -> str | None:
     """The permission the workflow must refuse on (SPEC 7), or None if it does not refuse.
 
     Only for users holding the verb's own permissions; ``request_approval`` is
     refused or not depending on the matching policy, so it is left to the outcome.
+    ``editors`` wrote the version under review (they count as its authors).
     """
-    if verb == "cancel_approval" and review is not None and review.requester != user:
-        return "campaign.write"
-    if verb in ("approve", "request_changes") and review is not None:
-        named = user in review.reviewers or bool(review.reviewer_groups & model.groups_of(user))
-        self_blocked = verb == "approve" and review.block_self_approval and review.requester == user
+    if review is None:
+        return None
+    named = user in review.reviewers or bool(review.reviewer_groups & model.groups_of(user))
+    if verb == "cancel_approval" and review.requester != user:
+        if not named:
+            return "campaign.write"
+        return None if "campaign.approve" in model.permissions(user) else "campaign.approve"
+    if verb in ("approve", "request_changes"):
+        authors = {review.requester, *editors}
+        self_blocked = verb == "approve" and review.block_self_approval and user in authors
         if not named or self_blocked:
             return "campaign.approve"
     return None
+
+
+_OPENS_VERSION = frozenset({"create", "duplicate", "modify"})
+
+
+def _editors(campaign: ck.Campaign) -> frozenset[str]:
+    """Who wrote the open draft: its history back to the entry that opened it (the model's own)."""
+    editors = set()
+    for entry in reversed(campaign.history):
+        if entry.action.value == "update_draft":
+            editors.add(entry.actor)
+        elif entry.action.value in _OPENS_VERSION:
+            editors.add(entry.actor)
+            break
+    return frozenset(editors)
 
 
 def _record_success(arena: Arena, op: Op, result: object) -> None:
@@ -2685,7 +2735,8 @@ def _step(arena: Arena, op: Op) -> str:
     held = arena.model.permissions(user)
     lacking = [p for p in REQUIRED[op.verb] if p not in held]
     review = arena.review_of(arena.campaign(op)) if op.verb in WORKFLOW_VERBS else None
-    refusal = None if lacking else _workflow_refusal(arena.model, user, op.verb, review)
+    editors = _editors(world.admin.get(arena.campaign(op))) if review is not None else frozenset()
+    refusal = None if lacking else _workflow_refusal(arena.model, user, op.verb, review, editors)
     before = snapshot(world) if lacking or op.verb in WORKFLOW_VERBS else None
     result, error = _attempt(lambda: CALLS[op.verb](arena, world.kit.as_user(user), op))
     if isinstance(error, ck.PermissionDenied):

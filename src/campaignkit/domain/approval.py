@@ -259,7 +259,14 @@ class Review:
         """True when ``user`` is named by the policy, directly or through a group."""
         return user in self.reviewers or bool(self.reviewer_groups & user_groups)
 
-    def refusal(self, user: str, user_groups: frozenset[str], *, approving: bool) -> str | None:
+    def refusal(
+        self,
+        user: str,
+        user_groups: frozenset[str],
+        *,
+        approving: bool,
+        editors: frozenset[str] = frozenset(),
+    ) -> str | None:
         """Why ``user`` may not decide this request, or None when they may.
 
         Args:
@@ -267,14 +274,23 @@ class Review:
             user_groups: The groups they belong to.
             approving: True to approve (self-approval may be blocked), False to
                 request changes.
+            editors: Everyone who wrote the version under review (see
+                :func:`campaignkit.domain.lifecycle.draft_editors`); with block
+                self-approval each of them counts as its author, like the requester.
         """
         if not self.is_reviewer(user, user_groups):
             return f"user {user!r} is not a reviewer of approval policy {self.policy_name!r}"
-        if approving and self.block_self_approval and user == self.requester:
-            return (
-                f"approval policy {self.policy_name!r} blocks self-approval: "
-                f"{user!r} requested this review"
-            )
+        if approving and self.block_self_approval:
+            if user == self.requester:
+                return (
+                    f"approval policy {self.policy_name!r} blocks self-approval: "
+                    f"{user!r} requested this review"
+                )
+            if user in editors:
+                return (
+                    f"approval policy {self.policy_name!r} blocks self-approval: "
+                    f"{user!r} edited version {self.version}, which is under review"
+                )
         return None
 
 

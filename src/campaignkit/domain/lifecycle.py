@@ -78,6 +78,7 @@ __all__ = [
     "completion_at",
     "first_occurrence",
     "create",
+    "draft_editors",
     "duplicate",
     "next_due",
     "normalize_tags",
@@ -334,6 +335,30 @@ def _require_keeps_recurring(campaign: Campaign, verb: Verb) -> None:
             "a live recurring campaign cannot become one-shot; keep a recurrence, "
             "or stop it and duplicate() it",
         )
+
+
+_OPENS_VERSION: Final = frozenset({Verb.CREATE, Verb.DUPLICATE, Verb.MODIFY})
+"""History actions that open a new draft version."""
+
+
+def draft_editors(campaign: Campaign) -> frozenset[str]:
+    """Everyone who wrote the campaign's open draft version (the one a review is about).
+
+    Read from the history, newest first: every ``update_draft`` back to the
+    entry that opened the version (``create``, ``duplicate`` or ``modify``),
+    whose actor counts too, as does the version's ``created_by``. Edits of a
+    draft discarded earlier are not included: that content is gone.
+    """
+    editors: set[str] = set()
+    if campaign.draft_version is not None:
+        editors.add(campaign.draft_version.created_by)
+    for entry in reversed(campaign.history):
+        if entry.action is Verb.UPDATE_DRAFT:
+            editors.add(entry.actor)
+        elif entry.action in _OPENS_VERSION:
+            editors.add(entry.actor)
+            break
+    return frozenset(editors)
 
 
 def _require_review(campaign: Campaign, verb: Verb) -> None:

@@ -30,6 +30,7 @@ from campaignkit.domain.lifecycle import (
     RequestApproval,
     RequestChanges,
     apply,
+    draft_editors,
     pending_version,
 )
 from campaignkit.errors import ApprovalPolicyActive, PermissionDenied, ValidationError
@@ -100,22 +101,30 @@ class ApprovalVerbs(SessionBase):
         return self._changed(campaign_id, P.CAMPAIGN_WRITE, build)
 
     def cancel_approval(self, campaign_id: str) -> Campaign:
-        """Withdraw your own review request (needs ``campaign.write``).
+        """Withdraw a review request: the campaign is a draft again (or keeps running).
+
+        Needs ``campaign.write``, and being either the requester or, as in the
+        reference product, a reviewer of the request's policy who holds
+        ``campaign.approve``; nobody else may cancel.
 
         Raises:
-            PermissionDenied: someone else requested this review.
+            PermissionDenied: no ``campaign.write``; neither the requester nor
+                a reviewer of the request; a reviewer without ``campaign.approve``.
             TransitionNotAllowed: nothing is in review.
         """
 
         def build(uow: UnitOfWork, campaign: Campaign, now: pendulum.DateTime) -> Outcome:
             review = campaign.review
             if review is not None and review.requester != self.user:
-                raise PermissionDenied(
-                    self.user,
-                    P.CAMPAIGN_WRITE.value,
-                    campaign.id,
-                    f"only the requester {review.requester!r} can cancel this review",
-                )
+                if not review.is_reviewer(self.user, uow.access.groups_of(self.user)):
+                    raise PermissionDenied(
+                        self.user,
+                        P.CAMPAIGN_WRITE.value,
+                        campaign.id,
+                        f"only the requester {review.requester!r} or a reviewer of approval "
+                        f"policy {review.policy_name!r} can cancel this review",
+                    )
+                self._require(P.CAMPAIGN_APPROVE, campaign)
             return apply(
                 campaign, CancelApproval(), now=now, actor=self.user, rules=self._kit.lifecycle
             )
@@ -126,7 +135,9 @@ class ApprovalVerbs(SessionBase):
         """Approve a review request: the campaign (or new version) is activated.
 
         Needs ``campaign.approve`` and being a reviewer of the policy the
-        request was made under; with block self-approval, not its requester.
+        request was made under; with block self-approval, neither its requester
+        nor anyone who edited the version under review (created it, updated
+        it, or opened it with ``modify``).
         Runs the activation validation first: if it fails, the request stays in
         review so the reviewer can request changes.
 
@@ -184,7 +195,12 @@ class ApprovalVerbs(SessionBase):
     def _check_reviewer(self, uow: UnitOfWork, campaign: Campaign, *, approving: bool) -> None:
         review = campaign.review
         assert review is not None  # pending_version(APPROVE) guarantees it
-        refusal = review.refusal(self.user, uow.access.groups_of(self.user), approving=approving)
+        refusal = review.refusal(
+            self.user,
+            uow.access.groups_of(self.user),
+            approving=approving,
+            editors=draft_editors(campaign) if approving else frozenset(),
+        )
         if refusal is not None:
             raise PermissionDenied(self.user, P.CAMPAIGN_APPROVE.value, campaign.id, refusal)
 
