@@ -92,7 +92,6 @@ class DeliveryVerbs(SessionBase):
             ConflictError: someone changed the campaign meanwhile; retry.
             DeliveryError: no channel is wired for an action's channel.
         """
-        checks.require_ids(campaign_id=campaign_id)
         kit = self._kit
         prepared: list[Rendered] = []
 
