@@ -1,7 +1,7 @@
 """Two live workers on one SQLite file, real clocks, a channel slower than the lease.
 
 Each worker process ticks the same store with ``SystemClock`` and a
-one-second lease; every channel call takes 1.5 s, longer than the lease. The
+two-second lease; every channel call takes 2.5 s, longer than the lease. The
 worker delivering a run keeps its lease (renewed from the clock at each batch
 and by a heartbeat during the call), so the other worker never takes a live
 run over: no message is handed to a channel twice, every recipient gets
@@ -34,9 +34,9 @@ EMAIL: Final = ck.ChannelType.EMAIL
 CAMPAIGNS: Final = 3
 PEOPLE: Final = 20
 BATCH: Final = 10
-LEASE_SECONDS: Final = 1.0
-CALL_SECONDS: Final = 1.5
-"""Each channel call outlasts the lease by half a lease."""
+LEASE_SECONDS: Final = 2.0
+CALL_SECONDS: Final = 2.5
+"""Each channel call outlasts the lease."""
 CHILD_DEADLINE: Final = 25.0
 """Seconds a child ticks before giving up (exit code 3); the test's bound is a bit more."""
 CHILD_BOOT: Final = (
