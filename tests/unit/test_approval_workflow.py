@@ -16,6 +16,8 @@ import pytest
 
 import campaignkit as ck
 from campaignkit.domain.lifecycle import draft_editors as ck_draft_editors
+from campaignkit.testing.factories import EPOCH as T0
+from campaignkit.testing.factories import make_campaign
 from tests.factories import World, make_world
 
 A = ck.ApprovalAction
@@ -1170,6 +1172,15 @@ def test_draft_editors_reads_the_history_back_to_the_version_opener(team: Team) 
     team.max.modify(live.id)
     team.april.update_draft(live.id, actions=[team.world.email_action("v2")])
     assert ck_draft_editors(team.ada.get(live.id)) == frozenset({"max", "april"})
+
+
+def test_draft_editors_of_a_campaign_without_an_opening_entry() -> None:
+    """A document with no create entry (built elsewhere): every update_draft actor counts."""
+    campaign = make_campaign()  # history empty; its draft was created by "builder"
+    assert ck_draft_editors(campaign) == frozenset({"builder"})
+    edit = ck.HistoryEntry(T0, "eve", ck.Verb.UPDATE_DRAFT, S.DRAFT, S.DRAFT, "version 1")
+    edited = attrs.evolve(campaign, history=(edit,))
+    assert ck_draft_editors(edited) == frozenset({"builder", "eve"})
 
 
 def test_without_the_flag_a_requester_who_is_a_reviewer_may_approve(team: Team) -> None:
