@@ -407,7 +407,7 @@ def test_unknown_profiles_and_missing_attributes_are_reasons_and_warnings(
     env = make_env()  # type: ignore[operator]
     env.kit.profiles.upsert(person("known", firstName="Kim"))
     env.kit.profiles.upsert(person("nameless"))
-    env.kit.audiences.define("mixed", ["known", "ghost", "nameless"])
+    env.kit.audiences.define("mixed", ["known", "nameless", "ghost"])
     campaign = env.campaign("Mixed", "mixed", subject="Hi {{ profile.firstName }}")
     env.admin.activate(campaign.id)
     with caplog.at_level(logging.WARNING, logger="campaignkit"):
@@ -418,6 +418,12 @@ def test_unknown_profiles_and_missing_attributes_are_reasons_and_warnings(
         ck.ExclusionReason.UNKNOWN_PROFILE: 1,
         ck.ExclusionReason.MISSING_ATTRIBUTE: 1,
     }
+    # reported in precedence order, not in the order they were met or by name
+    assert list(report.excluded) == [
+        ck.ExclusionReason.UNKNOWN_PROFILE,
+        ck.ExclusionReason.MISSING_ATTRIBUTE,
+    ]
+    assert "unknown_profile: 1, missing_attribute: 1" in report._repr_html_()
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert "1 for unknown_profile" in warning
     assert "1 for missing_attribute" in warning

@@ -81,8 +81,8 @@ class CampaignReport:
 
     @property
     def excluded(self) -> Mapping[ExclusionReason, int]:
-        """Exclusions by reason."""
-        return self.counts.excluded
+        """Exclusions by reason, in precedence order (``duplicate``, ``unknown_profile``, ...)."""
+        return in_precedence(self.counts.excluded)
 
     @property
     def retries(self) -> int:
@@ -108,12 +108,17 @@ class CampaignReport:
 
 
 def _row(label: str, counts: ActionCounts) -> str:
-    excluded = ", ".join(f"{reason}: {n}" for reason, n in sorted(counts.excluded.items()))
+    excluded = ", ".join(f"{reason}: {n}" for reason, n in in_precedence(counts.excluded).items())
     return (
         f"<tr><td>{label}</td><td>{counts.targeted}</td><td>{counts.sent}</td>"
         f"<td>{counts.failed}</td><td>{counts.excluded_total} {html.escape(excluded)}</td>"
         f"<td>{counts.retries}</td></tr>"
     )
+
+
+def in_precedence(excluded: Mapping[ExclusionReason, int]) -> dict[ExclusionReason, int]:
+    """``excluded`` ordered as the reasons are checked (SPEC section 12), zeros left out."""
+    return {reason: excluded[reason] for reason in ExclusionReason if excluded.get(reason)}
 
 
 def build_report(campaign_id: str, name: str, runs: Sequence[Run]) -> CampaignReport:
