@@ -11,11 +11,12 @@ who may call these methods.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 
 from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.checks import describe
 from campaignkit.domain.rules import BusinessRules, FrequencyCap, QuietHours, RuleBook
 from campaignkit.errors import NotFound, ValidationError
 from campaignkit.ports import Store
@@ -28,12 +29,22 @@ def _channel(channel: ChannelType | str) -> ChannelType:
         return ChannelType(channel)
     except ValueError:
         names = ", ".join(c.value for c in ChannelType)
-        raise ValidationError([f"unknown channel {channel!r}; use one of {names}"]) from None
+        raise ValidationError([f"unknown channel {_shown(channel)}; use one of {names}"]) from None
 
 
 def _require(value: object, kind: type[object], label: str) -> None:
     if not isinstance(value, kind):
-        raise ValidationError([f"{label} takes a ck.{kind.__name__}, not {value!r}"])
+        raise ValidationError([f"{label} takes a ck.{kind.__name__}, not {_shown(value)}"])
+
+
+def _shown(value: object) -> str:
+    """``repr(value)`` for messages, cut short; never recursive, never raising."""
+    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
+        return describe(value).partition(" ")[2]
+    try:
+        return repr(value)[:200]
+    except Exception:  # a caller's broken __repr__ must not hide the real problem
+        return f"<{type(value).__name__} object>"
 
 
 class BusinessRuleRegistry:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import itertools
 import math
 import reprlib
 from collections.abc import Iterable, Mapping
@@ -34,7 +35,23 @@ MAX_JSON_BYTES = 200 * 1024
 """UTF-8 bytes of one JSON-like value when no tighter limit applies."""
 
 
-_SHORT = reprlib.Repr()
+class _ShortRepr(reprlib.Repr):
+    """``reprlib`` that keeps a dict's insertion order (as ``repr`` does)."""
+
+    def repr_dict(self, x: dict[object, object], level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        pieces = [
+            f"{self.repr1(key, level - 1)}: {self.repr1(x[key], level - 1)}"
+            for key in itertools.islice(x, self.maxdict)
+        ]
+        more = ", ..." if len(x) > self.maxdict else ""
+        return "{" + ", ".join(pieces) + more + "}"
+
+
+_SHORT = _ShortRepr()
 _SHORT.maxlevel = 3
 _SHORT.maxstring = 60
 _SHORT.maxother = 60
