@@ -26,7 +26,7 @@ from campaignkit.domain.proofs import (
     cap_problems,
     proof_entry,
     proof_messages,
-    sent_within_hour,
+    used_within_hour,
 )
 from campaignkit.testing import ManualClock, RecordingChannel
 from tests.factories import T0
@@ -323,6 +323,20 @@ def test_a_proof_whose_every_address_is_suppressed_sends_nothing_and_is_recorded
     assert entry.detail.startswith("0 proof messages of version 1 to t1; suppressed")
 
 
+def test_a_proof_that_sends_nothing_still_costs_one_so_history_stays_bounded(
+    envs: Envs,
+) -> None:
+    env = envs(delivery=ck.DeliverySettings(proofs_per_hour=2))
+    campaign_id = env.draft()
+    env.suppress(C.EMAIL, "t1@example.com")
+    env.admin.send_proof(campaign_id, ["t1"])
+    env.admin.send_proof(campaign_id, ["t1"])
+    with pytest.raises(ck.ValidationError, match="has used 2 of its 2 proof messages"):
+        env.admin.send_proof(campaign_id, ["t1"])
+    assert len(env.proofs(campaign_id)) == 2
+    assert env.sent() == 0
+
+
 # ---------------------------------------------------------------- who and when
 
 
@@ -441,9 +455,9 @@ def test_proofs_are_capped_per_campaign_per_rolling_hour(envs: Envs) -> None:
         env.admin.send_proof(campaign_id, ["t1", "t2"])
     [problem] = caught.value.problems
     assert problem == (
-        f"profile_ids: campaign {campaign_id!r} sent 4 proof messages in the last hour; "
-        "this proof would send 2 more and the limit is 5 per hour "
-        "(DeliverySettings.proofs_per_hour); retry after 2026-12-01T10:00:00+00:00"
+        f"profile_ids: campaign {campaign_id!r} has used 4 of its 5 proof messages per hour "
+        "(DeliverySettings.proofs_per_hour); this proof needs 2; "
+        "retry after 2026-12-01T10:00:00+00:00"
     )
     env.admin.send_proof(campaign_id, ["t1"])  # 5: exactly the cap
     env.admin.send_proof(other, ["t1", "t2"])  # the cap is per campaign
@@ -459,7 +473,7 @@ def test_the_cap_holds_across_processes_sharing_a_store(envs: Envs) -> None:
     campaign_id = env.draft()
     other = envs.kit(env.clock, delivery=ck.DeliverySettings(proofs_per_hour=3), share=env.kit)
     env.admin.send_proof(campaign_id, ["t1", "t2"])
-    with pytest.raises(ck.ValidationError, match="sent 2 proof messages in the last hour"):
+    with pytest.raises(ck.ValidationError, match="has used 2 of its 3 proof messages"):
         other.as_user("ada").send_proof(campaign_id, ["t1", "t2"])
     [result] = other.as_user("ada").send_proof(campaign_id, ["t1"])
     assert result.sent
@@ -469,9 +483,8 @@ def test_the_cap_holds_across_processes_sharing_a_store(envs: Envs) -> None:
 def test_a_proof_larger_than_the_cap_names_no_retry_instant(env: Env) -> None:
     campaign = env.admin.get(env.draft())
     assert cap_problems(campaign, T0, 3, 2) == [
-        f"profile_ids: campaign {campaign.id!r} sent 0 proof messages in the last hour; "
-        "this proof would send 3 more and the limit is 2 per hour "
-        "(DeliverySettings.proofs_per_hour)"
+        f"profile_ids: campaign {campaign.id!r} has used 0 of its 2 proof messages per hour "
+        "(DeliverySettings.proofs_per_hour); this proof needs 3"
     ]
 
 
@@ -483,8 +496,8 @@ def test_only_proof_entries_count_toward_the_cap(env: Env) -> None:
     created = campaign.history[0]
     assert [proof_messages(e) for e in (entry, odd, created)] == [1, 0, 0]
     proofed = attrs.evolve(campaign, history=(created, entry, odd))
-    assert sent_within_hour(proofed, T0.add(minutes=59)) == 1
-    assert sent_within_hour(proofed, T0.add(hours=1)) == 0
+    assert used_within_hour(proofed, T0.add(minutes=59)) == 2  # the odd entry costs one
+    assert used_within_hour(proofed, T0.add(hours=1)) == 0
 
 
 @pytest.mark.parametrize("value", [0, -1, 2.5, "50", True])
@@ -603,7 +616,8 @@ def test_the_retry_instant_waits_for_as_many_proofs_as_must_age_out(env: Env) ->
     proofed = attrs.evolve(campaign, history=(*campaign.history, *history))
     [problem] = cap_problems(proofed, T0.add(minutes=50), 4, 6)
     assert problem.endswith("retry after 2026-12-01T10:20:00+00:00")  # two of three must go
-    assert cap_problems(proofed, T0.add(minutes=50), 0, 6) == []
+    assert cap_problems(proofed, T0.add(minutes=50), 1, 7) == []
+    assert cap_problems(proofed, T0.add(minutes=50), 0, 6) != []  # nothing still costs one
 
 
 def test_an_action_whose_surface_is_gone_is_a_problem_of_the_proof(env: Env) -> None:

@@ -93,32 +93,40 @@ def _recent(history: Iterable[HistoryEntry], now: pendulum.DateTime) -> list[His
     )
 
 
-def sent_within_hour(campaign: Campaign, now: pendulum.DateTime) -> int:
-    """Proof messages of ``campaign`` recorded in the rolling hour before ``now``."""
-    return sum(proof_messages(e) for e in _recent(campaign.history, now))
+def _cost(entry: HistoryEntry) -> int:
+    """What a recorded proof costs of the cap: its messages, at least one.
+
+    A proof that sent nothing (every address suppressed) still costs one, so
+    the history a campaign keeps cannot grow without bound.
+    """
+    return max(1, proof_messages(entry))
+
+
+def used_within_hour(campaign: Campaign, now: pendulum.DateTime) -> int:
+    """How much of the cap ``campaign`` used in the rolling hour before ``now``."""
+    return sum(_cost(e) for e in _recent(campaign.history, now))
 
 
 def cap_problems(
     campaign: Campaign, now: pendulum.DateTime, messages: int, per_hour: int
 ) -> list[str]:
-    """Refuse ``messages`` more proof messages if they would exceed ``per_hour``.
+    """Refuse a proof of ``messages`` messages if it would exceed ``per_hour``.
 
-    The message says when enough of the hour's proofs have aged out for
-    this proof to fit.
+    Every proof costs its messages, at least one. The message says when
+    enough of the hour's proofs have aged out for this proof to fit.
     """
     recent = _recent(campaign.history, now)
-    used = sum(proof_messages(e) for e in recent)
-    if used + messages <= per_hour:
+    used, needed = sum(_cost(e) for e in recent), max(1, messages)
+    if used + needed <= per_hour:
         return []
     problem = (
-        f"profile_ids: campaign {campaign.id!r} sent {used} proof messages in the last hour; "
-        f"this proof would send {messages} more and the limit is {per_hour} per hour "
-        "(DeliverySettings.proofs_per_hour)"
+        f"profile_ids: campaign {campaign.id!r} has used {used} of its {per_hour} proof "
+        f"messages per hour (DeliverySettings.proofs_per_hour); this proof needs {needed}"
     )
-    if messages <= per_hour:
-        # still counted after the oldest 0, 1, 2, ... entries age out; the last one fits
-        left = itertools.accumulate((proof_messages(e) for e in recent), operator.sub, initial=used)
-        aged = next(n for n, count in enumerate(left) if count + messages <= per_hour)
+    if needed <= per_hour:
+        # still used after the oldest 0, 1, 2, ... entries age out; the last one fits
+        left = itertools.accumulate((_cost(e) for e in recent), operator.sub, initial=used)
+        aged = next(n for n, count in enumerate(left) if count + needed <= per_hour)
         problem += f"; retry after {(recent[aged - 1].at + PROOF_WINDOW).isoformat()}"
     return [problem]
 
