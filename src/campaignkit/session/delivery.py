@@ -71,7 +71,8 @@ class DeliveryVerbs(SessionBase):
         profile is an internal inbox) but suppression does: a test profile
         whose address is suppressed gets no message and its result says so.
         A campaign sends at most ``DeliverySettings.proofs_per_hour`` proof
-        messages in any rolling hour. Each proof is recorded in the campaign's
+        messages in any rolling hour (a proof that sends nothing costs one).
+        Each proof is recorded in the campaign's
         history (action ``proof``) before the messages are handed over; proofs
         never appear in reports.
 
@@ -90,7 +91,9 @@ class DeliveryVerbs(SessionBase):
                 profile, a profile without an address, a template that cannot
                 render, or the hourly cap reached.
             ConflictError: someone changed the campaign meanwhile; retry.
-            DeliveryError: no channel is wired for an action's channel.
+            DeliveryError: no channel is wired for an action's channel (nothing
+                is sent or recorded), or a channel answered a different number of
+                results than messages (the proof stays recorded).
         """
         kit = self._kit
         prepared: list[Rendered] = []
