@@ -25,11 +25,13 @@ Change = Callable[[BusinessRules], BusinessRules]
 
 
 def _channel(channel: ChannelType | str) -> ChannelType:
-    try:
-        return ChannelType(channel)
-    except ValueError:
-        names = ", ".join(c.value for c in ChannelType)
-        raise ValidationError([f"unknown channel {_shown(channel)}; use one of {names}"]) from None
+    if isinstance(channel, str):  # ChannelType(x) would repr a deep x in its own error
+        try:
+            return ChannelType(channel)
+        except ValueError:
+            pass
+    names = ", ".join(c.value for c in ChannelType)
+    raise ValidationError([f"unknown channel {_shown(channel)}; use one of {names}"])
 
 
 def _require(value: object, kind: type[object], label: str) -> None:

@@ -264,14 +264,16 @@ class CampaignKit:
         checks.text(
             problems, "provider_message_id", provider_message_id, max_length=checks.MAX_ADDRESS
         )
-        try:
-            kind = FeedbackEvent(event)
-        except ValueError:
-            known = ", ".join(e.value for e in FeedbackEvent)
+        known = {e.value: e for e in FeedbackEvent}
+        given: object = event
+        kind = known.get(given) if isinstance(given, str) else None
+        if kind is None:
             problems.append(
-                f"event must be a ck.FeedbackEvent ({known}), not {checks.describe(event)}"
+                f"event must be a ck.FeedbackEvent ({', '.join(known)}), "
+                f"not {checks.describe(event)}"
             )
         checks.raise_if(problems, "feedback")
+        assert kind is not None
         return record_feedback(
             self.store, self.profiles, provider_message_id, kind, now=self.clock.now()
         )

@@ -167,6 +167,7 @@ class TriggerVerbs(SessionBase):
                     not recipient.user_id.strip()
                     or not recipient.namespace.strip()
                     or context_problems(recipient.context, "context")
+                    or json_object_problems(recipient.profile, "profile")
                 ):
                     continue  # already reported by recipient_problems
                 try:
