@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from campaignkit.clock import Clock, SystemClock
+from campaignkit.domain import checks
 from campaignkit.domain.access import AccessAuditEntry, AccessChange, Principal
 from campaignkit.errors import ValidationError
 from campaignkit.permissions import ProductProfile
@@ -21,18 +22,25 @@ HOST_ACTOR = "host"
 
 
 def _profile(value: object) -> ProductProfile:
-    try:
-        return ProductProfile(value)
-    except ValueError:
+    problems: list[str] = []
+    profile = checks.member(problems, "profile", value, ProductProfile)
+    if profile is None:
         known = ", ".join(p.value for p in ProductProfile)
         raise ValidationError(
-            [f"unknown product profile {value!r}; expected one of {known}"]
-        ) from None
+            [f"unknown product profile {checks.shown(value)}; expected one of {known}"]
+        )
+    return profile
 
 
-def _check_id(kind: str, value: str) -> None:
-    if not value.strip():
-        raise ValidationError([f"{kind} id must be a non-empty string"])
+def _check_id(kind: str, value: object, actor: object = HOST_ACTOR) -> None:
+    """Refuse an id (and actor) that is not a non-empty UTF-8 string of at most ``MAX_ID``."""
+    problems: list[str] = []
+    for label, given in ((f"{kind} id", value), ("actor", actor)):
+        if isinstance(given, str) and not given.strip():
+            problems.append(f"{label} must be a non-empty string")
+        else:
+            checks.text(problems, label, given, max_length=checks.MAX_ID)
+    checks.raise_if(problems, "access")
 
 
 class AccessDirectory:
@@ -54,22 +62,22 @@ class AccessDirectory:
 
     def assign(self, user: str, profile: ProductProfile, *, actor: str = HOST_ACTOR) -> None:
         """Give ``user`` the product ``profile`` (idempotent)."""
-        _check_id("user", user)
+        _check_id("user", user, actor)
         self._set_profile(Principal.user(user), _profile(profile), actor, add=True)
 
     def revoke(self, user: str, profile: ProductProfile, *, actor: str = HOST_ACTOR) -> None:
         """Take the product ``profile`` from ``user`` (idempotent)."""
-        _check_id("user", user)
+        _check_id("user", user, actor)
         self._set_profile(Principal.user(user), _profile(profile), actor, add=False)
 
     def assign_group(self, group: str, profile: ProductProfile, *, actor: str = HOST_ACTOR) -> None:
         """Give every member of ``group`` the product ``profile`` (idempotent)."""
-        _check_id("group", group)
+        _check_id("group", group, actor)
         self._set_profile(Principal.group(group), _profile(profile), actor, add=True)
 
     def revoke_group(self, group: str, profile: ProductProfile, *, actor: str = HOST_ACTOR) -> None:
         """Take the product ``profile`` from ``group`` (idempotent)."""
-        _check_id("group", group)
+        _check_id("group", group, actor)
         self._set_profile(Principal.group(group), _profile(profile), actor, add=False)
 
     def add_member(self, group: str, user: str, *, actor: str = HOST_ACTOR) -> None:
@@ -84,6 +92,7 @@ class AccessDirectory:
 
     def profiles_of(self, user: str) -> frozenset[ProductProfile]:
         """The effective profiles of ``user``: their own and their groups'."""
+        _check_id("user", user)
         with self._store.unit_of_work() as uow:
             return effective_profiles(uow, user)
 
@@ -92,6 +101,7 @@ class AccessDirectory:
 
         A source is ``"direct"`` or ``"group <name>"``; used to explain decisions.
         """
+        _check_id("user", user)
         with self._store.unit_of_work() as uow:
             sources: dict[ProductProfile, list[str]] = {}
             for profile in uow.access.profiles(Principal.user(user)):
@@ -103,11 +113,13 @@ class AccessDirectory:
 
     def groups_of(self, user: str) -> frozenset[str]:
         """The groups ``user`` belongs to."""
+        _check_id("user", user)
         with self._store.unit_of_work() as uow:
             return uow.access.groups_of(user)
 
     def members_of(self, group: str) -> frozenset[str]:
         """The users in ``group``."""
+        _check_id("group", group)
         with self._store.unit_of_work() as uow:
             return uow.access.members(group)
 
@@ -137,7 +149,7 @@ class AccessDirectory:
             uow.access.record(AccessAuditEntry(now, actor, change, principal, profile=profile))
 
     def _set_member(self, group: str, user: str, actor: str, *, member: bool) -> None:
-        _check_id("group", group)
+        _check_id("group", group, actor)
         _check_id("user", user)
         now = self._clock.now()
         with self._store.unit_of_work() as uow:

@@ -26,6 +26,7 @@ from campaignkit.domain.delivery import FeedbackEvent, FeedbackRecord
 from campaignkit.domain.events import DomainEvent
 from campaignkit.domain.lifecycle import LifecycleRules
 from campaignkit.engine import LifecycleEngine, TickReport
+from campaignkit.kit_arguments import check_kit_arguments
 from campaignkit.permissions import Permission, PermissionPolicy, ProductProfile, ProfilePolicy
 from campaignkit.ports import AudienceSource, Channel, ProfileStore, Progress, Store
 from campaignkit.preflight import Preflight
@@ -88,6 +89,19 @@ class CampaignKit:
         ids: IdFactory = random_ids,
         progress: Progress | None = None,
     ) -> None:
+        check_kit_arguments(
+            store=store,
+            clock=clock,
+            channels=channels,
+            audiences=audiences,
+            profiles=profiles,
+            policy=policy,
+            profile_permissions=profile_permissions,
+            lifecycle=lifecycle,
+            delivery=delivery,
+            ids=ids,
+            progress=progress,
+        )
         self.store = store
         self.clock = clock
         # values are typed Any on purpose: ``kit.channels[EMAIL].sent`` (a
@@ -208,7 +222,21 @@ class CampaignKit:
 
         Raises:
             StorageError: the file is not a campaignkit store, or is corrupt.
+            ValidationError: an argument of the wrong type (before the file is opened).
         """
+        check_kit_arguments(  # before the file is opened or created
+            path=path,
+            busy_timeout=busy_timeout,
+            clock=clock,
+            channels=channels,
+            audiences=audiences,
+            policy=policy,
+            profile_permissions=profile_permissions,
+            lifecycle=lifecycle,
+            delivery=delivery,
+            ids=ids,
+            progress=progress,
+        )
         store = SQLiteStore(path, busy_timeout=busy_timeout)
         return cls(
             store=store,
@@ -237,7 +265,12 @@ class CampaignKit:
         self.close()
 
     def as_user(self, user_id: str) -> UserSession:
-        """Act as ``user_id``: every verb of the session checks the policy first."""
+        """Act as ``user_id``: every verb of the session checks the policy first.
+
+        Raises:
+            ValidationError: ``user_id`` is not a non-empty UTF-8 string of at
+                most ``MAX_ID`` characters (``as_user(None)`` included).
+        """
         return UserSession(self, user_id)
 
     def tick(self) -> TickReport:

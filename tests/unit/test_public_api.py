@@ -74,6 +74,7 @@ _MODULES = {
     "engine",
     "errors",
     "kit",
+    "kit_arguments",
     "permissions",
     "ports",
     "preflight",

@@ -13,6 +13,7 @@ from typing import Literal
 import attrs
 import pendulum
 
+from campaignkit.domain import checks
 from campaignkit.domain.campaign_enums import CampaignType
 from campaignkit.domain.channels import ChannelType
 
@@ -105,15 +106,15 @@ class PolicyConditions:
             ("requesters", self.requesters),
             ("requester_groups", self.requester_groups),
         ):
-            found.extend(
-                f"{label} entry {n!r} must not be blank" for n in names or () if not n.strip()
-            )
+            found.extend(_name_problems(label, names))
         for label, text in (
             ("name_contains", self.name_contains),
             ("name_equals", self.name_equals),
         ):
-            if text is not None and not text.strip():
+            if isinstance(text, str) and not text.strip():
                 found.append(f"{label} must not be blank")
+            elif text is not None:
+                checks.text(found, label, text, max_length=checks.MAX_NAME)
         return found
 
 
@@ -161,14 +162,43 @@ def policy_problems(
     name: str, conditions: PolicyConditions, reviewers: frozenset[str], groups: frozenset[str]
 ) -> list[str]:
     """Every problem with a policy definition (empty when valid)."""
-    found = [] if name.strip() else ["an approval policy needs a non-empty name"]
+    found: list[str] = []
+    given: object = name  # hosts without a type checker pass anything
+    if isinstance(given, str) and not given.strip():
+        found.append("an approval policy needs a non-empty name")
+    else:
+        checks.text(found, "approval policy name", name, max_length=checks.MAX_NAME)
     if not reviewers and not groups:
         found.append("an approval policy needs at least one reviewer or reviewer group")
-    found.extend(f"reviewer {r!r} must be a non-empty user id" for r in reviewers if not r.strip())
+    found.extend(_name_problems("reviewers", reviewers, "reviewer", "a non-empty user id"))
     found.extend(
-        f"reviewer group {g!r} must be a non-empty group id" for g in groups if not g.strip()
+        _name_problems("reviewer_groups", groups, "reviewer group", "a non-empty group id")
     )
     found.extend(conditions.problems())
+    return found
+
+
+def _name_problems(
+    label: str,
+    names: Iterable[object] | None,
+    entry: str | None = None,
+    expected: str = "",
+) -> list[str]:
+    """Problems with a set of ids or names: each a short, non-blank UTF-8 string."""
+    found: list[str] = []
+    if names is None:
+        return found
+    if len(list(names)) > checks.MAX_POLICY_NAMES:
+        return [f"{label} has more than {checks.MAX_POLICY_NAMES} entries"]
+    for name in names:
+        if isinstance(name, str) and not name.strip():
+            found.append(
+                f"{entry} {name!r} must be {expected}"
+                if entry
+                else f"{label} entry {name!r} must not be blank"
+            )
+        else:
+            checks.text(found, f"{label} entry", name, max_length=checks.MAX_ID)
     return found
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import attrs
 import pendulum
 
+from campaignkit.domain import checks
 from campaignkit.domain.approval import (
     ApprovalEntry,
     ApprovalPolicy,
@@ -39,12 +40,36 @@ from campaignkit.ports import UnitOfWork
 from campaignkit.session.base import Build, SessionBase, as_set
 
 
-def _names(values: Iterable[str] | None) -> frozenset[str] | None:
+def _names(values: Iterable[str] | None, name: str = "names") -> frozenset[str] | None:
+    """A set of stripped names or ids; refuse a bare string or anything but strings."""
     if values is None:
         return None
-    if isinstance(values, str):
-        raise ValidationError([f"expected a list of names, not the string {values!r}"])
+    problems: list[str] = []
+    if isinstance(values, str) or not isinstance(values, (list, tuple, set, frozenset)):
+        problems.append(f"{name} must be a list of names, not {checks.describe(values)}")
+    elif len(values) > checks.MAX_POLICY_NAMES:
+        problems.append(f"{name} has {len(values)} items; the limit is {checks.MAX_POLICY_NAMES}")
+    else:
+        for index, value in enumerate(values):  # blank ones are reported by policy_problems
+            checks.text(
+                problems, f"{name}[{index}]", value, max_length=checks.MAX_ID, allow_empty=True
+            )
+    checks.raise_if(problems, "approval policy")
     return frozenset(v.strip() for v in values)
+
+
+def _flag(value: object) -> None:
+    problems: list[str] = []
+    checks.boolean(problems, "block_self_approval", value)
+    checks.raise_if(problems, "arguments")
+
+
+def _message(name: str, value: object, *, optional: bool = True) -> None:
+    """Refuse a note that is not a UTF-8 string of at most ``MAX_DESCRIPTION`` characters."""
+    problems: list[str] = []
+    if not (optional and value is None):
+        checks.text(problems, name, value, max_length=checks.MAX_DESCRIPTION, allow_empty=optional)
+    checks.raise_if(problems, "arguments")
 
 
 class ApprovalVerbs(SessionBase):
@@ -65,6 +90,7 @@ class ApprovalVerbs(SessionBase):
             PermissionDenied: no policy applies and the requester may not publish.
             TransitionNotAllowed: there is nothing to submit in this status.
         """
+        _message("message", message)
 
         def build(uow: UnitOfWork, campaign: Campaign, now: pendulum.DateTime) -> Outcome:
             version = pending_version(campaign, Verb.REQUEST_APPROVAL)
@@ -145,6 +171,7 @@ class ApprovalVerbs(SessionBase):
             PermissionDenied: not a reviewer, self-approval blocked, or no ``campaign.approve``.
             ValidationError: the draft could not run; nothing changes.
         """
+        _message("comment", comment)
 
         def build(uow: UnitOfWork, campaign: Campaign, now: pendulum.DateTime) -> Outcome:
             version = pending_version(campaign, Verb.APPROVE)
@@ -166,6 +193,7 @@ class ApprovalVerbs(SessionBase):
             ValidationError: the message is empty.
             PermissionDenied: not a reviewer, or no ``campaign.approve``.
         """
+        _message("message", message, optional=False)
 
         def build(uow: UnitOfWork, campaign: Campaign, now: pendulum.DateTime) -> Outcome:
             pending_version(campaign, Verb.APPROVE)
@@ -242,20 +270,24 @@ class ApprovalVerbs(SessionBase):
             ValidationError: no reviewer, empty name or empty condition sets.
         """
         self._require(P.APPROVAL_POLICY_MANAGE)
+        _flag(block_self_approval)
         conditions = PolicyConditions(
-            types=as_set(types, CampaignType),
-            channels=as_set(channels, ChannelType),
-            tags=_names(tags),
+            types=as_set(types, CampaignType, "types"),
+            channels=as_set(channels, ChannelType, "channels"),
+            tags=_names(tags, "tags"),
             name_contains=name_contains,
             name_equals=name_equals,
-            requesters=_names(requesters),
-            requester_groups=_names(requester_groups),
+            requesters=_names(requesters, "requesters"),
+            requester_groups=_names(requester_groups, "requester_groups"),
             match=match,
         )
-        who, groups = _names(reviewers) or frozenset(), _names(reviewer_groups) or frozenset()
+        who, groups = (
+            _names(reviewers, "reviewers") or frozenset(),
+            _names(reviewer_groups, "reviewer_groups") or frozenset(),
+        )
         problems = policy_problems(name, conditions, who, groups)
         if problems:
-            raise ValidationError(problems, subject=f"approval policy {name!r}")
+            raise ValidationError(problems, subject=f"approval policy {checks.shown(name)}")
         policy = ApprovalPolicy(
             id=self._new_id("apr"),
             name=name.strip(),
@@ -295,33 +327,46 @@ class ApprovalVerbs(SessionBase):
             ValidationError: the edited policy would be invalid.
         """
         self._require(P.APPROVAL_POLICY_MANAGE)
+        checks.require_ids(policy_id=policy_id)
+        if block_self_approval is not UNSET:
+            _flag(block_self_approval)
         with self._kit.store.unit_of_work() as uow:
             policy = uow.approval_policies.get(policy_id)
             if policy.is_active:
                 raise ApprovalPolicyActive(policy.id, policy.name)
             old = policy.conditions
             conditions = PolicyConditions(
-                types=old.types if types is UNSET else as_set(types, CampaignType),
-                channels=old.channels if channels is UNSET else as_set(channels, ChannelType),
-                tags=old.tags if tags is UNSET else _names(tags),
+                types=old.types if types is UNSET else as_set(types, CampaignType, "types"),
+                channels=old.channels
+                if channels is UNSET
+                else as_set(channels, ChannelType, "channels"),
+                tags=old.tags if tags is UNSET else _names(tags, "tags"),
                 name_contains=pick(name_contains, old.name_contains),
                 name_equals=pick(name_equals, old.name_equals),
-                requesters=old.requesters if requesters is UNSET else _names(requesters),
+                requesters=old.requesters
+                if requesters is UNSET
+                else _names(requesters, "requesters"),
                 requester_groups=(
-                    old.requester_groups if requester_groups is UNSET else _names(requester_groups)
+                    old.requester_groups
+                    if requester_groups is UNSET
+                    else _names(requester_groups, "requester_groups")
                 ),
                 match=pick(match, old.match),
             )
-            who = policy.reviewers if reviewers is UNSET else _names(reviewers) or frozenset()
+            who = (
+                policy.reviewers
+                if reviewers is UNSET
+                else _names(reviewers, "reviewers") or frozenset()
+            )
             groups = (
                 policy.reviewer_groups
                 if reviewer_groups is UNSET
-                else _names(reviewer_groups) or frozenset()
+                else _names(reviewer_groups, "reviewer_groups") or frozenset()
             )
             new_name = pick(name, policy.name)
             problems = policy_problems(new_name, conditions, who, groups)
             if problems:
-                raise ValidationError(problems, subject=f"approval policy {new_name!r}")
+                raise ValidationError(problems, subject=f"approval policy {checks.shown(new_name)}")
             return uow.approval_policies.save(
                 attrs.evolve(
                     policy,
@@ -351,6 +396,10 @@ class ApprovalVerbs(SessionBase):
     def duplicate_approval_policy(self, policy_id: str, name: str | None = None) -> ApprovalPolicy:
         """Copy a policy as a new INACTIVE one (needs ``approval_policy.manage``)."""
         self._require(P.APPROVAL_POLICY_MANAGE)
+        checks.require_ids(policy_id=policy_id)
+        problems: list[str] = []
+        checks.optional_text(problems, "name", name, allow_empty=True)
+        checks.raise_if(problems, "arguments")
         with self._kit.store.unit_of_work() as uow:
             source = uow.approval_policies.get(policy_id)
             new_name = f"{source.name} (copy)" if name is None else name.strip()
@@ -378,11 +427,13 @@ class ApprovalVerbs(SessionBase):
     def get_approval_policy(self, policy_id: str) -> ApprovalPolicy:
         """One approval policy (needs ``approval_policy.manage``)."""
         self._require(P.APPROVAL_POLICY_MANAGE)
+        checks.require_ids(policy_id=policy_id)
         with self._kit.store.unit_of_work() as uow:
             return uow.approval_policies.get(policy_id)
 
     def _set_policy_status(self, policy_id: str, status: PolicyStatus) -> ApprovalPolicy:
         self._require(P.APPROVAL_POLICY_MANAGE)
+        checks.require_ids(policy_id=policy_id)
         now = self._kit.clock.now()
         with self._kit.store.unit_of_work() as uow:
             policy = uow.approval_policies.get(policy_id)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
 
 import pendulum
 
+from campaignkit.domain import checks
 from campaignkit.domain.calendar import CalendarEntry, calendar_entries
 from campaignkit.domain.campaign import Action, Campaign, CampaignVersion, Verb
 from campaignkit.domain.campaign_enums import (
@@ -33,7 +36,12 @@ from campaignkit.domain.lifecycle import (
     duplicate,
     pending_version,
 )
-from campaignkit.domain.listing import DEFAULT_PAGE_SIZE, CampaignQuery, Page, filtered_page
+from campaignkit.domain.listing import (
+    DEFAULT_PAGE_SIZE,
+    CampaignQuery,
+    Page,
+    filtered_page,
+)
 from campaignkit.domain.rules import QuietHours
 from campaignkit.domain.schedule import Schedule
 from campaignkit.engine import wake_runs
@@ -43,6 +51,8 @@ from campaignkit.permissions import ProfilePolicy
 from campaignkit.ports import UnitOfWork
 from campaignkit.session.base import SessionBase, as_set
 from campaignkit.timeutil import ensure_utc
+
+T = TypeVar("T")
 
 
 class CampaignVerbs(SessionBase):
@@ -96,10 +106,30 @@ class CampaignVerbs(SessionBase):
         Raises:
             ValidationError: a bad limit, range or cursor.
         """
+        self._require(P.CAMPAIGN_READ)  # the policy first, then the arguments (SPEC 6)
+        problems: list[str] = []
+        checks.optional_text(problems, "tag", tag, max_length=checks.MAX_TAG)
+        checks.optional_text(problems, "search", search, allow_empty=True)
+        if isinstance(limit, bool) or not isinstance(limit, int):  # its range: CampaignQuery
+            problems.append(f"limit must be a whole number, not {checks.describe(limit)}")
+        given: object = cursor  # hosts without a type checker pass anything
+        if given is not None and not isinstance(given, str):  # its form: CampaignQuery
+            problems.append(
+                "cursor must be the next_cursor string of a previous page, "
+                f"not {checks.describe(given)}"
+            )
+        bounds: tuple[tuple[str, object], ...] = (
+            ("created_from", created_from),
+            ("created_to", created_to),
+        )
+        for label, instant in bounds:
+            if instant is not None and not isinstance(instant, datetime.datetime):
+                checks.aware_datetime(problems, label, instant)
+        checks.raise_if(problems, "list_campaigns")
         query = CampaignQuery(
-            statuses=as_set(statuses, CampaignStatus) or frozenset(),
-            types=as_set(types, CampaignType),
-            channels=as_set(channels, ChannelType),
+            statuses=as_set(statuses, CampaignStatus, "statuses") or frozenset(),
+            types=as_set(types, CampaignType, "types"),
+            channels=as_set(channels, ChannelType, "channels"),
             tag=tag,
             created_from=None if created_from is None else ensure_utc(created_from, "created_from"),
             created_to=None if created_to is None else ensure_utc(created_to, "created_to"),
@@ -107,7 +137,6 @@ class CampaignVerbs(SessionBase):
             limit=limit,
             cursor=cursor,
         )
-        self._require(P.CAMPAIGN_READ)
         with self._kit.store.unit_of_work() as uow:
             if not self._policy_per_campaign():
                 return uow.campaigns.query(query)
@@ -118,8 +147,18 @@ class CampaignVerbs(SessionBase):
 
         Like :meth:`list_campaigns`, a host policy is asked about each campaign
         and the ones it denies are left out.
+
+        Raises:
+            ValidationError: ``start`` or ``end`` is not an aware date-time, or
+                ``end`` is not after ``start``.
         """
         self._require(P.CAMPAIGN_READ)
+        problems: list[str] = []
+        bounds: tuple[tuple[str, object], ...] = (("calendar start", start), ("calendar end", end))
+        for label, instant in bounds:
+            if not isinstance(instant, datetime.datetime):  # naive ones: ensure_utc
+                checks.aware_datetime(problems, label, instant)
+        checks.raise_if(problems, "calendar")
         start_utc, end_utc = ensure_utc(start, "calendar start"), ensure_utc(end, "calendar end")
         if end_utc <= start_utc:
             raise ValidationError(["calendar end must be after its start"])
@@ -172,9 +211,30 @@ class CampaignVerbs(SessionBase):
         apply to this campaign's marketing messages on top of ``kit.rules``.
 
         Raises:
-            ValidationError: empty name, bad tags, or TRANSACTIONAL on a SCHEDULED type.
+            ValidationError: an argument of the wrong type or beyond its limit
+                (each named), empty name or tags, or TRANSACTIONAL on a
+                SCHEDULED type. Nothing is stored.
         """
         self._require(P.CAMPAIGN_WRITE)
+        actions, quiet_hours, tags = _listed(actions), _listed(quiet_hours), _listed(tags)
+        problems: list[str] = []
+        kind = checks.member(problems, "type", type, CampaignType)
+        group = checks.member(problems, "category", category, Category)
+        _check_fields(
+            problems,
+            name=name,
+            description=description,
+            tags=tags,
+            actions=actions,
+            audience=audience,
+            namespace=namespace,
+            schedule=schedule if schedule is not None else Schedule(),
+            quiet_hours=quiet_hours,
+        )
+        checks.boolean(problems, "create_profiles", create_profiles)
+        checks.raise_if(problems, "create_campaign")
+        assert kind is not None
+        assert group is not None
         kit = self._kit
         now = kit.clock.now()
         version = CampaignVersion(
@@ -190,8 +250,8 @@ class CampaignVerbs(SessionBase):
         outcome = create(
             campaign_id=self._new_id("cmp"),
             name=name,
-            type=CampaignType(type),
-            category=Category(category),
+            type=kind,
+            category=group,
             version=version,
             now=now,
             actor=self.user,
@@ -235,9 +295,36 @@ class CampaignVerbs(SessionBase):
             quiet_hours: New campaign quiet hours (replaces them all).
             expected_revision: Refuse with ``ConflictError`` if the campaign is
                 no longer at this revision (someone else edited it).
+
+        Raises:
+            ValidationError: an argument of the wrong type or beyond its limit
+                (each named, before the campaign is read), or a field that
+                cannot change in this status.
         """
+        actions, quiet_hours, tags = _listed(actions), _listed(quiet_hours), _listed(tags)
+        given = {
+            key: value
+            for key, value in (
+                ("name", name),
+                ("description", description),
+                ("tags", tags),
+                ("actions", actions),
+                ("audience", audience),
+                ("namespace", namespace),
+                ("schedule", schedule),
+                ("quiet_hours", quiet_hours),
+            )
+            if value is not UNSET
+        }
+        if expected_revision is not None:
+            problems: list[str] = []
+            checks.whole_number(problems, "expected_revision", expected_revision, minimum=0)
+            checks.raise_if(problems, "update_draft")
 
         def build(_: UnitOfWork, campaign: Campaign, now: pendulum.DateTime) -> Outcome:
+            problems: list[str] = []  # checked after the policy (SPEC 6), before any change
+            _check_fields(problems, **given)
+            checks.raise_if(problems, "update_draft")
             command = UpdateDraft(  # built after the permission check
                 name=name,
                 description=description,
@@ -266,12 +353,18 @@ class CampaignVerbs(SessionBase):
         Args:
             campaign_id: The campaign to copy, in any status.
             name: Name of the copy; default ``"<name> (copy)"``.
+
+        Raises:
+            ValidationError: ``name`` is not a string of at most ``MAX_NAME`` characters.
         """
         kit = self._kit
         now = kit.clock.now()
         with kit.store.unit_of_work() as uow:
             source = self._load(uow, campaign_id, P.CAMPAIGN_READ)
             self._require(P.CAMPAIGN_WRITE, source)
+            problems: list[str] = []
+            checks.optional_text(problems, "name", name)
+            checks.raise_if(problems, "duplicate")
             outcome = duplicate(
                 source, campaign_id=self._new_id("cmp"), name=name, now=now, actor=self.user
             )
@@ -336,6 +429,51 @@ class CampaignVerbs(SessionBase):
     def archive(self, campaign_id: str) -> Campaign:
         """Archive a COMPLETED, STOPPED or FAILED campaign (needs ``campaign.write``)."""
         return self._command(campaign_id, P.CAMPAIGN_WRITE, Archive())
+
+
+def _check_fields(problems: list[str], **given: object) -> None:
+    """Check the authoring arguments given (by name) before anything is read or stored.
+
+    Types, UTF-8 and the documented limits of ``campaignkit.domain.checks``;
+    rules that depend on the campaign (what may change in its status) are
+    checked by the domain.
+    """
+    if "name" in given:
+        checks.text(problems, "name", given["name"])
+    if "description" in given:
+        checks.text(
+            problems,
+            "description",
+            given["description"],
+            max_length=checks.MAX_DESCRIPTION,
+            allow_empty=True,
+        )
+    if "tags" in given:
+        checks.strings(
+            problems, "tags", given["tags"], max_items=checks.MAX_TAGS, max_length=checks.MAX_TAG
+        )
+    for label in ("audience", "namespace"):
+        if label in given:
+            checks.optional_text(problems, label, given[label])
+    if "schedule" in given:
+        checks.instance(problems, "schedule", given["schedule"], Schedule)
+    for label, what in (("actions", "Action values"), ("quiet_hours", "QuietHours values")):
+        if label in given:  # each item is checked where it is used
+            checks.collection(
+                problems, label, given[label], max_items=checks.MAX_ACTIONS, what=what
+            )
+
+
+def _listed(value: T) -> T:
+    """A one-shot iterable (a generator) as a tuple, so checking it does not use it up.
+
+    Anything else is returned as it is, for the checks to name.
+    """
+    if isinstance(value, (str, bytes, Mapping, list, tuple, set, frozenset)):
+        return value
+    if isinstance(value, Iterable):
+        return tuple(value)  # type: ignore[return-value]
+    return value
 
 
 def _quiet_hours(rules: Iterable[QuietHours]) -> tuple[QuietHours, ...]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import attrs
 
+from campaignkit.domain import checks
 from campaignkit.domain.campaign_enums import CampaignStatus, Category
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.listing import CampaignQuery
 from campaignkit.domain.surface import (
     ChannelSurface,
+    EmailSettings,
+    PushSettings,
+    SmsSettings,
     SurfaceSettings,
     SurfaceStatus,
     surface_problems,
@@ -21,6 +25,8 @@ SURFACE_HOLDING_STATUSES = frozenset(
     {CampaignStatus.ACTIVATING, CampaignStatus.SCHEDULED, CampaignStatus.LIVE}
 )
 """A surface used by a campaign in one of these statuses cannot be deactivated."""
+
+_SETTINGS = (EmailSettings, SmsSettings, PushSettings)
 
 
 class SurfaceVerbs(SessionBase):
@@ -39,10 +45,20 @@ class SurfaceVerbs(SessionBase):
         """Create an ACTIVE channel surface (needs ``surface.manage``).
 
         Raises:
-            ValidationError: settings that do not fit the channel, or a name in use.
+            ValidationError: an argument of the wrong type (each named), a name
+                longer than ``MAX_NAME``, settings that do not fit the channel,
+                or a name in use.
         """
         self._require(P.SURFACE_MANAGE)
-        channel, category = ChannelType(channel), Category(category)
+        problems: list[str] = []
+        checks.text(problems, "name", name, allow_empty=True)  # empty: surface_problems
+        kind = checks.member(problems, "channel", channel, ChannelType)
+        group = checks.member(problems, "category", category, Category)
+        checks.instance(problems, "settings", settings, _SETTINGS)
+        checks.raise_if(problems, "create_surface")
+        assert kind is not None
+        assert group is not None
+        channel, category = kind, group
         problems = surface_problems(name, channel, settings)
         kit = self._kit
         with kit.store.unit_of_work() as uow:
@@ -66,8 +82,10 @@ class SurfaceVerbs(SessionBase):
 
         Raises:
             SurfaceInUse: an ACTIVATING, SCHEDULED or LIVE campaign uses it.
+            ValidationError: ``surface_id`` is not a non-empty UTF-8 string.
         """
         self._require(P.SURFACE_MANAGE)
+        checks.require_ids(surface_id=surface_id)
         with self._kit.store.unit_of_work() as uow:
             surface = uow.surfaces.get(surface_id)
             if surface.status is SurfaceStatus.DEACTIVATED:
@@ -82,6 +100,7 @@ class SurfaceVerbs(SessionBase):
     def get_surface(self, surface_id: str) -> ChannelSurface:
         """Return one surface (needs ``surface.read``)."""
         self._require(P.SURFACE_READ)
+        checks.require_ids(surface_id=surface_id)
         with self._kit.store.unit_of_work() as uow:
             return uow.surfaces.get(surface_id)
 

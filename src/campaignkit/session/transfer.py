@@ -14,6 +14,7 @@ from typing import Any, Final
 import attrs
 import pendulum
 
+from campaignkit.domain import checks
 from campaignkit.domain.campaign import Campaign, CampaignVersion
 from campaignkit.domain.creation import create
 from campaignkit.domain.events import DomainEvent
@@ -25,6 +26,8 @@ from campaignkit.session.base import SessionBase
 
 PACKAGE_FORMAT: Final = "campaignkit.package"
 PACKAGE_VERSION: Final = 1
+MAX_PACKAGE_CAMPAIGNS: Final = 1000
+"""Campaigns exported or imported in one package."""
 
 
 class TransferVerbs(SessionBase):
@@ -39,8 +42,19 @@ class TransferVerbs(SessionBase):
         Returns:
             ``{"format", "version", "campaigns": [...], "surfaces": {id: name}}``;
             ``json.dumps`` it to store or send it.
+
+        Raises:
+            ValidationError: ``campaign_ids`` is not a list of ids (a bare
+                string is refused), or holds more than ``MAX_PACKAGE_CAMPAIGNS``.
         """
-        ids = list(dict.fromkeys(campaign_ids))
+        problems: list[str] = []
+        given = checks.identifiers(
+            problems, "campaign_ids", campaign_ids, max_items=MAX_PACKAGE_CAMPAIGNS
+        )
+        if problems:
+            self._require(P.CAMPAIGN_READ)  # the policy first (SPEC 6), then the arguments
+            checks.raise_if(problems, "export")
+        ids = list(dict.fromkeys(given))
         with self._kit.store.unit_of_work() as uow:
             campaigns = [self._load(uow, cid, P.CAMPAIGN_READ) for cid in ids]
             surfaces: dict[str, dict[str, str]] = {}
@@ -120,6 +134,11 @@ def _read_package(package: object) -> tuple[list[Campaign], dict[str, dict[str, 
     documents, surfaces = package.get("campaigns"), package.get("surfaces")
     if not isinstance(documents, list):
         problems.append("campaigns must be a list")
+    elif len(documents) > MAX_PACKAGE_CAMPAIGNS:
+        problems.append(
+            f"the package holds {len(documents)} campaigns; import at most "
+            f"{MAX_PACKAGE_CAMPAIGNS} at a time"
+        )
     if not isinstance(surfaces, dict):
         problems.append("surfaces must be a mapping of surface id to name and channel")
     if problems:
@@ -132,16 +151,39 @@ def _read_package(package: object) -> tuple[list[Campaign], dict[str, dict[str, 
             and isinstance(entry.get("name"), str)
             and isinstance(entry.get("channel"), str)
         ):
-            problems.append(f"surfaces[{surface_id!r}] must be {{'name': ..., 'channel': ...}}")
+            problems.append(
+                f"surfaces[{checks.shown(surface_id)}] must be {{'name': ..., 'channel': ...}}"
+            )
     campaigns = []
     for number, document in enumerate(documents, start=1):
+        if not (isinstance(document, dict) and set(document) == {"schema", "version", "data"}):
+            problems.append(
+                f"campaign {number}: not a campaignkit document envelope "
+                f"({{'schema', 'version', 'data'}} made by export()): {checks.describe(document)}"
+            )
+            continue
         try:
-            campaigns.append(from_document(Campaign, document))
+            campaign = from_document(Campaign, document)
         except CampaignKitError as exc:
             problems.append(f"campaign {number}: {exc}")
+            continue
+        problems.extend(f"campaign {number}: {p}" for p in _version_problems(campaign))
+        campaigns.append(campaign)
     if problems:
         raise ValidationError(problems, subject="import package")
     return campaigns, surfaces
+
+
+def _version_problems(campaign: Campaign) -> list[str]:
+    """The documented limits an imported version must keep (its types are checked on load)."""
+    version = campaign.newest_version
+    problems: list[str] = []
+    checks.optional_text(problems, "audience", version.audience)
+    checks.optional_text(problems, "namespace", version.namespace)
+    for label, items in (("actions", version.actions), ("quiet_hours", version.quiet_hours)):
+        if len(items) > checks.MAX_ACTIONS:
+            problems.append(f"{label} has {len(items)} items; the limit is {checks.MAX_ACTIONS}")
+    return problems
 
 
 def _unresolved(
