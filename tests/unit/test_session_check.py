@@ -237,3 +237,16 @@ def test_check_needs_campaign_read(env: Env) -> None:
 def test_check_refuses_a_campaign_id_that_is_not_a_string(env: Env, bad: object) -> None:
     with pytest.raises(ck.ValidationError, match="campaign_id"):
         env.admin.check(bad)  # type: ignore[arg-type]
+
+
+def test_an_approval_policy_that_applies_is_a_warning(env: Env) -> None:
+    env.kit.profiles.upsert(person("a", firstName="Ann"))
+    env.kit.audiences.define("crowd", ["a"])
+    policy = env.admin.create_approval_policy(name="Legal check", reviewers=["april"])
+    env.admin.activate_approval_policy(policy.id)
+    result = env.admin.check(env.draft().id)
+    assert result.ok
+    assert result.warnings == (
+        "approval policy 'Legal check' applies when 'ada' submits it: "
+        "use request_approval(), activate() would raise ApprovalRequired",
+    )

@@ -67,11 +67,11 @@ class CheckVerbs(SessionBase):
 
         Needs ``campaign.read``. Lists every problem activation would refuse
         (``ValidationError`` of ``activate``, or a status that does not allow
-        it) and warnings from a sample render against the first
-        ``SAMPLE_SIZE`` audience members: data the templates need that they
-        lack, template failures, members who would be excluded and why, the
-        audience size, and an audience in which nobody sampled would receive
-        a message.
+        it) and warnings: an approval policy that applies to this user, and
+        what a sample render against the first ``SAMPLE_SIZE`` audience
+        members finds (data the templates need that they lack, template
+        failures, members who would be excluded and why), an empty audience,
+        and a sample in which nobody would receive a message.
 
         Args:
             campaign_id: The campaign to check.
@@ -101,7 +101,14 @@ class CheckVerbs(SessionBase):
             problems.extend(
                 kit.preflight.problems(uow, campaign, version, now=now, check_start=check_start)
             )
+            policy = self._governing_policy(uow, campaign, version)
         warnings, size, sampled = self._sample(campaign, version)
+        if policy is not None:
+            warnings.insert(
+                0,
+                f"approval policy {policy.name!r} applies when {self.user!r} submits it: "
+                "use request_approval(), activate() would raise ApprovalRequired",
+            )
         return CheckResult(
             campaign.id, version.number, tuple(problems), tuple(warnings), size, sampled
         )
