@@ -292,7 +292,7 @@ def snapshot(side: Side) -> dict[str, object]:
         "profiles": [_doc(p) for batch in kit.profiles.scan(1000) for p in batch],  # type: ignore[attr-defined]
         "audiences": audiences,
         "access": sorted(
-            (repr(principal), sorted(p.value for p in profiles))
+            (principal.kind, principal.id, sorted(p.value for p in profiles))
             for principal, profiles in kit.access.assignments().items()
         ),
         "members": {group: sorted(kit.access.members_of(group)) for group in sorted(GROUPS)},
