@@ -61,6 +61,7 @@ ZONES = [
 CODES = [day.value for day in Weekday]
 UTC = dt.timezone.utc
 PROPERTY = settings(deadline=None, max_examples=60)
+MINUTE = dt.timedelta(minutes=1)
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> pendulum.DateTime:
@@ -131,15 +132,20 @@ def model_occurrences(
     end: pendulum.DateTime,
     after: pendulum.DateTime | None = None,
 ) -> list[pendulum.DateTime]:
-    """What ``occurrences()`` should yield for a structured rule, with a finite end."""
+    """What ``occurrences()`` should yield for a structured rule, with a finite end.
+
+    A slot less than a minute before the anchor (the anchor's own minute, when
+    it has seconds) counts and fires at the anchor itself.
+    """
     anchor_day = anchor.in_timezone(zone).date()
     instants = [
         model_instant(day, recurrence.at, zone) for day in model_days(recurrence, anchor_day)
     ]
     assert instants[-1] >= end, "the model needs more candidate days"
+    in_its_minute = [anchor if anchor - MINUTE < i < anchor else i for i in instants]
     return [
         instant
-        for instant in instants
+        for instant in in_its_minute
         if anchor <= instant < end and (after is None or instant > after)
     ]
 
@@ -496,6 +502,73 @@ def test_a_slot_exactly_at_the_start_counts() -> None:
     ]
 
 
+START_WITH_SECONDS = [
+    pendulum.duration(seconds=20),
+    pendulum.duration(microseconds=1),
+    pendulum.duration(seconds=59, microseconds=999_999),
+]
+
+
+@pytest.mark.parametrize("late", START_WITH_SECONDS, ids=["20s", "1us", "59.999999s"])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        Recurrence.daily(at="09:00"),
+        Recurrence.rrule("FREQ=DAILY"),
+        Recurrence.rrule("FREQ=DAILY;BYHOUR=9;BYMINUTE=0"),
+        Recurrence.rrule("FREQ=HOURLY;INTERVAL=24"),
+    ],
+    ids=["daily", "rrule-from-start", "rrule-at-9", "rrule-hourly"],
+)
+def test_a_start_with_seconds_is_the_first_occurrence_at_the_start_itself(
+    rule: Recurrence, late: pendulum.Duration
+) -> None:
+    start = local(2027, 6, 1, 9, zone="Europe/Paris") + late
+    found = list(
+        itertools.islice(occurrences(rule, zone="Europe/Paris", anchor=start, end=None), 3)
+    )
+    nine = [local(2027, 6, day, 9, zone="Europe/Paris") for day in (2, 3)]
+    assert found == [start, *nine]  # never before the start, then the rule's own times
+
+
+def test_a_slot_a_full_minute_before_the_start_has_passed() -> None:
+    start = local(2027, 6, 1, 9, 1, zone="Europe/Paris")
+    for rule in (Recurrence.daily(at="09:00"), Recurrence.rrule("FREQ=DAILY;BYHOUR=9;BYMINUTE=0")):
+        first = next(occurrences(rule, zone="Europe/Paris", anchor=start))
+        assert first == local(2027, 6, 2, 9, zone="Europe/Paris")
+
+
+def test_an_rrule_count_includes_a_start_with_seconds() -> None:
+    start = utc(2027, 6, 1, 10, 37).add(seconds=15, microseconds=123)
+    found = list(occurrences(Recurrence.rrule("FREQ=DAILY;COUNT=3"), zone="UTC", anchor=start))
+    assert found == [start, utc(2027, 6, 2, 10, 37), utc(2027, 6, 3, 10, 37)]
+
+
+def test_with_bysecond_the_start_counts_only_in_its_own_second() -> None:
+    rule = Recurrence.rrule("FREQ=MINUTELY;BYSECOND=0,30;COUNT=3")
+    in_its_second = utc(2027, 6, 1, 9).add(seconds=30, microseconds=500)
+    assert list(occurrences(rule, zone="UTC", anchor=in_its_second)) == [
+        in_its_second,
+        utc(2027, 6, 1, 9, 1),
+        utc(2027, 6, 1, 9, 1).add(seconds=30),
+    ]
+    between = utc(2027, 6, 1, 9).add(seconds=10)  # 09:00:10 is no instance: COUNT starts later
+    assert list(occurrences(rule, zone="UTC", anchor=between)) == [
+        utc(2027, 6, 1, 9).add(seconds=30),
+        utc(2027, 6, 1, 9, 1),
+        utc(2027, 6, 1, 9, 1).add(seconds=30),
+    ]
+
+
+def test_the_first_occurrence_at_a_start_with_seconds_is_after_nothing_before_it() -> None:
+    start = utc(2027, 6, 1, 9).add(seconds=20)
+    rule = Recurrence.daily(at="09:00")
+    just_before = start.subtract(microseconds=1)
+    assert next(occurrences(rule, zone="UTC", anchor=start, after=just_before)) == start
+    assert list(occurrences(rule, zone="UTC", anchor=start, after=start, end=utc(2027, 6, 2))) == []
+    assert list(occurrences(rule, zone="UTC", anchor=start, end=start)) == []
+
+
 def test_monthly_day_31_falls_on_the_last_day_of_shorter_months() -> None:
     rule = Recurrence.monthly(day=31, at="08:00")
     walls = take(rule, "Europe/Paris", local(2027, 12, 1, zone="Europe/Paris"), 6)
@@ -616,8 +689,12 @@ def test_each_occurrence_is_at_the_local_time_unless_dst_skips_it(
             assert after is not None
             gap = after - before
             assert gap > dt.timedelta(0)
-            assert wall.naive() - gap == dt.datetime.combine(wall.date(), dt.time(hour, minute))
-        assert instant == model_instant(wall.date(), rule.at, zone)
+            slot = (wall.naive() - gap).replace(
+                second=0, microsecond=0
+            )  # the start may have seconds
+            assert slot == dt.datetime.combine(wall.date(), dt.time(hour, minute))
+        # the slot itself, or the start when the slot is in the start's own minute
+        assert instant == max(model_instant(wall.date(), rule.at, zone), anchor)
 
 
 @PROPERTY
@@ -867,7 +944,7 @@ def test_schedule_refuses_a_naive_date_time(field: str) -> None:
         lambda: Schedule(start=naive) if field == "start" else Schedule(end=naive)
     )
     assert len(problems) == 1
-    assert "schedule date-time must be timezone-aware" in problems[0]
+    assert f"schedule {field} must be timezone-aware" in problems[0]
     assert "2027-06-01T09:00:00" in problems[0]
 
 
@@ -875,7 +952,8 @@ def test_schedule_refuses_a_naive_date_time(field: str) -> None:
 def test_schedule_refuses_an_unknown_time_zone(zone: str) -> None:
     problems = problems_of(lambda: Schedule(timezone=zone))
     assert problems == [
-        f"unknown time zone {zone!r}; use an IANA name such as 'Europe/Paris' or 'UTC'"
+        f"schedule timezone: unknown time zone {zone!r}; "
+        "use an IANA name such as 'Europe/Paris' or 'UTC'"
     ]
 
 

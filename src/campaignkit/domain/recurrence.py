@@ -12,7 +12,18 @@ Rules for local times that do not exist or happen twice:
   means the **first** of the two instants.
 
 Monthly recurrences on a day some months lack (29, 30, 31) fire on the
-**last day** of those months. RRULE strings are parsed by ``dateutil.rrule``.
+**last day** of those months.
+
+Times have minute resolution (one second for an RRULE with ``BYSECOND``). A
+start with seconds or microseconds is in its minute: a slot less than that
+resolution before the start counts as the first occurrence and fires at the
+start itself (RFC 5545: DTSTART is the first instance when the rule matches
+it), never before it.
+
+RRULE text is read strictly by :mod:`campaignkit.domain.rrules` and expanded
+by ``dateutil.rrule``. A rule whose dates can never match (``BYMONTH=2;
+BYMONTHDAY=30``) has no occurrence at once, without dateutil walking its
+calendar to the year 9999.
 """
 
 from __future__ import annotations
@@ -20,14 +31,16 @@ from __future__ import annotations
 import calendar
 import datetime
 import enum
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from typing import Final
 
 import attrs
 import pendulum
-from dateutil import rrule
 
+from campaignkit.domain.checks import describe
+from campaignkit.domain.rrules import MAX_RULE_LENGTH, dateutil_rule, parse_rule
 from campaignkit.errors import ValidationError
 
 _AT = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -63,11 +76,19 @@ def is_time_of_day(value: object) -> bool:
 
 
 def _check_every(every: object) -> None:
-    if type(every) is not int or every < 1:
+    if type(every) is not int:
+        raise ValidationError(
+            [f"recurrence every must be a whole number of at least 1, not {describe(every)}"]
+        )
+    if every < 1:
         raise ValidationError([f"recurrence every={every} must be at least 1"])
 
 
-def _check_at(at: str) -> None:
+def _check_at(at: object) -> None:
+    if not isinstance(at, str):
+        raise ValidationError(
+            [f"recurrence time must be HH:MM in 24-hour form, e.g. '09:00', not {describe(at)}"]
+        )
     if not is_time_of_day(at):
         raise ValidationError(
             [f"recurrence time {at!r} must be HH:MM in 24-hour form, e.g. '09:00'"]
@@ -101,8 +122,15 @@ class Recurrence:
 
     def __attrs_post_init__(self) -> None:
         """Refuse a rule the builders would refuse (values loaded from a document too)."""
+        if not isinstance(self.frequency, Frequency):
+            raise ValidationError(
+                [
+                    "recurrence frequency must be a Frequency (DAILY, WEEKLY, MONTHLY or "
+                    f"RRULE), not {describe(self.frequency)}; build it with Recurrence.daily() etc."
+                ]
+            )
         if self.frequency is Frequency.RRULE:
-            _rrule_text(str(self.rule or ""))
+            _rrule_text(self.rule)
             return
         _check_at(self.at)
         _check_every(self.every)
@@ -138,18 +166,31 @@ class Recurrence:
         """An RFC 5545 RRULE, such as ``"FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9"``.
 
         The rule is read in the schedule's time zone from the schedule's start,
-        so it may not carry its own ``DTSTART``; ``UNTIL`` may be local or UTC
-        (``...Z``).
+        so it may not carry its own ``DTSTART``; ``UNTIL`` is a date-time, local
+        or UTC (``...Z``). It is read strictly: every RFC 5545 (section 3.3.10)
+        "MUST NOT" and every value out of its range is refused, naming the part
+        (``BYMONTH=13``, ``COUNT`` with ``UNTIL``, ``BYDAY=1MO`` with
+        ``FREQ=WEEKLY``, a part given twice, an unknown part). A rule that is
+        well formed but never fires (``FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30``)
+        is accepted here and refused when the campaign is activated.
 
         Raises:
-            ValidationError: the text is not a valid RRULE.
+            ValidationError: the text is not a valid RRULE, with every problem listed.
         """
         return cls(Frequency.RRULE, rule=_rrule_text(rule))
 
 
-def _rrule_text(rule: str) -> str:
-    """The RRULE text without an ``RRULE:`` prefix, once dateutil accepts it."""
-    text = str(rule).strip()
+def _rrule_text(rule: object) -> str:
+    """The RRULE text without an ``RRULE:`` prefix, once it is read without a problem."""
+    if not isinstance(rule, str):
+        raise ValidationError(
+            [f"rrule must be a string such as 'FREQ=DAILY', not {describe(rule)}"]
+        )
+    if len(rule) > MAX_RULE_LENGTH:
+        raise ValidationError(
+            [f"rrule is {len(rule)} characters long; the limit is {MAX_RULE_LENGTH}: shorten it"]
+        )
+    text = rule.strip()
     if text.upper().startswith("RRULE:"):
         text = text[len("RRULE:") :]
     if "FREQ=" not in text.upper():
@@ -161,50 +202,40 @@ def _rrule_text(rule: str) -> str:
                 "the schedule's start and time zone anchor it"
             ]
         )
-    interval = _INTERVAL.search(text)
-    if interval is not None and int(interval.group(1)) < 1:
-        raise ValidationError([f"RRULE {rule!r}: INTERVAL must be at least 1"])
-    try:
-        _parse_rrule(text, datetime.datetime(2000, 1, 1), "UTC")
-    except (ValueError, TypeError) as error:
-        raise ValidationError([f"RRULE {rule!r} is not valid: {error}"]) from None
+    parse_rule(text)
     return text
 
 
 def _weekdays(days: Sequence[Weekday | str]) -> tuple[Weekday, ...]:
     """Weekday codes as distinct ``Weekday`` values in week order (at least one)."""
-    problems = [
-        f"unknown weekday {d!r}; use MO TU WE TH FR SA SU"
-        for d in days
-        if str(getattr(d, "value", d)) not in Weekday.__members__
-    ]
+    if isinstance(days, (str, bytes)) or not isinstance(days, (list, tuple, set, frozenset)):
+        raise ValidationError(
+            [f"weekly days must be a list of weekday codes such as ['MO'], not {describe(days)}"]
+        )
+    problems = []
+    chosen = set()
+    for day in days:
+        code = day.value if isinstance(day, Weekday) else day
+        if not isinstance(code, str):
+            problems.append(f"a weekday must be a code such as 'MO', not {describe(day)}")
+        elif code not in Weekday.__members__:
+            problems.append(f"unknown weekday {code!r}; use MO TU WE TH FR SA SU")
+        else:
+            chosen.add(Weekday(code))
     if not days:
         problems.append("a weekly recurrence needs at least one weekday")
     if problems:
         raise ValidationError(problems)
-    chosen = {Weekday(str(getattr(d, "value", d))) for d in days}
     return tuple(sorted(chosen, key=list(Weekday).index))
 
 
 def _check_day(day: object) -> None:
-    if type(day) is not int or not 1 <= day <= 31:
+    if type(day) is not int:
+        raise ValidationError(
+            [f"monthly day must be a whole number between 1 and 31, not {describe(day)}"]
+        )
+    if not 1 <= day <= 31:
         raise ValidationError([f"monthly day {day} must be between 1 and 31"])
-
-
-_INTERVAL = re.compile(r"INTERVAL=(-?\d+)", re.IGNORECASE)
-_UTC_UNTIL = re.compile(r"UNTIL=(\d{8}T\d{6})Z", re.IGNORECASE)
-
-
-def _parse_rrule(text: str, start: datetime.datetime, zone: str) -> rrule.rrule:
-    """Parse ``text`` with dateutil from naive local ``start``; a UTC ``UNTIL`` is made local."""
-
-    def local_until(match: re.Match[str]) -> str:
-        until = pendulum.from_format(match.group(1), "YYYYMMDDTHHmmss", tz="UTC")
-        return f"UNTIL={until.in_timezone(zone).format('YYYYMMDDTHHmmss')}"
-
-    parsed = rrule.rrulestr(_UTC_UNTIL.sub(local_until, text), dtstart=start)
-    assert isinstance(parsed, rrule.rrule)  # a single RRULE line, checked by the caller
-    return parsed
 
 
 _WEEKDAYS = list(Weekday)
@@ -280,14 +311,35 @@ def _days(
             yield datetime.date(year, month, min(recurrence.day, last))
 
 
+def _wall(instant: pendulum.DateTime, zone: str) -> datetime.datetime:
+    local = instant.in_timezone(zone)
+    return datetime.datetime(
+        local.year, local.month, local.day, local.hour, local.minute, local.second
+    )
+
+
 def _rrule_instants(
     recurrence: Recurrence, anchor: pendulum.DateTime, zone: str
 ) -> Iterator[pendulum.DateTime]:
-    local = anchor.in_timezone(zone)
-    # minute resolution, like every campaign time: seconds come only from BYSECOND
-    start = datetime.datetime(local.year, local.month, local.day, local.hour, local.minute)
+    """The rule's instants from ``anchor``, its DTSTART (the first ``COUNT`` if it has one)."""
     assert recurrence.rule is not None
-    for wall in _parse_rrule(recurrence.rule, start, zone):
+    parts = parse_rule(recurrence.rule)
+    # Minute resolution, like every campaign time: seconds come only from BYSECOND.
+    start = _wall(anchor, zone) if parts.has_seconds else _wall(anchor, zone).replace(second=0)
+    until = parts.until
+    if until is not None and parts.until_utc:
+        until = _wall(pendulum.instance(until, tz="UTC"), zone)
+    rule = dateutil_rule(parts, start, until)
+    if rule is None:
+        return
+    walls = iter(rule)
+    for _ in range(parts.count) if parts.count is not None else itertools.count():
+        try:
+            wall = next(walls, None)
+        except ValueError:  # dateutil: the BYxxx times are never reached from this start
+            return
+        if wall is None:
+            return
         at = f"{wall.hour:02d}:{wall.minute:02d}"
         yield local_instant(wall.date(), at, zone, wall.second)
 
@@ -306,12 +358,17 @@ def occurrences(
         recurrence: The rule.
         zone: The IANA zone whose wall clock the rule is read in.
         anchor: The schedule's start (or activation): no occurrence is before
-            it, and every-N periods count from its local date.
+            it, and every-N periods (and an RRULE's COUNT) count from its local
+            date. A slot in its own minute (second, for an RRULE with BYSECOND)
+            counts and fires at ``anchor`` itself.
         after: Only occurrences strictly after this instant.
         end: Only occurrences strictly before this instant (finite when given).
     """
+    resolution = pendulum.duration(minutes=1)
     if recurrence.frequency is Frequency.RRULE:
         instants: Iterator[pendulum.DateTime] = _rrule_instants(recurrence, anchor, zone)
+        if parse_rule(str(recurrence.rule)).has_seconds:
+            resolution = pendulum.duration(seconds=1)
     else:
         anchor_day = anchor.in_timezone(zone).date()
         near = max(anchor, after or anchor).in_timezone(zone).date()
@@ -319,10 +376,15 @@ def occurrences(
             local_instant(day, recurrence.at, zone) for day in _days(recurrence, anchor_day, near)
         )
     last: pendulum.DateTime | None = None
-    for instant in instants:
+    for slot in instants:
+        instant = slot
+        if slot < anchor:
+            if slot <= anchor - resolution:
+                continue
+            instant = anchor  # the start's own minute (second): it counts, at the start
         if end is not None and instant >= end:
             return
-        if instant < anchor or (after is not None and instant <= after):
+        if after is not None and instant <= after:
             continue
         if last is not None and instant <= last:
             continue  # two wall times folded onto one instant: keep it once

@@ -14,7 +14,7 @@ import pendulum
 from campaignkit.domain.audience import AudienceStatus
 from campaignkit.domain.campaign import Campaign, CampaignVersion
 from campaignkit.domain.campaign_enums import CampaignType
-from campaignkit.domain.schedule import schedule_problems
+from campaignkit.domain.schedule import Schedule, schedule_problems
 from campaignkit.domain.surface import ChannelSurface
 
 TemplateCheck = Callable[[str], "str | None"]
@@ -79,7 +79,45 @@ def activation_problems(
     if campaign.type is CampaignType.API_TRIGGERED and version.schedule.is_recurring:
         problems.append("an API-triggered campaign cannot have a recurrence; remove it")
     problems.extend(schedule_problems(version.schedule, now=now, check_start=check_start))
+    anchor = now if check_start else campaign.activated_at or now
+    problems.extend(occurrence_problems(version.schedule, now=now, anchor=anchor))
     return problems
+
+
+def occurrence_problems(
+    schedule: Schedule, *, now: pendulum.DateTime, anchor: pendulum.DateTime
+) -> list[str]:
+    """Why a recurring ``schedule`` would never fire from ``now`` (an empty list when it fires).
+
+    A campaign on such a schedule would go LIVE and wait for ever (or until
+    its end) without sending anything: ``FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30``,
+    a ``COUNT`` already used up, or an end before the first occurrence. An end
+    that is not after the start or now is reported by ``schedule_problems``
+    and not again here.
+
+    Args:
+        schedule: The schedule to check.
+        now: The activation instant.
+        anchor: What a schedule without a start counts from (the activation).
+    """
+    if schedule.recurrence is None:
+        return []
+    first_from = max(now, schedule.start or now)
+    end = schedule.end
+    if end is not None and end <= first_from:
+        return []  # an end in the past or before the start: already reported
+    after = first_from.subtract(microseconds=1)
+    if next(schedule.occurrences(after=after, anchor=anchor), None) is not None:
+        return []
+    if end is not None:
+        return [
+            f"schedule recurrence has no occurrence between {first_from.isoformat()} and "
+            f"its end {end.isoformat()}: move the end later or change the rule"
+        ]
+    return [
+        f"schedule recurrence never fires: it has no occurrence from {first_from.isoformat()}; "
+        "check the rule (BYMONTH=2;BYMONTHDAY=30, for example, names a day that does not exist)"
+    ]
 
 
 def _audience_problems(
