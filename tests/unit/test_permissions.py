@@ -420,6 +420,12 @@ def _check_report(world: World, target: str, result: object) -> None:
     assert result == world.admin.report(target)
 
 
+def _check_check(world: World, target: str, result: object) -> None:
+    assert isinstance(result, ck.CheckResult)
+    assert result.campaign_id == target
+    assert result == world.admin.check(target)
+
+
 def _check_proof(world: World, target: str, result: object) -> None:
     assert isinstance(result, list)
     (proof,) = result
@@ -1011,6 +1017,14 @@ VERBS: list[VerbCase] = [
         _check_report,
     ),
     VerbCase(
+        "check",
+        ("campaign.read",),
+        True,
+        _draft,
+        lambda s, w, t: s.check(t),
+        _check_check,
+    ),
+    VerbCase(
         "send_proof",
         ("campaign.write",),
         True,
@@ -1321,6 +1335,7 @@ SESSION_VERBS = {
     "export",
     "import_",
     "report",
+    "check",
     "send_proof",
     "request_approval",
     "cancel_approval",
@@ -1450,6 +1465,7 @@ def test_the_matrix_expectations_follow_the_spec_table() -> None:
     assert allowed["trigger[creates a profile]"] == publishers
     assert allowed["execute_audience[scheduled]"] == publishers
     assert allowed["execution"] == everyone_reading
+    assert allowed["check"] == everyone_reading
     for name in SESSION_VERBS:
         if "approval_polic" in name or name.endswith(("_profile", "_member", "audit_log")):
             assert allowed[name] == ["ADMINISTRATOR"], name
@@ -2610,6 +2626,7 @@ CALLS: dict[str, Verb] = {
     "export": lambda w, s, o: s.export([w.campaign(o)]),
     "import_": lambda w, s, o: s.import_(w.package),
     "report": lambda w, s, o: s.report(w.campaign(o)),
+    "check": lambda w, s, o: s.check(w.campaign(o)),
     "send_proof": lambda w, s, o: s.send_proof(w.campaign(o), ["tester"]),
     "request_approval": lambda w, s, o: s.request_approval(w.campaign(o), "please"),
     "cancel_approval": lambda w, s, o: s.cancel_approval(w.campaign(o)),
