@@ -173,6 +173,7 @@ def refused(env: Env, call: Any, *expected: str) -> list[str]:
         ({"consents": {"fax": True}}, "consents has the key str 'fax': keys must be channels"),
         ({"consents": {"email": 1}}, "consents[email] must be True or False, not int 1"),
         ({"consents": ["email"]}, "consents must be a Mapping"),
+        ({"consents": dict.fromkeys(range(51), True)}, "consents has 51 entries; the limit is 50"),
         ({"channel_data": {"email": ""}}, "channel_data[email] must not be empty"),
         ({"channel_data": {"sms": "1" * 1025}}, "channel_data[sms] is 1025 characters long"),
         ({"channel_data": {7: "x"}}, "channel_data has the key int 7"),
@@ -205,6 +206,7 @@ def test_a_profile_accepts_what_delivery_can_use() -> None:
     assert rich.consents == {EMAIL: True, ck.ChannelType.SMS: False}
     assert all(type(k) is ck.ChannelType for k in rich.consents)
     assert list(rich.channel_data) == [ck.ChannelType.PUSH]
+    assert ck.Profile(id="l", attributes={"l": ["é"]}).attributes == {"l": ["é"]}
     deepest = _deep(31)  # 32 levels with the top one
     assert ck.Profile(id="d", attributes=deepest).attributes == deepest
 

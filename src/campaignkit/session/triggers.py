@@ -343,9 +343,7 @@ class TriggerVerbs(SessionBase):
         with kit.store.unit_of_work() as uow:
             campaign = self._load(uow, campaign_id, P.CAMPAIGN_PUBLISH)
             payload, execute_at = prepare()
-            digest = fingerprint(payload)
-            if not request_id.strip():
-                raise ValidationError(["request_id must be a non-empty string"])
+            digest = fingerprint(payload)  # request_id was checked by the verb
             existing = uow.executions.by_request(campaign.id, request_id)
             if existing is not None:
                 if existing.payload_hash != digest or existing.kind is not kind:
