@@ -17,6 +17,7 @@ import pendulum
 import pytest
 
 import campaignkit as ck
+from campaignkit.delivery.runner import Runner
 from campaignkit.domain.delivery import backoff, idempotency_key
 from campaignkit.testing import (
     CallbackChannel,
@@ -1621,3 +1622,27 @@ def test_report_html_escapes_names(memory: Worlds) -> None:
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co" in page
     assert "<td>2</td><td>1</td><td>0</td><td>1 no_consent: 1</td>" in page
     assert world.admin.get(campaign.id)._repr_html_().count("&lt;script&gt;") == 1
+
+
+def test_a_worker_that_fails_after_losing_its_run_leaves_it_to_the_new_owner(
+    worlds: Worlds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delivery that raises once another worker owns the run does not mark it FAILED."""
+    world = worlds.world()
+    store = world.kit.store
+
+    def taken_over_then_broken(self: Runner, run_id: str, *args: object, **kwargs: object) -> bool:
+        with store.unit_of_work() as uow:  # meanwhile another worker took the run over
+            run = uow.runs.get(run_id)
+            uow.runs.save(attrs.evolve(run, lease_owner="worker-elsewhere"))
+        raise RuntimeError("the process is in a bad way")
+
+    monkeypatch.setattr(Runner, "_retry", taken_over_then_broken)
+    campaign = world.admin.create_campaign(
+        name="Taken", audience="vip", namespace="email", actions=[email_action(world)]
+    )
+    world.admin.activate(campaign.id)
+    world.kit.tick()
+    run = only_run(world.kit, campaign.id)
+    assert run.status is ck.RunStatus.RUNNING  # left to its new owner
+    assert (run.lease_owner, run.error) == ("worker-elsewhere", None)

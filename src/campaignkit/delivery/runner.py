@@ -177,7 +177,7 @@ class Runner:
             self._release(run_id, now)
             raise
         except Exception as exc:  # an adapter or a bug: this run fails, the others go on
-            return self._fail(run_id, now, _describe(exc))
+            return self._fail(run_id, now, _describe(exc), owned=True)
         except BaseException:
             # an interrupted delivery (KeyboardInterrupt): hand the run back at once, so
             # this worker or another resumes it without waiting for the lease; a killed
@@ -200,7 +200,7 @@ class Runner:
                 return self._halt(run_id, plan, now)
             return self._settle(run_id, now)
         except DeliveryError as exc:
-            return self._fail(run_id, now, str(exc))
+            return self._fail(run_id, now, str(exc), owned=True)
 
     def _release(self, run_id: str, now: pendulum.DateTime) -> None:
         with contextlib.suppress(Exception), self._store.unit_of_work() as uow:
@@ -651,24 +651,28 @@ class Runner:
             run = uow.runs.get(run_id)
             return self._finish(uow, attrs.evolve(run, streamed=True), RunStatus.STOPPED, now)
 
-    def _fail(self, run_id: str, now: pendulum.DateTime, error: str) -> Run:
+    def _fail(self, run_id: str, now: pendulum.DateTime, error: str, *, owned: bool = False) -> Run:
         """Mark the run FAILED with ``error`` and log a WARNING.
 
         If its campaign cannot be updated (its document cannot be loaded), the
-        run alone is marked.
+        run alone is marked. With ``owned``, a run another worker has taken
+        over meanwhile is left to that worker, unchanged.
         """
-        logger.warning("run %s failed: %s", run_id, error)
         try:
             with self._store.unit_of_work() as uow:
                 run = uow.runs.get(run_id)
-                return self._finish(uow, attrs.evolve(run, error=error), RunStatus.FAILED, now)
+                if owned and run.lease_owner not in (None, self._worker):
+                    return run
+                saved = self._finish(uow, attrs.evolve(run, error=error), RunStatus.FAILED, now)
         except ConflictError:
             raise
         except Exception as exc:
             error = f"{error}; its campaign could not be updated: {_describe(exc)}"
-        with self._store.unit_of_work() as uow:
-            run = uow.runs.get(run_id)
-            return uow.runs.save(_final(attrs.evolve(run, error=error), RunStatus.FAILED, now))
+            with self._store.unit_of_work() as uow:
+                run = uow.runs.get(run_id)
+                saved = uow.runs.save(_final(attrs.evolve(run, error=error), RunStatus.FAILED, now))
+        logger.warning("run %s failed: %s", run_id, error)
+        return saved
 
     def _finish(self, uow: UnitOfWork, run: Run, status: RunStatus, now: pendulum.DateTime) -> Run:
         saved = uow.runs.save(_final(run, status, now))
