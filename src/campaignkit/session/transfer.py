@@ -167,17 +167,31 @@ def _read_package(package: object) -> tuple[list[Campaign], dict[str, dict[str, 
         except CampaignKitError as exc:
             problems.append(f"campaign {number}: {exc}")
             continue
-        problems.extend(f"campaign {number}: {p}" for p in _version_problems(campaign))
+        problems.extend(f"campaign {number}: {p}" for p in _limit_problems(campaign))
         campaigns.append(campaign)
     if problems:
         raise ValidationError(problems, subject="import package")
     return campaigns, surfaces
 
 
-def _version_problems(campaign: Campaign) -> list[str]:
-    """The documented limits an imported version must keep (its types are checked on load)."""
+def _limit_problems(campaign: Campaign) -> list[str]:
+    """The documented limits an imported campaign must keep (its types are checked on load)."""
     version = campaign.newest_version
     problems: list[str] = []
+    if campaign.name.strip():
+        checks.text(problems, "name", campaign.name)
+    else:
+        problems.append(f"campaign name {checks.shown(campaign.name)} must be a non-empty string")
+    checks.text(
+        problems,
+        "description",
+        campaign.description,
+        max_length=checks.MAX_DESCRIPTION,
+        allow_empty=True,
+    )
+    checks.strings(
+        problems, "tags", campaign.tags, max_items=checks.MAX_TAGS, max_length=checks.MAX_TAG
+    )
     checks.optional_text(problems, "audience", version.audience)
     checks.optional_text(problems, "namespace", version.namespace)
     for label, items in (("actions", version.actions), ("quiet_hours", version.quiet_hours)):
