@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from campaignkit.adapters.memory.profiles import check_audience
 from campaignkit.domain.audience import AudienceStatus
-from campaignkit.domain.profile import Profile
+from campaignkit.domain.profile import Profile, check_batch_size, checked_profile_id
 from campaignkit.domain.recipients import unknown_profile
 from campaignkit.errors import ValidationError
 from campaignkit.ports import AudienceSource, ProfileStore, Store
@@ -77,13 +77,23 @@ class AudienceRegistry:
             uow.audiences.define(name, ids)
 
     def status(self, name: str) -> AudienceStatus | None:
-        """READY for a static or conditional audience, else the host source's answer."""
+        """READY for a static or conditional audience, else the host source's answer.
+
+        Raises:
+            ValidationError: ``name`` is not a UTF-8 string.
+        """
+        checked_profile_id(name, "name")
         if self._condition(name) is not None or self._static_count(name) is not None:
             return AudienceStatus.READY
         return None if self._source is None else self._source.status(name)
 
     def count(self, name: str) -> int | None:
-        """The size of a static audience, or the host source's count."""
+        """The size of a static audience, or the host source's count.
+
+        Raises:
+            ValidationError: ``name`` is not a UTF-8 string.
+        """
+        checked_profile_id(name, "name")
         if self._condition(name) is not None:
             return None
         static = self._static_count(name)
@@ -92,7 +102,14 @@ class AudienceRegistry:
         return self._source.count(name)
 
     def members(self, name: str, *, namespace: str, batch_size: int) -> Iterator[Sequence[Profile]]:
-        """Stream members in batches in a stable order (see ``AudienceSource``)."""
+        """Stream members in batches in a stable order (see ``AudienceSource``).
+
+        Raises:
+            ValidationError: ``name`` is not a UTF-8 string, or ``batch_size``
+                not a positive whole number.
+        """
+        checked_profile_id(name, "name")
+        check_batch_size(batch_size)
         condition = self._condition(name)
         if condition is not None:
             scan: Callable[[int], Iterable[Sequence[Profile]]] = getattr(self._profiles, "scan")  # noqa: B009

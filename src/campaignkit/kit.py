@@ -278,7 +278,14 @@ class CampaignKit:
         return self.engine.tick()
 
     def run_until(self, when: pendulum.DateTime) -> TickReport:
-        """Fast-forward a settable clock to ``when``, ticking at every due instant."""
+        """Fast-forward a settable clock to ``when``, ticking at every due instant.
+
+        Raises:
+            ValidationError: ``when`` is not a time-zone aware date-time.
+        """
+        problems: list[str] = []
+        checks.aware_datetime(problems, "when", when)
+        checks.raise_if(problems, "run_until")
         return self.engine.run_until(when)
 
     def record_feedback(self, provider_message_id: str, event: FeedbackEvent) -> FeedbackRecord:
@@ -316,7 +323,16 @@ class CampaignKit:
 
         Returns:
             A function that unsubscribes the listener.
+
+        Raises:
+            ValidationError: ``listener`` is not callable.
         """
+        given: object = listener
+        if not callable(given):
+            problem = (
+                f"listener must be a function of one DomainEvent, not {checks.describe(given)}"
+            )
+            checks.raise_if([problem], "subscribe")
         with self._listeners_lock:
             self._listeners.append(listener)
 

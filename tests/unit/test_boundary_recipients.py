@@ -545,3 +545,20 @@ def test_identifiers_and_booleans() -> None:
     assert problems == ["ids has 3 items; the limit is 2"]
     checks.boolean(problems, "flag", 1)
     assert problems[-1] == "flag must be True or False, not int 1"
+
+
+def test_kit_level_lookups_and_helpers_check_their_arguments(env: Env) -> None:
+    kit = env.kit
+    refused(env, lambda: kit.run_until(cast("Any", "tomorrow")), "when must be a date-time")
+    refused(env, lambda: kit.run_until(T0.naive()), "when must be timezone-aware")
+    refused(env, lambda: kit.subscribe(cast("Any", 5)), "listener must be a function")
+    refused(env, lambda: kit.audiences.status(cast("Any", {})), "name must be a string")
+    refused(env, lambda: kit.audiences.count(cast("Any", [1])), "name must be a string")
+    members = kit.audiences.members
+    refused(env, lambda: list(members(cast("Any", None), namespace="", batch_size=5)), "name must")
+    refused(env, lambda: list(members("vip", namespace="", batch_size=0)), "batch_size is 0")
+    scan = kit.profiles.scan  # type: ignore[attr-defined]
+    refused(env, lambda: list(scan("x")), "batch_size must be a whole number")
+    refused(env, lambda: list(scan(True)), "batch_size must be a whole number")
+    assert [len(batch) for batch in scan(1)] == [1, 1]
+    assert kit.audiences.status("nobody") is None

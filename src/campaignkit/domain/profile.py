@@ -267,3 +267,14 @@ def checked_identity(namespace: object, value: object) -> tuple[str, str]:
         ValidationError: either is not a UTF-8 string.
     """
     return checked_profile_id(namespace, "namespace"), checked_profile_id(value, "value")
+
+
+def check_batch_size(value: object) -> None:
+    """Refuse a batch size that is not a whole number of at least 1.
+
+    Raises:
+        ValidationError: naming ``batch_size``.
+    """
+    problems: list[str] = []
+    checks.whole_number(problems, "batch_size", value, minimum=1)
+    checks.raise_if(problems, "profile store")

@@ -9,6 +9,7 @@ from campaignkit.domain import checks
 from campaignkit.domain.audience import AudienceStatus
 from campaignkit.domain.profile import (
     Profile,
+    check_batch_size,
     checked_identity,
     checked_profile,
     checked_profile_id,
@@ -79,7 +80,12 @@ class InMemoryProfileStore:
             return None if profile_id is None else self._profiles.get(profile_id)
 
     def scan(self, batch_size: int) -> Iterator[list[Profile]]:
-        """Every profile in id order, in batches (a snapshot taken at the start)."""
+        """Every profile in id order, in batches (a snapshot taken at the start).
+
+        Raises:
+            ValidationError: ``batch_size`` is not a whole number of at least 1.
+        """
+        check_batch_size(batch_size)
         with self._lock:
             snapshot = sorted(self._profiles.values(), key=lambda p: p.id)
         for start in range(0, len(snapshot), batch_size):

@@ -10,6 +10,7 @@ from campaignkit.adapters.sqlite.store import SQLiteStore
 from campaignkit.domain.checks import describe
 from campaignkit.domain.profile import (
     Profile,
+    check_batch_size,
     checked_identity,
     checked_profile,
     checked_profile_id,
@@ -111,7 +112,12 @@ class SQLiteProfileStore:
         return None if row is None else loads(Profile, row[0])
 
     def scan(self, batch_size: int) -> Iterator[list[Profile]]:
-        """Every profile in id order, in batches (one short read per batch)."""
+        """Every profile in id order, in batches (one short read per batch).
+
+        Raises:
+            ValidationError: ``batch_size`` is not a whole number of at least 1.
+        """
+        check_batch_size(batch_size)
         after = ""
         while True:
             with self._store.unit_of_work():
