@@ -14,6 +14,7 @@ from campaignkit.business_rules import BusinessRuleRegistry
 from campaignkit.clock import Clock, SettableClock, SystemClock
 from campaignkit.delivery.report import CampaignReport, RunReport
 from campaignkit.delivery.runner import DeliverySettings
+from campaignkit.delivery.sandbox import RenderLimits
 from campaignkit.domain.access import AccessAuditEntry, AccessChange, Principal
 from campaignkit.domain.approval import (
     ApprovalAction,
@@ -193,6 +194,7 @@ __all__ = [
     "QuietHours",
     "Recipient",
     "Recurrence",
+    "RenderLimits",
     "Review",
     "RuleBook",
     "Run",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -122,7 +123,11 @@ class CampaignKit:
         self.worker_id = f"worker-{uuid.uuid4().hex[:12]}"
         self._listeners: list[Listener] = []
         self._listeners_lock = threading.Lock()
-        self.preflight = Preflight(self.audiences, check_template, self.channels)
+        self.preflight = Preflight(
+            self.audiences,
+            functools.partial(check_template, limits=self.delivery.render_limits),
+            self.channels,
+        )
         self.runner = Runner(
             store=store,
             clock=clock,

@@ -47,8 +47,8 @@ def bypass(profile: ck.Profile, **fields: object) -> ck.Profile:
     return copy
 
 
-class Unprintable:
-    """An attribute value whose text cannot be produced."""
+class Unprintable(str):
+    """An attribute value (text, so templates may print it) whose text cannot be produced."""
 
     def __str__(self) -> str:
         raise RuntimeError("cannot print me")

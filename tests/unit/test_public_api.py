@@ -131,3 +131,10 @@ def test_kit_rules_is_the_business_rule_registry() -> None:
     assert callable(kit.rules.add_quiet_hours)
     assert callable(kit.rules.add_frequency_cap)
     assert isinstance(kit.lifecycle, ck.LifecycleRules)
+
+
+def test_render_limits_are_public_and_reach_the_kit_through_delivery_settings() -> None:
+    limits = ck.RenderLimits(max_output=1000)
+    kit = ck.CampaignKit.in_memory(delivery=ck.DeliverySettings(render_limits=limits))
+    assert kit.delivery.render_limits is limits
+    assert ck.RenderLimits.__doc__

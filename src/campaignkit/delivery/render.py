@@ -23,26 +23,44 @@ from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from campaignkit.delivery.sandbox import (
+    DEFAULT_LIMITS,
+    MAX_NESTING,
+    MAX_REPEAT,
+    BoundedSandbox,
+    Budget,
+    LimitExceeded,
+    MissingAttribute,
+    RenderLimits,
+    TemplateFailed,
+    end_budget,
+    start_budget,
+    tree_depth,
+    unprintable,
+)
+
+__all__ = [
+    "MAX_REPEAT",
+    "CompiledContent",
+    "CompiledTemplate",
+    "LimitExceeded",
+    "MissingAttribute",
+    "RenderLimits",
+    "TemplateFailed",
+    "check_template",
+    "compile_template",
+    "new_environment",
+]
+
 _ROOTS: Final = ("profile", "context")
 _NEWLINES = re.compile(r"\r\n?")
 _SUBSTITUTION = re.compile(r"\{\{\s*((?:profile|context)(?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*\}\}")
 _JINJA_SYNTAX = re.compile(r"\{\{|\{%|\{#|\}\}|%\}|#\}")
-
-
-class MissingAttribute(Exception):
-    """A template referenced data the recipient does not have.
-
-    Attributes:
-        path: What was missing, as far as known (for example ``profile.firstName``).
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        super().__init__(path)
-
-
-class TemplateFailed(Exception):
-    """A template could not be rendered for a reason other than missing data."""
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+_JINJA_ATTRIBUTES: Final = frozenset(
+    name for kind in (dict, list, str, int, float, bool) for name in dir(kind)
+)
+"""Names Jinja resolves as attributes of a value before its keys: the fast path defers them."""
 
 
 class _StrictChainableUndefined(jinja2.ChainableUndefined, jinja2.StrictUndefined):
@@ -51,41 +69,9 @@ class _StrictChainableUndefined(jinja2.ChainableUndefined, jinja2.StrictUndefine
     __slots__ = ()
 
 
-MAX_REPEAT: Final = 100_000
-"""The longest string or list ``*`` may build, and the largest ``**`` result."""
-
-
-class _CampaignSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, plus limits on ``*`` and ``**`` so a template cannot exhaust memory."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(
-        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
-    ) -> Any:
-        if operator == "*":
-            for sized, count in ((left, right), (right, left)):
-                too_long = (
-                    isinstance(sized, (str, list, tuple))
-                    and isinstance(count, int)
-                    and len(sized) * count > MAX_REPEAT
-                )
-                if too_long:
-                    raise SecurityError(f"'*' would build more than {MAX_REPEAT} items")
-        huge_power = (
-            operator == "**"
-            and isinstance(right, int)
-            and isinstance(left, int)
-            and (abs(right) > 64 or abs(left) > MAX_REPEAT)
-        )
-        if huge_power:
-            raise SecurityError("'**' with such large operands is not allowed")
-        return super().call_binop(context, operator, left, right)
-
-
 def new_environment() -> ImmutableSandboxedEnvironment:
-    """The sandboxed environment every campaign template is compiled in."""
-    return _CampaignSandbox(
+    """The sandboxed, bounded environment every campaign template is compiled in."""
+    return BoundedSandbox(
         undefined=_StrictChainableUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -93,6 +79,27 @@ def new_environment() -> ImmutableSandboxedEnvironment:
 
 
 _ENVIRONMENT: Final = new_environment()
+
+
+def _nested_too_deeply(limits: RenderLimits, detail: str = "") -> str:
+    detail = detail or f"more than {limits.max_depth} levels (RenderLimits.max_depth)"
+    return f"template nested too deeply: {detail}; flatten its blocks and expressions"
+
+
+def _bracket_depth(source: str) -> int:
+    """How deeply brackets nest in ``source``'s expressions (tokens only, no parsing)."""
+    depth = deepest = 0
+    try:
+        for _, kind, value in _ENVIRONMENT.lex(source):
+            if kind == "operator":
+                if value in "([{":
+                    depth += 1
+                    deepest = max(deepest, depth)
+                elif value in ")]}":
+                    depth -= 1
+    except jinja2.TemplateSyntaxError:
+        pass  # parsing reports it with its line
+    return deepest
 
 
 def _forbidden(template: nodes.Template) -> list[str]:
@@ -112,20 +119,60 @@ def _forbidden(template: nodes.Template) -> list[str]:
     return found
 
 
-def check_template(source: object) -> str | None:
+def _parse(source: str, limits: RenderLimits) -> nodes.Template | str:
+    """Parse ``source`` no deeper than ``limits`` allow: the tree, or why not.
+
+    Brackets are counted on the tokens first, so a deeply bracketed
+    expression is refused before the recursive parser could meet Python's
+    recursion limit; what the parser still cannot handle is "too deep" too.
+
+    Raises:
+        jinja2.TemplateSyntaxError: the source does not parse.
+    """
+    opening = sum(source.count(bracket) for bracket in "([{")  # bounds the depth: cheap
+    if opening > limits.max_depth and _bracket_depth(source) > limits.max_depth:
+        return _nested_too_deeply(limits)
+    try:
+        tree = _ENVIRONMENT.parse(source)
+    except RecursionError:
+        return _nested_too_deeply(limits)
+    if tree_depth(tree) > limits.max_depth:
+        return _nested_too_deeply(limits)
+    return tree
+
+
+def _compile(tree: nodes.Template, limits: RenderLimits) -> jinja2.Template | str:
+    """Compile a parsed template: the template, or why Python cannot compile it."""
+    try:
+        return _ENVIRONMENT.from_string(tree)
+    except RecursionError:
+        return _nested_too_deeply(limits)
+    except SyntaxError as exc:  # Python's own nesting limits on the generated code
+        return _nested_too_deeply(limits, f"{exc.msg} (in the code compiled from it)")
+
+
+def check_template(source: object, limits: RenderLimits = DEFAULT_LIMITS) -> str | None:
     """Compile ``source`` in the sandbox; return why it cannot be used, or None.
 
-    Syntax errors and constructs the sandbox refuses (reaching ``_private``
-    or ``__dunder__`` attributes) are problems; references to attributes a
-    profile may lack are not.
+    Syntax errors, nesting deeper than ``limits.max_depth``, and constructs
+    the sandbox refuses (reaching ``_private`` or ``__dunder__`` attributes)
+    are problems. The template is then rendered once against an empty
+    profile and context: what fails there whatever the data (a limit of
+    ``limits`` broken, a value that cannot be printed, a format-string trick)
+    is a problem too; references to attributes a profile may lack are not.
+
+    Args:
+        source: The template text.
+        limits: The render limits the kit delivers with.
     """
     if not isinstance(source, str):
         return f"template must be text, not {type(source).__name__}"
     try:
-        parsed = _ENVIRONMENT.parse(source)
-        _ENVIRONMENT.from_string(source)
+        parsed = _parse(source, limits)
     except jinja2.TemplateSyntaxError as exc:
         return f"template syntax error on line {exc.lineno}: {exc.message}"
+    if isinstance(parsed, str):
+        return parsed
     forbidden = _forbidden(parsed)
     if forbidden:
         return f"forbidden construct: {forbidden[0]}"
@@ -134,25 +181,36 @@ def check_template(source: object) -> str | None:
         for _ in parsed.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))
     ):
         return "forbidden construct: a template cannot include, import or extend another"
-    if _formats_strings(parsed):
-        # format-string tricks are refused only when rendered: try a sample
-        try:
-            _ENVIRONMENT.from_string(source).render(profile={}, context={})
-        except SecurityError as exc:
-            return f"forbidden construct: {exc}"
-        except Exception:
-            pass
+    try:
+        template = _compile(parsed, limits)
+    except jinja2.TemplateSyntaxError as exc:  # found only when compiling (an unknown filter)
+        return f"template syntax error on line {exc.lineno}: {exc.message}"
+    if isinstance(template, str):
+        return template
+    _, token = start_budget(limits)
+    try:
+        template.render(profile={}, context={})
+    except SecurityError as exc:
+        return f"forbidden construct: {_ADDRESS.sub('', str(exc))}"
+    except LimitExceeded as exc:
+        return str(exc)
+    except Exception:
+        pass  # depends on the data: missing attributes, type errors
+    finally:
+        end_budget(token)
     return None
 
 
-def _formats_strings(template: nodes.Template) -> bool:
-    return any(
-        isinstance(call.node, nodes.Getattr) and call.node.attr in ("format", "format_map")
-        for call in template.find_all(nodes.Call)
-    )
-
-
 Renderer = Callable[[Mapping[str, Any], Mapping[str, Any]], str]
+
+
+def _text_of(value: Any) -> str:
+    """What Jinja prints for a looked-up value; anything but text and numbers fails."""
+    if type(value) is str:
+        return value
+    if value is None or isinstance(value, (str, int, float)):
+        return str(value)
+    raise unprintable(value)
 
 
 def _lookup(data: Mapping[str, Any], root: str, path: tuple[str, ...]) -> str:
@@ -162,7 +220,7 @@ def _lookup(data: Mapping[str, Any], root: str, path: tuple[str, ...]) -> str:
             value = value[segment]
     except (KeyError, TypeError, IndexError):
         raise MissingAttribute(".".join((root, *path))) from None
-    return value if type(value) is str else str(value)
+    return _text_of(value)
 
 
 def _fast(source: str) -> Renderer | None:
@@ -173,8 +231,8 @@ def _fast(source: str) -> Renderer | None:
     for match in _SUBSTITUTION.finditer(source):
         parts.append(source[last : match.start()])
         root, *path = match.group(1).split(".")
-        if any(hasattr(dict, segment) for segment in path):
-            return None  # Jinja would resolve dict methods first; let it decide
+        if any(segment in _JINJA_ATTRIBUTES for segment in path):
+            return None  # Jinja would resolve a method or attribute first; let it decide
         parts.append((root, tuple(path)))
         last = match.end()
     parts.append(source[last:])
@@ -205,24 +263,60 @@ class CompiledTemplate:
     Attributes:
         source: The template text.
         fast: True when it renders without Jinja (pure substitution).
+        depth: How deeply it nests (checked against ``RenderLimits.max_depth``).
     """
 
     source: str
     fast: bool
     _render: Renderer = attrs.field(repr=False)
+    depth: int = 0
 
-    def render(self, profile: Mapping[str, Any], context: Mapping[str, Any]) -> str:
-        """Render for one recipient.
+    def render(
+        self,
+        profile: Mapping[str, Any],
+        context: Mapping[str, Any],
+        limits: RenderLimits = DEFAULT_LIMITS,
+    ) -> str:
+        """Render for one recipient within ``limits``.
 
         Raises:
             MissingAttribute: the recipient lacks data the template needs.
-            TemplateFailed: anything else went wrong (a type error, a refused construct).
+            TemplateFailed: anything else went wrong (a type error, a refused
+                construct, a limit broken: then a ``LimitExceeded``).
         """
-        return self._render(profile, context)
+        budget, token = start_budget(limits)
+        try:
+            return self.render_within(budget, profile, context)
+        finally:
+            end_budget(token)
+
+    def render_within(
+        self, budget: Budget, profile: Mapping[str, Any], context: Mapping[str, Any]
+    ) -> str:
+        """Render as part of a message whose budget is ``budget`` (the active one)."""
+        if self.depth > budget.limits.max_depth:
+            raise LimitExceeded(_nested_too_deeply(budget.limits))
+        text = self._render(profile, context)
+        if self.fast:  # Jinja counts its own output, chunk by chunk
+            budget.emit(len(text))
+        return text
+
+
+def _failing(reason: Callable[[RenderLimits], str]) -> Renderer:
+    """A renderer for a template that cannot be compiled: every render fails."""
+
+    def render(profile: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+        raise LimitExceeded(reason(DEFAULT_LIMITS))
+
+    return render
 
 
 def compile_template(source: str) -> CompiledTemplate:
     """Compile ``source`` once (fast path for pure substitutions).
+
+    A template nested too deeply for Python to compile does not raise here:
+    each of its renders fails with ``LimitExceeded`` (activation refuses it
+    earlier).
 
     Raises:
         jinja2.TemplateSyntaxError: the source does not parse (activation
@@ -231,19 +325,35 @@ def compile_template(source: str) -> CompiledTemplate:
     fast = _fast(source)
     if fast is not None:
         return CompiledTemplate(source, True, fast)
-    template = _ENVIRONMENT.from_string(source)
+    ceiling = RenderLimits(max_depth=MAX_NESTING)
+    parsed = _parse(source, ceiling)
+    if isinstance(parsed, str):
+        return CompiledTemplate(source, False, _failing(_nested_too_deeply), MAX_NESTING + 1)
+    depth = max(tree_depth(parsed), _bracket_depth(source))
+    template = _compile(parsed, ceiling)
+    if isinstance(template, str):
+        reason = template
+        return CompiledTemplate(source, False, _failing(lambda _: reason), depth)
+    compiled = template
 
     def render(profile: Mapping[str, Any], context: Mapping[str, Any]) -> str:
         try:
-            return template.render(profile=profile, context=context)
+            return compiled.render(profile=profile, context=context)
         except jinja2.UndefinedError as exc:
             raise MissingAttribute(str(exc.message or exc)) from exc
+        except TemplateFailed:
+            raise
         except SecurityError as exc:
-            raise TemplateFailed(f"refused by the sandbox: {exc}") from exc
+            raise TemplateFailed(f"refused by the sandbox: {_ADDRESS.sub('', str(exc))}") from exc
+        except RecursionError as exc:
+            raise LimitExceeded(
+                "template recursion too deep: a macro or loop calls itself"
+            ) from exc
         except Exception as exc:  # user templates can fail in many ways
-            raise TemplateFailed(f"{type(exc).__name__}: {exc}") from exc
+            message = _ADDRESS.sub("", f"{type(exc).__name__}: {exc}")
+            raise TemplateFailed(message) from exc
 
-    return CompiledTemplate(source, False, render)
+    return CompiledTemplate(source, False, render, depth)
 
 
 @attrs.frozen
@@ -261,6 +371,31 @@ class CompiledContent:
         """Compile every field."""
         return cls({name: compile_template(source) for name, source in templates.items()})
 
-    def render(self, profile: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, str]:
-        """Render every field for one recipient (see ``CompiledTemplate.render``)."""
-        return {name: t.render(profile, context) for name, t in self.fields.items()}
+    def render(
+        self,
+        profile: Mapping[str, Any],
+        context: Mapping[str, Any],
+        limits: RenderLimits = DEFAULT_LIMITS,
+    ) -> dict[str, str]:
+        """Render every field for one recipient, as one message within ``limits``.
+
+        ``limits.max_output`` and ``limits.max_steps`` count all fields
+        together. A ``TemplateFailed`` names the field (``"... (in html)"``).
+
+        Raises:
+            MissingAttribute: the recipient lacks data a field needs.
+            TemplateFailed: a field failed otherwise (see ``CompiledTemplate.render``).
+        """
+        budget, token = start_budget(limits)
+        rendered = {}
+        try:
+            for name, template in self.fields.items():
+                try:
+                    rendered[name] = template.render_within(budget, profile, context)
+                except LimitExceeded as exc:
+                    raise LimitExceeded(f"{exc} (in {name})") from exc
+                except TemplateFailed as exc:
+                    raise TemplateFailed(f"{exc} (in {name})") from exc
+        finally:
+            end_budget(token)
+        return rendered

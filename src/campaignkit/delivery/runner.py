@@ -36,7 +36,8 @@ from campaignkit.delivery.gate import RateState, Verdict, gate
 from campaignkit.delivery.lease import LeaseLost, Leases
 from campaignkit.delivery.plan import Plan, make_plan
 from campaignkit.delivery.recording import Recorder, stopped, unsent
-from campaignkit.delivery.render import MissingAttribute, TemplateFailed
+from campaignkit.delivery.render import MissingAttribute, RenderLimits, TemplateFailed
+from campaignkit.delivery.sandbox import check_limits
 from campaignkit.delivery.tally import Tally, excluded, moved, queued
 from campaignkit.delivery.timing import Due, Timing
 from campaignkit.domain.campaign import Action
@@ -93,6 +94,8 @@ class DeliverySettings:
             Needs a store usable from two threads (both built-in stores are).
         proofs_per_hour: Proof messages one campaign may send in any rolling
             hour (counted from its history, so across processes).
+        render_limits: The output cap and render budget of one message
+            (``ck.RenderLimits``); a message beyond them is FAILED with the reason.
     """
 
     batch_size: int = 500
@@ -102,6 +105,7 @@ class DeliverySettings:
     lease: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(minutes=1))
     heartbeat: bool = True
     proofs_per_hour: int = attrs.field(default=50, validator=check_cap)
+    render_limits: RenderLimits = attrs.field(factory=RenderLimits, validator=check_limits)
 
 
 class Runner:
@@ -484,7 +488,9 @@ class Runner:
         if isinstance(verdict, Exclude):
             return unsent(run_id, campaign.id, action, profile.id, reason=verdict.reason)
         try:
-            fields = plan.contents[action.id].render(profile.attributes, plan.context(profile.id))
+            fields = plan.contents[action.id].render(
+                profile.attributes, plan.context(profile.id), self._settings.render_limits
+            )
         except MissingAttribute:
             return unsent(
                 run_id, campaign.id, action, profile.id, reason=ExclusionReason.MISSING_ATTRIBUTE
