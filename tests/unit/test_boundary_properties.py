@@ -629,6 +629,23 @@ KIT_VERBS: tuple[Verb, ...] = (
         {"name": _const("vip"), "profile_ids": _const(["p1", "p2"])},
     ),
     Verb(
+        "audiences.status", lambda s, a: s.kit.audiences.status(a["name"]), {"name": _const("vip")}
+    ),
+    Verb("audiences.count", lambda s, a: s.kit.audiences.count(a["name"]), {"name": _const("vip")}),
+    Verb(
+        "audiences.members",
+        lambda s, a: list(
+            s.kit.audiences.members(a["name"], namespace=a["namespace"], batch_size=a["batch_size"])
+        ),
+        {"name": _const("vip"), "namespace": _const("email"), "batch_size": _const(10)},
+    ),
+    Verb(
+        "profiles.scan",
+        lambda s, a: list(s.kit.profiles.scan(a["batch_size"])),  # type: ignore[attr-defined]
+        {"batch_size": _const(10)},
+    ),
+    Verb("run_until", lambda s, a: s.kit.run_until(a["when"]), {"when": _const(T0)}),
+    Verb(
         "audiences.define(where=)",
         lambda s, a: s.kit.audiences.define(a["name"], where=a["where"]),
         {"name": _const("everyone"), "where": _const(lambda p: True)},

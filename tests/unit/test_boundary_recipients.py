@@ -554,11 +554,13 @@ def test_kit_level_lookups_and_helpers_check_their_arguments(env: Env) -> None:
     refused(env, lambda: kit.subscribe(cast("Any", 5)), "listener must be a function")
     refused(env, lambda: kit.audiences.status(cast("Any", {})), "name must be a string")
     refused(env, lambda: kit.audiences.count(cast("Any", [1])), "name must be a string")
+    refused(env, lambda: kit.audiences.status(cast("Any", DEEP)), "name must be a string")
     members = kit.audiences.members
     refused(env, lambda: list(members(cast("Any", None), namespace="", batch_size=5)), "name must")
     refused(env, lambda: list(members("vip", namespace="", batch_size=0)), "batch_size is 0")
     scan = kit.profiles.scan  # type: ignore[attr-defined]
     refused(env, lambda: list(scan("x")), "batch_size must be a whole number")
     refused(env, lambda: list(scan(True)), "batch_size must be a whole number")
+    refused(env, lambda: list(scan(10**30)), "it must be at least 1 and at most 1000000")
     assert [len(batch) for batch in scan(1)] == [1, 1]
     assert kit.audiences.status("nobody") is None

@@ -235,7 +235,8 @@ def checked_profile_id(value: object, name: str = "profile_id") -> str:
     """
     if type(value) is not str or not checks.encodable(value):
         problems: list[str] = []
-        checks.text(problems, name, value, max_length=len(str(value)), allow_empty=True)
+        longest = len(value) if isinstance(value, str) else 0  # any length is looked up
+        checks.text(problems, name, value, max_length=longest, allow_empty=True)
         checks.raise_if(problems, "profile store")
     assert isinstance(value, str)
     return value
@@ -269,6 +270,10 @@ def checked_identity(namespace: object, value: object) -> tuple[str, str]:
     return checked_profile_id(namespace, "namespace"), checked_profile_id(value, "value")
 
 
+MAX_BATCH_SIZE = 1_000_000
+"""The largest batch a profile store or audience is asked for."""
+
+
 def check_batch_size(value: object) -> None:
     """Refuse a batch size that is not a whole number of at least 1.
 
@@ -276,5 +281,5 @@ def check_batch_size(value: object) -> None:
         ValidationError: naming ``batch_size``.
     """
     problems: list[str] = []
-    checks.whole_number(problems, "batch_size", value, minimum=1)
+    checks.whole_number(problems, "batch_size", value, minimum=1, maximum=MAX_BATCH_SIZE)
     checks.raise_if(problems, "profile store")
