@@ -79,6 +79,7 @@ def _fresh(path: Path, *, force: bool) -> None:
     Raises:
         StorageError: ``path`` holds something the demo did not write (and
             ``force`` is false), or is not a regular file; nothing was changed.
+            Or it cannot be created (its folder is missing, say).
     """
     if path.exists() or path.is_symlink():
         if not path.is_file():
@@ -92,8 +93,11 @@ def _fresh(path: Path, *, force: bool) -> None:
             )
         for leftover in (path, *(path.with_name(path.name + end) for end in _SIDE_FILES)):
             leftover.unlink(missing_ok=True)
-    with contextlib.closing(sqlite3.connect(path)) as raw:
-        raw.execute(f"PRAGMA user_version = {DEMO_MARKER}")
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as raw:
+            raw.execute(f"PRAGMA user_version = {DEMO_MARKER}")
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot create the demo database {path}: {exc}") from exc
 
 
 def run_demo(

@@ -149,6 +149,17 @@ def test_a_store_of_another_application_with_the_marker_is_not_a_demo_database(
     assert not is_demo_database(path)
 
 
+def test_a_file_that_cannot_be_created_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "missing-folder" / "demo.db"
+    assert main(["demo", "--db", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("campaignkit demo: error: cannot create the demo database")
+    assert len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_directory_is_refused_not_removed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
