@@ -297,9 +297,18 @@ class CompiledTemplate:
         if self.depth > budget.limits.max_depth:
             raise LimitExceeded(_nested_too_deeply(budget.limits))
         text = self._render(profile, context)
-        if self.fast:  # Jinja counts its own output, chunk by chunk
+        if self.fast:  # a Jinja template counts its own output
             budget.emit(len(text))
         return text
+
+    def substitute(self, profile: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+        """Render a fast-path template: plain lookups, no budget (the caller caps the output).
+
+        Raises:
+            MissingAttribute: the recipient lacks data the template needs.
+            TemplateFailed: a looked-up value is not text or a number.
+        """
+        return self._render(profile, context)
 
 
 def _failing(reason: Callable[[RenderLimits], str]) -> Renderer:
@@ -365,6 +374,10 @@ class CompiledContent:
     """
 
     fields: Mapping[str, CompiledTemplate]
+    _fast_only: bool = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_fast_only", all(t.fast for t in self.fields.values()))
 
     @classmethod
     def of(cls, templates: Mapping[str, str]) -> CompiledContent:
@@ -386,6 +399,8 @@ class CompiledContent:
             MissingAttribute: the recipient lacks data a field needs.
             TemplateFailed: a field failed otherwise (see ``CompiledTemplate.render``).
         """
+        if self._fast_only:  # no Jinja: only the output cap applies, no budget to set up
+            return self._render_fast(profile, context, limits)
         budget, token = start_budget(limits)
         rendered = {}
         try:
@@ -398,4 +413,22 @@ class CompiledContent:
                     raise TemplateFailed(f"{exc} (in {name})") from exc
         finally:
             end_budget(token)
+        return rendered
+
+    def _render_fast(
+        self, profile: Mapping[str, Any], context: Mapping[str, Any], limits: RenderLimits
+    ) -> dict[str, str]:
+        rendered, total = {}, 0
+        for name, template in self.fields.items():
+            try:
+                text = template.substitute(profile, context)
+            except TemplateFailed as exc:
+                raise type(exc)(f"{exc} (in {name})") from exc
+            total += len(text)
+            if total > limits.max_output:
+                try:
+                    Budget(limits).emit(total)
+                except LimitExceeded as exc:
+                    raise LimitExceeded(f"{exc} (in {name})") from None
+            rendered[name] = text
         return rendered

@@ -282,29 +282,37 @@ def _printed_length(arg: object, kind: str) -> int:
         return _NUMBER_TEXT
 
 
+@functools.lru_cache(maxsize=1024)
+def _printf_specs(text: str) -> tuple[tuple[str | None, str | None, str | None, str], ...]:
+    """The conversions of a ``%`` format (key, width, precision, kind), ``%%`` left out."""
+    return tuple(
+        (match["key"], match["width"], match["precision"], match["kind"])
+        for match in _PRINTF.finditer(text)
+        if match["kind"] != "%"
+    )
+
+
 def printf_length(template: str | bytes, args: object) -> int:
     """An upper bound of the length of ``template % args``; refuses unprintable arguments."""
     text = template.decode("latin-1") if isinstance(template, bytes) else template
     mapping = args if isinstance(args, Mapping) else None
     items = args if isinstance(args, tuple) else (args,)
     total, index = len(text), 0
-    for match in _PRINTF.finditer(text):
-        if match["kind"] == "%":
-            continue
-        for part in (match["width"], match["precision"]):
+    for key, width, precision, kind in _printf_specs(text):
+        for part in (width, precision):
             if part == "*":
                 star = items[index] if index < len(items) else 0
                 index += 1
                 total += abs(star) if isinstance(star, int) else 0
             elif part:
                 total += _number(part)
-        if match["key"] is not None and mapping is not None:
-            arg = mapping.get(match["key"])
+        if key is not None and mapping is not None:
+            arg = mapping.get(key)
         else:
             arg = items[index] if index < len(items) else None
             index += 1
         require_printable(arg)
-        total += _printed_length(arg, match["kind"])
+        total += _printed_length(arg, kind)
     return total
 
 
@@ -671,11 +679,11 @@ class _BoundedTemplate(jinja2.Template):
             budget, token = start_budget(DEFAULT_LIMITS)
         ctx = self.new_context(dict(*args, **kwargs))
         try:
-            parts = []
-            for chunk in self.root_render_func(ctx):
-                budget.emit(len(chunk))
-                parts.append(chunk)
-            return "".join(parts)
+            # what a render can produce is bounded already (printing and loop
+            # bodies are paid for), so the message is measured once, whole
+            text: str = self.environment.concat(self.root_render_func(ctx))
+            budget.emit(len(text))
+            return text
         except Exception:
             self.environment.handle_exception()
         finally:
