@@ -640,3 +640,34 @@ def test_python_recursion_while_compiling_is_a_nesting_problem(
 
     monkeypatch.setattr(render_module._ENVIRONMENT, "from_string", too_deep)
     assert (check_template("{{ 1 }}") or "").startswith("template nested too deeply")
+
+
+def test_proofs_and_checks_render_with_the_kits_limits(small_kit: ck.CampaignKit) -> None:
+    admin = small_kit.as_user("ada")
+    surface = admin.create_surface(
+        name="News", channel=C.EMAIL, settings=ck.EmailSettings(sender="n@example.com")
+    )
+    small_kit.profiles.upsert(
+        ck.Profile(
+            id="qa",
+            identities={"email": "qa@example.com"},
+            attributes={"n": 60},
+            consents={C.EMAIL: True},
+            test=True,
+        )
+    )
+    small_kit.audiences.define("qa-only", ["qa"])
+    html = "{% for i in range(profile.n) %}.{% endfor %}"  # 60: fine by default, not here
+    campaign = admin.create_campaign(
+        name="C",
+        audience="qa-only",
+        namespace="email",
+        actions=[ck.Action(surface.id, ck.EmailContent(subject="Hi", html=html))],
+        schedule=ck.Schedule(),
+    )
+    with pytest.raises(ck.ValidationError) as caught:
+        admin.send_proof(campaign.id, ["qa"])
+    assert "the limit is 50 (RenderLimits.max_range)" in str(caught.value)
+    result = admin.check(campaign.id)
+    assert result.ok
+    assert any("the limit is 50 (RenderLimits.max_range)" in w for w in result.warnings)

@@ -12,7 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 import attrs
 import jinja2
 
-from campaignkit.delivery.render import CompiledContent, MissingAttribute, TemplateFailed
+from campaignkit.delivery.render import (
+    CompiledContent,
+    MissingAttribute,
+    RenderLimits,
+    TemplateFailed,
+)
+from campaignkit.delivery.sandbox import DEFAULT_LIMITS
 from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.campaign_enums import Category
 from campaignkit.domain.channels import ChannelType
@@ -52,6 +58,7 @@ def render_proofs(
     *,
     run_id: str,
     suppressed: Suppressed,
+    limits: RenderLimits = DEFAULT_LIMITS,
 ) -> Rendered:
     """Render the newest version of ``campaign`` for each test profile.
 
@@ -62,6 +69,7 @@ def render_proofs(
         run_id: The ``proof-...`` id the messages carry.
         suppressed: Looks up suppressed addresses (whatever the category: a
             proof is never worth a bounce).
+        limits: The kit's render limits (a proof renders like a delivery).
     """
     version = campaign.newest_version
     namespace = version.namespace or ""
@@ -83,7 +91,7 @@ def render_proofs(
                 problems.append(f"profile {profile.id!r} has no {action.channel} address")
                 continue
             try:
-                fields = content.render(profile.attributes, {})
+                fields = content.render(profile.attributes, {}, limits)
             except (MissingAttribute, TemplateFailed) as exc:
                 problems.append(f"action {action.id} for profile {profile.id!r}: {exc}")
                 continue

@@ -15,7 +15,12 @@ from collections.abc import Sequence
 
 import attrs
 
-from campaignkit.delivery.render import CompiledContent, MissingAttribute, TemplateFailed
+from campaignkit.delivery.render import (
+    CompiledContent,
+    MissingAttribute,
+    RenderLimits,
+    TemplateFailed,
+)
 from campaignkit.domain import checks
 from campaignkit.domain.campaign import Action, Campaign, CampaignVersion, Verb
 from campaignkit.domain.campaign_enums import CampaignStatus, CampaignType
@@ -148,7 +153,14 @@ class CheckVerbs(SessionBase):
         receiving = 0
         reasons: Counter[ExclusionReason] = Counter()
         for profile in sample:
-            outcome = _try(campaign, version, contents, profile, empty_context=empty_context)
+            outcome = _try(
+                campaign,
+                version,
+                contents,
+                profile,
+                empty_context=empty_context,
+                limits=self._kit.delivery.render_limits,
+            )
             warnings.extend(outcome.warnings)
             reasons.update(outcome.excluded)
             receiving += outcome.receives
@@ -194,6 +206,7 @@ def _try(
     profile: Profile,
     *,
     empty_context: bool,
+    limits: RenderLimits,
 ) -> _Tried:
     """Decide and render one sampled member for every action."""
     warnings: list[str] = []
@@ -215,7 +228,7 @@ def _try(
             content = contents.get(action.id)
             if content is None:
                 continue
-            content.render(profile.attributes, {})
+            content.render(profile.attributes, {}, limits)
         except MissingAttribute as exc:
             where = " with an empty API context" if empty_context else ""
             warnings.append(

@@ -116,6 +116,7 @@ class DeliveryVerbs(SessionBase):
                 [found[pid] for pid in ids],
                 run_id=f"proof-{kit.ids('proof')}",
                 suppressed=uow.suppressions.suppressed,
+                limits=kit.delivery.render_limits,
             )
             problems = list(rendered.problems)
             sending = rendered.to_send
