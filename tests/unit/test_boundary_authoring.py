@@ -249,6 +249,12 @@ def test_schedule_checks_every_field(kwargs: dict[str, Any], expected: str) -> N
         (lambda: ck.Waves.counts([True, 2], every=HOUR), "waves: size 1 must be a whole number"),
         (lambda: ck.Waves.counts([1] * 2000, every=HOUR), "waves: 2000 waves"),
         (lambda: ck.Waves("equal", (1, 1), HOUR), "waves sizing must be a WaveSizing"),  # type: ignore[arg-type]
+        (lambda: ck.Waves.counts([1, 2], every=5), "waves every must be a pendulum.Duration"),  # type: ignore[arg-type]
+        (lambda: ck.FrequencyCap(1, per=5), "frequency cap period must be a pendulum.Duration"),  # type: ignore[arg-type]
+        (
+            lambda: ck.Schedule(send_window=pendulum.duration()),
+            "schedule send_window must be positive",
+        ),
     ],
 )
 def test_value_constructors_name_the_wrong_field(
@@ -257,6 +263,28 @@ def test_value_constructors_name_the_wrong_field(
     with pytest.raises(ck.ValidationError) as caught:
         build()
     names(caught.value.problems, expected)
+
+
+def test_policy_conditions_report_bad_names() -> None:
+    many = ck.PolicyConditions(tags=frozenset(str(i) for i in range(1001)))
+    assert many.problems() == ["tags has more than 1000 entries"]
+    typed = ck.PolicyConditions(requesters=frozenset({5}), requester_groups=frozenset({" "}))  # type: ignore[arg-type]
+    assert typed.problems() == [
+        "requesters entry must be a string, not int 5",
+        "requester_groups entry ' ' must not be blank",
+    ]
+
+
+def test_a_version_refuses_a_naive_creation_time_and_a_bare_action_string() -> None:
+    with pytest.raises(ck.ValidationError) as caught:
+        ck.CampaignVersion(
+            number=1,
+            created_at=dt.datetime(2026, 12, 1, 9),  # type: ignore[arg-type]
+            created_by="ada",
+            actions="act",  # type: ignore[arg-type]
+        )
+    names(caught.value.problems, "version created_at must be timezone-aware")
+    names(caught.value.problems, "actions must be a list of Action values, not str 'act'")
 
 
 def test_stored_aggregates_check_types_but_not_sizes() -> None:
@@ -320,6 +348,8 @@ def test_stored_aggregates_check_types_but_not_sizes() -> None:
         ({"actions": 5}, "actions must be a list of Action values"),
         ({"quiet_hours": ck.QuietHours("21:00", "08:00")}, "quiet_hours must be a list"),
         ({"create_profiles": "yes"}, "create_profiles must be True or False"),
+        ({"quiet_hours": ["21:00-08:00"]}, "quiet_hours takes ck.QuietHours values"),
+        ({"actions": [None]}, "action 1 is a NoneType, not an Action"),
     ],
 )
 def test_create_campaign_names_each_bad_argument(
@@ -632,6 +662,15 @@ def test_import_reports_malformed_documents_as_validation_errors(env: Env) -> No
     names(problems, "campaign 7", "is invalid")
     names(problems, "campaign 5", "audience is 300 characters long")
     names(problems, "campaign 8", "not a campaignkit document envelope")
+
+
+def test_import_refuses_a_version_beyond_the_action_limit(env: Env) -> None:
+    full = env.admin.create_campaign(name="Full", actions=[env.action()])
+    package = env.admin.export([full.id])
+    version = package["campaigns"][0]["data"]["draft_version"]
+    version["actions"] = version["actions"] * (checks.MAX_ACTIONS + 1)
+    problems = refused(env, lambda e: e.admin.import_(package))
+    names(problems, "campaign 1", "actions has 51 items; the limit is 50")
 
 
 def test_import_refuses_a_package_of_too_many_campaigns(env: Env) -> None:

@@ -381,9 +381,7 @@ def collection(problems: list[str], name: str, value: object, *, max_items: int,
     return True
 
 
-def sequence_of(
-    problems: list[str], name: str, value: object, kind: type, *, max_items: int | None = None
-) -> tuple[object, ...]:
+def sequence_of(problems: list[str], name: str, value: object, kind: type) -> tuple[object, ...]:
     """Check a list or tuple whose items are all ``kind`` (never one bare value).
 
     Returns:
@@ -391,9 +389,6 @@ def sequence_of(
     """
     if not isinstance(value, (list, tuple)):
         problems.append(f"{name} must be a list of {kind.__name__} values, not {describe(value)}")
-        return ()
-    if max_items is not None and len(value) > max_items:
-        problems.append(f"{name} has {len(value)} items; the limit is {max_items}")
         return ()
     before = len(problems)
     for index, item in enumerate(value):

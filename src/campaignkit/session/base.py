@@ -103,9 +103,8 @@ class SessionBase:
     def _new_id(self, prefix: str) -> str:
         return self._kit.ids(prefix)
 
-    def _with_ids(self, actions: object) -> tuple[Action, ...]:
-        if isinstance(actions, Action) or not isinstance(actions, Iterable):
-            raise ValidationError([f"actions must be a list of Action, not {actions!r}"])
+    def _with_ids(self, actions: Iterable[object]) -> tuple[Action, ...]:
+        """The actions with an id each; the collection itself was checked by the verb."""
         result = []
         problems = []
         for number, action in enumerate(actions, start=1):
