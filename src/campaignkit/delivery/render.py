@@ -86,6 +86,11 @@ def _nested_too_deeply(limits: RenderLimits, detail: str = "") -> str:
     return f"template nested too deeply: {detail}; flatten its blocks and expressions"
 
 
+def _opening_brackets(source: str) -> int:
+    """Opening brackets anywhere in ``source``: a cheap upper bound of how deeply they nest."""
+    return sum(source.count(bracket) for bracket in "([{")
+
+
 def _bracket_depth(source: str) -> int:
     """How deeply brackets nest in ``source``'s expressions (tokens only, no parsing)."""
     depth = deepest = 0
@@ -129,8 +134,7 @@ def _parse(source: str, limits: RenderLimits) -> nodes.Template | str:
     Raises:
         jinja2.TemplateSyntaxError: the source does not parse.
     """
-    opening = sum(source.count(bracket) for bracket in "([{")  # bounds the depth: cheap
-    if opening > limits.max_depth and _bracket_depth(source) > limits.max_depth:
+    if _opening_brackets(source) > limits.max_depth and _bracket_depth(source) > limits.max_depth:
         return _nested_too_deeply(limits)
     try:
         tree = _ENVIRONMENT.parse(source)
@@ -338,7 +342,9 @@ def compile_template(source: str) -> CompiledTemplate:
     parsed = _parse(source, ceiling)
     if isinstance(parsed, str):
         return CompiledTemplate(source, False, _failing(_nested_too_deeply), MAX_NESTING + 1)
-    depth = max(tree_depth(parsed), _bracket_depth(source))
+    depth = tree_depth(parsed)
+    if _opening_brackets(source) > depth:  # brackets might nest deeper than the tree
+        depth = max(depth, _bracket_depth(source))
     template = _compile(parsed, ceiling)
     if isinstance(template, str):
         reason = template
