@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pendulum
 
 from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.checks import shown
 from campaignkit.domain.triggers import MAX_RECIPIENTS, Execution, Recipient
 from campaignkit.errors import (
     ApprovalRequired,
@@ -68,7 +69,7 @@ def _text(body: Mapping[str, Any], key: str, path: str, problems: list[str]) -> 
         problems.append(f"{path} is required")
         return ""
     if not isinstance(value, str) or not value.strip():
-        problems.append(f"{path} must be a non-empty string, not {value!r}")
+        problems.append(f"{path} must be a non-empty string, not {shown(value)}")
         return ""
     return value
 
@@ -130,7 +131,7 @@ def parse_recipients(body: Mapping[str, Any], problems: list[str]) -> list[Recip
             continue
         kind = item.get("type")
         if kind not in RECIPIENT_TYPES:
-            problems.append(f"{path}.type must be 'aep' or 'external', not {kind!r}")
+            problems.append(f"{path}.type must be 'aep' or 'external', not {shown(kind)}")
         user_id = _text(item, "userId", f"{path}.userId", problems)
         namespace = _text(item, "namespace", f"{path}.namespace", problems)
         channel_data = _channel_data(
@@ -204,7 +205,7 @@ def _instant(raw: object, path: str, problems: list[str]) -> pendulum.DateTime |
         if parsed.tzinfo is None:
             raise ValueError(raw)
     except (TypeError, ValueError):
-        problems.append(f"{path} must be an ISO 8601 instant with a UTC offset, not {raw!r}")
+        problems.append(f"{path} must be an ISO 8601 instant with a UTC offset, not {shown(raw)}")
         return None
     return pendulum.instance(parsed)
 
