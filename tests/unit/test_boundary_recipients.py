@@ -564,3 +564,20 @@ def test_kit_level_lookups_and_helpers_check_their_arguments(env: Env) -> None:
     refused(env, lambda: list(scan(10**30)), "it must be at least 1 and at most 1000000")
     assert [len(batch) for batch in scan(1)] == [1, 1]
     assert kit.audiences.status("nobody") is None
+
+
+def test_an_ajo_body_names_unprintable_values_without_failing(env: Env) -> None:
+    body = {
+        "requestId": Unprintable(),
+        "campaignId": env.receipt,
+        "recipients": [{"type": DEEP, "userId": "p1@example.com", "namespace": "email"}],
+    }
+    problems = refused(env, lambda: ajo.execute_unitary(env.admin, body))
+    assert len(problems) == 2
+    assert problems[0].startswith("requestId must be a non-empty string, not <Unprintable")
+    assert problems[1] == (
+        "recipients[0].type must be 'aep' or 'external', not {'a': {'a': {'a': {...}}}}"
+    )
+    audience = {"campaignId": env.mailing, "schedule": {"executeAt": Unprintable()}}
+    [problem] = refused(env, lambda: ajo.execute_audience(env.admin, audience))
+    assert problem.startswith("schedule.executeAt must be an ISO 8601 instant")
