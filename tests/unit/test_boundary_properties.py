@@ -902,6 +902,56 @@ CONSTRUCTORS: tuple[Constructor, ...] = (
     Constructor("Waves.equal", ck.Waves.equal, {"count": 3, "every": _DAY}),
     Constructor("Waves.percentages", ck.Waves.percentages, {"parts": [50, 50], "every": _DAY}),
     Constructor("Waves.counts", ck.Waves.counts, {"parts": [10, 20], "every": _DAY}),
+    Constructor(
+        "PolicyConditions",
+        ck.PolicyConditions,
+        {
+            "types": frozenset({ck.CampaignType.SCHEDULED}),
+            "channels": None,
+            "tags": frozenset({"winter"}),
+            "name_contains": "sale",
+            "name_equals": None,
+            "requesters": None,
+            "requester_groups": None,
+            "match": "all",
+        },
+    ),
+    Constructor(
+        "LifecycleRules",
+        ck.LifecycleRules,
+        {
+            "completion_after": pendulum.duration(days=3),
+            "archive_retention": pendulum.duration(days=30),
+            "missed_occurrences": "latest",
+        },
+    ),
+    Constructor(
+        "DeliverySettings",
+        ck.DeliverySettings,
+        {
+            "batch_size": 500,
+            "max_attempts": 5,
+            "retry_base": pendulum.duration(seconds=30),
+            "retry_cap": pendulum.duration(hours=1),
+            "lease": pendulum.duration(minutes=5),
+            "heartbeat": True,
+        },
+    ),
+    Constructor(
+        "CampaignKit.in_memory",
+        ck.CampaignKit.in_memory,
+        {
+            "clock": ManualClock(T0),
+            "channels": None,
+            "policy": None,
+            "profile_permissions": None,
+            "lifecycle": None,
+            "delivery": None,
+            "ids": SequentialIds(),
+            "progress": None,
+            "audiences": None,
+        },
+    ),
 )
 
 
