@@ -671,3 +671,17 @@ def test_proofs_and_checks_render_with_the_kits_limits(small_kit: ck.CampaignKit
     result = admin.check(campaign.id)
     assert result.ok
     assert any("the limit is 50 (RenderLimits.max_range)" in w for w in result.warnings)
+
+
+def test_comparisons_and_tests_pay_for_what_they_walk() -> None:
+    assert (
+        render("{{ 1 < 2 < 3 }}{{ 3 > 2 > 5 }}{{ 'a' in 'abc' }}{{ 'z' not in 'abc' }}")
+        == "TrueFalseTrueTrue"
+    )
+    assert render("{{ 1 == 1 != 2 }}{{ 2 >= 2 <= 3 }}{{ 2 is divisibleby 2 }}") == "TrueTrueTrue"
+    assert render("{% for i in range(3) if i != 1 %}{{ i }}{% endfor %}") == "02"
+    big = ["x"] * 50_000
+    compare = "{% for i in range(20) %}{% if profile.big == profile.big %}{% endif %}{% endfor %}"
+    assert "render budget exceeded" in failure(compare, ck.RenderLimits(), big=big)
+    search = "{% for i in range(20) %}{% if 'z' is in profile.s %}{% endif %}{% endfor %}"
+    assert "render budget exceeded" in failure(search, ck.RenderLimits(), s="x" * 150_000)

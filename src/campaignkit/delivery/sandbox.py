@@ -6,8 +6,9 @@ templates away from Python internals. This module adds what it leaves open:
 - a **render budget** (:attr:`RenderLimits.max_steps`) counted, never timed,
   so a message renders or fails the same way on every machine: a loop
   iteration costs 1 plus the size of the loop body, a macro call the size of
-  its body, a filter or method call 1 plus the items (or 16 characters) it
-  walks, and every 16 characters of text a template builds or prints cost 1;
+  its body, a filter, method call, comparison or test 1 plus the items (or 16
+  characters) it walks, and every 16 characters of text a template builds or
+  prints cost 1;
 - **capped builders**: ``range`` (:attr:`RenderLimits.max_range`), ``*``,
   ``+``, ``**``, ``%``, ``~``, ``format``, ``center``/``ljust``/``rjust``/
   ``zfill``, ``expandtabs``, ``replace``, ``join``, ``indent``,
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import operator
 import re
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -96,9 +98,9 @@ class RenderLimits:
             text any one expression may build.
         max_steps: The render budget of one message: a loop iteration costs
             1 plus the size of its body (in syntax nodes), a macro call the
-            size of its body, a filter or method call 1 plus the items (or
-            16 characters) it walks, and every 16 characters built or printed
-            cost 1.
+            size of its body, a filter, method call, comparison or test 1
+            plus the items (or 16 characters) it walks, and every 16
+            characters built or printed cost 1.
         max_range: The most numbers one ``range(...)`` may give.
         max_depth: How deeply a template's blocks and expressions may nest
             (at most 64); checked at activation.
@@ -564,6 +566,30 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     return bounded
 
 
+def _bounded_test(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A Jinja test (``is in``, ``is sameas``...) paying for what it may walk."""
+    passes = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
+
+    @functools.wraps(func)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        current_budget().charge(1 + sum(weight(a) for a in args[passes:]))
+        return func(*args, **kwargs)
+
+    return bounded
+
+
+_OPERATORS: Final[Mapping[str, Callable[[Any, Any], Any]]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "gteq": operator.ge,
+    "lt": operator.lt,
+    "lteq": operator.le,
+    "in": lambda item, container: item in container,
+    "notin": lambda item, container: item not in container,
+}
+
+
 # ---------------------------------------------------------------- formatting
 
 
@@ -630,16 +656,20 @@ def _instrument(tree: nodes.Template, environment: jinja2.Environment) -> None:
 
     Each loop's iterable charges 1 step per item (plus its ``if`` test), each
     pass through a loop body and each macro call charge the body's size,
-    and ``a ~ b`` becomes a bounded call (never folded at compile time).
+    ``a ~ b`` becomes a bounded call (never folded at compile time), and a
+    comparison pays for the items or text it may walk (``==``, ``in``).
     """
     stack: list[nodes.Node] = [tree]
     while stack:
         node = stack.pop()
         for name, value in node.iter_fields():
-            if isinstance(value, nodes.Concat):
-                setattr(node, name, _bounded_concat(value))
+            if isinstance(value, (nodes.Concat, nodes.Compare)):
+                setattr(node, name, _bounded_expr(value))
             elif isinstance(value, list):
-                value[:] = [_bounded_concat(v) if isinstance(v, nodes.Concat) else v for v in value]
+                value[:] = [
+                    _bounded_expr(v) if isinstance(v, (nodes.Concat, nodes.Compare)) else v
+                    for v in value
+                ]
         if isinstance(node, nodes.For):
             line, body_cost = node.lineno, tree_size(node.body)
             per_item = 1 + tree_size(node.test)
@@ -663,9 +693,13 @@ def _charge(cost: int, lineno: int) -> nodes.ExprStmt:
     return nodes.ExprStmt(_helper("charge", [_const(cost, lineno)], lineno), lineno=lineno)
 
 
-def _bounded_concat(node: nodes.Concat) -> nodes.Call:
-    operands = nodes.Tuple(node.nodes, "load", lineno=node.lineno)
-    return _helper("bounded_concat", [operands], node.lineno)
+def _bounded_expr(node: nodes.Concat | nodes.Compare) -> nodes.Call:
+    """``a ~ b`` as ``bounded_concat``, ``a == b`` (any comparison) as ``compare``."""
+    if isinstance(node, nodes.Concat):
+        operands = nodes.Tuple(node.nodes, "load", lineno=node.lineno)
+        return _helper("bounded_concat", [operands], node.lineno)
+    ops = nodes.Const(tuple(op.op for op in node.ops), lineno=node.lineno)
+    return _helper("compare", [ops, node.expr, *(op.expr for op in node.ops)], node.lineno)
 
 
 class _BoundedTemplate(jinja2.Template):
@@ -719,6 +753,9 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         bounded["join"] = _bounded_filter("join", _join)
         bounded["sum"] = _bounded_filter("sum", _sum)
         self.filters = bounded
+        self.tests = {
+            name: _bounded_test(cast("Callable[..., Any]", t)) for name, t in self.tests.items()
+        }
 
     def _generate(
         self,
@@ -739,6 +776,18 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def counted(self, iterable: Iterable[Any], cost: int) -> _Counted:
         """A loop's iterable, each item paid for."""
         return _Counted(iterable, cost)
+
+    def compare(self, ops: tuple[str, ...], first: Any, *rest: Any) -> Any:
+        """``a < b < c``, ``a in b``...: like Python's chain, each step paid for its operands."""
+        budget = current_budget()
+        left, result = first, True
+        for op, right in zip(ops, rest, strict=True):
+            budget.charge(1 + weight(left) + weight(right))
+            result = _OPERATORS[op](left, right)
+            if not result:
+                return result
+            left = right
+        return result
 
     def bounded_concat(self, parts: tuple[Any, ...]) -> str:
         """``a ~ b ~ ...``: printable operands, capped result."""
