@@ -265,6 +265,49 @@ def test_value_constructors_name_the_wrong_field(
     names(caught.value.problems, expected)
 
 
+@pytest.mark.parametrize(
+    ("build", "expected"),
+    [
+        (
+            lambda: ck.Schedule(send_window=pendulum.duration(days=367)),
+            "schedule send_window is longer than the limit of 366 days",
+        ),
+        (
+            lambda: ck.FrequencyCap(1, pendulum.duration(days=10**6)),
+            "frequency cap period is longer than the limit of 366 days",
+        ),
+        (
+            lambda: ck.Waves.equal(count=2, every=pendulum.duration(days=367)),
+            "waves must be at most 366 days apart, not 52 weeks 3 days",
+        ),
+        (
+            lambda: ck.Waves.equal(count=2, every=dt.timedelta(minutes=1)),
+            "waves must be at least 30 minutes apart, not 1 minute",
+        ),
+    ],
+)
+def test_periods_are_bounded_so_date_arithmetic_cannot_overflow(
+    build: Callable[[], object], expected: str
+) -> None:
+    with pytest.raises(ck.ValidationError) as caught:
+        build()
+    assert caught.value.problems == [expected]
+    ck.Schedule(send_window=checks.MAX_PERIOD)  # the limit itself is fine
+
+
+def test_standard_library_periods_are_kept_as_pendulum_durations(env: Env) -> None:
+    schedule = ck.Schedule(
+        send_window=dt.timedelta(hours=3),
+        waves=ck.Waves.equal(count=2, every=dt.timedelta(hours=1)),
+    )
+    cap = ck.FrequencyCap(2, dt.timedelta(days=1))
+    for period in (schedule.send_window, cap.per, schedule.waves.every if schedule.waves else None):
+        assert type(period) is pendulum.Duration
+    stored = env.admin.get(env.admin.create_campaign(name="Periods", schedule=schedule).id)
+    assert stored.newest_version.schedule == schedule
+    assert type(stored.newest_version.schedule.send_window) is pendulum.Duration
+
+
 def test_policy_conditions_report_bad_names() -> None:
     many = ck.PolicyConditions(tags=frozenset(str(i) for i in range(1001)))
     assert many.problems() == ["tags has more than 1000 entries"]

@@ -17,6 +17,8 @@ import reprlib
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
+import pendulum
+
 from campaignkit.errors import ValidationError
 
 MAX_NAME = 256
@@ -306,6 +308,12 @@ def utf8_string(problems: list[str], name: str, value: object, *, optional: bool
         )
 
 
+MAX_PERIOD = datetime.timedelta(days=366)
+"""Longest send window, frequency-cap period or time between two waves.
+
+A period of a million days made every run of its campaign (or, for a cap,
+of its channel) fail with ``OverflowError``; a year is more than any real one.
+"""
 MAX_POLICY_NAMES = 1000
 """Reviewers, reviewer groups, requesters or tags named by one approval policy."""
 MAX_ACTIONS = 50
@@ -351,6 +359,21 @@ def aware_datetime(problems: list[str], name: str, value: object) -> bool:
         )
         return False
     return True
+
+
+def as_duration(value: datetime.timedelta) -> pendulum.Duration:
+    """A standard-library ``timedelta`` as the equal ``pendulum.Duration``; anything else as is.
+
+    An attrs converter: a store that round-trips through JSON gives back a
+    ``pendulum.Duration``, so the in-memory store must hold one too. Values of
+    other types are left for the field's check to name.
+    """
+    given: object = value  # hosts without a type checker pass anything
+    if isinstance(given, datetime.timedelta) and not isinstance(given, pendulum.Duration):
+        return pendulum.duration(
+            days=given.days, seconds=given.seconds, microseconds=given.microseconds
+        )
+    return value  # type: ignore[return-value]  # a Duration, or a wrong type to be named
 
 
 def whole_number(

@@ -194,7 +194,7 @@ class FrequencyCap:
     """
 
     max: int
-    per: pendulum.Duration
+    per: pendulum.Duration = attrs.field(converter=checks.as_duration)
 
     def __attrs_post_init__(self) -> None:
         problems = []
@@ -211,6 +211,10 @@ class FrequencyCap:
             problems.append(period)
         elif self.per.total_seconds() <= 0:
             problems.append("frequency cap period must be positive")
+        elif self.per > checks.MAX_PERIOD:
+            problems.append(
+                f"frequency cap period is longer than the limit of {checks.MAX_PERIOD.days} days"
+            )
         if problems:
             raise ValidationError(problems)
 

@@ -62,6 +62,8 @@ def _valid_window(_instance: object, _attribute: object, value: pendulum.Duratio
     problem = calendar_units_problem(value, "schedule send_window")
     if problem is None and value.total_seconds() <= 0:
         problem = "schedule send_window must be positive, such as pendulum.duration(hours=12)"
+    elif problem is None and value > checks.MAX_PERIOD:
+        problem = f"schedule send_window is longer than the limit of {checks.MAX_PERIOD.days} days"
     if problem:
         raise ValidationError([problem], subject="schedule")
 
@@ -89,7 +91,9 @@ class Schedule:
     use_profile_timezone: bool = False
     waves: Waves | None = None
     send_window: pendulum.Duration = attrs.field(
-        factory=lambda: pendulum.duration(hours=12), validator=_valid_window
+        factory=lambda: pendulum.duration(hours=12),
+        converter=checks.as_duration,
+        validator=_valid_window,
     )
 
     def __attrs_post_init__(self) -> None:

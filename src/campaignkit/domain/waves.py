@@ -9,6 +9,7 @@ smaller than the audience) are excluded, not dropped.
 
 from __future__ import annotations
 
+import datetime
 import enum
 import hashlib
 from collections.abc import Sequence
@@ -56,7 +57,12 @@ def _parts(parts: object) -> tuple[int, ...]:
     return tuple(parts)  # type: ignore[arg-type]  # a list or tuple, checked above
 
 
-def _check(sizes: Sequence[int], every: pendulum.Duration, *, sum_to: int | None) -> None:
+def _words(every: datetime.timedelta) -> str:
+    """A duration in words; a standard-library ``timedelta`` has no ``in_words``."""
+    return pendulum.duration(seconds=every.total_seconds()).in_words()
+
+
+def _check(sizes: Sequence[int], every: datetime.timedelta, *, sum_to: int | None) -> None:
     sizes = _parts(sizes)
     problems = []
     if not MIN_WAVES <= len(sizes) <= MAX_WAVES:
@@ -69,7 +75,11 @@ def _check(sizes: Sequence[int], every: pendulum.Duration, *, sum_to: int | None
     if calendar is not None:
         problems.append(calendar)
     elif every < MIN_SPACING:
-        problems.append(f"waves must be at least 30 minutes apart, not {every.in_words()}")
+        problems.append(f"waves must be at least 30 minutes apart, not {_words(every)}")
+    elif every > checks.MAX_PERIOD:
+        problems.append(
+            f"waves must be at most {checks.MAX_PERIOD.days} days apart, not {_words(every)}"
+        )
     if problems:
         raise ValidationError(problems)
 
@@ -86,7 +96,7 @@ class Waves:
 
     sizing: WaveSizing
     sizes: tuple[int, ...]
-    every: pendulum.Duration
+    every: pendulum.Duration = attrs.field(converter=checks.as_duration)
 
     def __attrs_post_init__(self) -> None:
         """Refuse waves the builders would refuse (values loaded from a document too)."""
@@ -102,7 +112,7 @@ class Waves:
         )
 
     @classmethod
-    def equal(cls, *, count: int, every: pendulum.Duration) -> Waves:
+    def equal(cls, *, count: int, every: datetime.timedelta) -> Waves:
         """``count`` waves of equal size, ``every`` apart."""
         if isinstance(count, bool) or not isinstance(count, int):
             raise ValidationError(
@@ -116,14 +126,14 @@ class Waves:
         return cls(WaveSizing.EQUAL, sizes, every)
 
     @classmethod
-    def percentages(cls, parts: Sequence[int], *, every: pendulum.Duration) -> Waves:
+    def percentages(cls, parts: Sequence[int], *, every: datetime.timedelta) -> Waves:
         """Waves sized as percentages of the audience (must total 100)."""
         sizes = _parts(parts)
         _check(sizes, every, sum_to=100)
         return cls(WaveSizing.PERCENTAGES, sizes, every)
 
     @classmethod
-    def counts(cls, parts: Sequence[int], *, every: pendulum.Duration) -> Waves:
+    def counts(cls, parts: Sequence[int], *, every: datetime.timedelta) -> Waves:
         """Waves of absolute sizes; recipients beyond the last wave are excluded."""
         sizes = _parts(parts)
         _check(sizes, every, sum_to=None)
