@@ -762,3 +762,38 @@ def test_structured_rules_refuse_values_of_the_wrong_type_without_repr_trouble(
     if not isinstance(junk, str):
         [at] = problems_of(lambda: Recurrence.daily(at=junk))  # type: ignore[arg-type]
         assert at.startswith("recurrence time must be HH:MM in 24-hour form, e.g. '09:00', not ")
+
+
+@pytest.mark.parametrize(
+    ("rule", "start", "fires"),
+    [
+        ("FREQ=YEARLY;BYMONTH=2", utc(2027, 1, 31, 9), False),  # 31 February, from the start
+        ("FREQ=YEARLY;BYMONTH=2", utc(2027, 1, 15, 9), True),
+        ("FREQ=YEARLY;BYMONTH=4;BYMONTHDAY=31", utc(2027, 1, 1, 9), False),
+        ("FREQ=YEARLY;BYYEARDAY=366;BYMONTH=1", utc(2027, 1, 1, 9), False),
+        ("FREQ=YEARLY;BYYEARDAY=366", utc(2027, 1, 1, 9), True),  # 31 December of leap years
+        ("FREQ=MONTHLY;BYMONTHDAY=30;BYMONTH=2", utc(2027, 1, 1, 9), False),
+        ("FREQ=MONTHLY;INTERVAL=12;BYMONTHDAY=30", utc(2027, 2, 1, 9), False),  # Februaries only
+        ("FREQ=MONTHLY;INTERVAL=12;BYMONTHDAY=30", utc(2027, 3, 1, 9), True),
+        ("FREQ=MONTHLY;INTERVAL=6;BYMONTH=5", utc(2027, 3, 1, 9), False),  # March, September
+        ("FREQ=MONTHLY", utc(2027, 1, 31, 9), True),  # the months that have a 31st
+        ("FREQ=MONTHLY;BYDAY=1FR;BYMONTHDAY=1,2,3,4,5,6,7", utc(2027, 1, 1, 9), True),
+        ("FREQ=DAILY;BYHOUR=9;BYSETPOS=2", utc(2027, 1, 1, 9), False),
+        ("FREQ=DAILY;BYHOUR=9,18;BYSETPOS=2", utc(2027, 1, 1, 9), True),
+        ("FREQ=HOURLY;BYMINUTE=0,30;BYSETPOS=-3", utc(2027, 1, 1, 9), False),
+        ("FREQ=MINUTELY;BYSECOND=0;BYSETPOS=1", utc(2027, 1, 1, 9), True),
+        ("FREQ=SECONDLY;BYMONTH=1;BYSETPOS=2", utc(2027, 1, 1, 9), False),
+        ("FREQ=WEEKLY;BYMONTH=2;BYSETPOS=2", utc(2027, 1, 1, 9), False),  # one day a week
+        ("FREQ=WEEKLY;BYDAY=MO,TU;BYSETPOS=-2", utc(2027, 1, 1, 9), True),
+        ("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=5", utc(2027, 1, 1, 9), True),
+    ],
+)
+def test_rules_that_never_fire_are_found_without_dateutils_walk(
+    rule: str, start: pendulum.DateTime, fires: bool
+) -> None:
+    began = time.perf_counter()
+    first = next(occurrences(Recurrence.rrule(rule), zone="UTC", anchor=start), None)
+    assert (first is not None) is fires
+    assert time.perf_counter() - began < 0.3
+    if first is not None:  # and where dateutil says
+        assert first == _dateutil_instants(start.format("YYYYMMDDTHHmmss"), rule, 1)[0]

@@ -10,10 +10,10 @@ first ``count`` occurrences itself), so ``COUNT`` and ``UNTIL`` never meet in
 dateutil (that pair raises a ``DeprecationWarning`` there).
 
 dateutil looks for a match period by period until the year 9999: a rule whose
-dates can never match (``FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30``) would cost it
-seconds on every call. :func:`dateutil_rule` finds those rules first (for
-WEEKLY and finer frequencies; MONTHLY and YEARLY walks are short) and gives
-None, as for a rule dateutil itself finds empty.
+dates can never match (``FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30``) or whose
+BYSETPOS is beyond every period (``FREQ=DAILY;BYHOUR=9;BYSETPOS=2``) would cost
+it up to 13 seconds on every call. :func:`dateutil_rule` finds those rules
+first and gives None, as for a rule dateutil itself finds empty.
 
 Pure: no clock, no I/O.
 """
@@ -23,6 +23,7 @@ from __future__ import annotations
 import calendar
 import datetime
 import functools
+import math
 import re
 from typing import Final, Literal
 
@@ -303,7 +304,8 @@ def dateutil_rule(
         by["bysecond"] = tuple(second for second in by["bysecond"] if second < 60)
         if not by["bysecond"]:
             return None
-    if not _dates_can_match(parts, start.weekday()):
+    can_match = _dates_can_match(parts, start.month, start.day, start.weekday())
+    if not can_match or not _positions_can_match(parts):
         return None
     byweekday = None
     if parts.byday is not None:
@@ -339,6 +341,88 @@ def _rrule(
     )
 
 
+_DAYS_PER_PERIOD: Final[dict[int, int]] = {rrule.YEARLY: 366, rrule.MONTHLY: 31, rrule.WEEKLY: 7}
+"""At most how many days one period of a frequency holds (one for DAILY and finer)."""
+_TIME_PARTS: Final[dict[int, tuple[str, ...]]] = {
+    rrule.HOURLY: ("byminute", "bysecond"),
+    rrule.MINUTELY: ("bysecond",),
+    rrule.SECONDLY: (),
+}
+"""The time parts one period of a sub-daily frequency expands (coarser ones: all three)."""
+
+
+def _positions_can_match(parts: RuleParts) -> bool:
+    """False if every BYSETPOS is beyond the largest set one period can hold.
+
+    ``FREQ=DAILY;BYHOUR=9;BYSETPOS=2`` asks for the second of one instant a day.
+    """
+    by = dict(parts.numbers)
+    if "bysetpos" not in by:
+        return True
+    size = _DAYS_PER_PERIOD.get(parts.freq, 1)
+    if parts.freq == rrule.WEEKLY:  # its BYDAY days, or the start's weekday
+        size = len({day for day, _ in parts.byday or ((0, None),)})
+    for name in _TIME_PARTS.get(parts.freq, ("byhour", "byminute", "bysecond")):
+        size *= len(set(by.get(name, (0,))))
+    return any(abs(position) <= size for position in by["bysetpos"])
+
+
+def _allowed(values: tuple[int, ...] | None, value: int, length: int) -> bool:
+    """True if ``values`` (None: any) holds ``value`` counted from the start or the end."""
+    return values is None or value in values or value - length - 1 in values
+
+
+@functools.lru_cache(maxsize=1024)
+def _dates_can_match(parts: RuleParts, month: int, day: int, weekday: int) -> bool:
+    """False if no date can satisfy the rule's date parts, from a start on ``month``/``day``.
+
+    The date parts (BYMONTH, BYMONTHDAY, BYYEARDAY and BYDAY without a
+    position) each allow a set of months, days of the month, days of the year
+    and weekdays, and a date matches when all allow it. Over the 400-year
+    Gregorian cycle every date of a common and of a leap year falls on every
+    weekday, so trying each date of both kinds of year is enough. The start
+    fills in what dateutil takes from it (the weekday of a WEEKLY rule without
+    BYDAY; the day, and for YEARLY the month, of a MONTHLY or YEARLY rule
+    without date parts), an INTERVAL of whole weeks keeps the start's weekday
+    and a MONTHLY INTERVAL keeps some months only. Rules with BYWEEKNO or a
+    BYDAY position are left to dateutil, as are rarer alignments (a false
+    "can match" only costs dateutil's walk).
+    """
+    by: dict[str, tuple[int, ...]] = dict(parts.numbers)
+    if "byweekno" in by or any(n is not None for _, n in parts.byday or ()):
+        return True
+    if parts.freq in (rrule.YEARLY, rrule.MONTHLY) and not (
+        {"bymonthday", "byyearday"} & by.keys() or parts.byday
+    ):
+        by["bymonthday"] = (day,)
+        if parts.freq == rrule.YEARLY:
+            by.setdefault("bymonth", (month,))
+    weekdays = set(range(7)) if parts.byday is None else {d for d, _ in parts.byday}
+    if parts.freq == rrule.WEEKLY and parts.byday is None:
+        weekdays = {weekday}
+    elif parts.freq in _DAY_UNITS and parts.interval % (7 * _DAY_UNITS[parts.freq]) == 0:
+        weekdays &= {weekday}
+    months = set(by.get("bymonth", range(1, 13)))
+    if parts.freq == rrule.MONTHLY:
+        step = math.gcd(parts.interval, 12)
+        months = {m for m in months if (m - month) % step == 0}
+    if not weekdays or not months:
+        return False
+    for year in (2027, 2028):  # a common year and a leap year
+        length = 365 + calendar.isleap(year)
+        for yearday in range(1, length + 1):
+            date = datetime.date(year, 1, 1) + datetime.timedelta(days=yearday - 1)
+            if (
+                date.month in months
+                and _allowed(
+                    by.get("bymonthday"), date.day, calendar.monthrange(year, date.month)[1]
+                )
+                and _allowed(by.get("byyearday"), yearday, length)
+            ):
+                return True
+    return False
+
+
 _DAY_UNITS: Final[dict[int, int]] = {
     rrule.DAILY: 1,
     rrule.HOURLY: 24,
@@ -346,41 +430,3 @@ _DAY_UNITS: Final[dict[int, int]] = {
     rrule.SECONDLY: 24 * 3600,
 }
 """Periods of each frequency in a day."""
-
-
-@functools.lru_cache(maxsize=1024)
-def _dates_can_match(parts: RuleParts, start_weekday: int) -> bool:
-    """False if no date can satisfy the date parts of a WEEKLY or finer rule.
-
-    For these frequencies BYMONTH, BYMONTHDAY, BYYEARDAY and BYDAY only limit
-    the days (RFC 5545 forbids the parts that would expand them), so a day
-    matches when its month, day of month, day of year and weekday are all
-    allowed. Over the 400-year Gregorian cycle every date of a common and of a
-    leap year falls on every weekday, so trying each date of both kinds of
-    year is enough. An INTERVAL that is a whole number of weeks keeps the
-    start's weekday. (Other alignments of INTERVAL are left to dateutil.)
-    """
-    if parts.freq not in _DAY_UNITS and parts.freq != rrule.WEEKLY:
-        return True
-    by = dict(parts.numbers)
-    weekdays = set(range(7)) if parts.byday is None else {day for day, _ in parts.byday}
-    if parts.freq == rrule.WEEKLY and parts.byday is None:
-        weekdays = {start_weekday}
-    elif parts.freq in _DAY_UNITS and parts.interval % (7 * _DAY_UNITS[parts.freq]) == 0:
-        weekdays &= {start_weekday}
-    if not weekdays:
-        return False
-    months = set(by.get("bymonth", range(1, 13)))
-    monthdays, yeardays = by.get("bymonthday"), by.get("byyearday")
-    for year in (2027, 2028):  # a common year and a leap year
-        length = 365 + calendar.isleap(year)
-        for yearday in range(1, length + 1):
-            date = datetime.date(year, 1, 1) + datetime.timedelta(days=yearday - 1)
-            month_length = calendar.monthrange(year, date.month)[1]
-            if (
-                date.month in months
-                and (monthdays is None or {date.day, date.day - month_length - 1} & set(monthdays))
-                and (yeardays is None or {yearday, yearday - length - 1} & set(yeardays))
-            ):
-                return True
-    return False
