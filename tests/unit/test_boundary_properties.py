@@ -36,6 +36,7 @@ from campaignkit import ajo
 from campaignkit.domain.checks import describe
 from campaignkit.serialization import SCHEMAS, to_document
 from campaignkit.testing import ManualClock, SequentialIds
+from campaignkit.testing.strategies import hostile_values, json_values
 
 T0 = pendulum.datetime(2026, 12, 1, 9, tz="UTC")
 EMAIL = ck.ChannelType.EMAIL
@@ -124,24 +125,11 @@ NASTY: tuple[object, ...] = (
     [None],
     print,
 )
-"""Wrong types and hostile values every argument should survive."""
+"""Wrong types and hostile values every argument should survive (besides
+``campaignkit.testing.strategies.hostile_values``)."""
 
-_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats()
-    | st.text(max_size=12)
-    | st.text(st.sampled_from("ab \x00é\ud800\udfff/"), max_size=8)
-)
-JSONISH = st.recursive(
-    _scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
-    ),
-    max_leaves=10,
-)
-JUNK = st.one_of(st.sampled_from(NASTY), JSONISH)
+JSONISH = json_values()
+JUNK = st.one_of(st.sampled_from(NASTY), hostile_values())
 """What goes into an argument instead of its valid value."""
 
 

@@ -264,3 +264,90 @@ def profiles() -> st.SearchStrategy[Profile]:
         language=st.none() | st.sampled_from(["en", "fr", "de"]),
         test=st.booleans(),
     )
+
+
+def json_values(max_leaves: int = 10) -> st.SearchStrategy[object]:
+    """JSON-ish values, hostile ones included: NaN, huge ints, NUL, lone surrogates.
+
+    Lists and string-keyed objects nest up to ``max_leaves`` leaves. Use them
+    in any argument to check that a verb refuses what it cannot store with a
+    ``ValidationError`` (and stores exactly what it accepts).
+    """
+    leaf = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats()
+        | st.text(max_size=12)
+        | st.text(st.sampled_from("ab \x00é\ud800\udfff/"), max_size=8)
+    )
+    return st.recursive(
+        leaf,
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+def _nested(levels: int) -> dict[str, object]:
+    top: dict[str, object] = {}
+    node = top
+    for _ in range(levels):
+        child: dict[str, object] = {}
+        node["a"] = child
+        node = child
+    return top
+
+
+def hostile_values() -> st.SearchStrategy[object]:
+    """Wrong types and hostile values for argument checks, JSON-ish values among them.
+
+    Besides :func:`json_values`: over-long and blank strings, lone surrogates,
+    bytes, naive and aware date-times, durations with months, enums of other
+    kinds, campaignkit values in the wrong place, mappings with non-string
+    keys, a value nested 100,000 levels deep (no recursive code survives it),
+    empty collections, and callables.
+    """
+    deep = _nested(100_000)
+    now = pendulum.datetime(2026, 12, 1, 9, tz="UTC")
+    wrong: list[object] = [
+        None,
+        True,
+        0,
+        -1,
+        10**30,
+        1.5,
+        float("nan"),
+        float("inf"),
+        "",
+        "   ",
+        "\ud800",
+        "ok\udfffok",
+        "X" * 300,
+        "x" * 20_000,
+        b"bytes",
+        object(),
+        now,
+        now.naive(),
+        pendulum.duration(hours=1),
+        pendulum.duration(months=1),
+        ChannelType.EMAIL,
+        CampaignStatus.LIVE,
+        ProductProfile.ADMINISTRATOR,
+        Profile(id="p1"),
+        Schedule(),
+        SmsContent(text="hi"),
+        {1: "a", "b": 2},
+        {"system": 1},
+        {("t",): 1},
+        deep,
+        [deep],
+        frozenset({"a"}),
+        (),
+        [],
+        {},
+        [None],
+        print,
+    ]
+    return st.one_of(st.sampled_from(wrong), json_values())
