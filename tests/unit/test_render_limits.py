@@ -685,3 +685,13 @@ def test_comparisons_and_tests_pay_for_what_they_walk() -> None:
     assert "render budget exceeded" in failure(compare, ck.RenderLimits(), big=big)
     search = "{% for i in range(20) %}{% if 'z' is in profile.s %}{% endif %}{% endfor %}"
     assert "render budget exceeded" in failure(search, ck.RenderLimits(), s="x" * 150_000)
+
+
+def test_slices_and_list_operators_pay_for_what_they_copy() -> None:
+    sliced = "{{ 'abcdef'[1:4] }}{{ 'abcdef'[::2] }}{{ ([1, 2, 3][1:] + [4])|join }}"
+    assert render(sliced) == "bcdace234"
+    assert render("{{ profile.missing[1:2]|default('none') }}") == "none"
+    copies = "{% for i in range(20) %}{% set x = profile.big[0:] %}{% endfor %}"
+    assert "render budget exceeded" in failure(copies, ck.RenderLimits(), big=["x"] * 50_000)
+    joins = "{% for i in range(20) %}{% set x = profile.big + profile.big %}{% endfor %}"
+    assert "render budget exceeded" in failure(joins, ck.RenderLimits(), big=["x"] * 30_000)

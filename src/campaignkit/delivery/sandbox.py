@@ -155,10 +155,12 @@ class Budget:
             )
 
     def built(self, value: Any, what: str) -> Any:
-        """Check and pay for a value just built: text is capped and costs its length."""
+        """Check and pay for a value just built: text is capped, text and lists cost their size."""
         if isinstance(value, (str, bytes)):
             self.allow_length(len(value), what)
             self.charge(1 + len(value) // CHARS_PER_STEP)
+        elif isinstance(value, (list, tuple)):
+            self.charge(1 + len(value))
         return value
 
     def emit(self, length: int) -> None:
@@ -663,13 +665,10 @@ def _instrument(tree: nodes.Template, environment: jinja2.Environment) -> None:
     while stack:
         node = stack.pop()
         for name, value in node.iter_fields():
-            if isinstance(value, (nodes.Concat, nodes.Compare)):
+            if _needs_bounds(value):
                 setattr(node, name, _bounded_expr(value))
             elif isinstance(value, list):
-                value[:] = [
-                    _bounded_expr(v) if isinstance(v, (nodes.Concat, nodes.Compare)) else v
-                    for v in value
-                ]
+                value[:] = [_bounded_expr(v) if _needs_bounds(v) else v for v in value]
         if isinstance(node, nodes.For):
             line, body_cost = node.lineno, tree_size(node.body)
             per_item = 1 + tree_size(node.test)
@@ -693,8 +692,23 @@ def _charge(cost: int, lineno: int) -> nodes.ExprStmt:
     return nodes.ExprStmt(_helper("charge", [_const(cost, lineno)], lineno), lineno=lineno)
 
 
-def _bounded_expr(node: nodes.Concat | nodes.Compare) -> nodes.Call:
-    """``a ~ b`` as ``bounded_concat``, ``a == b`` (any comparison) as ``compare``."""
+def _needs_bounds(value: object) -> bool:
+    """True for the expressions :func:`_bounded_expr` rewrites."""
+    return isinstance(value, (nodes.Concat, nodes.Compare)) or (
+        isinstance(value, nodes.Getitem) and isinstance(value.arg, nodes.Slice)
+    )
+
+
+def _bounded_expr(node: Any) -> nodes.Call:
+    """Rewrite ``a ~ b``, ``a == b`` (any comparison) and ``a[i:j]`` as bounded calls."""
+    line = node.lineno
+    if isinstance(node, nodes.Getitem):
+        bounds = cast("nodes.Slice", node.arg)
+        parts = [
+            b if b is not None else nodes.Const(None, lineno=line)
+            for b in (bounds.start, bounds.stop, bounds.step)
+        ]
+        return _helper("slice_of", [node.node, *parts], line)
     if isinstance(node, nodes.Concat):
         operands = nodes.Tuple(node.nodes, "load", lineno=node.lineno)
         return _helper("bounded_concat", [operands], node.lineno)
@@ -777,6 +791,10 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         """A loop's iterable, each item paid for."""
         return _Counted(iterable, cost)
 
+    def slice_of(self, value: Any, start: Any, stop: Any, step: Any) -> Any:
+        """``value[start:stop:step]``, paid for what it copies."""
+        return current_budget().built(value[start:stop:step], "a slice")
+
     def compare(self, ops: tuple[str, ...], first: Any, *rest: Any) -> Any:
         """``a < b < c``, ``a in b``...: like Python's chain, each step paid for its operands."""
         budget = current_budget()
@@ -827,6 +845,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             return budget.built(_capped_add(budget, left, right), "'+'")
         elif operator == "%" and isinstance(left, (str, bytes)):
             budget.allow_length(printf_length(left, right), "'%' formatting")
+        # text and lists built here pay for their size (a list copy is work too)
         return budget.built(super().call_binop(context, operator, left, right), f"'{operator}'")
 
     def call(
