@@ -566,6 +566,7 @@ def test_surface_id_verbs_refuse_a_malformed_id(env: Env, verb: str) -> None:
         ({"types": 5}, "types must be a CampaignType"),
         ({"channels": ["fax"]}, "channels: str 'fax' is not a ChannelType"),
         ({"block_self_approval": "yes"}, "block_self_approval must be True or False"),
+        ({"match": ["all"]}, "match ['all'] must be 'all' or 'any'"),
     ],
 )
 def test_approval_policies_name_each_bad_argument(

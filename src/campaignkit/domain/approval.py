@@ -90,8 +90,9 @@ class PolicyConditions:
     def problems(self) -> list[str]:
         """What is wrong with these conditions (empty when valid)."""
         found = []
-        if self.match not in ("all", "any"):
-            found.append(f"match {self.match!r} must be 'all' or 'any'")
+        match: object = self.match  # hosts without a type checker pass anything
+        if not isinstance(match, str) or match not in ("all", "any"):
+            found.append(f"match {checks.shown(match)} must be 'all' or 'any'")
         for label, value in (
             ("types", self.types),
             ("channels", self.channels),
