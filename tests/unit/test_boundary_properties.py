@@ -1091,3 +1091,28 @@ def test_an_ajo_body_gets_an_answer_or_the_ajo_error_shape(
         assert answers[0] == answers[1]
         assert answers[0]["status"] in {400, 403, 404, 409, 422}
         json.dumps(answers[0])
+
+
+@EXAMPLES
+@given(data=st.data())
+def test_an_ajo_audience_body_gets_an_answer_or_an_error(
+    sides: tuple[Side, Side], data: st.DataObject
+) -> None:
+    body = data.draw(
+        st.fixed_dictionaries(
+            {"campaignId": _maybe(sides[0].ids["mailing"])},
+            optional={
+                "requestId": _maybe("ajo-audience"),
+                "context": _maybe({"offer": "WINTER"}),
+                "schedule": _maybe({"executeAt": "2026-12-02T09:00:00Z"})
+                | st.fixed_dictionaries({"executeAt": JUNK}),
+            },
+        ),
+        label="body",
+    )
+    _check(
+        sides,
+        "ajo.execute_audience",
+        lambda s, a: ajo.execute_audience(s.admin, a["body"]),
+        {"body": body},
+    )
