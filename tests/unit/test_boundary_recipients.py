@@ -157,6 +157,8 @@ def refused(env: Env, call: Any, *expected: str) -> list[str]:
     ("changes", "problem"),
     [
         ({"id": 5}, "id must be a string, not int 5"),
+        ({"id": DEEP}, "id must be a string, not dict {'a': {'a': {'a': {...}}}}"),
+        ({"identities": {("t",) * 9: "a"}}, "identities (a namespace) must be a string"),
         ({"id": ""}, "id must not be empty"),
         ({"id": "\ud800"}, "id holds characters that cannot be encoded as UTF-8"),
         ({"id": "x" * 257}, "id is 257 characters long; the limit is 256"),

@@ -155,7 +155,9 @@ def profile_problems(profile: Profile) -> list[str]:
             )
         for namespace, value in profile.identities.items():
             checks.text(problems, "identities (a namespace)", namespace)
-            checks.text(problems, f"identities[{namespace!r}]", value, max_length=checks.MAX_ID)
+            checks.text(
+                problems, f"identities[{checks.shown(namespace)}]", value, max_length=checks.MAX_ID
+            )
     if checks.instance(problems, "attributes", profile.attributes, Mapping):
         checks.json_value(problems, "attributes", profile.attributes)
     if checks.instance(problems, "consents", profile.consents, Mapping):
@@ -207,7 +209,7 @@ class Profile:
                 time zone name longer than 64 characters.
         """
         if not _plainly_valid(self):
-            checks.raise_if(profile_problems(self), f"profile {self.id!r}"[:80])
+            checks.raise_if(profile_problems(self), f"profile {checks.shown(self.id)}")
 
 
 def checked_profile(value: object, name: str = "profile") -> Profile:

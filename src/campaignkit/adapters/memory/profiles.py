@@ -112,7 +112,9 @@ def check_audience(name: object, profile_ids: object, where: object = None) -> t
         checks.text(problems, "name", name)
     ids: tuple[str, ...] = ()
     if isinstance(profile_ids, str):
-        problems.append(f"profile_ids must be a list of ids, not the string {profile_ids!r}")
+        problems.append(
+            f"profile_ids must be a list of ids, not the string {checks.shown(profile_ids)}"
+        )
     else:
         ids = checks.identifiers(problems, "profile_ids", profile_ids)
     if where is not None and not callable(where):
