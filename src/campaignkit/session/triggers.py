@@ -147,9 +147,11 @@ class TriggerVerbs(SessionBase):
         Raises:
             TransitionNotAllowed: the campaign is not API-triggered, not LIVE, or
                 outside its start/end window.
-            ValidationError: every problem of the payload (count, duplicate user
-                ids, context size or reserved key, unknown recipients when the
-                campaign does not create profiles).
+            ValidationError: ``recipients`` not a list of ``Recipient``, an id
+                that is not a non-empty UTF-8 string, or every problem of the
+                payload (count, duplicate user ids, the reserved context key,
+                more than 200 KB of contexts and profile overlays in all,
+                unknown recipients when the campaign does not create profiles).
             ConflictError: ``request_id`` was used with another payload.
         """
         checks.require_ids(campaign_id=campaign_id, request_id=request_id)
@@ -217,8 +219,10 @@ class TriggerVerbs(SessionBase):
         Raises:
             TransitionNotAllowed: not an API-triggered marketing campaign, not
                 LIVE, or outside its window.
-            ValidationError: a bad context, no audience, or ``execute_at`` in the
-                past or after the campaign's end.
+            ValidationError: a bad context (not a JSON object, nested deeper than
+                32 levels, over 200 KB, the reserved key), no audience,
+                ``execute_at`` not an aware datetime, in the past or after the
+                campaign's end, or an id that is not a non-empty UTF-8 string.
             ConflictError: ``request_id`` was used with another payload.
         """
         checks.require_ids(campaign_id=campaign_id, request_id=request_id)
