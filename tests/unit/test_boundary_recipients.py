@@ -10,6 +10,8 @@ junk at the same verbs; these tests pin the messages and the limits.
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -19,7 +21,7 @@ import pendulum
 import pytest
 
 import campaignkit as ck
-from campaignkit import ajo
+from campaignkit import ajo, serialization
 from campaignkit.domain import checks
 from campaignkit.domain.profile import checked_profile_ids
 from campaignkit.domain.triggers import MAX_CONTEXT_BYTES
@@ -583,3 +585,46 @@ def test_an_ajo_body_names_unprintable_values_without_failing(env: Env) -> None:
     audience = {"campaignId": env.mailing, "schedule": {"executeAt": Unprintable()}}
     [problem] = refused(env, lambda: ajo.execute_audience(env.admin, audience))
     assert problem.startswith("schedule.executeAt must be an ISO 8601 instant")
+
+
+def test_a_stored_profile_that_no_longer_loads_is_skipped_not_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A profile written before the checks (a 300-character zone) is treated as absent."""
+    env = open_env("sqlite", tmp_path)
+    path = tmp_path / "kit.db"
+    env.kit.close()
+    legacy = json.loads(serialization.dumps(ck.Profile(id="old", identities={"email": "o@x.io"})))
+    legacy["data"]["timezone"] = "X" * 300
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO profiles (id, document) VALUES ('old', ?)", (json.dumps(legacy),))
+        db.execute(
+            "INSERT INTO profile_identities (namespace, value, profile_id) "
+            "VALUES ('email', 'o@x.io', 'old')"
+        )
+    db.close()
+    kit = ck.CampaignKit.sqlite(path, clock=ManualClock(T0))  # random ids: no clash
+    try:
+        with caplog.at_level(logging.WARNING, logger="campaignkit.profiles"):
+            assert set(kit.profiles.get_many(["p1", "old"])) == {"p1"}
+            assert kit.profiles.get("old") is None
+            assert kit.profiles.find_by_identity("email", "o@x.io") is None
+            assert [p.id for batch in kit.profiles.scan(10) for p in batch] == ["p1", "p2"]  # type: ignore[attr-defined]
+        assert "stored profile 'old' cannot be loaded and is skipped" in caplog.text
+        kit.audiences.define("with-old", ["p1", "old", "p2"])
+        admin = kit.as_user("ada")
+        campaign = admin.create_campaign(
+            name="Everyone",
+            audience="with-old",
+            namespace="email",
+            actions=admin.get(env.draft).newest_version.actions,
+        )
+        admin.activate(campaign.id)
+        kit.tick()
+        report = admin.report(campaign.id)
+        assert report.sent == 2
+        assert report.excluded == {ck.ExclusionReason.UNKNOWN_PROFILE: 1}
+        kit.profiles.upsert(ck.Profile(id="old", identities={"email": "o@x.io"}))
+        assert kit.profiles.get("old") is not None  # a valid upsert repairs it
+    finally:
+        kit.close()

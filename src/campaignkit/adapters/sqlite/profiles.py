@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import cast
 
@@ -16,8 +17,28 @@ from campaignkit.domain.profile import (
     checked_profile_id,
     checked_profile_ids,
 )
-from campaignkit.errors import ValidationError
+from campaignkit.errors import StorageError, ValidationError
 from campaignkit.serialization import dumps, loads
+
+logger = logging.getLogger("campaignkit.profiles")
+
+
+def _loadable(rows: Sequence[Sequence[object]]) -> list[Profile]:
+    """The profiles of ``(id, document)`` rows; a row that no longer loads is skipped.
+
+    A profile stored before a check existed (a 300-character time zone, say)
+    cannot be built any more. Every lookup treats it as absent, with a
+    WARNING, so delivery excludes it as an unknown profile instead of failing
+    every recipient of its batch; upserting a valid profile with its id
+    replaces it.
+    """
+    loaded = []
+    for row in rows:
+        try:
+            loaded.append(loads(Profile, cast("str", row[1])))
+        except StorageError as exc:
+            logger.warning("stored profile %r cannot be loaded and is skipped: %s", row[0], exc)
+    return loaded
 
 
 class SQLiteProfileStore:
@@ -54,10 +75,10 @@ class SQLiteProfileStore:
             db = self._store.database
             for chunk in _chunks(list(dict.fromkeys(ids))):
                 rows = db.all(
-                    f"SELECT document FROM profiles WHERE id IN ({_marks(len(chunk))})", chunk
+                    f"SELECT id, document FROM profiles WHERE id IN ({_marks(len(chunk))})",
+                    chunk,
                 )
-                for row in rows:
-                    profile = loads(Profile, row[0])
+                for profile in _loadable(rows):
                     found[profile.id] = profile
         return found
 
@@ -105,11 +126,12 @@ class SQLiteProfileStore:
         checked_identity(namespace, value)
         with self._store.unit_of_work():
             row = self._store.database.one(
-                "SELECT p.document FROM profile_identities i JOIN profiles p "
+                "SELECT p.id, p.document FROM profile_identities i JOIN profiles p "
                 "ON p.id = i.profile_id WHERE i.namespace = ? AND i.value = ?",
                 (namespace, value),
             )
-        return None if row is None else loads(Profile, row[0])
+        found = [] if row is None else _loadable([row])
+        return found[0] if found else None
 
     def scan(self, batch_size: int) -> Iterator[list[Profile]]:
         """Every profile in id order, in batches (one short read per batch).
@@ -128,7 +150,7 @@ class SQLiteProfileStore:
             if not rows:
                 return
             after = rows[-1][0]
-            yield [loads(Profile, row[1]) for row in rows]
+            yield _loadable(rows)
 
     def __len__(self) -> int:
         with self._store.unit_of_work():
