@@ -1676,7 +1676,7 @@ TriggerCall = Callable[[ck.UserSession, str], object]
         lambda s, c: s.trigger(c, [_recipient()], request_id=" "),
         lambda s, c: s.trigger(c, [_recipient("stranger@example.com")], request_id="r"),
         lambda s, c: s.trigger(
-            c, [ck.Recipient("ann@example.com", "email", context={"at": object()})], request_id="r"
+            c, [ck.Recipient("ann@example.com", "email", context={"system": {}})], request_id="r"
         ),
         lambda s, c: s.execute_audience(c, request_id=""),
         lambda s, c: s.execute_audience(c, request_id="r", context={"system": {}}),
@@ -1688,7 +1688,7 @@ TriggerCall = Callable[[ck.UserSession, str], object]
         "trigger-no recipients",
         "trigger-blank request id",
         "trigger-unknown recipient",
-        "trigger-context not JSON",
+        "trigger-reserved context key",
         "execute_audience-blank request id",
         "execute_audience-reserved context key",
         "execute_audience-context not JSON",

@@ -154,17 +154,19 @@ class TriggerVerbs(SessionBase):
                 unknown recipients when the campaign does not create profiles).
             ConflictError: ``request_id`` was used with another payload.
         """
-        checks.require_ids(campaign_id=campaign_id, request_id=request_id)
-        recipients = recipients_argument(recipients)
-        payload = {"kind": "unitary", "recipients": [attrs.asdict(r) for r in recipients]}
         kit = self._kit
         now = kit.clock.now()
         created: list[Profile] = []
+        checked: list[Recipient] = []
+
+        def prepare() -> tuple[object, pendulum.DateTime | None]:
+            checked.extend(recipients_argument(recipients))  # after the policy
+            return {"kind": "unitary", "recipients": [attrs.asdict(r) for r in checked]}, None
 
         def build_run(campaign: Campaign, run_id: str) -> Run:
-            problems = recipient_problems(recipients)
+            problems = recipient_problems(checked)
             run_recipients = []
-            for number, recipient in enumerate(recipients):
+            for number, recipient in enumerate(checked):
                 if (
                     not recipient.user_id.strip()
                     or not recipient.namespace.strip()
@@ -196,7 +198,7 @@ class TriggerVerbs(SessionBase):
             request_id,
             ExecutionKind.UNITARY,
             "trigger",
-            lambda: (payload, None),
+            prepare,
             now,
             build_run,
         )
@@ -225,24 +227,22 @@ class TriggerVerbs(SessionBase):
                 campaign's end, or an id that is not a non-empty UTF-8 string.
             ConflictError: ``request_id`` was used with another payload.
         """
-        checks.require_ids(campaign_id=campaign_id, request_id=request_id)
-        problems = []
-        if execute_at is not None and not isinstance(cast("object", execute_at), datetime.datetime):
-            problems.append(
-                "execute_at must be an aware datetime (such as pendulum.datetime(..., "
-                f"tz='UTC')) or None, not {checks.describe(execute_at)}"
-            )
-        require_valid(problems, "audience execution")
         now = self._kit.clock.now()
         when: pendulum.DateTime | None = None
 
         def prepare() -> tuple[object, pendulum.DateTime | None]:
             nonlocal when  # checked after the policy, like every argument
+            problems = []
             if context is not None:  # not JSON, or too deep: not even fingerprinted
-                require_valid(
-                    json_object_problems(context, "context", max_bytes=None),
-                    "audience execution",
+                problems = json_object_problems(context, "context", max_bytes=None)
+            if execute_at is not None and not isinstance(
+                cast("object", execute_at), datetime.datetime
+            ):
+                problems.append(
+                    "execute_at must be an aware datetime (such as pendulum.datetime(..., "
+                    f"tz='UTC')) or None, not {checks.describe(execute_at)}"
                 )
+            require_valid(problems, "audience execution")
             when = None if execute_at is None else ensure_utc(execute_at, "execute_at")
             return {"kind": "audience", "context": context, "execute_at": when}, when
 
@@ -346,8 +346,9 @@ class TriggerVerbs(SessionBase):
         events: list[DomainEvent] = []
         with kit.store.unit_of_work() as uow:
             campaign = self._load(uow, campaign_id, P.CAMPAIGN_PUBLISH)
+            checks.require_ids(request_id=request_id)  # after the policy, before the store
             payload, execute_at = prepare()
-            digest = fingerprint(payload)  # request_id was checked by the verb
+            digest = fingerprint(payload)
             existing = uow.executions.by_request(campaign.id, request_id)
             if existing is not None:
                 if existing.payload_hash != digest or existing.kind is not kind:
