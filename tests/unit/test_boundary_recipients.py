@@ -211,6 +211,8 @@ def test_a_profile_accepts_what_delivery_can_use() -> None:
     assert all(type(k) is ck.ChannelType for k in rich.consents)
     assert list(rich.channel_data) == [ck.ChannelType.PUSH]
     assert ck.Profile(id="l", attributes={"l": ["é"]}).attributes == {"l": ["é"]}
+    plain = {"tags": ["a", "b"], "pair": (1, 2.5), "flags": {"vip": True, "none": None}}
+    assert ck.Profile(id="plain", attributes=plain).attributes == plain
     deepest = _deep(31)  # 32 levels with the top one
     assert ck.Profile(id="d", attributes=deepest).attributes == deepest
 
