@@ -173,6 +173,9 @@ def refused(env: Env, call: Any, *expected: str) -> list[str]:
         ({"attributes": DEEP}, "attributes is nested more than 32 levels deep"),
         ({"attributes": {"x": float("nan")}}, "attributes.x is nan, which JSON cannot hold"),
         ({"attributes": {"x": {1, 2}}}, "attributes.x must be a JSON value"),
+        # a 5,000-digit int cannot be written as text: SQLite raised a raw ValueError
+        ({"attributes": {"x": 10**5000}}, "attributes.x is an integer beyond 64 bits"),
+        ({"attributes": {"x": [-(2**63) - 1]}}, "attributes.x[0] is an integer beyond 64 bits"),
         ({"attributes": {"blob": "a" * 210_000}}, "attributes is larger than 204,800 bytes"),
         ({"consents": {"fax": True}}, "consents has the key str 'fax': keys must be channels"),
         ({"consents": {"email": 1}}, "consents[email] must be True or False, not int 1"),
@@ -215,6 +218,23 @@ def test_a_profile_accepts_what_delivery_can_use() -> None:
     assert ck.Profile(id="plain", attributes=plain).attributes == plain
     deepest = _deep(31)  # 32 levels with the top one
     assert ck.Profile(id="d", attributes=deepest).attributes == deepest
+
+
+def test_both_stores_keep_64_bit_integers_and_the_limit_refuses_the_rest(env: Env) -> None:
+    edges = {"max": checks.MAX_JSON_INT, "min": checks.MIN_JSON_INT, "l": [2**53 + 1]}
+    env.kit.profiles.upsert(ck.Profile(id="edges", attributes=edges))
+    (found,) = [p for b in env.kit.profiles.scan(100) for p in b if p.id == "edges"]  # type: ignore[attr-defined]
+    assert found.attributes == edges
+    env.admin.trigger(
+        env.receipt,
+        [ck.Recipient("new@example.com", "email", context=edges, profile=edges)],
+        request_id="edges",
+    )
+    refused(
+        env,
+        lambda: ck.Recipient("p1@example.com", "email", context={"n": 10**5000}),
+        "context.n is an integer beyond 64 bits",
+    )
 
 
 def test_check_timezone_refuses_what_zoneinfo_cannot_open() -> None:
@@ -309,6 +329,8 @@ def test_the_in_memory_audience_source_checks_alike() -> None:
         ({"context": {1: "a", "b": 2}}, "context has a key int 1: keys must be strings"),
         ({"context": DEEP}, "context is nested more than 32 levels deep"),
         ({"context": {"t": T0}}, "context.t must be a JSON value"),
+        ({"context": {"n": 10**5000}}, "context.n is an integer beyond 64 bits"),
+        ({"profile": {"n": 2**63}}, "profile.n is an integer beyond 64 bits"),
         ({"external": "yes"}, "external must be True or False"),
     ],
 )

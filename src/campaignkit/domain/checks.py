@@ -35,6 +35,10 @@ MAX_JSON_DEPTH = 32
 """Nesting depth of a JSON-like value (context, attributes, overlays)."""
 MAX_JSON_BYTES = 200 * 1024
 """UTF-8 bytes of one JSON-like value when no tighter limit applies."""
+MAX_JSON_INT = 2**63 - 1
+"""The largest integer in a JSON value (a SQLite INTEGER); larger ones are refused."""
+MIN_JSON_INT = -(2**63)
+"""The smallest integer in a JSON value."""
 
 
 class _ShortRepr(reprlib.Repr):
@@ -194,6 +198,12 @@ def json_value(
         elif isinstance(item, (int, float)):
             if isinstance(item, float) and not math.isfinite(item):  # JSON has no NaN or inf
                 problems.append(f"{where} is {item}, which JSON cannot hold")
+                return 0
+            if isinstance(item, int) and not MIN_JSON_INT <= item <= MAX_JSON_INT:
+                # a 5,000-digit int cannot even be turned into text (ValueError)
+                problems.append(
+                    f"{where} is an integer beyond 64 bits: the limit is ±{MAX_JSON_INT:,}"
+                )
                 return 0
             size += 24
         elif isinstance(item, str):

@@ -55,6 +55,8 @@ def _plain_json(value: object, depth: int = 1) -> int:
     if kind in _SCALARS:
         if isinstance(value, str):
             return len(value) + 2 if value.isascii() else -1
+        if kind is int and not checks.MIN_JSON_INT <= value <= checks.MAX_JSON_INT:  # type: ignore[operator]
+            return -1
         return -1 if kind is float and not math.isfinite(value) else 24  # type: ignore[arg-type]
     if depth >= checks.MAX_JSON_DEPTH:
         return -1
