@@ -41,7 +41,7 @@ from campaignkit.domain.lifecycle import (
     run_start,
     run_started,
 )
-from campaignkit.errors import ClockError, ConflictError
+from campaignkit.errors import CampaignKitError, ClockError, ConflictError, StorageError
 from campaignkit.ports import Store, UnitOfWork
 from campaignkit.preflight import Preflight
 from campaignkit.timeutil import ensure_utc
@@ -204,11 +204,25 @@ class LifecycleEngine:
 
         User verbs call this first so a command always sees the true status and
         history stays in time order even when no tick ran in between.
+
+        Raises:
+            StorageError: a step raised something else than a ``CampaignKitError``
+                (a stored document that loads but does not hold together); the
+                caller's unit of work rolls back.
         """
         result = CatchUp(campaign)
         current: Campaign | None = campaign
         while current is not None and current.due_at is not None and current.due_at <= now:
-            current, events = self._step(uow, current, now)
+            try:
+                current, events = self._step(uow, current, now)
+            except CampaignKitError:
+                raise
+            except Exception as exc:  # a stored document that loads but does not hold together
+                detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                raise StorageError(
+                    f"campaign {campaign.id!r} cannot be brought up to date: its due step "
+                    f"raised {detail}"
+                ) from exc
             result.events.extend(events)
         result.campaign = current
         return result

@@ -126,6 +126,13 @@ def _structure_date(value: object, _: type) -> datetime.date:
     return datetime.date.fromisoformat(value)
 
 
+def _structure_strings(value: object, _: type) -> tuple[str, ...]:
+    # cattrs alone would read the text "vip" as the three tags ("v", "i", "p")
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TypeError(f"expected a list of strings, got {str(value)[:80]!r}")
+    return tuple(value)
+
+
 def _is_frozenset(cls: Any) -> bool:
     return getattr(cls, "__origin__", None) is frozenset or cls is frozenset
 
@@ -135,6 +142,7 @@ def _make_converter() -> cattrs.Converter:
     converter.register_structure_hook(pendulum.DateTime, _structure_datetime)
     converter.register_unstructure_hook(pendulum.DateTime, _unstructure_datetime)
     converter.register_structure_hook(datetime.date, _structure_date)
+    converter.register_structure_hook_func(lambda t: t == tuple[str, ...], _structure_strings)
     converter.register_unstructure_hook(datetime.date, lambda value: value.isoformat())
     converter.register_structure_hook(
         pendulum.Duration, lambda value, _: pendulum.duration(seconds=float(value))

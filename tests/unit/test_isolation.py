@@ -8,7 +8,9 @@ in-memory store and on a SQLite file.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -346,6 +348,59 @@ def test_an_unloadable_campaign_among_ten_lets_the_nine_progress(
             assert admin.report(campaign_id).sent == 1
         assert any(ids[4] in r.getMessage() for r in caplog.records)
         assert len(kit.channels[EMAIL].sent) == 9
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        # cattrs alone read the text as tags ("z", "z", "z"): saving them broke a UNIQUE index
+        ("tags", "zzz", "expected tuple @ $.tags"),
+        # an ACTIVATING campaign without a version: its due step failed an assert
+        ("live_version", None, "cannot be brought up to date: its due step raised"),
+    ],
+)
+def test_a_document_that_loads_but_does_not_hold_together_is_a_storage_error(
+    tmp_path: Path, field: str, value: object, problem: str
+) -> None:
+    clock = ManualClock(T0)
+    path = tmp_path / "kit.db"
+    with ck.CampaignKit.sqlite(path, clock=clock, ids=SequentialIds()) as kit:
+        kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
+        admin = kit.as_user("ada")
+        surface = admin.create_surface(
+            name="News", channel=EMAIL, settings=ck.EmailSettings(sender="n@example.com")
+        )
+        kit.audiences.define("crowd", ["a"])
+        campaign = admin.create_campaign(
+            name="C",
+            audience="crowd",
+            namespace="email",
+            tags=["t"],
+            actions=[ck.Action(surface.id, ck.EmailContent(subject="Hi", html="<p>x</p>"))],
+        )
+        admin.activate(campaign.id)  # ACTIVATING: its prepare step is due
+    with sqlite3.connect(path, timeout=10) as connection:
+        (text,) = connection.execute(
+            "SELECT document FROM campaigns WHERE id = ?", (campaign.id,)
+        ).fetchone()
+        document = json.loads(text)
+        document["data"][field] = value
+        connection.execute(
+            "UPDATE campaigns SET document = ? WHERE id = ?", (json.dumps(document), campaign.id)
+        )
+    connection.close()
+    with ck.CampaignKit.sqlite(path, clock=clock, ids=SequentialIds()) as kit:
+        admin = kit.as_user("ada")
+        for verb in (admin.delete, admin.stop):
+            with pytest.raises(ck.StorageError, match=re.escape(problem)):
+                verb(campaign.id)
+        kit.tick()  # set aside with a warning, never raised
+        with sqlite3.connect(path, timeout=10) as connection:
+            (after,) = connection.execute(
+                "SELECT document FROM campaigns WHERE id = ?", (campaign.id,)
+            ).fetchone()
+        connection.close()
+        assert json.loads(after) == document  # nothing was written
 
 
 def test_a_run_whose_campaign_became_unloadable_fails_with_the_error(
