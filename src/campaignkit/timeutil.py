@@ -18,7 +18,8 @@ def ensure_utc(value: _dt.datetime, what: str) -> pendulum.DateTime:
         what: How to name the value in an error message.
 
     Raises:
-        ValidationError: the value is naive (has no time zone).
+        ValidationError: the value is naive (has no time zone), or it has no
+            UTC instant (year 1 east of UTC, year 9999 west of it).
     """
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError(
@@ -27,7 +28,12 @@ def ensure_utc(value: _dt.datetime, what: str) -> pendulum.DateTime:
                 "pass tz=... (for example pendulum.datetime(..., tz='UTC'))"
             ]
         )
-    return pendulum.instance(value).in_timezone("UTC")
+    try:
+        return pendulum.instance(value).in_timezone("UTC")
+    except OverflowError:  # year 1 at UTC+14, year 9999 at UTC-14: no UTC instant exists
+        raise ValidationError(
+            [f"{what} {value.isoformat()} is outside the date-times UTC can hold (years 1 to 9999)"]
+        ) from None
 
 
 MAX_TIMEZONE_NAME = 64

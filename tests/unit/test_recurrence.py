@@ -1076,3 +1076,40 @@ def test_rrule_seconds_come_from_bysecond_only() -> None:
         utc(2027, 6, 1, 9, 1),
         utc(2027, 6, 1, 9, 1).add(seconds=30),
     ]
+
+
+@pytest.mark.parametrize(
+    "recurrence",
+    [
+        Recurrence.daily(at="09:00", every=10**9),
+        Recurrence.weekly(days=["MO"], at="09:00", every=10**9),
+        Recurrence.monthly(day=7, at="09:00", every=10**6),
+    ],
+    ids=["daily", "weekly", "monthly"],
+)
+def test_a_series_whose_next_slot_is_after_the_year_9999_ends(recurrence: Recurrence) -> None:
+    # An accepted every= once raised OverflowError at activation (weekly) or at
+    # every tick (daily, monthly): past the last representable date there is no slot.
+    anchor = utc(2027, 6, 7, 6)  # a Monday, 08:00 in Paris
+    found = list(occurrences(recurrence, zone="Europe/Paris", anchor=anchor))
+    assert len(found) == 1
+    assert len(found) == 1  # the first slot, then nothing
+    assert found[0] >= anchor
+
+
+def test_a_start_late_in_9999_has_no_daily_occurrence_after_it() -> None:
+    start = pendulum.datetime(9999, 12, 31, 23, tz="UTC")
+    daily = Schedule(start=start, recurrence=Recurrence.daily(at="09:00"))
+    assert list(daily.occurrences()) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("start", dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=14)))),
+        ("end", dt.datetime.max.replace(tzinfo=dt.timezone(dt.timedelta(hours=-14)))),
+    ],
+)
+def test_a_date_time_with_no_utc_instant_is_refused(field: str, value: dt.datetime) -> None:
+    with pytest.raises(ValidationError, match=f"schedule {field} .* is outside the date-times"):
+        Schedule(start=value) if field == "start" else Schedule(end=value)

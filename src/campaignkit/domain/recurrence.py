@@ -344,6 +344,25 @@ def _rrule_instants(
         yield local_instant(wall.date(), at, zone, wall.second)
 
 
+def _until_calendar_ends(
+    instants: Iterator[pendulum.DateTime],
+) -> Iterator[pendulum.DateTime]:
+    """``instants`` until the next would fall after the year 9999, where the series ends.
+
+    A large ``every`` (``Recurrence.daily(at=..., every=10**9)``) or a start
+    late in 9999 puts the next slot past the last date Python can represent:
+    it has no next occurrence, rather than raising ``OverflowError``.
+    """
+    while True:
+        try:
+            slot = next(instants, None)
+        except (OverflowError, ValueError):  # date value (or year) out of range
+            return
+        if slot is None:
+            return
+        yield slot
+
+
 def occurrences(
     recurrence: Recurrence,
     *,
@@ -376,7 +395,7 @@ def occurrences(
             local_instant(day, recurrence.at, zone) for day in _days(recurrence, anchor_day, near)
         )
     last: pendulum.DateTime | None = None
-    for slot in instants:
+    for slot in _until_calendar_ends(instants):
         instant = slot
         if slot < anchor:
             if slot <= anchor - resolution:
