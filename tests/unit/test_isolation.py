@@ -453,6 +453,48 @@ def test_a_run_whose_campaign_became_unloadable_fails_with_the_error(
             assert uow.runs.next_due_at() is None  # the failed run is not retried
 
 
+def test_a_channel_reusing_provider_ids_sends_each_message_once(
+    make_env: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A provider answering one id per batch (or reusing ids) must not make a run spin.
+
+    The ledger refuses a provider id another message holds; the messages were
+    accepted all the same, so they are SENT without that id, with a WARNING,
+    and never handed over again.
+    """
+    calls: list[str] = []
+
+    def one_id_per_batch(message: ck.Message) -> ck.SendResult:
+        calls.append(message.idempotency_key)
+        return ck.Accepted("batch-1")
+
+    env = make_env(channel=CallbackChannel(one_id_per_batch))  # type: ignore[operator]
+    for pid in ("a", "b", "c"):
+        env.kit.profiles.upsert(person(pid))
+    env.kit.audiences.define("crowd", ["a", "b", "c"])
+    first = env.campaign("First", "crowd")
+    second = env.campaign("Second", "crowd")
+    env.admin.activate(first.id)
+    env.admin.activate(second.id)
+    with caplog.at_level(logging.WARNING, logger="campaignkit"):
+        env.kit.run_until(env.clock.now().add(days=4))
+
+    assert len(calls) == len(set(calls)) == 6  # each message handed over exactly once
+    for campaign in (first, second):
+        run = env.run_of(campaign.id)
+        assert run.status is ck.RunStatus.SUCCEEDED
+        entries = env.entries(run.id)
+        assert {e.state for e in entries} == {ck.LedgerState.SENT}
+    holders = [
+        e
+        for c in (first, second)
+        for e in env.entries(env.run_of(c.id).id)
+        if e.provider_message_id == "batch-1"
+    ]
+    assert len(holders) == 1  # the id stays unique; feedback finds exactly one message
+    assert any("provider message id" in r.getMessage() for r in caplog.records)
+
+
 # ---------------------------------------------------------------- no silent zero
 
 

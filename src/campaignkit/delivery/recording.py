@@ -7,6 +7,7 @@ still holds the lease (a worker that lost it writes nothing).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +30,10 @@ from campaignkit.domain.delivery import (
     backoff,
     idempotency_key,
 )
+from campaignkit.errors import ConflictError
 from campaignkit.ports import Store, UnitOfWork
+
+_log = logging.getLogger("campaignkit.delivery")
 
 
 @attrs.frozen
@@ -156,7 +160,10 @@ class Recorder:
                 tally.add(action_id, "pending", -1)
         with self.store.unit_of_work() as uow:
             run = self.leases.owned(uow, run_id)
-            uow.ledger.put(updated)
+            try:
+                uow.ledger.put(updated)
+            except ConflictError:  # the channel answered a provider id another message holds
+                uow.ledger.put(unique_provider_ids(uow, updated))
             for channel, failed in never_sent.items():
                 uow.contacts.forget(channel, failed)
             expires = self.leases.expiry()
@@ -168,6 +175,37 @@ class Recorder:
                     due_at=expires,
                 )
             )
+
+
+def unique_provider_ids(uow: UnitOfWork, entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+    """``entries`` with every provider id another message already holds dropped.
+
+    Some providers answer one id per batch, or reuse ids. The message was
+    accepted all the same, so it is recorded SENT, without the provider id
+    (feedback cannot reach it), and a WARNING says so; refusing the write
+    instead would leave the run due again and re-send the batch without end.
+    Only called after the ledger refused a write, so the hot path pays nothing.
+    """
+    seen: set[str] = set()
+    kept: list[LedgerEntry] = []
+    dropped = 0
+    for entry in entries:
+        provider_id = entry.provider_message_id
+        if provider_id is not None:
+            holder = uow.ledger.by_provider_id(provider_id)
+            if provider_id in seen or (holder is not None and holder.key != entry.key):
+                kept.append(attrs.evolve(entry, provider_message_id=None))
+                dropped += 1
+                continue
+            seen.add(provider_id)
+        kept.append(entry)
+    _log.warning(
+        "the channel answered %d provider message id(s) that other messages already hold; "
+        "those messages are recorded as sent without a provider id, so feedback cannot "
+        "reach them: make the channel return one id per message",
+        dropped,
+    )
+    return kept
 
 
 def record_contacts(
