@@ -495,6 +495,33 @@ def test_a_channel_reusing_provider_ids_sends_each_message_once(
     assert any("provider message id" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize("answer", [None, "ok", 200], ids=["none", "str", "int"])
+def test_a_channel_answering_no_send_result_leaves_no_entry_without_an_outcome(
+    make_env: object, answer: object
+) -> None:
+    """A result that is not a SendResult is a failed hand-over: retried, then FAILED."""
+
+    class Garbage:
+        def send(self, messages: Sequence[ck.Message]) -> list[object]:
+            return [answer for _ in messages]
+
+    env = make_env(channel=Garbage())  # type: ignore[operator]
+    for pid in ("a", "b"):
+        env.kit.profiles.upsert(person(pid))
+    env.kit.audiences.define("crowd", ["a", "b"])
+    campaign = env.campaign("C", "crowd")
+    env.admin.activate(campaign.id)
+    env.kit.run_until(env.clock.now().add(days=4))
+
+    run = env.run_of(campaign.id)
+    assert run.status.is_final
+    entries = env.entries(run.id)
+    assert [e.state for e in entries] == [ck.LedgerState.FAILED] * 2
+    assert all("not Accepted" in (e.error or "") for e in entries)
+    report = env.admin.report(campaign.id)
+    assert (report.counts.failed, report.counts.pending) == (2, 0)
+
+
 # ---------------------------------------------------------------- no silent zero
 
 

@@ -44,10 +44,12 @@ from campaignkit.domain.campaign import Action
 from campaignkit.domain.campaign_enums import CampaignStatus, Category
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import (
+    Accepted,
     ExclusionReason,
     LedgerEntry,
     LedgerState,
     Message,
+    PermanentFailure,
     Run,
     RunKind,
     RunStatus,
@@ -106,6 +108,9 @@ class DeliverySettings:
     heartbeat: bool = True
     proofs_per_hour: int = attrs.field(default=50, validator=check_cap)
     render_limits: RenderLimits = attrs.field(factory=RenderLimits, validator=check_limits)
+
+
+_RESULTS = (Accepted, TransientFailure, PermanentFailure)
 
 
 class Runner:
@@ -540,10 +545,17 @@ class Runner:
             channel = plan.channels[action_id]
             messages = [e.message for e in group if e.message is not None]
             try:
-                results = list(channel.send(messages))
-                if len(results) != len(messages):
+                answered: list[object] = list(channel.send(messages))
+                if len(answered) != len(messages):
                     raise DeliveryError(
-                        f"channel answered {len(results)} results for {len(messages)} messages"
+                        f"channel answered {len(answered)} results for {len(messages)} messages"
+                    )
+                results: list[SendResult] = [r for r in answered if isinstance(r, _RESULTS)]
+                if len(results) != len(answered):  # never leave an entry without an outcome
+                    wrong = next(r for r in answered if not isinstance(r, _RESULTS))
+                    raise DeliveryError(
+                        f"channel answered {type(wrong).__name__}, not Accepted, "
+                        "TransientFailure or PermanentFailure"
                     )
             except Exception as exc:  # a channel may fail in any way: retry the batch
                 results = [TransientFailure(f"{type(exc).__name__}: {exc}")] * len(messages)
