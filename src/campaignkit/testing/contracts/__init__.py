@@ -1,0 +1,44 @@
+"""Contract suites: the behaviour every adapter of a port must have.
+
+Subclass a contract in your own test suite and provide the fixture it needs;
+pytest then runs every contract test against your adapter::
+
+    import pytest
+    from campaignkit.testing.contracts import StoreContract
+
+    class TestMyStore(StoreContract):
+        @pytest.fixture
+        def store(self) -> MyStore:
+            return MyStore(...)
+
+Every port has its suite: :class:`StoreContract` (``store``),
+:class:`ProfileStoreContract` (``profiles``), :class:`AudienceSourceContract`
+(``audience_source`` plus a ``define`` hook) and :class:`ChannelContract`
+(``channel``; :func:`make_message` builds messages for your own tests).
+
+The classes are deliberately not named ``Test*`` so pytest collects them only
+through your subclasses. This package needs pytest.
+
+The suites are split by concern: :mod:`.store` composes
+:class:`StoreContract` from mixins in :mod:`.store_campaigns`,
+:mod:`.store_policies`, :mod:`.store_runs` and :mod:`.store_records`;
+:mod:`.profiles`, :mod:`.audiences` and :mod:`.channels` hold the other ports'
+suites.
+"""
+
+from __future__ import annotations
+
+from campaignkit.testing.contracts._support import make_message
+from campaignkit.testing.contracts.audiences import AudienceSourceContract
+from campaignkit.testing.contracts.channels import ChannelContract, LookupChannelContract
+from campaignkit.testing.contracts.profiles import ProfileStoreContract
+from campaignkit.testing.contracts.store import StoreContract
+
+__all__ = [
+    "AudienceSourceContract",
+    "ChannelContract",
+    "LookupChannelContract",
+    "ProfileStoreContract",
+    "StoreContract",
+    "make_message",
+]
