@@ -12,9 +12,11 @@ from campaignkit.adapters.sqlite import SQLiteProfileStore, SQLiteStore
 from campaignkit.audiences import AudienceRegistry
 from campaignkit.business_rules import BusinessRuleRegistry
 from campaignkit.clock import Clock, SettableClock, SystemClock
+from campaignkit.delivery.budget import (
+    RenderLimits,
+)
 from campaignkit.delivery.report import CampaignReport, RunReport
 from campaignkit.delivery.runner import DeliverySettings
-from campaignkit.delivery.sandbox import RenderLimits
 from campaignkit.domain.access import AccessAuditEntry, AccessChange, Principal
 from campaignkit.domain.approval import (
     ApprovalAction,

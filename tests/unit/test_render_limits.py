@@ -18,6 +18,18 @@ import pytest
 
 import campaignkit as ck
 from campaignkit.delivery import render as render_module
+from campaignkit.delivery.budget import (
+    MAX_NESTING,
+    Budget,
+    LimitExceeded,
+    current_budget,
+    end_budget,
+    start_budget,
+)
+from campaignkit.delivery.builders import (
+    capped_range,
+    printf_length,
+)
 from campaignkit.delivery.render import (
     CompiledContent,
     MissingAttribute,
@@ -27,15 +39,7 @@ from campaignkit.delivery.render import (
     new_environment,
 )
 from campaignkit.delivery.sandbox import (
-    MAX_NESTING,
     BoundedSandbox,
-    Budget,
-    LimitExceeded,
-    capped_range,
-    current_budget,
-    end_budget,
-    printf_length,
-    start_budget,
 )
 from campaignkit.testing import ManualClock, RecordingChannel, SequentialIds
 from tests.factories import T0, World, make_world

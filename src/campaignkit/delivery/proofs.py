@@ -12,13 +12,15 @@ from collections.abc import Callable, Mapping, Sequence
 import attrs
 import jinja2
 
+from campaignkit.delivery.budget import (
+    DEFAULT_LIMITS,
+)
 from campaignkit.delivery.render import (
     CompiledContent,
     MissingAttribute,
     RenderLimits,
     TemplateFailed,
 )
-from campaignkit.delivery.sandbox import DEFAULT_LIMITS
 from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.campaign_enums import Category
 from campaignkit.domain.channels import ChannelType

@@ -23,11 +23,10 @@ from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from campaignkit.delivery.sandbox import (
+from campaignkit.delivery.budget import (
     DEFAULT_LIMITS,
     MAX_NESTING,
     MAX_REPEAT,
-    BoundedSandbox,
     Budget,
     LimitExceeded,
     MissingAttribute,
@@ -35,8 +34,11 @@ from campaignkit.delivery.sandbox import (
     TemplateFailed,
     end_budget,
     start_budget,
-    tree_depth,
     unprintable,
+)
+from campaignkit.delivery.sandbox import (
+    BoundedSandbox,
+    tree_depth,
 )
 
 __all__ = [

@@ -37,7 +37,9 @@ from campaignkit.delivery.lease import LeaseLost, Leases
 from campaignkit.delivery.plan import Plan, make_plan
 from campaignkit.delivery.recording import Recorder, stopped, unsent
 from campaignkit.delivery.render import MissingAttribute, RenderLimits, TemplateFailed
-from campaignkit.delivery.sandbox import check_limits
+from campaignkit.delivery.sandbox import (
+    check_limits,
+)
 from campaignkit.delivery.tally import Tally, excluded, moved, queued
 from campaignkit.delivery.timing import Due, Timing
 from campaignkit.domain.campaign import Action
