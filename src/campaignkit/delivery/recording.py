@@ -21,6 +21,7 @@ from campaignkit.domain.campaign import Action
 from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import (
+    MAX_RETRY_AFTER,
     Accepted,
     ExclusionReason,
     LedgerEntry,
@@ -133,11 +134,15 @@ class Recorder:
                 tally.add(action_id, "sent")
                 tally.add(action_id, "pending", -1)
             elif isinstance(result, TransientFailure) and attempts < self.max_attempts:
-                delay = backoff(
-                    idempotency_key(*entry.key),
-                    attempts,
-                    base=self.retry_base,
-                    cap=self.retry_cap,
+                delay = (
+                    backoff(
+                        idempotency_key(*entry.key),
+                        attempts,
+                        base=self.retry_base,
+                        cap=self.retry_cap,
+                    )
+                    if result.retry_after is None
+                    else pendulum.duration(seconds=min(result.retry_after, MAX_RETRY_AFTER))
                 )
                 updated.append(
                     moved(

@@ -67,6 +67,9 @@ class Message:
         settings: The surface settings (sender, app id ...).
         proof: True for proof messages (never counted in reports).
         transactional: True for transactional campaigns.
+        unsubscribe_url: The signed one-click unsubscribe URL of this recipient
+            (marketing email on a surface with ``unsubscribe_url`` when the kit
+            has a ``secret``); SMTP puts it in ``List-Unsubscribe``.
     """
 
     run_id: str
@@ -80,6 +83,7 @@ class Message:
     settings: SurfaceSettings
     proof: bool = False
     transactional: bool = False
+    unsubscribe_url: str | None = None
 
 
 @attrs.frozen
@@ -93,15 +97,30 @@ class Accepted:
     provider_message_id: str
 
 
+MAX_RETRY_AFTER = 7 * 24 * 3600.0
+"""The longest ``Retry-After`` honoured, in seconds (a week); longer asks are cut to it."""
+
+
+def _check_retry_after(_: object, __: attrs.Attribute[float | None], value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"retry_after must be a number of seconds >= 0 or None, not {value!r}")
+
+
 @attrs.frozen
 class TransientFailure:
     """Try again later (rate limited, timeout, 5xx).
 
     Attributes:
         error: What went wrong.
+        retry_after: Seconds the provider asked to wait (an HTTP ``Retry-After``);
+            when given, the retry is due that long after the attempt, by the
+            kit's clock, instead of after the exponential backoff.
     """
 
     error: str
+    retry_after: float | None = attrs.field(default=None, validator=_check_retry_after)
 
 
 @attrs.frozen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import urllib.parse
 from typing import ClassVar, Literal, TypeAlias
 
 import attrs
@@ -32,25 +33,52 @@ class EmailSettings:
         sender_name: Display name of the sender.
         reply_to: Reply-to address.
         subdomain: The delegated subdomain the email is sent from.
+        unsubscribe_url: The https landing URL of one-click unsubscribe. On a
+            marketing surface, when the kit has a ``secret``, each message's
+            ``List-Unsubscribe`` header and the templates' ``{{ unsubscribe_url }}``
+            carry this URL with the recipient's signed token.
+        unsubscribe_mailto: An address that also unsubscribes by email (put in
+            ``List-Unsubscribe`` as a ``mailto:`` beside the https URL).
     """
 
     sender: str
     sender_name: str | None = None
     reply_to: str | None = None
     subdomain: str | None = None
+    unsubscribe_url: str | None = None
+    unsubscribe_mailto: str | None = None
 
     channel: ClassVar[ChannelType] = ChannelType.EMAIL
 
     def __attrs_post_init__(self) -> None:
         """Refuse settings that are not UTF-8 strings (values are checked by ``problems``)."""
-        _check_strings(self, optional=("sender_name", "reply_to", "subdomain"))
+        _check_strings(
+            self,
+            optional=(
+                "sender_name",
+                "reply_to",
+                "subdomain",
+                "unsubscribe_url",
+                "unsubscribe_mailto",
+            ),
+        )
 
     def problems(self) -> list[str]:
         """Return what is wrong with these settings (empty when valid)."""
         found = []
-        for label, address in (("sender", self.sender), ("reply_to", self.reply_to)):
+        for label, address in (
+            ("sender", self.sender),
+            ("reply_to", self.reply_to),
+            ("unsubscribe_mailto", self.unsubscribe_mailto),
+        ):
             if address is not None and not _looks_like_address(address):
                 found.append(f"email {label} {address!r} is not an email address (name@domain)")
+        if self.unsubscribe_url is not None and not _looks_like_https_url(self.unsubscribe_url):
+            found.append(
+                f"email unsubscribe_url {self.unsubscribe_url!r} is not an https URL with a "
+                "host and no fragment (https://example.com/unsubscribe); one-click "
+                "unsubscribe (RFC 8058) needs https"
+            )
         return found
 
 
@@ -120,6 +148,20 @@ def _check_strings(settings: SurfaceSettings, optional: tuple[str, ...] = ()) ->
                 allow_empty=True,
             )
     checks.raise_if(problems, label)
+
+
+def _looks_like_https_url(value: str) -> bool:
+    try:
+        parts = urllib.parse.urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # an unbalanced IPv6 bracket, a bad port
+        return False
+    return (
+        parts.scheme == "https"
+        and bool(host)
+        and not parts.fragment
+        and not any(c.isspace() or c in '<>"' for c in value)
+    )
 
 
 def _looks_like_address(value: str) -> bool:
