@@ -9,6 +9,7 @@ from campaignkit.access import AccessDirectory
 from campaignkit.adapters.console import ConsoleChannel
 from campaignkit.adapters.memory import InMemoryAudienceSource, InMemoryProfileStore, InMemoryStore
 from campaignkit.adapters.sqlite import SQLiteProfileStore, SQLiteStore
+from campaignkit.adapters.webhook import WebhookChannel
 from campaignkit.audiences import AudienceRegistry
 from campaignkit.business_rules import BusinessRuleRegistry
 from campaignkit.clock import Clock, SettableClock, SystemClock
@@ -225,6 +226,7 @@ __all__ = [
     "ValidationError",
     "Verb",
     "Waves",
+    "WebhookChannel",
     "Weekday",
     "__version__",
 ]
