@@ -14,6 +14,7 @@ connections.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -165,6 +166,11 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
     owner: LoopbackServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client vanished (a killed worker); report anything else."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -174,6 +180,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
+        if len(body) < length:  # the client died mid-request: nothing was delivered
+            self.close_connection = True
+            return
         headers = {name.lower(): value for name, value in self.headers.items()}
         owner = self.server.owner
         host, port = self.client_address[:2]
