@@ -75,6 +75,7 @@ from campaignkit.domain.triggers import (
     Recipient,
     ScheduleStatus,
 )
+from campaignkit.domain.unsubscribe import UnsubscribeResult, UnsubscribeToken
 from campaignkit.engine import TickReport
 from campaignkit.errors import (
     ApprovalPolicyActive,
@@ -222,6 +223,8 @@ __all__ = [
     "TickReport",
     "TransientFailure",
     "TransitionNotAllowed",
+    "UnsubscribeResult",
+    "UnsubscribeToken",
     "UserSession",
     "ValidationError",
     "Verb",

@@ -21,11 +21,13 @@ from campaignkit.clock import Clock, SystemClock
 from campaignkit.delivery.feedback import record_feedback
 from campaignkit.delivery.render import check_template
 from campaignkit.delivery.runner import DeliverySettings, Runner
+from campaignkit.delivery.unsubscribe import record_unsubscribe
 from campaignkit.domain import checks
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import FeedbackEvent, FeedbackRecord
 from campaignkit.domain.events import DomainEvent
 from campaignkit.domain.lifecycle import LifecycleRules
+from campaignkit.domain.unsubscribe import UnsubscribeResult, UnsubscribeSigner
 from campaignkit.engine import LifecycleEngine, TickReport
 from campaignkit.kit_arguments import check_kit_arguments
 from campaignkit.permissions import Permission, PermissionPolicy, ProductProfile, ProfilePolicy
@@ -73,6 +75,14 @@ class CampaignKit:
         delivery: How runs deliver (batch size, retries, leases).
         ids: Makes ids; pass ``campaignkit.testing.SequentialIds()`` for stable ids.
         progress: Called after every batch of every run (for a progress bar).
+        secret: The host secret that signs one-click unsubscribe tokens (a
+            ``str`` or ``bytes`` of at least 16 bytes, kept out of ``repr``).
+            Without it no message carries an unsubscribe URL. Keep it stable:
+            links in mail already sent stop verifying when it changes.
+
+    Attributes:
+        unsubscribe_signer: Signs and verifies unsubscribe tokens (None
+            without a ``secret``).
     """
 
     def __init__(
@@ -89,6 +99,7 @@ class CampaignKit:
         delivery: DeliverySettings | None = None,
         ids: IdFactory = random_ids,
         progress: Progress | None = None,
+        secret: str | bytes | None = None,
     ) -> None:
         check_kit_arguments(
             store=store,
@@ -102,6 +113,7 @@ class CampaignKit:
             delivery=delivery,
             ids=ids,
             progress=progress,
+            secret=secret,
         )
         self.store = store
         self.clock = clock
@@ -119,6 +131,7 @@ class CampaignKit:
         self.lifecycle = lifecycle if lifecycle is not None else LifecycleRules()
         self.rules = BusinessRuleRegistry(store)
         self.delivery = delivery if delivery is not None else DeliverySettings()
+        self.unsubscribe_signer = None if secret is None else UnsubscribeSigner(secret)
         self.ids = ids
         self.worker_id = f"worker-{uuid.uuid4().hex[:12]}"
         self._listeners: list[Listener] = []
@@ -127,6 +140,7 @@ class CampaignKit:
             self.audiences,
             functools.partial(check_template, limits=self.delivery.render_limits),
             self.channels,
+            signing=self.unsubscribe_signer is not None,
         )
         self.runner = Runner(
             store=store,
@@ -137,6 +151,7 @@ class CampaignKit:
             rules=self.lifecycle,
             worker_id=self.worker_id,
             progress=progress,
+            unsubscribe=self.unsubscribe_signer,
         )
         self.engine = LifecycleEngine(
             store=store,
@@ -161,6 +176,7 @@ class CampaignKit:
         ids: IdFactory = random_ids,
         progress: Progress | None = None,
         audiences: AudienceSource | None = None,
+        secret: str | bytes | None = None,
     ) -> CampaignKit:
         """A kit whose store, audiences and profiles all live in memory.
 
@@ -174,6 +190,7 @@ class CampaignKit:
             ids: Id factory.
             progress: Run progress callback.
             audiences: A host audience source next to ``kit.audiences.define``.
+            secret: Signs one-click unsubscribe tokens (at least 16 bytes).
         """
         return cls(
             store=InMemoryStore(),
@@ -187,6 +204,7 @@ class CampaignKit:
             delivery=delivery,
             ids=ids,
             progress=progress,
+            secret=secret,
         )
 
     @classmethod
@@ -204,6 +222,7 @@ class CampaignKit:
         progress: Progress | None = None,
         audiences: AudienceSource | None = None,
         busy_timeout: float = 10.0,
+        secret: str | bytes | None = None,
     ) -> CampaignKit:
         """The embedded default: everything in one SQLite file.
 
@@ -224,6 +243,7 @@ class CampaignKit:
             progress: Run progress callback.
             audiences: A host audience source next to ``kit.audiences.define``.
             busy_timeout: Seconds to wait for another process's write lock.
+            secret: Signs one-click unsubscribe tokens (at least 16 bytes).
 
         Raises:
             StorageError: the file is not a campaignkit store, or is corrupt.
@@ -241,6 +261,7 @@ class CampaignKit:
             delivery=delivery,
             ids=ids,
             progress=progress,
+            secret=secret,
         )
         store = SQLiteStore(path, busy_timeout=busy_timeout)
         return cls(
@@ -255,6 +276,7 @@ class CampaignKit:
             delivery=delivery,
             ids=ids,
             progress=progress,
+            secret=secret,
         )
 
     def close(self) -> None:
@@ -322,6 +344,47 @@ class CampaignKit:
         return record_feedback(
             self.store, self.profiles, provider_message_id, kind, now=self.clock.now()
         )
+
+    def unsubscribe(self, url_or_token: str) -> UnsubscribeResult:
+        """Honour a one-click unsubscribe: verify its token, then withdraw consent.
+
+        Call it from the host's handler of the surface's ``unsubscribe_url``
+        (RFC 8058: mailbox providers POST ``List-Unsubscribe=One-Click`` to the
+        URL; a person following the link in the mail arrives with a GET).
+        The signature is checked in constant time; a valid token records the
+        UNSUBSCRIBED feedback under the message's run and action (reports
+        count it) and withdraws the profile's consent for the channel, so
+        later marketing sends exclude the profile (``no_consent``).
+
+        Idempotent: a profile with no consent left on the channel (the same
+        link POSTed twice) changes nothing and counts nothing again. A proof's
+        token verifies but changes nothing. No domain event is published
+        (feedback has none).
+
+        Args:
+            url_or_token: The full unsubscribe URL (its ``token`` query
+                parameter is read) or the bare token.
+
+        Returns:
+            What the token named, and whether this call recorded anything.
+
+        Raises:
+            ValidationError: the kit has no ``secret``; or ``url_or_token`` is
+                not a string, is too long, or holds no valid token (tampered
+                with, truncated, signed with another secret): nothing is changed.
+        """
+        signer = self.unsubscribe_signer
+        if signer is None:
+            checks.raise_if(
+                [
+                    "the kit has no secret to verify unsubscribe tokens with; pass the "
+                    "secret that signed them as secret=... when creating the kit"
+                ],
+                "unsubscribe",
+            )
+        assert signer is not None
+        token = signer.verify(url_or_token)
+        return record_unsubscribe(self.store, self.profiles, token, now=self.clock.now())
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every domain event after it is committed.

@@ -17,6 +17,7 @@ from campaignkit.delivery.runner import DeliverySettings
 from campaignkit.domain import checks
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.lifecycle import LifecycleRules
+from campaignkit.domain.unsubscribe import secret_problems
 from campaignkit.permissions import Permission, ProductProfile
 
 _PROTOCOLS: Mapping[str, tuple[str, tuple[str, ...]]] = {
@@ -42,7 +43,7 @@ def kit_argument_problems(**given: object) -> list[str]:
         **given: The arguments by name: ``clock``, ``store``, ``channels``,
             ``audiences``, ``profiles``, ``policy``, ``profile_permissions``,
             ``lifecycle``, ``delivery``, ``ids``, ``progress``, ``path``,
-            ``busy_timeout``.
+            ``busy_timeout``, ``secret``.
     """
     problems: list[str] = []
     for name, value in given.items():
@@ -70,6 +71,8 @@ def kit_argument_problems(**given: object) -> list[str]:
                 )
             elif isinstance(value, str):
                 checks.text(problems, "path", value, max_length=4096)
+        elif name == "secret":
+            problems.extend(secret_problems(value))
         elif name == "busy_timeout":
             if (
                 isinstance(value, bool)

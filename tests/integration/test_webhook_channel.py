@@ -302,6 +302,17 @@ def http_date(when: pendulum.DateTime) -> str:
             Reply(502, {"Retry-After": http_date(T0.add(seconds=30))}, date=False),
             ck.TransientFailure("502 Bad Gateway", retry_after=3630.0),
         ),
+        (  # "-0000" (no zone information) is read as GMT, as HTTP-dates are
+            Reply(
+                503,
+                {
+                    "Date": "Tue, 01 Dec 2026 09:00:00 -0000",
+                    "Retry-After": "Tue, 01 Dec 2026 09:00:45 -0000",
+                },
+                date=False,
+            ),
+            ck.TransientFailure("503 Service Unavailable", retry_after=45.0),
+        ),
         (  # a date already past asks for no wait at all
             Reply(
                 500,

@@ -15,6 +15,7 @@ from campaignkit.testing import ManualClock, SequentialIds
 T0 = pendulum.datetime(2027, 4, 1, 9, tz="UTC")
 EMAIL = ck.ChannelType.EMAIL
 SMS = ck.ChannelType.SMS
+SECRET = "check-tests-unsubscribe-secret"
 
 
 def person(pid: str, *, consent: bool = True, **attributes: object) -> ck.Profile:
@@ -66,14 +67,15 @@ class Env:
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     clock = ManualClock(T0)
     if request.param == "sqlite":
-        kit = ck.CampaignKit.sqlite(tmp_path / "kit.db", clock=clock, ids=SequentialIds())
+        kit = ck.CampaignKit.sqlite(
+            tmp_path / "kit.db", clock=clock, ids=SequentialIds(), secret=SECRET
+        )
     else:
-        kit = ck.CampaignKit.in_memory(clock=clock, ids=SequentialIds())
+        kit = ck.CampaignKit.in_memory(clock=clock, ids=SequentialIds(), secret=SECRET)
     kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
     admin = kit.as_user("ada")
-    surface = admin.create_surface(
-        name="News", channel=EMAIL, settings=ck.EmailSettings(sender="n@example.com")
-    )
+    settings = ck.EmailSettings(sender="n@example.com", unsubscribe_url="https://example.com/u")
+    surface = admin.create_surface(name="News", channel=EMAIL, settings=settings)
     yield Env(kit, admin, surface)
     kit.close()
 
@@ -209,12 +211,13 @@ def test_unusable_host_profile_data_is_a_warning(env: Env) -> None:
 
 
 def test_an_unreachable_audience_source_is_a_warning() -> None:
-    kit = ck.CampaignKit.in_memory(clock=ManualClock(T0), audiences=FailingAudiences())
+    kit = ck.CampaignKit.in_memory(
+        clock=ManualClock(T0), audiences=FailingAudiences(), secret=SECRET
+    )
     kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
     admin = kit.as_user("ada")
-    surface = admin.create_surface(
-        name="News", channel=EMAIL, settings=ck.EmailSettings(sender="n@example.com")
-    )
+    settings = ck.EmailSettings(sender="n@example.com", unsubscribe_url="https://example.com/u")
+    surface = admin.create_surface(name="News", channel=EMAIL, settings=settings)
     result = admin.check(Env(kit, admin, surface).draft(audience="remote").id)
     assert result.ok
     assert result.warnings == (

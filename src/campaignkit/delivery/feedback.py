@@ -9,9 +9,10 @@ from __future__ import annotations
 import attrs
 import pendulum
 
-from campaignkit.domain.delivery import ActionCounts, FeedbackEvent, FeedbackRecord
+from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.delivery import ActionCounts, FeedbackEvent, FeedbackRecord, Run
 from campaignkit.errors import NotFound
-from campaignkit.ports import ProfileStore, Store
+from campaignkit.ports import ProfileStore, Store, UnitOfWork
 
 
 def record_feedback(
@@ -40,19 +41,40 @@ def record_feedback(
             profile_id=entry.profile_id,
             campaign_id=entry.campaign_id,
         )
-        uow.feedback.add(record)
-        run = uow.runs.get(entry.run_id)
+        apply_feedback(uow, profiles, record, channel=entry.channel, address=entry.address)
+    return record
+
+
+def apply_feedback(
+    uow: UnitOfWork,
+    profiles: ProfileStore,
+    record: FeedbackRecord,
+    *,
+    channel: ChannelType,
+    address: str | None,
+) -> None:
+    """Store ``record`` and what follows from it, inside the caller's unit of work.
+
+    The run's report counts it (when the run exists); a hard bounce
+    suppresses ``address`` on ``channel``; an unsubscribe withdraws the
+    profile's consent for ``channel`` (when the profile exists).
+    """
+    uow.feedback.add(record)
+    try:
+        run: Run | None = uow.runs.get(record.run_id)
+    except NotFound:
+        run = None
+    if run is not None:
         counts = dict(run.counts)
-        counts[entry.action_id] = counts.get(entry.action_id, ActionCounts()).plus(
-            ActionCounts(feedback={event: 1})
+        counts[record.action_id] = counts.get(record.action_id, ActionCounts()).plus(
+            ActionCounts(feedback={record.event: 1})
         )
         uow.runs.save(attrs.evolve(run, counts=counts))
-        if event is FeedbackEvent.HARD_BOUNCE and entry.address is not None:
-            uow.suppressions.add(entry.channel, entry.address)
-        if event is FeedbackEvent.UNSUBSCRIBED:
-            profile = profiles.get(entry.profile_id)
-            if profile is not None:
-                consents = dict(profile.consents)
-                consents[entry.channel] = False
-                profiles.upsert(attrs.evolve(profile, consents=consents))
-    return record
+    if record.event is FeedbackEvent.HARD_BOUNCE and address is not None:
+        uow.suppressions.add(channel, address)
+    if record.event is FeedbackEvent.UNSUBSCRIBED:
+        profile = profiles.get(record.profile_id)
+        if profile is not None:
+            consents = dict(profile.consents)
+            consents[channel] = False
+            profiles.upsert(attrs.evolve(profile, consents=consents))

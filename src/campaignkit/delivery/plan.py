@@ -8,12 +8,19 @@ from typing import Any
 import attrs
 
 from campaignkit.delivery.gate import GateRules
-from campaignkit.delivery.render import CompiledContent
+from campaignkit.delivery.render import CompiledContent, TemplateFailed
 from campaignkit.domain.campaign import Action, Campaign, CampaignVersion
 from campaignkit.domain.campaign_enums import Category
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import Run
 from campaignkit.domain.surface import SurfaceSettings
+from campaignkit.domain.unsubscribe import (
+    UnsubscribeLink,
+    UnsubscribeSigner,
+    link_for,
+    missing_url,
+    needs_url,
+)
 from campaignkit.errors import DeliveryError
 from campaignkit.ports import Channel, UnitOfWork
 
@@ -32,6 +39,11 @@ class Plan:
         shared_context: The API context every recipient sees.
         contexts: Per-recipient API context of a unitary trigger, by profile id.
         gate_rules: What the send-time gate checks.
+        links: How each action's messages get their unsubscribe URL, by action
+            id (marketing email on a surface with ``unsubscribe_url``, from a
+            kit with a secret).
+        unlinked: Why an action whose templates use ``{{ unsubscribe_url }}``
+            cannot give one, by action id (its messages fail with this reason).
     """
 
     campaign: Campaign
@@ -43,10 +55,28 @@ class Plan:
     shared_context: Mapping[str, Any]
     contexts: Mapping[str, Mapping[str, Any]]
     gate_rules: GateRules
+    links: Mapping[str, UnsubscribeLink] = attrs.field(factory=dict)
+    unlinked: Mapping[str, str] = attrs.field(factory=dict)
 
     def context(self, profile_id: str) -> Mapping[str, Any]:
         """The API context templates see for this recipient."""
         return self.contexts.get(profile_id, self.shared_context)
+
+    def unsubscribe_url(self, run_id: str, action_id: str, profile_id: str) -> str | None:
+        """The signed unsubscribe URL of one message, or None when it carries none.
+
+        Raises:
+            TemplateFailed: the action's templates use ``{{ unsubscribe_url }}``
+                but its messages cannot carry one (the surface or the kit changed
+                since activation checked it).
+        """
+        link = self.links.get(action_id)
+        if link is not None:
+            return link.url(run_id, action_id, profile_id)
+        why = self.unlinked.get(action_id)
+        if why is not None:
+            raise TemplateFailed(missing_url(why))
+        return None
 
 
 def version_of(campaign: Campaign, number: int) -> CampaignVersion:
@@ -62,15 +92,23 @@ def version_of(campaign: Campaign, number: int) -> CampaignVersion:
 
 
 def make_plan(
-    uow: UnitOfWork, campaign: Campaign, run: Run, wired: Mapping[ChannelType, Channel]
+    uow: UnitOfWork,
+    campaign: Campaign,
+    run: Run,
+    wired: Mapping[ChannelType, Channel],
+    signer: UnsubscribeSigner | None = None,
 ) -> Plan:
     """Compile templates and gather surfaces, channels and rules for ``run``.
+
+    ``signer`` (the kit's, when it has a secret) signs unsubscribe URLs.
 
     Raises:
         DeliveryError: a surface was deleted, or no channel is wired for an action.
     """
     version = version_of(campaign, run.version)
     contents, settings, channels = {}, {}, {}
+    links: dict[str, UnsubscribeLink] = {}
+    unlinked: dict[str, str] = {}
     for action in version.actions:
         surface = uow.surfaces.find(action.surface_id)
         if surface is None:
@@ -83,6 +121,18 @@ def make_plan(
         contents[action.id] = CompiledContent.of(action.content.templates())
         settings[action.id] = surface.settings
         channels[action.id] = channel
+        link = link_for(
+            signer,
+            campaign_id=campaign.id,
+            category=campaign.category,
+            channel=action.channel,
+            settings=surface.settings,
+            surface_name=surface.name,
+        )
+        if isinstance(link, UnsubscribeLink):
+            links[action.id] = link
+        elif needs_url(contents[action.id].names):
+            unlinked[action.id] = link
     contexts: dict[str, Mapping[str, Any]] = {}
     for recipient in run.recipients:  # a repeated profile is a duplicate: the first counts
         contexts.setdefault(recipient.profile.id, recipient.context)
@@ -105,4 +155,6 @@ def make_plan(
         run.context,
         contexts,
         gate_rules,
+        links,
+        unlinked,
     )

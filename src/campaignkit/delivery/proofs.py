@@ -28,6 +28,13 @@ from campaignkit.domain.delivery import ExclusionReason, Message, idempotency_ke
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.recipients import address_of
 from campaignkit.domain.surface import ChannelSurface
+from campaignkit.domain.unsubscribe import (
+    UnsubscribeLink,
+    UnsubscribeSigner,
+    link_for,
+    missing_url,
+    needs_url,
+)
 
 Suppressed = Callable[[ChannelType, Sequence[str]], set[str]]
 """Which of some addresses are suppressed on a channel."""
@@ -61,6 +68,7 @@ def render_proofs(
     run_id: str,
     suppressed: Suppressed,
     limits: RenderLimits = DEFAULT_LIMITS,
+    signer: UnsubscribeSigner | None = None,
 ) -> Rendered:
     """Render the newest version of ``campaign`` for each test profile.
 
@@ -72,6 +80,9 @@ def render_proofs(
         suppressed: Looks up suppressed addresses (whatever the category: a
             proof is never worth a bounce).
         limits: The kit's render limits (a proof renders like a delivery).
+        signer: The kit's unsubscribe signer: a marketing email proof carries
+            its unsubscribe URL like the real mail (a proof token, which
+            verifies but changes nothing).
     """
     version = campaign.newest_version
     namespace = version.namespace or ""
@@ -87,13 +98,28 @@ def render_proofs(
         except jinja2.TemplateError as exc:
             problems.append(f"action {action.id}: the template does not compile: {exc}")
             continue
+        link = link_for(
+            signer,
+            campaign_id=campaign.id,
+            category=campaign.category,
+            channel=action.channel,
+            settings=surface.settings,
+            surface_name=surface.name,
+        )
+        if not isinstance(link, UnsubscribeLink) and needs_url(content.names):
+            problems.append(f"action {action.id}: {missing_url(link)}")
+            continue
         for profile in profiles:
             address = address_of(profile, action.channel, namespace)
             if address is None:
                 problems.append(f"profile {profile.id!r} has no {action.channel} address")
                 continue
+            url = None
+            if isinstance(link, UnsubscribeLink):
+                url = link.url(run_id, action.id, profile.id, proof=True)
             try:
-                fields = content.render(profile.attributes, {}, limits)
+                variables = {} if url is None else {"unsubscribe_url": url}
+                fields = content.render(profile.attributes, {}, limits, variables)
             except (MissingAttribute, TemplateFailed) as exc:
                 problems.append(f"action {action.id} for profile {profile.id!r}: {exc}")
                 continue
@@ -110,6 +136,7 @@ def render_proofs(
                     settings=surface.settings,
                     proof=True,
                     transactional=campaign.category is Category.TRANSACTIONAL,
+                    unsubscribe_url=url,
                 )
             )
     excluded: dict[int, ExclusionReason] = {}

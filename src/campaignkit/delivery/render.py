@@ -4,7 +4,10 @@ Templates are Jinja2 sources rendered by an
 :class:`~jinja2.sandbox.ImmutableSandboxedEnvironment`: no access to Python
 internals, no file or network access, no mutation of the data passed in.
 Profile attributes are ``profile.<path>``, API context is ``context.<path>``;
-``{{ profile.firstName | default("friend") }}`` gives a fallback.
+``{{ profile.firstName | default("friend") }}`` gives a fallback. Message
+variables (:data:`MESSAGE_VARIABLES`) are top-level names the kit provides per
+message: ``{{ unsubscribe_url }}`` is the recipient's signed one-click
+unsubscribe URL (marketing email only).
 
 A template is compiled once per run. Pure substitutions (text and
 ``{{ profile.a.b }}`` / ``{{ context.x }}`` only) take a fast path that skips
@@ -19,7 +22,7 @@ from typing import Any, Final
 
 import attrs
 import jinja2
-from jinja2 import nodes
+from jinja2 import meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -43,6 +46,7 @@ from campaignkit.delivery.sandbox import (
 
 __all__ = [
     "MAX_REPEAT",
+    "MESSAGE_VARIABLES",
     "CompiledContent",
     "CompiledTemplate",
     "LimitExceeded",
@@ -52,11 +56,16 @@ __all__ = [
     "check_template",
     "compile_template",
     "new_environment",
+    "template_names",
 ]
 
 _ROOTS: Final = ("profile", "context")
+MESSAGE_VARIABLES: Final = ("unsubscribe_url",)
+"""Top-level template names the kit provides per message (beside ``profile`` and ``context``)."""
 _NEWLINES = re.compile(r"\r\n?")
-_SUBSTITUTION = re.compile(r"\{\{\s*((?:profile|context)(?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*\}\}")
+_SUBSTITUTION = re.compile(
+    r"\{\{\s*((?:profile|context)(?:\.[A-Za-z_][A-Za-z0-9_]*)+|unsubscribe_url)\s*\}\}"
+)
 _JINJA_SYNTAX = re.compile(r"\{\{|\{%|\{#|\}\}|%\}|#\}")
 _ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
 _JINJA_ATTRIBUTES: Final = frozenset(
@@ -207,7 +216,20 @@ def check_template(source: object, limits: RenderLimits = DEFAULT_LIMITS) -> str
     return None
 
 
-Renderer = Callable[[Mapping[str, Any], Mapping[str, Any]], str]
+Renderer = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, str]], str]
+"""Renders one template from the profile, the API context and the message variables."""
+_NO_VARIABLES: Final[Mapping[str, str]] = {}
+
+
+def template_names(source: str) -> frozenset[str]:
+    """The top-level names ``source`` reads (``profile``, ``unsubscribe_url`` ...).
+
+    A template that does not parse reads nothing (activation reports it).
+    """
+    try:
+        return frozenset(meta.find_undeclared_variables(_ENVIRONMENT.parse(source)))
+    except (jinja2.TemplateSyntaxError, RecursionError):
+        return frozenset()
 
 
 def _text_of(value: Any) -> str:
@@ -229,8 +251,8 @@ def _lookup(data: Mapping[str, Any], root: str, path: tuple[str, ...]) -> str:
     return _text_of(value)
 
 
-def _fast(source: str) -> Renderer | None:
-    """A renderer for pure substitutions, or None when Jinja is needed."""
+def _fast(source: str) -> tuple[Renderer, frozenset[str]] | None:
+    """A renderer for pure substitutions and the names it reads, or None when Jinja is needed."""
     parts: list[str | tuple[str, tuple[str, ...]]] = []
     last = 0
     source = _NEWLINES.sub("\n", source)  # as Jinja does
@@ -244,22 +266,37 @@ def _fast(source: str) -> Renderer | None:
     parts.append(source[last:])
     if any(isinstance(p, str) and _JINJA_SYNTAX.search(p) for p in parts):
         return None
-    literal_only = all(isinstance(p, str) for p in parts)
-    if literal_only:
+    names = frozenset(p[0] for p in parts if not isinstance(p, str))
+    if not names:
         text = "".join(p for p in parts if isinstance(p, str))
-        return lambda profile, context: text
+        return (lambda profile, context, variables: text), names
 
-    def render(profile: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+    def render(
+        profile: Mapping[str, Any], context: Mapping[str, Any], variables: Mapping[str, str]
+    ) -> str:
         out = []
         for part in parts:
             if isinstance(part, str):
                 out.append(part)
+                continue
+            root, path = part
+            if root == "profile":
+                out.append(_lookup(profile, root, path))
+            elif root == "context":
+                out.append(_lookup(context, root, path))
             else:
-                root, path = part
-                out.append(_lookup(profile if root == "profile" else context, root, path))
+                out.append(_variable(variables, root))
         return "".join(out)
 
-    return render
+    return render, names
+
+
+def _variable(variables: Mapping[str, str], name: str) -> str:
+    """A message variable; missing is a missing attribute, as Jinja's undefined is."""
+    value = variables.get(name)
+    if value is None:
+        raise MissingAttribute(name)
+    return value
 
 
 @attrs.frozen
@@ -270,20 +307,26 @@ class CompiledTemplate:
         source: The template text.
         fast: True when it renders without Jinja (pure substitution).
         depth: How deeply it nests (checked against ``RenderLimits.max_depth``).
+        names: The top-level names it reads (``profile``, ``context``,
+            ``unsubscribe_url`` ...).
     """
 
     source: str
     fast: bool
     _render: Renderer = attrs.field(repr=False)
     depth: int = 0
+    names: frozenset[str] = frozenset()
 
     def render(
         self,
         profile: Mapping[str, Any],
         context: Mapping[str, Any],
         limits: RenderLimits = DEFAULT_LIMITS,
+        variables: Mapping[str, str] = _NO_VARIABLES,
     ) -> str:
         """Render for one recipient within ``limits``.
+
+        ``variables`` are the message variables (``unsubscribe_url``).
 
         Raises:
             MissingAttribute: the recipient lacks data the template needs.
@@ -292,35 +335,46 @@ class CompiledTemplate:
         """
         budget, token = start_budget(limits)
         try:
-            return self.render_within(budget, profile, context)
+            return self.render_within(budget, profile, context, variables)
         finally:
             end_budget(token)
 
     def render_within(
-        self, budget: Budget, profile: Mapping[str, Any], context: Mapping[str, Any]
+        self,
+        budget: Budget,
+        profile: Mapping[str, Any],
+        context: Mapping[str, Any],
+        variables: Mapping[str, str] = _NO_VARIABLES,
     ) -> str:
         """Render as part of a message whose budget is ``budget`` (the active one)."""
         if self.depth > budget.limits.max_depth:
             raise LimitExceeded(_nested_too_deeply(budget.limits))
-        text = self._render(profile, context)
+        text = self._render(profile, context, variables)
         if self.fast:  # a Jinja template counts its own output
             budget.emit(len(text))
         return text
 
-    def substitute(self, profile: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+    def substitute(
+        self,
+        profile: Mapping[str, Any],
+        context: Mapping[str, Any],
+        variables: Mapping[str, str] = _NO_VARIABLES,
+    ) -> str:
         """Render a fast-path template: plain lookups, no budget (the caller caps the output).
 
         Raises:
             MissingAttribute: the recipient lacks data the template needs.
             TemplateFailed: a looked-up value is not text or a number.
         """
-        return self._render(profile, context)
+        return self._render(profile, context, variables)
 
 
 def _failing(reason: Callable[[RenderLimits], str]) -> Renderer:
     """A renderer for a template that cannot be compiled: every render fails."""
 
-    def render(profile: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+    def render(
+        profile: Mapping[str, Any], context: Mapping[str, Any], variables: Mapping[str, str]
+    ) -> str:
         raise LimitExceeded(reason(DEFAULT_LIMITS))
 
     return render
@@ -339,7 +393,7 @@ def compile_template(source: str) -> CompiledTemplate:
     """
     fast = _fast(source)
     if fast is not None:
-        return CompiledTemplate(source, True, fast)
+        return CompiledTemplate(source, True, fast[0], names=fast[1])
     ceiling = RenderLimits(max_depth=MAX_NESTING)
     parsed = _parse(source, ceiling)
     if isinstance(parsed, str):
@@ -347,15 +401,18 @@ def compile_template(source: str) -> CompiledTemplate:
     depth = tree_depth(parsed)
     if _opening_brackets(source) > depth:  # brackets might nest deeper than the tree
         depth = max(depth, _bracket_depth(source))
+    names = frozenset(meta.find_undeclared_variables(parsed))
     template = _compile(parsed, ceiling)
     if isinstance(template, str):
         reason = template
-        return CompiledTemplate(source, False, _failing(lambda _: reason), depth)
+        return CompiledTemplate(source, False, _failing(lambda _: reason), depth, names)
     compiled = template
 
-    def render(profile: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+    def render(
+        profile: Mapping[str, Any], context: Mapping[str, Any], variables: Mapping[str, str]
+    ) -> str:
         try:
-            return compiled.render(profile=profile, context=context)
+            return compiled.render(variables, profile=profile, context=context)
         except jinja2.UndefinedError as exc:
             raise MissingAttribute(str(exc.message or exc)) from exc
         except TemplateFailed:
@@ -370,7 +427,7 @@ def compile_template(source: str) -> CompiledTemplate:
             message = _ADDRESS.sub("", f"{type(exc).__name__}: {exc}")
             raise TemplateFailed(message) from exc
 
-    return CompiledTemplate(source, False, render, depth)
+    return CompiledTemplate(source, False, render, depth, names)
 
 
 @attrs.frozen
@@ -387,6 +444,11 @@ class CompiledContent:
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_fast_only", all(t.fast for t in self.fields.values()))
 
+    @property
+    def names(self) -> frozenset[str]:
+        """The top-level names any field reads (``unsubscribe_url`` among them, if used)."""
+        return frozenset().union(*(t.names for t in self.fields.values()))
+
     @classmethod
     def of(cls, templates: Mapping[str, str]) -> CompiledContent:
         """Compile every field."""
@@ -397,24 +459,27 @@ class CompiledContent:
         profile: Mapping[str, Any],
         context: Mapping[str, Any],
         limits: RenderLimits = DEFAULT_LIMITS,
+        variables: Mapping[str, str] = _NO_VARIABLES,
     ) -> dict[str, str]:
         """Render every field for one recipient, as one message within ``limits``.
 
         ``limits.max_output`` and ``limits.max_steps`` count all fields
         together. A ``TemplateFailed`` names the field (``"... (in html)"``).
+        ``variables`` are the message variables (:data:`MESSAGE_VARIABLES`):
+        ``{"unsubscribe_url": ...}`` when the message carries one.
 
         Raises:
             MissingAttribute: the recipient lacks data a field needs.
             TemplateFailed: a field failed otherwise (see ``CompiledTemplate.render``).
         """
         if self._fast_only:  # no Jinja: only the output cap applies, no budget to set up
-            return self._render_fast(profile, context, limits)
+            return self._render_fast(profile, context, limits, variables)
         budget, token = start_budget(limits)
         rendered = {}
         try:
             for name, template in self.fields.items():
                 try:
-                    rendered[name] = template.render_within(budget, profile, context)
+                    rendered[name] = template.render_within(budget, profile, context, variables)
                 except LimitExceeded as exc:
                     raise LimitExceeded(f"{exc} (in {name})") from exc
                 except TemplateFailed as exc:
@@ -424,12 +489,16 @@ class CompiledContent:
         return rendered
 
     def _render_fast(
-        self, profile: Mapping[str, Any], context: Mapping[str, Any], limits: RenderLimits
+        self,
+        profile: Mapping[str, Any],
+        context: Mapping[str, Any],
+        limits: RenderLimits,
+        variables: Mapping[str, str],
     ) -> dict[str, str]:
         rendered, total = {}, 0
         for name, template in self.fields.items():
             try:
-                text = template.substitute(profile, context)
+                text = template.substitute(profile, context, variables)
             except TemplateFailed as exc:
                 raise type(exc)(f"{exc} (in {name})") from exc
             total += len(text)

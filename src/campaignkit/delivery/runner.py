@@ -63,6 +63,7 @@ from campaignkit.domain.lifecycle import LifecycleRules, run_finished
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.proofs import check_cap
 from campaignkit.domain.recipients import Exclude, address_of, decide
+from campaignkit.domain.unsubscribe import UnsubscribeSigner
 from campaignkit.errors import ConflictError, DeliveryError
 from campaignkit.ports import (
     AudienceSource,
@@ -128,6 +129,8 @@ class Runner:
         rules: Lifecycle rules (a finished run may let its campaign complete).
         worker_id: Identifies this process in run leases.
         progress: Called after every batch, if given.
+        unsubscribe: Signs the unsubscribe URLs of marketing email (the kit's
+            signer, when it has a ``secret``).
     """
 
     def __init__(
@@ -141,6 +144,7 @@ class Runner:
         rules: LifecycleRules,
         worker_id: str,
         progress: Progress | None = None,
+        unsubscribe: UnsubscribeSigner | None = None,
     ) -> None:
         self._store = store
         self._rules = rules
@@ -153,6 +157,7 @@ class Runner:
             store, self._leases, settings.max_attempts, settings.retry_base, settings.retry_cap
         )
         self.progress = progress
+        self._signer = unsubscribe
 
     # ------------------------------------------------------------ entry point
 
@@ -247,7 +252,7 @@ class Runner:
                     due_at=lease,  # if this worker dies, the run is due when its lease lapses
                 )
             )
-            plan = make_plan(uow, campaign, run, self._channels)
+            plan = make_plan(uow, campaign, run, self._channels, self._signer)
         return run, plan
 
     def _halted(self, plan: Plan) -> bool:
@@ -495,8 +500,12 @@ class Runner:
         if isinstance(verdict, Exclude):
             return unsent(run_id, campaign.id, action, profile.id, reason=verdict.reason)
         try:
+            link = plan.unsubscribe_url(run_id, action.id, profile.id)
             fields = plan.contents[action.id].render(
-                profile.attributes, plan.context(profile.id), self._settings.render_limits
+                profile.attributes,
+                plan.context(profile.id),
+                self._settings.render_limits,
+                {} if link is None else {"unsubscribe_url": link},
             )
         except MissingAttribute:
             return unsent(
@@ -515,6 +524,7 @@ class Runner:
             fields=fields,
             settings=plan.settings[action.id],
             transactional=campaign.category is Category.TRANSACTIONAL,
+            unsubscribe_url=link,
         )
         return LedgerEntry(
             run_id,

@@ -23,17 +23,22 @@ from campaignkit.delivery.render import (
 )
 from campaignkit.domain import checks
 from campaignkit.domain.campaign import Action, Campaign, CampaignVersion, Verb
-from campaignkit.domain.campaign_enums import CampaignStatus, CampaignType
+from campaignkit.domain.campaign_enums import CampaignStatus, CampaignType, Category
+from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import ExclusionReason
 from campaignkit.domain.lifecycle import pending_version
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.recipients import Exclude, decide
+from campaignkit.domain.surface import EmailSettings
 from campaignkit.errors import TransitionNotAllowed
 from campaignkit.permissions import Permission as P
+from campaignkit.ports import UnitOfWork
 from campaignkit.session.base import SessionBase
 
 SAMPLE_SIZE = 5
 """How many audience members ``check`` renders against (the first ones streamed)."""
+_SAMPLE_VARIABLES = {"unsubscribe_url": "https://unsubscribe.invalid/?token=sample"}
+"""Message variables of a sample render: a stand-in URL (preflight checks one can be given)."""
 
 
 @attrs.frozen
@@ -107,7 +112,9 @@ class CheckVerbs(SessionBase):
                 kit.preflight.problems(uow, campaign, version, now=now, check_start=check_start)
             )
             policy = self._governing_policy(uow, campaign, version)
+            unsubscribe = self._unsubscribe_warnings(uow, campaign, version)
         warnings, size, sampled = self._sample(campaign, version)
+        warnings.extend(unsubscribe)
         if policy is not None:
             warnings.insert(
                 0,
@@ -117,6 +124,34 @@ class CheckVerbs(SessionBase):
         return CheckResult(
             campaign.id, version.number, tuple(problems), tuple(warnings), size, sampled
         )
+
+    def _unsubscribe_warnings(
+        self, uow: UnitOfWork, campaign: Campaign, version: CampaignVersion
+    ) -> list[str]:
+        """Marketing email actions whose messages would carry no one-click unsubscribe."""
+        if campaign.category is not Category.MARKETING:
+            return []
+        warnings = []
+        why = "mailbox providers require one-click unsubscribe for bulk senders"
+        for number, action in enumerate(version.actions, start=1):
+            surface = uow.surfaces.find(action.surface_id)
+            if action.channel is not ChannelType.EMAIL or surface is None:
+                continue
+            label = f"action {number} ({action.channel})"
+            settings = surface.settings
+            if not isinstance(settings, EmailSettings) or settings.unsubscribe_url is None:
+                warnings.append(
+                    f"{label}: surface {surface.name!r} has no unsubscribe_url, so its "
+                    f"marketing email carries no one-click unsubscribe ({why}); set "
+                    "EmailSettings(unsubscribe_url='https://...') on the surface"
+                )
+            elif self._kit.unsubscribe_signer is None:
+                warnings.append(
+                    f"{label}: the kit has no secret to sign unsubscribe links, so its "
+                    f"marketing email carries no one-click unsubscribe ({why}); pass "
+                    "secret=... when creating the kit"
+                )
+        return warnings
 
     def _sample(
         self, campaign: Campaign, version: CampaignVersion
@@ -228,7 +263,7 @@ def _try(
             content = contents.get(action.id)
             if content is None:
                 continue
-            content.render(profile.attributes, {}, limits)
+            content.render(profile.attributes, {}, limits, _SAMPLE_VARIABLES)
         except MissingAttribute as exc:
             where = " with an empty API context" if empty_context else ""
             warnings.append(

@@ -117,6 +117,7 @@ class DeliveryVerbs(SessionBase):
                 run_id=f"proof-{kit.ids('proof')}",
                 suppressed=uow.suppressions.suppressed,
                 limits=kit.delivery.render_limits,
+                signer=kit.unsubscribe_signer,
             )
             problems = list(rendered.problems)
             sending = rendered.to_send
