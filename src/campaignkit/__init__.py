@@ -8,6 +8,7 @@ Start with :meth:`CampaignKit.in_memory`, give users product profiles with
 from campaignkit.access import AccessDirectory
 from campaignkit.adapters.console import ConsoleChannel
 from campaignkit.adapters.memory import InMemoryAudienceSource, InMemoryProfileStore, InMemoryStore
+from campaignkit.adapters.smtp import SMTPChannel
 from campaignkit.adapters.sqlite import SQLiteProfileStore, SQLiteStore
 from campaignkit.adapters.webhook import WebhookChannel
 from campaignkit.audiences import AudienceRegistry
@@ -207,6 +208,7 @@ __all__ = [
     "RunRecipient",
     "RunReport",
     "RunStatus",
+    "SMTPChannel",
     "SQLiteProfileStore",
     "SQLiteStore",
     "Schedule",
