@@ -498,6 +498,26 @@ def test_an_unexpected_error_answers_transient_and_keeps_the_other_results(
     assert isinstance(results[2], Accepted)
 
 
+def test_a_message_that_breaks_composition_fails_alone(
+    channel: SMTPChannel, handler: RecordingHandler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(html: str) -> str:
+        if "boom" in html:
+            raise RuntimeError("parser bug")
+        return html_to_text(html)
+
+    monkeypatch.setattr("campaignkit.adapters.smtp._compose.html_to_text", broken)
+    results = list(
+        channel.send([email("a"), email("b", fields={"subject": "x", "html": "boom"}), email("c")])
+    )
+    assert results[1] == PermanentFailure(
+        "the message could not be composed: RuntimeError: parser bug"
+    )
+    assert isinstance(results[0], Accepted)
+    assert isinstance(results[2], Accepted)
+    assert len(handler.received) == 2
+
+
 # ---------------------------------------------------------------- arguments
 
 

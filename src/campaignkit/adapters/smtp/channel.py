@@ -196,6 +196,11 @@ class SMTPChannel:
                 except Unsendable as exc:
                     batch.results[index] = PermanentFailure(exc.reason)
                     continue
+                except Exception as exc:  # answer it: never lose the other messages' results
+                    batch.results[index] = PermanentFailure(
+                        f"the message could not be composed: {_describe(exc)}"
+                    )
+                    continue
                 if not checked and connection is not None:
                     connection = self._alive(connection)
                     checked = True
@@ -288,7 +293,7 @@ class SMTPChannel:
                 ),
                 False,
             )
-        except Exception as exc:
+        except Exception as exc:  # a bug: answer it, keep the other messages' results
             return TransientFailure(f"unexpected error while sending: {_describe(exc)}"), False
         return Accepted(envelope.message_id), True
 
