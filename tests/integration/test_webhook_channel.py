@@ -362,9 +362,9 @@ def test_a_server_slower_than_the_timeout_is_a_transient_failure(server: Loopbac
     release = threading.Event()
     server.script = answer(Reply(200, hold=release))
     try:
-        with channel_to(server, timeout=0.2) as channel:
+        with channel_to(server, timeout=0.5) as channel:
             assert channel.send(messages("p1")) == [
-                ck.TransientFailure("timeout after 0.2 s (ReadTimeout)")
+                ck.TransientFailure("timeout after 0.5 s (ReadTimeout)")
             ]
     finally:
         release.set()
