@@ -13,7 +13,7 @@ from campaignkit.adapters.sqlite import SQLiteProfileStore, SQLiteStore
 from campaignkit.adapters.webhook import WebhookChannel
 from campaignkit.audiences import AudienceRegistry
 from campaignkit.business_rules import BusinessRuleRegistry
-from campaignkit.clock import Clock, SettableClock, SystemClock
+from campaignkit.clock import Clock, SettableClock, SystemClock, WaitableClock
 from campaignkit.delivery.budget import (
     RenderLimits,
 )
@@ -230,6 +230,7 @@ __all__ = [
     "UserSession",
     "ValidationError",
     "Verb",
+    "WaitableClock",
     "Waves",
     "WebhookChannel",
     "Weekday",

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from campaignkit.demo import DEFAULT_DATABASE, run_demo
 from campaignkit.errors import CampaignKitError
+from campaignkit.worker import LOG_LEVELS, command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,7 +33,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="replace the --db file even if the demo did not write it",
     )
+    worker = commands.add_parser(
+        "worker",
+        help="deliver a SQLite store's campaigns on the wall clock until SIGTERM or SIGINT",
+        description="Tick the store on the wall clock, sending through the channels of "
+        "--config (see campaignkit.worker_config); stop cleanly on SIGTERM or SIGINT.",
+    )
+    worker.add_argument("--db", required=True, help="the SQLite file holding the campaigns")
+    worker.add_argument("--config", help="TOML file configuring the channels")
+    worker.add_argument(
+        "--poll", type=_seconds, default=30.0, help="longest wait between ticks (default 30)"
+    )
+    worker.add_argument("--log-level", choices=LOG_LEVELS, default="INFO")
     args = parser.parse_args(argv)
+    if args.command == "worker":
+        return command(args.db, config=args.config, poll=args.poll, log_level=args.log_level)
     if args.command == "demo":
         try:
             run_demo(args.db, force=args.force).close()
@@ -40,3 +55,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"campaignkit demo: error: {exc}", file=sys.stderr)
             return 1
     return 0
+
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds, for ``--poll``."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value

@@ -11,6 +11,10 @@ campaign document that cannot be loaded, a bug) is rolled back, logged as a
 WARNING and set aside, and the tick goes on; a run that raises is FAILED by
 the runner. An item set aside is retried once its due time changes (or by a
 new engine, after a restart), so it never spins a tick or ``run_until``.
+
+Once the runner's ``stop_requested`` answers True (``kit.run_forever`` is
+stopping), a tick starts no further work: the run in hand stops after its
+current batch and the tick returns.
 """
 
 from __future__ import annotations
@@ -230,7 +234,7 @@ class LifecycleEngine:
     def _tick_at(self, now: pendulum.DateTime) -> TickReport:
         events: list[DomainEvent] = []
         skipped: set[str] = set()  # runs another worker claimed meanwhile
-        while True:
+        while not self._runner.stop_requested():  # a stopping worker starts nothing new
             with self._store.unit_of_work() as uow:
                 candidates = sorted(
                     [(*d, "campaign") for d in self._due(uow, "campaign", now, frozenset())]

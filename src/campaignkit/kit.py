@@ -35,6 +35,7 @@ from campaignkit.ports import AudienceSource, Channel, ProfileStore, Progress, S
 from campaignkit.preflight import Preflight
 from campaignkit.session import UserSession
 from campaignkit.testing.channels import RecordingChannel
+from campaignkit.worker import DEFAULT_POLL, run_forever
 
 logger = logging.getLogger("campaignkit")
 
@@ -314,6 +315,33 @@ class CampaignKit:
         checks.aware_datetime(problems, "when", when)
         checks.raise_if(problems, "run_until")
         return self.engine.run_until(when)
+
+    def run_forever(
+        self,
+        stop: threading.Event | None = None,
+        *,
+        poll: pendulum.Duration | float = DEFAULT_POLL,
+        handle_signals: bool = True,
+    ) -> None:
+        """Tick on the kit's clock until stopped: the production worker loop.
+
+        Each pass ticks, then waits until the engine's next due instant or at
+        most ``poll`` (work another process adds is seen within ``poll``). When
+        ``stop`` is set, or SIGTERM/SIGINT arrive (handled only in the main
+        thread; the previous handlers are restored on return), the run in hand
+        finishes recording its current batch, releases its lease (the next
+        worker resumes it at once) and this returns. See :mod:`campaignkit.worker`.
+
+        Args:
+            stop: Set it from another thread to stop the worker.
+            poll: The longest wait between two ticks (a duration, or seconds).
+            handle_signals: Stop on SIGTERM and SIGINT when run in the main thread.
+
+        Raises:
+            ValidationError: ``stop`` is not a ``threading.Event`` or ``poll``
+                is not a positive duration.
+        """
+        run_forever(self, stop, poll=poll, handle_signals=handle_signals)
 
     def record_feedback(self, provider_message_id: str, event: FeedbackEvent) -> FeedbackRecord:
         """Record what a provider reported about a message it accepted.

@@ -83,6 +83,8 @@ _MODULES = {
     "timeutil",
     "cli",
     "demo",
+    "worker",
+    "worker_config",
 }
 
 

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import attrs
 import pendulum
 
 from campaignkit.clock import Clock
+from campaignkit.delivery import runlog
 from campaignkit.delivery.gate import RateState, Verdict, gate
 from campaignkit.delivery.lease import LeaseLost, Leases
 from campaignkit.delivery.plan import Plan, make_plan
@@ -116,6 +117,14 @@ class DeliverySettings:
 _RESULTS = (Accepted, TransientFailure, PermanentFailure)
 
 
+class Paused(Exception):
+    """The worker is stopping (``Runner.stop_requested``): hand the run back between batches."""
+
+
+def _never() -> bool:
+    return False
+
+
 class Runner:
     """Delivers runs. Used by the engine; one instance per kit.
 
@@ -131,6 +140,12 @@ class Runner:
         progress: Called after every batch, if given.
         unsubscribe: Signs the unsubscribe URLs of marketing email (the kit's
             signer, when it has a ``secret``).
+
+    Attributes:
+        stop_requested: Checked after every batch a run records (and by the
+            engine between two pieces of work); once it answers True the run
+            in hand stops there, with its lease released, and no further
+            work starts. ``kit.run_forever`` sets it to its stop event.
     """
 
     def __init__(
@@ -158,6 +173,7 @@ class Runner:
         )
         self.progress = progress
         self._signer = unsubscribe
+        self.stop_requested: Callable[[], bool] = _never
 
     # ------------------------------------------------------------ entry point
 
@@ -189,6 +205,12 @@ class Runner:
         except LeaseLost:  # another worker took the run over: it records what follows
             with self._store.unit_of_work() as uow:
                 return uow.runs.get(run_id)
+        except Paused:  # the worker stops: hand the run back so the next worker resumes it now
+            self._release(run_id, now)
+            with self._store.unit_of_work() as uow:
+                run = uow.runs.get(run_id)
+            runlog.paused(run)
+            return run
         except ConflictError:
             self._release(run_id, now)
             raise
@@ -242,6 +264,7 @@ class Runner:
                 return None
             campaign = uow.campaigns.get(run.campaign_id)
             lease = self._leases.expiry()
+            before = run
             run = uow.runs.save(
                 attrs.evolve(
                     run,
@@ -253,6 +276,7 @@ class Runner:
                 )
             )
             plan = make_plan(uow, campaign, run, self._channels, self._signer)
+            runlog.claimed(before, run)
         return run, plan
 
     def _halted(self, plan: Plan) -> bool:
@@ -291,9 +315,10 @@ class Runner:
             total: int | None = len(run.recipients)
         else:
             total = None if audience is None else self._audiences.count(audience)
-        for start, batch in self._members(run, plan):
+        for number, (start, batch) in enumerate(self._members(run, plan), start=1):
             if not self._batch(run.id, plan, start, batch, now):
                 return True
+            runlog.batch_done(self._store, run.id, number)
             if self.progress is not None:
                 with self._store.unit_of_work() as uow:
                     current = uow.runs.get(run.id)
@@ -304,6 +329,8 @@ class Runner:
                     self.progress(report)
                 except Exception:  # a progress bar's bug must not fail the run
                     logger.exception("campaignkit progress callback %r failed", self.progress)
+            if self.stop_requested():
+                raise Paused(run.id)
         with self._store.unit_of_work() as uow:
             current = uow.runs.get(run.id)
             uow.runs.save(attrs.evolve(current, streamed=True))
@@ -386,6 +413,7 @@ class Runner:
             wave_filled=tuple(timing.wave_filled),
             rate=rate,
         )
+        runlog.failures(run_id, plan.campaign.id, runlog.failed_entries(entries))
         if live and sending:
             self._deliver(run_id, plan, sending, now, retry=False)
         return live
@@ -573,6 +601,8 @@ class Runner:
                 results = [TransientFailure(f"{type(exc).__name__}: {exc}")] * len(messages)
             outcomes.extend(zip(group, results, strict=True))
         self._recorder.outcomes(run_id, outcomes, now, retry=retry)
+        failed = runlog.final_failures(outcomes, self._settings.max_attempts)
+        runlog.failures(run_id, plan.campaign.id, failed)
 
     def _reconcile(self, run_id: str, plan: Plan, now: pendulum.DateTime) -> None:
         """Settle PENDING entries left by a crash: look them up, else re-send them."""
@@ -596,8 +626,12 @@ class Runner:
                     known.append((entry, found))
             if known:
                 self._recorder.outcomes(run_id, known, now, retry=False)
+                failed = runlog.final_failures(known, self._settings.max_attempts)
+                runlog.failures(run_id, plan.campaign.id, failed)
             if unknown:
                 self._deliver(run_id, plan, unknown, now, retry=False)
+            if self.stop_requested():
+                raise Paused(run_id)
 
     def _retry(self, run_id: str, plan: Plan, now: pendulum.DateTime) -> bool:
         """Release the QUEUED and RETRY entries due at ``now``; True if halted meanwhile."""
@@ -622,6 +656,8 @@ class Runner:
                 self._deliver(run_id, plan, fresh, now, retry=False)
             if again:
                 self._deliver(run_id, plan, again, now, retry=True)
+            if self.stop_requested():
+                raise Paused(run_id)
 
     # ------------------------------------------------------------ endings
 
@@ -707,6 +743,7 @@ class Runner:
     def _finish(self, uow: UnitOfWork, run: Run, status: RunStatus, now: pendulum.DateTime) -> Run:
         saved = uow.runs.save(_final(run, status, now))
         _warn_exclusions(saved)
+        runlog.ended(saved)
         if run.kind in (RunKind.SCHEDULED, RunKind.OCCURRENCE):  # runs a completion waits for
             campaign = uow.campaigns.find(run.campaign_id)
             if campaign is not None and campaign.open_runs > 0:

@@ -1,0 +1,190 @@
+"""What a run logs: its start, its progress, its permanent failures and its end.
+
+Everything goes through the stdlib logger ``campaignkit.delivery`` (a child
+of ``campaignkit``), each record with structured ``extra=`` fields a JSON
+log formatter can pick up: ``campaign_id``, ``run_id`` and, where it has
+them, ``counts`` (a plain dict: targeted, sent, failed, excluded, pending,
+retries).
+
+Levels, chosen so that a production worker's log stays readable:
+
+- INFO: a run starts, resumes mid-audience after a restart, is paused
+  because the worker stops, and ends (with its counts); progress every
+  :data:`PROGRESS_EVERY` batches.
+- DEBUG: progress after every batch; a run due again for its retries.
+- WARNING: permanent failures, one summary line per batch naming the first
+  :data:`FIRST_FAILURES` (profile, error), never one line per message, so a
+  provider refusing a whole batch cannot flood the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Final
+
+from campaignkit.domain.delivery import (
+    LedgerEntry,
+    LedgerState,
+    PermanentFailure,
+    Run,
+    SendResult,
+    TransientFailure,
+)
+from campaignkit.ports import Store
+
+logger = logging.getLogger("campaignkit.delivery")
+
+PROGRESS_EVERY: Final = 10
+"""Batches between two INFO progress lines of a run (every batch is logged at DEBUG)."""
+FIRST_FAILURES: Final = 3
+"""Failures named in a batch's WARNING line (the count covers them all)."""
+
+
+def counts_of(run: Run) -> dict[str, int]:
+    """The run's counts summed over its actions, as a plain dict for ``extra=``."""
+    total = run.total()
+    return {
+        "targeted": total.targeted,
+        "sent": total.sent,
+        "failed": total.failed,
+        "excluded": total.excluded_total,
+        "pending": total.pending,
+        "retries": total.retries,
+    }
+
+
+def _extra(run: Run, **more: Any) -> dict[str, Any]:
+    return {"campaign_id": run.campaign_id, "run_id": run.id, "counts": counts_of(run), **more}
+
+
+def claimed(before: Run, run: Run) -> None:
+    """Log that this worker claimed ``run`` (``before``: the run as it was stored)."""
+    if before.started_at is None:
+        logger.info(
+            "run %s of campaign %s started (version %d, %s)",
+            run.id,
+            run.campaign_id,
+            run.version,
+            run.kind.value,
+            extra=_extra(run, version=run.version, kind=run.kind.value),
+        )
+    elif not before.streamed:
+        logger.info(
+            "run %s of campaign %s resumed at audience position %d (version %d, %s)",
+            run.id,
+            run.campaign_id,
+            run.position,
+            run.version,
+            run.kind.value,
+            extra=_extra(run, version=run.version, kind=run.kind.value),
+        )
+    else:
+        logger.debug(
+            "run %s of campaign %s is due again (retries or queued messages)",
+            run.id,
+            run.campaign_id,
+            extra=_extra(run),
+        )
+
+
+def batch_done(store: Store, run_id: str, number: int) -> None:
+    """Log progress after batch ``number`` (1-based) of this stream of a run.
+
+    Reads the run only when a line will be written.
+    """
+    level = logging.INFO if number % PROGRESS_EVERY == 0 else logging.DEBUG
+    if not logger.isEnabledFor(level):
+        return
+    with store.unit_of_work() as uow:
+        run = uow.runs.get(run_id)
+    counts = counts_of(run)
+    logger.log(
+        level,
+        "run %s of campaign %s: batch %d done, %d audience members processed "
+        "(sent %d, failed %d, excluded %d, pending %d)",
+        run.id,
+        run.campaign_id,
+        number,
+        run.position,
+        counts["sent"],
+        counts["failed"],
+        counts["excluded"],
+        counts["pending"],
+        extra=_extra(run, batch=number, position=run.position),
+    )
+
+
+def paused(run: Run) -> None:
+    """Log that the worker stopped between two batches of ``run`` and handed it back."""
+    logger.info(
+        "run %s of campaign %s paused at audience position %d: the worker is stopping; "
+        "its lease is released, so the next worker resumes it at once",
+        run.id,
+        run.campaign_id,
+        run.position,
+        extra=_extra(run, position=run.position),
+    )
+
+
+def ended(run: Run) -> None:
+    """Log a run's final status and counts."""
+    counts = counts_of(run)
+    logger.info(
+        "run %s of campaign %s ended %s: targeted %d, sent %d, failed %d, excluded %d",
+        run.id,
+        run.campaign_id,
+        run.status.value,
+        counts["targeted"],
+        counts["sent"],
+        counts["failed"],
+        counts["excluded"],
+        extra=_extra(run, status=run.status.value),
+    )
+
+
+def final_failures(
+    outcomes: Sequence[tuple[LedgerEntry, SendResult]], max_attempts: int
+) -> list[tuple[LedgerEntry, str]]:
+    """The outcomes the recorder records FAILED: permanent, or out of retries.
+
+    Mirrors ``Recorder.outcomes``: a transient failure is final at its
+    ``max_attempts``-th send.
+    """
+    return [
+        (entry, result.error)
+        for entry, result in outcomes
+        if isinstance(result, PermanentFailure)
+        or (isinstance(result, TransientFailure) and entry.attempts + 1 >= max_attempts)
+    ]
+
+
+def failed_entries(entries: Sequence[LedgerEntry]) -> list[tuple[LedgerEntry, str]]:
+    """The entries recorded FAILED without a send (a template or profile that failed)."""
+    return [(e, e.error or "") for e in entries if e.state is LedgerState.FAILED]
+
+
+def failures(run_id: str, campaign_id: str, failed: Sequence[tuple[LedgerEntry, str]]) -> None:
+    """Log one WARNING for a batch's permanent failures, naming the first few."""
+    if not failed:
+        return
+    first = [
+        {"profile_id": entry.profile_id, "action_id": entry.action_id, "error": error}
+        for entry, error in failed[:FIRST_FAILURES]
+    ]
+    named = "; ".join(f"{f['profile_id']}: {f['error']}" for f in first)
+    more = len(failed) - len(first)
+    logger.warning(
+        "run %s of campaign %s: %d message(s) failed permanently: %s%s",
+        run_id,
+        campaign_id,
+        len(failed),
+        named,
+        f"; and {more} more (see the ledger)" if more else "",
+        extra={
+            "campaign_id": campaign_id,
+            "run_id": run_id,
+            "failed": len(failed),
+            "failures": first,
+        },
+    )
