@@ -24,7 +24,7 @@ class ManualClock:
     """
 
     def __init__(self, start: pendulum.DateTime | None = None) -> None:
-        self._lock = threading.Condition()  # notified whenever the clock moves
+        self._lock = threading.Condition(threading.Lock())  # notified when the clock moves
         initial = start if start is not None else pendulum.datetime(2026, 1, 1, tz="UTC")
         self._now = ensure_utc(initial, "ManualClock start")
         self._waiting: list[pendulum.DateTime] = []  # the instants threads wait for
