@@ -196,3 +196,64 @@ def test_a_server_dropping_connections_mid_batch_loses_no_message(
     assert len(handler.received) > len(people)  # and some of those arrived twice, same id
     report = kit.as_user("ada").report(campaign.id)
     assert (report.sent, report.failed, report.targeted) == (40, 0, 40)
+
+
+def test_the_list_unsubscribe_header_received_by_smtp_unsubscribes_with_one_click(
+    tmp_path: Path, clock: ManualClock, kits: list[ck.CampaignKit]
+) -> None:
+    """The kit signs the URL, the channel puts it in the header, the header's URL unsubscribes.
+
+    (Transactional messages never carry the headers: see test_smtp_channel.py.)
+    """
+    handler = RecordingHandler()
+    with smtp_server(handler) as port:
+        channel = ck.SMTPChannel("127.0.0.1", port, security="none", timeout=5)
+        kit = ck.CampaignKit.sqlite(
+            tmp_path / "c.db",
+            clock,
+            {C.EMAIL: channel},
+            ids=SequentialIds(),
+            secret="smtp-round-trip-secret-0123456789",
+        )
+        kits.append(kit)
+        kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
+        admin = kit.as_user("ada")
+        settings = ck.EmailSettings(
+            sender="news@shop.example",
+            unsubscribe_url="https://shop.example/u",
+            unsubscribe_mailto="unsub@shop.example",
+        )
+        surface = admin.create_surface(name="News", channel=C.EMAIL, settings=settings)
+        for pid in ("ann", "bob"):
+            kit.profiles.upsert(
+                ck.Profile(
+                    id=pid, identities={"email": f"{pid}@example.com"}, consents={C.EMAIL: True}
+                )
+            )
+        kit.audiences.define("all", ["ann", "bob"])
+        campaign = admin.create_campaign(
+            name="Winter sale",
+            audience="all",
+            namespace="email",
+            actions=[ck.Action(surface.id, ck.EmailContent(subject="Hi", html="<p>Hi</p>"))],
+            schedule=ck.Schedule(),
+        )
+        admin.activate(campaign.id)
+        kit.tick()
+    assert len(handler.received) == 2
+    [to_ann] = [r.parsed for r in handler.to("ann@example.com")]
+    [to_bob] = [r.parsed for r in handler.to("bob@example.com")]
+    https, mailto = str(to_ann["List-Unsubscribe"]).split(", ")
+    assert mailto == "<mailto:unsub@shop.example?subject=unsubscribe>"
+    assert str(to_ann["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+    assert str(to_bob["List-Unsubscribe"]).split(", ")[0] != https  # one token per recipient
+    url = https.removeprefix("<").removesuffix(">")
+    assert url.startswith("https://shop.example/u?token=")
+
+    result = kit.unsubscribe(url)  # what a mailbox provider's one-click POST leads to
+    assert result.recorded
+    assert result.token.profile_id == "ann"
+    profile = kit.profiles.get("ann")
+    assert profile is not None
+    assert profile.consents.get(C.EMAIL) is False
+    assert kit.as_user("ada").report(campaign.id).feedback == {ck.FeedbackEvent.UNSUBSCRIBED: 1}
