@@ -34,8 +34,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def examples(session: nox.Session) -> None:
-    """Run every script in examples/."""
-    session.install("-e", ".")
+    """Run every script in examples/ (send_real_email.py starts an aiosmtpd server: dev extra)."""
+    session.install("-e", ".[dev]")
     for script in sorted((ROOT / "examples").glob("*.py")):
         session.run("python", str(script))
 

@@ -26,7 +26,10 @@ def test_there_are_examples() -> None:
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
-def test_example_runs(script: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_example_runs(
+    script: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", [str(script)])  # as `python script.py`, no arguments
     runpy.run_path(str(script), run_name="__main__")
     assert capsys.readouterr().out.strip(), f"{script.name} should print what it shows"
 
