@@ -146,8 +146,11 @@ def show(kit: ck.CampaignKit, campaign_id: str, received: Sequence[EmailMessage]
             print(f"  List-Unsubscribe-Post: {message['List-Unsubscribe-Post']}")
     report = ada.report(campaign_id)
     print(f"report: targeted {report.targeted}, sent {report.sent}, failed {report.failed}")
-    if not received:  # another server: the URLs are in the mail it delivered
+    if not received and report.sent:  # another server: the URLs are in the mail it delivered
         print("(messages went to the server you named; open one to see its headers)")
+    if not received:
+        if not report.sent:  # refused or unreachable: answered transient, retried later
+            print("nothing was accepted: is a plain SMTP server listening there?")
         return
     url = unsubscribe_link(received[0])
     # the host's endpoint at https://shop.example/unsubscribe does exactly this, for the
