@@ -61,6 +61,8 @@ logger = logging.getLogger("campaignkit.worker")
 
 DEFAULT_POLL: Final = pendulum.duration(seconds=30)
 """How long the worker waits at most between two ticks."""
+MAX_POLL_SECONDS: Final = 86_400.0
+"""The longest ``poll`` accepted: one day."""
 
 STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
 """The signals that stop a worker running in the main thread."""
@@ -149,11 +151,11 @@ def _check(stop: object, poll: object) -> pendulum.Duration:
     if isinstance(poll, pendulum.Duration):
         seconds = poll.total_seconds()
     elif isinstance(poll, (int, float)) and not isinstance(poll, bool):
-        seconds = float(poll)
-    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        seconds = float(poll) if -1e300 < poll < 1e300 else math.inf  # no OverflowError
+    if seconds is None or not 0 < seconds <= MAX_POLL_SECONDS:  # also NaN and inf
         problems.append(
             "poll must be a positive pendulum.Duration or number of seconds "
-            f"(such as 30), not {checks.describe(poll)}"
+            f"(such as 30) of at most one day ({MAX_POLL_SECONDS:g}), not {checks.describe(poll)}"
         )
     checks.raise_if(problems, "run_forever")
     assert seconds is not None

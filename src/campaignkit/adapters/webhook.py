@@ -45,6 +45,8 @@ MIN_SECRET_BYTES: Final = 24
 """The shortest key accepted: the Standard Webhooks floor (24 to 64 bytes)."""
 MAX_CONCURRENCY: Final = 1000
 """The most requests one channel keeps in flight."""
+MAX_TIMEOUT: Final = 3600.0
+"""The longest ``timeout`` accepted, in seconds."""
 MANAGED_HEADERS: Final = frozenset(
     {
         "webhook-id",
@@ -87,7 +89,7 @@ class WebhookChannel:
     batches); results come back in the batch's order. Answers map to results:
 
     - 2xx: ``Accepted`` with the provider id from a JSON body's ``id``,
-      ``message_id`` or ``messageId`` (a non-empty string of at most 256
+      ``message_id`` or ``messageId`` (a printable string of at most 256
       characters), else the idempotency key;
     - 408, 429, 5xx, timeouts and connection errors: ``TransientFailure``,
       with ``retry_after`` from a ``Retry-After`` header (delta-seconds, or an
@@ -106,7 +108,10 @@ class WebhookChannel:
             24 bytes of key either way. None sends unsigned requests.
         concurrency: Requests in flight at once, 1 to 1000.
         timeout: Seconds allowed to each network phase of a request (connect,
-            each read, each write, waiting for a pooled connection); > 0.
+            each read, each write, waiting for a pooled connection), > 0 and at
+            most 3600. A response's body (read up to 64 KiB) is read within
+            about ``timeout`` in all, so a server dripping bytes cannot hold a
+            request for ever; the status decides the result.
         headers: Extra request headers (``Authorization`` ...); they may not
             name the headers the channel sets itself.
         payload: Shapes the body of each message (see :data:`Payload`).
@@ -375,9 +380,12 @@ def _check_timeout(problems: list[str], timeout: object) -> None:
     if (
         isinstance(timeout, bool)
         or not isinstance(timeout, (int, float))
-        or not 0 < timeout < math.inf
+        or not 0 < timeout <= MAX_TIMEOUT  # also refuses NaN, inf and huge ints
     ):
-        problems.append(f"timeout must be a finite number of seconds > 0, not {timeout!r}")
+        problems.append(
+            f"timeout must be a finite number of seconds > 0 and at most {MAX_TIMEOUT:g}, "
+            f"not {timeout!r}"
+        )
 
 
 def _extra_headers(problems: list[str], headers: object) -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Final
@@ -76,7 +77,7 @@ class Transport:
         """
         try:
             with self._client.stream("POST", self._url, content=body, headers=headers) as response:
-                data = read_capped(response)
+                data = read_capped(response, seconds=self._timeout)
         except httpx.TimeoutException as exc:
             return TransientFailure(f"timeout after {self._timeout:g} s ({type(exc).__name__})")
         except httpx.HTTPError as exc:  # refused, reset, protocol error: maybe never arrived
@@ -105,20 +106,34 @@ class Transport:
         self._client.close()
 
 
-def read_capped(response: httpx.Response, limit: int = MAX_RESPONSE_BYTES) -> bytes:
-    """Read at most ``limit`` bytes of a streamed response body."""
+def read_capped(
+    response: httpx.Response, limit: int = MAX_RESPONSE_BYTES, *, seconds: float | None = None
+) -> bytes:
+    """Read at most ``limit`` bytes of a streamed response body, for at most about ``seconds``.
+
+    Each read has the client's own timeout; ``seconds`` bounds them all
+    together (on the monotonic clock, a network deadline, not the kit's time),
+    so a body dripped a byte at a time ends once the time is up with what
+    arrived so far.
+    """
+    deadline = None if seconds is None else time.monotonic() + seconds
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
         chunks.append(chunk)
         size += len(chunk)
-        if size >= limit:
+        if size >= limit or (deadline is not None and time.monotonic() >= deadline):
             break
     return b"".join(chunks)[:limit]
 
 
 def provider_id(data: bytes) -> str | None:
-    """The message id a JSON body names (``id``, ``message_id``, ``messageId``), or None."""
+    """The message id a JSON body names (``id``, ``message_id``, ``messageId``), or None.
+
+    Only a printable string of 1 to 256 characters counts: an id with
+    control characters or lone surrogates could not be stored or looked up
+    by ``record_feedback`` reliably.
+    """
     try:
         document = json.loads(data)
     except (ValueError, RecursionError):  # not JSON, not UTF-8, or absurdly nested
@@ -127,7 +142,12 @@ def provider_id(data: bytes) -> str | None:
         return None
     for name in PROVIDER_ID_KEYS:
         value = document.get(name)
-        if isinstance(value, str) and value.strip() and len(value) <= MAX_PROVIDER_ID:
+        if (
+            isinstance(value, str)
+            and value.strip()
+            and len(value) <= MAX_PROVIDER_ID
+            and value.isprintable()  # no control characters, no lone surrogates
+        ):
             return value
     return None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import smtplib
 import socket
 import ssl
@@ -25,6 +24,8 @@ from campaignkit.errors import ValidationError
 Security = Literal["starttls", "tls", "none"]
 _SECURITY: tuple[str, ...] = get_args(Security)
 _MAX_CONNECTIONS = 256
+MAX_TIMEOUT = 3600.0
+"""The longest ``timeout`` accepted, in seconds (a socket cannot wait for ever)."""
 
 
 def _describe(exc: BaseException) -> str:
@@ -239,7 +240,7 @@ class SMTPChannel:
             return None
         try:
             return self._open()
-        except (smtplib.SMTPException, OSError) as exc:
+        except (smtplib.SMTPException, OSError, ValueError) as exc:  # ValueError: IDNA
             batch.unreachable = (
                 f"cannot connect to SMTP server {self._host}:{self._port} "
                 f"({self._security}): {_describe(exc)}"
@@ -311,8 +312,12 @@ def _check_arguments(
 ) -> None:
     """Raise one ValidationError listing every wrong argument of ``SMTPChannel``."""
     problems: list[str] = []
-    if not isinstance(host, str) or not host.strip() or any(ch.isspace() for ch in host):
-        problems.append(f"host {host!r} must be a host name or address without spaces")
+    if not _valid_host(host):
+        shown = repr(host) if not isinstance(host, str) or len(host) <= 80 else repr(host[:80])
+        problems.append(
+            f"host {shown} must be a host name or address without spaces or control "
+            "characters, at most 253 characters in labels of 1 to 63 (smtp.example.com)"
+        )
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         problems.append(f"port {port!r} must be an integer from 1 to 65535 (587, 465 or 25)")
     if security not in _SECURITY:
@@ -340,13 +345,29 @@ def _check_arguments(
     if (
         isinstance(timeout, bool)
         or not isinstance(timeout, (int, float))
-        or not math.isfinite(timeout)
-        or timeout <= 0
+        or not 0 < timeout <= MAX_TIMEOUT  # also refuses NaN, inf and huge ints
     ):
-        problems.append(f"timeout {timeout!r} must be a positive number of seconds")
+        problems.append(
+            f"timeout {timeout!r} must be a positive number of seconds, at most {MAX_TIMEOUT:g}"
+        )
     if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
         problems.append(f"ssl_context must be an ssl.SSLContext, not {type(ssl_context).__name__}")
     elif ssl_context is not None and security == "none":
         problems.append("ssl_context is given but security='none' never uses TLS")
     if problems:
         raise ValidationError(problems, subject="SMTPChannel")
+
+
+def _valid_host(host: object) -> bool:
+    """True for a host name (IDNA-encodable, labels of 1 to 63) or an IP address."""
+    if not isinstance(host, str) or not host or len(host) > 253:
+        return False
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in host):
+        return False
+    if ":" in host:  # an IPv6 address; the socket layer reads it
+        return True
+    try:
+        host.rstrip(".").encode("idna")  # refuses empty labels and labels over 63
+    except UnicodeError:
+        return False
+    return True
