@@ -32,6 +32,7 @@ variable is read. Example::
     type = "console"                  # prints every message: for trying things out
 
     [delivery]                        # optional: ck.DeliverySettings (defaults shown)
+    # at most: batch_size 100000, max_attempts 1000, lease 86400 (one day)
     batch_size = 500                  # audience members per batch
     max_attempts = 5                  # sends of a message before a transient failure is final
     lease = 60                        # seconds a worker owns a run after each renewal
@@ -79,6 +80,12 @@ SECRET_ENV: Final = "CAMPAIGNKIT_SECRET"
 
 _TOP_KEYS: Final = frozenset({"secret", "channels", "delivery"})
 _DELIVERY_KEYS: Final = ("batch_size", "max_attempts", "lease")
+_DELIVERY_MAX: Final[Mapping[str, int]] = {
+    "batch_size": 100_000,
+    "max_attempts": 1000,
+    "lease": 86_400,
+}
+"""The largest value of each ``[delivery]`` key (a lease of at most a day, in seconds)."""
 _TYPES: Final = '"smtp", "webhook" or "console"'
 
 Kind = type[str] | type[int] | type[float] | type[dict[str, Any]]
@@ -166,7 +173,7 @@ def load_config(
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the path
         raise ValidationError([f"cannot read it: {exc}"], subject=source) from exc
     try:
         document = tomllib.loads(text)
@@ -238,6 +245,8 @@ def _delivery(problems: list[str], table: Mapping[str, Any]) -> DeliverySettings
             pass
         elif value < 1:
             problems.append(f"{where} must be at least 1, not {value}")
+        elif value > _DELIVERY_MAX[key]:
+            problems.append(f"{where} must be at most {_DELIVERY_MAX[key]}, not {value}")
         elif key == "lease":
             changes[key] = pendulum.duration(seconds=value)
         else:
@@ -369,7 +378,7 @@ def _imported(reference: str) -> Callable[..., Any]:
         raise ValidationError([f"payload {reference!r} must be 'module:function'"])
     try:
         found = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError) as exc:
+    except (ImportError, AttributeError, TypeError, ValueError) as exc:  # "..x": relative
         raise ValidationError([f"payload {reference!r} cannot be imported: {exc}"]) from exc
     if not callable(found):
         raise ValidationError([f"payload {reference!r} is not callable"])

@@ -14,6 +14,7 @@ import pytest
 import campaignkit as ck
 from campaignkit.adapters.smtp import SMTPChannel
 from campaignkit.errors import ValidationError
+from campaignkit.worker_config import load_config, parse_config
 
 
 @pytest.mark.parametrize(
@@ -54,3 +55,31 @@ def test_run_forever_refuses_a_poll_beyond_a_day(poll: float) -> None:
     kit = ck.CampaignKit.in_memory()
     with pytest.raises(ValidationError, match="poll"):
         kit.run_forever(poll=poll, handle_signals=False)
+
+
+@pytest.mark.parametrize(
+    ("delivery", "named"),
+    [
+        ({"lease": 10**30}, "delivery.lease must be at most 86400"),  # was OverflowError
+        ({"batch_size": 10**30}, "delivery.batch_size must be at most 100000"),
+        ({"max_attempts": 10**30}, "delivery.max_attempts must be at most 1000"),
+    ],
+)
+def test_worker_config_refuses_absurd_delivery_numbers(
+    delivery: dict[str, int], named: str
+) -> None:
+    document = {"channels": {"push": {"type": "console"}}, "delivery": delivery}
+    with pytest.raises(ValidationError, match=named):
+        parse_config(document, source="worker.toml", env={})
+
+
+@pytest.mark.parametrize("reference", ["..x:f", ".x:f"])
+def test_worker_config_refuses_a_relative_payload_module(reference: str) -> None:
+    document = {"channels": {"sms": {"type": "webhook", "url": "https://x/", "payload": reference}}}
+    with pytest.raises(ValidationError, match="cannot be imported"):  # was a raw TypeError
+        parse_config(document, source="worker.toml", env={})
+
+
+def test_worker_config_path_with_a_nul_is_named() -> None:
+    with pytest.raises(ValidationError, match="cannot read it"):  # was a raw ValueError
+        load_config("worker\x00.toml", env={})
