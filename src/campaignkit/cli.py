@@ -58,11 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _seconds(text: str) -> float:
-    """A positive number of seconds, for ``--poll``."""
+    """A positive number of seconds of at most a day, for ``--poll``."""
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    if not 0 < value <= 86_400:  # run_forever's bound (worker.MAX_POLL_SECONDS)
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of seconds, at most 86400 (one day), not {text!r}"
+        )
     return value

@@ -10,9 +10,12 @@ from __future__ import annotations
 import importlib
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,3 +95,18 @@ def test_an_unprintable_provider_id_is_not_taken(body: bytes) -> None:
 
 def test_a_printable_provider_id_is_taken() -> None:
     assert provider_id('{"id": "msg-é_42"}'.encode()) == "msg-é_42"
+
+
+def test_the_worker_cli_refuses_a_poll_beyond_a_day(tmp_path: Path) -> None:
+    """It once reached run_forever and ended in a traceback (an OverflowError)."""
+    database = str(tmp_path / "x.db")
+    done = subprocess.run(
+        [sys.executable, "-m", "campaignkit", "worker", "--db", database, "--poll", "99999999999"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--poll: must be a positive number of seconds, at most 86400" in done.stderr
+    assert "Traceback" not in done.stderr
