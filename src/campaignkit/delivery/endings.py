@@ -1,0 +1,125 @@
+"""How runs end: the final run record, warnings on likely mistakes, and a stop's exclusions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import attrs
+import pendulum
+
+from campaignkit.delivery.lease import Leases
+from campaignkit.delivery.plan import Plan
+from campaignkit.delivery.recording import stopped
+from campaignkit.delivery.tally import Tally
+from campaignkit.domain.delivery import ExclusionReason, LedgerEntry, LedgerState, Run, RunStatus
+from campaignkit.domain.profile import Profile
+from campaignkit.ports import Store
+
+logger = logging.getLogger("campaignkit.delivery")
+
+_WARN_REASONS = (ExclusionReason.UNKNOWN_PROFILE, ExclusionReason.MISSING_ATTRIBUTE)
+"""Exclusions that usually mean a mistake (a typo in a template, an id never loaded)."""
+
+
+def final(run: Run, status: RunStatus, now: pendulum.DateTime) -> Run:
+    """The run ended with ``status`` at ``now``: nothing due, no lease.
+
+    Args:
+        run: The run.
+        status: Its final status.
+        now: The tick's instant.
+
+    Returns:
+        The run to save.
+    """
+    return attrs.evolve(
+        run,
+        status=status,
+        finished_at=now,
+        due_at=None,
+        lease_owner=None,
+        lease_expires_at=None,
+    )
+
+
+def warn_exclusions(run: Run) -> None:
+    """Log a WARNING when a finished run excluded recipients for a likely mistake.
+
+    Args:
+        run: The finished run (its counts).
+    """
+    counts = run.total().excluded
+    found = [f"{counts[r]} for {r}" for r in _WARN_REASONS if counts.get(r)]
+    if found:
+        logger.warning(
+            "run %s of campaign %s excluded recipients: %s (see the campaign report)",
+            run.id,
+            run.campaign_id,
+            ", ".join(found),
+        )
+
+
+def stop_open_entries(store: Store, leases: Leases, run_id: str, batch_size: int) -> None:
+    """Exclude every PENDING, QUEUED or RETRY entry of a stopped run as STOPPED.
+
+    Args:
+        store: The run's store.
+        leases: Checks this worker still owns the run (renewing its lease).
+        run_id: The run.
+        batch_size: Entries per transaction.
+
+    Raises:
+        LeaseLost: another worker took the run over.
+    """
+    while True:
+        with store.unit_of_work() as uow:
+            run = leases.owned(uow, run_id)
+            open_entries = list(uow.ledger.open_entries(run_id, batch_size))
+            if not open_entries:
+                return
+            uow.ledger.put([stopped(e) for e in open_entries])
+            tally = Tally()
+            for entry in open_entries:
+                tally.exclude(entry.action_id, ExclusionReason.STOPPED, targeted=0)
+                tally.add(entry.action_id, "pending", -1)
+            uow.runs.save(attrs.evolve(run, counts=tally.merged_into(run.counts)))
+
+
+def stopped_batch(
+    run_id: str, plan: Plan, batch: Sequence[Profile], recorded: set[tuple[str, str]]
+) -> tuple[list[LedgerEntry], Tally]:
+    """The STOPPED exclusions of audience members a stopped run never reached.
+
+    Args:
+        run_id: The run.
+        plan: The run's plan (its campaign and actions).
+        batch: The members.
+        recorded: The ``(action_id, profile_id)`` pairs the run's ledger already has
+            (counted as duplicates, like repeats within the batch).
+
+    Returns:
+        The entries to record and their counts.
+    """
+    entries: list[LedgerEntry] = []
+    tally = Tally()
+    seen: set[str] = set()
+    for profile in batch:
+        repeated = profile.id in seen
+        seen.add(profile.id)
+        for action in plan.actions:
+            if repeated or (action.id, profile.id) in recorded:
+                tally.exclude(action.id, ExclusionReason.DUPLICATE)
+                continue
+            entry = LedgerEntry(
+                run_id,
+                action.id,
+                profile.id,
+                plan.campaign.id,
+                action.channel,
+                LedgerState.EXCLUDED,
+                reason=ExclusionReason.STOPPED,
+            )
+            tally.entry(entry)
+            entries.append(entry)
+    return entries, tally

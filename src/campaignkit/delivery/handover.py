@@ -1,0 +1,133 @@
+"""Handing messages to the channels, checking their answers, recording the outcomes.
+
+Also settles PENDING entries a crash left between intent and outcome: each is
+looked up through its channel (if it can) or re-sent with the same idempotency key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pendulum
+
+from campaignkit.delivery import runlog
+from campaignkit.delivery.plan import Plan
+from campaignkit.delivery.recording import Recorder
+from campaignkit.domain.delivery import (
+    Accepted,
+    LedgerEntry,
+    PermanentFailure,
+    SendResult,
+    TransientFailure,
+    idempotency_key,
+)
+from campaignkit.errors import DeliveryError
+from campaignkit.ports import LookupChannel, Store
+
+_RESULTS = (Accepted, TransientFailure, PermanentFailure)
+
+
+class Handover:
+    """Sends ledger entries through their channels and records one outcome for each.
+
+    Args:
+        store: Read for PENDING entries left by a crash.
+        recorder: Writes the outcomes (with counts and lease renewal).
+        max_attempts: Sends per message before a transient failure becomes final.
+        batch_size: How many PENDING entries to settle at a time.
+    """
+
+    def __init__(
+        self, store: Store, recorder: Recorder, *, max_attempts: int, batch_size: int
+    ) -> None:
+        self._store = store
+        self._recorder = recorder
+        self._max_attempts = max_attempts
+        self._batch_size = batch_size
+
+    def deliver(
+        self,
+        run_id: str,
+        plan: Plan,
+        entries: Sequence[LedgerEntry],
+        now: pendulum.DateTime,
+        *,
+        retry: bool,
+    ) -> None:
+        """Hand PENDING/RETRY entries to their channels, then record the outcomes.
+
+        A channel that raises, answers the wrong number of results or something
+        that is not a send result fails its whole group transiently.
+
+        Args:
+            run_id: The run.
+            plan: The run's plan (the channel of each action).
+            entries: Entries carrying their rendered message.
+            now: The tick's instant.
+            retry: True when the entries were RETRY (their attempts count on).
+
+        Raises:
+            LeaseLost: another worker took the run over before the outcomes were written.
+        """
+        outcomes: list[tuple[LedgerEntry, SendResult]] = []
+        by_action: dict[str, list[LedgerEntry]] = {}
+        for entry in entries:
+            by_action.setdefault(entry.action_id, []).append(entry)
+        for action_id, group in by_action.items():
+            channel = plan.channels[action_id]
+            messages = [e.message for e in group if e.message is not None]
+            try:
+                answered: list[object] = list(channel.send(messages))
+                if len(answered) != len(messages):
+                    raise DeliveryError(
+                        f"channel answered {len(answered)} results for {len(messages)} messages"
+                    )
+                results: list[SendResult] = [r for r in answered if isinstance(r, _RESULTS)]
+                if len(results) != len(answered):  # never leave an entry without an outcome
+                    wrong = next(r for r in answered if not isinstance(r, _RESULTS))
+                    raise DeliveryError(
+                        f"channel answered {type(wrong).__name__}, not Accepted, "
+                        "TransientFailure or PermanentFailure"
+                    )
+            except Exception as exc:  # a channel may fail in any way: retry the batch
+                results = [TransientFailure(f"{type(exc).__name__}: {exc}")] * len(messages)
+            outcomes.extend(zip(group, results, strict=True))
+        self._recorder.outcomes(run_id, outcomes, now, retry=retry)
+        failed = runlog.final_failures(outcomes, self._max_attempts)
+        runlog.failures(run_id, plan.campaign.id, failed)
+
+    def reconcile(self, run_id: str, plan: Plan, now: pendulum.DateTime) -> bool:
+        """Settle one batch of PENDING entries left by a crash: look them up, else re-send them.
+
+        Args:
+            run_id: The run.
+            plan: The run's plan.
+            now: The tick's instant.
+
+        Returns:
+            False when the run had no PENDING entry left (nothing was done).
+        """
+        with self._store.unit_of_work() as uow:
+            pending = list(uow.ledger.pending(run_id, self._batch_size))
+        if not pending:
+            return False
+        unknown: list[LedgerEntry] = []
+        known: list[tuple[LedgerEntry, SendResult]] = []
+        for entry in pending:
+            channel = plan.channels.get(entry.action_id)
+            found = (
+                channel.lookup(idempotency_key(*entry.key))
+                if isinstance(channel, LookupChannel)
+                else None
+            )
+            if found is None:
+                unknown.append(entry)
+            else:
+                known.append((entry, found))
+        if known:
+            self._recorder.outcomes(run_id, known, now, retry=False)
+            failed = runlog.final_failures(known, self._max_attempts)
+            runlog.failures(run_id, plan.campaign.id, failed)
+        if unknown:
+            self.deliver(run_id, plan, unknown, now, retry=False)
+        return True
