@@ -83,3 +83,24 @@ def test_worker_config_refuses_a_relative_payload_module(reference: str) -> None
 def test_worker_config_path_with_a_nul_is_named() -> None:
     with pytest.raises(ValidationError, match="cannot read it"):  # was a raw ValueError
         load_config("worker\x00.toml", env={})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/u?token=abc",
+        "https://example.com/u?a=1&token=",
+        "https://example.com/u?token",
+    ],
+)
+def test_an_unsubscribe_url_with_its_own_token_parameter_is_refused(url: str) -> None:
+    """The kit appends token=<signed>; with one already there kit.unsubscribe refused every link."""
+    settings = ck.EmailSettings(sender="shop@example.com", unsubscribe_url=url)
+    assert any("already has a token=" in problem for problem in settings.problems())
+
+
+def test_other_query_parameters_stay_allowed() -> None:
+    settings = ck.EmailSettings(
+        sender="shop@example.com", unsubscribe_url="https://example.com/u?list=news&tokens=1"
+    )
+    assert settings.problems() == []

@@ -79,6 +79,12 @@ class EmailSettings:
                 "host and no fragment (https://example.com/unsubscribe); one-click "
                 "unsubscribe (RFC 8058) needs https"
             )
+        elif self.unsubscribe_url is not None and _has_token_parameter(self.unsubscribe_url):
+            found.append(
+                f"email unsubscribe_url {self.unsubscribe_url!r} already has a token= query "
+                "parameter; the kit adds its own signed token=, and a link with two would be "
+                "refused by kit.unsubscribe: remove it or rename it"
+            )
         return found
 
 
@@ -162,6 +168,13 @@ def _looks_like_https_url(value: str) -> bool:
         and not parts.fragment
         and not any(c.isspace() or c in '<>"' for c in value)
     )
+
+
+def _has_token_parameter(value: str) -> bool:
+    """True when an URL's query already names ``token`` (the kit's unsubscribe parameter)."""
+    query = urllib.parse.urlsplit(value).query
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True, max_num_fields=None)
+    return any(key == "token" for key, _ in pairs)
 
 
 def _looks_like_address(value: str) -> bool:
