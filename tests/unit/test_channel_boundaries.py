@@ -7,6 +7,7 @@ and broke later, inside ``send``); these tests pin the typed refusal.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import pytest
@@ -104,3 +105,18 @@ def test_other_query_parameters_stay_allowed() -> None:
         sender="shop@example.com", unsubscribe_url="https://example.com/u?list=news&tokens=1"
     )
     assert settings.problems() == []
+
+
+def test_a_webhook_repr_hides_the_password_of_its_url() -> None:
+    if os.environ.get("CI") != "true":
+        pytest.importorskip("httpx", reason="needs httpx: pip install -e '.[dev]'")
+    channel = ck.WebhookChannel("https://mailer:s3cret-pw@hooks.example.com:8443/in?x=1")
+    try:
+        shown = repr(channel)
+    finally:
+        channel.close()
+    assert "s3cret-pw" not in shown
+    assert "https://mailer:<hidden>@hooks.example.com:8443/in?x=1" in shown
+    plain = ck.WebhookChannel("https://hooks.example.com/in")
+    plain.close()
+    assert "'https://hooks.example.com/in'" in repr(plain)

@@ -207,7 +207,7 @@ class WebhookChannel:
 
     def __repr__(self) -> str:
         signed = "signed" if self._key is not None else "unsigned"
-        return f"WebhookChannel({self.url!r}, {signed}, concurrency={self.concurrency})"
+        return f"WebhookChannel({_redacted(self.url)!r}, {signed}, concurrency={self.concurrency})"
 
     def _prepare(self, message: Message) -> _Request | PermanentFailure:
         """Encode the body of one message, or fail that message alone."""
@@ -306,6 +306,16 @@ def default_payload(message: Message) -> dict[str, Any]:
         "transactional": message.transactional,
         "unsubscribe_url": message.unsubscribe_url,
     }
+
+
+def _redacted(url: str) -> str:
+    """``url`` with the password of its user info (``https://user:secret@host``) hidden."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    name = user.partition(":")[0]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{name}:<hidden>@{host}"))
 
 
 # ---------------------------------------------------------------- argument checks
