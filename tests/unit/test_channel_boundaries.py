@@ -120,3 +120,12 @@ def test_a_webhook_repr_hides_the_password_of_its_url() -> None:
     plain = ck.WebhookChannel("https://hooks.example.com/in")
     plain.close()
     assert "'https://hooks.example.com/in'" in repr(plain)
+
+
+def test_a_huge_webhook_url_is_refused_without_being_echoed() -> None:
+    with pytest.raises(ValidationError, match="url is 10000020 characters long") as caught:
+        ck.WebhookChannel("https://example.com/" + "a" * 10_000_000)
+    assert len(str(caught.value)) < 300
+    with pytest.raises(ValidationError, match="url must be a string") as caught:
+        ck.WebhookChannel(b"x" * 10_000_000)  # type: ignore[arg-type]
+    assert len(str(caught.value)) < 400

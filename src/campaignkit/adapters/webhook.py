@@ -47,6 +47,8 @@ MAX_CONCURRENCY: Final = 1000
 """The most requests one channel keeps in flight."""
 MAX_TIMEOUT: Final = 3600.0
 """The longest ``timeout`` accepted, in seconds."""
+MAX_URL: Final = 8192
+"""The longest ``url`` accepted (servers refuse longer request lines)."""
 MANAGED_HEADERS: Final = frozenset(
     {
         "webhook-id",
@@ -102,7 +104,8 @@ class WebhookChannel:
     The channel is thread-safe. Close it with :meth:`close` (or ``with``).
 
     Args:
-        url: The endpoint, ``http://`` or ``https://`` with a host.
+        url: The endpoint, ``http://`` or ``https://`` with a host, at most
+            8192 characters.
         secret: The signing key: a Standard Webhooks secret ``"whsec_<base64>"``
             (the form receivers publish) or the raw key as ``bytes``; at least
             24 bytes of key either way. None sends unsigned requests.
@@ -323,7 +326,10 @@ def _redacted(url: str) -> str:
 
 def _check_url(problems: list[str], url: object) -> None:
     if not isinstance(url, str):
-        problems.append(f"url must be a string (https://host/path), not {url!r}")
+        problems.append(f"url must be a string (https://host/path), not {url!r}"[:300])
+        return
+    if len(url) > MAX_URL:
+        problems.append(f"url is {len(url)} characters long; use at most {MAX_URL}")
         return
     try:
         parts = urllib.parse.urlsplit(url)
