@@ -129,3 +129,19 @@ def test_a_huge_webhook_url_is_refused_without_being_echoed() -> None:
     with pytest.raises(ValidationError, match="url must be a string") as caught:
         ck.WebhookChannel(b"x" * 10_000_000)  # type: ignore[arg-type]
     assert len(str(caught.value)) < 400
+
+
+@pytest.mark.parametrize(
+    ("build", "named"),
+    [
+        (lambda: SMTPChannel("h", timeout=10**5000), "timeout"),
+        (lambda: SMTPChannel("h", port=10**5000), "port"),
+        (lambda: SMTPChannel("h", connections=10**5000), "connections"),
+        (lambda: ck.WebhookChannel("https://x/", timeout=10**5000), "timeout"),
+        (lambda: ck.WebhookChannel("https://x/", concurrency=10**5000), "concurrency"),
+    ],
+)
+def test_an_int_too_long_to_print_is_still_named(build: Any, named: str) -> None:
+    """repr() of an int over 4300 digits raises ValueError; the message must not use it."""
+    with pytest.raises(ValidationError, match=named):
+        build()

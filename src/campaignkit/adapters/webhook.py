@@ -388,7 +388,8 @@ def _check_concurrency(problems: list[str], concurrency: object) -> None:
         or not 1 <= concurrency <= MAX_CONCURRENCY
     ):
         problems.append(
-            f"concurrency must be an integer from 1 to {MAX_CONCURRENCY}, not {concurrency!r}"
+            f"concurrency must be an integer from 1 to {MAX_CONCURRENCY}, "
+            f"not {checks.shown(concurrency)}"
         )
 
 
@@ -400,7 +401,7 @@ def _check_timeout(problems: list[str], timeout: object) -> None:
     ):
         problems.append(
             f"timeout must be a finite number of seconds > 0 and at most {MAX_TIMEOUT:g}, "
-            f"not {timeout!r}"
+            f"not {checks.shown(timeout)}"
         )
 
 

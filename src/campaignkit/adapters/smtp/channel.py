@@ -12,6 +12,7 @@ from typing import Literal, get_args
 
 from campaignkit.adapters.smtp._compose import Envelope, Unsendable, compose
 from campaignkit.adapters.smtp._pool import ConnectionPool, close_quietly
+from campaignkit.domain import checks
 from campaignkit.domain.delivery import (
     Accepted,
     Message,
@@ -319,7 +320,9 @@ def _check_arguments(
             "characters, at most 253 characters in labels of 1 to 63 (smtp.example.com)"
         )
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        problems.append(f"port {port!r} must be an integer from 1 to 65535 (587, 465 or 25)")
+        problems.append(
+            f"port {checks.shown(port)} must be an integer from 1 to 65535 (587, 465 or 25)"
+        )
     if security not in _SECURITY:
         problems.append(f"security {security!r} must be one of {', '.join(_SECURITY)}")
     for name, value in (("username", username), ("password", password)):
@@ -340,7 +343,8 @@ def _check_arguments(
         or not 1 <= connections <= _MAX_CONNECTIONS
     ):
         problems.append(
-            f"connections {connections!r} must be an integer from 1 to {_MAX_CONNECTIONS}"
+            f"connections {checks.shown(connections)} must be an integer "
+            f"from 1 to {_MAX_CONNECTIONS}"
         )
     if (
         isinstance(timeout, bool)
@@ -348,7 +352,8 @@ def _check_arguments(
         or not 0 < timeout <= MAX_TIMEOUT  # also refuses NaN, inf and huge ints
     ):
         problems.append(
-            f"timeout {timeout!r} must be a positive number of seconds, at most {MAX_TIMEOUT:g}"
+            f"timeout {checks.shown(timeout)} must be a positive number of seconds, "
+            f"at most {MAX_TIMEOUT:g}"
         )
     if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
         problems.append(f"ssl_context must be an ssl.SSLContext, not {type(ssl_context).__name__}")
