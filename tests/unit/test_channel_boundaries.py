@@ -145,3 +145,16 @@ def test_an_int_too_long_to_print_is_still_named(build: Any, named: str) -> None
     """repr() of an int over 4300 digits raises ValueError; the message must not use it."""
     with pytest.raises(ValidationError, match=named):
         build()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://example.com/u?x=" + "a" * 600, "https://exämple.com/u"],
+    ids=["too-long", "non-ascii"],
+)
+def test_an_unsubscribe_url_that_cannot_fit_a_header_line_is_named(url: str) -> None:
+    """The kit appends a ~250-character token; the link must fit one ASCII header line."""
+    problems = ck.EmailSettings(sender="news@example.com", unsubscribe_url=url).problems()
+    assert len(problems) == 1
+    assert "unsubscribe_url" in problems[0]
+    assert "at most 512 characters" in problems[0]

@@ -24,6 +24,11 @@ class SurfaceStatus(str, enum.Enum):
         return self.value
 
 
+MAX_UNSUBSCRIBE_URL = 512
+"""The longest ``EmailSettings.unsubscribe_url``: with the signed token the link
+stays within the 900 characters SMTP lets a ``List-Unsubscribe`` URL have."""
+
+
 @attrs.frozen
 class EmailSettings:
     """Email surface settings.
@@ -78,6 +83,15 @@ class EmailSettings:
                 f"email unsubscribe_url {self.unsubscribe_url!r} is not an https URL with a "
                 "host and no fragment (https://example.com/unsubscribe); one-click "
                 "unsubscribe (RFC 8058) needs https"
+            )
+        elif self.unsubscribe_url is not None and (
+            len(self.unsubscribe_url) > MAX_UNSUBSCRIBE_URL or not self.unsubscribe_url.isascii()
+        ):
+            found.append(
+                f"email unsubscribe_url {checks.shown(self.unsubscribe_url)} must be ASCII "
+                f"(percent-encode the rest) and at most {MAX_UNSUBSCRIBE_URL} characters, not "
+                f"{len(self.unsubscribe_url)}: the signed token (about 250 characters) is added "
+                "to it, and the whole link must fit in one List-Unsubscribe header line"
             )
         elif self.unsubscribe_url is not None and _has_token_parameter(self.unsubscribe_url):
             found.append(
