@@ -247,7 +247,11 @@ class MemoryExecutions:
             )
         stored = attrs.evolve(execution, revision=1)
         executions[stored.id] = stored
+        by_request = self.tables.executions_by_request
+        request = (stored.campaign_id, stored.request_id)
+        by_request[request] = stored.id
         self.journal.undo.append(lambda: executions.__delitem__(stored.id))
+        self.journal.undo.append(lambda: by_request.__delitem__(request))
         return stored
 
     def get(self, execution_id: str) -> ExecutionRecord:
@@ -259,24 +263,27 @@ class MemoryExecutions:
 
     def by_request(self, campaign_id: str, request_id: str) -> ExecutionRecord | None:
         """The execution of this request id for this campaign, or None."""
-        return next(
-            (
-                e
-                for e in self.tables.executions.values()
-                if e.campaign_id == campaign_id and e.request_id == request_id
-            ),
-            None,
-        )
+        execution_id = self.tables.executions_by_request.get((campaign_id, request_id))
+        return None if execution_id is None else self.tables.executions[execution_id]
 
     def save(self, execution: ExecutionRecord) -> ExecutionRecord:
         """Replace the execution loaded at its revision."""
         previous = self.get(execution.id)
         if previous.revision != execution.revision:
             raise ConflictError(f"execution {execution.id!r} changed meanwhile; reload and retry")
+
         stored = attrs.evolve(execution, revision=execution.revision + 1)
         executions = self.tables.executions
         executions[stored.id] = stored
         self.journal.undo.append(lambda: executions.__setitem__(previous.id, previous))
+        before = (previous.campaign_id, previous.request_id)
+        after = (stored.campaign_id, stored.request_id)
+        if before != after:  # keep the request index true (no verb does this today)
+            by_request = self.tables.executions_by_request
+            del by_request[before]
+            by_request[after] = stored.id
+            self.journal.undo.append(lambda: by_request.__delitem__(after))
+            self.journal.undo.append(lambda: by_request.__setitem__(before, previous.id))
         return stored
 
 

@@ -197,6 +197,9 @@ class Tables:
         self.suppressions: set[tuple[ChannelType, str]] = set()
         self.static_audiences: dict[str, tuple[str, ...]] = {}
         self.executions: dict[str, ExecutionRecord] = {}
+        self.executions_by_request: dict[tuple[str, str], str] = {}
+        """(campaign id, request id) -> execution id: a trigger's idempotency look-up
+        costs the same whatever the history (it was a scan of every execution)."""
         self.contacts: dict[ChannelType, dict[str, list[pendulum.DateTime]]] = {}
         """Send instants per channel and profile (frequency caps)."""
         self.contact_keys: dict[str, tuple[ChannelType, str, pendulum.DateTime]] = {}
