@@ -19,7 +19,13 @@ import pendulum
 from campaignkit.delivery.tally import excluded, queued
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import ExclusionReason, LedgerEntry
-from campaignkit.domain.rules import BusinessRules, QuietHours, quiet_until, recipient_zone
+from campaignkit.domain.rules import (
+    BusinessRules,
+    FrequencyCap,
+    QuietHours,
+    quiet_until,
+    recipient_zone,
+)
 from campaignkit.errors import ValidationError
 
 
@@ -53,11 +59,12 @@ class GateRules:
 
     def quiet_hours(self, channel: ChannelType) -> tuple[QuietHours, ...]:
         """Every quiet-hours rule of a channel (kit-wide and campaign)."""
-        rules = self.channel_rules.get(channel, BusinessRules())
+        rules = self.channel_rules.get(channel, _NO_RULES)
         return (*rules.quiet_hours, *self.campaign_quiet_hours)
 
 
 _SECOND: Final = pendulum.duration(seconds=1)
+_NO_RULES: Final = BusinessRules()
 
 
 @attrs.define
@@ -122,6 +129,13 @@ def gate(
     decided: list[tuple[Verdict, LedgerEntry]] = []
     # due + window < now  <=>  due < now - window (the window is an absolute duration)
     window_opened_after = now - rules.send_window
+    # each channel's caps and quiet hours, looked up once per call, not per message
+    caps_of: dict[ChannelType, tuple[FrequencyCap, ...]] = {}
+    quiet_of: dict[ChannelType, tuple[QuietHours, ...]] = {}
+    if rules.marketing:
+        for channel in {entry.channel for entry in entries}:
+            caps_of[channel] = rules.channel_rules.get(channel, _NO_RULES).caps
+            quiet_of[channel] = rules.quiet_hours(channel)
     for entry in entries:
         first = entry.attempts == 0  # retries follow the backoff, not the window
         if first and entry.due_at is not None and entry.due_at < window_opened_after:
@@ -129,17 +143,21 @@ def gate(
             continue
         if rules.marketing:
             key = (entry.channel, entry.profile_id)
-            caps = rules.channel_rules.get(entry.channel, BusinessRules()).caps
+            caps = caps_of[entry.channel]
             had = counts.setdefault(key, [0] * len(caps))
             if any(number >= cap.max for number, cap in zip(had, caps, strict=True)):
                 decided.append((Verdict.EXCLUDE, excluded(entry, ExclusionReason.FREQUENCY_CAP)))
                 continue
-            zone, _ = recipient_zone(entry.timezone, rules.campaign_zone)
-            try:
-                quiet = quiet_until(rules.quiet_hours(entry.channel), now, zone)
-            except ValidationError:  # quiet hours that never end: nothing may go out
-                decided.append((Verdict.EXCLUDE, excluded(entry, ExclusionReason.QUIET_HOURS)))
-                continue
+            quiet_hours = quiet_of[entry.channel]
+            if quiet_hours:
+                zone, _ = recipient_zone(entry.timezone, rules.campaign_zone)
+                try:
+                    quiet = quiet_until(quiet_hours, now, zone)
+                except ValidationError:  # quiet hours that never end: nothing may go out
+                    decided.append((Verdict.EXCLUDE, excluded(entry, ExclusionReason.QUIET_HOURS)))
+                    continue
+            else:  # no quiet hours on this channel: nothing to ask
+                quiet = None
             if quiet is not None:
                 until, discard = quiet
                 if discard:
