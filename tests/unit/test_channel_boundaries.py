@@ -10,6 +10,7 @@ import math
 import os
 from typing import Any
 
+import pendulum
 import pytest
 
 import campaignkit as ck
@@ -158,3 +159,38 @@ def test_an_unsubscribe_url_that_cannot_fit_a_header_line_is_named(url: str) -> 
     assert len(problems) == 1
     assert "unsubscribe_url" in problems[0]
     assert "at most 512 characters" in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": "500"}, "batch_size"),
+        ({"batch_size": 10**9}, "batch_size"),
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"max_attempts": True}, "max_attempts"),
+        ({"retry_base": 30}, "retry_base"),
+        ({"retry_cap": pendulum.duration(seconds=0)}, "retry_cap"),
+        ({"lease": pendulum.duration(days=2)}, "lease"),
+        ({"retry_cap": pendulum.duration(days=31)}, "retry_cap"),
+        ({"lease": -pendulum.duration(seconds=1)}, "lease"),
+        ({"heartbeat": 1}, "heartbeat"),
+    ],
+)
+def test_delivery_settings_refuse_wrong_types_and_absurd_values(
+    changes: dict[str, Any], named: str
+) -> None:
+    """A batch of 0 would spin for ever, a lease of a month would strand a crashed run."""
+    with pytest.raises(ValidationError, match=named):
+        ck.DeliverySettings(**changes)
+
+
+def test_delivery_settings_accept_their_bounds() -> None:
+    settings = ck.DeliverySettings(
+        batch_size=100_000,
+        max_attempts=1,
+        retry_base=pendulum.duration(seconds=1),
+        lease=pendulum.duration(days=1),
+        heartbeat=False,
+    )
+    assert settings.batch_size == 100_000

@@ -2,12 +2,63 @@
 
 from __future__ import annotations
 
+import datetime
+import math
+from collections.abc import Callable
+from typing import Any, Final
+
 import attrs
 import pendulum
 
 from campaignkit.delivery.render import RenderLimits
 from campaignkit.delivery.sandbox import check_limits
+from campaignkit.domain import checks
 from campaignkit.domain.proofs import check_cap
+
+MAX_BATCH_SIZE: Final = 100_000
+"""The largest ``batch_size`` (a batch is held in memory and written in one transaction)."""
+MAX_ATTEMPTS: Final = 1_000
+"""The largest ``max_attempts``."""
+MAX_RETRY_DELAY: Final = pendulum.duration(days=30)
+"""The longest ``retry_base`` and ``retry_cap``."""
+MAX_LEASE: Final = pendulum.duration(days=1)
+"""The longest ``lease`` (a crashed worker's run waits this long before another takes it)."""
+
+
+def _duration(maximum: pendulum.Duration) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        problems: list[str] = []
+        name = attribute.name
+        if not isinstance(value, datetime.timedelta):
+            problems.append(
+                f"{name} must be a duration such as pendulum.duration(seconds=30), "
+                f"not {checks.describe(value)}"
+            )
+        else:
+            seconds = value.total_seconds()
+            if not (math.isfinite(seconds) and 0 < seconds <= maximum.total_seconds()):
+                problems.append(
+                    f"{name} is {seconds:g} seconds; it must be more than 0 and at most "
+                    f"{maximum.in_words()}"
+                )
+        checks.raise_if(problems, "delivery settings")
+
+    return check
+
+
+def _whole(maximum: int) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        problems: list[str] = []
+        checks.whole_number(problems, attribute.name, value, minimum=1, maximum=maximum)
+        checks.raise_if(problems, "delivery settings")
+
+    return check
+
+
+def _flag(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    problems: list[str] = []
+    checks.boolean(problems, attribute.name, value)
+    checks.raise_if(problems, "delivery settings")
 
 
 @attrs.frozen
@@ -30,13 +81,24 @@ class DeliverySettings:
             hour (counted from its history, so across processes).
         render_limits: The output cap and render budget of one message
             (``ck.RenderLimits``); a message beyond them is FAILED with the reason.
+
+    Raises:
+        ValidationError: a value of the wrong type or out of bounds (sizes and
+            attempts from 1 to ``MAX_BATCH_SIZE`` / ``MAX_ATTEMPTS``, durations
+            above zero and at most ``MAX_RETRY_DELAY`` / ``MAX_LEASE``), naming the setting.
     """
 
-    batch_size: int = 500
-    max_attempts: int = 5
-    retry_base: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(seconds=30))
-    retry_cap: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(hours=1))
-    lease: pendulum.Duration = attrs.field(factory=lambda: pendulum.duration(minutes=1))
-    heartbeat: bool = True
+    batch_size: int = attrs.field(default=500, validator=_whole(MAX_BATCH_SIZE))
+    max_attempts: int = attrs.field(default=5, validator=_whole(MAX_ATTEMPTS))
+    retry_base: pendulum.Duration = attrs.field(
+        factory=lambda: pendulum.duration(seconds=30), validator=_duration(MAX_RETRY_DELAY)
+    )
+    retry_cap: pendulum.Duration = attrs.field(
+        factory=lambda: pendulum.duration(hours=1), validator=_duration(MAX_RETRY_DELAY)
+    )
+    lease: pendulum.Duration = attrs.field(
+        factory=lambda: pendulum.duration(minutes=1), validator=_duration(MAX_LEASE)
+    )
+    heartbeat: bool = attrs.field(default=True, validator=_flag)
     proofs_per_hour: int = attrs.field(default=50, validator=check_cap)
     render_limits: RenderLimits = attrs.field(factory=RenderLimits, validator=check_limits)
