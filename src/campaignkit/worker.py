@@ -236,8 +236,9 @@ def command(
     from campaignkit.kit import CampaignKit  # noqa: PLC0415 - kit imports this module
 
     if not Path(database).is_file():
+        what = "is a directory" if Path(database).is_dir() else "does not exist"
         print(
-            f"campaignkit worker: error: {database} does not exist: pass --db with the SQLite "
+            f"campaignkit worker: error: {database} {what}: pass --db with the SQLite "
             "file your application keeps its campaigns in (the worker does not create one)",
             file=sys.stderr,
         )

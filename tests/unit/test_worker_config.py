@@ -404,6 +404,14 @@ def test_the_worker_command_refuses_a_missing_database(
     assert "nope.db does not exist" in err
 
 
+def test_the_worker_command_says_when_the_database_is_a_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["worker", "--db", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path} is a directory" in err
+
+
 def test_the_worker_command_refuses_a_bad_config_in_one_line_per_problem(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
