@@ -141,8 +141,8 @@ class WebhookChannel:
         problems: list[str] = []
         _check_url(problems, url)
         key = _secret_key(problems, secret)
-        _check_concurrency(problems, concurrency)
-        _check_timeout(problems, timeout)
+        checks.count_in_range(problems, "concurrency", concurrency, maximum=MAX_CONCURRENCY)
+        checks.seconds(problems, "timeout", timeout, maximum=MAX_TIMEOUT)
         extra = _extra_headers(problems, headers)
         _check_callables(problems, payload, clock)
         checks.raise_if(problems, "WebhookChannel")
@@ -379,30 +379,6 @@ def _check_callables(problems: list[str], payload: object, clock: object) -> Non
         problems.append(f"payload must be a callable (message -> dict), not {payload!r}")
     if clock is not None and not isinstance(clock, Clock):
         problems.append(f"clock must be a Clock (with now()), not {clock!r}")
-
-
-def _check_concurrency(problems: list[str], concurrency: object) -> None:
-    if (
-        isinstance(concurrency, bool)
-        or not isinstance(concurrency, int)
-        or not 1 <= concurrency <= MAX_CONCURRENCY
-    ):
-        problems.append(
-            f"concurrency must be an integer from 1 to {MAX_CONCURRENCY}, "
-            f"not {checks.shown(concurrency)}"
-        )
-
-
-def _check_timeout(problems: list[str], timeout: object) -> None:
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not 0 < timeout <= MAX_TIMEOUT  # also refuses NaN, inf and huge ints
-    ):
-        problems.append(
-            f"timeout must be a finite number of seconds > 0 and at most {MAX_TIMEOUT:g}, "
-            f"not {checks.shown(timeout)}"
-        )
 
 
 def _extra_headers(problems: list[str], headers: object) -> dict[str, str]:

@@ -243,6 +243,24 @@ MAX_IDENTITIES = 50
 """Identities (namespaces) of one profile, and channels of one address map."""
 
 
+def count_in_range(problems: list[str], name: str, value: object, *, maximum: int) -> None:
+    """Check that ``value`` is an ``int`` (not a bool) from 1 to ``maximum`` (pool sizes)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        problems.append(f"{name} must be an integer from 1 to {maximum}, not {shown(value)}")
+
+
+def seconds(problems: list[str], name: str, value: object, *, maximum: float) -> None:
+    """Check that ``value`` is a finite number of seconds above 0 and at most ``maximum``.
+
+    NaN, infinities and ints too large for a float are refused too.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= maximum:
+        problems.append(
+            f"{name} must be a finite number of seconds > 0 and at most {maximum:g}, "
+            f"not {shown(value)}"
+        )
+
+
 def boolean(problems: list[str], name: str, value: object) -> None:
     """Check that ``value`` is ``True`` or ``False`` (not 0, 1 or a string)."""
     if not isinstance(value, bool):

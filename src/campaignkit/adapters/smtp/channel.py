@@ -337,24 +337,8 @@ def _check_arguments(
             "username with security='none' would send the password in clear text; "
             "use security='starttls' or 'tls'"
         )
-    if (
-        isinstance(connections, bool)
-        or not isinstance(connections, int)
-        or not 1 <= connections <= _MAX_CONNECTIONS
-    ):
-        problems.append(
-            f"connections {checks.shown(connections)} must be an integer "
-            f"from 1 to {_MAX_CONNECTIONS}"
-        )
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not 0 < timeout <= MAX_TIMEOUT  # also refuses NaN, inf and huge ints
-    ):
-        problems.append(
-            f"timeout {checks.shown(timeout)} must be a positive number of seconds, "
-            f"at most {MAX_TIMEOUT:g}"
-        )
+    checks.count_in_range(problems, "connections", connections, maximum=_MAX_CONNECTIONS)
+    checks.seconds(problems, "timeout", timeout, maximum=MAX_TIMEOUT)
     if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
         problems.append(f"ssl_context must be an ssl.SSLContext, not {type(ssl_context).__name__}")
     elif ssl_context is not None and security == "none":
