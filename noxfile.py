@@ -49,10 +49,27 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run the benchmarks (never part of the test run); each prints its ratios."""
+    """Run the benchmarks (never part of the test run) and sum up every ratio with its target.
+
+    Each ``benchmarks/bench_*.py`` prints its numbers and its ratios, each
+    with ``(target ...)``; the session repeats those lines at the end, with
+    every script's "all targets met" line. ``nox -s bench -- delivery trigger``
+    runs only the scripts whose names contain one of the words.
+    """
     session.install("-e", ".")
     scripts = sorted((ROOT / "benchmarks").glob("bench_*.py"))
+    if session.posargs:
+        scripts = [s for s in scripts if any(word in s.stem for word in session.posargs)]
     if not scripts:
-        session.log("no benchmarks yet")
+        session.log("no benchmarks to run")
+    summary: list[str] = []
     for script in scripts:
-        session.run("python", str(script))
+        output = session.run("python", str(script), silent=True) or ""
+        print(output, end="", flush=True)
+        summary += [
+            f"{script.stem}: {line.strip()}"
+            for line in output.splitlines()
+            if "(target" in line or line.startswith("all targets met")
+        ]
+    for line in summary:
+        session.log(line)
