@@ -152,17 +152,21 @@ class LifecycleEngine:
         Items set aside after their step raised do not count.
         """
         with self._store.unit_of_work() as uow:
-            if not self._set_aside:
-                times = [t for t in (uow.campaigns.next_due_at(), uow.runs.next_due_at()) if t]
-            else:
-                times = [
-                    first[0][0]
-                    for first in (
-                        self._due(uow, "campaign", _FAR, frozenset()),
-                        self._due(uow, "run", _FAR, frozenset()),
-                    )
-                    if first
-                ]
+            return self._next_due(uow)
+
+    def _next_due(self, uow: UnitOfWork) -> pendulum.DateTime | None:
+        """``next_due_at``, read inside ``uow``."""
+        if not self._set_aside:
+            times = [t for t in (uow.campaigns.next_due_at(), uow.runs.next_due_at()) if t]
+        else:
+            times = [
+                first[0][0]
+                for first in (
+                    self._due(uow, "campaign", _FAR, frozenset()),
+                    self._due(uow, "run", _FAR, frozenset()),
+                )
+                if first
+            ]
         return min(times, default=None)
 
     def _due(
@@ -235,13 +239,15 @@ class LifecycleEngine:
         events: list[DomainEvent] = []
         skipped: set[str] = set()  # runs another worker claimed meanwhile
         while not self._runner.stop_requested():  # a stopping worker starts nothing new
+            # one short transaction per step; when nothing is due, the same one
+            # also reads when the next item will be (an idle tick is one transaction)
             with self._store.unit_of_work() as uow:
                 candidates = sorted(
                     [(*d, "campaign") for d in self._due(uow, "campaign", now, frozenset())]
                     + [(*d, "run") for d in self._due(uow, "run", now, skipped)]
                 )
-            if not candidates:
-                break
+                if not candidates:
+                    return TickReport(now, tuple(events), self._next_due(uow))
             due_at, item_id, kind = candidates[0]
             if kind == "run":
                 try:

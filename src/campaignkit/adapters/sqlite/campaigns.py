@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 import pendulum
 
+from campaignkit.adapters.sqlite.caches import caches_for
 from campaignkit.adapters.sqlite.connection import Database, from_us, to_us
 from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.campaign_enums import CampaignStatus
@@ -39,6 +40,10 @@ def _columns(campaign: Campaign) -> dict[str, Any]:
     }
 
 
+def _load_campaign(document: str) -> Campaign:
+    return loads(Campaign, document)
+
+
 def _placeholders(count: int) -> str:
     return ", ".join("?" * count)
 
@@ -48,11 +53,12 @@ class SQLiteCampaigns:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._cache = caches_for(db).campaigns
 
     def find(self, campaign_id: str) -> Campaign | None:
-        """Return the campaign, or None."""
+        """Return the campaign, or None (decoded once per document text, see :mod:`.caches`)."""
         row = self._db.one("SELECT document FROM campaigns WHERE id = ?", (campaign_id,))
-        return None if row is None else loads(Campaign, row[0])
+        return None if row is None else self._cache.load(campaign_id, row[0], _load_campaign)
 
     def status(self, campaign_id: str) -> CampaignStatus | None:
         """Return just the campaign's status (one indexed column), or None."""
@@ -151,7 +157,7 @@ class SQLiteCampaigns:
         campaigns = []
         for document, _, campaign_id in rows[: query.limit]:
             try:
-                campaigns.append(loads(Campaign, document))
+                campaigns.append(self._cache.load(campaign_id, document, _load_campaign))
             except StorageError as exc:
                 logger.warning(
                     "campaign %r cannot be loaded and is left out of the listing: %s",

@@ -1,4 +1,6 @@
-"""Runs, the delivery ledger, feedback, suppressions and static audiences in SQLite.
+"""The delivery ledger, feedback, suppressions, static audiences and contacts in SQLite.
+
+Runs and executions are in :mod:`.runs`, the rule book in :mod:`.others`.
 
 Writes come in batches (``executemany``) inside the caller's unit of work,
 so a batch of intents or outcomes is one transaction.
@@ -9,15 +11,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 
-import attrs
 import pendulum
 
 from campaignkit.adapters.sqlite.connection import Database, from_us, to_us
 from campaignkit.domain.channels import ChannelType
-from campaignkit.domain.delivery import FeedbackRecord, LedgerEntry, Run
-from campaignkit.domain.rules import RuleBook
-from campaignkit.domain.triggers import ExecutionRecord
-from campaignkit.errors import ConflictError, NotFound
+from campaignkit.domain.delivery import FeedbackRecord, LedgerEntry
+from campaignkit.errors import ConflictError
 from campaignkit.serialization import dumps, loads
 
 _CHUNK = 500  # stay well under SQLite's bound-parameter limit
@@ -30,77 +29,6 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
 
 def _marks(count: int) -> str:
     return ", ".join("?" * count)
-
-
-class SQLiteRuns:
-    """The :class:`~campaignkit.ports.RunRepository` of a SQLite unit of work."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def add(self, run: Run) -> Run:
-        """Insert a new run at revision 1 (``ConflictError`` if it exists)."""
-        stored = attrs.evolve(run, revision=1)
-        try:
-            self._db.execute(
-                "INSERT INTO runs (id, campaign_id, revision, created_us, due_us, document) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    stored.id,
-                    stored.campaign_id,
-                    1,
-                    to_us(stored.created_at),
-                    _us(stored.due_at),
-                    dumps(stored),
-                ),
-            )
-        except sqlite3.IntegrityError as exc:
-            raise ConflictError(f"a run with id {run.id!r} exists already") from exc
-        return stored
-
-    def get(self, run_id: str) -> Run:
-        """Return the run; raise ``NotFound`` if there is none."""
-        row = self._db.one("SELECT document FROM runs WHERE id = ?", (run_id,))
-        if row is None:
-            raise NotFound("run", run_id)
-        return loads(Run, row[0])
-
-    def save(self, run: Run) -> Run:
-        """Update the run stored at ``run.revision`` (``ConflictError`` if stale)."""
-        stored = attrs.evolve(run, revision=run.revision + 1)
-        cursor = self._db.execute(
-            "UPDATE runs SET revision = ?, due_us = ?, document = ? WHERE id = ? AND revision = ?",
-            (stored.revision, _us(stored.due_at), dumps(stored), run.id, run.revision),
-        )
-        if cursor.rowcount != 1:
-            current = self.get(run.id)
-            raise ConflictError(
-                f"run {run.id!r} changed meanwhile (revision {current.revision}, "
-                f"yours {run.revision}); reload and retry"
-            )
-        return stored
-
-    def for_campaign(self, campaign_id: str) -> Sequence[Run]:
-        """Every run of a campaign, oldest first."""
-        rows = self._db.all(
-            "SELECT document FROM runs WHERE campaign_id = ? ORDER BY created_us, id",
-            (campaign_id,),
-        )
-        return [loads(Run, row[0]) for row in rows]
-
-    def due(self, until: pendulum.DateTime, limit: int) -> Sequence[tuple[pendulum.DateTime, str]]:
-        """Runs due by ``until``, in ``(due_at, id)`` order."""
-        rows = self._db.all(
-            "SELECT due_us, id FROM runs WHERE due_us IS NOT NULL AND due_us <= ? "
-            "ORDER BY due_us, id LIMIT ?",
-            (to_us(until), limit),
-        )
-        return [(from_us(due), run_id) for due, run_id in rows]
-
-    def next_due_at(self) -> pendulum.DateTime | None:
-        """The earliest due instant of any run."""
-        row = self._db.one("SELECT min(due_us) FROM runs WHERE due_us IS NOT NULL")
-        return None if row is None or row[0] is None else from_us(row[0])
 
 
 def _us(instant: pendulum.DateTime | None) -> int | None:
@@ -285,55 +213,6 @@ class SQLiteStaticAudiences:
         return [row[0] for row in rows]
 
 
-class SQLiteExecutions:
-    """The :class:`~campaignkit.ports.ExecutionRepository` of a SQLite unit of work."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def add(self, execution: ExecutionRecord) -> ExecutionRecord:
-        """Insert a new execution at revision 1."""
-        stored = attrs.evolve(execution, revision=1)
-        try:
-            self._db.execute(
-                "INSERT INTO executions (id, campaign_id, request_id, revision, document) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (stored.id, stored.campaign_id, stored.request_id, 1, dumps(stored)),
-            )
-        except sqlite3.IntegrityError as exc:
-            raise ConflictError(
-                f"an execution with id {execution.id!r} or request id "
-                f"{execution.request_id!r} exists already"
-            ) from exc
-        return stored
-
-    def get(self, execution_id: str) -> ExecutionRecord:
-        """Return the execution; raise ``NotFound`` if there is none."""
-        row = self._db.one("SELECT document FROM executions WHERE id = ?", (execution_id,))
-        if row is None:
-            raise NotFound("execution", execution_id)
-        return loads(ExecutionRecord, row[0])
-
-    def by_request(self, campaign_id: str, request_id: str) -> ExecutionRecord | None:
-        """The execution of this request id for this campaign, or None."""
-        row = self._db.one(
-            "SELECT document FROM executions WHERE campaign_id = ? AND request_id = ?",
-            (campaign_id, request_id),
-        )
-        return None if row is None else loads(ExecutionRecord, row[0])
-
-    def save(self, execution: ExecutionRecord) -> ExecutionRecord:
-        """Update the execution stored at its revision."""
-        stored = attrs.evolve(execution, revision=execution.revision + 1)
-        cursor = self._db.execute(
-            "UPDATE executions SET revision = ?, document = ? WHERE id = ? AND revision = ?",
-            (stored.revision, dumps(stored), execution.id, execution.revision),
-        )
-        if cursor.rowcount != 1:
-            raise ConflictError(f"execution {execution.id!r} changed meanwhile; reload and retry")
-        return stored
-
-
 class SQLiteContacts:
     """The :class:`~campaignkit.ports.ContactRepository` of a SQLite unit of work."""
 
@@ -376,36 +255,3 @@ class SQLiteContacts:
             )
             found.update((profile_id, int(count)) for profile_id, count in rows)
         return found
-
-
-class SQLiteRules:
-    """The :class:`~campaignkit.ports.RuleRepository` of a SQLite unit of work."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def get(self) -> RuleBook:
-        """The rule book (empty if none was saved)."""
-        row = self._db.one("SELECT document FROM rules WHERE id = 1")
-        return RuleBook() if row is None else loads(RuleBook, row[0])
-
-    def save(self, rules: RuleBook) -> RuleBook:
-        """Replace the rule book loaded at ``rules.revision``."""
-        stored = attrs.evolve(rules, revision=rules.revision + 1)
-        if rules.revision == 0:
-            try:
-                self._db.execute(
-                    "INSERT INTO rules (id, revision, document) VALUES (1, 1, ?)", (dumps(stored),)
-                )
-            except sqlite3.IntegrityError as exc:
-                raise ConflictError(
-                    "the business rules changed meanwhile; reload and retry"
-                ) from exc
-            return stored
-        cursor = self._db.execute(
-            "UPDATE rules SET revision = ?, document = ? WHERE id = 1 AND revision = ?",
-            (stored.revision, dumps(stored), rules.revision),
-        )
-        if cursor.rowcount != 1:
-            raise ConflictError("the business rules changed meanwhile; reload and retry")
-        return stored

@@ -1,4 +1,10 @@
-"""Surfaces, access and approval policies in SQLite."""
+"""Surfaces, access, approval policies and the rule book in SQLite.
+
+Surfaces and the rule book are read on every trigger and every run claim:
+their decoded documents are cached per store, keyed on the document text
+the ``SELECT`` returns (see :mod:`.caches`), so a change made by another
+connection is always seen.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,11 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
+from campaignkit.adapters.sqlite.caches import caches_for
 from campaignkit.adapters.sqlite.connection import Database
 from campaignkit.domain.access import AccessAuditEntry, Principal
 from campaignkit.domain.approval import ApprovalPolicy
+from campaignkit.domain.rules import RuleBook
 from campaignkit.domain.surface import ChannelSurface
 from campaignkit.errors import ConflictError, NotFound
 from campaignkit.permissions import ProductProfile
@@ -21,11 +29,12 @@ class SQLiteSurfaces:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._cache = caches_for(db).surfaces
 
     def find(self, surface_id: str) -> ChannelSurface | None:
         """Return the surface, or None."""
-        row = self._db.one("SELECT document FROM surfaces WHERE id = ?", (surface_id,))
-        return None if row is None else loads(ChannelSurface, row[0])
+        row = self._db.one("SELECT id, document FROM surfaces WHERE id = ?", (surface_id,))
+        return None if row is None else self._cache.load(row[0], row[1], _load_surface)
 
     def get(self, surface_id: str) -> ChannelSurface:
         """Return the surface; raise ``NotFound`` if there is none."""
@@ -36,8 +45,8 @@ class SQLiteSurfaces:
 
     def find_by_name(self, name: str) -> ChannelSurface | None:
         """Return the surface with this exact name, or None."""
-        row = self._db.one("SELECT document FROM surfaces WHERE name = ?", (name,))
-        return None if row is None else loads(ChannelSurface, row[0])
+        row = self._db.one("SELECT id, document FROM surfaces WHERE name = ?", (name,))
+        return None if row is None else self._cache.load(row[0], row[1], _load_surface)
 
     def add(self, surface: ChannelSurface) -> ChannelSurface:
         """Insert a new surface at revision 1 (``ConflictError`` if it exists)."""
@@ -75,8 +84,12 @@ class SQLiteSurfaces:
 
     def list(self) -> Sequence[ChannelSurface]:
         """Return every surface, by name."""
-        rows = self._db.all("SELECT document FROM surfaces ORDER BY name, id")
-        return [loads(ChannelSurface, row[0]) for row in rows]
+        rows = self._db.all("SELECT id, document FROM surfaces ORDER BY name, id")
+        return [self._cache.load(row[0], row[1], _load_surface) for row in rows]
+
+
+def _load_surface(document: str) -> ChannelSurface:
+    return loads(ChannelSurface, document)
 
 
 class SQLiteAccess:
@@ -190,3 +203,41 @@ class SQLiteApprovalPolicies:
         """Return every approval policy, by name."""
         rows = self._db.all("SELECT document FROM approval_policies ORDER BY name, id")
         return [loads(ApprovalPolicy, row[0]) for row in rows]
+
+
+class SQLiteRules:
+    """The :class:`~campaignkit.ports.RuleRepository` of a SQLite unit of work."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._cache = caches_for(db).rules
+
+    def get(self) -> RuleBook:
+        """The rule book (empty if none was saved)."""
+        row = self._db.one("SELECT document FROM rules WHERE id = 1")
+        return RuleBook() if row is None else self._cache.load("rules", row[0], _load_rules)
+
+    def save(self, rules: RuleBook) -> RuleBook:
+        """Replace the rule book loaded at ``rules.revision``."""
+        stored = attrs.evolve(rules, revision=rules.revision + 1)
+        if rules.revision == 0:
+            try:
+                self._db.execute(
+                    "INSERT INTO rules (id, revision, document) VALUES (1, 1, ?)", (dumps(stored),)
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ConflictError(
+                    "the business rules changed meanwhile; reload and retry"
+                ) from exc
+            return stored
+        cursor = self._db.execute(
+            "UPDATE rules SET revision = ?, document = ? WHERE id = 1 AND revision = ?",
+            (stored.revision, dumps(stored), rules.revision),
+        )
+        if cursor.rowcount != 1:
+            raise ConflictError("the business rules changed meanwhile; reload and retry")
+        return stored
+
+
+def _load_rules(document: str) -> RuleBook:
+    return loads(RuleBook, document)

@@ -12,6 +12,22 @@ from typing import Final
 APPLICATION_ID: Final = 0x434B4954  # "CKIT": marks a file as a campaignkit store
 """Written to ``PRAGMA application_id`` so foreign SQLite files are recognised."""
 
+def _iso_us(value: str) -> str:
+    """SQL turning ``value``, an ISO 8601 instant after 1970 (or NULL), into microseconds.
+
+    ``value`` is as campaignkit writes instants: ``YYYY-MM-DDTHH:MM:SS``, then
+    six digits of microseconds if any, then the ``+HH:MM`` offset. The seconds
+    are read without the fraction (SQLite would round it to milliseconds).
+    """
+    return (
+        f"CASE WHEN {value} IS NULL THEN NULL ELSE "
+        f"CAST(strftime('%s', substr({value}, 1, 19) || substr({value}, -6)) AS INTEGER) "
+        "* 1000000 + "
+        f"CASE WHEN instr({value}, '.') > 0 "
+        f"THEN CAST(substr({value}, instr({value}, '.') + 1, 6) AS INTEGER) ELSE 0 END END"
+    )
+
+
 MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
     (
         1,
@@ -179,6 +195,43 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
         (
             # looked up through contacts_by_profile: (channel, profile_id) narrows it
             "ALTER TABLE contacts ADD COLUMN message_key TEXT",
+        ),
+    ),
+    (
+        6,
+        "runs: the state that changes during delivery in columns; the document as added",
+        (
+            "ALTER TABLE runs ADD COLUMN status TEXT NOT NULL DEFAULT 'pending'",
+            "ALTER TABLE runs ADD COLUMN position INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE runs ADD COLUMN streamed INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE runs ADD COLUMN counts TEXT NOT NULL DEFAULT '{}'",
+            "ALTER TABLE runs ADD COLUMN lease_owner TEXT",
+            "ALTER TABLE runs ADD COLUMN lease_expires_us INTEGER",
+            "ALTER TABLE runs ADD COLUMN started_us INTEGER",
+            "ALTER TABLE runs ADD COLUMN finished_us INTEGER",
+            "ALTER TABLE runs ADD COLUMN error TEXT",
+            "ALTER TABLE runs ADD COLUMN wave_filled TEXT NOT NULL DEFAULT '[]'",
+            "ALTER TABLE runs ADD COLUMN rate_sent TEXT NOT NULL DEFAULT '{}'",
+            "ALTER TABLE runs ADD COLUMN rate_origin TEXT NOT NULL DEFAULT '{}'",
+            # runs stored before: their current state moves from the document to the
+            # columns (instants are written in UTC as ISO 8601 with 0 or 6 digits of
+            # microseconds); the document is then read only for the fixed fields
+            f"""UPDATE runs SET
+                status = json_extract(document, '$.data.status'),
+                position = json_extract(document, '$.data.position'),
+                streamed = json_extract(document, '$.data.streamed'),
+                counts = coalesce(json_extract(document, '$.data.counts'), '{{}}'),
+                lease_owner = json_extract(document, '$.data.lease_owner'),
+                lease_expires_us = {_iso_us("json_extract(document, '$.data.lease_expires_at')")},
+                started_us = {_iso_us("json_extract(document, '$.data.started_at')")},
+                finished_us = {_iso_us("json_extract(document, '$.data.finished_at')")},
+                error = json_extract(document, '$.data.error'),
+                wave_filled = coalesce(json_extract(document, '$.data.wave_filled'), '[]'),
+                rate_sent = coalesce(json_extract(document, '$.data.rate_sent'), '{{}}'),
+                rate_origin = (
+                    SELECT coalesce(json_group_object(o.key, {_iso_us("o.value")}), '{{}}')
+                    FROM json_each(document, '$.data.rate_origin') AS o
+                )""",
         ),
     ),
 )

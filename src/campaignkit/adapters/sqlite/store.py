@@ -14,15 +14,18 @@ from campaignkit.adapters.sqlite.campaigns import SQLiteCampaigns
 from campaignkit.adapters.sqlite.connection import Database, open_database
 from campaignkit.adapters.sqlite.delivery import (
     SQLiteContacts,
-    SQLiteExecutions,
     SQLiteFeedback,
     SQLiteLedger,
-    SQLiteRules,
-    SQLiteRuns,
     SQLiteStaticAudiences,
     SQLiteSuppressions,
 )
-from campaignkit.adapters.sqlite.others import SQLiteAccess, SQLiteApprovalPolicies, SQLiteSurfaces
+from campaignkit.adapters.sqlite.others import (
+    SQLiteAccess,
+    SQLiteApprovalPolicies,
+    SQLiteRules,
+    SQLiteSurfaces,
+)
+from campaignkit.adapters.sqlite.runs import SQLiteExecutions, SQLiteRuns
 
 
 @attrs.define

@@ -1,0 +1,116 @@
+"""Decoded-document caches of a SQLite store: each document is decoded once.
+
+Campaigns, surfaces, the rule book and the cold part of runs are read on
+every trigger and every run claim, and decoding a document (JSON, then the
+cattrs converter) costs far more than the ``SELECT`` that returns it. A
+cache here maps a key (an id) to the text last read for it and the value
+decoded from that text. A lookup hits only when the text the ``SELECT`` just
+returned is the same text: a row changed by another connection, another
+process or a rolled-back unit of work is never served stale, since its text
+differs. Values are frozen domain objects, so sharing them is safe.
+
+Each cache is bounded (least recently used entries go first) and belongs to
+one :class:`~campaignkit.adapters.sqlite.connection.Database`, that is, to
+one ``SQLiteStore``: repositories made for each unit of work find their
+store's caches through :func:`caches_for`. Units of work of a store are
+serialized by its lock, so the caches need no lock of their own.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Generic, TypeVar
+
+from campaignkit.adapters.sqlite.connection import Database
+from campaignkit.domain.campaign import Campaign
+from campaignkit.domain.delivery import ActionCounts, Run
+from campaignkit.domain.rules import RuleBook
+from campaignkit.domain.surface import ChannelSurface
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 256
+"""Entries kept per cache: enough for every live campaign, surface and open run of a worker."""
+
+
+class DocumentCache(Generic[T]):
+    """A bounded LRU map ``key -> (text, decoded value)``, hit only on the same text.
+
+    Args:
+        limit: How many entries to keep (at least 1).
+
+    Raises:
+        ValueError: ``limit`` is below 1.
+    """
+
+    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit!r}")
+        self._limit = limit
+        self._entries: OrderedDict[str, tuple[str, T]] = OrderedDict()
+
+    def load(self, key: str, text: str, decode: Callable[[str], T]) -> T:
+        """The value of ``text``: cached if ``key`` was last read with this text, else decoded.
+
+        ``decode`` may raise (a document that cannot be loaded); nothing is
+        cached then.
+        """
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == text:
+            self._entries.move_to_end(key)
+            return entry[1]
+        value = decode(text)
+        self.put(key, text, value)
+        return value
+
+    def put(self, key: str, text: str, value: T) -> None:
+        """Remember that ``text`` decodes to ``value`` for ``key``."""
+        entries = self._entries
+        entries[key] = (text, value)
+        entries.move_to_end(key)
+        if len(entries) > self._limit:
+            entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class StoreCaches:
+    """The caches of one store (one ``Database``).
+
+    Attributes:
+        campaigns: Campaign documents by campaign id.
+        surfaces: Surface documents by surface id.
+        rules: The rule book (one key).
+        runs: The cold part of runs (as added) by run id.
+        counts: Decoded run counts by their column text (the key is the text).
+    """
+
+    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+        self.campaigns: DocumentCache[Campaign] = DocumentCache(limit)
+        self.surfaces: DocumentCache[ChannelSurface] = DocumentCache(limit)
+        self.rules: DocumentCache[RuleBook] = DocumentCache(1)
+        self.runs: DocumentCache[Run] = DocumentCache(limit)
+        self.counts: DocumentCache[Mapping[str, ActionCounts]] = DocumentCache(limit)
+
+    def clear(self) -> None:
+        """Forget everything (after a restore that rewrote the file, for instance)."""
+        for cache in (self.campaigns, self.surfaces, self.rules, self.runs, self.counts):
+            cache.clear()
+
+
+_BY_DATABASE: weakref.WeakKeyDictionary[Database, StoreCaches] = weakref.WeakKeyDictionary()
+
+
+def caches_for(db: Database) -> StoreCaches:
+    """The caches of the store whose connection is ``db`` (made on first use)."""
+    caches = _BY_DATABASE.get(db)
+    if caches is None:
+        caches = _BY_DATABASE[db] = StoreCaches()
+    return caches

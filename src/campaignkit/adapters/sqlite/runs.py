@@ -1,0 +1,323 @@
+"""Runs and API executions in SQLite: a run's changing state in columns, the rest written once.
+
+A run has a cold part fixed when it is added (id, campaign, version, kind,
+creation and nominal instants, the API context and a trigger's recipients
+with their profiles) and a hot part the runner changes at every step
+(status, position, counts, lease, due time, ...). ``add`` writes the run
+whole as a versioned document once; afterwards the hot part lives in columns
+(schema migration 6) and ``save`` is one narrow ``UPDATE`` of them, guarded
+by the revision. ``get`` is one ``SELECT``; the document is decoded only the
+first time a run is read (a per-store cache keyed on its text, see
+:mod:`.caches`), and the columns are decoded without the generic converter.
+The document's own copy of the hot fields is the state at ``add`` and is
+never read back.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+import pendulum
+
+from campaignkit.adapters.sqlite.caches import caches_for
+from campaignkit.adapters.sqlite.connection import Database, Row, from_us
+from campaignkit.domain.delivery import (
+    ActionCounts,
+    ExclusionReason,
+    FeedbackEvent,
+    Run,
+    RunStatus,
+)
+from campaignkit.domain.triggers import ExecutionRecord
+from campaignkit.errors import ConflictError, NotFound, StorageError
+from campaignkit.serialization import dumps, loads
+
+_HOT: Final = (
+    "revision, status, position, streamed, counts, lease_owner, lease_expires_us, due_us, "
+    "started_us, finished_us, error, wave_filled, rate_sent, rate_origin"
+)
+_SELECT: Final = f"SELECT id, document, {_HOT} FROM runs"
+_INSERT: Final = (
+    f"INSERT INTO runs (id, campaign_id, created_us, document, {_HOT}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE: Final = (
+    "UPDATE runs SET revision = ?, status = ?, position = ?, streamed = ?, counts = ?, "
+    "lease_owner = ?, lease_expires_us = ?, due_us = ?, started_us = ?, finished_us = ?, "
+    "error = ?, wave_filled = ?, rate_sent = ?, rate_origin = ? WHERE id = ? AND revision = ?"
+)
+_STATUS: Final = {status.value: status for status in RunStatus}
+_REASONS: Final = {reason.value: reason for reason in ExclusionReason}
+_EVENTS: Final = {event.value: event for event in FeedbackEvent}
+_EMPTY: Final[Mapping[str, Any]] = {}
+_COUNT_FIELDS: Final = (
+    "targeted",
+    "sent",
+    "failed",
+    "retries",
+    "pending",
+    "late",
+    "timezone_fallbacks",
+)
+
+
+class SQLiteRuns:
+    """The :class:`~campaignkit.ports.RunRepository` of a SQLite unit of work.
+
+    Only the fields that change while a run is delivered are saved: the
+    cold fields (``campaign_id``, ``version``, ``kind``, ``created_at``,
+    ``nominal_at``, ``context``, ``recipients``) are those given to ``add``.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        caches = caches_for(db)
+        self._cold = caches.runs
+        self._counts = caches.counts
+
+    def add(self, run: Run) -> Run:
+        """Insert a new run at revision 1 (``ConflictError`` if it exists)."""
+        stored = attrs.evolve(run, revision=1)
+        document = dumps(stored)
+        try:
+            self._db.execute(
+                _INSERT,
+                (stored.id, stored.campaign_id, _us(stored.created_at), document, *_hot(stored)),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(f"a run with id {run.id!r} exists already") from exc
+        # keyed on the text: if this unit rolls back, the text read later differs or is gone
+        self._cold.put(stored.id, document, stored)
+        return stored
+
+    def get(self, run_id: str) -> Run:
+        """Return the run; raise ``NotFound`` if there is none."""
+        row = self._db.one(f"{_SELECT} WHERE id = ?", (run_id,))
+        if row is None:
+            raise NotFound("run", run_id)
+        return self._decode(row)
+
+    def save(self, run: Run) -> Run:
+        """Update the run stored at ``run.revision`` (``ConflictError`` if stale)."""
+        stored = attrs.evolve(run, revision=run.revision + 1)
+        cursor = self._db.execute(_UPDATE, (*_hot(stored), run.id, run.revision))
+        if cursor.rowcount != 1:
+            row = self._db.one("SELECT revision FROM runs WHERE id = ?", (run.id,))
+            if row is None:
+                raise NotFound("run", run.id)
+            raise ConflictError(
+                f"run {run.id!r} changed meanwhile (revision {row[0]}, "
+                f"yours {run.revision}); reload and retry"
+            )
+        return stored
+
+    def for_campaign(self, campaign_id: str) -> Sequence[Run]:
+        """Every run of a campaign, oldest first."""
+        rows = self._db.all(
+            f"{_SELECT} WHERE campaign_id = ? ORDER BY created_us, id", (campaign_id,)
+        )
+        return [self._decode(row) for row in rows]
+
+    def due(self, until: pendulum.DateTime, limit: int) -> Sequence[tuple[pendulum.DateTime, str]]:
+        """Runs due by ``until``, in ``(due_at, id)`` order."""
+        rows = self._db.all(
+            "SELECT due_us, id FROM runs WHERE due_us IS NOT NULL AND due_us <= ? "
+            "ORDER BY due_us, id LIMIT ?",
+            (_us(until), limit),
+        )
+        return [(from_us(due), run_id) for due, run_id in rows]
+
+    def next_due_at(self) -> pendulum.DateTime | None:
+        """The earliest due instant of any run."""
+        row = self._db.one("SELECT min(due_us) FROM runs WHERE due_us IS NOT NULL")
+        return None if row is None or row[0] is None else from_us(row[0])
+
+    def _decode(self, row: Row) -> Run:
+        run_id, document = row[0], row[1]
+        cold = self._cold.load(run_id, document, _load_run)
+        (
+            revision,
+            status,
+            position,
+            streamed,
+            counts,
+            lease_owner,
+            lease_expires_us,
+            due_us,
+            started_us,
+            finished_us,
+            error,
+            wave_filled,
+            rate_sent,
+            rate_origin,
+        ) = row[2:]
+        try:
+            return Run(
+                id=cold.id,
+                campaign_id=cold.campaign_id,
+                version=cold.version,
+                kind=cold.kind,
+                status=_STATUS[status],
+                created_at=cold.created_at,
+                due_at=None if due_us is None else from_us(due_us),
+                started_at=None if started_us is None else from_us(started_us),
+                finished_at=None if finished_us is None else from_us(finished_us),
+                position=position,
+                streamed=bool(streamed),
+                counts=self._counts.load(counts, counts, decode_counts),
+                lease_owner=lease_owner,
+                lease_expires_at=None if lease_expires_us is None else from_us(lease_expires_us),
+                error=error,
+                context=cold.context,
+                recipients=cold.recipients,
+                nominal_at=cold.nominal_at,
+                wave_filled=() if wave_filled == "[]" else tuple(json.loads(wave_filled)),
+                rate_sent=_EMPTY if rate_sent == "{}" else json.loads(rate_sent),
+                rate_origin=_EMPTY if rate_origin == "{}" else _instants(rate_origin),
+                revision=revision,
+            )
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise StorageError(f"run {run_id!r} has invalid state columns: {exc!r}") from exc
+
+
+def _load_run(document: str) -> Run:
+    return loads(Run, document)
+
+
+_EPOCH: Final = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_minus: Final = datetime.datetime.__sub__  # plain datetime arithmetic, not pendulum's
+_DAY_US: Final = 86_400_000_000
+
+
+def _us(instant: pendulum.DateTime | None) -> int | None:
+    """``to_us`` by plain datetime arithmetic (exact, about twice as fast)."""
+    if instant is None:
+        return None
+    delta: datetime.timedelta = _minus(instant, _EPOCH)
+    return delta.days * _DAY_US + delta.seconds * 1_000_000 + delta.microseconds
+
+
+def _hot(run: Run) -> tuple[object, ...]:
+    """The hot columns of ``run``, in ``_HOT`` order."""
+    return (
+        run.revision,
+        run.status.value,
+        run.position,
+        1 if run.streamed else 0,
+        encode_counts(run.counts),
+        run.lease_owner,
+        _us(run.lease_expires_at),
+        _us(run.due_at),
+        _us(run.started_at),
+        _us(run.finished_at),
+        run.error,
+        json.dumps(list(run.wave_filled), separators=(",", ":")) if run.wave_filled else "[]",
+        json.dumps(dict(run.rate_sent), separators=(",", ":")) if run.rate_sent else "{}",
+        (
+            json.dumps({k: _us(v) for k, v in run.rate_origin.items()}, separators=(",", ":"))
+            if run.rate_origin
+            else "{}"
+        ),
+    )
+
+
+def _instants(text: str) -> dict[str, pendulum.DateTime]:
+    return {key: from_us(value) for key, value in json.loads(text).items()}
+
+
+def encode_counts(counts: Mapping[str, ActionCounts]) -> str:
+    """Per-action counts as compact JSON: only the non-zero fields of each action.
+
+    The inverse is :func:`decode_counts`, which also reads the full form the
+    run documents used (every field, zeros included), so migration 6 copies
+    that form as it is.
+    """
+    if not counts:
+        return "{}"
+    encoded: dict[str, dict[str, object]] = {}
+    for action, c in counts.items():
+        fields: dict[str, object] = {}
+        for name in _COUNT_FIELDS:
+            value = getattr(c, name)
+            if value:
+                fields[name] = value
+        if c.excluded:
+            fields["excluded"] = {reason.value: n for reason, n in c.excluded.items()}
+        if c.feedback:
+            fields["feedback"] = {event.value: n for event, n in c.feedback.items()}
+        encoded[action] = fields
+    return json.dumps(encoded, separators=(",", ":"))
+
+
+def decode_counts(text: str) -> Mapping[str, ActionCounts]:
+    """Per-action counts from :func:`encode_counts` (or the document form).
+
+    Raises:
+        ValueError: not JSON, or an unknown field, reason or event.
+        TypeError: a field of the wrong shape.
+    """
+    decoded = json.loads(text)
+    counts: dict[str, ActionCounts] = {}
+    for action, fields in decoded.items():
+        excluded = fields.pop("excluded", None) or {}
+        feedback = fields.pop("feedback", None) or {}
+        counts[action] = ActionCounts(
+            **fields,
+            excluded={_REASONS[reason]: n for reason, n in excluded.items()},
+            feedback={_EVENTS[event]: n for event, n in feedback.items()},
+        )
+    return counts
+
+
+class SQLiteExecutions:
+    """The :class:`~campaignkit.ports.ExecutionRepository` of a SQLite unit of work."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(self, execution: ExecutionRecord) -> ExecutionRecord:
+        """Insert a new execution at revision 1."""
+        stored = attrs.evolve(execution, revision=1)
+        try:
+            self._db.execute(
+                "INSERT INTO executions (id, campaign_id, request_id, revision, document) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (stored.id, stored.campaign_id, stored.request_id, 1, dumps(stored)),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(
+                f"an execution with id {execution.id!r} or request id "
+                f"{execution.request_id!r} exists already"
+            ) from exc
+        return stored
+
+    def get(self, execution_id: str) -> ExecutionRecord:
+        """Return the execution; raise ``NotFound`` if there is none."""
+        row = self._db.one("SELECT document FROM executions WHERE id = ?", (execution_id,))
+        if row is None:
+            raise NotFound("execution", execution_id)
+        return loads(ExecutionRecord, row[0])
+
+    def by_request(self, campaign_id: str, request_id: str) -> ExecutionRecord | None:
+        """The execution of this request id for this campaign, or None."""
+        row = self._db.one(
+            "SELECT document FROM executions WHERE campaign_id = ? AND request_id = ?",
+            (campaign_id, request_id),
+        )
+        return None if row is None else loads(ExecutionRecord, row[0])
+
+    def save(self, execution: ExecutionRecord) -> ExecutionRecord:
+        """Update the execution stored at its revision."""
+        stored = attrs.evolve(execution, revision=execution.revision + 1)
+        cursor = self._db.execute(
+            "UPDATE executions SET revision = ?, document = ? WHERE id = ? AND revision = ?",
+            (stored.revision, dumps(stored), execution.id, execution.revision),
+        )
+        if cursor.rowcount != 1:
+            raise ConflictError(f"execution {execution.id!r} changed meanwhile; reload and retry")
+        return stored
