@@ -110,18 +110,18 @@ def _recipient_profile(
         )
     else:
         profile, by_identity = _resolve(profiles, recipient)
-    new = False
     if profile is None and campaign.create_profiles:
-        profile = Profile(
+        # built from the call alone, so it is its own overlay (no second validation)
+        created = Profile(
             id=recipient.user_id,
             identities={recipient.namespace: recipient.user_id},
             attributes=recipient.profile or {},
             channel_data=recipient.channel_data or {},
         )
-        new = by_identity = True
+        return created, True
     if profile is None:
         return None
-    return _overlay(profile, recipient, by_identity=by_identity), new
+    return _overlay(profile, recipient, by_identity=by_identity), False
 
 
 def _resolve(profiles: ProfileStore, recipient: Recipient) -> tuple[Profile | None, bool]:
