@@ -9,15 +9,19 @@ variables (:data:`MESSAGE_VARIABLES`) are top-level names the kit provides per
 message: ``{{ unsubscribe_url }}`` is the recipient's signed one-click
 unsubscribe URL (marketing email only).
 
-A template is compiled once per run. Pure substitutions (text and
-``{{ profile.a.b }}`` / ``{{ context.x }}`` only) take a fast path that skips
-Jinja at render time and gives the same result.
+A template is compiled once and kept in a bounded cache keyed by its text
+(:func:`compile_template`, :meth:`CompiledContent.of`). Pure substitutions
+(text and ``{{ profile.a.b }}`` / ``{{ context.x }}`` only) take a fast path
+that skips Jinja at render time and gives the same result; a content whose
+every field is one renders through a single generated function
+(:meth:`CompiledContent.renderer`, see ``delivery.substitution``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 import attrs
@@ -37,11 +41,21 @@ from campaignkit.delivery.budget import (
     TemplateFailed,
     end_budget,
     start_budget,
-    unprintable,
 )
+from campaignkit.delivery.lru import WeightedLRU
 from campaignkit.delivery.sandbox import (
     BoundedSandbox,
     tree_depth,
+)
+from campaignkit.delivery.substitution import (
+    ContentRenderer,
+    Factory,
+    Parts,
+    Renderer,
+    content_factory,
+    names_of,
+    parse,
+    template_renderer,
 )
 
 __all__ = [
@@ -49,6 +63,7 @@ __all__ = [
     "MESSAGE_VARIABLES",
     "CompiledContent",
     "CompiledTemplate",
+    "ContentRenderer",
     "LimitExceeded",
     "MissingAttribute",
     "RenderLimits",
@@ -59,19 +74,9 @@ __all__ = [
     "template_names",
 ]
 
-_ROOTS: Final = ("profile", "context")
 MESSAGE_VARIABLES: Final = ("unsubscribe_url",)
 """Top-level template names the kit provides per message (beside ``profile`` and ``context``)."""
-_NEWLINES = re.compile(r"\r\n?")
-_SUBSTITUTION = re.compile(
-    r"\{\{\s*((?:profile|context)(?:\.[A-Za-z_][A-Za-z0-9_]*)+|unsubscribe_url)\s*\}\}"
-)
-_JINJA_SYNTAX = re.compile(r"\{\{|\{%|\{#|\}\}|%\}|#\}")
 _ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
-_JINJA_ATTRIBUTES: Final = frozenset(
-    name for kind in (dict, list, str, int, float, bool) for name in dir(kind)
-)
-"""Names Jinja resolves as attributes of a value before its keys: the fast path defers them."""
 
 
 class _StrictChainableUndefined(jinja2.ChainableUndefined, jinja2.StrictUndefined):
@@ -216,8 +221,6 @@ def check_template(source: object, limits: RenderLimits = DEFAULT_LIMITS) -> str
     return None
 
 
-Renderer = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, str]], str]
-"""Renders one template from the profile, the API context and the message variables."""
 _NO_VARIABLES: Final[Mapping[str, str]] = {}
 
 
@@ -232,73 +235,6 @@ def template_names(source: str) -> frozenset[str]:
         return frozenset()
 
 
-def _text_of(value: Any) -> str:
-    """What Jinja prints for a looked-up value; anything but text and numbers fails."""
-    if type(value) is str:
-        return value
-    if value is None or isinstance(value, (str, int, float)):
-        return str(value)
-    raise unprintable(value)
-
-
-def _lookup(data: Mapping[str, Any], root: str, path: tuple[str, ...]) -> str:
-    value: Any = data
-    try:
-        for segment in path:
-            value = value[segment]
-    except (KeyError, TypeError, IndexError):
-        raise MissingAttribute(".".join((root, *path))) from None
-    return _text_of(value)
-
-
-def _fast(source: str) -> tuple[Renderer, frozenset[str]] | None:
-    """A renderer for pure substitutions and the names it reads, or None when Jinja is needed."""
-    parts: list[str | tuple[str, tuple[str, ...]]] = []
-    last = 0
-    source = _NEWLINES.sub("\n", source)  # as Jinja does
-    for match in _SUBSTITUTION.finditer(source):
-        parts.append(source[last : match.start()])
-        root, *path = match.group(1).split(".")
-        if any(segment in _JINJA_ATTRIBUTES for segment in path):
-            return None  # Jinja would resolve a method or attribute first; let it decide
-        parts.append((root, tuple(path)))
-        last = match.end()
-    parts.append(source[last:])
-    if any(isinstance(p, str) and _JINJA_SYNTAX.search(p) for p in parts):
-        return None
-    names = frozenset(p[0] for p in parts if not isinstance(p, str))
-    if not names:
-        text = "".join(p for p in parts if isinstance(p, str))
-        return (lambda profile, context, variables: text), names
-
-    def render(
-        profile: Mapping[str, Any], context: Mapping[str, Any], variables: Mapping[str, str]
-    ) -> str:
-        out = []
-        for part in parts:
-            if isinstance(part, str):
-                out.append(part)
-                continue
-            root, path = part
-            if root == "profile":
-                out.append(_lookup(profile, root, path))
-            elif root == "context":
-                out.append(_lookup(context, root, path))
-            else:
-                out.append(_variable(variables, root))
-        return "".join(out)
-
-    return render, names
-
-
-def _variable(variables: Mapping[str, str], name: str) -> str:
-    """A message variable; missing is a missing attribute, as Jinja's undefined is."""
-    value = variables.get(name)
-    if value is None:
-        raise MissingAttribute(name)
-    return value
-
-
 @attrs.frozen
 class CompiledTemplate:
     """A template compiled once, rendered per recipient.
@@ -309,6 +245,8 @@ class CompiledTemplate:
         depth: How deeply it nests (checked against ``RenderLimits.max_depth``).
         names: The top-level names it reads (``profile``, ``context``,
             ``unsubscribe_url`` ...).
+        parts: A fast template's literals and lookups (see
+            ``delivery.substitution.parse``); None for a Jinja template.
     """
 
     source: str
@@ -316,6 +254,7 @@ class CompiledTemplate:
     _render: Renderer = attrs.field(repr=False)
     depth: int = 0
     names: frozenset[str] = frozenset()
+    parts: Parts | None = attrs.field(default=None, repr=False, eq=False)
 
     def render(
         self,
@@ -380,20 +319,51 @@ def _failing(reason: Callable[[RenderLimits], str]) -> Renderer:
     return render
 
 
+CACHE_ENTRIES: Final = 1024
+"""The most compiled templates (and, apart, compiled contents) kept for reuse."""
+CACHE_CHARACTERS: Final = 4_000_000
+"""The most template text each cache keeps, all entries together (bounds its memory)."""
+_TEMPLATES: Final = WeightedLRU[str, CompiledTemplate](CACHE_ENTRIES, CACHE_CHARACTERS)
+_CONTENTS: Final = WeightedLRU[
+    tuple[type["CompiledContent"], tuple[tuple[str, str], ...]], "CompiledContent"
+](CACHE_ENTRIES, CACHE_CHARACTERS)
+
+
 def compile_template(source: str) -> CompiledTemplate:
     """Compile ``source`` once (fast path for pure substitutions).
+
+    Compiled templates are immutable and kept in a bounded LRU cache keyed
+    by their text (:data:`CACHE_ENTRIES` templates, :data:`CACHE_CHARACTERS`
+    characters): compiling the same text again returns the same object. A
+    source that does not parse is never cached: it raises every time.
 
     A template nested too deeply for Python to compile does not raise here:
     each of its renders fails with ``LimitExceeded`` (activation refuses it
     earlier).
 
+    Args:
+        source: The template text.
+
     Raises:
         jinja2.TemplateSyntaxError: the source does not parse (activation
             validation reports this earlier).
     """
-    fast = _fast(source)
-    if fast is not None:
-        return CompiledTemplate(source, True, fast[0], names=fast[1])
+    if type(source) is not str:
+        return _compile_template(source)
+    return _TEMPLATES.get(source, len(source), lambda: _compile_template(source))
+
+
+def _compile_template(source: str) -> CompiledTemplate:
+    parts = parse(source)
+    if parts is not None:
+        return CompiledTemplate(
+            source, True, template_renderer(parts), names=names_of(parts), parts=parts
+        )
+    return _compile_jinja(source)
+
+
+def _compile_jinja(source: str) -> CompiledTemplate:
+    """Compile ``source`` with Jinja whatever it is (the reference the fast path matches)."""
     ceiling = RenderLimits(max_depth=MAX_NESTING)
     parsed = _parse(source, ceiling)
     if isinstance(parsed, str):
@@ -430,19 +400,40 @@ def compile_template(source: str) -> CompiledTemplate:
     return CompiledTemplate(source, False, render, depth, names)
 
 
+def _read_only(fields: Mapping[str, CompiledTemplate]) -> Mapping[str, CompiledTemplate]:
+    """A private read-only copy: a cached content is shared, nobody may change its fields."""
+    return MappingProxyType(dict(fields))
+
+
 @attrs.frozen
 class CompiledContent:
     """All template fields of one action's content, compiled once.
+
+    Immutable (its ``fields`` are a read-only mapping), so :meth:`of` can
+    hand the same object to every caller.
 
     Attributes:
         fields: Field name -> compiled template.
     """
 
-    fields: Mapping[str, CompiledTemplate]
+    fields: Mapping[str, CompiledTemplate] = attrs.field(converter=_read_only)
     _fast_only: bool = attrs.field(init=False, repr=False, eq=False)
+    _factory: Factory | None = attrs.field(init=False, repr=False, eq=False)
+    _last: tuple[RenderLimits, ContentRenderer] | None = attrs.field(
+        init=False, repr=False, eq=False
+    )
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_fast_only", all(t.fast for t in self.fields.values()))
+        templates = self.fields.values()
+        fast_only = all(t.fast for t in templates)
+        factory = None
+        if fast_only and all(t.parts is not None for t in templates):
+            factory = content_factory(
+                [(name, t.parts) for name, t in self.fields.items() if t.parts is not None]
+            )
+        object.__setattr__(self, "_fast_only", fast_only)
+        object.__setattr__(self, "_factory", factory)
+        object.__setattr__(self, "_last", None)
 
     @property
     def names(self) -> frozenset[str]:
@@ -451,8 +442,75 @@ class CompiledContent:
 
     @classmethod
     def of(cls, templates: Mapping[str, str]) -> CompiledContent:
-        """Compile every field."""
-        return cls({name: compile_template(source) for name, source in templates.items()})
+        """Compile every field, or reuse the content compiled from the same fields.
+
+        Compiled contents are kept in a bounded LRU cache keyed by their
+        field names and texts (like :func:`compile_template`'s); one that
+        does not compile is never cached.
+
+        Args:
+            templates: Field name -> template text, in field order.
+
+        Raises:
+            jinja2.TemplateSyntaxError: a field does not parse.
+        """
+        items = tuple(templates.items())
+
+        def compiled() -> CompiledContent:
+            return cls({name: compile_template(source) for name, source in items})
+
+        if not all(type(name) is str and type(source) is str for name, source in items):
+            return compiled()
+        weight = sum(len(name) + len(source) for name, source in items)
+        return _CONTENTS.get((cls, items), weight, compiled)
+
+    def renderer(self, limits: RenderLimits = DEFAULT_LIMITS) -> ContentRenderer:
+        """The function rendering this content within ``limits``, to call per message.
+
+        ``renderer(limits)(profile_attributes, context, variables)`` is
+        exactly ``render(profile_attributes, context, limits, variables)``:
+        same fields, same errors. Call it once per batch and the returned
+        function per message: when every field is a pure substitution it is
+        one generated function (about 0.2 µs for one substitution) that does
+        not look at ``limits`` again; otherwise it renders through Jinja
+        within ``limits``' budget. The last one made is kept for the next
+        call with the same ``limits`` object.
+
+        Args:
+            limits: The render limits of the run.
+
+        Raises:
+            TypeError: ``limits`` is not a ``RenderLimits``.
+        """
+        last = self._last
+        if last is not None and last[0] is limits:
+            return last[1]
+        if not isinstance(limits, RenderLimits):
+            raise TypeError(f"limits must be a RenderLimits, not {type(limits).__name__}")
+        made: ContentRenderer
+        if self._fast_only:
+
+            def reference(
+                profile: Mapping[str, Any],
+                context: Mapping[str, Any],
+                variables: Mapping[str, str],
+            ) -> dict[str, str]:
+                return self._render_fast(profile, context, limits, variables)
+
+            made = (
+                reference if self._factory is None else self._factory(limits.max_output, reference)
+            )
+        else:
+
+            def made(
+                profile: Mapping[str, Any],
+                context: Mapping[str, Any],
+                variables: Mapping[str, str],
+            ) -> dict[str, str]:
+                return self._render_jinja(profile, context, limits, variables)
+
+        object.__setattr__(self, "_last", (limits, made))  # a memo: no visible state changes
+        return made
 
     def render(
         self,
@@ -466,14 +524,22 @@ class CompiledContent:
         ``limits.max_output`` and ``limits.max_steps`` count all fields
         together. A ``TemplateFailed`` names the field (``"... (in html)"``).
         ``variables`` are the message variables (:data:`MESSAGE_VARIABLES`):
-        ``{"unsubscribe_url": ...}`` when the message carries one.
+        ``{"unsubscribe_url": ...}`` when the message carries one. A hot loop
+        calls :meth:`renderer` once instead.
 
         Raises:
             MissingAttribute: the recipient lacks data a field needs.
             TemplateFailed: a field failed otherwise (see ``CompiledTemplate.render``).
         """
-        if self._fast_only:  # no Jinja: only the output cap applies, no budget to set up
-            return self._render_fast(profile, context, limits, variables)
+        return self.renderer(limits)(profile, context, variables)
+
+    def _render_jinja(
+        self,
+        profile: Mapping[str, Any],
+        context: Mapping[str, Any],
+        limits: RenderLimits,
+        variables: Mapping[str, str],
+    ) -> dict[str, str]:
         budget, token = start_budget(limits)
         rendered = {}
         try:
@@ -495,6 +561,7 @@ class CompiledContent:
         limits: RenderLimits,
         variables: Mapping[str, str],
     ) -> dict[str, str]:
+        """The reference for pure substitutions, field by field (the generated code's errors)."""
         rendered, total = {}, 0
         for name, template in self.fields.items():
             try:
