@@ -23,7 +23,12 @@ import campaignkit as ck
 from campaignkit.adapters.sqlite import SQLiteStore
 from campaignkit.adapters.sqlite.caches import DocumentCache
 from campaignkit.adapters.sqlite.connection import Database, migrate, to_us
-from campaignkit.adapters.sqlite.runs import decode_counts, encode_counts
+from campaignkit.adapters.sqlite.runs import (
+    COLD_FIELDS,
+    HOT_FIELDS,
+    decode_counts,
+    encode_counts,
+)
 from campaignkit.adapters.sqlite.schema import MIGRATIONS
 from campaignkit.domain.delivery import ActionCounts, ExclusionReason, FeedbackEvent, Run, RunStatus
 from campaignkit.domain.rules import BusinessRules, FrequencyCap, RuleBook
@@ -115,6 +120,13 @@ def test_migration_6_moves_every_run_field_into_columns(tmp_path: Path) -> None:
         saved = uow.runs.save(attrs.evolve(runs[0], position=1300))
         assert uow.runs.get(runs[0].id) == saved
         assert saved.revision == 8
+
+
+def test_every_run_field_is_either_saved_in_a_column_or_fixed_at_add() -> None:
+    """A field added to ``Run`` without a column would be silently frozen at ``add``."""
+    names = [field.name for field in attrs.fields(Run)]
+    assert sorted(names) == sorted((*HOT_FIELDS, *COLD_FIELDS))
+    assert not set(HOT_FIELDS) & set(COLD_FIELDS)
 
 
 def test_the_columns_hold_the_state_after_a_save(tmp_path: Path) -> None:

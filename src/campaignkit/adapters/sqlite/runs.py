@@ -37,6 +37,36 @@ from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.errors import ConflictError, NotFound, StorageError
 from campaignkit.serialization import dumps, loads
 
+HOT_FIELDS: Final = (
+    "status",
+    "position",
+    "streamed",
+    "counts",
+    "lease_owner",
+    "lease_expires_at",
+    "due_at",
+    "started_at",
+    "finished_at",
+    "error",
+    "wave_filled",
+    "rate_sent",
+    "rate_origin",
+    "revision",
+)
+"""``Run`` fields kept in columns: ``save`` writes these and only these."""
+COLD_FIELDS: Final = (
+    "id",
+    "campaign_id",
+    "version",
+    "kind",
+    "created_at",
+    "nominal_at",
+    "context",
+    "recipients",
+)
+"""``Run`` fields fixed by ``add`` (read from the document). A new ``Run`` field must
+join one of the two tuples (a hot one needs a column: a new migration)."""
+
 _HOT: Final = (
     "revision, status, position, streamed, counts, lease_owner, lease_expires_us, due_us, "
     "started_us, finished_us, error, wave_filled, rate_sent, rate_origin"
