@@ -1,6 +1,7 @@
-"""The delivery ledger, feedback, suppressions, static audiences and contacts in SQLite.
+"""Feedback, suppressions, static audiences and contacts in SQLite.
 
-Runs and executions are in :mod:`.runs`, the rule book in :mod:`.others`.
+The ledger is in :mod:`.ledger`, runs and executions in :mod:`.runs`, the
+rule book in :mod:`.others`.
 
 Writes come in batches (``executemany``) inside the caller's unit of work,
 so a batch of intents or outcomes is one transaction.
@@ -8,15 +9,13 @@ so a batch of intents or outcomes is one transaction.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 
 import pendulum
 
-from campaignkit.adapters.sqlite.connection import Database, from_us, to_us
+from campaignkit.adapters.sqlite.connection import Database, to_us
 from campaignkit.domain.channels import ChannelType
-from campaignkit.domain.delivery import FeedbackRecord, LedgerEntry
-from campaignkit.errors import ConflictError
+from campaignkit.domain.delivery import FeedbackRecord
 from campaignkit.serialization import dumps, loads
 
 _CHUNK = 500  # stay well under SQLite's bound-parameter limit
@@ -29,109 +28,6 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
 
 def _marks(count: int) -> str:
     return ", ".join("?" * count)
-
-
-def _us(instant: pendulum.DateTime | None) -> int | None:
-    return None if instant is None else to_us(instant)
-
-
-class SQLiteLedger:
-    """The :class:`~campaignkit.ports.LedgerRepository` of a SQLite unit of work."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def put(self, entries: Sequence[LedgerEntry]) -> None:
-        """Insert or replace entries by key, in one statement."""
-        try:
-            self._db.executemany(
-                # an upsert, not INSERT OR REPLACE: REPLACE would also delete another
-                # entry holding the same provider id (unique index) instead of failing
-                "INSERT INTO ledger (run_id, action_id, profile_id, state, "
-                "next_attempt_us, provider_message_id, document) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (run_id, profile_id, action_id) DO UPDATE SET "
-                "state = excluded.state, next_attempt_us = excluded.next_attempt_us, "
-                "provider_message_id = excluded.provider_message_id, "
-                "document = excluded.document",
-                [
-                    (
-                        e.run_id,
-                        e.action_id,
-                        e.profile_id,
-                        e.state.value,
-                        _us(e.next_attempt_at),
-                        e.provider_message_id,
-                        dumps(e),
-                    )
-                    for e in entries
-                ],
-            )
-        except sqlite3.IntegrityError as exc:
-            raise ConflictError(
-                f"ledger write refused: a provider message id is already held by another "
-                f"message ({exc}); provider ids must be unique"
-            ) from exc
-
-    def recorded(self, run_id: str, profile_ids: Sequence[str]) -> set[tuple[str, str]]:
-        """Pairs of ``run_id`` already in the ledger for these profiles."""
-        found: set[tuple[str, str]] = set()
-        for chunk in _chunks(list(dict.fromkeys(profile_ids))):
-            rows = self._db.all(
-                f"SELECT action_id, profile_id FROM ledger WHERE run_id = ? "
-                f"AND profile_id IN ({_marks(len(chunk))})",
-                (run_id, *chunk),
-            )
-            found.update((action, profile) for action, profile in rows)
-        return found
-
-    def _select(self, where: str, params: Sequence[object]) -> list[LedgerEntry]:
-        rows = self._db.all(f"SELECT document FROM ledger WHERE {where}", params)
-        return [loads(LedgerEntry, row[0]) for row in rows]
-
-    def open_entries(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
-        """PENDING, QUEUED or RETRY entries of a run."""
-        return self._select(
-            "run_id = ? AND state IN ('pending', 'queued', 'retry') "
-            "ORDER BY profile_id, action_id LIMIT ?",
-            (run_id, limit),
-        )
-
-    def pending(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
-        """PENDING entries of a run."""
-        return self._select(
-            "run_id = ? AND state = 'pending' ORDER BY profile_id, action_id LIMIT ?",
-            (run_id, limit),
-        )
-
-    def due(self, run_id: str, until: pendulum.DateTime, limit: int) -> Sequence[LedgerEntry]:
-        """QUEUED or RETRY entries due by ``until``, earliest first."""
-        return self._select(
-            "run_id = ? AND state IN ('queued', 'retry') AND next_attempt_us <= ? "
-            "ORDER BY next_attempt_us, profile_id, action_id LIMIT ?",
-            (run_id, to_us(until), limit),
-        )
-
-    def next_due_at(self, run_id: str) -> pendulum.DateTime | None:
-        """When the earliest QUEUED or RETRY entry is due."""
-        row = self._db.one(
-            "SELECT min(next_attempt_us) FROM ledger WHERE run_id = ? "
-            "AND state IN ('queued', 'retry')",
-            (run_id,),
-        )
-        return None if row is None or row[0] is None else from_us(row[0])
-
-    def by_provider_id(self, provider_message_id: str) -> LedgerEntry | None:
-        """The entry with this provider message id."""
-        found = self._select("provider_message_id = ?", (provider_message_id,))
-        return found[0] if found else None
-
-    def entries(self, run_id: str) -> Iterator[LedgerEntry]:
-        """Every entry of a run."""
-        rows = self._db.all(
-            "SELECT document FROM ledger WHERE run_id = ? ORDER BY action_id, profile_id",
-            (run_id,),
-        )
-        return (loads(LedgerEntry, row[0]) for row in rows)
 
 
 class SQLiteFeedback:

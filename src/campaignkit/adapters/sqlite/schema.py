@@ -12,6 +12,7 @@ from typing import Final
 APPLICATION_ID: Final = 0x434B4954  # "CKIT": marks a file as a campaignkit store
 """Written to ``PRAGMA application_id`` so foreign SQLite files are recognised."""
 
+
 def _iso_us(value: str) -> str:
     """SQL turning ``value``, an ISO 8601 instant after 1970 (or NULL), into microseconds.
 
@@ -195,6 +196,85 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
         (
             # looked up through contacts_by_profile: (channel, profile_id) narrows it
             "ALTER TABLE contacts ADD COLUMN message_key TEXT",
+        ),
+    ),
+    (
+        5,
+        "ledger: typed columns, the message as one compact text, an index for every query",
+        (
+            # see adapters/sqlite/ledger.py for the message text and which query uses what
+            """CREATE TABLE ledger_v5 (
+                run_id TEXT NOT NULL,
+                action_id TEXT NOT NULL,
+                profile_id TEXT NOT NULL,
+                campaign_id TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                state TEXT NOT NULL,
+                reason TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_us INTEGER,
+                provider_message_id TEXT,
+                address TEXT,
+                due_us INTEGER,
+                timezone TEXT,
+                slot_us INTEGER,
+                error TEXT,
+                message TEXT,
+                PRIMARY KEY (run_id, profile_id, action_id)
+            ) WITHOUT ROWID""",
+            # entries stored before keep every field (an in-flight run resumes): the
+            # message becomes "settings JSON\n[fields, flags, unsubscribe_url, key,
+            # run, campaign, action, profile, channel, address]", each of the last
+            # seven null when it is the row's own (or derived) value
+            f"""INSERT INTO ledger_v5 (run_id, action_id, profile_id, campaign_id, channel,
+                state, reason, attempts, next_attempt_us, provider_message_id, address, due_us,
+                timezone, slot_us, error, message)
+            SELECT run_id, action_id, profile_id, campaign_id, channel, state, reason,
+                attempts, next_attempt_us, provider_message_id, address,
+                {_iso_us("due_at")}, timezone, {_iso_us("slot")}, error,
+                CASE WHEN m IS NULL THEN NULL ELSE
+                    json(json_extract(m, '$.settings')) || char(10) || json_array(
+                        json(json_extract(m, '$.fields')),
+                        iif(json_extract(m, '$.proof'), 1, 0)
+                            + iif(json_extract(m, '$.transactional'), 2, 0),
+                        json_extract(m, '$.unsubscribe_url'),
+                        nullif(
+                            json_extract(m, '$.idempotency_key'),
+                            json_extract(m, '$.run_id') || ':' || json_extract(m, '$.action_id')
+                                || ':' || json_extract(m, '$.profile_id')
+                        ),
+                        nullif(json_extract(m, '$.run_id'), run_id),
+                        nullif(json_extract(m, '$.campaign_id'), campaign_id),
+                        nullif(json_extract(m, '$.action_id'), action_id),
+                        nullif(json_extract(m, '$.profile_id'), profile_id),
+                        nullif(json_extract(m, '$.channel'), channel),
+                        nullif(json_extract(m, '$.address'), address)
+                    )
+                END
+            FROM (
+                SELECT run_id, action_id, profile_id, state, next_attempt_us,
+                    provider_message_id,
+                    json_extract(document, '$.data.campaign_id') AS campaign_id,
+                    json_extract(document, '$.data.channel') AS channel,
+                    json_extract(document, '$.data.reason') AS reason,
+                    coalesce(json_extract(document, '$.data.attempts'), 0) AS attempts,
+                    json_extract(document, '$.data.address') AS address,
+                    json_extract(document, '$.data.due_at') AS due_at,
+                    json_extract(document, '$.data.timezone') AS timezone,
+                    json_extract(document, '$.data.slot') AS slot,
+                    json_extract(document, '$.data.error') AS error,
+                    json_extract(document, '$.data.message') AS m
+                FROM ledger
+            )""",
+            "DROP TABLE ledger",
+            "ALTER TABLE ledger_v5 RENAME TO ledger",
+            # pending, open_entries
+            "CREATE INDEX ledger_pending ON ledger (run_id) WHERE state = 'pending'",
+            # due, next_due_at, open_entries; a PENDING -> SENT entry never touches it
+            """CREATE INDEX ledger_waiting ON ledger (run_id, next_attempt_us)
+                WHERE state IN ('queued', 'retry')""",
+            """CREATE UNIQUE INDEX ledger_by_provider_id ON ledger (provider_message_id)
+                WHERE provider_message_id IS NOT NULL""",
         ),
     ),
     (

@@ -15,10 +15,10 @@ from campaignkit.adapters.sqlite.connection import Database, open_database
 from campaignkit.adapters.sqlite.delivery import (
     SQLiteContacts,
     SQLiteFeedback,
-    SQLiteLedger,
     SQLiteStaticAudiences,
     SQLiteSuppressions,
 )
+from campaignkit.adapters.sqlite.ledger import SQLiteLedger
 from campaignkit.adapters.sqlite.others import (
     SQLiteAccess,
     SQLiteApprovalPolicies,

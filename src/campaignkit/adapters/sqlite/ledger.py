@@ -1,0 +1,553 @@
+"""The delivery ledger in SQLite: one row of typed columns per (run, action, profile).
+
+Layout (schema migration 5): the entry's fields are columns; the rendered
+message is one compact text (:func:`encode_message`) written once, with the
+intent, and dropped (NULL) when the entry becomes SENT, FAILED or EXCLUDED.
+Intents on the hot path are plain INSERTs (:meth:`SQLiteLedger.add_pending`),
+outcomes narrow UPDATEs that never touch the message
+(:meth:`SQLiteLedger.settle`).
+
+Every statement reads through an index, never the run's whole ledger (the
+SQL is in module constants, each checked with ``EXPLAIN QUERY PLAN`` by
+``tests/integration/test_sqlite_ledger_plans.py``):
+
+- the primary key ``(run_id, profile_id, action_id)``: writes, ``recorded``,
+  ``entries``;
+- ``ledger_pending (run_id) WHERE state = 'pending'``: ``pending``,
+  ``open_entries``;
+- ``ledger_waiting (run_id, next_attempt_us) WHERE state IN ('queued', 'retry')``:
+  ``due``, ``next_due_at``, ``open_entries``;
+- ``ledger_by_provider_id``, unique: ``by_provider_id``, and a provider id
+  held by two entries is refused.
+
+Writes come in batches (``executemany``) inside the caller's unit of work.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
+
+import attrs
+import pendulum
+
+from campaignkit.adapters.sqlite.connection import Database, Row, from_us, to_us
+from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.delivery import ExclusionReason, LedgerEntry, LedgerState, Message
+from campaignkit.domain.surface import EmailSettings, PushSettings, SmsSettings, SurfaceSettings
+from campaignkit.errors import ConflictError, StorageError
+
+if TYPE_CHECKING:
+    from campaignkit.domain.delivery import OutcomeRow, PendingRow
+
+COLUMNS: Final = (
+    "run_id, action_id, profile_id, campaign_id, channel, state, reason, attempts, "
+    "next_attempt_us, provider_message_id, address, due_us, timezone, slot_us, error, message"
+)
+"""The ledger's columns, in the order of ``LedgerEntry``'s fields."""
+
+UPSERT: Final = (
+    # an upsert, not INSERT OR REPLACE: REPLACE would also delete another entry
+    # holding the same provider id (unique index) instead of failing
+    f"INSERT INTO ledger ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (run_id, profile_id, action_id) DO UPDATE SET "
+    "campaign_id = excluded.campaign_id, channel = excluded.channel, state = excluded.state, "
+    "reason = excluded.reason, attempts = excluded.attempts, "
+    "next_attempt_us = excluded.next_attempt_us, "
+    "provider_message_id = excluded.provider_message_id, address = excluded.address, "
+    "due_us = excluded.due_us, timezone = excluded.timezone, slot_us = excluded.slot_us, "
+    "error = excluded.error, message = excluded.message"
+)
+"""``put``: insert an entry or replace every field of the entry with its key."""
+
+INSERT_PENDING: Final = (
+    "INSERT INTO ledger (run_id, action_id, profile_id, campaign_id, channel, state, "
+    "address, due_us, timezone, message) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)"
+)
+"""``add_pending``: a new PENDING entry with its message (attempts 0, the rest NULL)."""
+
+SETTLE: Final = (
+    "UPDATE ledger SET state = ?, reason = NULL, attempts = ?, provider_message_id = ?, "
+    "error = ?, next_attempt_us = ?, slot_us = NULL, message = CASE WHEN ? THEN message END "
+    "WHERE run_id = ? AND profile_id = ? AND action_id = ?"
+)
+"""``settle``: one entry's outcome; the message is kept (not rewritten) or dropped."""
+
+RECORDED: Final = (
+    "SELECT action_id, profile_id FROM ledger WHERE run_id = ? "
+    "AND profile_id IN (SELECT value FROM json_each(?))"
+)
+"""``recorded``: the profile ids are passed as one JSON array."""
+
+PENDING: Final = (
+    f"SELECT {COLUMNS} FROM ledger INDEXED BY ledger_pending "
+    "WHERE run_id = ? AND state = 'pending' ORDER BY profile_id, action_id LIMIT ?"
+)
+"""``pending``: PENDING entries in key order."""
+
+OPEN_ENTRIES: Final = (
+    f"SELECT * FROM (SELECT {COLUMNS} FROM ledger INDEXED BY ledger_pending "
+    "WHERE run_id = ?1 AND state = 'pending' ORDER BY profile_id, action_id LIMIT ?2) "
+    f"UNION ALL SELECT * FROM (SELECT {COLUMNS} FROM ledger INDEXED BY ledger_waiting "
+    "WHERE run_id = ?1 AND state IN ('queued', 'retry') "
+    "ORDER BY next_attempt_us, profile_id, action_id LIMIT ?2) LIMIT ?2"
+)
+"""``open_entries``: PENDING entries first, then QUEUED and RETRY ones, earliest first."""
+
+DUE: Final = (
+    f"SELECT {COLUMNS} FROM ledger INDEXED BY ledger_waiting "
+    "WHERE run_id = ? AND state IN ('queued', 'retry') AND next_attempt_us <= ? "
+    "ORDER BY next_attempt_us, profile_id, action_id LIMIT ?"
+)
+"""``due``: QUEUED or RETRY entries due by an instant, earliest first."""
+
+NEXT_DUE_AT: Final = (
+    "SELECT min(next_attempt_us) FROM ledger INDEXED BY ledger_waiting "
+    "WHERE run_id = ? AND state IN ('queued', 'retry')"
+)
+"""``next_due_at``: the earliest QUEUED or RETRY entry's time."""
+
+BY_PROVIDER_ID: Final = (
+    f"SELECT {COLUMNS} FROM ledger INDEXED BY ledger_by_provider_id WHERE provider_message_id = ?"
+)
+"""``by_provider_id``."""
+
+ENTRIES: Final = f"SELECT {COLUMNS} FROM ledger WHERE run_id = ? ORDER BY action_id, profile_id"
+"""``entries``: every entry of a run, by key."""
+
+STATEMENTS: Final = {
+    "put": UPSERT,
+    "add_pending": INSERT_PENDING,
+    "settle": SETTLE,
+    "recorded": RECORDED,
+    "pending": PENDING,
+    "open_entries": OPEN_ENTRIES,
+    "due": DUE,
+    "next_due_at": NEXT_DUE_AT,
+    "by_provider_id": BY_PROVIDER_ID,
+    "entries": ENTRIES,
+}
+"""Every ledger statement by the method that runs it."""
+
+_STATES: Final = {state.value: state for state in LedgerState}
+_CHANNELS: Final = {channel.value: channel for channel in ChannelType}
+_REASONS: Final = {reason.value: reason for reason in ExclusionReason}
+_SETTINGS_TYPES: Final[dict[str, type[SurfaceSettings]]] = {
+    "email": EmailSettings,
+    "sms": SmsSettings,
+    "push": PushSettings,
+}
+_SETTINGS_TAGS: Final[dict[type[Any], str]] = {cls: tag for tag, cls in _SETTINGS_TYPES.items()}
+_CACHE_SIZE: Final = 256  # a run has one settings value per action: a few distinct ones
+
+_settings_lock = threading.Lock()
+_text_of_settings: dict[int, tuple[SurfaceSettings, str]] = {}  # id -> (the object, its text)
+_settings_of_text: dict[str, SurfaceSettings] = {}
+
+
+_dumps: Final = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _not_default(field: attrs.Attribute[Any], value: object) -> bool:
+    return bool(field.default is attrs.NOTHING or value != field.default)
+
+
+def settings_text(settings: SurfaceSettings) -> str:
+    """Surface settings as compact JSON ``{"kind": ..., field: value, ...}``, cached.
+
+    Fields at their default value are left out.
+
+    A run has a few distinct settings objects (one per action), so the text
+    is computed once per object.
+
+    Args:
+        settings: Email, SMS or push settings.
+
+    Returns:
+        The JSON text (no newline).
+    """
+    cached = _text_of_settings.get(id(settings))
+    if cached is not None and cached[0] is settings:
+        return cached[1]
+    tag = _SETTINGS_TAGS.get(type(settings))
+    if tag is None:
+        raise TypeError(f"settings must be surface settings, not {type(settings).__name__}")
+    # fields at their default are left out: the constructor gives them back
+    fields = attrs.asdict(settings, recurse=False, filter=_not_default)
+    text = _dumps({"kind": tag, **fields})
+    with _settings_lock:
+        if len(_text_of_settings) >= _CACHE_SIZE:
+            _text_of_settings.clear()
+        _text_of_settings[id(settings)] = (settings, text)  # holds it: the id stays its own
+    return text
+
+
+def settings_from_text(text: str) -> SurfaceSettings:
+    """The settings :func:`settings_text` wrote (any key order), cached by text.
+
+    Raises:
+        StorageError: the text is not settings.
+    """
+    found = _settings_of_text.get(text)
+    if found is not None:
+        return found
+    try:
+        data = json.loads(text)
+        settings = _SETTINGS_TYPES[data.pop("kind")](**data)
+    except Exception as exc:  # JSON, a missing or unknown kind, fields that do not fit
+        raise StorageError(f"stored message settings are invalid: {exc}: {text[:80]!r}") from exc
+    with _settings_lock:
+        if len(_settings_of_text) >= _CACHE_SIZE:
+            _settings_of_text.clear()
+        _settings_of_text[text] = settings
+    return settings
+
+
+Basis: TypeAlias = tuple[str, str, str, str, str, "str | None"]
+"""A ledger row's ``(run_id, campaign_id, action_id, profile_id, channel, address)``."""
+
+
+def encode_message(message: Message, basis: Basis) -> str:
+    r"""A message as compact text, relative to the ledger row that holds it.
+
+    The text is the settings' JSON (:func:`settings_text`), a newline, and the
+    JSON array ``[fields, flags, unsubscribe_url, idempotency_key, run_id,
+    campaign_id, action_id, profile_id, channel, address]`` where flags is
+    ``1`` for a proof plus ``2`` for transactional, and every later item is
+    null when it equals the row's own value (the key: when it is the one
+    derived from run, action and profile); trailing nulls are left out, so a
+    run's message is usually ``settings\n[fields,flags,url]``.
+
+    Args:
+        message: The message.
+        basis: The values of the row that holds it.
+
+    Returns:
+        The text :func:`decode_message` reads back.
+    """
+    own = (
+        message.run_id,
+        message.campaign_id,
+        message.action_id,
+        message.profile_id,
+        message.channel.value,
+        message.address,
+    )
+    if own == basis:
+        return _encode_own(message)
+    derived = f"{message.run_id}:{message.action_id}:{message.profile_id}"
+    rest: list[Any] = [
+        None if message.idempotency_key == derived else message.idempotency_key,
+        *(None if mine == theirs else mine for mine, theirs in zip(own, basis, strict=True)),
+    ]
+    while rest and rest[-1] is None:
+        rest.pop()
+    flags = (1 if message.proof else 0) + (2 if message.transactional else 0)
+    tail = [dict(message.fields), flags, message.unsubscribe_url, *rest]
+    return settings_text(message.settings) + "\n" + _dumps(tail)
+
+
+def _encode_own(message: Message) -> str:
+    """:func:`encode_message` for a row made from the message itself (the hot path)."""
+    flags = (1 if message.proof else 0) + (2 if message.transactional else 0)
+    key = message.idempotency_key
+    if key == f"{message.run_id}:{message.action_id}:{message.profile_id}":
+        tail = _dumps([dict(message.fields), flags, message.unsubscribe_url])
+    else:
+        tail = _dumps([dict(message.fields), flags, message.unsubscribe_url, key])
+    return settings_text(message.settings) + "\n" + tail
+
+
+_new = object.__new__
+_assign = object.__setattr__
+_TRUSTED: Final = "__slots__" not in vars(Message)
+"""True when a message can be made in one step (its fields in an instance dict)."""
+
+
+def decode_message(text: str, basis: Basis) -> Message:
+    """The message :func:`encode_message` wrote for the row with values ``basis``.
+
+    Raises:
+        StorageError: the text is not a stored message.
+    """
+    head, _, tail = text.partition("\n")
+    settings = settings_from_text(head)
+    try:
+        items = json.loads(tail)
+        fields, flags, unsubscribe_url = items[0], int(items[1]), items[2]
+        if len(items) > 3:
+            rest = [*items[3:], *([None] * (10 - len(items)))]
+            key = rest[0]
+            own: Sequence[Any] = [
+                theirs if mine is None else mine
+                for mine, theirs in zip(rest[1:], basis, strict=True)
+            ]
+        else:
+            key, own = None, basis
+        run_id, campaign_id, action_id, profile_id, channel, address = own
+        values = {
+            "run_id": run_id,
+            "campaign_id": campaign_id,
+            "action_id": action_id,
+            "profile_id": profile_id,
+            "channel": _CHANNELS[channel],
+            "address": address,
+            "idempotency_key": f"{run_id}:{action_id}:{profile_id}" if key is None else key,
+            "fields": MappingProxyType(fields) if type(fields) is dict else fields,
+            "settings": settings,
+            "proof": bool(flags & 1),
+            "transactional": bool(flags & 2),
+            "unsubscribe_url": unsubscribe_url,
+        }
+        if _TRUSTED and type(fields) is dict and type(address) is str:
+            message: Message = _new(Message)
+            _assign(message, "__dict__", values)  # what was checked when it was written
+            return message
+        return Message(**values)
+    except Exception as exc:  # JSON, missing items, values that do not fit
+        raise StorageError(f"stored message is invalid: {exc}: {tail[:80]!r}") from exc
+
+
+def _us(instant: pendulum.DateTime | None) -> int | None:
+    return None if instant is None else to_us(instant)
+
+
+_instants: dict[int, pendulum.DateTime] = {}  # read back often: a wave, a retry time
+
+
+def _instant(value: int | None) -> pendulum.DateTime | None:
+    if value is None:
+        return None
+    found = _instants.get(value)
+    if found is None:
+        if len(_instants) >= 4096:
+            _instants.clear()
+        found = _instants[value] = from_us(value)
+    return found
+
+
+def entry_of(row: Row) -> LedgerEntry:
+    """The entry a row of :data:`COLUMNS` holds.
+
+    Raises:
+        StorageError: the row's message text is invalid.
+    """
+    (
+        run_id,
+        action_id,
+        profile_id,
+        campaign_id,
+        channel,
+        state,
+        reason,
+        attempts,
+        next_us,
+        provider_message_id,
+        address,
+        due_us,
+        timezone,
+        slot_us,
+        error,
+        text,
+    ) = row
+    return LedgerEntry(
+        run_id,
+        action_id,
+        profile_id,
+        campaign_id,
+        _CHANNELS[channel],
+        _STATES[state],
+        None if reason is None else _REASONS[reason],
+        attempts,
+        _instant(next_us),
+        provider_message_id,
+        address,
+        _instant(due_us),
+        timezone,
+        _instant(slot_us),
+        error,
+        None
+        if text is None
+        else decode_message(text, (run_id, campaign_id, action_id, profile_id, channel, address)),
+    )
+
+
+def row_of(entry: LedgerEntry) -> tuple[Any, ...]:
+    """The values of :data:`COLUMNS` for ``entry``."""
+    channel = entry.channel.value
+    message = entry.message
+    return (
+        entry.run_id,
+        entry.action_id,
+        entry.profile_id,
+        entry.campaign_id,
+        channel,
+        entry.state.value,
+        None if entry.reason is None else entry.reason.value,
+        entry.attempts,
+        _us(entry.next_attempt_at),
+        entry.provider_message_id,
+        entry.address,
+        _us(entry.due_at),
+        entry.timezone,
+        _us(entry.slot),
+        entry.error,
+        None
+        if message is None
+        else encode_message(
+            message,
+            (
+                entry.run_id,
+                entry.campaign_id,
+                entry.action_id,
+                entry.profile_id,
+                channel,
+                entry.address,
+            ),
+        ),
+    )
+
+
+def _taken(exc: sqlite3.IntegrityError) -> ConflictError:
+    return ConflictError(
+        f"ledger write refused: a provider message id is already held by another "
+        f"message ({exc}); provider ids must be unique"
+    )
+
+
+class SQLiteLedger:
+    """The :class:`~campaignkit.ports.LedgerRepository` of a SQLite unit of work.
+
+    Args:
+        db: The store's connection, inside a unit of work.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def put(self, entries: Sequence[LedgerEntry]) -> None:
+        """Insert or replace entries by key, in one statement.
+
+        Raises:
+            ConflictError: an entry names a provider id another entry holds.
+        """
+        try:
+            self._db.executemany(UPSERT, [row_of(e) for e in entries])
+        except sqlite3.IntegrityError as exc:
+            raise _taken(exc) from exc
+
+    def add_pending(self, rows: Sequence[PendingRow]) -> None:
+        """Insert new PENDING entries, each with its message, in one statement.
+
+        Raises:
+            ConflictError: an entry with the same key is in the ledger already.
+        """
+        values = []
+        last_due: pendulum.DateTime | None = None
+        last_us: int | None = None
+        for message, due_at, timezone in rows:
+            if due_at is not last_due:  # a batch's recipients mostly share one due time
+                last_due, last_us = due_at, None if due_at is None else to_us(due_at)
+            values.append(
+                (
+                    message.run_id,
+                    message.action_id,
+                    message.profile_id,
+                    message.campaign_id,
+                    message.channel.value,
+                    message.address,
+                    last_us,
+                    timezone,
+                    _encode_own(message),
+                )
+            )
+        try:
+            self._db.executemany(INSERT_PENDING, values)
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(
+                f"ledger write refused: an entry is recorded already ({exc}); "
+                "add_pending writes new entries only"
+            ) from exc
+
+    def settle(self, run_id: str, rows: Sequence[OutcomeRow]) -> None:
+        """Record channel answers for entries of ``run_id``: narrow updates, all or none.
+
+        The message is kept for RETRY (not rewritten) and dropped otherwise.
+
+        Raises:
+            ConflictError: a provider id another entry holds; nothing was written.
+        """
+        retry = LedgerState.RETRY
+        values = [
+            (
+                state.value,
+                attempts,
+                provider_message_id,
+                error,
+                None if next_attempt_at is None else to_us(next_attempt_at),
+                state is retry,
+                run_id,
+                profile_id,
+                action_id,
+            )
+            for (
+                action_id,
+                profile_id,
+                state,
+                attempts,
+                provider_message_id,
+                error,
+                next_attempt_at,
+            ) in rows
+        ]
+        db = self._db
+        db.execute("SAVEPOINT ledger_settle")
+        try:
+            db.executemany(SETTLE, values)
+        except BaseException as exc:
+            db.execute("ROLLBACK TO ledger_settle")
+            db.execute("RELEASE ledger_settle")
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise _taken(exc) from exc
+            raise
+        db.execute("RELEASE ledger_settle")
+
+    def recorded(self, run_id: str, profile_ids: Sequence[str]) -> set[tuple[str, str]]:
+        """Pairs of ``run_id`` already in the ledger for these profiles."""
+        if not profile_ids:
+            return set()
+        rows = self._db.all(RECORDED, (run_id, _dumps(list(profile_ids))))
+        return {(action, profile) for action, profile in rows}
+
+    def _select(self, sql: str, params: Sequence[object]) -> list[LedgerEntry]:
+        return [entry_of(row) for row in self._db.all(sql, params)]
+
+    def open_entries(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
+        """PENDING, then QUEUED or RETRY entries of a run."""
+        return self._select(OPEN_ENTRIES, (run_id, limit))
+
+    def pending(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
+        """PENDING entries of a run."""
+        return self._select(PENDING, (run_id, limit))
+
+    def due(self, run_id: str, until: pendulum.DateTime, limit: int) -> Sequence[LedgerEntry]:
+        """QUEUED or RETRY entries due by ``until``, earliest first."""
+        return self._select(DUE, (run_id, to_us(until), limit))
+
+    def next_due_at(self, run_id: str) -> pendulum.DateTime | None:
+        """When the earliest QUEUED or RETRY entry is due."""
+        row = self._db.one(NEXT_DUE_AT, (run_id,))
+        return None if row is None else _instant(row[0])
+
+    def by_provider_id(self, provider_message_id: str) -> LedgerEntry | None:
+        """The entry with this provider message id."""
+        found = self._select(BY_PROVIDER_ID, (provider_message_id,))
+        return found[0] if found else None
+
+    def entries(self, run_id: str) -> Iterator[LedgerEntry]:
+        """Every entry of a run."""
+        return iter(self._select(ENTRIES, (run_id,)))
