@@ -549,5 +549,5 @@ class SQLiteLedger:
         return found[0] if found else None
 
     def entries(self, run_id: str) -> Iterator[LedgerEntry]:
-        """Every entry of a run."""
-        return iter(self._select(ENTRIES, (run_id,)))
+        """Every entry of a run, by key (each decoded as it is reached)."""
+        return (entry_of(row) for row in self._db.all(ENTRIES, (run_id,)))
