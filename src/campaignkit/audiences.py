@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from campaignkit.adapters.memory.profiles import check_audience
+from campaignkit.adapters.sqlite.profiles import SQLiteProfileStore
 from campaignkit.domain.audience import AudienceStatus
 from campaignkit.domain.profile import Profile, check_batch_size, checked_profile_id
 from campaignkit.domain.recipients import unknown_profile
@@ -121,15 +122,29 @@ class AudienceRegistry:
         if self._static_count(name) is not None:
             offset = 0
             while True:
-                with self._store.unit_of_work() as uow:
-                    ids = uow.audiences.members(name, offset, batch_size)
-                if not ids:
+                batch = self._static_batch(name, offset, batch_size)
+                if not batch:
                     return
-                found = self._profiles.get_many(ids)
-                yield [found.get(pid) or unknown_profile(pid) for pid in ids]
-                offset += len(ids)
+                yield batch
+                offset += len(batch)
         elif self._source is not None:
             yield from self._source.members(name, namespace=namespace, batch_size=batch_size)
+
+    def _static_batch(self, name: str, offset: int, limit: int) -> Sequence[Profile]:
+        """Members of a static audience from ``offset``; an unknown id stands as unknown.
+
+        With profiles in the same SQLite file, one query joins members and
+        profiles; otherwise the ids are read, then looked up.
+        """
+        profiles = self._profiles
+        if isinstance(profiles, SQLiteProfileStore) and profiles.shares(self._store):
+            return profiles.static_members(name, offset, limit)
+        with self._store.unit_of_work() as uow:
+            ids = uow.audiences.members(name, offset, limit)
+        if not ids:
+            return ()
+        found = profiles.get_many(ids)
+        return [found.get(pid) or unknown_profile(pid) for pid in ids]
 
     def _condition(self, name: str) -> Predicate | None:
         with self._lock:

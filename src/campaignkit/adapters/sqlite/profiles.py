@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from typing import cast
+from typing import Any, cast
 
 from campaignkit.adapters.sqlite.delivery import _chunks, _marks
 from campaignkit.adapters.sqlite.store import SQLiteStore
@@ -16,15 +17,96 @@ from campaignkit.domain.profile import (
     checked_profile,
     checked_profile_id,
     checked_profile_ids,
+    decoded_profile,
 )
+from campaignkit.domain.recipients import unknown_profile
 from campaignkit.errors import StorageError, ValidationError
-from campaignkit.serialization import dumps, loads
+from campaignkit.serialization import dumps, from_document, loads, schema_of
 
 logger = logging.getLogger("campaignkit.profiles")
 
+_SCHEMA, _VERSION = schema_of(Profile)
 
-def _loadable(rows: Sequence[Sequence[object]]) -> list[Profile]:
-    """The profiles of ``(id, document)`` rows; a row that no longer loads is skipped.
+
+def decode_profile(text: str) -> Profile:
+    """The profile of a stored document: ``loads(Profile, text)``, without cattrs when it can.
+
+    A document of the current version in the shape :func:`dumps` writes (all
+    eight fields, JSON types that need no conversion) is built directly with
+    :func:`~campaignkit.domain.profile.decoded_profile`, which applies the
+    same checks as ``Profile()``. Anything else (an older version, a missing
+    or extra field, a value cattrs would convert, a profile that fails a
+    check) goes through :func:`~campaignkit.serialization.from_document`, so
+    the result, or the ``StorageError``, is exactly that of ``loads``.
+
+    Args:
+        text: The stored JSON document.
+
+    Returns:
+        The profile.
+
+    Raises:
+        StorageError: the text is not JSON, or not a valid profile document.
+    """
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return loads(Profile, text)  # raises the usual StorageError
+    if (
+        type(document) is dict
+        and len(document) == 3
+        and document.get("schema") == _SCHEMA
+        and type(document.get("version")) is int
+        and document["version"] == _VERSION
+    ):
+        data: Any = document.get("data")
+        if type(data) is dict and len(data) == 8:
+            try:
+                found = _direct(data)
+            except (KeyError, ValidationError):
+                found = None
+            if found is not None:
+                return found
+    return from_document(Profile, document)
+
+
+def _direct(data: dict[str, Any]) -> Profile | None:
+    """The profile of a current ``data`` object whose values need no conversion, else None.
+
+    Raises:
+        KeyError: a field is missing.
+        ValidationError: the profile fails its checks.
+    """
+    profile_id, identities, attributes = data["id"], data["identities"], data["attributes"]
+    consents, addresses, test = data["consents"], data["channel_data"], data["test"]
+    zone, language = data["timezone"], data["language"]
+    if (
+        type(profile_id) is not str
+        or type(identities) is not dict
+        or type(attributes) is not dict
+        or type(consents) is not dict
+        or type(addresses) is not dict
+        or type(test) is not bool
+        or not (zone is None or type(zone) is str)
+        or not (language is None or type(language) is str)
+    ):
+        return None
+    # the checks decoded_profile applies refuse every other type a value could
+    # have here (a number as an identity, 1 as a consent, an unknown channel)
+    return decoded_profile(
+        id=profile_id,
+        identities=identities,
+        attributes=attributes,
+        consents=consents,
+        channel_data=addresses,
+        timezone=zone,
+        language=language,
+        test=test,
+    )
+
+
+def _decoded_or_none(profile_id: object, text: str) -> Profile | None:
+    """The profile of a stored document, or None (with a WARNING) if it no longer loads.
 
     A profile stored before a check existed (a 300-character time zone, say)
     cannot be built any more. Every lookup treats it as absent, with a
@@ -32,12 +114,20 @@ def _loadable(rows: Sequence[Sequence[object]]) -> list[Profile]:
     every recipient of its batch; upserting a valid profile with its id
     replaces it.
     """
+    try:
+        return decode_profile(text)
+    except StorageError as exc:
+        logger.warning("stored profile %r cannot be loaded and is skipped: %s", profile_id, exc)
+        return None
+
+
+def _loadable(rows: Sequence[Sequence[object]]) -> list[Profile]:
+    """The profiles of ``(id, document)`` rows; a row that no longer loads is skipped."""
     loaded = []
     for row in rows:
-        try:
-            loaded.append(loads(Profile, cast("str", row[1])))
-        except StorageError as exc:
-            logger.warning("stored profile %r cannot be loaded and is skipped: %s", row[0], exc)
+        profile = _decoded_or_none(row[0], cast("str", row[1]))
+        if profile is not None:
+            loaded.append(profile)
     return loaded
 
 
@@ -151,6 +241,46 @@ class SQLiteProfileStore:
                 return
             after = rows[-1][0]
             yield _loadable(rows)
+
+    def static_members(self, name: str, offset: int, limit: int) -> list[Profile]:
+        """Members of static audience ``name`` from ``offset``, as profiles, in one query.
+
+        The audience must be in this store's file (``kit.audiences.define``
+        keeps it there). One read joins ``audience_members`` with
+        ``profiles``; a member the store does not know, or whose stored
+        profile no longer loads (logged as a WARNING), is an
+        :func:`~campaignkit.domain.recipients.unknown_profile` in its place.
+
+        Args:
+            name: The audience's name.
+            offset: The position of the first member to return.
+            limit: The most members to return.
+
+        Returns:
+            Up to ``limit`` profiles in definition order (empty past the end).
+        """
+        with self._store.unit_of_work():
+            rows = self._store.database.all(
+                "SELECT m.profile_id, p.document FROM audience_members m "
+                "LEFT JOIN profiles p ON p.id = m.profile_id "
+                "WHERE m.audience = ? AND m.position >= ? ORDER BY m.position LIMIT ?",
+                (name, offset, limit),
+            )
+        members = []
+        for profile_id, document in rows:
+            profile = None if document is None else _decoded_or_none(profile_id, document)
+            if profile is None or profile.id != profile_id:  # (a row edited by hand)
+                profile = unknown_profile(profile_id)
+            members.append(profile)
+        return members
+
+    def shares(self, store: object) -> bool:
+        """True if this profile store keeps its profiles in ``store`` (the same file).
+
+        Args:
+            store: A campaign store.
+        """
+        return store is self._store
 
     def __len__(self) -> int:
         with self._store.unit_of_work():
