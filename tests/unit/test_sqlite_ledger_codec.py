@@ -7,6 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import campaignkit as ck
+from campaignkit.adapters.sqlite import SQLiteStore, ledger
+from campaignkit.adapters.sqlite.connection import to_us
 from campaignkit.adapters.sqlite.ledger import (
     decode_message,
     encode_message,
@@ -14,6 +16,7 @@ from campaignkit.adapters.sqlite.ledger import (
     settings_text,
 )
 from campaignkit.domain.surface import SurfaceSettings
+from campaignkit.testing.contracts._support import make_message
 from campaignkit.testing.strategies import surface_settings
 
 texts = st.text(max_size=20)
@@ -69,3 +72,59 @@ def test_a_message_round_trips_against_any_row(
 def test_a_bad_text_is_a_storage_error(text: str) -> None:
     with pytest.raises(ck.StorageError, match="stored message"):
         decode_message(text, ("r", "c", "a", "p", "email", None))
+
+
+def test_only_surface_settings_have_a_text() -> None:
+    with pytest.raises(TypeError, match="surface settings"):
+        settings_text(object())  # type: ignore[arg-type]
+
+
+def test_the_caches_stay_bounded_and_correct() -> None:
+    many = [ck.SmsSettings(sender_id=f"S{i}") for i in range(300)]
+    for settings in many:
+        assert settings_from_text(settings_text(settings)) == settings
+    assert len(ledger._text_of_settings) <= 256
+    assert len(ledger._settings_of_text) <= 256
+    row = ("r", "a", "p", "c", "email", "queued", None, 0, 0, None, None, None, None, None, None)
+    for us in range(0, 5000 * 1_000_000, 1_000_000):
+        entry = ledger.entry_of((*row[:8], us, *row[9:], None))
+        assert entry.next_attempt_at is not None
+        assert to_us(entry.next_attempt_at) == us
+    assert len(ledger._instants) <= 4096
+
+
+def test_a_message_without_an_address_is_built_through_its_constructor() -> None:
+    basis = ("r", "c", "a", "p", "sms", None)
+    message = decode_message('{"kind":"sms","sender_id":"X"}\n[{"text":"hi"},2,null]', basis)
+    address: object = message.address  # a stored message may lack one: no check is bypassed
+    assert address is None
+    assert message.transactional
+    assert message.idempotency_key == "r:a:p"
+
+
+def _store_with_pending() -> SQLiteStore:
+    store = SQLiteStore(":memory:")
+    with store.unit_of_work() as uow:
+        uow.ledger.add_pending([(make_message(pid), None, None) for pid in ("p1", "p2")])
+    return store
+
+
+def test_add_pending_refuses_a_key_already_recorded() -> None:
+    store = _store_with_pending()
+    with pytest.raises(ck.ConflictError, match="recorded already"), store.unit_of_work() as uow:
+        uow.ledger.add_pending([(make_message("p2"), None, None)])
+    store.close()
+
+
+def test_a_settle_that_fails_midway_writes_nothing_of_the_call() -> None:
+    with _store_with_pending() as store:
+        sent = ("act_email", "p1", ck.LedgerState.SENT, 1, "pm-1", None, None)
+        bad = ("act_email", "p2", ck.LedgerState.SENT, object(), "pm-2", None, None)
+        with store.unit_of_work() as uow:
+            with pytest.raises(ck.StorageError):
+                uow.ledger.settle("run_1", [sent, bad])  # type: ignore[list-item]
+            # the unit goes on: the first row of the failed call was undone too
+            assert {e.state for e in uow.ledger.entries("run_1")} == {ck.LedgerState.PENDING}
+            uow.ledger.settle("run_1", [sent])
+        with store.unit_of_work() as uow:
+            assert uow.ledger.by_provider_id("pm-1") is not None
