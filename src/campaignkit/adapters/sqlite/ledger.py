@@ -253,13 +253,30 @@ def encode_message(message: Message, basis: Basis) -> str:
 
 def _encode_own(message: Message) -> str:
     """:func:`encode_message` for a row made from the message itself (the hot path)."""
-    flags = (1 if message.proof else 0) + (2 if message.transactional else 0)
+    # the array by hand: the same text as _dumps([fields, flags, url(, key)]), cheaper
+    flags = _FLAGS[message.proof, message.transactional]
+    url = message.unsubscribe_url
     key = message.idempotency_key
-    if key == f"{message.run_id}:{message.action_id}:{message.profile_id}":
-        tail = _dumps([dict(message.fields), flags, message.unsubscribe_url])
-    else:
-        tail = _dumps([dict(message.fields), flags, message.unsubscribe_url, key])
-    return settings_text(message.settings) + "\n" + tail
+    end = (
+        "]"
+        if key == f"{message.run_id}:{message.action_id}:{message.profile_id}"
+        else ("," + _dumps(key) + "]")
+    )
+    return (
+        settings_text(message.settings)
+        + "\n["
+        + _dumps(dict(message.fields))
+        + flags
+        + ("null" if url is None else _dumps(url))
+        + end
+    )
+
+
+_FLAGS: Final = {
+    (proof, transactional): f",{int(proof) + 2 * int(transactional)},"
+    for proof in (False, True)
+    for transactional in (False, True)
+}
 
 
 _new = object.__new__
