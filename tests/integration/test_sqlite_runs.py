@@ -343,6 +343,33 @@ def test_the_document_cache_is_bounded_and_keyed_on_the_text() -> None:
     assert decoded == ["x", "y", "z", "w", "z"]
     with pytest.raises(ValueError, match="limit"):
         DocumentCache(0)
+    with pytest.raises(ValueError, match="max_chars"):
+        DocumentCache(2, max_chars=0)
+
+
+def test_the_document_cache_is_bounded_by_characters_too() -> None:
+    """Long texts push older ones out; a text longer than the bound alone is never kept."""
+    decoded: list[str] = []
+
+    def decode(text: str) -> str:
+        decoded.append(text)
+        return text
+
+    cache: DocumentCache[str] = DocumentCache(10, max_chars=10)
+    cache.load("a", "aaaa", decode)
+    cache.load("b", "bbbb", decode)
+    cache.load("c", "cccc", decode)  # 12 characters: a goes
+    assert len(cache) == 2
+    cache.load("b", "bbbb", decode)
+    cache.load("big", "x" * 11, decode)  # never kept, and evicts nothing
+    cache.load("big", "x" * 11, decode)
+    assert len(cache) == 2
+    cache.load("b", "bb", decode)  # a new text for b replaces the old one's weight
+    cache.load("d", "dddd", decode)  # 4 + 2 + 4 = 10: all kept
+    assert len(cache) == 3
+    cache.clear()
+    assert len(cache) == 0
+    assert decoded == ["aaaa", "bbbb", "cccc", "x" * 11, "x" * 11, "bb", "dddd"]
 
 
 def test_an_idle_tick_is_one_transaction(tmp_path: Path) -> None:

@@ -33,22 +33,32 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 256
 """Entries kept per cache: enough for every live campaign, surface and open run of a worker."""
+DEFAULT_MAX_CHARS = 4_000_000
+"""Characters of document text kept per cache (a document this long alone is not kept)."""
 
 
 class DocumentCache(Generic[T]):
     """A bounded LRU map ``key -> (text, decoded value)``, hit only on the same text.
 
+    Bounded twice: by entries and by the characters of their texts (documents
+    can be large: a campaign's content, an audience execution's context).
+
     Args:
         limit: How many entries to keep (at least 1).
+        max_chars: How many characters of text to keep in all (at least 1).
 
     Raises:
-        ValueError: ``limit`` is below 1.
+        ValueError: ``limit`` or ``max_chars`` is below 1.
     """
 
-    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, not {limit!r}")
+    def __init__(self, limit: int = DEFAULT_LIMIT, max_chars: int = DEFAULT_MAX_CHARS) -> None:
+        if limit < 1 or max_chars < 1:
+            raise ValueError(
+                f"limit and max_chars must be at least 1, not {limit!r} and {max_chars!r}"
+            )
         self._limit = limit
+        self._max_chars = max_chars
+        self._chars = 0
         self._entries: OrderedDict[str, tuple[str, T]] = OrderedDict()
 
     def load(self, key: str, text: str, decode: Callable[[str], T]) -> T:
@@ -66,16 +76,23 @@ class DocumentCache(Generic[T]):
         return value
 
     def put(self, key: str, text: str, value: T) -> None:
-        """Remember that ``text`` decodes to ``value`` for ``key``."""
+        """Remember that ``text`` decodes to ``value`` for ``key`` (unless it alone is too long)."""
         entries = self._entries
+        old = entries.pop(key, None)
+        if old is not None:
+            self._chars -= len(old[0])
+        if len(text) > self._max_chars:
+            return
         entries[key] = (text, value)
-        entries.move_to_end(key)
-        if len(entries) > self._limit:
-            entries.popitem(last=False)
+        self._chars += len(text)
+        while len(entries) > self._limit or self._chars > self._max_chars:
+            _, (dropped, _) = entries.popitem(last=False)
+            self._chars -= len(dropped)
 
     def clear(self) -> None:
         """Forget every entry."""
         self._entries.clear()
+        self._chars = 0
 
     def __len__(self) -> int:
         return len(self._entries)
