@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from campaignkit.adapters.memory.profiles import check_audience
+from campaignkit.adapters.memory.profiles import InMemoryProfileStore, check_audience
 from campaignkit.adapters.sqlite.profiles import SQLiteProfileStore
 from campaignkit.domain.audience import AudienceStatus
 from campaignkit.domain.profile import Profile, check_batch_size, checked_profile_id
@@ -143,6 +143,8 @@ class AudienceRegistry:
             ids = uow.audiences.members(name, offset, limit)
         if not ids:
             return ()
+        if isinstance(profiles, InMemoryProfileStore):  # one dict look-up per member
+            return profiles.in_order(ids)
         found = profiles.get_many(ids)
         return [found.get(pid) or unknown_profile(pid) for pid in ids]
 
