@@ -25,6 +25,8 @@ from campaignkit.domain.delivery import (
     FeedbackRecord,
     LedgerEntry,
     Message,
+    OutcomeRow,
+    PendingRow,
     Run,
     SendResult,
 )
@@ -200,6 +202,26 @@ class LedgerRepository(Protocol):
 
     def put(self, entries: Sequence[LedgerEntry]) -> None:
         """Insert or replace entries (by their key), all in this unit of work."""
+        ...
+
+    def add_pending(self, rows: Sequence[PendingRow]) -> None:
+        """Insert new PENDING entries, each carrying its rendered message (the hot path).
+
+        Each row ``(message, due_at, timezone)`` stands for
+        ``domain.delivery.pending_entry(row)``; its key must not be in the ledger yet
+        (the runner checks with :meth:`recorded` in the same unit of work). Written in
+        this unit of work, like :meth:`put`.
+        """
+        ...
+
+    def settle(self, run_id: str, rows: Sequence[OutcomeRow]) -> None:
+        """Record channel answers for PENDING entries of ``run_id`` (the hot path).
+
+        Each row ``(action_id, profile_id, state, attempts, provider_message_id,
+        error, next_attempt_at)`` turns the entry into
+        ``domain.delivery.settled_entry(entry, row)``. A provider message id another
+        entry holds is a ``ConflictError`` and nothing of the call is written.
+        """
         ...
 
     def recorded(self, run_id: str, profile_ids: Sequence[str]) -> set[tuple[str, str]]:

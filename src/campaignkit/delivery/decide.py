@@ -7,14 +7,20 @@ pass the gate, to hand to the channels. Nothing here sends.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeAlias
 
+import attrs
 import pendulum
 
 from campaignkit.delivery.gate import RateState, Verdict, gate
 from campaignkit.delivery.plan import Plan
 from campaignkit.delivery.recording import unsent
-from campaignkit.delivery.render import MissingAttribute, RenderLimits, TemplateFailed
+from campaignkit.delivery.render import (
+    MissingAttribute,
+    RenderLimits,
+    TemplateFailed,
+)
 from campaignkit.delivery.tally import Tally, excluded, moved, queued
 from campaignkit.delivery.timing import Due, Timing
 from campaignkit.domain.campaign import Action
@@ -25,10 +31,13 @@ from campaignkit.domain.delivery import (
     LedgerEntry,
     LedgerState,
     Message,
-    idempotency_key,
+    MessageBuilder,
+    PendingRow,
+    pending_entry,
 )
 from campaignkit.domain.profile import Profile
-from campaignkit.domain.recipients import Exclude, address_of, decide
+from campaignkit.domain.recipients import address_or_reason, addresses_of
+from campaignkit.domain.rules import recipient_zone
 from campaignkit.ports import Store, UnitOfWork
 
 _TICK = pendulum.duration(microseconds=1)
@@ -51,9 +60,9 @@ def suppressed_in(
     namespace = plan.version.namespace or ""
     suppressed: dict[ChannelType, set[str]] = {}
     if plan.campaign.category is Category.MARKETING:
-        for action in plan.actions:
-            addresses = [a for p in batch if (a := _address(p, action.channel, namespace))]
-            suppressed[action.channel] = uow.suppressions.suppressed(action.channel, addresses)
+        for channel in dict.fromkeys(action.channel for action in plan.actions):
+            addresses = addresses_of(batch, channel, namespace)
+            suppressed[channel] = uow.suppressions.suppressed(channel, addresses)
     return suppressed
 
 
@@ -68,8 +77,13 @@ def decide_batch(
     limits: RenderLimits,
     tally: Tally,
     now: pendulum.DateTime,
-) -> tuple[list[LedgerEntry], list[LedgerEntry]]:
+) -> tuple[list[LedgerEntry], list[PendingRow]]:
     """Decide, render and time every (profile, action) of one batch.
+
+    The hot path: a recipient who is sent to costs one render and one
+    :class:`~campaignkit.domain.delivery.Message`, and their counts are added per
+    batch; only exclusions, failures and queued recipients become
+    ``LedgerEntry`` values here.
 
     Args:
         run_id: The run.
@@ -83,54 +97,261 @@ def decide_batch(
         now: The tick's instant.
 
     Returns:
-        The rows to record as they are (EXCLUDED, FAILED, QUEUED), and the
-        PENDING rows due now, still to pass the send-time gate (:func:`admit`).
+        The rows to record as they are (EXCLUDED, FAILED, QUEUED), and the new
+        PENDING rows due now ``(message, due_at, timezone)``, still to pass the
+        send-time gate (:func:`gate_needed`, :func:`admit`).
     """
     entries: list[LedgerEntry] = []
-    ready: list[LedgerEntry] = []
+    ready: list[PendingRow] = []
     seen: set[str] = set()
+    work = _ActionWork.of(plan, suppressed, limits)
+    simple = timing.simple
+    nominal = timing.nominal
+    ready_per_action = dict.fromkeys(work.action_ids, 0)
     for profile in batch:
-        repeated = profile.id in seen
-        seen.add(profile.id)
-        todo: list[Action] = []
-        for action in plan.actions:
-            if repeated or (action.id, profile.id) in recorded:
-                # the same (run, action, profile) already has its one outcome
-                tally.exclude(action.id, ExclusionReason.DUPLICATE)
-            else:
-                todo.append(action)
-        decided, due = _decided(
-            run_id, plan, profile, actions=todo, suppressed=suppressed, timing=timing, limits=limits
-        )
-        for entry in decided:
-            tally.entry(entry)
-            if entry.state is not LedgerState.PENDING:
-                entries.append(entry)
+        profile_id = profile.id
+        todo = work.todo
+        if profile_id in seen or recorded:
+            todo = [w for w in todo if _new_pair(w, profile_id, seen, recorded, tally)]
+        seen.add(profile_id)
+        made = _made(run_id, plan, work, todo, profile)
+        if made is None:  # every action was a duplicate
+            continue
+        zone = profile.timezone
+        due = None
+        if not simple:
+            due = _due(run_id, timing, profile, todo=todo, made=made, plan=plan)
+        elif type(zone) is not str:
+            _check_zone(run_id, timing, profile, todo=todo, made=made, plan=plan)
+            zone = None
+        for item in made:
+            if type(item) is LedgerEntry:
+                tally.entry(item)
+                entries.append(item)
                 continue
-            assert due is not None
-            action_id = entry.action_id
-            if due.fell_back and plan.version.schedule.use_profile_timezone:
-                tally.add(action_id, "timezone_fallbacks")
-            if due.at is None:
-                entries.append(excluded(entry, ExclusionReason.BEYOND_WAVES))
-                tally.add(action_id, "pending", -1)
-                tally.exclude(action_id, ExclusionReason.BEYOND_WAVES, targeted=0)
+            message: Message = item  # type: ignore[assignment]
+            if simple:
+                ready_per_action[message.action_id] += 1
+                ready.append((message, nominal, zone))
                 continue
-            timed = moved(
-                entry,
-                LedgerState.PENDING,
-                message=entry.message,
-                due_at=due.at,
-                timezone=profile.timezone if isinstance(profile.timezone, str) else None,
+            if due is None:
+                continue  # its profile failed while being timed (recorded as FAILED)
+            _place(
+                message, due, zone, plan=plan, now=now, tally=tally, entries=entries, ready=ready
             )
-            if due.at > now:
-                entries.append(queued(timed, due.at))
-            else:
-                if due.at < now and plan.version.schedule.use_profile_timezone:
-                    # their slot passed before the run reached them
-                    tally.add(action_id, "late")
-                ready.append(timed)
+    for action_id, count in ready_per_action.items():
+        if count:
+            tally.add(action_id, "targeted", count)
+            tally.add(action_id, "pending", count)
     return entries, ready
+
+
+_Work: TypeAlias = tuple[Action, str, ChannelType, set[str], "Renderer", bool, MessageBuilder]
+"""One action as deciding needs it.
+
+The action, its id, its channel, the batch's suppressed addresses on it, its
+renderer, whether its messages carry an unsubscribe URL (or fail for want of
+one), and its message builder.
+"""
+Renderer: TypeAlias = Callable[
+    [Mapping[str, Any], Mapping[str, Any], Mapping[str, str]], dict[str, str]
+]
+
+
+@attrs.frozen
+class _ActionWork:
+    """What deciding one (profile, action) needs, gathered once per batch."""
+
+    todo: list[_Work]
+    action_ids: tuple[str, ...]
+    namespace: str
+    marketing: bool
+    shared_context: Mapping[str, Any] | None
+    """The context every recipient sees (None: a unitary trigger's, per recipient)."""
+
+    @classmethod
+    def of(
+        cls, plan: Plan, suppressed: Mapping[ChannelType, set[str]], limits: RenderLimits
+    ) -> _ActionWork:
+        todo = [
+            (
+                action,
+                action.id,
+                action.channel,
+                suppressed.get(action.channel, _NONE),
+                plan.contents[action.id].renderer(limits),
+                action.id in plan.links or action.id in plan.unlinked,
+                plan.builders[action.id],
+            )
+            for action in plan.actions
+        ]
+        return cls(
+            todo,
+            tuple(a.id for a in plan.actions),
+            plan.version.namespace or "",
+            plan.campaign.category is Category.MARKETING,
+            None if plan.contexts else plan.shared_context,
+        )
+
+
+_NONE: set[str] = set()
+
+
+def _new_pair(
+    work: _Work,
+    profile_id: str,
+    seen: set[str],
+    recorded: set[tuple[str, str]],
+    tally: Tally,
+) -> bool:
+    """False (counted as a duplicate) when the (action, profile) already has its one outcome."""
+    action_id = work[1]
+    if profile_id in seen or (action_id, profile_id) in recorded:
+        tally.exclude(action_id, ExclusionReason.DUPLICATE)
+        return False
+    return True
+
+
+def _made(
+    run_id: str,
+    plan: Plan,
+    work: _ActionWork,
+    todo: Sequence[_Work],
+    profile: Profile,
+) -> list[LedgerEntry | Message] | None:
+    """Each action's message for ``profile``, or its exclusion or failure.
+
+    Recipient data comes from host adapters and may never have been
+    checked: anything that makes deciding or rendering raise fails this
+    recipient (FAILED, with the reason) for every action, and nobody else.
+    """
+    profile_id = profile.id
+    campaign_id = plan.campaign.id
+    namespace, marketing = work.namespace, work.marketing
+    context = work.shared_context
+    made: list[LedgerEntry | Message] = []
+    try:
+        if context is None:
+            context = plan.context(profile_id)
+        for action, action_id, channel, suppressed, render, linked, build in todo:
+            found = address_or_reason(profile, channel, namespace, marketing, suppressed)
+            if type(found) is ExclusionReason:
+                made.append(unsent(run_id, campaign_id, action, profile_id, reason=found))
+                continue
+            try:
+                link = plan.unsubscribe_url(run_id, action_id, profile_id) if linked else None
+                fields = render(
+                    profile.attributes,
+                    context,
+                    _NO_LINK if link is None else {"unsubscribe_url": link},
+                )
+            except MissingAttribute:
+                made.append(
+                    unsent(
+                        run_id,
+                        campaign_id,
+                        action,
+                        profile_id,
+                        reason=ExclusionReason.MISSING_ATTRIBUTE,
+                    )
+                )
+                continue
+            except TemplateFailed as exc:
+                made.append(unsent(run_id, campaign_id, action, profile_id, error=str(exc)))
+                continue
+            made.append(build(profile_id, found, fields, link))
+    except Exception as exc:
+        made = _failed(run_id, plan, todo, profile_id, exc)
+    return made or None
+
+
+_NO_LINK: Mapping[str, str] = {}
+
+
+def _failed(
+    run_id: str,
+    plan: Plan,
+    todo: Sequence[_Work],
+    profile_id: str,
+    exc: Exception,
+) -> list[LedgerEntry | Message]:
+    """Every action of a recipient whose data could not be used, FAILED with the reason."""
+    error = f"the recipient's profile data cannot be used: {describe(exc)}"
+    campaign_id = plan.campaign.id
+    return [unsent(run_id, campaign_id, w[0], profile_id, error=error) for w in todo]
+
+
+def _due(
+    run_id: str,
+    timing: Timing,
+    profile: Profile,
+    *,
+    todo: Sequence[_Work],
+    made: list[LedgerEntry | Message],
+    plan: Plan,
+) -> Due | None:
+    """When a recipient with messages is due; None (all FAILED) when their data cannot tell."""
+    if all(type(item) is LedgerEntry for item in made):
+        return None
+    try:
+        return timing.due(profile)
+    except Exception as exc:
+        made[:] = _failed(run_id, plan, todo, profile.id, exc)
+        return None
+
+
+def _check_zone(
+    run_id: str,
+    timing: Timing,
+    profile: Profile,
+    *,
+    todo: Sequence[_Work],
+    made: list[LedgerEntry | Message],
+    plan: Plan,
+) -> None:
+    """A profile time zone that is not text, in a run due at one instant for everyone.
+
+    The zone does not time anyone here, but a value that is neither text nor
+    empty is bad profile data, and fails the recipient as it does when it is
+    read (the run's behaviour does not depend on its schedule).
+    """
+    zone = profile.timezone
+    if zone and any(type(item) is not LedgerEntry for item in made):
+        try:
+            recipient_zone(zone, timing.schedule.timezone)
+        except Exception as exc:
+            made[:] = _failed(run_id, plan, todo, profile.id, exc)
+
+
+def _place(
+    message: Message,
+    due: Due,
+    zone: object,
+    *,
+    plan: Plan,
+    now: pendulum.DateTime,
+    tally: Tally,
+    entries: list[LedgerEntry],
+    ready: list[PendingRow],
+) -> None:
+    """A rendered message of a run with waves or profile time zones: now, later, or never."""
+    action_id = message.action_id
+    tally.add(action_id, "targeted")
+    if due.fell_back and plan.version.schedule.use_profile_timezone:
+        tally.add(action_id, "timezone_fallbacks")
+    timezone = zone if isinstance(zone, str) else None
+    if due.at is None:
+        entry = pending_entry((message, None, timezone))
+        entries.append(excluded(entry, ExclusionReason.BEYOND_WAVES))
+        tally.exclude(action_id, ExclusionReason.BEYOND_WAVES, targeted=0)
+        return
+    tally.add(action_id, "pending")
+    if due.at > now:
+        entries.append(queued(pending_entry((message, due.at, timezone)), due.at))
+        return
+    if due.at < now and plan.version.schedule.use_profile_timezone:
+        tally.add(action_id, "late")  # their slot passed before the run reached them
+    ready.append((message, due.at, timezone))
 
 
 def admit(
@@ -207,102 +428,3 @@ def describe(exc: BaseException) -> str:
     """
     text = f"{type(exc).__name__}: {exc}"
     return text if len(text) <= 500 else text[:497] + "..."
-
-
-def _decided(
-    run_id: str,
-    plan: Plan,
-    profile: Profile,
-    *,
-    actions: Sequence[Action],
-    suppressed: Mapping[ChannelType, set[str]],
-    timing: Timing,
-    limits: RenderLimits,
-) -> tuple[list[LedgerEntry], Due | None]:
-    """Decide and render ``profile`` for ``actions``, and when they are due if sent.
-
-    Recipient data comes from host adapters and may never have been
-    checked: anything that makes deciding, rendering or timing raise fails
-    this recipient (FAILED, with the reason) and nobody else.
-    """
-    try:
-        decided = [
-            _entry(
-                run_id, plan, action, profile, suppressed.get(action.channel, set()), limits=limits
-            )
-            for action in actions
-        ]
-        if any(e.state is LedgerState.PENDING for e in decided):
-            return decided, timing.due(profile)
-        return decided, None
-    except Exception as exc:
-        error = f"the recipient's profile data cannot be used: {describe(exc)}"
-        campaign_id = plan.campaign.id
-        return [unsent(run_id, campaign_id, a, profile.id, error=error) for a in actions], None
-
-
-def _entry(
-    run_id: str,
-    plan: Plan,
-    action: Action,
-    profile: Profile,
-    suppressed: set[str],
-    *,
-    limits: RenderLimits,
-) -> LedgerEntry:
-    """Decide and render one (profile, action): EXCLUDED, FAILED, or PENDING (rendered)."""
-    campaign = plan.campaign
-    verdict = decide(
-        profile,
-        channel=action.channel,
-        namespace=plan.version.namespace or "",
-        category=campaign.category,
-        suppressed=suppressed,
-    )
-    if isinstance(verdict, Exclude):
-        return unsent(run_id, campaign.id, action, profile.id, reason=verdict.reason)
-    try:
-        link = plan.unsubscribe_url(run_id, action.id, profile.id)
-        fields = plan.contents[action.id].render(
-            profile.attributes,
-            plan.context(profile.id),
-            limits,
-            {} if link is None else {"unsubscribe_url": link},
-        )
-    except MissingAttribute:
-        return unsent(
-            run_id, campaign.id, action, profile.id, reason=ExclusionReason.MISSING_ATTRIBUTE
-        )
-    except TemplateFailed as exc:
-        return unsent(run_id, campaign.id, action, profile.id, error=str(exc))
-    message = Message(
-        run_id=run_id,
-        campaign_id=campaign.id,
-        action_id=action.id,
-        profile_id=profile.id,
-        channel=action.channel,
-        address=verdict.address,
-        idempotency_key=idempotency_key(run_id, action.id, profile.id),
-        fields=fields,
-        settings=plan.settings[action.id],
-        transactional=campaign.category is Category.TRANSACTIONAL,
-        unsubscribe_url=link,
-    )
-    return LedgerEntry(
-        run_id,
-        action.id,
-        profile.id,
-        campaign.id,
-        action.channel,
-        LedgerState.PENDING,
-        address=verdict.address,
-        message=message,
-    )
-
-
-def _address(profile: Profile, channel: ChannelType, namespace: str) -> str | None:
-    """The recipient's address, or None when their data cannot give one (they fail later)."""
-    try:
-        return address_of(profile, channel, namespace)
-    except Exception:
-        return None

@@ -102,6 +102,31 @@ class RateState:
         return origin.add(seconds=number // per_second)
 
 
+def gate_needed(
+    rules: GateRules, due: Sequence[pendulum.DateTime | None], now: pendulum.DateTime
+) -> bool:
+    """False when the gate would let every one of these first sends through unchanged.
+
+    That is when no action has a rate limit, caps and quiet hours do not apply
+    (a transactional campaign, or no channel of the run has any) and no due time
+    is outside the send window. The runner then skips the gate and its per-message
+    work entirely.
+
+    Args:
+        rules: The run's rules.
+        due: The due times of the messages (their first attempt).
+        now: The tick's instant.
+    """
+    if rules.rate_limits or (rules.campaign_quiet_hours and rules.marketing):
+        return True
+    if rules.marketing:
+        for channel_rules in rules.channel_rules.values():
+            if channel_rules.caps or channel_rules.quiet_hours:
+                return True
+    opened_after = now - rules.send_window
+    return any(at is not None and at < opened_after for at in set(due))
+
+
 def gate(
     entries: Sequence[LedgerEntry],
     *,

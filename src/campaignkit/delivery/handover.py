@@ -16,13 +16,15 @@ from campaignkit.delivery.recording import Recorder
 from campaignkit.domain.delivery import (
     Accepted,
     LedgerEntry,
+    Message,
     PermanentFailure,
+    Run,
     SendResult,
     TransientFailure,
     idempotency_key,
 )
 from campaignkit.errors import DeliveryError
-from campaignkit.ports import LookupChannel, Store
+from campaignkit.ports import Channel, LookupChannel, Store
 
 _RESULTS = (Accepted, TransientFailure, PermanentFailure)
 
@@ -49,12 +51,12 @@ class Handover:
         self,
         run_id: str,
         plan: Plan,
-        entries: Sequence[LedgerEntry],
+        entries: Sequence[LedgerEntry | Message],
         now: pendulum.DateTime,
         *,
         retry: bool,
-    ) -> None:
-        """Hand PENDING/RETRY entries to their channels, then record the outcomes.
+    ) -> Run:
+        """Hand PENDING entries to their channels, then record the outcomes.
 
         A channel that raises, answers the wrong number of results or something
         that is not a send result fails its whole group transiently.
@@ -62,39 +64,47 @@ class Handover:
         Args:
             run_id: The run.
             plan: The run's plan (the channel of each action).
-            entries: Entries carrying their rendered message.
+            entries: PENDING entries carrying their rendered message, or (the hot
+                path) the messages of entries recorded PENDING for the first time.
             now: The tick's instant.
             retry: True when the entries were RETRY (their attempts count on).
+
+        Returns:
+            The run as the outcomes left it.
 
         Raises:
             LeaseLost: another worker took the run over before the outcomes were written.
         """
-        outcomes: list[tuple[LedgerEntry, SendResult]] = []
-        by_action: dict[str, list[LedgerEntry]] = {}
+        outcomes: list[tuple[LedgerEntry | Message, SendResult]] = []
+        by_action: dict[str, list[LedgerEntry | Message]] = {}
         for entry in entries:
             by_action.setdefault(entry.action_id, []).append(entry)
         for action_id, group in by_action.items():
-            channel = plan.channels[action_id]
-            messages = [e.message for e in group if e.message is not None]
-            try:
-                answered: list[object] = list(channel.send(messages))
-                if len(answered) != len(messages):
+            messages = [e if type(e) is not LedgerEntry else e.message for e in group]
+            results = self._send(plan.channels[action_id], messages)  # type: ignore[arg-type]
+            outcomes.extend(zip(group, results, strict=True))
+        failed, saved = self._recorder.outcomes(run_id, outcomes, now, retry=retry)
+        runlog.failures(run_id, plan.campaign.id, failed)
+        return saved
+
+    @staticmethod
+    def _send(channel: Channel, messages: Sequence[Message]) -> Sequence[SendResult]:
+        """One channel call, its answer checked: one send result per message, in order."""
+        try:
+            answered: Sequence[object] = channel.send(messages)
+            if len(answered) != len(messages):
+                raise DeliveryError(
+                    f"channel answered {len(answered)} results for {len(messages)} messages"
+                )
+            for result in answered:
+                if not isinstance(result, _RESULTS):  # never leave an entry without an outcome
                     raise DeliveryError(
-                        f"channel answered {len(answered)} results for {len(messages)} messages"
-                    )
-                results: list[SendResult] = [r for r in answered if isinstance(r, _RESULTS)]
-                if len(results) != len(answered):  # never leave an entry without an outcome
-                    wrong = next(r for r in answered if not isinstance(r, _RESULTS))
-                    raise DeliveryError(
-                        f"channel answered {type(wrong).__name__}, not Accepted, "
+                        f"channel answered {type(result).__name__}, not Accepted, "
                         "TransientFailure or PermanentFailure"
                     )
-            except Exception as exc:  # a channel may fail in any way: retry the batch
-                results = [TransientFailure(f"{type(exc).__name__}: {exc}")] * len(messages)
-            outcomes.extend(zip(group, results, strict=True))
-        self._recorder.outcomes(run_id, outcomes, now, retry=retry)
-        failed = runlog.final_failures(outcomes, self._max_attempts)
-        runlog.failures(run_id, plan.campaign.id, failed)
+        except Exception as exc:  # a channel may fail in any way: retry the batch
+            return [TransientFailure(f"{type(exc).__name__}: {exc}")] * len(messages)
+        return answered  # type: ignore[return-value]  # every item was checked above
 
     def reconcile(self, run_id: str, plan: Plan, now: pendulum.DateTime) -> bool:
         """Settle one batch of PENDING entries left by a crash: look them up, else re-send them.
@@ -112,7 +122,7 @@ class Handover:
         if not pending:
             return False
         unknown: list[LedgerEntry] = []
-        known: list[tuple[LedgerEntry, SendResult]] = []
+        known: list[tuple[LedgerEntry | Message, SendResult]] = []
         for entry in pending:
             channel = plan.channels.get(entry.action_id)
             found = (
@@ -125,8 +135,7 @@ class Handover:
             else:
                 known.append((entry, found))
         if known:
-            self._recorder.outcomes(run_id, known, now, retry=False)
-            failed = runlog.final_failures(known, self._max_attempts)
+            failed, _ = self._recorder.outcomes(run_id, known, now, retry=False)
             runlog.failures(run_id, plan.campaign.id, failed)
         if unknown:
             self.deliver(run_id, plan, unknown, now, retry=False)

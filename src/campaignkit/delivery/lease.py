@@ -30,6 +30,68 @@ class LeaseLost(Exception):
     """This worker's lease on a run lapsed and another worker took the run over."""
 
 
+_IDLE_SECONDS = 1.0
+"""How long a heartbeat thread without runs waits for another before it ends."""
+
+
+class _Heart:
+    """One renewal thread, shared by the heartbeat blocks of one ``Leases``."""
+
+    def __init__(self, leases: Leases) -> None:
+        self._leases = leases
+        self._wake = threading.Condition()
+        self._runs: dict[str, Store] = {}
+        self._interval = 1.0
+        self._thread: threading.Thread | None = None
+
+    def keep(self, store: Store, run_id: str, interval: float) -> None:
+        with self._wake:
+            first = not self._runs
+            self._runs[run_id] = store
+            self._interval = interval
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._beat, daemon=True)
+                self._name()
+                self._thread.start()
+            else:
+                self._name()
+            if first:
+                self._wake.notify()
+
+    def drop(self, run_id: str) -> None:
+        with self._wake:
+            self._runs.pop(run_id, None)
+            self._name()
+            if not self._runs:
+                self._wake.notify()
+
+    def _name(self) -> None:
+        if self._thread is not None:
+            self._thread.name = "campaignkit-lease-" + ("+".join(self._runs) or "idle")
+
+    def _beat(self) -> None:
+        while True:
+            with self._wake:
+                if not self._runs:
+                    self._wake.wait(_IDLE_SECONDS)
+                    if not self._runs:
+                        self._thread = None
+                        return
+                self._wake.wait(self._interval)
+                runs = list(self._runs.items())
+            for run_id, store in runs:
+                try:
+                    kept = self._leases.renew(store, run_id)
+                except Exception:  # a busy or closed store: try again at the next beat
+                    logger.warning("could not renew the lease of run %s", run_id, exc_info=True)
+                    continue
+                if not kept:
+                    with self._wake:
+                        if self._runs.get(run_id) is store:
+                            del self._runs[run_id]
+                            self._name()
+
+
 @attrs.frozen
 class Leases:
     """Reads, checks and renews the leases of one worker.
@@ -44,6 +106,12 @@ class Leases:
     worker: str
     clock: Clock
     length: pendulum.Duration
+    _heart: _Heart = attrs.field(
+        init=False,
+        eq=False,
+        repr=False,
+        default=attrs.Factory(_Heart, takes_self=True),
+    )
 
     def expiry(self) -> pendulum.DateTime:
         """When a lease renewed now expires."""
@@ -84,28 +152,20 @@ class Leases:
     def heartbeat(self, store: Store, run_id: str, *, enabled: bool = True) -> Iterator[None]:
         """Renew the lease on ``run_id`` every third of a lease while the block runs.
 
-        The renewals run on a daemon thread, each in its own unit of work (the
-        stores serialize units across threads). The thread stops when the
-        block ends, however it ends, or once the lease is lost.
+        The renewals run on this worker's heartbeat thread, each in its own unit
+        of work (the stores serialize units across threads). The thread is
+        started by the first block and shared by the blocks that follow (starting
+        a thread per run cost more than a whole API trigger); it is named after
+        the runs it keeps (``campaignkit-lease-<run id>``), stops renewing a run
+        when its block ends, however it ends, or once the lease is lost, and ends
+        after a second without runs.
         """
         if not enabled:
             yield
             return
-        stop = threading.Event()
-        interval = max(self.length.total_seconds() / 3, 0.001)
-
-        def beat() -> None:
-            while not stop.wait(interval):
-                try:
-                    if not self.renew(store, run_id):
-                        return
-                except Exception:  # a busy or closed store: try again at the next beat
-                    logger.warning("could not renew the lease of run %s", run_id, exc_info=True)
-
-        thread = threading.Thread(target=beat, name=f"campaignkit-lease-{run_id}", daemon=True)
-        thread.start()
+        heart = self._heart
+        heart.keep(store, run_id, max(self.length.total_seconds() / 3, 0.001))
         try:
             yield
         finally:
-            stop.set()
-            thread.join()
+            heart.drop(run_id)

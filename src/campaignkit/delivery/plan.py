@@ -12,7 +12,7 @@ from campaignkit.delivery.render import CompiledContent, TemplateFailed
 from campaignkit.domain.campaign import Action, Campaign, CampaignVersion
 from campaignkit.domain.campaign_enums import Category
 from campaignkit.domain.channels import ChannelType
-from campaignkit.domain.delivery import Run
+from campaignkit.domain.delivery import MessageBuilder, Run, message_builder
 from campaignkit.domain.surface import SurfaceSettings
 from campaignkit.domain.unsubscribe import (
     UnsubscribeLink,
@@ -44,6 +44,7 @@ class Plan:
             kit with a secret).
         unlinked: Why an action whose templates use ``{{ unsubscribe_url }}``
             cannot give one, by action id (its messages fail with this reason).
+        builders: Builds each action's messages of this run, by action id.
     """
 
     campaign: Campaign
@@ -57,6 +58,7 @@ class Plan:
     gate_rules: GateRules
     links: Mapping[str, UnsubscribeLink] = attrs.field(factory=dict)
     unlinked: Mapping[str, str] = attrs.field(factory=dict)
+    builders: Mapping[str, MessageBuilder] = attrs.field(factory=dict)
 
     def context(self, profile_id: str) -> Mapping[str, Any]:
         """The API context templates see for this recipient."""
@@ -145,6 +147,17 @@ def make_plan(
         campaign_quiet_hours=version.quiet_hours,
         rate_limits={a.id: a.rate_limit for a in version.actions if a.rate_limit},
     )
+    builders = {
+        action.id: message_builder(
+            run_id=run.id,
+            campaign_id=campaign.id,
+            action_id=action.id,
+            channel=action.channel,
+            settings=settings[action.id],
+            transactional=campaign.category is Category.TRANSACTIONAL,
+        )
+        for action in version.actions
+    }
     return Plan(
         campaign,
         version,
@@ -157,4 +170,5 @@ def make_plan(
         gate_rules,
         links,
         unlinked,
+        builders,
     )

@@ -26,10 +26,15 @@ from campaignkit.domain.delivery import (
     ExclusionReason,
     LedgerEntry,
     LedgerState,
+    Message,
+    OutcomeRow,
+    PendingRow,
+    Run,
     SendResult,
     TransientFailure,
     backoff,
     idempotency_key,
+    pending_entry,
 )
 from campaignkit.errors import ConflictError
 from campaignkit.ports import Store, UnitOfWork
@@ -76,103 +81,164 @@ class Recorder:
         """
         with self.store.unit_of_work() as uow:
             run = self.leases.owned(uow, run_id)
-            live = uow.campaigns.status(run.campaign_id) is CampaignStatus.LIVE
-            if not live:
-                for entry in entries:
-                    if entry.state is LedgerState.PENDING:
-                        tally.add(entry.action_id, "pending", -1)
-                        tally.exclude(entry.action_id, ExclusionReason.STOPPED, targeted=0)
-                entries = [stopped(e) if e.state is LedgerState.PENDING else e for e in entries]
+            live, _ = self.write_intents(
+                uow,
+                run,
+                entries,
+                (),
+                tally=tally,
+                now=now,
+                position=position,
+                wave_filled=wave_filled,
+                rate=rate,
+            )
+        return live
+
+    def write_intents(
+        self,
+        uow: UnitOfWork,
+        run: Run,
+        entries: list[LedgerEntry],
+        rows: Sequence[PendingRow],
+        *,
+        tally: Tally,
+        now: pendulum.DateTime,
+        position: int | None = None,
+        wave_filled: tuple[int, ...] | None = None,
+        rate: RateState | None = None,
+        streamed: bool = False,
+    ) -> tuple[bool, Run]:
+        """:meth:`intents` inside the caller's unit of work, on the run it loaded as owned.
+
+        ``rows`` are new PENDING entries in their compact form (the hot path),
+        recorded with ``entries``; ``streamed`` marks the run's last batch.
+
+        Returns:
+            Whether the campaign is still LIVE (if not, PENDING entries were recorded
+            as ``stopped``), and the run as saved.
+        """
+        live = uow.campaigns.status(run.campaign_id) is CampaignStatus.LIVE
+        if not live:
+            entries = [*entries, *(pending_entry(row) for row in rows)]
+            rows = ()
+            for entry in entries:
+                if entry.state is LedgerState.PENDING:
+                    tally.add(entry.action_id, "pending", -1)
+                    tally.exclude(entry.action_id, ExclusionReason.STOPPED, targeted=0)
+            entries = [stopped(e) if e.state is LedgerState.PENDING else e for e in entries]
+        if entries:
             uow.ledger.put(entries)
             record_contacts(uow, entries, now)
-            expires = self.leases.expiry()
-            changes: dict[str, Any] = {
-                "counts": tally.merged_into(run.counts),
-                "lease_expires_at": expires,
-                "due_at": expires,
-            }
-            if position is not None:
-                changes["position"] = position
-            if wave_filled is not None:
-                changes["wave_filled"] = wave_filled
-            if rate is not None:
-                changes["rate_sent"] = rate.sent
-                changes["rate_origin"] = rate.origin
-            uow.runs.save(attrs.evolve(run, **changes))
-        return live
+        if rows:
+            uow.ledger.add_pending(rows)
+            record_sends(uow, rows, now)
+        expires = self.leases.expiry()
+        changes: dict[str, Any] = {
+            "counts": tally.merged_into(run.counts),
+            "lease_expires_at": expires,
+            "due_at": expires,
+        }
+        if position is not None:
+            changes["position"] = position
+        if wave_filled is not None:
+            changes["wave_filled"] = wave_filled
+        if rate is not None:
+            changes["rate_sent"] = rate.sent
+            changes["rate_origin"] = rate.origin
+        if streamed and live:
+            changes["streamed"] = True
+        return live, uow.runs.save(attrs.evolve(run, **changes))
 
     def outcomes(
         self,
         run_id: str,
-        outcomes: Sequence[tuple[LedgerEntry, SendResult]],
+        outcomes: Sequence[tuple[LedgerEntry | Message, SendResult]],
         now: pendulum.DateTime,
         *,
         retry: bool,
-    ) -> None:
+    ) -> tuple[list[tuple[LedgerEntry | Message, str]], Run]:
         """Record what the channels answered: SENT, RETRY with a backoff, or FAILED.
+
+        Each outcome pairs the PENDING entry (or, on the hot path, the message of a
+        PENDING entry handed over for the first time) with the channel's answer.
+        Writes one narrow update per entry (``ledger.settle``), the counts and the
+        lease renewal, in one transaction.
+
+        Returns:
+            What was recorded FAILED, with the error (for the run log), and the run
+            as saved.
 
         Raises:
             LeaseLost: another worker took the run over; nothing was written.
         """
-        updated: list[LedgerEntry] = []
+        rows: list[OutcomeRow] = []
+        failed: list[tuple[LedgerEntry | Message, str]] = []
         never_sent: dict[ChannelType, list[tuple[str, str]]] = {}  # their contacts are undone
+        sent_count: dict[str, int] = {}
         tally = Tally()
-        for entry, result in outcomes:
-            attempts = entry.attempts + 1
-            action_id = entry.action_id
-            if retry:
-                tally.add(action_id, "retries")
+        max_attempts = self.max_attempts
+        for item, result in outcomes:
+            if type(item) is LedgerEntry:
+                attempts = item.attempts + 1
+                key = idempotency_key(*item.key)
+            else:
+                attempts = 1
+                key = item.idempotency_key  # type: ignore[union-attr]
+            action_id, profile_id = item.action_id, item.profile_id
             if isinstance(result, Accepted):
-                updated.append(
-                    moved(
-                        entry,
+                rows.append(
+                    (
+                        action_id,
+                        profile_id,
                         LedgerState.SENT,
-                        attempts=attempts,
-                        provider_message_id=result.provider_message_id,
+                        attempts,
+                        result.provider_message_id,
+                        None,
+                        None,
                     )
                 )
-                tally.add(action_id, "sent")
-                tally.add(action_id, "pending", -1)
-            elif isinstance(result, TransientFailure) and attempts < self.max_attempts:
+                sent_count[action_id] = sent_count.get(action_id, 0) + 1
+                continue
+            if isinstance(result, TransientFailure) and attempts < max_attempts:
                 delay = (
-                    backoff(
-                        idempotency_key(*entry.key),
-                        attempts,
-                        base=self.retry_base,
-                        cap=self.retry_cap,
-                    )
+                    backoff(key, attempts, base=self.retry_base, cap=self.retry_cap)
                     if result.retry_after is None
                     else pendulum.duration(seconds=min(result.retry_after, MAX_RETRY_AFTER))
                 )
-                updated.append(
-                    moved(
-                        entry,
+                rows.append(
+                    (
+                        action_id,
+                        profile_id,
                         LedgerState.RETRY,
-                        attempts=attempts,
-                        error=result.error,
-                        next_attempt_at=now + delay,
-                        message=entry.message,
+                        attempts,
+                        None,
+                        result.error,
+                        now + delay,
                     )
                 )
-            else:
-                updated.append(
-                    moved(entry, LedgerState.FAILED, attempts=attempts, error=result.error)
-                )
-                never_sent.setdefault(entry.channel, []).append(
-                    (entry.profile_id, idempotency_key(*entry.key))
-                )
-                tally.add(action_id, "failed")
-                tally.add(action_id, "pending", -1)
+                continue
+            error = result.error
+            rows.append((action_id, profile_id, LedgerState.FAILED, attempts, None, error, None))
+            never_sent.setdefault(item.channel, []).append((profile_id, key))
+            failed.append((item, error))
+            tally.add(action_id, "failed")
+            tally.add(action_id, "pending", -1)
+        for action_id, count in sent_count.items():
+            tally.add(action_id, "sent", count)
+            tally.add(action_id, "pending", -count)
+        if retry:
+            for item, _ in outcomes:
+                tally.add(item.action_id, "retries")
         with self.store.unit_of_work() as uow:
             run = self.leases.owned(uow, run_id)
             try:
-                uow.ledger.put(updated)
+                uow.ledger.settle(run_id, rows)
             except ConflictError:  # the channel answered a provider id another message holds
-                uow.ledger.put(unique_provider_ids(uow, updated))
-            for channel, failed in never_sent.items():
-                uow.contacts.forget(channel, failed)
+                uow.ledger.settle(run_id, unique_provider_ids(uow, run_id, rows))
+            for channel, gone in never_sent.items():
+                uow.contacts.forget(channel, gone)
             expires = self.leases.expiry()
-            uow.runs.save(
+            saved = uow.runs.save(
                 attrs.evolve(
                     run,
                     counts=tally.merged_into(run.counts),
@@ -180,10 +246,13 @@ class Recorder:
                     due_at=expires,
                 )
             )
+        return failed, saved
 
 
-def unique_provider_ids(uow: UnitOfWork, entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
-    """``entries`` with every provider id another message already holds dropped.
+def unique_provider_ids(
+    uow: UnitOfWork, run_id: str, rows: Sequence[OutcomeRow]
+) -> list[OutcomeRow]:
+    """``rows`` with every provider id another message already holds dropped.
 
     Some providers answer one id per batch, or reuse ids. The message was
     accepted all the same, so it is recorded SENT, without the provider id
@@ -192,18 +261,20 @@ def unique_provider_ids(uow: UnitOfWork, entries: Sequence[LedgerEntry]) -> list
     Only called after the ledger refused a write, so the hot path pays nothing.
     """
     seen: set[str] = set()
-    kept: list[LedgerEntry] = []
+    kept: list[OutcomeRow] = []
     dropped = 0
-    for entry in entries:
-        provider_id = entry.provider_message_id
+    for row in rows:
+        action_id, profile_id, state, attempts, provider_id, error, next_attempt_at = row
         if provider_id is not None:
             holder = uow.ledger.by_provider_id(provider_id)
-            if provider_id in seen or (holder is not None and holder.key != entry.key):
-                kept.append(attrs.evolve(entry, provider_message_id=None))
+            if provider_id in seen or (
+                holder is not None and holder.key != (run_id, action_id, profile_id)
+            ):
+                kept.append((action_id, profile_id, state, attempts, None, error, next_attempt_at))
                 dropped += 1
                 continue
             seen.add(provider_id)
-        kept.append(entry)
+        kept.append(row)
     _log.warning(
         "the channel answered %d provider message id(s) that other messages already hold; "
         "those messages are recorded as sent without a provider id, so feedback cannot "
@@ -232,6 +303,19 @@ def record_contacts(
             people, keys = by_channel.setdefault(entry.channel, ([], []))
             people.append((entry.profile_id, now))
             keys.append(message.idempotency_key)
+    for channel, (people, keys) in by_channel.items():
+        uow.contacts.record(channel, people, keys)
+
+
+def record_sends(uow: UnitOfWork, rows: Sequence[PendingRow], now: pendulum.DateTime) -> None:
+    """:func:`record_contacts` for new PENDING rows (the hot path): marketing messages count."""
+    by_channel: dict[ChannelType, tuple[list[tuple[str, pendulum.DateTime]], list[str]]] = {}
+    for message, _, _ in rows:
+        if message.transactional:
+            continue
+        people, keys = by_channel.setdefault(message.channel, ([], []))
+        people.append((message.profile_id, now))
+        keys.append(message.idempotency_key)
     for channel, (people, keys) in by_channel.items():
         uow.contacts.record(channel, people, keys)
 

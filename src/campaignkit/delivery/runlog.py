@@ -23,14 +23,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Final
 
-from campaignkit.domain.delivery import (
-    LedgerEntry,
-    LedgerState,
-    PermanentFailure,
-    Run,
-    SendResult,
-    TransientFailure,
-)
+from campaignkit.domain.delivery import LedgerEntry, LedgerState, Message, Run
 from campaignkit.ports import Store
 
 logger = logging.getLogger("campaignkit.delivery")
@@ -143,28 +136,14 @@ def ended(run: Run) -> None:
     )
 
 
-def final_failures(
-    outcomes: Sequence[tuple[LedgerEntry, SendResult]], max_attempts: int
-) -> list[tuple[LedgerEntry, str]]:
-    """The outcomes the recorder records FAILED: permanent, or out of retries.
-
-    Mirrors ``Recorder.outcomes``: a transient failure is final at its
-    ``max_attempts``-th send.
-    """
-    return [
-        (entry, result.error)
-        for entry, result in outcomes
-        if isinstance(result, PermanentFailure)
-        or (isinstance(result, TransientFailure) and entry.attempts + 1 >= max_attempts)
-    ]
-
-
 def failed_entries(entries: Sequence[LedgerEntry]) -> list[tuple[LedgerEntry, str]]:
     """The entries recorded FAILED without a send (a template or profile that failed)."""
     return [(e, e.error or "") for e in entries if e.state is LedgerState.FAILED]
 
 
-def failures(run_id: str, campaign_id: str, failed: Sequence[tuple[LedgerEntry, str]]) -> None:
+def failures(
+    run_id: str, campaign_id: str, failed: Sequence[tuple[LedgerEntry | Message, str]]
+) -> None:
     """Log one WARNING for a batch's permanent failures, naming the first few."""
     if not failed:
         return

@@ -37,10 +37,10 @@ import attrs
 import pendulum
 
 from campaignkit.clock import Clock
-from campaignkit.delivery import runlog
+from campaignkit.delivery import collector, runlog
 from campaignkit.delivery.decide import admit, decide_batch, describe, suppressed_in
 from campaignkit.delivery.endings import final, stop_open_entries, stopped_batch, warn_exclusions
-from campaignkit.delivery.gate import RateState
+from campaignkit.delivery.gate import RateState, gate_needed
 from campaignkit.delivery.handover import Handover
 from campaignkit.delivery.lease import LeaseLost, Leases
 from campaignkit.delivery.plan import Plan, make_plan
@@ -50,7 +50,16 @@ from campaignkit.delivery.tally import Tally
 from campaignkit.delivery.timing import Timing
 from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.channels import ChannelType
-from campaignkit.domain.delivery import LedgerEntry, LedgerState, Run, RunKind, RunStatus
+from campaignkit.domain.delivery import (
+    LedgerEntry,
+    LedgerState,
+    Message,
+    PendingRow,
+    Run,
+    RunKind,
+    RunStatus,
+    pending_entry,
+)
 from campaignkit.domain.lifecycle import LifecycleRules, run_finished
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.unsubscribe import UnsubscribeSigner
@@ -71,6 +80,24 @@ logger = logging.getLogger("campaignkit.delivery")
 
 class Paused(Exception):
     """The worker is stopping (``Runner.stop_requested``): hand the run back between batches."""
+
+
+def _open(run: Run) -> bool:
+    """True while the run's counts show PENDING, QUEUED or RETRY entries."""
+    return any(counts.pending for counts in run.counts.values())
+
+
+def _last_marked(
+    batches: Iterator[tuple[int, Sequence[Profile]]],
+) -> Iterator[tuple[int, Sequence[Profile], bool]]:
+    """``(start, batch, last)``: each batch, and whether no batch follows it."""
+    previous: tuple[int, Sequence[Profile]] | None = None
+    for item in batches:
+        if previous is not None:
+            yield (*previous, False)
+        previous = item
+    if previous is not None:
+        yield (*previous, True)
 
 
 def _never() -> bool:
@@ -184,17 +211,16 @@ class Runner:
     def _deliver_run(self, run: Run, plan: Plan, now: pendulum.DateTime) -> Run:
         run_id = run.id
         try:
-            self._reconcile(run_id, plan, now)
+            if _open(run):  # a crash may have left PENDING entries
+                self._reconcile(run_id, plan, now)
             halted = plan.campaign.status is not CampaignStatus.LIVE
             if not halted:
-                halted = (
-                    self._stream(run, plan, now)
-                    or self._retry(run_id, plan, now)
-                    or self._halted(plan)  # stopped during the last batch
-                )
+                halted, current = self._stream(run, plan, now)
+                if not halted and (current is None or _open(current)):
+                    halted = self._retry(run_id, plan, now)
             if halted:
                 return self._halt(run_id, plan, now)
-            return self._settle(run_id, now)
+            return self._settle(run_id, plan, now)
         except DeliveryError as exc:
             return self._fail(run_id, now, str(exc), owned=True)
 
@@ -237,12 +263,6 @@ class Runner:
             runlog.claimed(before, run)
         return run, plan
 
-    def _halted(self, plan: Plan) -> bool:
-        """True once the campaign is no longer LIVE (stopped, completed, removed)."""
-        with self._store.unit_of_work() as uow:
-            status = uow.campaigns.status(plan.campaign.id)
-        return status is not CampaignStatus.LIVE
-
     # ------------------------------------------------------------ streaming
 
     def _members(self, run: Run, plan: Plan) -> Iterator[tuple[int, Sequence[Profile]]]:
@@ -264,24 +284,33 @@ class Runner:
                 yield position + skip, batch[skip:]
             position = end
 
-    def _stream(self, run: Run, plan: Plan, now: pendulum.DateTime) -> bool:
-        """Process the audience from the resume position; True if the run was halted."""
+    def _stream(self, run: Run, plan: Plan, now: pendulum.DateTime) -> tuple[bool, Run | None]:
+        """Process the audience from the resume position.
+
+        The last batch records ``streamed`` with its intents; a run whose audience
+        yields nothing more records it on its own.
+
+        Returns:
+            Whether the run was halted, and the run as the last batch left it (None
+            when it streamed nothing).
+        """
         if run.streamed:
-            return False
+            return False, None
         audience = plan.version.audience
         if run.kind is RunKind.TRIGGER:
             total: int | None = len(run.recipients)
         else:
             total = None if audience is None else self._audiences.count(audience)
-        for number, (start, batch) in enumerate(self._members(run, plan), start=1):
-            if not self._batch(run.id, plan, start, batch, now):
-                return True
+        batches = _last_marked(self._members(run, plan))
+        for number, (start, batch, last) in enumerate(batches, start=1):
+            with collector.paused(self._settings.pause_gc):
+                outcome = self._batch(run.id, plan, start, batch, now, last=last)
+            if outcome is None:
+                return True, None
             runlog.batch_done(self._store, run.id, number)
             if self.progress is not None:
-                with self._store.unit_of_work() as uow:
-                    current = uow.runs.get(run.id)
                 report = RunProgress(
-                    run.id, run.campaign_id, current.position, total, current.total()
+                    run.id, run.campaign_id, outcome.position, total, outcome.total()
                 )
                 try:
                     self.progress(report)
@@ -289,10 +318,12 @@ class Runner:
                     logger.exception("campaignkit progress callback %r failed", self.progress)
             if self.stop_requested():
                 raise Paused(run.id)
+            if last:
+                return False, outcome
         with self._store.unit_of_work() as uow:
             current = uow.runs.get(run.id)
             uow.runs.save(attrs.evolve(current, streamed=True))
-        return False
+        return False, None
 
     def _batch(
         self,
@@ -301,40 +332,63 @@ class Runner:
         start: int,
         batch: Sequence[Profile],
         now: pendulum.DateTime,
-    ) -> bool:
-        """Decide, record, send and record one batch; False if the run was halted."""
+        *,
+        last: bool,
+    ) -> Run | None:
+        """Decide, record, send and record one batch, in two transactions.
+
+        The first reads what deciding needs (the lease, what the ledger holds,
+        suppressions, contacts for caps), decides and renders, and records the
+        intents; the second records the outcomes.
+
+        Returns:
+            The run as the batch left it, or None if the run was halted.
+        """
+        tally = Tally()
         with self._store.unit_of_work() as uow:
-            run = uow.runs.get(run_id)
+            run = self._leases.owned(uow, run_id)
             recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
             suppressed = suppressed_in(uow, plan, batch)
-        timing = self._timing(run, plan)
-        tally = Tally()
-        entries, ready = decide_batch(
-            run_id,
-            plan,
-            batch,
-            recorded=recorded,
-            suppressed=suppressed,
-            timing=timing,
-            limits=self._settings.render_limits,
-            tally=tally,
-            now=now,
-        )
-        rate = RateState(dict(run.rate_sent), dict(run.rate_origin))
-        sending = admit(self._store, plan, ready, rate=rate, tally=tally, now=now, out=entries)
-        live = self._recorder.intents(
-            run_id,
-            entries,
-            tally,
-            now,
-            position=start + len(batch),
-            wave_filled=tuple(timing.wave_filled),
-            rate=rate,
-        )
+            timing = self._timing(run, plan)
+            entries, ready = decide_batch(
+                run_id,
+                plan,
+                batch,
+                recorded=recorded,
+                suppressed=suppressed,
+                timing=timing,
+                limits=self._settings.render_limits,
+                tally=tally,
+                now=now,
+            )
+            rate = RateState(dict(run.rate_sent), dict(run.rate_origin))
+            rows: Sequence[PendingRow] = ()
+            sending: Sequence[LedgerEntry | Message]
+            if ready and gate_needed(plan.gate_rules, [row[1] for row in ready], now):
+                checked = [pending_entry(row) for row in ready]
+                sending = admit(
+                    self._store, plan, checked, rate=rate, tally=tally, now=now, out=entries
+                )
+            else:  # nothing to check: the messages go as they are
+                rows, sending = ready, [row[0] for row in ready]
+            live, saved = self._recorder.write_intents(
+                uow,
+                run,
+                entries,
+                rows,
+                tally=tally,
+                now=now,
+                position=start + len(batch),
+                wave_filled=tuple(timing.wave_filled),
+                rate=rate,
+                streamed=last,
+            )
         runlog.failures(run_id, plan.campaign.id, runlog.failed_entries(entries))
-        if live and sending:
-            self._handover.deliver(run_id, plan, sending, now, retry=False)
-        return live
+        if not live:
+            return None
+        if sending:
+            return self._handover.deliver(run_id, plan, sending, now, retry=False)
+        return saved
 
     def _timing(self, run: Run, plan: Plan) -> Timing:
         audience = plan.version.audience
@@ -359,9 +413,10 @@ class Runner:
             with self._store.unit_of_work() as uow:
                 due = list(uow.ledger.due(run_id, now, self._settings.batch_size))
                 run = uow.runs.get(run_id)
+                live = uow.campaigns.status(plan.campaign.id) is CampaignStatus.LIVE
             if not due:
                 return False
-            if self._halted(plan):
+            if not live:
                 return True
             retries = {e.key for e in due if e.state is LedgerState.RETRY}
             tally = Tally()
@@ -381,15 +436,24 @@ class Runner:
 
     # ------------------------------------------------------------ endings
 
-    def _settle(self, run_id: str, now: pendulum.DateTime) -> Run:
+    def _settle(self, run_id: str, plan: Plan, now: pendulum.DateTime) -> Run:
+        """End the run, or hand it back until its next QUEUED or RETRY entry is due.
+
+        A campaign stopped, completed or removed during the last batch halts the run.
+        """
         with self._store.unit_of_work() as uow:
             run = self._leases.owned(uow, run_id)
-            next_retry = uow.ledger.next_due_at(run_id)
-            if next_retry is not None or not run.streamed:
-                return uow.runs.save(
-                    attrs.evolve(run, due_at=next_retry, lease_owner=None, lease_expires_at=None)
-                )
-            return self._finish(uow, run, RunStatus.SUCCEEDED, now)
+            halted = uow.campaigns.status(plan.campaign.id) is not CampaignStatus.LIVE
+            if not halted:
+                next_retry = uow.ledger.next_due_at(run_id) if _open(run) else None
+                if next_retry is not None or not run.streamed:
+                    return uow.runs.save(
+                        attrs.evolve(
+                            run, due_at=next_retry, lease_owner=None, lease_expires_at=None
+                        )
+                    )
+                return self._finish(uow, run, RunStatus.SUCCEEDED, now)
+        return self._halt(run_id, plan, now)
 
     def _halt(self, run_id: str, plan: Plan, now: pendulum.DateTime) -> Run:
         """Stop at a batch boundary: queued retries and unreached members are excluded."""

@@ -51,6 +51,11 @@ class Timing:
     audience_size: int | None
     wave_filled: list[int]
 
+    @property
+    def simple(self) -> bool:
+        """True when every recipient is due at ``nominal`` (no waves, no profile time zones)."""
+        return self.schedule.waves is None and not self.schedule.use_profile_timezone
+
     def due(self, profile: Profile) -> Due:
         """The due time of ``profile`` (placing them in a wave if there are waves)."""
         schedule = self.schedule

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from campaignkit.testing.contracts.store_campaigns import CampaignStoreContract
+from campaignkit.testing.contracts.store_ledger_rows import LedgerRowsContract
 from campaignkit.testing.contracts.store_policies import PolicyStoreContract
 from campaignkit.testing.contracts.store_records import RecordStoreContract
 from campaignkit.testing.contracts.store_runs import RunStoreContract
@@ -14,6 +15,7 @@ class StoreContract(
     CampaignStoreContract,
     PolicyStoreContract,
     RunStoreContract,
+    LedgerRowsContract,
     RecordStoreContract,
 ):
     """Contract of the :class:`~campaignkit.ports.Store` port.
