@@ -323,6 +323,36 @@ def test_a_run_changed_by_another_store_or_rolled_back_is_seen(tmp_path: Path) -
             assert uow.runs.get("gone").campaign_id == "cmp_new"
 
 
+def test_a_save_keeping_the_due_time_still_writes_right_after_a_stale_hint(
+    tmp_path: Path,
+) -> None:
+    """The narrower UPDATE re-checks the stored due time; when it differs, the full one runs."""
+    path = tmp_path / "shared.db"
+    t = EPOCH
+
+    class Boom(Exception):
+        pass
+
+    with SQLiteStore(path) as a, SQLiteStore(path) as b:
+        with a.unit_of_work() as uow:
+            added = uow.runs.add(_run("r1", due_at=t))
+        with pytest.raises(Boom), a.unit_of_work() as uow:
+            undone = uow.runs.save(attrs.evolve(added, due_at=t.add(hours=1)))
+            raise Boom  # a remembers revision 2 with the new due time; the file does not
+        with b.unit_of_work() as uow:
+            uow.runs.save(attrs.evolve(uow.runs.get("r1"), due_at=t.add(hours=2)))
+        with a.unit_of_work() as uow:
+            saved = uow.runs.save(attrs.evolve(undone, position=9))
+        with b.unit_of_work() as uow:
+            assert uow.runs.get("r1") == saved
+            assert (saved.revision, saved.due_at, saved.position) == (3, t.add(hours=1), 9)
+            assert uow.runs.due(t.add(days=1), 5) == [(t.add(hours=1), "r1")]
+            kept = uow.runs.save(attrs.evolve(uow.runs.get("r1"), position=10))
+        with a.unit_of_work() as uow:
+            assert uow.runs.get("r1") == kept
+            assert uow.runs.due(t.add(days=1), 5) == [(t.add(hours=1), "r1")]
+
+
 def test_the_document_cache_is_bounded_and_keyed_on_the_text() -> None:
     """Least recently used entries go first; another text for a key is decoded again."""
     decoded: list[str] = []

@@ -107,7 +107,15 @@ class StoreCaches:
         rules: The rule book (one key).
         runs: The cold part of runs (as added) by run id.
         counts: Decoded run counts by their column text (the key is the text).
+        run_hints: What this store last read or wrote of each run, by run id:
+            ``(revision, due_us, counts, counts_text)``. Only a hint for
+            ``SQLiteRuns.save`` (which columns it may leave alone); every
+            statement it picks re-checks the row, so a stale hint costs a
+            statement, never a wrong write.
     """
+
+    HINTS_LIMIT = 4096
+    """Run hints kept before they are all forgotten (they are only hints)."""
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self.campaigns: DocumentCache[Campaign] = DocumentCache(limit)
@@ -115,11 +123,13 @@ class StoreCaches:
         self.rules: DocumentCache[RuleBook] = DocumentCache(1)
         self.runs: DocumentCache[Run] = DocumentCache(limit)
         self.counts: DocumentCache[Mapping[str, ActionCounts]] = DocumentCache(limit)
+        self.run_hints: dict[str, tuple[int, int | None, Mapping[str, ActionCounts], str]] = {}
 
     def clear(self) -> None:
         """Forget everything (after a restore that rewrote the file, for instance)."""
         for cache in (self.campaigns, self.surfaces, self.rules, self.runs, self.counts):
             cache.clear()
+        self.run_hints.clear()
 
 
 _BY_DATABASE: weakref.WeakKeyDictionary[Database, StoreCaches] = weakref.WeakKeyDictionary()
