@@ -177,20 +177,17 @@ class Recorder:
         sent_count: dict[str, int] = {}
         tally = Tally()
         max_attempts = self.max_attempts
+        sent_state = LedgerState.SENT
         for item, result in outcomes:
-            if type(item) is LedgerEntry:
-                attempts = item.attempts + 1
-                key = idempotency_key(*item.key)
-            else:
-                attempts = 1
-                key = item.idempotency_key  # type: ignore[union-attr]
+            entry = item if type(item) is LedgerEntry else None
+            attempts = 1 if entry is None else entry.attempts + 1
             action_id, profile_id = item.action_id, item.profile_id
-            if isinstance(result, Accepted):
+            if isinstance(result, Accepted):  # the common case first, with nothing else to work out
                 rows.append(
                     (
                         action_id,
                         profile_id,
-                        LedgerState.SENT,
+                        sent_state,
                         attempts,
                         result.provider_message_id,
                         None,
@@ -199,6 +196,7 @@ class Recorder:
                 )
                 sent_count[action_id] = sent_count.get(action_id, 0) + 1
                 continue
+            key = idempotency_key(*entry.key) if entry is not None else item.idempotency_key  # type: ignore[union-attr]
             if isinstance(result, TransientFailure) and attempts < max_attempts:
                 delay = (
                     backoff(key, attempts, base=self.retry_base, cap=self.retry_cap)

@@ -123,12 +123,17 @@ class SQLiteContacts:
     ) -> None:
         """Record ``(profile_id, sent_at)`` contacts, each under its key if given."""
         keyed: Sequence[str | None] = [None] * len(contacts) if keys is None else keys
+        micros: dict[pendulum.DateTime, int] = {}  # a batch's contacts share one instant
+        name = channel.value
+        rows = []
+        for (profile_id, at), key in zip(contacts, keyed, strict=True):
+            us = micros.get(at)
+            if us is None:
+                us = micros[at] = to_us(at)
+            rows.append((name, profile_id, us, key))
         self._db.executemany(
             "INSERT INTO contacts (channel, profile_id, sent_us, message_key) VALUES (?, ?, ?, ?)",
-            [
-                (channel.value, profile_id, to_us(at), key)
-                for (profile_id, at), key in zip(contacts, keyed, strict=True)
-            ],
+            rows,
         )
 
     def forget(self, channel: ChannelType, contacts: Sequence[tuple[str, str]]) -> None:
