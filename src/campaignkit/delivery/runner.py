@@ -302,9 +302,16 @@ class Runner:
         else:
             total = None if audience is None else self._audiences.count(audience)
         batches = _last_marked(self._members(run, plan))
-        for number, (start, batch, last) in enumerate(batches, start=1):
+        number = 0
+        while True:
+            # reading a batch of the audience allocates as much as delivering it
             with collector.paused(self._settings.pause_gc):
+                item = next(batches, None)
+                if item is None:
+                    break
+                start, batch, last = item
                 outcome = self._batch(run.id, plan, start, batch, now, last=last)
+            number += 1
             if outcome is None:
                 return True, None
             runlog.batch_done(self._store, run.id, number)
