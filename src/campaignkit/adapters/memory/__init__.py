@@ -1,7 +1,8 @@
 """In-memory adapters: fast, thread-safe, and gone when the process ends.
 
 - :mod:`.tables`: committed state, sorted indexes and the undo journal.
-- :mod:`.campaigns`, :mod:`.records`, :mod:`.delivery`: the repositories.
+- :mod:`.runledger`: one run's delivery ledger, entries in full or compact form.
+- :mod:`.campaigns`, :mod:`.records`, :mod:`.delivery`, :mod:`.ledger`: the repositories.
 - :mod:`.store`: ``InMemoryStore`` and its unit of work.
 - :mod:`.profiles`: ``InMemoryProfileStore`` and ``InMemoryAudienceSource``.
 

@@ -1,22 +1,22 @@
-"""Runs, the delivery ledger, feedback, suppressions and static audiences in memory."""
+"""Runs, feedback, suppressions, static audiences, executions, contacts and rules in memory.
+
+The delivery ledger is in :mod:`.ledger`.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 import pendulum
 
-from campaignkit.adapters.memory.tables import Journal, RunLedger, Tables, move
+from campaignkit.adapters.memory.tables import Journal, Tables, move
 from campaignkit.domain.channels import ChannelType
-from campaignkit.domain.delivery import FeedbackRecord, LedgerEntry, Run
+from campaignkit.domain.delivery import FeedbackRecord, Run
 from campaignkit.domain.rules import RuleBook
 from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.errors import ConflictError, NotFound
-
-_EMPTY = RunLedger()
-"""What a run without entries reads (never written: writes go to the run's own)."""
 
 
 def _run_due(run: Run | None) -> tuple[pendulum.DateTime, str] | None:
@@ -83,81 +83,6 @@ class MemoryRuns:
         """The earliest due instant of any run."""
         first = self.tables.runs_by_due.first()
         return None if first is None else first[0]
-
-
-@attrs.define
-class MemoryLedger:
-    """The delivery ledger of an in-memory unit of work."""
-
-    tables: Tables
-    journal: Journal
-
-    def put(self, entries: Sequence[LedgerEntry]) -> None:
-        """Insert or replace entries by key."""
-        tables = self.tables
-        for entry in entries:
-            holder = tables.provider_ids.get(entry.provider_message_id or "")
-            if holder is not None and holder != entry.key:
-                raise ConflictError(
-                    f"ledger write refused: provider message id {entry.provider_message_id!r} "
-                    "is already held by another message; provider ids must be unique"
-                )
-            previous = tables.ledger.get(entry.key)
-            self._place(entry, previous)
-            self.journal.undo.append(functools.partial(self._place, previous, entry))
-
-    def _place(self, new: LedgerEntry | None, old: LedgerEntry | None) -> None:
-        """Replace ``old`` by ``new`` (same key; either may be None) in every index."""
-        tables = self.tables
-        if old is not None:
-            key = old.key
-            held = old.provider_message_id
-            if held is not None and tables.provider_ids.get(held) == key:
-                del tables.provider_ids[held]
-            if new is None:
-                del tables.ledger[key]
-        if new is not None:
-            key = new.key
-            tables.ledger[key] = new
-            if new.provider_message_id is not None:
-                tables.provider_ids[new.provider_message_id] = key
-        run_id, action_id, profile_id = key
-        run = tables.ledger_by_run.get(run_id)
-        if run is None:
-            run = tables.ledger_by_run[run_id] = RunLedger()
-        run.place((action_id, profile_id), new, old)
-
-    def _run(self, run_id: str) -> RunLedger:
-        return self.tables.ledger_by_run.get(run_id) or _EMPTY
-
-    def recorded(self, run_id: str, profile_ids: Sequence[str]) -> set[tuple[str, str]]:
-        """Pairs of ``run_id`` already in the ledger for these profiles."""
-        return self._run(run_id).recorded(profile_ids)
-
-    def open_entries(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
-        """PENDING, QUEUED or RETRY entries of a run."""
-        return self._run(run_id).first_open(limit)
-
-    def pending(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
-        """PENDING entries of a run."""
-        return self._run(run_id).first_pending(limit)
-
-    def due(self, run_id: str, until: pendulum.DateTime, limit: int) -> Sequence[LedgerEntry]:
-        """QUEUED or RETRY entries due by ``until``, earliest first."""
-        return self._run(run_id).due(until, limit)
-
-    def next_due_at(self, run_id: str) -> pendulum.DateTime | None:
-        """When the earliest QUEUED or RETRY entry is due."""
-        return self._run(run_id).next_due_at()
-
-    def by_provider_id(self, provider_message_id: str) -> LedgerEntry | None:
-        """The entry with this provider message id."""
-        key = self.tables.provider_ids.get(provider_message_id)
-        return None if key is None else self.tables.ledger[key]
-
-    def entries(self, run_id: str) -> Iterator[LedgerEntry]:
-        """Every entry of a run."""
-        return iter(sorted(self._run(run_id).entries.values(), key=lambda e: e.key))
 
 
 @attrs.define
@@ -289,7 +214,14 @@ class MemoryExecutions:
 
 @attrs.define
 class MemoryContacts:
-    """Marketing contacts of an in-memory unit of work (frequency caps)."""
+    """Marketing contacts of an in-memory unit of work (frequency caps).
+
+    Every marketing message sent is recorded, caps or not (a cap added later
+    counts what was sent before it), so ``record`` is on the fan-out's hot
+    path: it appends the batch to a per-channel log and files the keys, and
+    the per-profile index only ``counts`` needs is brought up to date from
+    the log when something reads or forgets (without caps, never).
+    """
 
     tables: Tables
     journal: Journal
@@ -300,62 +232,101 @@ class MemoryContacts:
         contacts: Sequence[tuple[str, pendulum.DateTime]],
         keys: Sequence[str] | None = None,
     ) -> None:
-        """Record ``(profile_id, sent_at)`` contacts, each under its key if given."""
-        by_profile = self.tables.contacts.setdefault(channel, {})
-        by_key = self.tables.contact_keys
-        grown: list[list[pendulum.DateTime]] = []
-        added: list[str] = []
-        keyed: Sequence[str | None] = [None] * len(contacts) if keys is None else keys
-        for (profile_id, at), key in zip(contacts, keyed, strict=True):
-            if key is not None:
-                by_key[key] = (channel, profile_id, at)
-                added.append(key)
-            times = by_profile.get(profile_id)
-            if times is None:
-                times = by_profile[profile_id] = []
-            times.append(at)
-            grown.append(times)
+        """Record ``(profile_id, sent_at)`` contacts, each under its key if given.
 
-        def undo() -> None:
-            for times in reversed(grown):
-                times.pop()
-            for key in added:
-                del by_key[key]
-
-        self.journal.undo.append(undo)
+        Raises:
+            ValueError: ``keys`` is given and not as long as ``contacts``.
+        """
+        batch = tuple(contacts)
+        if keys is not None and len(keys) != len(batch):
+            raise ValueError(f"keys must be as many as contacts ({len(batch)}), not {len(keys)}")
+        if not batch:
+            return
+        keyed = tuple(keys) if keys is not None else ()
+        if keyed:
+            by_key = self.tables.contact_keys.setdefault(channel, {})
+            # the caller's (profile_id, at) tuples are kept as they are
+            by_key.update(zip(keyed, batch, strict=True))
+        self.tables.contact_log.setdefault(channel, []).append(batch)
+        self.journal.undo.append(functools.partial(_unrecord, self.tables, channel, batch, keyed))
 
     def forget(self, channel: ChannelType, contacts: Sequence[tuple[str, str]]) -> None:
         """Remove the ``(profile_id, key)`` contacts recorded on ``channel``."""
-        by_key = self.tables.contact_keys
+        by_key = self.tables.contact_keys.get(channel)
+        if not by_key:
+            return
+        forgotten: list[tuple[str, tuple[str, pendulum.DateTime]]] = []
         for profile_id, key in contacts:
             found = by_key.get(key)
-            if found is None or found[:2] != (channel, profile_id):
+            if found is None or found[0] != profile_id:
                 continue
             del by_key[key]
-            times = self.tables.contacts[channel][profile_id]
-            times.remove(found[2])
-            self.journal.undo.append(functools.partial(self._restore, key, found, times))
-
-    def _restore(
-        self,
-        key: str,
-        found: tuple[ChannelType, str, pendulum.DateTime],
-        times: list[pendulum.DateTime],
-    ) -> None:
-        times.append(found[2])
-        self.tables.contact_keys[key] = found
+            forgotten.append((key, found))
+        if not forgotten:
+            return
+        by_profile = _indexed(self.tables, channel)
+        for _, (profile_id, at) in forgotten:
+            by_profile[profile_id].remove(at)
+        self.journal.undo.append(functools.partial(_unforget, self.tables, channel, forgotten))
 
     def counts(
         self, channel: ChannelType, profile_ids: Sequence[str], since: pendulum.DateTime
     ) -> Mapping[str, int]:
         """Contacts per profile on ``channel`` at or after ``since``."""
-        by_profile = self.tables.contacts.get(channel, {})
+        by_profile = _indexed(self.tables, channel)
         found = {}
         for profile_id in profile_ids:
             count = sum(1 for at in by_profile.get(profile_id, ()) if at >= since)
             if count:
                 found[profile_id] = count
         return found
+
+
+def _indexed(tables: Tables, channel: ChannelType) -> dict[str, list[pendulum.DateTime]]:
+    """The per-profile contacts of ``channel``, with the log filed in first."""
+    by_profile = tables.contacts.setdefault(channel, {})
+    log = tables.contact_log.get(channel)
+    if log:
+        for batch in log:
+            for profile_id, at in batch:
+                times = by_profile.get(profile_id)
+                if times is None:
+                    by_profile[profile_id] = [at]
+                else:
+                    times.append(at)
+        log.clear()
+    return by_profile
+
+
+def _unrecord(
+    tables: Tables,
+    channel: ChannelType,
+    batch: tuple[tuple[str, pendulum.DateTime], ...],
+    keys: tuple[str, ...],
+) -> None:
+    log = tables.contact_log[channel]
+    if log and log[-1] is batch:  # not filed yet (undo is newest first)
+        log.pop()
+    else:
+        by_profile = _indexed(tables, channel)
+        for profile_id, at in batch:
+            times = by_profile[profile_id]
+            times.remove(at)  # an equal instant: which one does not matter
+            if not times:
+                del by_profile[profile_id]
+    if keys:
+        by_key = tables.contact_keys[channel]
+        for key in keys:
+            by_key.pop(key, None)
+
+
+def _unforget(
+    tables: Tables, channel: ChannelType, forgotten: list[tuple[str, tuple[str, pendulum.DateTime]]]
+) -> None:
+    by_key, by_profile = tables.contact_keys[channel], _indexed(tables, channel)
+    for key, found in reversed(forgotten):
+        by_key[key] = found
+        by_profile.setdefault(found[0], []).append(found[1])
 
 
 @attrs.define

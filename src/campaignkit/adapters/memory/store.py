@@ -13,12 +13,12 @@ from campaignkit.adapters.memory.delivery import (
     MemoryContacts,
     MemoryExecutions,
     MemoryFeedback,
-    MemoryLedger,
     MemoryRules,
     MemoryRuns,
     MemoryStaticAudiences,
     MemorySuppressions,
 )
+from campaignkit.adapters.memory.ledger import MemoryLedger
 from campaignkit.adapters.memory.records import (
     MemoryAccess,
     MemoryApprovalPolicies,
@@ -89,6 +89,8 @@ class InMemoryStore:
             except BaseException:
                 journal.rollback()
                 raise
+            else:
+                journal.commit()
             finally:
                 self._local.uow = None
 

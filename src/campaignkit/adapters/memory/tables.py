@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import bisect
-import heapq
-import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 import pendulum
 
+from campaignkit.adapters.memory.runledger import Pair, RunLedger
 from campaignkit.domain.access import AccessAuditEntry, Principal
 from campaignkit.domain.approval import ApprovalPolicy
 from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.channels import ChannelType
-from campaignkit.domain.delivery import FeedbackRecord, LedgerEntry, LedgerState, Run
+from campaignkit.domain.delivery import FeedbackRecord, Run
 from campaignkit.domain.rules import RuleBook
 from campaignkit.domain.surface import ChannelSurface
 from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.permissions import ProductProfile
 
+__all__ = ["Journal", "Key", "Pair", "RunLedger", "SortedKeys", "Tables", "move"]
+
 Key = tuple[pendulum.DateTime, str]
-Pair = tuple[str, str]
-"""``(action_id, profile_id)``: an entry's key within its run."""
 
 
 class SortedKeys:
@@ -55,127 +54,6 @@ class SortedKeys:
         return self._keys[0] if self._keys else None
 
 
-_WAITING = (LedgerState.QUEUED, LedgerState.RETRY)
-
-
-class RunLedger:
-    """The ledger entries of one run, indexed so that no query scans the run.
-
-    Besides every entry by ``(action_id, profile_id)``, it keeps the PENDING
-    entries, the waiting (QUEUED or RETRY) entries, a heap of the waiting
-    entries' ``(next_attempt_at, action_id, profile_id)`` and how many entries
-    each action has. The heap is lazy: an item whose entry has since left the
-    waiting states or moved to another instant is dropped when it reaches the
-    top, and the heap is rebuilt when stale items outnumber live ones. The
-    invariant every :meth:`place` keeps (undo included): each waiting entry
-    with a ``next_attempt_at`` has at least one heap item at that instant.
-    A run's batch therefore costs the same whether the run holds a thousand
-    entries or a million.
-    """
-
-    def __init__(self) -> None:
-        self.entries: dict[Pair, LedgerEntry] = {}
-        self.pending: dict[Pair, LedgerEntry] = {}
-        self.waiting: dict[Pair, LedgerEntry] = {}
-        self.actions: dict[str, int] = {}
-        self._heap: list[tuple[pendulum.DateTime, str, str]] = []
-
-    def place(self, pair: Pair, new: LedgerEntry | None, old: LedgerEntry | None) -> None:
-        """Replace ``old`` by ``new`` under ``pair`` (either may be None) in every index."""
-        if old is not None:
-            if old.state is LedgerState.PENDING:
-                del self.pending[pair]
-            elif old.state in _WAITING:
-                del self.waiting[pair]
-        if new is None:  # an insert undone
-            del self.entries[pair]
-            self._count(pair[0], -1)
-            return
-        if old is None:
-            self._count(pair[0], 1)
-        self.entries[pair] = new
-        if new.state is LedgerState.PENDING:
-            self.pending[pair] = new
-        elif new.state in _WAITING:
-            self.waiting[pair] = new
-            at = new.next_attempt_at
-            already = old is not None and old.state in _WAITING and old.next_attempt_at == at
-            if at is not None and not already:
-                self._push(at, pair)
-
-    def _count(self, action_id: str, step: int) -> None:
-        left = self.actions.get(action_id, 0) + step
-        if left:
-            self.actions[action_id] = left
-        else:
-            del self.actions[action_id]
-
-    def _push(self, at: pendulum.DateTime, pair: Pair) -> None:
-        heap = self._heap
-        if len(heap) > 2 * len(self.waiting) + 1024:  # mostly stale: rebuild
-            heap[:] = [
-                (e.next_attempt_at, *key)
-                for key, e in self.waiting.items()
-                if e.next_attempt_at is not None and key != pair
-            ]
-            heapq.heapify(heap)
-        heapq.heappush(heap, (at, *pair))
-
-    def _live(self, item: tuple[pendulum.DateTime, str, str]) -> LedgerEntry | None:
-        entry = self.waiting.get(item[1:])
-        return entry if entry is not None and entry.next_attempt_at == item[0] else None
-
-    def recorded(self, profile_ids: Sequence[str]) -> set[Pair]:
-        """The pairs held for these profiles (cost: profiles x actions of the run)."""
-        entries = self.entries
-        return {
-            (action_id, profile_id)
-            for profile_id in set(profile_ids)
-            for action_id in self.actions
-            if (action_id, profile_id) in entries
-        }
-
-    def first_pending(self, limit: int) -> list[LedgerEntry]:
-        """Up to ``limit`` PENDING entries in pair order."""
-        return [self.pending[pair] for pair in heapq.nsmallest(limit, self.pending)]
-
-    def first_open(self, limit: int) -> list[LedgerEntry]:
-        """Up to ``limit`` PENDING, QUEUED or RETRY entries in pair order."""
-        pairs = heapq.nsmallest(limit, itertools.chain(self.pending, self.waiting))
-        return [self.pending.get(pair) or self.waiting[pair] for pair in pairs]
-
-    def due(self, until: pendulum.DateTime, limit: int) -> list[LedgerEntry]:
-        """Up to ``limit`` waiting entries due by ``until``, by (instant, pair).
-
-        Stale and duplicate heap items met on the way are dropped for good;
-        the live ones taken are pushed back, so the heap is unchanged for them.
-        """
-        heap = self._heap
-        found: list[LedgerEntry] = []
-        taken: list[tuple[pendulum.DateTime, str, str]] = []
-        seen: set[Pair] = set()
-        while heap and len(found) < limit and heap[0][0] <= until:
-            item = heapq.heappop(heap)
-            entry = self._live(item)
-            if entry is None or item[1:] in seen:
-                continue
-            seen.add(item[1:])
-            found.append(entry)
-            taken.append(item)
-        for item in taken:
-            heapq.heappush(heap, item)
-        return found
-
-    def next_due_at(self) -> pendulum.DateTime | None:
-        """The earliest ``next_attempt_at`` of a waiting entry (drops stale items on top)."""
-        heap = self._heap
-        while heap:
-            if self._live(heap[0]) is not None:
-                return heap[0][0]
-            heapq.heappop(heap)
-        return None
-
-
 class Tables:
     """Committed state and its indexes."""
 
@@ -190,9 +68,10 @@ class Tables:
         self.policies: dict[str, ApprovalPolicy] = {}
         self.runs: dict[str, Run] = {}
         self.runs_by_due = SortedKeys()
-        self.ledger: dict[tuple[str, str, str], LedgerEntry] = {}
         self.ledger_by_run: dict[str, RunLedger] = {}
+        """The delivery ledger, run by run (see :class:`RunLedger`)."""
         self.provider_ids: dict[str, tuple[str, str, str]] = {}
+        """Provider message id -> ``(run_id, action_id, profile_id)`` of the entry holding it."""
         self.feedback: list[FeedbackRecord] = []
         self.suppressions: set[tuple[ChannelType, str]] = set()
         self.static_audiences: dict[str, tuple[str, ...]] = {}
@@ -201,9 +80,11 @@ class Tables:
         """(campaign id, request id) -> execution id: a trigger's idempotency look-up
         costs the same whatever the history (it was a scan of every execution)."""
         self.contacts: dict[ChannelType, dict[str, list[pendulum.DateTime]]] = {}
-        """Send instants per channel and profile (frequency caps)."""
-        self.contact_keys: dict[str, tuple[ChannelType, str, pendulum.DateTime]] = {}
-        """Keyed contacts: message key -> (channel, profile id, instant)."""
+        """Send instants per channel and profile (frequency caps), as of the last filing."""
+        self.contact_log: dict[ChannelType, list[tuple[tuple[str, pendulum.DateTime], ...]]] = {}
+        """Contacts recorded since, batch by batch, not yet filed in ``contacts``."""
+        self.contact_keys: dict[ChannelType, dict[str, tuple[str, pendulum.DateTime]]] = {}
+        """Keyed contacts per channel: message key -> (profile id, instant)."""
         self.rules = RuleBook()
 
     def put_campaign(self, campaign: Campaign | None, previous: Campaign | None) -> None:
@@ -248,3 +129,13 @@ class Journal:
         """Undo every write of the unit, newest first."""
         while self.undo:
             self.undo.pop()()
+
+    def commit(self) -> None:
+        """Forget the undo steps of a unit that succeeded.
+
+        Dropped at once rather than with the unit: a step may refer back to
+        its repository (and so to this journal), and such cycles would
+        otherwise wait for the garbage collector, which then walks every
+        object a large ledger holds.
+        """
+        self.undo.clear()

@@ -1,0 +1,308 @@
+"""The delivery ledger of an in-memory unit of work.
+
+Writes are the fan-out's hot path, so each call walks its batch once, with
+the common cases inlined (a new PENDING entry; a PENDING entry settled SENT or
+FAILED) and everything else through :meth:`RunLedger.place`. A call adds one
+undo step to the journal, holding the values it replaced, whatever its size;
+when a provider message id is refused, the call's own writes are undone
+before the ``ConflictError``, so nothing of it is written.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+
+import attrs
+import pendulum
+
+from campaignkit.adapters.memory.runledger import (
+    Pair,
+    RunLedger,
+    Stored,
+    provider_id_of,
+)
+from campaignkit.adapters.memory.tables import Journal, Tables
+from campaignkit.domain.delivery import (
+    LedgerEntry,
+    LedgerState,
+    OutcomeRow,
+    PendingRow,
+    settled_entry,
+)
+from campaignkit.errors import ConflictError, NotFound
+
+_EMPTY = RunLedger()
+"""What a run without entries reads (never written: writes go to the run's own)."""
+
+_PENDING = LedgerState.PENDING
+_SENT = LedgerState.SENT
+_FAILED = LedgerState.FAILED
+_EXCLUDED = LedgerState.EXCLUDED
+
+
+def _taken(provider_id: str) -> ConflictError:
+    return ConflictError(
+        f"ledger write refused: provider message id {provider_id!r} "
+        "is already held by another message; provider ids must be unique"
+    )
+
+
+def _replace(
+    tables: Tables, run: RunLedger, pair: Pair, new: Stored | None, old: Stored | None
+) -> None:
+    """Replace ``old`` by ``new`` under ``pair`` in the run and the provider id index."""
+    key = (run.run_id, *pair)
+    provider_ids = tables.provider_ids
+    held = provider_id_of(old)
+    if held is not None and provider_ids.get(held) == key:
+        del provider_ids[held]
+    claimed = provider_id_of(new)
+    if claimed is not None:
+        provider_ids[claimed] = key
+    run.place(pair, new, old)
+
+
+def _undo_entries(tables: Tables, batch: Sequence[LedgerEntry], olds: list[Stored | None]) -> None:
+    """Undo the first ``len(olds)`` writes of a ``put`` (newest first)."""
+    runs = tables.ledger_by_run
+    for i in range(len(olds) - 1, -1, -1):
+        entry = batch[i]
+        run = runs[entry.run_id]
+        pair = (entry.action_id, entry.profile_id)
+        _replace(tables, run, pair, olds[i], run.stored(pair))
+
+
+def _undo_rows(tables: Tables, batch: Sequence[PendingRow], olds: list[Stored | None]) -> None:
+    """Undo the first ``len(olds)`` writes of an ``add_pending`` (newest first)."""
+    runs = tables.ledger_by_run
+    for i in range(len(olds) - 1, -1, -1):
+        message = batch[i][0]
+        run = runs[message.run_id]
+        pair = (message.action_id, message.profile_id)
+        _replace(tables, run, pair, olds[i], run.stored(pair))
+
+
+def _undo_outcomes(
+    tables: Tables, run: RunLedger, batch: Sequence[OutcomeRow], olds: list[Stored]
+) -> None:
+    """Undo the first ``len(olds)`` writes of a ``settle`` (newest first)."""
+    for i in range(len(olds) - 1, -1, -1):
+        row = batch[i]
+        pair = (row[0], row[1])
+        _replace(tables, run, pair, olds[i], run.stored(pair))
+
+
+@attrs.define
+class MemoryLedger:
+    """The delivery ledger of an in-memory unit of work."""
+
+    tables: Tables
+    journal: Journal
+
+    def _writable(self, run_id: str) -> RunLedger:
+        runs = self.tables.ledger_by_run
+        run = runs.get(run_id)
+        if run is None:
+            run = runs[run_id] = RunLedger(run_id)
+        return run
+
+    def put(self, entries: Sequence[LedgerEntry]) -> None:
+        """Insert or replace entries by key, in order (of one key, the last wins).
+
+        Raises:
+            ConflictError: an entry names a provider message id another entry
+                holds; nothing of this call is written.
+        """
+        batch = tuple(entries)
+        if not batch:
+            return
+        tables = self.tables
+        provider_ids = tables.provider_ids
+        olds: list[Stored | None] = []
+        remember = olds.append
+        run = _EMPTY
+        run_id: str | None = None
+        action_id: str | None = None
+        full, pending = run.entries, run.pending
+        held: set[str] = set()
+        # one undo step, in the journal before any write: it undoes as many
+        # writes as ``olds`` holds, so a call cut short midway undoes cleanly
+        self.journal.undo.append(functools.partial(_undo_entries, tables, batch, olds))
+        for entry in batch:
+            if entry.run_id != run_id:
+                run_id = entry.run_id
+                run = self._writable(run_id)
+                full, pending = run.entries, run.pending
+                action_id = None
+            if entry.action_id != action_id:
+                action_id = entry.action_id
+                held = run.members.setdefault(action_id, set())
+            profile_id = entry.profile_id
+            pair = (action_id, profile_id)
+            old = run.stored(pair) if profile_id in held else None  # ``held``: both forms
+            provider_id = entry.provider_message_id
+            if provider_id is not None:
+                key = (run_id, action_id, profile_id)
+                if provider_ids.setdefault(provider_id, key) != key:  # checks and claims
+                    _undo_entries(tables, batch, olds)
+                    olds.clear()
+                    raise _taken(provider_id)
+            state = entry.state
+            if old is None and state is _PENDING and provider_id is None:  # a new intent
+                full[pair] = entry
+                pending[pair] = entry
+                held.add(profile_id)
+            elif (
+                type(old) is LedgerEntry
+                and old.state is _PENDING
+                and old.provider_message_id is None
+                and (state is _SENT or state is _FAILED or state is _EXCLUDED)
+            ):  # an outcome
+                full[pair] = entry
+                del pending[pair]  # its provider id, if any, is claimed above
+            else:
+                _replace(tables, run, pair, entry, old)
+            remember(old)
+
+    def add_pending(self, rows: Sequence[PendingRow]) -> None:
+        """Insert new PENDING entries, each ``(message, due_at, timezone)`` (the hot path).
+
+        Each row stands for ``domain.delivery.pending_entry(row)`` and is kept in
+        that compact form until read. A key already in the ledger is replaced,
+        as :meth:`put` would.
+        """
+        batch = tuple(rows)
+        if not batch:
+            return
+        tables = self.tables
+        olds: list[Stored | None] = []
+        remember = olds.append
+        run = _EMPTY
+        run_id: str | None = None
+        action_id: str | None = None
+        compact, pending = run.compact, run.pending
+        held: set[str] = set()
+        self.journal.undo.append(functools.partial(_undo_rows, tables, batch, olds))
+        for row in batch:
+            message = row[0]
+            if message.run_id != run_id:
+                run_id = message.run_id
+                run = self._writable(run_id)
+                compact, pending = run.compact, run.pending
+                action_id = None
+            if message.action_id != action_id:
+                action_id = message.action_id
+                held = run.members.setdefault(action_id, set())
+            profile_id = message.profile_id
+            pair = (action_id, profile_id)
+            if profile_id not in held:  # a new key (``held`` covers both forms)
+                compact[pair] = row
+                pending[pair] = row
+                held.add(profile_id)
+                remember(None)
+                continue
+            old = run.stored(pair)
+            _replace(tables, run, pair, row, old)
+            remember(old)
+
+    def settle(self, run_id: str, rows: Sequence[OutcomeRow]) -> None:
+        """Record channel answers for PENDING entries of ``run_id`` (the hot path).
+
+        Each row ``(action_id, profile_id, state, attempts, provider_message_id,
+        error, next_attempt_at)`` turns the entry into
+        ``domain.delivery.settled_entry(entry, row)``.
+
+        Raises:
+            ConflictError: a row names a provider message id another entry
+                holds; nothing of this call is written.
+            NotFound: a row names an entry the run does not have; nothing of
+                this call is written.
+        """
+        batch = tuple(rows)
+        if not batch:
+            return
+        tables = self.tables
+        provider_ids = tables.provider_ids
+        run = tables.ledger_by_run.get(run_id) or _EMPTY
+        full, compact, pending = run.entries, run.compact, run.pending
+        olds: list[Stored] = []
+        remember = olds.append
+        self.journal.undo.append(functools.partial(_undo_outcomes, tables, run, batch, olds))
+        for row in batch:
+            action_id, profile_id, state, attempts, provider_id, error, next_at = row
+            pair = (action_id, profile_id)
+            old: Stored | None = compact.get(pair)
+            if old is None:
+                old = full.get(pair)
+                if old is None:
+                    _undo_outcomes(tables, run, batch, olds)
+                    olds.clear()
+                    raise NotFound("ledger entry", f"{run_id}/{action_id}/{profile_id}")
+            if (
+                type(old) is tuple
+                and len(old) == 3
+                and (state is _SENT or state is _FAILED)
+                and next_at is None
+            ):  # a fresh intent settled SENT or FAILED: it stays compact
+                if provider_id is not None:
+                    key = (run_id, action_id, profile_id)
+                    if provider_ids.setdefault(provider_id, key) != key:  # checks and claims
+                        _undo_outcomes(tables, run, batch, olds)
+                        olds.clear()
+                        raise _taken(provider_id)
+                message, due_at, timezone = old  # see runledger.Settled
+                compact[pair] = (
+                    message.campaign_id,
+                    message.channel,
+                    message.address,
+                    due_at,
+                    timezone,
+                    state,
+                    attempts,
+                    provider_id,
+                    error,
+                )
+                del pending[pair]
+            else:
+                new = settled_entry(run.full(pair, old), row)  # before any claim: it may raise
+                if provider_id is not None:
+                    key = (run_id, action_id, profile_id)
+                    if provider_ids.setdefault(provider_id, key) != key:
+                        _undo_outcomes(tables, run, batch, olds)
+                        olds.clear()
+                        raise _taken(provider_id)
+                _replace(tables, run, pair, new, old)
+            remember(old)
+
+    def _run(self, run_id: str) -> RunLedger:
+        return self.tables.ledger_by_run.get(run_id) or _EMPTY
+
+    def recorded(self, run_id: str, profile_ids: Sequence[str]) -> set[tuple[str, str]]:
+        """Pairs of ``run_id`` already in the ledger for these profiles."""
+        return self._run(run_id).recorded(profile_ids)
+
+    def open_entries(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
+        """PENDING, QUEUED or RETRY entries of a run."""
+        return self._run(run_id).first_open(limit)
+
+    def pending(self, run_id: str, limit: int) -> Sequence[LedgerEntry]:
+        """PENDING entries of a run."""
+        return self._run(run_id).first_pending(limit)
+
+    def due(self, run_id: str, until: pendulum.DateTime, limit: int) -> Sequence[LedgerEntry]:
+        """QUEUED or RETRY entries due by ``until``, earliest first."""
+        return self._run(run_id).due(until, limit)
+
+    def next_due_at(self, run_id: str) -> pendulum.DateTime | None:
+        """When the earliest QUEUED or RETRY entry is due."""
+        return self._run(run_id).next_due_at()
+
+    def by_provider_id(self, provider_message_id: str) -> LedgerEntry | None:
+        """The entry with this provider message id."""
+        key = self.tables.provider_ids.get(provider_message_id)
+        return None if key is None else self._run(key[0]).entry((key[1], key[2]))
+
+    def entries(self, run_id: str) -> Iterator[LedgerEntry]:
+        """Every entry of a run."""
+        return iter(sorted(self._run(run_id).all(), key=lambda e: e.key))
