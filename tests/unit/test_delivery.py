@@ -1637,8 +1637,7 @@ def test_a_worker_that_fails_after_losing_its_run_leaves_it_to_the_new_owner(
             uow.runs.save(attrs.evolve(run, lease_owner="worker-elsewhere"))
         raise RuntimeError("the process is in a bad way")
 
-    # the run's last step (its first ones skip what a fresh run cannot need)
-    monkeypatch.setattr(Runner, "_settle", taken_over_then_broken)
+    monkeypatch.setattr(Runner, "_batch", taken_over_then_broken)
     campaign = world.admin.create_campaign(
         name="Taken", audience="vip", namespace="email", actions=[email_action(world)]
     )

@@ -6,7 +6,7 @@ looked up through its channel (if it can) or re-sent with the same idempotency k
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pendulum
 
@@ -24,7 +24,7 @@ from campaignkit.domain.delivery import (
     idempotency_key,
 )
 from campaignkit.errors import DeliveryError
-from campaignkit.ports import Channel, LookupChannel, Store
+from campaignkit.ports import Channel, LookupChannel, Store, UnitOfWork
 
 _RESULTS = (Accepted, TransientFailure, PermanentFailure)
 
@@ -55,6 +55,7 @@ class Handover:
         now: pendulum.DateTime,
         *,
         retry: bool,
+        then: Callable[[UnitOfWork, Run], Run] | None = None,
     ) -> Run:
         """Hand PENDING entries to their channels, then record the outcomes.
 
@@ -68,6 +69,7 @@ class Handover:
                 path) the messages of entries recorded PENDING for the first time.
             now: The tick's instant.
             retry: True when the entries were RETRY (their attempts count on).
+            then: Called in the outcomes' transaction (see ``Recorder.outcomes``).
 
         Returns:
             The run as the outcomes left it.
@@ -83,7 +85,7 @@ class Handover:
             messages = [e if type(e) is not LedgerEntry else e.message for e in group]
             results = self._send(plan.channels[action_id], messages)  # type: ignore[arg-type]
             outcomes.extend(zip(group, results, strict=True))
-        failed, saved = self._recorder.outcomes(run_id, outcomes, now, retry=retry)
+        failed, saved = self._recorder.outcomes(run_id, outcomes, now, retry=retry, then=then)
         runlog.failures(run_id, plan.campaign.id, failed)
         return saved
 

@@ -8,7 +8,7 @@ still holds the lease (a worker that lost it writes nothing).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -156,13 +156,16 @@ class Recorder:
         now: pendulum.DateTime,
         *,
         retry: bool,
+        then: Callable[[UnitOfWork, Run], Run] | None = None,
     ) -> tuple[list[tuple[LedgerEntry | Message, str]], Run]:
         """Record what the channels answered: SENT, RETRY with a backoff, or FAILED.
 
         Each outcome pairs the PENDING entry (or, on the hot path, the message of a
         PENDING entry handed over for the first time) with the channel's answer.
         Writes one narrow update per entry (``ledger.settle``), the counts and the
-        lease renewal, in one transaction.
+        lease renewal, in one transaction; ``then`` (if given) is called in it with
+        the saved run and returns the run as it leaves the transaction (the runner
+        ends a run there when nothing is left to do).
 
         Returns:
             What was recorded FAILED, with the error (for the run log), and the run
@@ -244,6 +247,8 @@ class Recorder:
                     due_at=expires,
                 )
             )
+            if then is not None:
+                saved = then(uow, saved)
         return failed, saved
 
 

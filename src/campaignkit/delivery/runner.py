@@ -30,6 +30,7 @@ in :mod:`campaignkit.delivery.settings` (importable from here too).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
@@ -216,6 +217,8 @@ class Runner:
             halted = plan.campaign.status is not CampaignStatus.LIVE
             if not halted:
                 halted, current = self._stream(run, plan, now)
+                if current is not None and current.status.is_final:
+                    return current  # ended with its last batch's outcomes
                 if not halted and (current is None or _open(current)):
                     halted = self._retry(run_id, plan, now)
             if halted:
@@ -394,8 +397,21 @@ class Runner:
         if not live:
             return None
         if sending:
-            return self._handover.deliver(run_id, plan, sending, now, retry=False)
+            then = functools.partial(self._ended, now=now) if last else None
+            return self._handover.deliver(run_id, plan, sending, now, retry=False, then=then)
         return saved
+
+    def _ended(self, uow: UnitOfWork, run: Run, *, now: pendulum.DateTime) -> Run:
+        """End ``run`` in the last batch's outcome transaction when nothing is left to do.
+
+        Nothing is left when every entry has its outcome and the campaign is still
+        LIVE; a worker that is stopping leaves the ending to :meth:`_settle` later.
+        """
+        if not run.streamed or _open(run) or self.stop_requested():
+            return run
+        if uow.campaigns.status(run.campaign_id) is not CampaignStatus.LIVE:
+            return run
+        return self._finish(uow, run, RunStatus.SUCCEEDED, now)
 
     def _timing(self, run: Run, plan: Plan) -> Timing:
         audience = plan.version.audience
