@@ -121,7 +121,7 @@ def decide_batch(
         due = None
         if not simple:
             due = _due(run_id, timing, profile, todo=todo, made=made, plan=plan)
-        elif type(zone) is not str:
+        elif zone is not None and not isinstance(zone, str):
             _check_zone(run_id, timing, profile, todo=todo, made=made, plan=plan)
             zone = None
         for item in made:
