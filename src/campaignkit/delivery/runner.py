@@ -83,6 +83,12 @@ class Paused(Exception):
     """The worker is stopping (``Runner.stop_requested``): hand the run back between batches."""
 
 
+def _log_end(run: Run) -> None:
+    """Log the end of a run (and a WARNING on exclusions that look like mistakes)."""
+    warn_exclusions(run)
+    runlog.ended(run)
+
+
 def _open(run: Run) -> bool:
     """True while the run's counts show PENDING, QUEUED or RETRY entries."""
     return any(counts.pending for counts in run.counts.values())
@@ -326,6 +332,8 @@ class Runner:
                     self.progress(report)
                 except Exception:  # a progress bar's bug must not fail the run
                     logger.exception("campaignkit progress callback %r failed", self.progress)
+            if outcome.status.is_final:  # it ended with this batch's outcomes
+                _log_end(outcome)
             if self.stop_requested():
                 raise Paused(run.id)
             if last:
@@ -411,7 +419,7 @@ class Runner:
             return run
         if uow.campaigns.status(run.campaign_id) is not CampaignStatus.LIVE:
             return run
-        return self._finish(uow, run, RunStatus.SUCCEEDED, now)
+        return self._finish(uow, run, RunStatus.SUCCEEDED, now, log=False)
 
     def _timing(self, run: Run, plan: Plan) -> Timing:
         audience = plan.version.audience
@@ -516,10 +524,23 @@ class Runner:
         logger.warning("run %s failed: %s", run_id, error)
         return saved
 
-    def _finish(self, uow: UnitOfWork, run: Run, status: RunStatus, now: pendulum.DateTime) -> Run:
+    def _finish(
+        self,
+        uow: UnitOfWork,
+        run: Run,
+        status: RunStatus,
+        now: pendulum.DateTime,
+        *,
+        log: bool = True,
+    ) -> Run:
+        """Save ``run`` final and let its campaign complete.
+
+        ``log=False`` leaves the log lines to the caller (:func:`_log_end`), which
+        writes them once the run's last batch is logged.
+        """
         saved = uow.runs.save(final(run, status, now))
-        warn_exclusions(saved)
-        runlog.ended(saved)
+        if log:
+            _log_end(saved)
         if run.kind in (RunKind.SCHEDULED, RunKind.OCCURRENCE):  # runs a completion waits for
             campaign = uow.campaigns.find(run.campaign_id)
             if campaign is not None and campaign.open_runs > 0:
