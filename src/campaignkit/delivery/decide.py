@@ -117,13 +117,13 @@ def decide_batch(
         made = _made(run_id, plan, work, todo, profile)
         if made is None:  # every action was a duplicate
             continue
-        zone = profile.timezone
+        given: object = profile.timezone  # host data: not always what the type says
+        zone = given if isinstance(given, str) else None
         due = None
         if not simple:
             due = _due(run_id, timing, profile, todo=todo, made=made, plan=plan)
-        elif zone is not None and not isinstance(zone, str):
+        elif given is not None and zone is None:
             _check_zone(run_id, timing, profile, todo=todo, made=made, plan=plan)
-            zone = None
         for item in made:
             if type(item) is LedgerEntry:
                 tally.entry(item)

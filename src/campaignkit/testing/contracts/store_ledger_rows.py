@@ -84,17 +84,22 @@ class LedgerRowsContract:
         with store.unit_of_work() as uow:
             uow.ledger.settle("run_1", outcomes)
         expected = _by_key(
-            [settled_entry(pending_entry(row), out) for row, out in zip(rows, outcomes)]
+            [
+                settled_entry(pending_entry(row), out)
+                for row, out in zip(rows, outcomes, strict=True)
+            ]
         )
         with store.unit_of_work() as uow:
             assert _entries(uow) == expected
-            assert expected[0].message is None and expected[1].message is not None
+            assert expected[0].message is None
+            assert expected[1].message is not None
             assert list(uow.ledger.pending("run_1", 10)) == []
             assert list(uow.ledger.due("run_1", later, 10)) == [expected[1]]
             assert list(uow.ledger.due("run_1", later - pendulum.duration(seconds=1), 10)) == []
             assert uow.ledger.next_due_at("run_1") == later
             found = uow.ledger.by_provider_id("pm-1")
-            assert found is not None and found.key == ("run_1", "act_email", "p1")
+            assert found is not None
+            assert found.key == ("run_1", "act_email", "p1")
 
     def test_a_retry_settles_again_and_keeps_its_message(self, store: Store) -> None:
         """A RETRY entry recorded PENDING again (``put``) settles like a fresh one."""
@@ -124,7 +129,8 @@ class LedgerRowsContract:
         with store.unit_of_work() as uow:
             (entry,) = _entries(uow)
             assert entry == settled_entry(again, _sent("p1", "pm-2", attempts=2))
-            assert entry.attempts == 2 and entry.message is None
+            assert entry.attempts == 2
+            assert entry.message is None
 
     def test_settle_refuses_a_taken_provider_id_and_writes_nothing(self, store: Store) -> None:
         """A provider id another entry holds is a ConflictError; the whole call is undone."""
