@@ -1311,3 +1311,24 @@ def test_an_api_triggered_campaign_with_a_pending_schedule_completes_at_its_end(
 
     assert len(env.sent()) == 2
     assert env.admin.get(campaign.id).status is S.COMPLETED
+
+
+def test_a_trigger_whose_new_profile_cannot_be_saved_is_not_accepted(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call and the profiles it creates are written together or not at all."""
+    campaign = env.campaign(create_profiles=True, subject="Hello")
+
+    def refuse(profile: ck.Profile) -> None:
+        raise ck.StorageError("the profile store is full")
+
+    monkeypatch.setattr(env.kit.profiles, "upsert", refuse)
+    with pytest.raises(ck.StorageError, match="is full"):
+        env.admin.trigger(campaign.id, [ck.Recipient("new@example.com", "email")], request_id="r")
+    env.assert_nothing_happened(campaign.id, "r", profile_ids=["new@example.com"])
+
+    monkeypatch.undo()  # the same request id is free: nothing of the first call was kept
+    env.admin.trigger(campaign.id, [ck.Recipient("new@example.com", "email")], request_id="r")
+    env.kit.tick()
+    assert [m.address for m in env.sent()] == ["new@example.com"]
+    assert env.kit.profiles.get("new@example.com") is not None

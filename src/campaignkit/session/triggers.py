@@ -193,7 +193,11 @@ class TriggerVerbs(SessionBase):
             require_valid(problems, f"trigger of campaign {campaign.id!r}")
             return _new_run(campaign, run_id, RunKind.TRIGGER, now, recipients=run_recipients)
 
-        execution = self._execute(
+        def save_created() -> None:
+            for profile in created:
+                kit.profiles.upsert(profile)
+
+        return self._execute(
             campaign_id,
             request_id,
             ExecutionKind.UNITARY,
@@ -201,10 +205,8 @@ class TriggerVerbs(SessionBase):
             prepare,
             now,
             build_run,
+            then=save_created,
         )
-        for profile in created:
-            kit.profiles.upsert(profile)
-        return execution
 
     def execute_audience(
         self,
@@ -336,11 +338,15 @@ class TriggerVerbs(SessionBase):
         prepare: Callable[[], tuple[object, pendulum.DateTime | None]],
         now: pendulum.DateTime,
         build_run: Callable[[Campaign, str], Run],
+        then: Callable[[], None] | None = None,
     ) -> Execution:
         """Accept one call: policy, request id, idempotency, campaign state, run.
 
         ``prepare`` checks the call's own arguments (after the policy) and
         returns the payload to fingerprint and the execution's ``execute_at``.
+        ``then`` runs in the same unit of work once the execution is added (the
+        profiles a trigger creates: a SQLite profile store joins the transaction,
+        so the call and its new profiles are written together or not at all).
         """
         kit = self._kit
         events: list[DomainEvent] = []
@@ -379,6 +385,8 @@ class TriggerVerbs(SessionBase):
                     execute_at=execute_at,
                 )
             )
+            if then is not None:
+                then()
             view = execution_view(record, run)
         kit.publish(events)
         return view
