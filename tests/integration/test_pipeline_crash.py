@@ -161,9 +161,17 @@ def test_two_kits_on_one_file_ticking_the_same_due_runs_send_nobody_twice(
     handed: collections.Counter[tuple[str, str]] = collections.Counter()
     lock = threading.Lock()
 
+    overlap = threading.Barrier(2, timeout=10)
+    met: set[str] = set()
+
     def record(message: ck.Message) -> ck.SendResult:
+        name = threading.current_thread().name
         with lock:
-            handed[(threading.current_thread().name, message.idempotency_key)] += 1
+            handed[(name, message.idempotency_key)] += 1
+            first = name not in met
+            met.add(name)
+        if first:  # both workers are inside a channel call at once
+            overlap.wait()
         return ck.Accepted(f"id-{message.idempotency_key}")
 
     settings = ck.DeliverySettings(batch_size=40)
@@ -232,6 +240,7 @@ def test_two_kits_on_one_file_ticking_the_same_due_runs_send_nobody_twice(
         twice = sorted(k for k, n in per_key.items() if n > 1)
         assert not twice, f"{len(twice)} handed over twice: {twice[:3]}"
         assert len(per_key) == 4 * 400
+        assert {name for (name, _) in handed} == {"a", "b"}  # both workers delivered
         for campaign_id in campaigns:
             report = admin.report(campaign_id)
             assert report.sent == 400, report
