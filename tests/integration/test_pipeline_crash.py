@@ -248,3 +248,57 @@ def test_two_kits_on_one_file_ticking_the_same_due_runs_send_nobody_twice(
     finally:
         for each in kits:
             each.close()
+
+
+def test_a_campaign_stopped_through_another_kit_during_the_last_batch_ends_stopped(
+    tmp_path: Path,
+) -> None:
+    """The SQLite document caches never serve a campaign another connection changed."""
+    path = tmp_path / "shared.db"
+    clock = ManualClock(T0)
+    ids = SequentialIds()
+    other: list[ck.CampaignKit] = []
+
+    def stop_elsewhere(message: ck.Message) -> ck.SendResult:
+        if message.profile_id == "p0099":  # in the last batch
+            other[0].as_user("ada").stop(message.campaign_id)
+        return ck.Accepted(f"id-{message.idempotency_key}")
+
+    kit = ck.CampaignKit.sqlite(
+        path,
+        clock=clock,
+        ids=ids,
+        channels={EMAIL: CallbackChannel(stop_elsewhere)},
+        delivery=ck.DeliverySettings(batch_size=40),
+    )
+    other.append(ck.CampaignKit.sqlite(path, clock=clock, ids=ids))
+    try:
+        kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
+        admin = kit.as_user("ada")
+        surface = admin.create_surface(
+            name="News", channel=EMAIL, settings=ck.EmailSettings(sender="n@example.com")
+        )
+        people = [
+            ck.Profile(
+                f"p{i:04d}", identities={"email": f"p{i}@example.com"}, consents={EMAIL: True}
+            )
+            for i in range(100)
+        ]
+        assert isinstance(kit.profiles, ck.SQLiteProfileStore)
+        kit.profiles.upsert_many(people)
+        kit.audiences.define("all", [p.id for p in people])
+        campaign = admin.create_campaign(
+            name="News",
+            audience="all",
+            namespace="email",
+            actions=[ck.Action(surface.id, ck.EmailContent(subject="Hi", html="<p>x</p>"))],
+        )
+        admin.activate(campaign.id)
+        kit.tick()
+        report = admin.report(campaign.id)
+        assert [r.status for r in report.runs] == [ck.RunStatus.STOPPED], report
+        assert admin.get(campaign.id).status is ck.CampaignStatus.STOPPED
+        assert report.sent == 100  # the last batch had been handed over
+    finally:
+        kit.close()
+        other[0].close()
