@@ -919,3 +919,62 @@ def test_a_lookup_that_raises_after_an_interrupt_does_not_fail_the_run(
     env.kit.tick()
     assert env.run_of(campaign.id).status is ck.RunStatus.SUCCEEDED
     assert env.admin.report(campaign.id).sent == 5
+
+
+# ---------------------------------------------------------------- API triggers (one batch)
+
+
+def _triggered(env: Env) -> ck.Campaign:
+    for profile in crowd(3):
+        env.kit.profiles.upsert(profile)
+    campaign = env.admin.create_campaign(
+        name="Receipt",
+        type=ck.CampaignType.API_TRIGGERED,
+        namespace="email",
+        actions=[ck.Action(env.surface.id, ck.EmailContent(subject="Hi", html="<p>x</p>"))],
+    )
+    env.admin.activate(campaign.id)
+    env.kit.tick()
+    return campaign
+
+
+def test_a_trigger_whose_only_batch_has_a_retry_left_is_not_ended_early(
+    make_env: Callable[..., Env],
+) -> None:
+    busy = {"p001": 1}
+
+    def once_busy(message: ck.Message) -> ck.SendResult:
+        if busy.get(message.profile_id):
+            busy[message.profile_id] -= 1
+            return ck.TransientFailure("busy")
+        return accept(message)
+
+    env = make_env(channel=CallbackChannel(once_busy))
+    campaign = _triggered(env)
+    recipients = [ck.Recipient(f"p{i:03d}@example.com", "email") for i in range(3)]
+    env.admin.trigger(campaign.id, recipients, request_id="r1")
+    env.kit.tick()
+    run = env.run_of(campaign.id)
+    assert run.status is ck.RunStatus.RUNNING, run
+    env.clock.advance(pendulum.duration(hours=2))
+    env.kit.tick()
+    assert env.run_of(campaign.id).status is ck.RunStatus.SUCCEEDED
+    entries = env.entries(campaign.id)
+    assert sorted(e.profile_id for e in entries) == ["p000", "p001", "p002"]
+    assert {e.state for e in entries} == {ck.LedgerState.SENT}
+
+
+def test_a_trigger_stopped_during_its_send_ends_stopped(make_env: Callable[..., Env]) -> None:
+    box: list[Env] = []
+
+    def stop_then_accept(message: ck.Message) -> ck.SendResult:
+        box[0].admin.stop(message.campaign_id)
+        return accept(message)
+
+    env = make_env(channel=CallbackChannel(stop_then_accept))
+    box.append(env)
+    campaign = _triggered(env)
+    env.admin.trigger(campaign.id, [ck.Recipient("p000@example.com", "email")], request_id="r1")
+    env.kit.tick()
+    run = env.run_of(campaign.id)
+    assert run.status is ck.RunStatus.STOPPED, run
