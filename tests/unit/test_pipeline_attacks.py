@@ -8,7 +8,8 @@ campaign stops during its last batch or its last batch leaves retries. Every
 kit-level test runs on the in-memory store and on a SQLite file. Nothing
 sleeps: threads are waited for by polling an event with a bound.
 
-A test marked ``xfail(strict=True)`` is a bug found here, with its reason.
+Four bugs found here were fixed with them (a generator answer, a lookup that raises, a
+channel that empties its input, two heartbeat blocks on one run).
 """
 
 from __future__ import annotations
@@ -467,13 +468,6 @@ def test_a_block_that_raises_stops_its_renewals(
     assert (_expiry(store, "run_1") or T0) < T0.add(minutes=5)  # never renewed after the block
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="H8 bug (low severity): _Heart keys its runs by run id only, so when two heartbeat "
-    "blocks keep the same run (one kit ticking it from two threads once its own lease lapsed: "
-    "both are the lease owner) the first block to end stops the renewals of the other, still "
-    "delivering. Fix: count blocks per run id in _Heart (keep: +1, drop: -1, delete at 0).",
-)
 def test_two_blocks_on_one_run_keep_renewing_until_the_last_ends(
     leased: tuple[InMemoryStore, ManualClock, Leases],
 ) -> None:
@@ -526,13 +520,6 @@ def test_a_channel_answering_any_sequence_of_results_is_recorded(
     assert all(e.state is ck.LedgerState.SENT and e.provider_message_id for e in entries)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="H8 regression: Handover._send now calls len() on the channel's answer; before "
-    "issue 12 it took list(channel.send(...)), so a channel answering a generator or map() "
-    "delivered, and now every message of it fails transiently until max_attempts (FAILED). "
-    "Fix: `if not isinstance(answered, (list, tuple)): answered = list(answered)` before len.",
-)
 def test_a_channel_answering_a_generator_still_delivers(make_env: Callable[..., Env]) -> None:
     class Channel:
         def send(self, messages: Sequence[ck.Message]) -> Sequence[ck.SendResult]:
@@ -848,15 +835,6 @@ def test_one_kit_ticking_from_two_threads_sends_nobody_twice(
     assert not twice, f"{len(twice)} messages handed over twice: {twice[:3]}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="H8 bug (pre-existing, kept by issue 12): Handover._send checks the answer's length "
-    "against the list it handed to the channel, which the channel may change; a channel that "
-    "consumes its input (messages.clear()) and answers [] passes the check, then "
-    "zip(group, results, strict=True) raises ValueError out of deliver: the run is FAILED "
-    "with PENDING entries left. Fix: hand the channel a tuple (or a copy) and compare with "
-    "len(group).",
-)
 def test_a_channel_that_consumes_its_input_list_fails_the_group_not_the_run(
     make_env: Callable[..., Env],
 ) -> None:
@@ -879,16 +857,6 @@ def test_a_channel_that_consumes_its_input_list_fails_the_group_not_the_run(
     assert env.admin.report(campaign.id).sent == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="H8 bug (pre-existing, kept by issue 12): Handover.reconcile calls channel.lookup "
-    "unguarded, so a lookup that raises once (provider API down) after a crash or an "
-    "interrupt FAILs the whole run and leaves its PENDING entries without an outcome, while "
-    "a send that raises is only a transient failure. Fix: catch Exception around lookup and "
-    "treat the entry as unknown (re-send with its key) or as a TransientFailure. Same for a "
-    "lookup answering something that is not a send result (its .error is read: "
-    "AttributeError): check it with isinstance(found, _RESULTS) as _send does.",
-)
 @pytest.mark.parametrize("lookup", ["raises", "not-a-result"])
 def test_a_lookup_that_raises_after_an_interrupt_does_not_fail_the_run(
     make_env: Callable[..., Env], lookup: str

@@ -11,7 +11,9 @@ million objects). Measured on a 100k-recipient in-memory run this cost about
 :func:`paused` switches the collector off for the duration of a batch and
 restores it afterwards. It is reentrant and thread-safe (a counter: the first
 batch in switches it off, the last one out switches it back on, only if it was
-on), and never switches on a collector the host had switched off. Cycles made
+on when the first came in), so a collector the host had switched off stays
+off; a host that switches it off *during* a batch finds it on again after the
+batch (call ``gc.disable()`` between runs, or set ``pause_gc=False``). Cycles made
 meanwhile (an exception's traceback, say) are collected at the next collection
 after the batch. ``DeliverySettings(pause_gc=False)`` turns this off.
 """

@@ -6,6 +6,7 @@ looked up through its channel (if it can) or re-sent with the same idempotency k
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import pendulum
@@ -27,6 +28,7 @@ from campaignkit.errors import DeliveryError
 from campaignkit.ports import Channel, LookupChannel, Store, UnitOfWork
 
 _RESULTS = (Accepted, TransientFailure, PermanentFailure)
+logger = logging.getLogger("campaignkit.delivery")
 
 
 class Handover:
@@ -82,7 +84,8 @@ class Handover:
         for entry in entries:
             by_action.setdefault(entry.action_id, []).append(entry)
         for action_id, group in by_action.items():
-            messages = [e if type(e) is not LedgerEntry else e.message for e in group]
+            # a tuple: the channel cannot change what the answers are matched with
+            messages = tuple(e if type(e) is not LedgerEntry else e.message for e in group)
             results = self._send(plan.channels[action_id], messages)  # type: ignore[arg-type]
             outcomes.extend(zip(group, results, strict=True))
         failed, saved = self._recorder.outcomes(run_id, outcomes, now, retry=retry, then=then)
@@ -90,10 +93,15 @@ class Handover:
         return saved
 
     @staticmethod
-    def _send(channel: Channel, messages: Sequence[Message]) -> Sequence[SendResult]:
-        """One channel call, its answer checked: one send result per message, in order."""
+    def _send(channel: Channel, messages: tuple[Message, ...]) -> Sequence[SendResult]:
+        """One channel call, its answer checked: one send result per message, in order.
+
+        Any iterable answer is taken (a generator, a ``map``), as a list.
+        """
         try:
             answered: Sequence[object] = channel.send(messages)
+            if not isinstance(answered, (list, tuple)):
+                answered = list(answered)
             if len(answered) != len(messages):
                 raise DeliveryError(
                     f"channel answered {len(answered)} results for {len(messages)} messages"
@@ -126,12 +134,7 @@ class Handover:
         unknown: list[LedgerEntry] = []
         known: list[tuple[LedgerEntry | Message, SendResult]] = []
         for entry in pending:
-            channel = plan.channels.get(entry.action_id)
-            found = (
-                channel.lookup(idempotency_key(*entry.key))
-                if isinstance(channel, LookupChannel)
-                else None
-            )
+            found = _looked_up(plan.channels.get(entry.action_id), entry)
             if found is None:
                 unknown.append(entry)
             else:
@@ -142,3 +145,21 @@ class Handover:
         if unknown:
             self.deliver(run_id, plan, unknown, now, retry=False)
         return True
+
+
+def _looked_up(channel: Channel | None, entry: LedgerEntry) -> SendResult | None:
+    """What the channel knows of an entry's message, or None (unknown: it is re-sent).
+
+    A lookup that raises (the provider's API is down) or answers something that is
+    not a send result counts as unknown: the message is re-sent with its
+    idempotency key, as for a channel that cannot look up.
+    """
+    if not isinstance(channel, LookupChannel):
+        return None
+    key = idempotency_key(*entry.key)
+    try:
+        found: object = channel.lookup(key)
+    except Exception:  # a provider's error must not fail the run: re-send instead
+        logger.warning("lookup of message %s failed; it is sent again", key, exc_info=True)
+        return None
+    return found if isinstance(found, _RESULTS) else None

@@ -41,6 +41,7 @@ class _Heart:
         self._leases = leases
         self._wake = threading.Condition()
         self._runs: dict[str, Store] = {}
+        self._blocks: dict[str, int] = {}  # heartbeat blocks open per run
         self._interval = 1.0
         self._thread: threading.Thread | None = None
 
@@ -48,6 +49,7 @@ class _Heart:
         with self._wake:
             first = not self._runs
             self._runs[run_id] = store
+            self._blocks[run_id] = self._blocks.get(run_id, 0) + 1
             self._interval = interval
             if self._thread is None:
                 self._thread = threading.Thread(target=self._beat, daemon=True)
@@ -60,6 +62,11 @@ class _Heart:
 
     def drop(self, run_id: str) -> None:
         with self._wake:
+            left = self._blocks.get(run_id, 1) - 1
+            if left > 0:  # another block keeps this run too (one kit, two threads)
+                self._blocks[run_id] = left
+                return
+            self._blocks.pop(run_id, None)
             self._runs.pop(run_id, None)
             self._name()
             if not self._runs:
