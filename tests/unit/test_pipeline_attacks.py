@@ -946,3 +946,22 @@ def test_a_trigger_stopped_during_its_send_ends_stopped(make_env: Callable[..., 
     env.kit.tick()
     run = env.run_of(campaign.id)
     assert run.status is ck.RunStatus.STOPPED, run
+
+
+def test_a_dropped_worker_leaves_no_cyclic_garbage() -> None:
+    """Leases and their heartbeat refer to each other weakly: dropping a kit frees them at once."""
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        leases = Leases("worker-a", ManualClock(T0), pendulum.duration(minutes=1))
+        del leases
+        gc.collect()
+        ours = [o for o in gc.garbage if type(o).__module__.startswith("campaignkit")]
+        assert ours == []
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        if was:
+            gc.enable()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -38,7 +39,9 @@ class _Heart:
     """One renewal thread, shared by the heartbeat blocks of one ``Leases``."""
 
     def __init__(self, leases: Leases) -> None:
-        self._leases = leases
+        # weak: a strong reference back would make every kit's Leases and _Heart a cycle
+        # left for the garbage collector once the kit is dropped
+        self._leases = weakref.ref(leases)
         self._wake = threading.Condition()
         self._runs: dict[str, Store] = {}
         self._blocks: dict[str, int] = {}  # heartbeat blocks open per run
@@ -88,7 +91,8 @@ class _Heart:
                 runs = list(self._runs.items())
             for run_id, store in runs:
                 try:
-                    kept = self._leases.renew(store, run_id)
+                    leases = self._leases()
+                    kept = leases is not None and leases.renew(store, run_id)
                 except Exception:  # a busy or closed store: try again at the next beat
                     logger.warning("could not renew the lease of run %s", run_id, exc_info=True)
                     continue
