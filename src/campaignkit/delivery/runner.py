@@ -320,6 +320,7 @@ class Runner:
                     break
                 start, batch, last = item
                 outcome = self._batch(run.id, plan, start, batch, now, last=last)
+                collector.tidy(self._settings.pause_gc)
             number += 1
             if outcome is None:
                 return True, None
