@@ -120,10 +120,8 @@ def decide_batch(
         given: object = profile.timezone  # host data: not always what the type says
         zone = given if isinstance(given, str) else None
         due = None
-        if not simple:
+        if not simple or (given is not None and zone is None):
             due = _due(run_id, timing, profile, todo=todo, made=made, plan=plan)
-        elif given is not None and zone is None:
-            _check_zone(run_id, timing, profile, todo=todo, made=made, plan=plan)
         for item in made:
             if type(item) is LedgerEntry:
                 tally.entry(item)
@@ -290,37 +288,22 @@ def _due(
     made: list[LedgerEntry | Message],
     plan: Plan,
 ) -> Due | None:
-    """When a recipient with messages is due; None (all FAILED) when their data cannot tell."""
+    """When a recipient with messages is due; None when their data cannot tell (all FAILED).
+
+    A run due at one instant for everyone (``timing.simple``) only reads the
+    profile's zone, which the runner asks for when it is neither text nor None:
+    it does not time anyone there, but bad profile data fails the recipient
+    whatever the schedule. None is returned then too.
+    """
     if all(type(item) is LedgerEntry for item in made):
         return None
     try:
-        return timing.due(profile)
+        if not timing.simple:
+            return timing.due(profile)
+        recipient_zone(profile.timezone, timing.schedule.timezone)
     except Exception as exc:
         made[:] = _failed(run_id, plan, todo, profile.id, exc)
-        return None
-
-
-def _check_zone(
-    run_id: str,
-    timing: Timing,
-    profile: Profile,
-    *,
-    todo: Sequence[_Work],
-    made: list[LedgerEntry | Message],
-    plan: Plan,
-) -> None:
-    """A profile time zone that is not text, in a run due at one instant for everyone.
-
-    The zone does not time anyone here, but a value that is neither text nor
-    empty is bad profile data, and fails the recipient as it does when it is
-    read (the run's behaviour does not depend on its schedule).
-    """
-    zone = profile.timezone
-    if zone and any(type(item) is not LedgerEntry for item in made):
-        try:
-            recipient_zone(zone, timing.schedule.timezone)
-        except Exception as exc:
-            made[:] = _failed(run_id, plan, todo, profile.id, exc)
+    return None
 
 
 def _place(
