@@ -965,3 +965,30 @@ def test_a_dropped_worker_leaves_no_cyclic_garbage() -> None:
         gc.garbage.clear()
         if was:
             gc.enable()
+
+
+def test_the_ledger_not_the_counts_decides_whether_a_run_is_over(
+    make_env: Callable[..., Env], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counts that wrongly show nothing open never end a run with a retry in its ledger."""
+    from campaignkit.delivery import runner
+
+    monkeypatch.setattr(runner, "_open", lambda run: False)  # counts disagreeing with the ledger
+    flaky = {"p024": 1}
+
+    def once_busy(message: ck.Message) -> ck.SendResult:
+        if flaky.get(message.profile_id):
+            flaky[message.profile_id] -= 1
+            return ck.TransientFailure("busy")
+        return accept(message)
+
+    env = make_env(audiences=HostAudiences({"c": crowd(25)}), channel=CallbackChannel(once_busy))
+    campaign = env.start("c")
+    env.kit.tick()
+    run = env.run_of(campaign.id)
+    assert run.status is ck.RunStatus.RUNNING  # not SUCCEEDED with p024 waiting
+    assert run.due_at is not None
+    env.clock.advance(pendulum.duration(hours=2))
+    env.kit.tick()
+    assert env.run_of(campaign.id).status is ck.RunStatus.SUCCEEDED
+    assert env.admin.report(campaign.id).sent == 25

@@ -218,8 +218,8 @@ class Runner:
     def _deliver_run(self, run: Run, plan: Plan, now: pendulum.DateTime) -> Run:
         run_id = run.id
         try:
-            if _open(run):  # a crash may have left PENDING entries
-                self._reconcile(run_id, plan, now)
+            if _open(run) or run.position or run.streamed:  # a crash may have left PENDING
+                self._reconcile(run_id, plan, now)  # entries; a run that recorded none cannot
             halted = plan.campaign.status is not CampaignStatus.LIVE
             if not halted:
                 halted, current = self._stream(run, plan, now)
@@ -420,6 +420,8 @@ class Runner:
             return run
         if uow.campaigns.status(run.campaign_id) is not CampaignStatus.LIVE:
             return run
+        if uow.ledger.next_due_at(run.id) is not None:  # the ledger, not only the counts, agrees
+            return run
         return self._finish(uow, run, RunStatus.SUCCEEDED, now, log=False)
 
     def _timing(self, run: Run, plan: Plan) -> Timing:
@@ -477,7 +479,7 @@ class Runner:
             run = self._leases.owned(uow, run_id)
             halted = uow.campaigns.status(plan.campaign.id) is not CampaignStatus.LIVE
             if not halted:
-                next_retry = uow.ledger.next_due_at(run_id) if _open(run) else None
+                next_retry = uow.ledger.next_due_at(run_id)
                 if next_retry is not None or not run.streamed:
                     return uow.runs.save(
                         attrs.evolve(
