@@ -50,6 +50,11 @@ class Timing:
     nominal: pendulum.DateTime
     audience_size: int | None
     wave_filled: list[int]
+    _capacities: list[int | None] | None = attrs.field(default=None, init=False, repr=False)
+    _starts: dict[pendulum.DateTime, list[pendulum.DateTime]] = attrs.field(
+        factory=dict, init=False, repr=False
+    )
+    """Each wave's start for a recipient due at a given instant (few distinct instants)."""
 
     @property
     def simple(self) -> bool:
@@ -68,12 +73,16 @@ class Timing:
             return Due(at, zone, fell_back)
         if len(self.wave_filled) != len(waves.sizes):
             self.wave_filled = [0] * len(waves.sizes)
+        capacities = self._capacities
+        if capacities is None:  # they depend on the audience's size only: once per run
+            capacities = self._capacities = waves.capacities(self.audience_size)
         index = assign_wave(
-            preferred_wave(waves, self.campaign_id, profile.id),
-            self.wave_filled,
-            waves.capacities(self.audience_size),
+            preferred_wave(waves, self.campaign_id, profile.id), self.wave_filled, capacities
         )
         if index is None:
             return Due(None, zone, fell_back)
         self.wave_filled[index] += 1
-        return Due(at + waves.every * index, zone, fell_back)
+        starts = self._starts.get(at)
+        if starts is None:
+            starts = self._starts[at] = [at + waves.every * i for i in range(len(waves.sizes))]
+        return Due(starts[index], zone, fell_back)
