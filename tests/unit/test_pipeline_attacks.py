@@ -19,6 +19,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pendulum
@@ -992,3 +993,64 @@ def test_the_ledger_not_the_counts_decides_whether_a_run_is_over(
     env.kit.tick()
     assert env.run_of(campaign.id).status is ck.RunStatus.SUCCEEDED
     assert env.admin.report(campaign.id).sent == 25
+
+
+@pytest.mark.parametrize(
+    ("subject", "locked"),
+    [("Hi {{ profile.firstName }}", True), ("{% if true %}Hi{% endif %}", False)],
+    ids=["pure-substitution", "jinja"],
+)
+def test_a_jinja_batch_is_rendered_without_holding_the_write_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, subject: str, locked: bool
+) -> None:
+    """Another process may write while a batch of Jinja templates renders (it may take long).
+
+    A batch of pure substitutions renders in well under a millisecond: it is
+    decided inside its intent transaction.
+    """
+    import sqlite3
+
+    from campaignkit.delivery import runner
+
+    seen: list[bool] = []
+    decide = runner.decide_batch  # type: ignore[attr-defined]  # the name runner calls
+
+    def probing(*args: Any, **kwargs: Any) -> Any:
+        other = sqlite3.connect(tmp_path / "kit.db", timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            seen.append(False)
+        except sqlite3.OperationalError:  # database is locked
+            seen.append(True)
+        finally:
+            other.close()
+        return decide(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "decide_batch", probing)
+    clock = ManualClock(T0)
+    kit = ck.CampaignKit.sqlite(
+        tmp_path / "kit.db",
+        clock,
+        {EMAIL: CallbackChannel(accept)},
+        ids=SequentialIds(),
+        audiences=HostAudiences({"c": crowd(3, firstName="Ann")}),
+    )
+    try:
+        kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
+        admin = kit.as_user("ada")
+        surface = admin.create_surface(
+            name="News", channel=EMAIL, settings=ck.EmailSettings(sender="n@example.com")
+        )
+        campaign = admin.create_campaign(
+            name="Crowd",
+            audience="c",
+            namespace="email",
+            actions=[ck.Action(surface.id, ck.EmailContent(subject=subject, html="<p>x</p>"))],
+        )
+        admin.activate(campaign.id)
+        kit.tick()
+        assert admin.report(campaign.id).sent == 3
+    finally:
+        kit.close()
+    assert seen == [locked]

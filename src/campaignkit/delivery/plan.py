@@ -60,6 +60,21 @@ class Plan:
     unlinked: Mapping[str, str] = attrs.field(factory=dict)
     builders: Mapping[str, MessageBuilder] = attrs.field(factory=dict)
 
+    @property
+    def renders_quickly(self) -> bool:
+        """True when every template is a pure substitution (rendered without Jinja).
+
+        Such a batch renders in well under a millisecond, so the runner decides
+        it inside its intent transaction; a Jinja template may take up to its
+        render budget per message, so its batch is decided outside any
+        transaction (a store's write lock is never held that long).
+        """
+        return all(
+            template.fast
+            for content in self.contents.values()
+            for template in content.fields.values()
+        )
+
     def context(self, profile_id: str) -> Mapping[str, Any]:
         """The API context templates see for this recipient."""
         return self.contexts.get(profile_id, self.shared_context)

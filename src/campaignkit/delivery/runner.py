@@ -83,6 +83,21 @@ class Paused(Exception):
     """The worker is stopping (``Runner.stop_requested``): hand the run back between batches."""
 
 
+_ENDED_WITH_OUTCOMES = (RunKind.TRIGGER, RunKind.AUDIENCE_EXECUTION)
+"""Runs whose end writes nothing but the run: they may end in their last outcome transaction."""
+
+
+@attrs.frozen
+class _Decided:
+    """A decided batch: rows to record as they are, new PENDING rows, what to send now."""
+
+    entries: list[LedgerEntry]
+    rows: Sequence[PendingRow]
+    sending: Sequence[LedgerEntry | Message]
+    rate: RateState
+    wave_filled: tuple[int, ...]
+
+
 def _log_end(run: Run) -> None:
     """Log the end of a run (and a WARNING on exclusions that look like mistakes)."""
     warn_exclusions(run)
@@ -364,44 +379,24 @@ class Runner:
             The run as the batch left it, or None if the run was halted.
         """
         tally = Tally()
-        with self._store.unit_of_work() as uow:
-            run = self._leases.owned(uow, run_id)
-            recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
-            suppressed = suppressed_in(uow, plan, batch)
-            timing = self._timing(run, plan)
-            entries, ready = decide_batch(
-                run_id,
-                plan,
-                batch,
-                recorded=recorded,
-                suppressed=suppressed,
-                timing=timing,
-                limits=self._settings.render_limits,
-                tally=tally,
-                now=now,
-            )
-            rate = RateState(dict(run.rate_sent), dict(run.rate_origin))
-            rows: Sequence[PendingRow] = ()
-            sending: Sequence[LedgerEntry | Message]
-            if ready and gate_needed(plan.gate_rules, [row[1] for row in ready], now):
-                checked = [pending_entry(row) for row in ready]
-                sending = admit(
-                    self._store, plan, checked, rate=rate, tally=tally, now=now, out=entries
-                )
-            else:  # nothing to check: the messages go as they are
-                rows, sending = ready, [row[0] for row in ready]
-            live, saved = self._recorder.write_intents(
-                uow,
-                run,
-                entries,
-                rows,
-                tally=tally,
-                now=now,
-                position=start + len(batch),
-                wave_filled=tuple(timing.wave_filled),
-                rate=rate,
-                streamed=last,
-            )
+        size = self._wave_audience_size(plan)  # a host's audience source: outside any transaction
+        if plan.renders_quickly:  # no Jinja: deciding holds the write lock for a moment only
+            with self._store.unit_of_work() as uow:
+                run = self._leases.owned(uow, run_id)
+                recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
+                suppressed = suppressed_in(uow, plan, batch)
+                work = self._decide(run, plan, batch, recorded, suppressed, size, tally, now)
+                live, saved = self._write(uow, run, work, tally, now, start + len(batch), last)
+        else:  # a Jinja template may take long to render: decide outside any transaction
+            with self._store.unit_of_work() as uow:
+                run = uow.runs.get(run_id)
+                recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
+                suppressed = suppressed_in(uow, plan, batch)
+            work = self._decide(run, plan, batch, recorded, suppressed, size, tally, now)
+            with self._store.unit_of_work() as uow:
+                owned = self._leases.owned(uow, run_id)
+                live, saved = self._write(uow, owned, work, tally, now, start + len(batch), last)
+        entries, sending = work.entries, work.sending
         runlog.failures(run_id, plan.campaign.id, runlog.failed_entries(entries))
         if not live:
             return None
@@ -410,28 +405,95 @@ class Runner:
             return self._handover.deliver(run_id, plan, sending, now, retry=False, then=then)
         return saved
 
+    def _decide(  # noqa: PLR0917 - private, the two halves of _batch
+        self,
+        run: Run,
+        plan: Plan,
+        batch: Sequence[Profile],
+        recorded: set[tuple[str, str]],
+        suppressed: Mapping[ChannelType, set[str]],
+        size: int | None,
+        tally: Tally,
+        now: pendulum.DateTime,
+    ) -> _Decided:
+        """Decide, render and time a batch, and pass what is due through the gate if needed."""
+        timing = Timing(
+            plan.campaign.id, plan.version.schedule, run.nominal, size, list(run.wave_filled)
+        )
+        entries, ready = decide_batch(
+            run.id,
+            plan,
+            batch,
+            recorded=recorded,
+            suppressed=suppressed,
+            timing=timing,
+            limits=self._settings.render_limits,
+            tally=tally,
+            now=now,
+        )
+        rate = RateState(dict(run.rate_sent), dict(run.rate_origin))
+        if ready and gate_needed(plan.gate_rules, [row[1] for row in ready], now):
+            checked = [pending_entry(row) for row in ready]
+            sending = admit(
+                self._store, plan, checked, rate=rate, tally=tally, now=now, out=entries
+            )
+            return _Decided(entries, (), sending, rate, tuple(timing.wave_filled))
+        # nothing to check: the messages go as they are
+        return _Decided(entries, ready, [row[0] for row in ready], rate, tuple(timing.wave_filled))
+
+    def _write(  # noqa: PLR0917 - private, the two halves of _batch
+        self,
+        uow: UnitOfWork,
+        run: Run,
+        work: _Decided,
+        tally: Tally,
+        now: pendulum.DateTime,
+        position: int,
+        last: bool,
+    ) -> tuple[bool, Run]:
+        """Record a decided batch's intents in ``uow`` (see ``Recorder.write_intents``)."""
+        return self._recorder.write_intents(
+            uow,
+            run,
+            work.entries,
+            work.rows,
+            tally=tally,
+            now=now,
+            position=position,
+            wave_filled=work.wave_filled,
+            rate=work.rate,
+            streamed=last,
+        )
+
+    def _wave_audience_size(self, plan: Plan) -> int | None:
+        """The audience's size when the run has waves (it sizes percentage waves)."""
+        audience = plan.version.audience
+        if plan.version.schedule.waves is not None and audience is not None:
+            return self._audiences.count(audience)
+        return None
+
     def _ended(self, uow: UnitOfWork, run: Run, *, now: pendulum.DateTime) -> Run:
         """End ``run`` in the last batch's outcome transaction when nothing is left to do.
 
         Nothing is left when every entry has its outcome and the campaign is still
         LIVE; a worker that is stopping leaves the ending to :meth:`_settle` later.
+        Only runs whose end writes nothing but the run (API triggers and audience
+        executions) end here: a scheduled run's end also updates its campaign,
+        and a failure there must not take the batch's recorded outcomes with it.
         """
-        if not run.streamed or _open(run) or self.stop_requested():
+        if run.kind not in _ENDED_WITH_OUTCOMES or not run.streamed or _open(run):
             return run
-        if uow.campaigns.status(run.campaign_id) is not CampaignStatus.LIVE:
-            return run
-        if uow.ledger.next_due_at(run.id) is not None:  # the ledger, not only the counts, agrees
+        try:
+            if (
+                self.stop_requested()
+                or uow.campaigns.status(run.campaign_id) is not CampaignStatus.LIVE
+                or uow.ledger.next_due_at(run.id) is not None  # the ledger agrees with the counts
+            ):
+                return run
+        except Exception:  # never lose the outcomes to a check: _settle ends the run instead
+            logger.warning("run %s is ended later: a check failed", run.id, exc_info=True)
             return run
         return self._finish(uow, run, RunStatus.SUCCEEDED, now, log=False)
-
-    def _timing(self, run: Run, plan: Plan) -> Timing:
-        audience = plan.version.audience
-        size = None
-        if plan.version.schedule.waves is not None and audience is not None:
-            size = self._audiences.count(audience)
-        return Timing(
-            plan.campaign.id, plan.version.schedule, run.nominal, size, list(run.wave_filled)
-        )
 
     # ------------------------------------------------------------ sending
 
