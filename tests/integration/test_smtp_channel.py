@@ -464,17 +464,24 @@ def test_concurrent_sends_share_the_pool_without_exceeding_it() -> None:
 
 def test_closing_during_a_send_closes_the_connections_in_use_when_released() -> None:
     channel: SMTPChannel | None = None
+    closers: list[threading.Thread] = []
 
     def rcpt(address: str, before: int) -> str | None:
         if address.startswith("closer"):
             assert channel is not None
-            channel.close()  # from the server's thread, while the batch is in flight
+            # while the batch is in flight, from another thread: closing sends QUIT on an
+            # idle connection, which this server could not answer while its loop waits here
+            closer = threading.Thread(target=channel.close)
+            closer.start()
+            closers.append(closer)
         return None
 
     handler = RecordingHandler(rcpt=rcpt)
     with smtp_server(handler) as port:
         channel = SMTPChannel("127.0.0.1", port, security="none", connections=2)
         accepted_ids(list(channel.send([email("a"), email("closer"), email("b"), email("c")])))
+        for closer in closers:
+            closer.join()
         assert channel.idle_connections == 0  # released after close: closed, not kept
         accepted_ids(list(channel.send([email("d")])))
         assert channel.idle_connections == 1
