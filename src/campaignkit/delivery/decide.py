@@ -13,7 +13,7 @@ from typing import Any, TypeAlias
 import attrs
 import pendulum
 
-from campaignkit.delivery.gate import RateState, Verdict, gate
+from campaignkit.delivery.gate import RateState, Verdict, gate, gate_needed
 from campaignkit.delivery.plan import Plan
 from campaignkit.delivery.recording import unsent
 from campaignkit.delivery.render import (
@@ -33,6 +33,7 @@ from campaignkit.domain.delivery import (
     Message,
     MessageBuilder,
     PendingRow,
+    Run,
     pending_entry,
 )
 from campaignkit.domain.profile import Profile
@@ -335,6 +336,77 @@ def _place(
     if due.at < now and plan.version.schedule.use_profile_timezone:
         tally.add(action_id, "late")  # their slot passed before the run reached them
     ready.append((message, due.at, timezone))
+
+
+@attrs.frozen
+class PreparedBatch:
+    """A decided batch, ready to record and send.
+
+    Attributes:
+        entries: Rows to record as they are (EXCLUDED, FAILED, QUEUED; and, when
+            the gate ran, the PENDING entries it let through).
+        rows: New PENDING rows in their compact form (when the gate did not run).
+        sending: What to hand to the channels now: messages or PENDING entries.
+        rate: The run's rate-limit slots after the batch.
+        wave_filled: Recipients placed in each wave so far.
+    """
+
+    entries: list[LedgerEntry]
+    rows: Sequence[PendingRow]
+    sending: Sequence[LedgerEntry | Message]
+    rate: RateState
+    wave_filled: tuple[int, ...]
+
+
+def prepare_batch(
+    store: Store,
+    run: Run,
+    plan: Plan,
+    batch: Sequence[Profile],
+    *,
+    recorded: set[tuple[str, str]],
+    suppressed: Mapping[ChannelType, set[str]],
+    audience_size: int | None,
+    limits: RenderLimits,
+    tally: Tally,
+    now: pendulum.DateTime,
+) -> PreparedBatch:
+    """Decide, render and time a batch, and pass what is due through the gate if needed.
+
+    Args:
+        store: Read for recent contacts when a frequency cap applies.
+        run: The run as loaded for this batch (its waves and rate slots).
+        plan: The run's plan.
+        batch: The audience members.
+        recorded: The ``(action_id, profile_id)`` pairs the run's ledger already has.
+        suppressed: Suppressed addresses per channel (:func:`suppressed_in`).
+        audience_size: The audience's size when the run has waves, else None.
+        limits: The render limits of one message.
+        tally: Counts to add the batch's rows to.
+        now: The tick's instant.
+    """
+    timing = Timing(
+        plan.campaign.id, plan.version.schedule, run.nominal, audience_size, list(run.wave_filled)
+    )
+    entries, ready = decide_batch(
+        run.id,
+        plan,
+        batch,
+        recorded=recorded,
+        suppressed=suppressed,
+        timing=timing,
+        limits=limits,
+        tally=tally,
+        now=now,
+    )
+    rate = RateState(dict(run.rate_sent), dict(run.rate_origin))
+    filled = tuple(timing.wave_filled)
+    if ready and gate_needed(plan.gate_rules, [row[1] for row in ready], now):
+        checked = [pending_entry(row) for row in ready]
+        sending = admit(store, plan, checked, rate=rate, tally=tally, now=now, out=entries)
+        return PreparedBatch(entries, (), sending, rate, filled)
+    # nothing to check: the messages go as they are
+    return PreparedBatch(entries, ready, [row[0] for row in ready], rate, filled)
 
 
 def admit(

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import attrs
 import pendulum
 
+from campaignkit.delivery import runlog
 from campaignkit.delivery.lease import Leases
 from campaignkit.delivery.plan import Plan
 from campaignkit.delivery.recording import stopped
@@ -41,6 +42,16 @@ def final(run: Run, status: RunStatus, now: pendulum.DateTime) -> Run:
         lease_owner=None,
         lease_expires_at=None,
     )
+
+
+def log_end(run: Run) -> None:
+    """Log the end of a run, and a WARNING on exclusions that look like mistakes.
+
+    Args:
+        run: The finished run.
+    """
+    warn_exclusions(run)
+    runlog.ended(run)
 
 
 def warn_exclusions(run: Run) -> None:

@@ -39,27 +39,23 @@ import pendulum
 
 from campaignkit.clock import Clock
 from campaignkit.delivery import collector, runlog
-from campaignkit.delivery.decide import admit, decide_batch, describe, suppressed_in
-from campaignkit.delivery.endings import final, stop_open_entries, stopped_batch, warn_exclusions
-from campaignkit.delivery.gate import RateState, gate_needed
+from campaignkit.delivery.decide import PreparedBatch, admit, describe, prepare_batch, suppressed_in
+from campaignkit.delivery.endings import final, log_end, stop_open_entries, stopped_batch
+from campaignkit.delivery.gate import RateState
 from campaignkit.delivery.handover import Handover
 from campaignkit.delivery.lease import LeaseLost, Leases
 from campaignkit.delivery.plan import Plan, make_plan
 from campaignkit.delivery.recording import Recorder
 from campaignkit.delivery.settings import DeliverySettings
 from campaignkit.delivery.tally import Tally
-from campaignkit.delivery.timing import Timing
 from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import (
     LedgerEntry,
     LedgerState,
-    Message,
-    PendingRow,
     Run,
     RunKind,
     RunStatus,
-    pending_entry,
 )
 from campaignkit.domain.lifecycle import LifecycleRules, run_finished
 from campaignkit.domain.profile import Profile
@@ -85,23 +81,6 @@ class Paused(Exception):
 
 _ENDED_WITH_OUTCOMES = (RunKind.TRIGGER, RunKind.AUDIENCE_EXECUTION)
 """Runs whose end writes nothing but the run: they may end in their last outcome transaction."""
-
-
-@attrs.frozen
-class _Decided:
-    """A decided batch: rows to record as they are, new PENDING rows, what to send now."""
-
-    entries: list[LedgerEntry]
-    rows: Sequence[PendingRow]
-    sending: Sequence[LedgerEntry | Message]
-    rate: RateState
-    wave_filled: tuple[int, ...]
-
-
-def _log_end(run: Run) -> None:
-    """Log the end of a run (and a WARNING on exclusions that look like mistakes)."""
-    warn_exclusions(run)
-    runlog.ended(run)
 
 
 def _open(run: Run) -> bool:
@@ -349,7 +328,7 @@ class Runner:
                 except Exception:  # a progress bar's bug must not fail the run
                     logger.exception("campaignkit progress callback %r failed", self.progress)
             if outcome.status.is_final:  # it ended with this batch's outcomes
-                _log_end(outcome)
+                log_end(outcome)
             if self.stop_requested():
                 raise Paused(run.id)
             if last:
@@ -385,14 +364,14 @@ class Runner:
                 run = self._leases.owned(uow, run_id)
                 recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
                 suppressed = suppressed_in(uow, plan, batch)
-                work = self._decide(run, plan, batch, recorded, suppressed, size, tally, now)
+                work = self._prepare(run, plan, batch, recorded, suppressed, size, tally, now)
                 live, saved = self._write(uow, run, work, tally, now, start + len(batch), last)
         else:  # a Jinja template may take long to render: decide outside any transaction
             with self._store.unit_of_work() as uow:
                 run = uow.runs.get(run_id)
                 recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
                 suppressed = suppressed_in(uow, plan, batch)
-            work = self._decide(run, plan, batch, recorded, suppressed, size, tally, now)
+            work = self._prepare(run, plan, batch, recorded, suppressed, size, tally, now)
             with self._store.unit_of_work() as uow:
                 owned = self._leases.owned(uow, run_id)
                 live, saved = self._write(uow, owned, work, tally, now, start + len(batch), last)
@@ -405,7 +384,7 @@ class Runner:
             return self._handover.deliver(run_id, plan, sending, now, retry=False, then=then)
         return saved
 
-    def _decide(  # noqa: PLR0917 - private, the two halves of _batch
+    def _prepare(  # noqa: PLR0917 - private, the two halves of _batch
         self,
         run: Run,
         plan: Plan,
@@ -415,37 +394,25 @@ class Runner:
         size: int | None,
         tally: Tally,
         now: pendulum.DateTime,
-    ) -> _Decided:
-        """Decide, render and time a batch, and pass what is due through the gate if needed."""
-        timing = Timing(
-            plan.campaign.id, plan.version.schedule, run.nominal, size, list(run.wave_filled)
-        )
-        entries, ready = decide_batch(
-            run.id,
+    ) -> PreparedBatch:
+        return prepare_batch(
+            self._store,
+            run,
             plan,
             batch,
             recorded=recorded,
             suppressed=suppressed,
-            timing=timing,
+            audience_size=size,
             limits=self._settings.render_limits,
             tally=tally,
             now=now,
         )
-        rate = RateState(dict(run.rate_sent), dict(run.rate_origin))
-        if ready and gate_needed(plan.gate_rules, [row[1] for row in ready], now):
-            checked = [pending_entry(row) for row in ready]
-            sending = admit(
-                self._store, plan, checked, rate=rate, tally=tally, now=now, out=entries
-            )
-            return _Decided(entries, (), sending, rate, tuple(timing.wave_filled))
-        # nothing to check: the messages go as they are
-        return _Decided(entries, ready, [row[0] for row in ready], rate, tuple(timing.wave_filled))
 
     def _write(  # noqa: PLR0917 - private, the two halves of _batch
         self,
         uow: UnitOfWork,
         run: Run,
-        work: _Decided,
+        work: PreparedBatch,
         tally: Tally,
         now: pendulum.DateTime,
         position: int,
@@ -605,7 +572,7 @@ class Runner:
         """
         saved = uow.runs.save(final(run, status, now))
         if log:
-            _log_end(saved)
+            log_end(saved)
         if run.kind in (RunKind.SCHEDULED, RunKind.OCCURRENCE):  # runs a completion waits for
             campaign = uow.campaigns.find(run.campaign_id)
             if campaign is not None and campaign.open_runs > 0:
