@@ -13,9 +13,17 @@ from campaignkit.delivery.lease import Leases
 from campaignkit.delivery.plan import Plan
 from campaignkit.delivery.recording import stopped
 from campaignkit.delivery.tally import Tally
-from campaignkit.domain.delivery import ExclusionReason, LedgerEntry, LedgerState, Run, RunStatus
+from campaignkit.domain.delivery import (
+    ExclusionReason,
+    LedgerEntry,
+    LedgerState,
+    Run,
+    RunKind,
+    RunStatus,
+)
+from campaignkit.domain.lifecycle import LifecycleRules, run_finished
 from campaignkit.domain.profile import Profile
-from campaignkit.ports import Store
+from campaignkit.ports import Store, UnitOfWork
 
 logger = logging.getLogger("campaignkit.delivery")
 
@@ -42,6 +50,38 @@ def final(run: Run, status: RunStatus, now: pendulum.DateTime) -> Run:
         lease_owner=None,
         lease_expires_at=None,
     )
+
+
+def finish(
+    uow: UnitOfWork,
+    run: Run,
+    status: RunStatus,
+    now: pendulum.DateTime,
+    rules: LifecycleRules,
+    *,
+    log: bool = True,
+) -> Run:
+    """Save ``run`` final and let its campaign complete.
+
+    Args:
+        uow: The transaction to write in.
+        run: The run (its stored revision).
+        status: Its final status.
+        now: The tick's instant.
+        rules: Lifecycle rules (the campaign may complete).
+        log: Log the end here; False leaves it to the caller (:func:`log_end`).
+
+    Returns:
+        The run as saved.
+    """
+    saved = uow.runs.save(final(run, status, now))
+    if log:
+        log_end(saved)
+    if run.kind in (RunKind.SCHEDULED, RunKind.OCCURRENCE):  # runs a completion waits for
+        campaign = uow.campaigns.find(run.campaign_id)
+        if campaign is not None and campaign.open_runs > 0:
+            uow.campaigns.save(run_finished(campaign, now, rules))
+    return saved
 
 
 def log_end(run: Run) -> None:

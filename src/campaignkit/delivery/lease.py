@@ -11,7 +11,9 @@ that finds another owner on its run writes nothing more (:class:`LeaseLost`).
 
 from __future__ import annotations
 
+import datetime
 import logging
+import math
 import threading
 import weakref
 from collections.abc import Iterator
@@ -32,7 +34,12 @@ class LeaseLost(Exception):
 
 
 _IDLE_SECONDS = 1.0
-"""How long a heartbeat thread without runs waits for another before it ends."""
+"""How long a heartbeat thread without runs waits for another before it ends.
+
+Also the longest single wait of a thread with runs: a lease's interval is
+waited in slices of at most this, so the thread notices within a slice that
+its last run was dropped, without being woken for it.
+"""
 
 
 class _Heart:
@@ -60,7 +67,11 @@ class _Heart:
                 self._thread.start()
             else:
                 self._name()
-            if first:
+            if first and interval < _IDLE_SECONDS:
+                # a short lease cannot wait for the idle thread's next wake-up; a longer
+                # one can (renewed within a second plus an interval, well inside the
+                # lease of three intervals), and waking a thread per run cost more
+                # than a whole API trigger
                 self._wake.notify()
 
     def drop(self, run_id: str) -> None:
@@ -71,15 +82,14 @@ class _Heart:
                 return
             self._blocks.pop(run_id, None)
             self._runs.pop(run_id, None)
-            self._name()
-            if not self._runs:
-                self._wake.notify()
+            self._name()  # the thread notices within a slice of its wait (never woken for it)
 
     def _name(self) -> None:
         if self._thread is not None:
             self._thread.name = "campaignkit-lease-" + ("+".join(self._runs) or "idle")
 
     def _beat(self) -> None:
+        waited = 0  # slices of the current interval waited so far
         while True:
             with self._wake:
                 if not self._runs:
@@ -87,7 +97,13 @@ class _Heart:
                     if not self._runs:
                         self._thread = None
                         return
-                self._wake.wait(self._interval)
+                    waited = 0
+                slices = max(1, math.ceil(self._interval / _IDLE_SECONDS))
+                self._wake.wait(self._interval / slices)
+                waited += 1
+                if waited < slices or not self._runs:
+                    continue  # an early wake-up (a notify) only renews earlier
+                waited = 0
                 runs = list(self._runs.items())
             for run_id, store in runs:
                 try:
@@ -123,10 +139,26 @@ class Leases:
         repr=False,
         default=attrs.Factory(_Heart, takes_self=True),
     )
+    _span: datetime.timedelta = attrs.field(
+        init=False,
+        eq=False,
+        repr=False,
+        default=attrs.Factory(
+            lambda self: datetime.timedelta(
+                days=self.length.days,
+                seconds=self.length.seconds,
+                microseconds=self.length.microseconds,
+            ),
+            takes_self=True,
+        ),
+    )
 
     def expiry(self) -> pendulum.DateTime:
         """When a lease renewed now expires."""
-        return self.clock.now() + self.length
+        now = self.clock.now()
+        if now.tzinfo is pendulum.UTC:  # plain datetime arithmetic: a 15th of pendulum's cost
+            return datetime.datetime.__add__(now, self._span)
+        return now + self.length
 
     def held_elsewhere(self, run: Run) -> bool:
         """True while another worker's lease on ``run`` has not expired by the clock."""

@@ -10,9 +10,9 @@ import attrs
 from campaignkit.delivery.gate import GateRules
 from campaignkit.delivery.render import CompiledContent, TemplateFailed
 from campaignkit.domain.campaign import Action, Campaign, CampaignVersion
-from campaignkit.domain.campaign_enums import Category
+from campaignkit.domain.campaign_enums import CampaignStatus, Category
 from campaignkit.domain.channels import ChannelType
-from campaignkit.domain.delivery import MessageBuilder, Run, message_builder
+from campaignkit.domain.delivery import MessageBuilder, Run, RunKind, message_builder
 from campaignkit.domain.surface import SurfaceSettings
 from campaignkit.domain.unsubscribe import (
     UnsubscribeLink,
@@ -186,4 +186,32 @@ def make_plan(
         links,
         unlinked,
         builders,
+    )
+
+
+def decided_at_claim(run: Run, plan: Plan) -> bool:
+    """True for a unitary trigger no worker has started: its batch may be decided at claim.
+
+    Nothing of such a run is recorded yet (no ledger entry, no count), its campaign
+    is LIVE and its templates are pure substitutions (deciding takes a moment, so
+    the claim's transaction may hold the write lock for it), and it has no waves
+    sized by an audience (whose size is asked outside any transaction).
+
+    Args:
+        run: The run as stored before this claim.
+        plan: Its plan.
+
+    Returns:
+        Whether the claim's transaction may decide and record the run's batch.
+    """
+    version = plan.version
+    return (
+        run.kind is RunKind.TRIGGER
+        and run.started_at is None
+        and not run.position
+        and not run.streamed
+        and not run.counts
+        and plan.campaign.status is CampaignStatus.LIVE
+        and (version.schedule.waves is None or version.audience is None)
+        and plan.renders_quickly
     )

@@ -164,8 +164,8 @@ class Recorder:
         PENDING entry handed over for the first time) with the channel's answer.
         Writes one narrow update per entry (``ledger.settle``), the counts and the
         lease renewal, in one transaction; ``then`` (if given) is called in it with
-        the saved run and returns the run as it leaves the transaction (the runner
-        ends a run there when nothing is left to do).
+        the run as changed but not yet saved, saves it and returns it as saved (the
+        runner ends a run there when nothing is left to do).
 
         Returns:
             What was recorded FAILED, with the error (for the run log), and the run
@@ -239,16 +239,14 @@ class Recorder:
             for channel, gone in never_sent.items():
                 uow.contacts.forget(channel, gone)
             expires = self.leases.expiry()
-            saved = uow.runs.save(
-                attrs.evolve(
-                    run,
-                    counts=tally.merged_into(run.counts),
-                    lease_expires_at=expires,
-                    due_at=expires,
-                )
+            changed = attrs.evolve(
+                run,
+                counts=tally.merged_into(run.counts),
+                lease_expires_at=expires,
+                due_at=expires,
             )
-            if then is not None:
-                saved = then(uow, saved)
+            # ``then`` saves the run itself: an ending is one write of the run, not two
+            saved = uow.runs.save(changed) if then is None else then(uow, changed)
         return failed, saved
 
 

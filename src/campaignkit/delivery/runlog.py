@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from campaignkit.domain.delivery import LedgerEntry, LedgerState, Message, Run
-from campaignkit.ports import Store
+from campaignkit.ports import Progress, RunProgress, Store
 
 logger = logging.getLogger("campaignkit.delivery")
 
@@ -106,6 +106,19 @@ def batch_done(store: Store, run_id: str, number: int) -> None:
         counts["pending"],
         extra=_extra(run, batch=number, position=run.position),
     )
+
+
+def progress(callback: Progress, report: RunProgress) -> None:
+    """Call the host's progress callback; a bug in it is logged, never raised.
+
+    Args:
+        callback: The runner's ``progress``.
+        report: Where the run is.
+    """
+    try:
+        callback(report)
+    except Exception:  # a progress bar's bug must not fail the run
+        logger.exception("campaignkit progress callback %r failed", callback)
 
 
 def paused(run: Run) -> None:

@@ -40,11 +40,11 @@ import pendulum
 from campaignkit.clock import Clock
 from campaignkit.delivery import collector, runlog
 from campaignkit.delivery.decide import PreparedBatch, admit, describe, prepare_batch, suppressed_in
-from campaignkit.delivery.endings import final, log_end, stop_open_entries, stopped_batch
+from campaignkit.delivery.endings import final, finish, log_end, stop_open_entries, stopped_batch
 from campaignkit.delivery.gate import RateState
 from campaignkit.delivery.handover import Handover
 from campaignkit.delivery.lease import LeaseLost, Leases
-from campaignkit.delivery.plan import Plan, make_plan
+from campaignkit.delivery.plan import Plan, decided_at_claim, make_plan
 from campaignkit.delivery.recording import Recorder
 from campaignkit.delivery.settings import DeliverySettings
 from campaignkit.delivery.tally import Tally
@@ -57,7 +57,7 @@ from campaignkit.domain.delivery import (
     RunKind,
     RunStatus,
 )
-from campaignkit.domain.lifecycle import LifecycleRules, run_finished
+from campaignkit.domain.lifecycle import LifecycleRules
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.unsubscribe import UnsubscribeSigner
 from campaignkit.errors import ConflictError, DeliveryError
@@ -184,10 +184,10 @@ class Runner:
         if claimed is None:
             with self._store.unit_of_work() as uow:
                 return uow.runs.get(run_id)
-        run, plan = claimed
+        run, plan, first = claimed
         try:
             with self._leases.heartbeat(self._store, run_id, enabled=self._settings.heartbeat):
-                return self._deliver_run(run, plan, now)
+                return self._deliver_run(run, plan, now, first)
         except LeaseLost:  # another worker took the run over: it records what follows
             with self._store.unit_of_work() as uow:
                 return uow.runs.get(run_id)
@@ -209,9 +209,15 @@ class Runner:
             self._release(run_id, now)
             raise
 
-    def _deliver_run(self, run: Run, plan: Plan, now: pendulum.DateTime) -> Run:
+    def _deliver_run(
+        self, run: Run, plan: Plan, now: pendulum.DateTime, first: PreparedBatch | None = None
+    ) -> Run:
         run_id = run.id
         try:
+            if first is not None:  # a fresh trigger's batch, recorded with its claim
+                run = self._first_batch(run, plan, first, now)
+                if run.status.is_final:
+                    return run
             if _open(run) or run.position or run.streamed:  # a crash may have left PENDING
                 self._reconcile(run_id, plan, now)  # entries; a run that recorded none cannot
             halted = plan.campaign.status is not CampaignStatus.LIVE
@@ -237,7 +243,15 @@ class Runner:
 
     # ------------------------------------------------------------ claiming
 
-    def _claim(self, run_id: str, now: pendulum.DateTime) -> tuple[Run, Plan] | None:
+    def _claim(
+        self, run_id: str, now: pendulum.DateTime
+    ) -> tuple[Run, Plan, PreparedBatch | None] | None:
+        """Claim a due run and plan it; None when it is final or another worker holds it.
+
+        A fresh unitary trigger (``plan.decided_at_claim``) is also decided, and its
+        intents recorded, in the claim's transaction (one write of the run); the
+        decided batch is returned to hand over.
+        """
         with self._store.unit_of_work() as uow:
             run = uow.runs.get(run_id)
             if run.status.is_final:
@@ -252,19 +266,49 @@ class Runner:
             campaign = uow.campaigns.get(run.campaign_id)
             lease = self._leases.expiry()
             before = run
-            run = uow.runs.save(
-                attrs.evolve(
-                    run,
-                    status=RunStatus.RUNNING,
-                    started_at=run.started_at or now,
-                    lease_owner=self._worker,
-                    lease_expires_at=lease,
-                    due_at=lease,  # if this worker dies, the run is due when its lease lapses
-                )
+            run = attrs.evolve(
+                run,
+                status=RunStatus.RUNNING,
+                started_at=run.started_at or now,
+                lease_owner=self._worker,
+                lease_expires_at=lease,
+                due_at=lease,  # if this worker dies, the run is due when its lease lapses
             )
             plan = make_plan(uow, campaign, run, self._channels, self._signer)
+            first = None
+            if decided_at_claim(before, plan):
+                batch = [recipient.profile for recipient in run.recipients]
+                tally = Tally()
+                suppressed = suppressed_in(uow, plan, batch)
+                first = self._prepare(run, plan, batch, set(), suppressed, None, tally, now)
+                _, run = self._write(uow, run, first, tally, now, len(batch), True)
+            else:
+                run = uow.runs.save(run)
             runlog.claimed(before, run)
-        return run, plan
+        return run, plan, first
+
+    def _first_batch(
+        self, run: Run, plan: Plan, work: PreparedBatch, now: pendulum.DateTime
+    ) -> Run:
+        """Hand over a fresh trigger's batch recorded by :meth:`_claim`; the run as left.
+
+        What :meth:`_stream` does after a batch's intents: send, record the outcomes
+        (ending the run there when nothing is left), log and report progress.
+        """
+        runlog.failures(run.id, plan.campaign.id, runlog.failed_entries(work.entries))
+        if work.sending:
+            then = functools.partial(self._ended, now=now)
+            run = self._handover.deliver(run.id, plan, work.sending, now, retry=False, then=then)
+        runlog.batch_done(self._store, run.id, 1)
+        if self.progress is not None:
+            total = len(run.recipients)
+            report = RunProgress(run.id, run.campaign_id, run.position, total, run.total())
+            runlog.progress(self.progress, report)
+        if run.status.is_final:  # it ended with the batch's outcomes
+            log_end(run)
+        if self.stop_requested():
+            raise Paused(run.id)
+        return run
 
     # ------------------------------------------------------------ streaming
 
@@ -440,7 +484,7 @@ class Runner:
         return None
 
     def _ended(self, uow: UnitOfWork, run: Run, *, now: pendulum.DateTime) -> Run:
-        """End ``run`` in the last batch's outcome transaction when nothing is left to do.
+        """Save ``run`` in the last batch's outcome transaction, ended if nothing is left to do.
 
         Nothing is left when every entry has its outcome and the campaign is still
         LIVE; a worker that is stopping leaves the ending to :meth:`_settle` later.
@@ -449,17 +493,17 @@ class Runner:
         and a failure there must not take the batch's recorded outcomes with it.
         """
         if run.kind not in _ENDED_WITH_OUTCOMES or not run.streamed or _open(run):
-            return run
+            return uow.runs.save(run)
         try:
             if (
                 self.stop_requested()
                 or uow.campaigns.status(run.campaign_id) is not CampaignStatus.LIVE
                 or uow.ledger.next_due_at(run.id) is not None  # the ledger agrees with the counts
             ):
-                return run
+                return uow.runs.save(run)
         except Exception:  # never lose the outcomes to a check: _settle ends the run instead
             logger.warning("run %s is ended later: a check failed", run.id, exc_info=True)
-            return run
+            return uow.runs.save(run)
         return self._finish(uow, run, RunStatus.SUCCEEDED, now, log=False)
 
     # ------------------------------------------------------------ sending
@@ -570,11 +614,4 @@ class Runner:
         ``log=False`` leaves the log lines to the caller (:func:`_log_end`), which
         writes them once the run's last batch is logged.
         """
-        saved = uow.runs.save(final(run, status, now))
-        if log:
-            log_end(saved)
-        if run.kind in (RunKind.SCHEDULED, RunKind.OCCURRENCE):  # runs a completion waits for
-            campaign = uow.campaigns.find(run.campaign_id)
-            if campaign is not None and campaign.open_runs > 0:
-                uow.campaigns.save(run_finished(campaign, now, self._rules))
-        return saved
+        return finish(uow, run, status, now, self._rules, log=log)
