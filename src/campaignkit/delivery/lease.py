@@ -93,11 +93,11 @@ class _Heart:
         while True:
             with self._wake:
                 if not self._runs:
+                    waited = 0
                     self._wake.wait(_IDLE_SECONDS)
                     if not self._runs:
                         self._thread = None
                         return
-                    waited = 0
                 slices = max(1, math.ceil(self._interval / _IDLE_SECONDS))
                 self._wake.wait(self._interval / slices)
                 waited += 1
