@@ -53,6 +53,8 @@ def _extra(run: Run, **more: Any) -> dict[str, Any]:
 
 def claimed(before: Run, run: Run) -> None:
     """Log that this worker claimed ``run`` (``before``: the run as it was stored)."""
+    if not logger.isEnabledFor(logging.DEBUG if before.streamed else logging.INFO):
+        return  # the counts for extra= are not worked out for nothing
     if before.started_at is None:
         logger.info(
             "run %s of campaign %s started (version %d, %s)",
@@ -135,6 +137,8 @@ def paused(run: Run) -> None:
 
 def ended(run: Run) -> None:
     """Log a run's final status and counts."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
     counts = counts_of(run)
     logger.info(
         "run %s of campaign %s ended %s: targeted %d, sent %d, failed %d, excluded %d",

@@ -165,9 +165,10 @@ class TriggerVerbs(SessionBase):
 
         def build_run(campaign: Campaign, run_id: str) -> Run:
             problems = recipient_problems(checked)
+            clean = not problems  # then no recipient needs checking again
             run_recipients = []
             for number, recipient in enumerate(checked):
-                if (
+                if not clean and (
                     not recipient.user_id.strip()
                     or not recipient.namespace.strip()
                     or context_problems(recipient.context, "context")
