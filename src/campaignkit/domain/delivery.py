@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
@@ -88,72 +88,6 @@ class Message:
     proof: bool = False
     transactional: bool = False
     unsubscribe_url: str | None = None
-
-
-MessageBuilder: TypeAlias = Callable[[str, str, "Mapping[str, str]", "str | None"], Message]
-"""``build(profile_id, address, fields, unsubscribe_url)``: see :func:`message_builder`."""
-
-_new = object.__new__
-_assign = object.__setattr__
-
-
-def message_builder(
-    *,
-    run_id: str,
-    campaign_id: str,
-    action_id: str,
-    channel: ChannelType,
-    settings: SurfaceSettings,
-    transactional: bool,
-) -> MessageBuilder:
-    """A fast constructor of one action's messages in one run.
-
-    What every message of the action shares is fixed once; each call gives the
-    recipient, their address, the rendered fields (a fresh ``dict`` the message
-    takes over: the caller must not change it afterwards) and the unsubscribe
-    URL. The result equals ``Message(...)`` built with the same values, with the
-    idempotency key of ``(run_id, action_id, profile_id)``; it skips the
-    per-field checks and copies of ``__init__``, which cost more than the rest
-    of a message's delivery.
-
-    Args:
-        run_id: The run.
-        campaign_id: The campaign.
-        action_id: The action.
-        channel: The action's channel.
-        settings: The action's surface settings.
-        transactional: True for transactional campaigns.
-
-    Returns:
-        ``build(profile_id, address, fields, unsubscribe_url) -> Message``.
-    """
-    prefix = f"{run_id}:{action_id}:"
-
-    def build(
-        profile_id: str, address: str, fields: Mapping[str, str], unsubscribe_url: str | None
-    ) -> Message:
-        message: Message = _new(Message)
-        _assign(
-            message,
-            "__dict__",
-            {
-                "run_id": run_id,
-                "campaign_id": campaign_id,
-                "action_id": action_id,
-                "profile_id": profile_id,
-                "channel": channel,
-                "address": address,
-                "idempotency_key": prefix + profile_id,
-                "fields": MappingProxyType(fields),
-                "settings": settings,
-                "proof": False,
-                "transactional": transactional,
-                "unsubscribe_url": unsubscribe_url,
-            },
-        )
-        return message
-
-    return build
 
 
 @attrs.frozen
@@ -282,83 +216,6 @@ class LedgerEntry:
 def idempotency_key(run_id: str, action_id: str, profile_id: str) -> str:
     """The stable idempotency key of a (run, action, profile)."""
     return f"{run_id}:{action_id}:{profile_id}"
-
-
-PendingRow: TypeAlias = tuple[Message, "pendulum.DateTime | None", "str | None"]
-"""A new PENDING ledger entry as the run's hot path writes it.
-
-``(message, due_at, timezone)``: the rendered message (which names the run,
-campaign, action, recipient, channel and address), the recipient's due time and
-their profile's time zone. It stands for the ``LedgerEntry`` :func:`pending_entry`
-builds (no attempts, no slot).
-"""
-
-OutcomeRow: TypeAlias = tuple[
-    str, str, LedgerState, int, "str | None", "str | None", "pendulum.DateTime | None"
-]
-"""What a channel's answer does to a PENDING entry, as the hot path writes it.
-
-``(action_id, profile_id, state, attempts, provider_message_id, error,
-next_attempt_at)``: the state is SENT, FAILED or RETRY. A RETRY entry keeps its
-message; a SENT or FAILED one drops it. The entry keeps its address, due time and
-time zone, and loses its rate slot (see :func:`settled_entry`).
-"""
-
-
-def pending_entry(row: PendingRow) -> LedgerEntry:
-    """The ledger entry a :data:`PendingRow` stands for.
-
-    Args:
-        row: ``(message, due_at, timezone)``.
-
-    Returns:
-        The PENDING entry, carrying the message.
-    """
-    message, due_at, timezone = row
-    return LedgerEntry(
-        message.run_id,
-        message.action_id,
-        message.profile_id,
-        message.campaign_id,
-        message.channel,
-        LedgerState.PENDING,
-        address=message.address,
-        due_at=due_at,
-        timezone=timezone,
-        message=message,
-    )
-
-
-def settled_entry(entry: LedgerEntry, row: OutcomeRow) -> LedgerEntry:
-    """``entry`` after the outcome ``row``.
-
-    Args:
-        entry: The PENDING entry.
-        row: ``(action_id, profile_id, state, attempts, provider_message_id, error,
-            next_attempt_at)``.
-
-    Returns:
-        The entry in its new state (the message kept only for RETRY).
-    """
-    _, _, state, attempts, provider_message_id, error, next_attempt_at = row
-    return LedgerEntry(
-        entry.run_id,
-        entry.action_id,
-        entry.profile_id,
-        entry.campaign_id,
-        entry.channel,
-        state,
-        None,
-        attempts,
-        next_attempt_at,
-        provider_message_id,
-        entry.address,
-        entry.due_at,
-        entry.timezone,
-        None,
-        error,
-        entry.message if state is LedgerState.RETRY else None,
-    )
 
 
 class RunStatus(str, enum.Enum):
@@ -595,3 +452,41 @@ def backoff(
     digest = hashlib.sha256(f"{key}#{attempt}".encode()).digest()
     jitter = 0.5 + int.from_bytes(digest[:4], "big") / 2**33
     return pendulum.duration(seconds=round(capped * jitter, 3))
+
+
+# the ledger-row helpers of the hot path live in their own module; names kept importable here
+from campaignkit.domain.ledger_rows import (  # noqa: E402 - they need the values above
+    MessageBuilder,
+    OutcomeRow,
+    PendingRow,
+    message_builder,
+    pending_entry,
+    settled_entry,
+)
+
+__all__ = [
+    "MAX_RETRY_AFTER",
+    "Accepted",
+    "ActionCounts",
+    "ExclusionReason",
+    "FeedbackEvent",
+    "FeedbackRecord",
+    "LedgerEntry",
+    "LedgerState",
+    "Message",
+    "MessageBuilder",
+    "OutcomeRow",
+    "PendingRow",
+    "PermanentFailure",
+    "Run",
+    "RunKind",
+    "RunRecipient",
+    "RunStatus",
+    "SendResult",
+    "TransientFailure",
+    "backoff",
+    "idempotency_key",
+    "message_builder",
+    "pending_entry",
+    "settled_entry",
+]

@@ -1,0 +1,172 @@
+"""Ledger rows of the delivery hot path, and the one-step ``Message`` constructor.
+
+A run writes each recipient it sends to as a :data:`PendingRow` (the intent)
+and then an :data:`OutcomeRow` (what the channel answered), instead of full
+``LedgerEntry`` values; :func:`pending_entry` and :func:`settled_entry` say
+which entries they stand for. :func:`message_builder` builds an action's
+messages without ``Message.__init__``'s per-field work. All of it is importable
+from :mod:`campaignkit.domain.delivery` too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import TypeAlias
+
+import pendulum
+
+from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.delivery import LedgerEntry, LedgerState, Message
+from campaignkit.domain.surface import SurfaceSettings
+
+__all__ = [
+    "MessageBuilder",
+    "OutcomeRow",
+    "PendingRow",
+    "message_builder",
+    "pending_entry",
+    "settled_entry",
+]
+
+MessageBuilder: TypeAlias = Callable[[str, str, "Mapping[str, str]", "str | None"], Message]
+"""``build(profile_id, address, fields, unsubscribe_url)``: see :func:`message_builder`."""
+
+_new = object.__new__
+_assign = object.__setattr__
+
+
+def message_builder(
+    *,
+    run_id: str,
+    campaign_id: str,
+    action_id: str,
+    channel: ChannelType,
+    settings: SurfaceSettings,
+    transactional: bool,
+) -> MessageBuilder:
+    """A fast constructor of one action's messages in one run.
+
+    What every message of the action shares is fixed once; each call gives the
+    recipient, their address, the rendered fields (a fresh ``dict`` the message
+    takes over: the caller must not change it afterwards) and the unsubscribe
+    URL. The result equals ``Message(...)`` built with the same values, with the
+    idempotency key of ``(run_id, action_id, profile_id)``; it skips the
+    per-field checks and copies of ``__init__``, which cost more than the rest
+    of a message's delivery.
+
+    Args:
+        run_id: The run.
+        campaign_id: The campaign.
+        action_id: The action.
+        channel: The action's channel.
+        settings: The action's surface settings.
+        transactional: True for transactional campaigns.
+
+    Returns:
+        ``build(profile_id, address, fields, unsubscribe_url) -> Message``.
+    """
+    prefix = f"{run_id}:{action_id}:"
+
+    def build(
+        profile_id: str, address: str, fields: Mapping[str, str], unsubscribe_url: str | None
+    ) -> Message:
+        message: Message = _new(Message)
+        _assign(
+            message,
+            "__dict__",
+            {
+                "run_id": run_id,
+                "campaign_id": campaign_id,
+                "action_id": action_id,
+                "profile_id": profile_id,
+                "channel": channel,
+                "address": address,
+                "idempotency_key": prefix + profile_id,
+                "fields": MappingProxyType(fields),
+                "settings": settings,
+                "proof": False,
+                "transactional": transactional,
+                "unsubscribe_url": unsubscribe_url,
+            },
+        )
+        return message
+
+    return build
+
+
+PendingRow: TypeAlias = tuple[Message, "pendulum.DateTime | None", "str | None"]
+"""A new PENDING ledger entry as the run's hot path writes it.
+
+``(message, due_at, timezone)``: the rendered message (which names the run,
+campaign, action, recipient, channel and address), the recipient's due time and
+their profile's time zone. It stands for the ``LedgerEntry`` :func:`pending_entry`
+builds (no attempts, no slot).
+"""
+
+OutcomeRow: TypeAlias = tuple[
+    str, str, LedgerState, int, "str | None", "str | None", "pendulum.DateTime | None"
+]
+"""What a channel's answer does to a PENDING entry, as the hot path writes it.
+
+``(action_id, profile_id, state, attempts, provider_message_id, error,
+next_attempt_at)``: the state is SENT, FAILED or RETRY. A RETRY entry keeps its
+message; a SENT or FAILED one drops it. The entry keeps its address, due time and
+time zone, and loses its rate slot (see :func:`settled_entry`).
+"""
+
+
+def pending_entry(row: PendingRow) -> LedgerEntry:
+    """The ledger entry a :data:`PendingRow` stands for.
+
+    Args:
+        row: ``(message, due_at, timezone)``.
+
+    Returns:
+        The PENDING entry, carrying the message.
+    """
+    message, due_at, timezone = row
+    return LedgerEntry(
+        message.run_id,
+        message.action_id,
+        message.profile_id,
+        message.campaign_id,
+        message.channel,
+        LedgerState.PENDING,
+        address=message.address,
+        due_at=due_at,
+        timezone=timezone,
+        message=message,
+    )
+
+
+def settled_entry(entry: LedgerEntry, row: OutcomeRow) -> LedgerEntry:
+    """``entry`` after the outcome ``row``.
+
+    Args:
+        entry: The PENDING entry.
+        row: ``(action_id, profile_id, state, attempts, provider_message_id, error,
+            next_attempt_at)``.
+
+    Returns:
+        The entry in its new state (the message kept only for RETRY).
+    """
+    _, _, state, attempts, provider_message_id, error, next_attempt_at = row
+    return LedgerEntry(
+        entry.run_id,
+        entry.action_id,
+        entry.profile_id,
+        entry.campaign_id,
+        entry.channel,
+        state,
+        None,
+        attempts,
+        next_attempt_at,
+        provider_message_id,
+        entry.address,
+        entry.due_at,
+        entry.timezone,
+        None,
+        error,
+        entry.message if state is LedgerState.RETRY else None,
+    )
