@@ -139,3 +139,13 @@ def test_a_settle_that_fails_midway_writes_nothing_of_the_call() -> None:
             uow.ledger.settle("run_1", [sent])
         with store.unit_of_work() as uow:
             assert uow.ledger.by_provider_id("pm-1") is not None
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{}, {"subject": "Hi Zoë", "html": '<p>"x"\n</p>'}, {"n": 5}, {"x": None, "y": ["a"]}],
+)
+def test_fields_text_is_the_json_encoders(fields: dict[str, object]) -> None:
+    text = ledger._fields_json(fields)  # type: ignore[arg-type]
+    assert text == json.dumps(fields, separators=(",", ":"))
+    assert json.loads(text) == fields

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 import campaignkit as ck
 from campaignkit import serialization as ser
 from campaignkit.adapters.sqlite.profiles import decode_profile
-from campaignkit.domain.profile import PROFILE_FIELDS, decoded_profile
+from campaignkit.domain.profile import PROFILE_FIELDS, decoded_profile, plain_decoded_profile
 from campaignkit.domain.recipients import unknown_profile
 from campaignkit.testing import ManualClock
 from campaignkit.testing import strategies as cks
@@ -226,6 +226,78 @@ def test_decoded_profile_refuses_what_the_constructor_refuses_naming_the_fields(
     assert any(p.startswith("consents has the key str 'fax'") for p in fast.value.problems)
     assert any(p.startswith("timezone") for p in fast.value.problems)
     assert any(p.startswith("test must be True or False") for p in fast.value.problems)
+
+
+_PLAIN: dict[str, Any] = {
+    "id": "p1",
+    "identities": {"email": "a@x.io"},
+    "attributes": {"firstName": "Ann", "tags": ["a", 1, 2.5, None, True]},
+    "consents": {"email": True, "sms": False},
+    "channel_data": {"sms": "+1 555"},
+    "timezone": "Europe/Paris",
+    "language": "fr",
+    "test": False,
+}
+
+
+def _fresh(data: dict[str, Any]) -> dict[str, Any]:
+    return cast("dict[str, Any]", json.loads(json.dumps(data)))
+
+
+def test_the_plain_path_builds_what_the_constructor_builds() -> None:
+    made = plain_decoded_profile(_fresh(_PLAIN))
+    assert made == ck.Profile(**_fresh(_PLAIN))
+    assert made is not None
+    assert all(type(key) is ck.ChannelType for key in (*made.consents, *made.channel_data))
+    empty = plain_decoded_profile(_fresh({**_PLAIN, "consents": {}, "channel_data": {}}))
+    assert empty is not None
+    assert empty.consents == {}
+    assert empty.channel_data == {}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("id", " "),
+        ("id", "é"),
+        ("id", 5),
+        ("test", 0),
+        ("identities", []),
+        ("identities", {f"ns{i}": "v" for i in range(51)}),
+        ("identities", {"email": "é@x.io"}),
+        ("identities", {" ": "a@x.io"}),
+        ("identities", {"email": 5}),
+        ("attributes", []),
+        ("attributes", {"name": "Zoë"}),
+        ("consents", {"fax": True}),
+        ("consents", {"email": 1}),
+        ("channel_data", {"fax": "x"}),
+        ("channel_data", {"sms": ""}),
+        ("channel_data", {"sms": "x" * 1025}),
+        ("timezone", "Europe/Zürich"),
+        ("timezone", 5),
+        ("language", "é"),
+        ("language", ""),
+    ],
+)
+def test_the_plain_path_leaves_every_other_value_to_the_full_checks(
+    field: str, value: object
+) -> None:
+    data = _fresh({**_PLAIN, field: value})
+    assert plain_decoded_profile(_fresh(data)) is None
+    _assert_same_as_generic(json.dumps({"schema": "profile", "version": 2, "data": data}))
+
+
+def test_the_plain_path_needs_exactly_the_eight_fields() -> None:
+    assert plain_decoded_profile({**_fresh(_PLAIN), "nickname": "x"}) is None
+    renamed = _fresh(_PLAIN)
+    renamed["nick"] = renamed.pop("language")
+    assert plain_decoded_profile(renamed) is None
+
+
+def test_a_document_with_blank_around_it_decodes_as_loads_does() -> None:
+    text = ser.dumps(ck.Profile(id="a"))
+    assert decode_profile(f" {text}\n") == decode_profile(text) == ck.Profile(id="a")
 
 
 # ---------------------------------------------------------------- static audiences on SQLite

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 from campaignkit.adapters.sqlite.delivery import _chunks, _marks
@@ -18,6 +18,7 @@ from campaignkit.domain.profile import (
     checked_profile_id,
     checked_profile_ids,
     decoded_profile,
+    plain_decoded_profile,
 )
 from campaignkit.domain.recipients import unknown_profile
 from campaignkit.errors import StorageError, ValidationError
@@ -28,11 +29,17 @@ logger = logging.getLogger("campaignkit.profiles")
 _SCHEMA, _VERSION = schema_of(Profile)
 
 
+_scan = cast("Callable[[str, int], tuple[Any, int]]", vars(json.JSONDecoder())["scan_once"])
+"""The C scanner under ``json.loads``: one value from a position, without the wrapper's checks."""
+
+
 def decode_profile(text: str) -> Profile:
     """The profile of a stored document: ``loads(Profile, text)``, without cattrs when it can.
 
     A document of the current version in the shape :func:`dumps` writes (all
-    eight fields, JSON types that need no conversion) is built directly with
+    eight fields, JSON types that need no conversion) is built directly: with
+    :func:`~campaignkit.domain.profile.plain_decoded_profile` when every value
+    passes ``Profile()``'s fast check, else with
     :func:`~campaignkit.domain.profile.decoded_profile`, which applies the
     same checks as ``Profile()``. Anything else (an older version, a missing
     or extra field, a value cattrs would convert, a profile that fails a
@@ -49,9 +56,14 @@ def decode_profile(text: str) -> Profile:
         StorageError: the text is not JSON, or not a valid profile document.
     """
     try:
-        document = json.loads(text)
-    except (ValueError, RecursionError):
-        return loads(Profile, text)  # raises the usual StorageError
+        document, end = _scan(text, 0)
+    except (StopIteration, ValueError, RecursionError):
+        document, end = None, -1
+    if end != len(text):  # leading or trailing text, or not JSON: json.loads decides
+        try:
+            document = json.loads(text)
+        except (ValueError, RecursionError):
+            return loads(Profile, text)  # raises the usual StorageError
     if (
         type(document) is dict
         and len(document) == 3
@@ -61,6 +73,9 @@ def decode_profile(text: str) -> Profile:
     ):
         data: Any = document.get("data")
         if type(data) is dict and len(data) == 8:
+            found = plain_decoded_profile(data)
+            if found is not None:
+                return found
             try:
                 found = _direct(data)
             except (KeyError, ValidationError):
