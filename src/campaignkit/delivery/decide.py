@@ -37,7 +37,12 @@ from campaignkit.domain.delivery import (
     pending_entry,
 )
 from campaignkit.domain.profile import Profile
-from campaignkit.domain.recipients import address_or_reason, addresses_of
+from campaignkit.domain.recipients import (
+    UNKNOWN_PROFILE_TYPE,
+    address_or_reason,
+    addresses_of,
+    identity_is_address,
+)
 from campaignkit.domain.rules import recipient_zone
 from campaignkit.ports import Store, UnitOfWork
 
@@ -106,51 +111,125 @@ def decide_batch(
     ready: list[PendingRow] = []
     seen: set[str] = set()
     work = _ActionWork.of(plan, suppressed, limits)
+    all_todo = work.todo
     simple = timing.simple
     nominal = timing.nominal
-    ready_per_action = dict.fromkeys(work.action_ids, 0)
+    namespace, marketing = work.namespace, work.marketing
+    shared_context = work.shared_context
+    unknown = UNKNOWN_PROFILE_TYPE
+    send = ready.append
     for profile in batch:
         profile_id = profile.id
-        todo = work.todo
-        if profile_id in seen or recorded:
+        todo = all_todo
+        if recorded or profile_id in seen:
             todo = [w for w in todo if _new_pair(w, profile_id, seen, recorded, tally)]
         seen.add(profile_id)
-        made = _made(run_id, plan, work, todo, profile)
-        if made is None:  # every action was a duplicate
+        if not todo:  # every action was a duplicate
             continue
-        given: object = profile.timezone  # host data: not always what the type says
-        zone = given if isinstance(given, str) else None
-        due = None
-        if not simple or (given is not None and zone is None):
-            due = _due(run_id, timing, profile, todo=todo, made=made, plan=plan)
-        for item in made:
-            if type(item) is LedgerEntry:
-                tally.entry(item)
-                entries.append(item)
+        if simple:
+            # the hot path: what _made and address_or_reason do, inlined, for a recipient
+            # every action sends to; anyone else (an exclusion, a render error, data that
+            # raises, a zone to check) is decided again from the start by the reference
+            mark = len(ready)
+            given: object = profile.timezone  # host data: not always what the type says
+            zone = given if type(given) is str else None
+            try:
+                if (given is not None and zone is None) or type(profile) is unknown:
+                    raise _Reference
+                context = shared_context
+                if context is None:
+                    context = plan.context(profile_id)
+                identities = profile.identities
+                for _, action_id, channel, suppressed_here, render, linked, build, by_id in todo:
+                    identity = identities.get(namespace)
+                    if not identity:
+                        raise _Reference
+                    address = profile.channel_data.get(channel)
+                    if not address:
+                        address = identity if by_id else None
+                        if not address:
+                            raise _Reference
+                    if marketing and (
+                        address in suppressed_here or not profile.consents.get(channel, False)
+                    ):
+                        raise _Reference
+                    link = plan.unsubscribe_url(run_id, action_id, profile_id) if linked else None
+                    fields = render(
+                        profile.attributes,
+                        context,
+                        _NO_LINK if link is None else {"unsubscribe_url": link},
+                    )
+                    send((build(profile_id, address, fields, link), nominal, zone))
                 continue
-            message: Message = item  # type: ignore[assignment]
-            if simple:
-                ready_per_action[message.action_id] += 1
-                ready.append((message, nominal, zone))
-                continue
-            if due is None:
-                continue  # its profile failed while being timed (recorded as FAILED)
-            _place(
-                message, due, zone, plan=plan, now=now, tally=tally, entries=entries, ready=ready
-            )
-    for action_id, count in ready_per_action.items():
-        if count:
-            tally.add(action_id, "targeted", count)
-            tally.add(action_id, "pending", count)
+            except Exception:  # decided again below, by the reference
+                pass
+            del ready[mark:]
+        _decide_one(run_id, plan, work, todo, profile, timing, now, tally, entries, ready)
+    if simple:
+        _count_ready(work.action_ids, ready, tally)
     return entries, ready
 
 
-_Work: TypeAlias = tuple[Action, str, ChannelType, set[str], "Renderer", bool, MessageBuilder]
+def _count_ready(action_ids: Sequence[str], ready: Sequence[PendingRow], tally: Tally) -> None:
+    """Count the rows ready now as targeted and pending, per action, once per batch."""
+    per_action = dict.fromkeys(action_ids, 0)
+    if len(per_action) == 1:
+        per_action[action_ids[0]] = len(ready)
+    else:
+        for row in ready:
+            per_action[row[0].action_id] += 1
+    for action_id, count in per_action.items():
+        if count:
+            tally.add(action_id, "targeted", count)
+            tally.add(action_id, "pending", count)
+
+
+class _Reference(Exception):
+    """The hot path leaves this recipient to the reference (:func:`_decide_one`)."""
+
+
+def _decide_one(  # noqa: PLR0917 - private, the loop body of decide_batch
+    run_id: str,
+    plan: Plan,
+    work: _ActionWork,
+    todo: Sequence[_Work],
+    profile: Profile,
+    timing: Timing,
+    now: pendulum.DateTime,
+    tally: Tally,
+    entries: list[LedgerEntry],
+    ready: list[PendingRow],
+) -> None:
+    """Decide one recipient's actions (the reference of decide_batch's hot path)."""
+    made = _made(run_id, plan, work, todo, profile)
+    if made is None:  # every action was a duplicate
+        return
+    given: object = profile.timezone  # host data: not always what the type says
+    zone = given if isinstance(given, str) else None
+    simple = timing.simple
+    due = None
+    if not simple or (given is not None and zone is None):
+        due = _due(run_id, timing, profile, todo=todo, made=made, plan=plan)
+    for item in made:
+        if type(item) is LedgerEntry:
+            tally.entry(item)
+            entries.append(item)
+            continue
+        message: Message = item  # type: ignore[assignment]
+        if simple:
+            ready.append((message, timing.nominal, zone))  # counted by decide_batch
+            continue
+        if due is None:
+            continue  # its profile failed while being timed (recorded as FAILED)
+        _place(message, due, zone, plan=plan, now=now, tally=tally, entries=entries, ready=ready)
+
+
+_Work: TypeAlias = tuple[Action, str, ChannelType, set[str], "Renderer", bool, MessageBuilder, bool]
 """One action as deciding needs it.
 
 The action, its id, its channel, the batch's suppressed addresses on it, its
 renderer, whether its messages carry an unsubscribe URL (or fail for want of
-one), and its message builder.
+one), its message builder, and whether the identity is the address on its channel.
 """
 Renderer: TypeAlias = Callable[
     [Mapping[str, Any], Mapping[str, Any], Mapping[str, str]], dict[str, str]
@@ -181,6 +260,7 @@ class _ActionWork:
                 plan.contents[action.id].renderer(limits),
                 action.id in plan.links or action.id in plan.unlinked,
                 plan.builders[action.id],
+                identity_is_address(plan.version.namespace or "", action.channel),
             )
             for action in plan.actions
         ]
@@ -232,7 +312,7 @@ def _made(
     try:
         if context is None:
             context = plan.context(profile_id)
-        for action, action_id, channel, suppressed, render, linked, build in todo:
+        for action, action_id, channel, suppressed, render, linked, build, _ in todo:
             found = address_or_reason(profile, channel, namespace, marketing, suppressed)
             if type(found) is ExclusionReason:
                 made.append(unsent(run_id, campaign_id, action, profile_id, reason=found))

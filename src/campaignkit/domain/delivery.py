@@ -90,7 +90,7 @@ class Message:
     unsubscribe_url: str | None = None
 
 
-@attrs.frozen
+@attrs.frozen(init=False)
 class Accepted:
     """The provider took the message.
 
@@ -99,6 +99,13 @@ class Accepted:
     """
 
     provider_message_id: str
+
+    def __init__(self, provider_message_id: str) -> None:
+        # one per message sent: a third cheaper than the generated frozen __init__
+        _set_provider_id(self, provider_message_id)
+
+
+_set_provider_id = vars(Accepted)["provider_message_id"].__set__
 
 
 MAX_RETRY_AFTER = 7 * 24 * 3600.0

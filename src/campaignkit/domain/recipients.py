@@ -62,6 +62,20 @@ def unknown_profile(profile_id: str) -> Profile:
     return _UnknownProfile(id=profile_id)
 
 
+UNKNOWN_PROFILE_TYPE: type[Profile] = _UnknownProfile
+"""The type of :func:`unknown_profile`'s stand-ins (``type(p) is UNKNOWN_PROFILE_TYPE``)."""
+
+
+def identity_is_address(namespace: str, channel: ChannelType) -> bool:
+    """True when the identity in ``namespace`` is also the address on ``channel``.
+
+    Args:
+        namespace: The campaign's identity namespace.
+        channel: The channel.
+    """
+    return _IDENTITY_CHANNELS.get(namespace) is channel
+
+
 def address_of(profile: Profile, channel: ChannelType, namespace: str) -> str | None:
     """The recipient's address on ``channel``.
 
