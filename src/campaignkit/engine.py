@@ -242,12 +242,22 @@ class LifecycleEngine:
             # one short transaction per step; when nothing is due, the same one
             # also reads when the next item will be (an idle tick is one transaction)
             with self._store.unit_of_work() as uow:
-                candidates = sorted(
-                    [(*d, "campaign") for d in self._due(uow, "campaign", now, frozenset())]
-                    + [(*d, "run") for d in self._due(uow, "run", now, skipped)]
-                )
-                if not candidates:
-                    return TickReport(now, tuple(events), self._next_due(uow))
+                if skipped:
+                    candidates = sorted(
+                        [(*d, "campaign") for d in self._due(uow, "campaign", now, frozenset())]
+                        + [(*d, "run") for d in self._due(uow, "run", now, skipped)]
+                    )
+                    if not candidates:
+                        return TickReport(now, tuple(events), self._next_due(uow))
+                else:  # the first item of each kind, due or not: the same two queries
+                    firsts = sorted(  # also tell when the next one is due if none is now
+                        [(*d, "campaign") for d in self._due(uow, "campaign", _FAR, frozenset())]
+                        + [(*d, "run") for d in self._due(uow, "run", _FAR, frozenset())]
+                    )
+                    candidates = [first for first in firsts if first[0] <= now]
+                    if not candidates:
+                        later = firsts[0][0] if firsts else None
+                        return TickReport(now, tuple(events), later)
             due_at, item_id, kind = candidates[0]
             if kind == "run":
                 try:

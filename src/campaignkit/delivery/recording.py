@@ -107,17 +107,21 @@ class Recorder:
         wave_filled: tuple[int, ...] | None = None,
         rate: RateState | None = None,
         streamed: bool = False,
+        live: bool | None = None,
     ) -> tuple[bool, Run]:
         """:meth:`intents` inside the caller's unit of work, on the run it loaded as owned.
 
         ``rows`` are new PENDING entries in their compact form (the hot path),
-        recorded with ``entries``; ``streamed`` marks the run's last batch.
+        recorded with ``entries``; ``streamed`` marks the run's last batch;
+        ``live`` is whether the campaign is LIVE when the caller read it in this
+        same unit of work (None: it is read here).
 
         Returns:
             Whether the campaign is still LIVE (if not, PENDING entries were recorded
             as ``stopped``), and the run as saved.
         """
-        live = uow.campaigns.status(run.campaign_id) is CampaignStatus.LIVE
+        if live is None:
+            live = uow.campaigns.status(run.campaign_id) is CampaignStatus.LIVE
         if not live:
             entries = [*entries, *(pending_entry(row) for row in rows)]
             rows = ()

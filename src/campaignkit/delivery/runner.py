@@ -281,7 +281,19 @@ class Runner:
                 tally = Tally()
                 suppressed = suppressed_in(uow, plan, batch)
                 first = self._prepare(run, plan, batch, set(), suppressed, None, tally, now)
-                _, run = self._write(uow, run, first, tally, now, len(batch), True)
+                _, run = self._recorder.write_intents(
+                    uow,
+                    run,
+                    first.entries,
+                    first.rows,
+                    tally=tally,
+                    now=now,
+                    position=len(batch),
+                    wave_filled=first.wave_filled,
+                    rate=first.rate,
+                    streamed=True,
+                    live=True,  # the campaign was read LIVE in this transaction
+                )
             else:
                 run = uow.runs.save(run)
             runlog.claimed(before, run)
