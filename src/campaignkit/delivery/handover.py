@@ -28,6 +28,7 @@ from campaignkit.errors import DeliveryError
 from campaignkit.ports import Channel, LookupChannel, Store, UnitOfWork
 
 _RESULTS = (Accepted, TransientFailure, PermanentFailure)
+_RESULT_TYPES = frozenset(_RESULTS)
 logger = logging.getLogger("campaignkit.delivery")
 
 
@@ -80,12 +81,21 @@ class Handover:
             LeaseLost: another worker took the run over before the outcomes were written.
         """
         outcomes: list[tuple[LedgerEntry | Message, SendResult]] = []
-        by_action: dict[str, list[LedgerEntry | Message]] = {}
-        for entry in entries:
-            by_action.setdefault(entry.action_id, []).append(entry)
+        action_ids = [entry.action_id for entry in entries]
+        by_action: dict[str, Sequence[LedgerEntry | Message]]
+        if len(set(action_ids)) == 1:  # one action (the hot path): one group as it is
+            by_action = {action_ids[0]: entries}
+        else:
+            groups: dict[str, list[LedgerEntry | Message]] = {}
+            for entry, action_id in zip(entries, action_ids, strict=True):
+                groups.setdefault(action_id, []).append(entry)
+            by_action = dict(groups)
         for action_id, group in by_action.items():
             # a tuple: the channel cannot change what the answers are matched with
-            messages = tuple(e if type(e) is not LedgerEntry else e.message for e in group)
+            if LedgerEntry in set(map(type, group)):
+                messages = tuple(e if type(e) is not LedgerEntry else e.message for e in group)
+            else:  # messages of fresh intents (the hot path)
+                messages = tuple(group)
             results = self._send(plan.channels[action_id], messages)  # type: ignore[arg-type]
             outcomes.extend(zip(group, results, strict=True))
         failed, saved = self._recorder.outcomes(run_id, outcomes, now, retry=retry, then=then)
@@ -106,12 +116,13 @@ class Handover:
                 raise DeliveryError(
                     f"channel answered {len(answered)} results for {len(messages)} messages"
                 )
-            for result in answered:
-                if not isinstance(result, _RESULTS):  # never leave an entry without an outcome
-                    raise DeliveryError(
-                        f"channel answered {type(result).__name__}, not Accepted, "
-                        "TransientFailure or PermanentFailure"
-                    )
+            if not _RESULT_TYPES.issuperset(map(type, answered)):  # subclasses, or bad answers
+                for result in answered:
+                    if not isinstance(result, _RESULTS):  # never leave an entry without an outcome
+                        raise DeliveryError(
+                            f"channel answered {type(result).__name__}, not Accepted, "
+                            "TransientFailure or PermanentFailure"
+                        )
         except Exception as exc:  # a channel may fail in any way: retry the batch
             return [TransientFailure(f"{type(exc).__name__}: {exc}")] * len(messages)
         return answered  # type: ignore[return-value]  # every item was checked above

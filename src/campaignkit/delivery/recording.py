@@ -8,6 +8,7 @@ still holds the lease (a worker that lost it writes nothing).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -181,11 +182,28 @@ class Recorder:
         rows: list[OutcomeRow] = []
         failed: list[tuple[LedgerEntry | Message, str]] = []
         never_sent: dict[ChannelType, list[tuple[str, str]]] = {}  # their contacts are undone
-        sent_count: dict[str, int] = {}
+        sent_actions: list[str] = []  # counted at once after the loop
+        count_sent = sent_actions.append
+        add_row = rows.append
         tally = Tally()
         max_attempts = self.max_attempts
         sent_state = LedgerState.SENT
         for item, result in outcomes:
+            if type(result) is Accepted and type(item) is not LedgerEntry:  # a first hand-over
+                action_id = item.action_id
+                add_row(
+                    (
+                        action_id,
+                        item.profile_id,
+                        sent_state,
+                        1,
+                        result.provider_message_id,
+                        None,
+                        None,
+                    )
+                )
+                count_sent(action_id)
+                continue
             entry = item if type(item) is LedgerEntry else None
             attempts = 1 if entry is None else entry.attempts + 1
             action_id, profile_id = item.action_id, item.profile_id
@@ -201,7 +219,7 @@ class Recorder:
                         None,
                     )
                 )
-                sent_count[action_id] = sent_count.get(action_id, 0) + 1
+                count_sent(action_id)
                 continue
             key = idempotency_key(*entry.key) if entry is not None else item.idempotency_key  # type: ignore[union-attr]
             if isinstance(result, TransientFailure) and attempts < max_attempts:
@@ -228,7 +246,7 @@ class Recorder:
             failed.append((item, error))
             tally.add(action_id, "failed")
             tally.add(action_id, "pending", -1)
-        for action_id, count in sent_count.items():
+        for action_id, count in Counter(sent_actions).items():
             tally.add(action_id, "sent", count)
             tally.add(action_id, "pending", -count)
         if retry:
@@ -314,15 +332,19 @@ def record_contacts(
 
 def record_sends(uow: UnitOfWork, rows: Sequence[PendingRow], now: pendulum.DateTime) -> None:
     """:func:`record_contacts` for new PENDING rows (the hot path): marketing messages count."""
-    by_channel: dict[ChannelType, tuple[list[tuple[str, pendulum.DateTime]], list[str]]] = {}
+    by_channel: dict[ChannelType, list[Message]] = {}
     for message, _, _ in rows:
         if message.transactional:
             continue
-        people, keys = by_channel.setdefault(message.channel, ([], []))
-        people.append((message.profile_id, now))
-        keys.append(message.idempotency_key)
-    for channel, (people, keys) in by_channel.items():
-        uow.contacts.record(channel, people, keys)
+        group = by_channel.get(message.channel)
+        if group is None:
+            by_channel[message.channel] = [message]
+        else:
+            group.append(message)
+    for channel, group in by_channel.items():
+        uow.contacts.record(
+            channel, [(m.profile_id, now) for m in group], [m.idempotency_key for m in group]
+        )
 
 
 def unsent(

@@ -119,7 +119,10 @@ class MemorySuppressions:
 
     def suppressed(self, channel: ChannelType, addresses: Sequence[str]) -> set[str]:
         """Which of ``addresses`` are suppressed on ``channel``."""
-        return {a for a in addresses if (channel, a) in self.tables.suppressions}
+        suppressions = self.tables.suppressions
+        if not suppressions:  # a fan-out asks once per batch
+            return set()
+        return {a for a in addresses if (channel, a) in suppressions}
 
 
 @attrs.define
@@ -243,18 +246,18 @@ class MemoryContacts:
         if not batch:
             return
         keyed = tuple(keys) if keys is not None else ()
-        if keyed:
-            by_key = self.tables.contact_keys.setdefault(channel, {})
-            # the caller's (profile_id, at) tuples are kept as they are
-            by_key.update(zip(keyed, batch, strict=True))
+        if keyed:  # filed by key only when something forgets (the caller's tuples kept as they are)
+            self.tables.contact_key_log.setdefault(channel, []).append((keyed, batch))
         self.tables.contact_log.setdefault(channel, []).append(batch)
         self.journal.undo.append(functools.partial(_unrecord, self.tables, channel, batch, keyed))
 
     def forget(self, channel: ChannelType, contacts: Sequence[tuple[str, str]]) -> None:
         """Remove the ``(profile_id, key)`` contacts recorded on ``channel``."""
-        by_key = self.tables.contact_keys.get(channel)
-        if not by_key:
+        if not self.tables.contact_keys.get(channel) and not self.tables.contact_key_log.get(
+            channel
+        ):
             return
+        by_key = _keyed(self.tables, channel)
         forgotten: list[tuple[str, tuple[str, pendulum.DateTime]]] = []
         for profile_id, key in contacts:
             found = by_key.get(key)
@@ -298,6 +301,17 @@ def _indexed(tables: Tables, channel: ChannelType) -> dict[str, list[pendulum.Da
     return by_profile
 
 
+def _keyed(tables: Tables, channel: ChannelType) -> dict[str, tuple[str, pendulum.DateTime]]:
+    """The keyed contacts of ``channel``, with the keyed batches filed in first."""
+    by_key = tables.contact_keys.setdefault(channel, {})
+    log = tables.contact_key_log.get(channel)
+    if log:
+        for keys, batch in log:
+            by_key.update(zip(keys, batch, strict=True))
+        log.clear()
+    return by_key
+
+
 def _unrecord(
     tables: Tables,
     channel: ChannelType,
@@ -315,15 +329,19 @@ def _unrecord(
             if not times:
                 del by_profile[profile_id]
     if keys:
-        by_key = tables.contact_keys[channel]
-        for key in keys:
-            by_key.pop(key, None)
+        key_log = tables.contact_key_log[channel]
+        if key_log and key_log[-1][1] is batch:  # not filed yet
+            key_log.pop()
+        else:
+            by_key = tables.contact_keys[channel]
+            for key in keys:
+                by_key.pop(key, None)
 
 
 def _unforget(
     tables: Tables, channel: ChannelType, forgotten: list[tuple[str, tuple[str, pendulum.DateTime]]]
 ) -> None:
-    by_key, by_profile = tables.contact_keys[channel], _indexed(tables, channel)
+    by_key, by_profile = _keyed(tables, channel), _indexed(tables, channel)
     for key, found in reversed(forgotten):
         by_key[key] = found
         by_profile.setdefault(found[0], []).append(found[1])

@@ -84,7 +84,12 @@ class Tables:
         self.contact_log: dict[ChannelType, list[tuple[tuple[str, pendulum.DateTime], ...]]] = {}
         """Contacts recorded since, batch by batch, not yet filed in ``contacts``."""
         self.contact_keys: dict[ChannelType, dict[str, tuple[str, pendulum.DateTime]]] = {}
-        """Keyed contacts per channel: message key -> (profile id, instant)."""
+        """Keyed contacts per channel: message key -> (profile id, instant), as of the last
+        filing (only ``forget`` reads them: a fan-out's keys are filed only if one comes)."""
+        self.contact_key_log: dict[
+            ChannelType, list[tuple[tuple[str, ...], tuple[tuple[str, pendulum.DateTime], ...]]]
+        ] = {}
+        """Keyed batches ``(keys, contacts)`` recorded since, not yet filed in ``contact_keys``."""
         self.rules = RuleBook()
 
     def put_campaign(self, campaign: Campaign | None, previous: Campaign | None) -> None:
