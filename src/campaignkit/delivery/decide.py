@@ -7,8 +7,9 @@ pass the gate, to hand to the channels. Nothing here sends.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeAlias
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeAlias, overload
 
 import attrs
 import pendulum
@@ -67,9 +68,39 @@ def suppressed_in(
     suppressed: dict[ChannelType, set[str]] = {}
     if plan.campaign.category is Category.MARKETING:
         for channel in dict.fromkeys(action.channel for action in plan.actions):
-            addresses = addresses_of(batch, channel, namespace)
+            addresses = _Addresses(batch, channel, namespace)
             suppressed[channel] = uow.suppressions.suppressed(channel, addresses)
     return suppressed
+
+
+class _Addresses(Sequence[str]):
+    """A batch's addresses on one channel, worked out when the store first reads them.
+
+    A store that knows it holds no suppression answers without reading them
+    (the in-memory store; SQLite reads them, then probes its index).
+    """
+
+    def __init__(self, batch: Sequence[Profile], channel: ChannelType, namespace: str) -> None:
+        self._batch, self._channel, self._namespace = batch, channel, namespace
+
+    @functools.cached_property
+    def _found(self) -> list[str]:
+        return addresses_of(self._batch, self._channel, self._namespace)
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._found[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._found)
 
 
 def decide_batch(
