@@ -19,7 +19,7 @@ import pytest
 
 from campaignkit.adapters.sqlite import SQLiteStore
 from campaignkit.adapters.sqlite import ledger as ledger_module
-from campaignkit.adapters.sqlite.ledger import STATEMENTS, SQLiteLedger
+from campaignkit.adapters.sqlite.ledger import STATEMENTS, VARIANTS, SQLiteLedger
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import LedgerEntry, LedgerState
 from campaignkit.testing.contracts._support import make_message
@@ -124,6 +124,27 @@ def test_each_statement_searches_an_index(store: SQLiteStore, name: str, analyze
     assert tuple(on_ledger) == EXPECTED[name], steps
 
 
+def _variant_params(name: str, sql: str) -> list[Any]:
+    """Parameters for a variant: the statement's own, NULL-free where the variant writes NULL."""
+    if name == "settle" and sql.count("?") == 6:  # SETTLE_FINAL
+        return ["sent", 1, "pm", "run_1", "p1", "act_email"]
+    return [None] * sql.count("?")
+
+
+@pytest.mark.parametrize("analyze", [False, True], ids=["fresh", "analyzed"])
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_each_variant_has_its_statements_plan(store: SQLiteStore, name: str, analyze: bool) -> None:
+    """A method's other statements search the ledger exactly as its main one does."""
+    assert set(VARIANTS) <= set(STATEMENTS)
+    if analyze:
+        store.database.execute("ANALYZE")
+    shape = STATEMENTS[name].split("?")[0]
+    for sql in VARIANTS[name]:
+        assert sql.startswith(shape), sql
+        steps = plan(store, sql, _variant_params(name, sql))
+        assert tuple(ledger_steps(steps)) == EXPECTED[name], (sql, steps)
+
+
 def traced(store: SQLiteStore, call: Callable[[SQLiteLedger], object]) -> list[str]:
     """The statements on the ledger that ``call`` runs, as SQLite saw them."""
     statements: list[str] = []
@@ -176,4 +197,6 @@ def test_the_module_exposes_only_checked_ledger_sql() -> None:
         and isinstance(value, str)
         and value.lstrip().startswith(("SELECT", "INSERT", "UPDATE", "DELETE"))
     }
-    assert constants <= set(STATEMENTS.values())
+    checked = set(STATEMENTS.values()) | {sql for group in VARIANTS.values() for sql in group}
+    assert constants <= checked
+    assert ledger_module.INSERT_PENDING_BY_SHAPE[3] == ledger_module.INSERT_PENDING

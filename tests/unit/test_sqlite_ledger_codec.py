@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pendulum
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,6 +18,7 @@ from campaignkit.adapters.sqlite.ledger import (
     settings_from_text,
     settings_text,
 )
+from campaignkit.domain.delivery import pending_entry, settled_entry
 from campaignkit.domain.surface import SurfaceSettings
 from campaignkit.testing.contracts._support import make_message
 from campaignkit.testing.strategies import surface_settings
@@ -149,3 +151,30 @@ def test_fields_text_is_the_json_encoders(fields: dict[str, object]) -> None:
     text = ledger._fields_json(fields)  # type: ignore[arg-type]
     assert text == json.dumps(fields, separators=(",", ":"))
     assert json.loads(text) == fields
+
+
+def test_rows_of_every_shape_are_written_and_settled_as_full_entries() -> None:
+    """Due time and zone present or not (a NULL literal each), outcomes final or not."""
+    due = pendulum.datetime(2026, 12, 1, 9, tz="UTC")
+    rows = [
+        (make_message("p0", action_id="a"), None, None),
+        (make_message("p1", action_id="a"), None, "Europe/Paris"),
+        (make_message("p2", action_id="a"), due, None),
+        (make_message("p3", action_id="a"), due, "+05:30"),
+    ]
+    retry_at = due.add(minutes=5)
+    outcomes = [
+        ("a", "p0", ck.LedgerState.SENT, 1, "pm-0", None, None),
+        ("a", "p1", ck.LedgerState.RETRY, 1, None, "busy", retry_at),
+        ("a", "p2", ck.LedgerState.FAILED, 1, None, "refused", None),
+        ("a", "p3", ck.LedgerState.SENT, 2, "pm-3", None, None),
+    ]
+    with SQLiteStore(":memory:") as store, store.unit_of_work() as uow:
+        uow.ledger.add_pending(rows)
+        assert list(uow.ledger.entries("run_1")) == [pending_entry(row) for row in rows]
+        uow.ledger.settle("run_1", outcomes)
+        expected = [
+            settled_entry(pending_entry(row), outcome)
+            for row, outcome in zip(rows, outcomes, strict=True)
+        ]
+        assert list(uow.ledger.entries("run_1")) == expected
