@@ -143,20 +143,19 @@ def decide_batch(
     seen: set[str] = set()
     work = _ActionWork.of(plan, suppressed, limits)
     all_todo = work.todo
-    simple = timing.simple
-    nominal = timing.nominal
-    namespace, marketing = work.namespace, work.marketing
-    shared_context = work.shared_context
-    unknown = UNKNOWN_PROFILE_TYPE
+    simple, nominal, unknown = timing.simple, timing.nominal, UNKNOWN_PROFILE_TYPE
+    namespace, marketing, shared_context = work.namespace, work.marketing, work.shared_context
     send = ready.append
-    for profile in batch:
-        profile_id = profile.id
+    ids = [profile.id for profile in batch]
+    check = bool(recorded) or len(set(ids)) != len(ids)  # else nobody can be a duplicate
+    for profile_id, profile in zip(ids, batch, strict=True):
         todo = all_todo
-        if recorded or profile_id in seen:
-            todo = [w for w in todo if _new_pair(w, profile_id, seen, recorded, tally)]
-        seen.add(profile_id)
-        if not todo:  # every action was a duplicate
-            continue
+        if check:
+            if recorded or profile_id in seen:
+                todo = [w for w in todo if _new_pair(w, profile_id, seen, recorded, tally)]
+            seen.add(profile_id)
+            if not todo:  # every action was a duplicate
+                continue
         if simple:
             # the hot path: what _made and address_or_reason do, inlined, for a recipient
             # every action sends to; anyone else (an exclusion, a render error, data that
@@ -512,7 +511,9 @@ def prepare_batch(
     )
     rate = RateState(dict(run.rate_sent), dict(run.rate_origin))
     filled = tuple(timing.wave_filled)
-    if ready and gate_needed(plan.gate_rules, [row[1] for row in ready], now):
+    # on a run due at once, every row ready now is due at the run's instant
+    due = [timing.nominal] if timing.simple else [row[1] for row in ready]
+    if ready and gate_needed(plan.gate_rules, due, now):
         checked = [pending_entry(row) for row in ready]
         sending = admit(store, plan, checked, rate=rate, tally=tally, now=now, out=entries)
         return PreparedBatch(entries, (), sending, rate, filled)

@@ -8,6 +8,7 @@ still holds the lease (a worker that lost it writes nothing).
 from __future__ import annotations
 
 import logging
+import operator
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -41,6 +42,7 @@ from campaignkit.errors import ConflictError
 from campaignkit.ports import Store, UnitOfWork
 
 _log = logging.getLogger("campaignkit.delivery")
+_item, _result = operator.itemgetter(0), operator.itemgetter(1)
 
 
 @attrs.frozen
@@ -179,16 +181,16 @@ class Recorder:
         Raises:
             LeaseLost: another worker took the run over; nothing was written.
         """
-        rows: list[OutcomeRow] = []
+        rows = _accepted_first_sends(outcomes)  # the hot path, else empty
         failed: list[tuple[LedgerEntry | Message, str]] = []
         never_sent: dict[ChannelType, list[tuple[str, str]]] = {}  # their contacts are undone
-        sent_actions: list[str] = []  # counted at once after the loop
+        sent_actions = [row[0] for row in rows]  # counted at once after the loop
         count_sent = sent_actions.append
         add_row = rows.append
         tally = Tally()
         max_attempts = self.max_attempts
         sent_state = LedgerState.SENT
-        for item, result in outcomes:
+        for item, result in () if rows else outcomes:
             if type(result) is Accepted and type(item) is not LedgerEntry:  # a first hand-over
                 action_id = item.action_id
                 add_row(
@@ -272,6 +274,21 @@ class Recorder:
         return failed, saved
 
 
+def _accepted_first_sends(
+    outcomes: Sequence[tuple[LedgerEntry | Message, SendResult]],
+) -> list[OutcomeRow]:
+    """The SENT rows of ``outcomes`` if every one is a first hand-over accepted, else []."""
+    if {Accepted} != set(map(type, map(_result, outcomes))) or LedgerEntry in set(
+        map(type, map(_item, outcomes))
+    ):
+        return []
+    sent = LedgerState.SENT
+    return [
+        (item.action_id, item.profile_id, sent, 1, result.provider_message_id, None, None)  # type: ignore[union-attr]
+        for item, result in outcomes
+    ]
+
+
 def unique_provider_ids(
     uow: UnitOfWork, run_id: str, rows: Sequence[OutcomeRow]
 ) -> list[OutcomeRow]:
@@ -332,15 +349,14 @@ def record_contacts(
 
 def record_sends(uow: UnitOfWork, rows: Sequence[PendingRow], now: pendulum.DateTime) -> None:
     """:func:`record_contacts` for new PENDING rows (the hot path): marketing messages count."""
+    messages = [row[0] for row in rows if not row[0].transactional]
+    channels = {message.channel for message in messages}
     by_channel: dict[ChannelType, list[Message]] = {}
-    for message, _, _ in rows:
-        if message.transactional:
-            continue
-        group = by_channel.get(message.channel)
-        if group is None:
-            by_channel[message.channel] = [message]
-        else:
-            group.append(message)
+    if len(channels) == 1:  # one channel (the hot path): one group as it is
+        by_channel[channels.pop()] = messages
+    else:
+        for message in messages:
+            by_channel.setdefault(message.channel, []).append(message)
     for channel, group in by_channel.items():
         uow.contacts.record(
             channel, [(m.profile_id, now) for m in group], [m.idempotency_key for m in group]
