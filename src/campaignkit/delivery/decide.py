@@ -231,9 +231,7 @@ def _decide_one(  # noqa: PLR0917 - private, the loop body of decide_batch
     ready: list[PendingRow],
 ) -> None:
     """Decide one recipient's actions (the reference of decide_batch's hot path)."""
-    made = _made(run_id, plan, work, todo, profile)
-    if made is None:  # every action was a duplicate
-        return
+    made = _made(run_id, plan, work, todo, profile) or []  # [] for a plan without actions
     given: object = profile.timezone  # host data: not always what the type says
     zone = given if isinstance(given, str) else None
     simple = timing.simple
