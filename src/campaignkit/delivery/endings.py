@@ -13,6 +13,7 @@ from campaignkit.delivery.lease import Leases
 from campaignkit.delivery.plan import Plan
 from campaignkit.delivery.recording import stopped
 from campaignkit.delivery.tally import Tally
+from campaignkit.domain.copying import evolve
 from campaignkit.domain.delivery import (
     ExclusionReason,
     LedgerEntry,
@@ -42,7 +43,7 @@ def final(run: Run, status: RunStatus, now: pendulum.DateTime) -> Run:
     Returns:
         The run to save.
     """
-    return attrs.evolve(
+    return evolve(
         run,
         status=status,
         finished_at=now,

@@ -23,7 +23,8 @@ import attrs
 import pendulum
 
 from campaignkit.clock import Clock
-from campaignkit.domain.delivery import Run
+from campaignkit.domain.copying import evolve
+from campaignkit.domain.delivery import Run, RunStatus
 from campaignkit.ports import Store, UnitOfWork
 
 logger = logging.getLogger("campaignkit.delivery")
@@ -160,6 +161,21 @@ class Leases:
             return datetime.datetime.__add__(now, self._span)
         return now + self.length
 
+    def claimed(self, run: Run, now: pendulum.DateTime) -> Run:
+        """``run`` claimed by this worker at ``now``: RUNNING, with a lease from the clock.
+
+        The run is due again when the lease lapses, in case this worker dies.
+        """
+        expires = self.expiry()
+        return evolve(
+            run,
+            status=RunStatus.RUNNING,
+            started_at=run.started_at or now,
+            lease_owner=self.worker,
+            lease_expires_at=expires,
+            due_at=expires,
+        )
+
     def held_elsewhere(self, run: Run) -> bool:
         """True while another worker's lease on ``run`` has not expired by the clock."""
         expires = run.lease_expires_at
@@ -188,7 +204,7 @@ class Leases:
             if run.lease_owner != self.worker or run.status.is_final:
                 return False
             expires = self.expiry()
-            uow.runs.save(attrs.evolve(run, lease_expires_at=expires, due_at=expires))
+            uow.runs.save(evolve(run, lease_expires_at=expires, due_at=expires))
         return True
 
     @contextmanager

@@ -22,6 +22,7 @@ from campaignkit.delivery.tally import Tally, moved
 from campaignkit.domain.campaign import Action
 from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.copying import evolve
 from campaignkit.domain.delivery import (
     MAX_RETRY_AFTER,
     Accepted,
@@ -154,7 +155,7 @@ class Recorder:
             changes["rate_origin"] = rate.origin
         if streamed and live:
             changes["streamed"] = True
-        return live, uow.runs.save(attrs.evolve(run, **changes))
+        return live, uow.runs.save(evolve(run, **changes))
 
     def outcomes(
         self,
@@ -263,7 +264,7 @@ class Recorder:
             for channel, gone in never_sent.items():
                 uow.contacts.forget(channel, gone)
             expires = self.leases.expiry()
-            changed = attrs.evolve(
+            changed = evolve(
                 run,
                 counts=tally.merged_into(run.counts),
                 lease_expires_at=expires,

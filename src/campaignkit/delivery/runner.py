@@ -264,16 +264,8 @@ class Runner:
                     uow.runs.save(attrs.evolve(run, due_at=expires))
                 return None
             campaign = uow.campaigns.get(run.campaign_id)
-            lease = self._leases.expiry()
             before = run
-            run = attrs.evolve(
-                run,
-                status=RunStatus.RUNNING,
-                started_at=run.started_at or now,
-                lease_owner=self._worker,
-                lease_expires_at=lease,
-                due_at=lease,  # if this worker dies, the run is due when its lease lapses
-            )
+            run = self._leases.claimed(run, now)
             plan = make_plan(uow, campaign, run, self._channels, self._signer)
             first = None
             if decided_at_claim(before, plan):

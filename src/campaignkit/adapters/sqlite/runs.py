@@ -26,6 +26,7 @@ import pendulum
 
 from campaignkit.adapters.sqlite.caches import StoreCaches, caches_for
 from campaignkit.adapters.sqlite.connection import Database, Row, from_us
+from campaignkit.domain.copying import evolve
 from campaignkit.domain.delivery import (
     ActionCounts,
     ExclusionReason,
@@ -122,7 +123,7 @@ class SQLiteRuns:
 
     def add(self, run: Run) -> Run:
         """Insert a new run at revision 1 (``ConflictError`` if it exists)."""
-        stored = attrs.evolve(run, revision=1)
+        stored = evolve(run, revision=1)
         document = dumps(stored)
         hot = self._hot(stored)
         try:
@@ -145,7 +146,7 @@ class SQLiteRuns:
 
     def save(self, run: Run) -> Run:
         """Update the run stored at ``run.revision`` (``ConflictError`` if stale)."""
-        stored = attrs.evolve(run, revision=run.revision + 1)
+        stored = evolve(run, revision=run.revision + 1)
         hot = self._hot(stored)
         due = hot[_DUE]
         hint = self._hints.get(run.id)
@@ -358,7 +359,7 @@ class SQLiteExecutions:
 
     def add(self, execution: ExecutionRecord) -> ExecutionRecord:
         """Insert a new execution at revision 1."""
-        stored = attrs.evolve(execution, revision=1)
+        stored = evolve(execution, revision=1)
         try:
             self._db.execute(
                 "INSERT INTO executions (id, campaign_id, request_id, revision, document) "

@@ -1,0 +1,142 @@
+"""``domain.copying.evolve`` copies attrs instances exactly as ``attrs.evolve`` does."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import attrs
+import pendulum
+import pytest
+
+from campaignkit.domain.copying import evolve
+from campaignkit.domain.delivery import ActionCounts, Run, RunKind, RunStatus
+from campaignkit.domain.triggers import ExecutionKind, ExecutionRecord
+
+T0 = pendulum.datetime(2026, 12, 1, 9, tz="UTC")
+
+
+def a_run() -> Run:
+    return Run(
+        id="run_1",
+        campaign_id="cmp_1",
+        version=2,
+        kind=RunKind.TRIGGER,
+        status=RunStatus.PENDING,
+        created_at=T0,
+        due_at=T0,
+        counts={"act_1": ActionCounts(sent=1)},
+        context={"link": "x"},
+        rate_sent={"act_1": 3},
+        rate_origin={"act_1": T0},
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"revision": 7},
+        {"status": RunStatus.RUNNING, "lease_owner": "w", "lease_expires_at": T0, "due_at": T0},
+        {"counts": {"act_2": ActionCounts(failed=2)}, "streamed": True, "position": 4},
+        {"context": {}, "rate_sent": {"a": 1}, "rate_origin": {}, "wave_filled": (1, 2)},
+        {"finished_at": T0, "error": "boom", "due_at": None},
+    ],
+)
+def test_a_run_is_copied_as_attrs_evolve_copies_it(changes: dict[str, object]) -> None:
+    run = a_run()
+    copied = evolve(run, **changes)
+    expected = attrs.evolve(run, **changes)  # type: ignore[arg-type]
+    assert copied == expected
+    assert type(copied) is Run
+    for field in attrs.fields(Run):  # converted as __init__ converts: read-only views
+        assert type(getattr(copied, field.name)) is type(getattr(expected, field.name))
+    assert isinstance(copied.counts, MappingProxyType)
+    assert run == a_run()  # the original is untouched
+
+
+def test_a_changed_mapping_is_converted_and_not_shared() -> None:
+    counts = {"act_1": ActionCounts(sent=2)}
+    copied = evolve(a_run(), counts=counts)
+    counts["act_9"] = ActionCounts()
+    assert dict(copied.counts) == {"act_1": ActionCounts(sent=2)}
+    with pytest.raises(TypeError):
+        copied.counts["x"] = ActionCounts()  # type: ignore[index]
+
+
+def test_an_unknown_field_is_refused() -> None:
+    with pytest.raises(TypeError, match="nope"):
+        evolve(a_run(), nope=1)
+
+
+def test_an_execution_record_is_copied_too() -> None:
+    record = ExecutionRecord(
+        id="exe_1",
+        campaign_id="cmp_1",
+        request_id="req",
+        kind=ExecutionKind.UNITARY,
+        created_at=T0,
+        created_by="ada",
+        run_id="run_1",
+        payload_hash="h",
+    )
+    assert evolve(record, revision=1) == attrs.evolve(record, revision=1)
+
+
+def _positive(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must not be negative")
+
+
+@attrs.frozen
+class Checked:
+    a: int = attrs.field(validator=_positive)
+    b: int = attrs.field(default=0, validator=_positive)
+
+
+def test_a_changed_field_is_validated_and_an_unchanged_one_is_not_again() -> None:
+    checked = Checked(1, 2)
+    assert evolve(checked, a=5) == Checked(5, 2)
+    with pytest.raises(ValueError, match="a must not be negative"):
+        evolve(checked, a=-1)
+
+
+@attrs.frozen
+class PostInit:
+    a: int
+    doubled: int = attrs.field(init=False, default=0)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "doubled", self.a * 2)
+
+
+@attrs.frozen(cache_hash=True, hash=True)
+class CachedHash:
+    a: int
+
+
+@attrs.frozen
+class Private:
+    _a: int
+
+
+def _plus_a(value: int, inst: attrs.AttrsInstance) -> int:
+    return value + int(getattr(inst, "a"))  # noqa: B009 - inst is any attrs instance
+
+
+_PLUS_A = attrs.Converter(_plus_a, takes_self=True)
+
+
+@attrs.frozen
+class TakesSelf:
+    a: int
+    b: int = attrs.field(converter=_PLUS_A)  # type: ignore[misc]
+
+
+def test_classes_evolve_cannot_copy_field_by_field_go_to_attrs() -> None:
+    assert evolve(PostInit(1), a=3).doubled == 6
+    copied = evolve(CachedHash(1), a=2)
+    assert copied == CachedHash(2)
+    assert hash(copied) == hash(CachedHash(2))
+    assert evolve(Private(1), a=2) == Private(2)
+    assert evolve(TakesSelf(1, 1), b=5) == attrs.evolve(TakesSelf(1, 1), b=5)
+    assert evolve(PostInit(2)) == PostInit(2)  # the answer is remembered per class
