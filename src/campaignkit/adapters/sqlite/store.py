@@ -67,6 +67,21 @@ class SQLiteStore:
         self._db: Database = open_database(self.path, busy_timeout=busy_timeout)
         self._lock = threading.RLock()
         self._local = threading.local()
+        db = self._db  # the adapters keep no state of their own: one set serves every unit
+        self._uow = SQLiteUnitOfWork(
+            SQLiteCampaigns(db),
+            SQLiteSurfaces(db),
+            SQLiteAccess(db),
+            SQLiteApprovalPolicies(db),
+            SQLiteRuns(db),
+            SQLiteLedger(db),
+            SQLiteFeedback(db),
+            SQLiteSuppressions(db),
+            SQLiteStaticAudiences(db),
+            SQLiteExecutions(db),
+            SQLiteContacts(db),
+            SQLiteRules(db),
+        )
 
     @contextmanager
     def unit_of_work(self) -> Iterator[SQLiteUnitOfWork]:
@@ -76,22 +91,8 @@ class SQLiteStore:
             if outer is not None:
                 yield outer
                 return
-            db = self._db
-            uow = SQLiteUnitOfWork(
-                SQLiteCampaigns(db),
-                SQLiteSurfaces(db),
-                SQLiteAccess(db),
-                SQLiteApprovalPolicies(db),
-                SQLiteRuns(db),
-                SQLiteLedger(db),
-                SQLiteFeedback(db),
-                SQLiteSuppressions(db),
-                SQLiteStaticAudiences(db),
-                SQLiteExecutions(db),
-                SQLiteContacts(db),
-                SQLiteRules(db),
-            )
-            with db.transaction():
+            uow = self._uow
+            with self._db.transaction():
                 self._local.uow = uow
                 try:
                     yield uow
