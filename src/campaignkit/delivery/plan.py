@@ -13,7 +13,8 @@ from campaignkit.domain.campaign import Action, Campaign, CampaignVersion
 from campaignkit.domain.campaign_enums import CampaignStatus, Category
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import MessageBuilder, Run, RunKind, message_builder
-from campaignkit.domain.surface import SurfaceSettings
+from campaignkit.domain.rules import RuleBook
+from campaignkit.domain.surface import ChannelSurface, SurfaceSettings
 from campaignkit.domain.unsubscribe import (
     UnsubscribeLink,
     UnsubscribeSigner,
@@ -108,6 +109,35 @@ def version_of(campaign: Campaign, number: int) -> CampaignVersion:
     raise DeliveryError(f"campaign {campaign.id!r} has no version {number}")
 
 
+@attrs.frozen(eq=False)
+class _Shared:
+    """What a plan takes from its campaign, surfaces, rules and channels, not from its run.
+
+    It is reused only while every input is the very object it was made from
+    (``is``; the rule book may also be equal, as the default book is made anew
+    while none is stored): the SQLite store hands back the same decoded object
+    while a document's text is unchanged, so a change any process made is a
+    new object and a new entry.
+    """
+
+    campaign: Campaign
+    version: CampaignVersion
+    surfaces: tuple[object, ...]
+    book: RuleBook
+    channels: Mapping[str, Channel]
+    signer: UnsubscribeSigner | None
+    contents: Mapping[str, CompiledContent]
+    settings: Mapping[str, SurfaceSettings]
+    links: Mapping[str, UnsubscribeLink]
+    unlinked: Mapping[str, str]
+    gate_rules: GateRules
+
+
+_SHARED: dict[tuple[str, int], _Shared] = {}
+"""The last shared part made per (campaign id, version number); see :class:`_Shared`."""
+_SHARED_LIMIT = 256
+
+
 def make_plan(
     uow: UnitOfWork,
     campaign: Campaign,
@@ -117,15 +147,16 @@ def make_plan(
 ) -> Plan:
     """Compile templates and gather surfaces, channels and rules for ``run``.
 
-    ``signer`` (the kit's, when it has a secret) signs unsubscribe URLs.
+    ``signer`` (the kit's, when it has a secret) signs unsubscribe URLs. The
+    surfaces and rules are read every time; what they, the campaign and the
+    channels give is reused while each is the same object as last time.
 
     Raises:
         DeliveryError: a surface was deleted, or no channel is wired for an action.
     """
     version = version_of(campaign, run.version)
-    contents, settings, channels = {}, {}, {}
-    links: dict[str, UnsubscribeLink] = {}
-    unlinked: dict[str, str] = {}
+    surfaces = []
+    channels: dict[str, Channel] = {}
     for action in version.actions:
         surface = uow.surfaces.find(action.surface_id)
         if surface is None:
@@ -135,33 +166,28 @@ def make_plan(
             raise DeliveryError(
                 f"no channel is wired for {action.channel}; pass channels= to the kit"
             )
-        contents[action.id] = CompiledContent.of(action.content.templates())
-        settings[action.id] = surface.settings
+        surfaces.append(surface)
         channels[action.id] = channel
-        link = link_for(
-            signer,
-            campaign_id=campaign.id,
-            category=campaign.category,
-            channel=action.channel,
-            settings=surface.settings,
-            surface_name=surface.name,
-        )
-        if isinstance(link, UnsubscribeLink):
-            links[action.id] = link
-        elif needs_url(contents[action.id].names):
-            unlinked[action.id] = link
+    book = uow.rules.get()
+    key = (campaign.id, version.number)
+    shared = _SHARED.get(key)
+    if not (
+        shared is not None
+        and shared.campaign is campaign
+        and (shared.book is book or shared.book == book)  # no stored book: a new default
+        and shared.signer is signer
+        and len(shared.surfaces) == len(surfaces)
+        and all(old is new for old, new in zip(shared.surfaces, surfaces, strict=True))
+        and all(shared.channels[a] is c for a, c in channels.items())
+    ):
+        shared = _share(campaign, version, surfaces, book, channels, signer)
+        if len(_SHARED) >= _SHARED_LIMIT:
+            _SHARED.clear()
+        _SHARED[key] = shared
     contexts: dict[str, Mapping[str, Any]] = {}
     for recipient in run.recipients:  # a repeated profile is a duplicate: the first counts
         contexts.setdefault(recipient.profile.id, recipient.context)
-    book = uow.rules.get()
-    gate_rules = GateRules(
-        marketing=campaign.category is Category.MARKETING,
-        campaign_zone=version.schedule.timezone,
-        send_window=version.schedule.send_window,
-        channel_rules={a.channel: book.for_channel(a.channel) for a in version.actions},
-        campaign_quiet_hours=version.quiet_hours,
-        rate_limits={a.id: a.rate_limit for a in version.actions if a.rate_limit},
-    )
+    settings = shared.settings
     builders = {
         action.id: message_builder(
             run_id=run.id,
@@ -177,15 +203,64 @@ def make_plan(
         campaign,
         version,
         version.actions,
-        contents,
+        shared.contents,
         settings,
-        channels,
+        shared.channels,
         run.context,
         contexts,
-        gate_rules,
+        shared.gate_rules,
+        shared.links,
+        shared.unlinked,
+        builders,
+    )
+
+
+def _share(  # noqa: PLR0917 - private, the inputs of one shared part
+    campaign: Campaign,
+    version: CampaignVersion,
+    surfaces: list[ChannelSurface],
+    book: RuleBook,
+    channels: dict[str, Channel],
+    signer: UnsubscribeSigner | None,
+) -> _Shared:
+    contents, settings = {}, {}
+    links: dict[str, UnsubscribeLink] = {}
+    unlinked: dict[str, str] = {}
+    for action, surface in zip(version.actions, surfaces, strict=True):
+        contents[action.id] = CompiledContent.of(action.content.templates())
+        settings[action.id] = surface.settings
+        link = link_for(
+            signer,
+            campaign_id=campaign.id,
+            category=campaign.category,
+            channel=action.channel,
+            settings=surface.settings,
+            surface_name=surface.name,
+        )
+        if isinstance(link, UnsubscribeLink):
+            links[action.id] = link
+        elif needs_url(contents[action.id].names):
+            unlinked[action.id] = link
+    gate_rules = GateRules(
+        marketing=campaign.category is Category.MARKETING,
+        campaign_zone=version.schedule.timezone,
+        send_window=version.schedule.send_window,
+        channel_rules={a.channel: book.for_channel(a.channel) for a in version.actions},
+        campaign_quiet_hours=version.quiet_hours,
+        rate_limits={a.id: a.rate_limit for a in version.actions if a.rate_limit},
+    )
+    return _Shared(
+        campaign,
+        version,
+        tuple(surfaces),
+        book,
+        channels,
+        signer,
+        contents,
+        settings,
         links,
         unlinked,
-        builders,
+        gate_rules,
     )
 
 
