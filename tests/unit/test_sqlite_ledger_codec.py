@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import campaignkit as ck
-from campaignkit.adapters.sqlite import SQLiteStore, ledger
+from campaignkit.adapters.sqlite import SQLiteStore, ledger, ledger_codec
 from campaignkit.adapters.sqlite.connection import to_us
-from campaignkit.adapters.sqlite.ledger import (
+from campaignkit.adapters.sqlite.ledger_codec import (
     decode_message,
     encode_message,
     settings_from_text,
@@ -96,8 +96,8 @@ def test_the_caches_stay_bounded_and_correct() -> None:
     many = [ck.SmsSettings(sender_id=f"S{i}") for i in range(300)]
     for settings in many:
         assert settings_from_text(settings_text(settings)) == settings
-    assert len(ledger._text_of_settings) <= 256
-    assert len(ledger._settings_of_text) <= 256
+    assert len(ledger_codec._text_of_settings) <= 256
+    assert len(ledger_codec._settings_of_text) <= 256
     row = ("r", "a", "p", "c", "email", "queued", None, 0, 0, None, None, None, None, None, None)
     for us in range(0, 5000 * 1_000_000, 1_000_000):
         entry = ledger.entry_of((*row[:8], us, *row[9:], None))
@@ -148,7 +148,7 @@ def test_a_settle_that_fails_midway_writes_nothing_of_the_call() -> None:
     [{}, {"subject": "Hi Zoë", "html": '<p>"x"\n</p>'}, {"n": 5}, {"x": None, "y": ["a"]}],
 )
 def test_fields_text_is_the_json_encoders(fields: dict[str, object]) -> None:
-    text = ledger._fields_json(fields)  # type: ignore[arg-type]
+    text = ledger_codec._fields_json(fields)  # type: ignore[arg-type]
     assert text == json.dumps(fields, separators=(",", ":"))
     assert json.loads(text) == fields
 
