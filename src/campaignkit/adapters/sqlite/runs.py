@@ -21,7 +21,6 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
-import attrs
 import pendulum
 
 from campaignkit.adapters.sqlite.caches import StoreCaches, caches_for
@@ -36,7 +35,7 @@ from campaignkit.domain.delivery import (
 )
 from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.errors import ConflictError, NotFound, StorageError
-from campaignkit.serialization import dumps, loads
+from campaignkit.serialization import dumps, dumps_execution, loads
 
 HOT_FIELDS: Final = (
     "status",
@@ -364,7 +363,7 @@ class SQLiteExecutions:
             self._db.execute(
                 "INSERT INTO executions (id, campaign_id, request_id, revision, document) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (stored.id, stored.campaign_id, stored.request_id, 1, dumps(stored)),
+                (stored.id, stored.campaign_id, stored.request_id, 1, dumps_execution(stored)),
             )
         except sqlite3.IntegrityError as exc:
             raise ConflictError(
@@ -390,10 +389,10 @@ class SQLiteExecutions:
 
     def save(self, execution: ExecutionRecord) -> ExecutionRecord:
         """Update the execution stored at its revision."""
-        stored = attrs.evolve(execution, revision=execution.revision + 1)
+        stored = evolve(execution, revision=execution.revision + 1)
         cursor = self._db.execute(
             "UPDATE executions SET revision = ?, document = ? WHERE id = ? AND revision = ?",
-            (stored.revision, dumps(stored), execution.id, execution.revision),
+            (stored.revision, dumps_execution(stored), execution.id, execution.revision),
         )
         if cursor.rowcount != 1:
             raise ConflictError(f"execution {execution.id!r} changed meanwhile; reload and retry")
