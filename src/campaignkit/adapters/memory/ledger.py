@@ -233,17 +233,11 @@ class MemoryLedger:
             action_id, profile_id, state, attempts, provider_id, error, next_at = row
             pair = (action_id, profile_id)
             old: Stored | None = compact.get(pair)
-            if old is None:
-                old = full.get(pair)
-                if old is None:
-                    _undo_outcomes(tables, run, batch, olds)
-                    olds.clear()
-                    raise NotFound("ledger entry", f"{run_id}/{action_id}/{profile_id}")
             if (
                 type(old) is tuple
                 and len(old) == 3
-                and (state is _SENT or state is _FAILED)
                 and next_at is None
+                and (state is _SENT or state is _FAILED)
             ):  # a fresh intent settled SENT or FAILED: it stays compact
                 if provider_id is not None:
                     key = (run_id, action_id, profile_id)
@@ -265,6 +259,12 @@ class MemoryLedger:
                 )
                 del pending[pair]
             else:
+                if old is None:
+                    old = full.get(pair)
+                    if old is None:
+                        _undo_outcomes(tables, run, batch, olds)
+                        olds.clear()
+                        raise NotFound("ledger entry", f"{run_id}/{action_id}/{profile_id}")
                 new = settled_entry(run.full(pair, old), row)  # before any claim: it may raise
                 if provider_id is not None:
                     key = (run_id, action_id, profile_id)
