@@ -21,7 +21,7 @@ import pytest
 import campaignkit as ck
 from campaignkit.adapters.sqlite import SQLiteStore
 from campaignkit.adapters.sqlite.connection import Database, migrate, to_us
-from campaignkit.adapters.sqlite.ledger import decode_message, encode_message
+from campaignkit.adapters.sqlite.ledger_codec import decode_message, encode_message
 from campaignkit.adapters.sqlite.schema import MIGRATIONS
 from campaignkit.domain.delivery import LedgerEntry, Run
 from campaignkit.serialization import dumps

@@ -93,11 +93,48 @@ class Checked:
     b: int = attrs.field(default=0, validator=_positive)
 
 
-def test_a_changed_field_is_validated_and_an_unchanged_one_is_not_again() -> None:
+def test_a_changed_field_is_validated() -> None:
     checked = Checked(1, 2)
     assert evolve(checked, a=5) == Checked(5, 2)
     with pytest.raises(ValueError, match="a must not be negative"):
         evolve(checked, a=-1)
+
+
+def _not_below_a(inst: object, _: attrs.Attribute[int], value: int) -> None:
+    if value < int(getattr(inst, "a")):  # noqa: B009 - inst is any attrs instance
+        raise ValueError("b < a")
+
+
+@attrs.frozen
+class Ordered:
+    a: int
+    b: int = attrs.field(validator=_not_below_a)
+
+
+def test_a_validator_reading_another_field_is_run_when_that_field_changes() -> None:
+    with pytest.raises(ValueError, match="b < a"):
+        evolve(Ordered(1, 2), a=5)
+
+
+@attrs.define(frozen=True, slots=False, cache_hash=True, hash=True)
+class CachedHashDict:
+    a: int
+
+
+@attrs.frozen(init=False)
+class HandWritten:
+    a: int
+
+    def __init__(self, a: int) -> None:
+        self.__attrs_init__(a * 10)  # type: ignore[attr-defined]
+
+
+@attrs.frozen
+class PreInit:
+    a: int
+
+    def __attrs_pre_init__(self) -> None:
+        pass
 
 
 @attrs.frozen
@@ -140,3 +177,6 @@ def test_classes_evolve_cannot_copy_field_by_field_go_to_attrs() -> None:
     assert evolve(Private(1), a=2) == Private(2)
     assert evolve(TakesSelf(1, 1), b=5) == attrs.evolve(TakesSelf(1, 1), b=5)
     assert evolve(PostInit(2)) == PostInit(2)  # the answer is remembered per class
+    assert hash(evolve(CachedHashDict(1), a=2)) == hash(CachedHashDict(2))
+    assert evolve(HandWritten(1), a=3) == attrs.evolve(HandWritten(1), a=3)
+    assert evolve(PreInit(1), a=2) == PreInit(2)

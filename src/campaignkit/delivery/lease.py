@@ -68,10 +68,11 @@ class _Heart:
                 self._thread.start()
             else:
                 self._name()
-            if first and interval < _IDLE_SECONDS:
+            if first and interval < 2 * _IDLE_SECONDS:
                 # a short lease cannot wait for the idle thread's next wake-up; a longer
-                # one can (renewed within a second plus an interval, well inside the
-                # lease of three intervals), and waking a thread per run cost more
+                # one can (renewed within a second plus an interval, at most half of the
+                # lease of three intervals, leaving the other half for a renewal that
+                # waits behind a busy store), and waking a thread per run cost more
                 # than a whole API trigger
                 self._wake.notify()
 
