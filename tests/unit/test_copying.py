@@ -126,7 +126,7 @@ class HandWritten:
     a: int
 
     def __init__(self, a: int) -> None:
-        self.__attrs_init__(a * 10)  # type: ignore[attr-defined]
+        self.__attrs_init__(a * 10)
 
 
 @attrs.frozen
