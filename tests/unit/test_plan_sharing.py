@@ -113,3 +113,37 @@ def test_the_shared_parts_are_bounded(world: World, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(plans, "_SHARED_LIMIT", 3)
     world.plan()
     assert list(plans._SHARED) == [(world.campaign_id, 1)]
+
+
+def test_a_kit_keeps_its_plans_parts_to_itself(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kit's runner has its own parts: the process-wide map is untouched and a closed
+    kit's campaigns, channels and signer are not kept alive by it."""
+    monkeypatch.setattr(plans, "_SHARED", {})
+    mine: plans.PlanParts = {}
+    with world.kit.store.unit_of_work() as uow:
+        campaign = uow.campaigns.get(world.campaign_id)
+        run = Run(
+            id="run_1",
+            campaign_id=campaign.id,
+            version=1,
+            kind=RunKind.TRIGGER,
+            status=RunStatus.PENDING,
+            created_at=T0,
+            due_at=T0,
+        )
+        first = make_plan(uow, campaign, run, world.wired, parts=mine)
+        again = make_plan(uow, campaign, run, world.wired, parts=mine)
+    assert list(mine) == [(world.campaign_id, 1)]
+    assert again.contents is first.contents
+    assert plans._SHARED == {}
+    ada = world.kit.as_user("ada")
+    ada.trigger(
+        world.campaign_id,
+        [ck.Recipient(user_id="a@example.com", namespace="email", context={"link": "x"})],
+        request_id="r1",
+    )
+    world.kit.tick()
+    assert ada.report(world.campaign_id).sent == 1
+    assert plans._SHARED == {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import attrs
 
@@ -133,8 +133,14 @@ class _Shared:
     gate_rules: GateRules
 
 
-_SHARED: dict[tuple[str, int], _Shared] = {}
-"""The last shared part made per (campaign id, version number); see :class:`_Shared`."""
+PlanParts: TypeAlias = "dict[tuple[str, int], _Shared]"
+"""The last shared part made per (campaign id, version number); see :class:`_Shared`.
+
+Each runner keeps its own (so a closed kit's campaigns, channels and signer
+go with it); :data:`_SHARED` serves callers that pass none.
+"""
+
+_SHARED: PlanParts = {}
 _SHARED_LIMIT = 256
 
 
@@ -144,12 +150,15 @@ def make_plan(
     run: Run,
     wired: Mapping[ChannelType, Channel],
     signer: UnsubscribeSigner | None = None,
+    *,
+    parts: PlanParts | None = None,
 ) -> Plan:
     """Compile templates and gather surfaces, channels and rules for ``run``.
 
     ``signer`` (the kit's, when it has a secret) signs unsubscribe URLs. The
     surfaces and rules are read every time; what they, the campaign and the
-    channels give is reused while each is the same object as last time.
+    channels give is reused while each is the same object as last time, from
+    ``parts`` (a runner's own; by default one shared by the process).
 
     Raises:
         DeliveryError: a surface was deleted, or no channel is wired for an action.
@@ -170,7 +179,8 @@ def make_plan(
         channels[action.id] = channel
     book = uow.rules.get()
     key = (campaign.id, version.number)
-    shared = _SHARED.get(key)
+    made = _SHARED if parts is None else parts
+    shared = made.get(key)
     if not (
         shared is not None
         and shared.campaign is campaign
@@ -181,9 +191,9 @@ def make_plan(
         and all(shared.channels[a] is c for a, c in channels.items())
     ):
         shared = _share(campaign, version, surfaces, book, channels, signer)
-        if len(_SHARED) >= _SHARED_LIMIT:
-            _SHARED.clear()
-        _SHARED[key] = shared
+        if len(made) >= _SHARED_LIMIT:
+            made.clear()
+        made[key] = shared
     contexts: dict[str, Mapping[str, Any]] = {}
     for recipient in run.recipients:  # a repeated profile is a duplicate: the first counts
         contexts.setdefault(recipient.profile.id, recipient.context)

@@ -44,7 +44,7 @@ from campaignkit.delivery.endings import final, finish, log_end, stop_open_entri
 from campaignkit.delivery.gate import RateState
 from campaignkit.delivery.handover import Handover
 from campaignkit.delivery.lease import LeaseLost, Leases
-from campaignkit.delivery.plan import Plan, decided_at_claim, make_plan
+from campaignkit.delivery.plan import Plan, PlanParts, decided_at_claim, make_plan
 from campaignkit.delivery.recording import Recorder
 from campaignkit.delivery.settings import DeliverySettings
 from campaignkit.delivery.tally import Tally
@@ -145,6 +145,7 @@ class Runner:
         self._rules = rules
         self._audiences = audiences
         self._channels = channels
+        self._plan_parts: PlanParts = {}  # this runner's, not the process's: see make_plan
         self._settings = settings
         self._worker = worker_id
         self._leases = Leases(worker_id, clock, settings.lease)
@@ -266,7 +267,9 @@ class Runner:
             campaign = uow.campaigns.get(run.campaign_id)
             before = run
             run = self._leases.claimed(run, now)
-            plan = make_plan(uow, campaign, run, self._channels, self._signer)
+            plan = make_plan(
+                uow, campaign, run, self._channels, self._signer, parts=self._plan_parts
+            )
             first = None
             if decided_at_claim(before, plan):
                 batch = [recipient.profile for recipient in run.recipients]
