@@ -126,6 +126,11 @@ def _recipient_profile(
 
 def _resolve(profiles: ProfileStore, recipient: Recipient) -> tuple[Profile | None, bool]:
     """The recipient's stored profile, and whether it was found by identity."""
+    resolve = getattr(profiles, "resolve", None)  # SQLite: both look-ups in one query
+    if resolve is not None:
+        return cast("Callable[[str, str, str], tuple[Profile | None, bool]]", resolve)(
+            recipient.namespace, recipient.user_id, recipient.user_id
+        )
     found = profiles.find_by_identity(recipient.namespace, recipient.user_id)
     if found is not None:
         return found, True

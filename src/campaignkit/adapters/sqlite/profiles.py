@@ -238,6 +238,39 @@ class SQLiteProfileStore:
         found = [] if row is None else _loadable([row])
         return found[0] if found else None
 
+    def resolve(self, namespace: str, value: str, profile_id: str) -> tuple[Profile | None, bool]:
+        """``find_by_identity(namespace, value)``, else ``get(profile_id)``, in one query.
+
+        A trigger looks a recipient up both ways; one statement reads both
+        rows and the identity's wins, as two look-ups in a row would give.
+
+        Returns:
+            The profile (or None) and whether it was found by identity.
+
+        Raises:
+            ValidationError: an argument is not a non-empty UTF-8 string.
+        """
+        checked_identity(namespace, value)
+        checked_profile_id(profile_id)
+        with self._store.unit_of_work():
+            rows = self._store.database.all(
+                "SELECT 1, p.id, p.document FROM profile_identities i JOIN profiles p "
+                "ON p.id = i.profile_id WHERE i.namespace = ? AND i.value = ? "
+                "UNION ALL SELECT 0, id, document FROM profiles WHERE id = ?",
+                (namespace, value, profile_id),
+            )
+        for row in rows:  # the identity's row (one at most) first, whatever order SQLite gives
+            if row[0] == 1:
+                found = _decoded_or_none(row[1], cast("str", row[2]))
+                if found is not None:
+                    return found, True
+        for row in rows:
+            if row[0] == 0:
+                found = _decoded_or_none(row[1], cast("str", row[2]))
+                # a row edited by hand to hold another profile's document: absent, as in get
+                return (found if found is not None and found.id == profile_id else None), False
+        return None, False
+
     def scan(self, batch_size: int) -> Iterator[list[Profile]]:
         """Every profile in id order, in batches (one short read per batch).
 
