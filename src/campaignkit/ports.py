@@ -313,7 +313,13 @@ class SuppressionRepository(Protocol):
         ...
 
     def suppressed(self, channel: ChannelType, addresses: Sequence[str]) -> set[str]:
-        """Which of ``addresses`` are suppressed on ``channel``."""
+        """Which of ``addresses`` are suppressed on ``channel``.
+
+        ``addresses`` is a read-only sequence worked out when first read (a
+        store holding no suppressions may answer without reading it); it is
+        not always a ``list``: pass ``list(addresses)`` to a database driver
+        that wants one.
+        """
         ...
 
 
