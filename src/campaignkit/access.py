@@ -8,7 +8,8 @@ unless told otherwise); users change it through their session, which needs
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import cast
 
 from campaignkit.clock import Clock, SystemClock
 from campaignkit.domain import checks
@@ -41,6 +42,12 @@ def _check_id(kind: str, value: object, actor: object = HOST_ACTOR) -> None:
         else:
             checks.text(problems, label, given, max_length=checks.MAX_ID)
     checks.raise_if(problems, "access")
+
+
+_GrantsOfUser = Callable[
+    [str], tuple[frozenset[ProductProfile], Mapping[str, frozenset[ProductProfile]]]
+]
+"""A repository's ``grants_of_user``: a user's own profiles and each group's, at once."""
 
 
 class AccessDirectory:
@@ -104,6 +111,15 @@ class AccessDirectory:
         _check_id("user", user)
         with self._store.unit_of_work() as uow:
             sources: dict[ProductProfile, list[str]] = {}
+            grants_of_user = getattr(uow.access, "grants_of_user", None)
+            if grants_of_user is not None:  # SQLite: one query (every trigger asks)
+                direct, groups = cast("_GrantsOfUser", grants_of_user)(user)
+                for profile in direct:
+                    sources.setdefault(profile, []).append("direct")
+                for group in sorted(groups):
+                    for profile in groups[group]:
+                        sources.setdefault(profile, []).append(f"group {group}")
+                return {profile: tuple(where) for profile, where in sources.items()}
             for profile in uow.access.profiles(Principal.user(user)):
                 sources.setdefault(profile, []).append("direct")
             for group in sorted(uow.access.groups_of(user)):

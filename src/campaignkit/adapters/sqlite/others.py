@@ -126,6 +126,27 @@ class SQLiteAccess:
             grants.setdefault(Principal(kind, principal), set()).add(ProductProfile(profile))
         return {principal: frozenset(p) for principal, p in grants.items()}
 
+    def grants_of_user(
+        self, user: str
+    ) -> tuple[frozenset[ProductProfile], Mapping[str, frozenset[ProductProfile]]]:
+        """``profiles(Principal.user(user))`` and each group's profiles, in one query.
+
+        Returns:
+            The user's own profiles, and the profiles of each group ``user``
+            belongs to (a group with none is left out).
+        """
+        direct: list[ProductProfile] = []
+        groups: dict[str, list[ProductProfile]] = {}
+        for group, profile in self._db.all(
+            "SELECT NULL, profile FROM access_grants WHERE kind = 'user' AND principal = ? "
+            "UNION ALL SELECT m.group_id, g.profile FROM group_members m JOIN access_grants g "
+            "ON g.kind = 'group' AND g.principal = m.group_id WHERE m.user_id = ?",
+            (user, user),
+        ):
+            held = direct if group is None else groups.setdefault(group, [])
+            held.append(ProductProfile(profile))
+        return frozenset(direct), {group: frozenset(held) for group, held in groups.items()}
+
     def groups_of(self, user: str) -> frozenset[str]:
         """Return the groups ``user`` belongs to."""
         rows = self._db.all("SELECT group_id FROM group_members WHERE user_id = ?", (user,))
