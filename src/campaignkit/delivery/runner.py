@@ -38,7 +38,7 @@ import attrs
 import pendulum
 
 from campaignkit.clock import Clock
-from campaignkit.delivery import collector, runlog
+from campaignkit.delivery import collector, members, runlog
 from campaignkit.delivery.decide import PreparedBatch, admit, describe, prepare_batch, suppressed_in
 from campaignkit.delivery.endings import final, finish, log_end, stop_open_entries, stopped_batch
 from campaignkit.delivery.gate import RateState
@@ -86,19 +86,6 @@ _ENDED_WITH_OUTCOMES = (RunKind.TRIGGER, RunKind.AUDIENCE_EXECUTION)
 def _open(run: Run) -> bool:
     """True while the run's counts show PENDING, QUEUED or RETRY entries."""
     return any(counts.pending for counts in run.counts.values())
-
-
-def _last_marked(
-    batches: Iterator[tuple[int, Sequence[Profile]]],
-) -> Iterator[tuple[int, Sequence[Profile], bool]]:
-    """``(start, batch, last)``: each batch, and whether no batch follows it."""
-    previous: tuple[int, Sequence[Profile]] | None = None
-    for item in batches:
-        if previous is not None:
-            yield (*previous, False)
-        previous = item
-    if previous is not None:
-        yield (*previous, True)
 
 
 def _never() -> bool:
@@ -320,23 +307,8 @@ class Runner:
     # ------------------------------------------------------------ streaming
 
     def _members(self, run: Run, plan: Plan) -> Iterator[tuple[int, Sequence[Profile]]]:
-        """Audience batches from the run's resume position, with their start position."""
-        if run.kind is RunKind.TRIGGER:
-            if run.position < len(run.recipients):
-                yield run.position, [r.profile for r in run.recipients[run.position :]]
-            return
-        audience = plan.version.audience
-        if audience is None:
-            return
-        namespace = plan.version.namespace or ""
-        position = 0
-        size = self._settings.batch_size
-        for batch in self._audiences.members(audience, namespace=namespace, batch_size=size):
-            end = position + len(batch)
-            if end > run.position:
-                skip = max(0, run.position - position)
-                yield position + skip, batch[skip:]
-            position = end
+        """Audience batches from the run's resume position (:func:`members.batches`)."""
+        return members.batches(run, plan, self._audiences, self._settings.batch_size)
 
     def _stream(self, run: Run, plan: Plan, now: pendulum.DateTime) -> tuple[bool, Run | None]:
         """Process the audience from the resume position.
@@ -355,7 +327,7 @@ class Runner:
             total: int | None = len(run.recipients)
         else:
             total = None if audience is None else self._audiences.count(audience)
-        batches = _last_marked(self._members(run, plan))
+        batches = members.last_marked(self._members(run, plan))
         number = 0
         while True:
             # reading a batch of the audience allocates as much as delivering it
@@ -409,7 +381,7 @@ class Runner:
             The run as the batch left it, or None if the run was halted.
         """
         tally = Tally()
-        size = self._wave_audience_size(plan)  # a host's audience source: outside any transaction
+        size = members.wave_audience_size(plan, self._audiences)  # outside any transaction
         if plan.renders_quickly:  # no Jinja: deciding holds the write lock for a moment only
             with self._store.unit_of_work() as uow:
                 run = self._leases.owned(uow, run_id)
@@ -482,13 +454,6 @@ class Runner:
             rate=work.rate,
             streamed=last,
         )
-
-    def _wave_audience_size(self, plan: Plan) -> int | None:
-        """The audience's size when the run has waves (it sizes percentage waves)."""
-        audience = plan.version.audience
-        if plan.version.schedule.waves is not None and audience is not None:
-            return self._audiences.count(audience)
-        return None
 
     def _ended(self, uow: UnitOfWork, run: Run, *, now: pendulum.DateTime) -> Run:
         """Save ``run`` in the last batch's outcome transaction, ended if nothing is left to do.
