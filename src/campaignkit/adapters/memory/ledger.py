@@ -17,6 +17,7 @@ import attrs
 import pendulum
 
 from campaignkit.adapters.memory.runledger import (
+    NO_ROWS,
     Pair,
     RunLedger,
     Stored,
@@ -124,8 +125,7 @@ class MemoryLedger:
         run = _EMPTY
         run_id: str | None = None
         action_id: str | None = None
-        full, pending = run.entries, run.pending
-        held: set[str] = set()
+        full, compact, pending = NO_ROWS
         # one undo step, in the journal before any write: it undoes as many
         # writes as ``olds`` holds, so a call cut short midway undoes cleanly
         self.journal.undo.append(functools.partial(_undo_entries, tables, batch, olds))
@@ -133,14 +133,14 @@ class MemoryLedger:
             if entry.run_id != run_id:
                 run_id = entry.run_id
                 run = self._writable(run_id)
-                full, pending = run.entries, run.pending
                 action_id = None
             if entry.action_id != action_id:
                 action_id = entry.action_id
-                held = run.members.setdefault(action_id, set())
+                full, compact, pending = run.rows(action_id)
             profile_id = entry.profile_id
-            pair = (action_id, profile_id)
-            old = run.stored(pair) if profile_id in held else None  # ``held``: both forms
+            old: Stored | None = compact.get(profile_id)
+            if old is None:
+                old = full.get(profile_id)
             provider_id = entry.provider_message_id
             if provider_id is not None:
                 key = (run_id, action_id, profile_id)
@@ -150,19 +150,18 @@ class MemoryLedger:
                     raise _taken(provider_id)
             state = entry.state
             if old is None and state is _PENDING and provider_id is None:  # a new intent
-                full[pair] = entry
-                pending[pair] = entry
-                held.add(profile_id)
+                full[profile_id] = entry
+                pending[profile_id] = entry
             elif (
                 type(old) is LedgerEntry
                 and old.state is _PENDING
                 and old.provider_message_id is None
                 and (state is _SENT or state is _FAILED or state is _EXCLUDED)
             ):  # an outcome
-                full[pair] = entry
-                del pending[pair]  # its provider id, if any, is claimed above
+                full[profile_id] = entry
+                del pending[profile_id]  # its provider id, if any, is claimed above
             else:
-                _replace(tables, run, pair, entry, old)
+                _replace(tables, run, (action_id, profile_id), entry, old)
             remember(old)
 
     def add_pending(self, rows: Sequence[PendingRow]) -> None:
@@ -181,27 +180,24 @@ class MemoryLedger:
         run = _EMPTY
         run_id: str | None = None
         action_id: str | None = None
-        compact, pending = run.compact, run.pending
-        held: set[str] = set()
+        full, compact, pending = NO_ROWS
         self.journal.undo.append(functools.partial(_undo_rows, tables, batch, olds))
         for row in batch:
             message = row[0]
             if message.run_id != run_id:
                 run_id = message.run_id
                 run = self._writable(run_id)
-                compact, pending = run.compact, run.pending
                 action_id = None
             if message.action_id != action_id:
                 action_id = message.action_id
-                held = run.members.setdefault(action_id, set())
+                full, compact, pending = run.rows(action_id)
             profile_id = message.profile_id
-            pair = (action_id, profile_id)
-            if profile_id not in held:  # a new key (``held`` covers both forms)
-                compact[pair] = row
-                pending[pair] = row
-                held.add(profile_id)
+            if profile_id not in compact and (not full or profile_id not in full):  # a new key
+                compact[profile_id] = row
+                pending[profile_id] = row
                 remember(None)
                 continue
+            pair = (action_id, profile_id)
             old = run.stored(pair)
             _replace(tables, run, pair, row, old)
             remember(old)
@@ -225,14 +221,20 @@ class MemoryLedger:
         tables = self.tables
         provider_ids = tables.provider_ids
         run = tables.ledger_by_run.get(run_id) or _EMPTY
-        full, compact, pending = run.entries, run.compact, run.pending
+        action_id: str | None = None
+        full, compact, pending = NO_ROWS
         olds: list[Stored] = []
         remember = olds.append
         self.journal.undo.append(functools.partial(_undo_outcomes, tables, run, batch, olds))
         for row in batch:
-            action_id, profile_id, state, attempts, provider_id, error, next_at = row
-            pair = (action_id, profile_id)
-            old: Stored | None = compact.get(pair)
+            row_action, profile_id, state, attempts, provider_id, error, next_at = row
+            if row_action != action_id:
+                action_id = row_action
+                full, compact, pending = run.found(action_id)
+            try:
+                old: Stored | None = compact[profile_id]
+            except KeyError:
+                old = None
             if (
                 type(old) is tuple
                 and len(old) == 3
@@ -240,13 +242,13 @@ class MemoryLedger:
                 and (state is _SENT or state is _FAILED)
             ):  # a fresh intent settled SENT or FAILED: it stays compact
                 if provider_id is not None:
-                    key = (run_id, action_id, profile_id)
+                    key = (run_id, row_action, profile_id)
                     if provider_ids.setdefault(provider_id, key) != key:  # checks and claims
                         _undo_outcomes(tables, run, batch, olds)
                         olds.clear()
                         raise _taken(provider_id)
                 message, due_at, timezone = old  # see runledger.Settled
-                compact[pair] = (
+                compact[profile_id] = (
                     message.campaign_id,
                     message.channel,
                     message.address,
@@ -257,17 +259,18 @@ class MemoryLedger:
                     provider_id,
                     error,
                 )
-                del pending[pair]
+                del pending[profile_id]
             else:
                 if old is None:
-                    old = full.get(pair)
+                    old = full.get(profile_id)
                     if old is None:
                         _undo_outcomes(tables, run, batch, olds)
                         olds.clear()
-                        raise NotFound("ledger entry", f"{run_id}/{action_id}/{profile_id}")
+                        raise NotFound("ledger entry", f"{run_id}/{row_action}/{profile_id}")
+                pair = (row_action, profile_id)
                 new = settled_entry(run.full(pair, old), row)  # before any claim: it may raise
                 if provider_id is not None:
-                    key = (run_id, action_id, profile_id)
+                    key = (run_id, row_action, profile_id)
                     if provider_ids.setdefault(provider_id, key) != key:
                         _undo_outcomes(tables, run, batch, olds)
                         olds.clear()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterable, Iterator
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import pendulum
 
@@ -65,20 +65,31 @@ def provider_id_of(stored: Stored | None) -> str | None:
     return stored[7]
 
 
+Rows: TypeAlias = tuple[
+    "dict[str, LedgerEntry]", "dict[str, Compact]", "dict[str, LedgerEntry | PendingRow]"
+]
+"""One action's maps by profile id: its full entries, its compact ones, its PENDING ones."""
+
+NO_ROWS: Rows = ({}, {}, {})
+"""What an action without maps reads (never written: writes go through :meth:`RunLedger.rows`)."""
+
+
 class RunLedger:
     """The ledger entries of one run, indexed so that no query scans the run.
 
-    ``entries`` holds the entries kept in full and ``compact`` those kept in
-    compact form (see the module); ``pending`` the PENDING ones (in either
-    form), ``waiting`` the QUEUED or RETRY ones, ``members`` the profile ids
-    each action has entries for, and a heap of the waiting entries'
-    ``(next_attempt_at, action_id, profile_id)``. The heap is lazy: an item
-    whose entry has since left the waiting states or moved to another
-    instant is dropped when it reaches the top, and the heap is rebuilt when
-    stale items outnumber live ones. The invariant every :meth:`place` keeps
-    (undo included): each waiting entry with a ``next_attempt_at`` has at
-    least one heap item at that instant. A run's batch therefore costs the
-    same whether the run holds a thousand entries or a million.
+    Entries are held per action, keyed by profile id (no pair tuples on the
+    hot path): ``entries[action_id]`` the ones kept in full, ``compact[action_id]``
+    those kept in compact form (see the module), ``pending[action_id]`` the
+    PENDING ones (in either form). An action has all three maps or none, so
+    ``pending`` also names every action. ``waiting`` holds the QUEUED or RETRY
+    entries by pair, with a heap of their ``(next_attempt_at, action_id,
+    profile_id)``. The heap is lazy: an item whose entry has since left the
+    waiting states or moved to another instant is dropped when it reaches
+    the top, and the heap is rebuilt when stale items outnumber live ones.
+    The invariant every :meth:`place` keeps (undo included): each waiting
+    entry with a ``next_attempt_at`` has at least one heap item at that
+    instant. A run's batch therefore costs the same whether the run holds a
+    thousand entries or a million.
 
     Args:
         run_id: The run (compact entries are rebuilt with it).
@@ -86,22 +97,45 @@ class RunLedger:
 
     def __init__(self, run_id: str = "") -> None:
         self.run_id = run_id
-        self.entries: dict[Pair, LedgerEntry] = {}
-        self.compact: dict[Pair, Compact] = {}
-        self.pending: dict[Pair, LedgerEntry | PendingRow] = {}
+        # by action: dict[str, dict[str, LedgerEntry]] and dict[str, dict[str, Compact]];
+        # typed loosely because tests swap in dict subclasses that refuse to be walked
+        # (written for the earlier pair-keyed maps); read them through found() or rows()
+        self.entries: dict[Any, Any] = {}
+        self.compact: dict[Any, Any] = {}
+        self.pending: dict[str, dict[str, LedgerEntry | PendingRow]] = {}
         self.waiting: dict[Pair, LedgerEntry] = {}
-        self.members: dict[str, set[str]] = {}
         self._heap: list[tuple[pendulum.DateTime, str, str]] = []
 
     @property
     def actions(self) -> dict[str, int]:
         """How many entries each action has."""
-        return {action_id: len(held) for action_id, held in self.members.items() if held}
+        maps = {action_id: self.found(action_id) for action_id in self.pending}
+        return {
+            a: len(full) + len(compact) for a, (full, compact, _) in maps.items() if full or compact
+        }
+
+    def rows(self, action_id: str) -> Rows:
+        """The maps of ``action_id`` (full, compact, PENDING), made on first use."""
+        compact = self.compact.get(action_id)
+        if compact is None:
+            made: Rows = ({}, {}, {})
+            self.entries[action_id], self.compact[action_id], self.pending[action_id] = made
+            return made
+        return self.entries[action_id], compact, self.pending[action_id]
+
+    def found(self, action_id: str) -> Rows:
+        """The maps of ``action_id``, or empty ones not to be written (reads create nothing)."""
+        compact = self.compact.get(action_id)
+        if compact is None:
+            return NO_ROWS
+        return self.entries[action_id], compact, self.pending[action_id]
 
     def stored(self, pair: Pair) -> Stored | None:
         """What is held for ``pair``, in its stored form, or None."""
-        found = self.entries.get(pair)
-        return found if found is not None else self.compact.get(pair)
+        action_id, profile_id = pair
+        full, compact, _ = self.found(action_id)
+        found = compact.get(profile_id)
+        return found if found is not None else full.get(profile_id)
 
     def entry(self, pair: Pair) -> LedgerEntry | None:
         """The entry of ``pair``, or None."""
@@ -134,45 +168,42 @@ class RunLedger:
 
     def all(self) -> Iterator[LedgerEntry]:
         """Every entry of the run, in no particular order."""
-        yield from self.entries.values()
-        for pair, stored in self.compact.items():
-            yield self.full(pair, stored)
+        for action_id in self.pending:
+            full, compact, _ = self.found(action_id)
+            yield from full.values()
+            for profile_id, stored in compact.items():
+                yield self.full((action_id, profile_id), stored)
 
     def place(self, pair: Pair, new: Stored | None, old: Stored | None) -> None:
         """Replace ``old`` by ``new`` under ``pair`` (either may be None) in every index.
 
         ``old`` must be what is held for ``pair`` (None if nothing is).
         """
+        profile_id = pair[1]
+        full, compact, pending = self.rows(pair[0])
         if old is not None:
             if isinstance(old, LedgerEntry):
                 if old.state is _PENDING:
-                    del self.pending[pair]
+                    del pending[profile_id]
                 elif old.state in _WAITING:
                     del self.waiting[pair]
                 if not isinstance(new, LedgerEntry):
-                    del self.entries[pair]
+                    del full[profile_id]
             else:
                 if len(old) == 3:
-                    del self.pending[pair]
+                    del pending[profile_id]
                 if new is None or isinstance(new, LedgerEntry):
-                    del self.compact[pair]
-        action_id, profile_id = pair
+                    del compact[profile_id]
         if new is None:  # an insert undone
-            held = self.members[action_id]
-            held.discard(profile_id)
-            if not held:
-                del self.members[action_id]
             return
-        if old is None:
-            self.members.setdefault(action_id, set()).add(profile_id)
         if not isinstance(new, LedgerEntry):
-            self.compact[pair] = new
+            compact[profile_id] = new
             if len(new) == 3:
-                self.pending[pair] = new
+                pending[profile_id] = new
             return
-        self.entries[pair] = new
+        full[profile_id] = new
         if new.state is _PENDING:
-            self.pending[pair] = new
+            pending[profile_id] = new
         elif new.state in _WAITING:
             self.waiting[pair] = new
             at = new.next_attempt_at
@@ -198,29 +229,44 @@ class RunLedger:
         return entry if entry is not None and entry.next_attempt_at == item[0] else None
 
     def recorded(self, profile_ids: Iterable[str]) -> set[Pair]:
-        """The pairs held for these profiles (set intersections: cost O(profiles))."""
-        members = self.members
-        if not members:
+        """The pairs held for these profiles (set intersections: cost O(actions x profiles))."""
+        if not self.pending:
             return set()
         wanted = set(profile_ids)
-        return {
-            (action_id, profile_id)
-            for action_id, held in members.items()
-            for profile_id in held.intersection(wanted)
-        }
+        found: set[Pair] = set()
+        for action_id in self.pending:
+            full, compact, _ = self.found(action_id)
+            held = compact.keys() & wanted
+            if full:
+                held |= full.keys() & wanted
+            found.update([(action_id, profile_id) for profile_id in held])
+        return found
 
     def first_pending(self, limit: int) -> list[LedgerEntry]:
         """Up to ``limit`` PENDING entries in pair order."""
-        pending = self.pending
-        return [self.full(pair, pending[pair]) for pair in heapq.nsmallest(limit, pending)]
+        found: list[LedgerEntry] = []
+        for action_id in sorted(self.pending):
+            if len(found) >= limit:
+                break
+            pending = self.pending[action_id]
+            for profile_id in heapq.nsmallest(limit - len(found), pending):
+                found.append(self.full((action_id, profile_id), pending[profile_id]))
+        return found
 
     def first_open(self, limit: int) -> list[LedgerEntry]:
         """Up to ``limit`` PENDING, QUEUED or RETRY entries in pair order."""
-        pairs = heapq.nsmallest(limit, itertools.chain(self.pending, self.waiting))
+        firsts = [
+            (action_id, profile_id)
+            for action_id, pending in self.pending.items()
+            for profile_id in heapq.nsmallest(limit, pending)
+        ]
         found: list[LedgerEntry] = []
-        for pair in pairs:
-            pending = self.pending.get(pair)
-            found.append(self.waiting[pair] if pending is None else self.full(pair, pending))
+        for pair in heapq.nsmallest(limit, itertools.chain(firsts, self.waiting)):
+            waiting = self.waiting.get(pair)
+            if waiting is None:
+                found.append(self.full(pair, self.pending[pair[0]][pair[1]]))
+            else:
+                found.append(waiting)
         return found
 
     def due(self, until: pendulum.DateTime, limit: int) -> list[LedgerEntry]:
