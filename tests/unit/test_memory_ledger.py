@@ -17,7 +17,7 @@ import pendulum
 import pytest
 
 from campaignkit import InMemoryStore
-from campaignkit.adapters.memory.tables import Pair, RunLedger
+from campaignkit.adapters.memory.tables import RunLedger
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import LedgerEntry, LedgerState
 
@@ -44,10 +44,10 @@ def entry(
     )
 
 
-class NoScan(dict[Pair, LedgerEntry]):
-    """The run's full entry map, refusing to be walked (lookups are fine)."""
+class NoScan(dict[str, LedgerEntry]):
+    """One action's full entries of a run, by profile id, refusing to be walked."""
 
-    def __iter__(self) -> Iterator[Pair]:
+    def __iter__(self) -> Iterator[str]:
         raise AssertionError("a query walked the run's whole ledger")
 
     def values(self) -> Any:
@@ -76,7 +76,7 @@ def test_queries_read_the_state_indexes_never_the_whole_run() -> None:
             ]
         )
     ledger = run_ledger(store)
-    ledger.entries = NoScan(ledger.entries)
+    ledger.entries = {action: NoScan(found) for action, found in ledger.entries.items()}
     with store.unit_of_work() as uow:
         assert [e.profile_id for e in uow.ledger.pending("run_1", 10)] == ["x1"]
         assert [e.profile_id for e in uow.ledger.due("run_1", T.add(hours=1), 10)] == ["r1", "q1"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterable, Iterator
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import pendulum
 
@@ -97,11 +97,9 @@ class RunLedger:
 
     def __init__(self, run_id: str = "") -> None:
         self.run_id = run_id
-        # by action: dict[str, dict[str, LedgerEntry]] and dict[str, dict[str, Compact]];
-        # typed loosely because tests swap in dict subclasses that refuse to be walked
-        # (written for the earlier pair-keyed maps); read them through found() or rows()
-        self.entries: dict[Any, Any] = {}
-        self.compact: dict[Any, Any] = {}
+        # by action, then by profile id; read them through found() or rows()
+        self.entries: dict[str, dict[str, LedgerEntry]] = {}
+        self.compact: dict[str, dict[str, Compact]] = {}
         self.pending: dict[str, dict[str, LedgerEntry | PendingRow]] = {}
         self.waiting: dict[Pair, LedgerEntry] = {}
         self._heap: list[tuple[pendulum.DateTime, str, str]] = []
