@@ -174,3 +174,21 @@ def _due(campaign: ck.Campaign) -> pendulum.DateTime | None:
 
 
 __all__ = ["T0", "World", "apply", "campaign_in", "make_review", "make_world"]
+
+
+def person(pid: str, **attributes: object) -> ck.Profile:
+    """A profile reachable by email (``<pid>@example.com``, consent given) with ``attributes``."""
+    return ck.Profile(
+        pid,
+        identities={"email": f"{pid}@example.com"},
+        consents={ck.ChannelType.EMAIL: True},
+        attributes=attributes,
+    )
+
+
+def bypass(profile: ck.Profile, **fields: object) -> ck.Profile:
+    """A copy of ``profile`` with fields its constructor would refuse (host data)."""
+    copy = attrs.evolve(profile)
+    for name, value in fields.items():
+        object.__setattr__(copy, name, value)
+    return copy

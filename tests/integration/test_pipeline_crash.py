@@ -59,6 +59,23 @@ def _copy(seeded: Seeded, directory: Path) -> Seeded:
     return copy_of(seeded, directory)
 
 
+def _newsletter_world(kit: ck.CampaignKit, size: int) -> tuple[ck.UserSession, ck.ChannelSurface]:
+    """An administrator, an email surface and an audience "all" of ``size`` emailable profiles."""
+    kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
+    admin = kit.as_user("ada")
+    surface = admin.create_surface(
+        name="News", channel=EMAIL, settings=ck.EmailSettings(sender="n@example.com")
+    )
+    people = [
+        ck.Profile(f"p{i:04d}", identities={"email": f"p{i}@example.com"}, consents={EMAIL: True})
+        for i in range(size)
+    ]
+    assert isinstance(kit.profiles, ck.SQLiteProfileStore)
+    kit.profiles.upsert_many(people)
+    kit.audiences.define("all", [p.id for p in people])
+    return admin, surface
+
+
 @pytest.mark.parametrize("kind", ["plain", "lookup"])
 def test_killed_at_a_send_twice_then_resumed_sends_everyone_once(
     seeded: Seeded, tmp_path: Path, kind: str
@@ -188,20 +205,7 @@ def test_two_kits_on_one_file_ticking_the_same_due_runs_send_nobody_twice(
     ]
     try:
         kit = kits[0]
-        kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
-        admin = kit.as_user("ada")
-        surface = admin.create_surface(
-            name="News", channel=EMAIL, settings=ck.EmailSettings(sender="n@example.com")
-        )
-        people = [
-            ck.Profile(
-                f"p{i:04d}", identities={"email": f"p{i}@example.com"}, consents={EMAIL: True}
-            )
-            for i in range(400)
-        ]
-        assert isinstance(kit.profiles, ck.SQLiteProfileStore)
-        kit.profiles.upsert_many(people)
-        kit.audiences.define("all", [p.id for p in people])
+        admin, surface = _newsletter_world(kit, 400)
         campaigns = []
         for n in range(4):
             campaign = admin.create_campaign(
@@ -273,20 +277,7 @@ def test_a_campaign_stopped_through_another_kit_during_the_last_batch_ends_stopp
     )
     other.append(ck.CampaignKit.sqlite(path, clock=clock, ids=ids))
     try:
-        kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
-        admin = kit.as_user("ada")
-        surface = admin.create_surface(
-            name="News", channel=EMAIL, settings=ck.EmailSettings(sender="n@example.com")
-        )
-        people = [
-            ck.Profile(
-                f"p{i:04d}", identities={"email": f"p{i}@example.com"}, consents={EMAIL: True}
-            )
-            for i in range(100)
-        ]
-        assert isinstance(kit.profiles, ck.SQLiteProfileStore)
-        kit.profiles.upsert_many(people)
-        kit.audiences.define("all", [p.id for p in people])
+        admin, surface = _newsletter_world(kit, 100)
         campaign = admin.create_campaign(
             name="News",
             audience="all",

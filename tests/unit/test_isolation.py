@@ -27,26 +27,10 @@ from campaignkit.delivery.lease import Leases
 from campaignkit.delivery.runner import Runner
 from campaignkit.engine import LifecycleEngine
 from campaignkit.testing import CallbackChannel, ManualClock, RecordingChannel, SequentialIds
+from tests.factories import bypass, person
 
 T0 = pendulum.datetime(2027, 3, 1, 9, tz="UTC")
 EMAIL = ck.ChannelType.EMAIL
-
-
-def person(pid: str, **attributes: object) -> ck.Profile:
-    return ck.Profile(
-        pid,
-        identities={"email": f"{pid}@example.com"},
-        consents={EMAIL: True},
-        attributes=attributes,
-    )
-
-
-def bypass(profile: ck.Profile, **fields: object) -> ck.Profile:
-    """A copy of ``profile`` with fields its constructor would refuse (host data)."""
-    copy = attrs.evolve(profile)
-    for name, value in fields.items():
-        object.__setattr__(copy, name, value)
-    return copy
 
 
 class Unprintable(str):
