@@ -220,3 +220,20 @@ def test_addresses_are_read_only_if_the_store_asks() -> None:
     assert addresses[0] == "a@example.com"
     assert list(addresses[1:]) == ["b@example.com"]
     assert list(addresses) == ["a@example.com", "b@example.com"]
+
+
+def test_the_null_channel_answers_what_accepted_would() -> None:
+    build = message_builder(
+        run_id="r1",
+        campaign_id="c1",
+        action_id="a1",
+        channel=EMAIL,
+        settings=ck.EmailSettings(sender="n@example.com"),
+        transactional=False,
+    )
+    messages = [build(f"p{i}", f"u{i}@example.com", {"subject": "Hi"}, None) for i in range(3)]
+    answered = ck.testing.NullChannel().send(messages)
+    assert answered == [ck.Accepted(m.idempotency_key) for m in messages]
+    assert all(type(a) is ck.Accepted for a in answered)
+    assert [hash(a) for a in answered] == [hash(ck.Accepted(m.idempotency_key)) for m in messages]
+    assert ck.testing.NullChannel().send(()) == []

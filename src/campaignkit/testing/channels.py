@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from itertools import repeat
 
 from campaignkit.domain.delivery import Accepted, Message, SendResult
 
@@ -96,9 +97,27 @@ class CallbackChannel:
         return results
 
 
+_new = object.__new__
+_set_provider_id = vars(Accepted)["provider_message_id"].__set__
+"""Sets a new ``Accepted``'s one slot (what its ``__init__`` does, without the Python call)."""
+
+
 class NullChannel:
-    """Accepts everything and keeps nothing (for benchmarks)."""
+    """Accepts everything and keeps nothing (for benchmarks).
+
+    Each message is answered ``Accepted(message.idempotency_key)``: unique per
+    message, and the same for a re-sent copy.
+    """
 
     def send(self, messages: Sequence[Message]) -> Sequence[SendResult]:
-        """Accept every message."""
-        return [Accepted(m.idempotency_key) for m in messages]
+        """Accept every message.
+
+        The answers are made in C loops (``object.__new__`` and the slot's setter,
+        mapped), not one ``Accepted(...)`` call each: the same values, at a
+        fraction of the cost, since a benchmark's null channel should cost as
+        little as a hand-written one.
+        """
+        keys = [m.idempotency_key for m in messages]
+        accepted: list[Accepted] = list(map(_new, repeat(Accepted, len(keys))))
+        any(map(_set_provider_id, accepted, keys))  # each call returns None: runs them all
+        return accepted
