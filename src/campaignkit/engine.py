@@ -26,7 +26,7 @@ import attrs
 import pendulum
 
 from campaignkit.clock import Clock, SettableClock
-from campaignkit.delivery.runner import Runner
+from campaignkit.delivery.runner import Claimed, Runner
 from campaignkit.domain.campaign import Campaign, Verb
 from campaignkit.domain.campaign_enums import CampaignStatus, CampaignType
 from campaignkit.domain.delivery import Run, RunKind, RunStatus
@@ -53,6 +53,9 @@ from campaignkit.timeutil import ensure_utc
 Publish = Callable[[Sequence[DomainEvent]], None]
 
 logger = logging.getLogger("campaignkit.engine")
+
+_Firsts = list[tuple[pendulum.DateTime, str, str]]
+"""Due items as (due time, id, kind), in due order."""
 
 _FAR = pendulum.datetime(9999, 12, 31, tz="UTC")
 """Later than any due time (the bound of a due query that skips set-aside items)."""
@@ -238,38 +241,38 @@ class LifecycleEngine:
     def _tick_at(self, now: pendulum.DateTime) -> TickReport:
         events: list[DomainEvent] = []
         skipped: set[str] = set()  # runs another worker claimed meanwhile
+        ahead: list[_Firsts] = []  # what was first due when a run ended with its outcomes
         while not self._runner.stop_requested():  # a stopping worker starts nothing new
-            # one short transaction per step; when nothing is due, the same one
-            # also reads when the next item will be (an idle tick is one transaction)
-            with self._store.unit_of_work() as uow:
-                if skipped:
-                    candidates = sorted(
-                        [(*d, "campaign") for d in self._due(uow, "campaign", now, frozenset())]
-                        + [(*d, "run") for d in self._due(uow, "run", now, skipped)]
-                    )
+            if ahead and not skipped:  # read in the transaction that ended the last run
+                candidates, later = _split(ahead.pop(), now)
+                if not candidates:
+                    return TickReport(now, tuple(events), later)
+            ahead.clear()
+            # one short transaction per step, which also claims a due run; when nothing
+            # is due, the same one reads when the next item will be (one transaction)
+            claimed: Claimed | None = None
+            claiming = False
+            try:
+                with self._store.unit_of_work() as uow:
+                    candidates, later = self._candidates(uow, now, skipped)
                     if not candidates:
-                        return TickReport(now, tuple(events), self._next_due(uow))
-                else:  # the first item of each kind, due or not: the same two queries
-                    firsts = sorted(  # also tell when the next one is due if none is now
-                        [(*d, "campaign") for d in self._due(uow, "campaign", _FAR, frozenset())]
-                        + [(*d, "run") for d in self._due(uow, "run", _FAR, frozenset())]
-                    )
-                    candidates = [first for first in firsts if first[0] <= now]
-                    if not candidates:
-                        later = firsts[0][0] if firsts else None
                         return TickReport(now, tuple(events), later)
-            due_at, item_id, kind = candidates[0]
+                    due_at, item_id, kind = candidates[0]
+                    if kind == "run":
+                        claiming = True
+                        claimed = self._runner.claim(item_id, now)
+            except ConflictError:
+                if not claiming:
+                    raise
+                skipped.add(item_id)
+                continue
+            except Exception as exc:  # rolled back: the run cannot be planned
+                if not claiming:
+                    raise
+                self._run_step(item_id, due_at, now, skipped, failed=exc)
+                continue
             if kind == "run":
-                try:
-                    run = self._runner.advance(item_id, now)
-                except ConflictError:
-                    skipped.add(item_id)
-                    continue
-                except Exception as exc:  # not even FAILED could be recorded
-                    self._put_aside(kind, item_id, due_at, exc)
-                    continue
-                if run.due_at is not None and run.due_at <= now:
-                    skipped.add(item_id)  # held by another worker's lease
+                self._run_step(item_id, due_at, now, skipped, claimed=claimed, ahead=ahead)
                 continue
             try:
                 with self._store.unit_of_work() as uow:
@@ -287,6 +290,68 @@ class LifecycleEngine:
             self._publish(step_events)
             events.extend(step_events)
         return TickReport(now, tuple(events), self.next_due_at())
+
+    def _run_step(
+        self,
+        run_id: str,
+        due_at: pendulum.DateTime,
+        now: pendulum.DateTime,
+        skipped: set[str],
+        *,
+        claimed: Claimed | None = None,
+        failed: Exception | None = None,
+        ahead: list[_Firsts] | None = None,
+    ) -> None:
+        """Deliver a run claimed at ``now`` (or FAIL it if its claim raised ``failed``)."""
+        try:
+            if failed is not None:
+                self._runner.unclaimable(run_id, now, failed)
+                return
+            look = None if ahead is None else self._look_ahead(ahead)
+            run = self._runner.deliver(run_id, claimed, now, look)
+        except ConflictError:
+            skipped.add(run_id)
+            return
+        except Exception as exc:  # not even FAILED could be recorded
+            self._put_aside("run", run_id, due_at, exc)
+            return
+        if run.due_at is not None and run.due_at <= now:
+            skipped.add(run_id)  # held by another worker's lease
+
+    def _candidates(
+        self, uow: UnitOfWork, now: pendulum.DateTime, skipped: set[str]
+    ) -> tuple[_Firsts, pendulum.DateTime | None]:
+        """The items due at ``now`` in order, and when the next is due if none is."""
+        if skipped:
+            candidates = sorted(
+                [(*d, "campaign") for d in self._due(uow, "campaign", now, frozenset())]
+                + [(*d, "run") for d in self._due(uow, "run", now, skipped)]
+            )
+            return candidates, None if candidates else self._next_due(uow)
+        return _split(self._firsts(uow), now)
+
+    def _firsts(self, uow: UnitOfWork) -> _Firsts:
+        """The first item of each kind, due or not (also tells when the next one is due)."""
+        return sorted(
+            [(*d, "campaign") for d in self._due(uow, "campaign", _FAR, frozenset())]
+            + [(*d, "run") for d in self._due(uow, "run", _FAR, frozenset())]
+        )
+
+    def _look_ahead(self, ahead: list[_Firsts]) -> Callable[[UnitOfWork], None]:
+        """Read :meth:`_firsts` into ``ahead`` in the transaction that ends a run.
+
+        The tick then needs no transaction of its own to learn that nothing else
+        is due. A read that raises is left out (never lose the outcomes to it):
+        the tick reads again in a transaction of its own.
+        """
+
+        def look(uow: UnitOfWork) -> None:
+            try:
+                ahead.append(self._firsts(uow))
+            except Exception:  # the tick's own read will raise it, or succeed
+                logger.debug("looking ahead failed; the tick reads again", exc_info=True)
+
+        return look
 
     def _step(
         self, uow: UnitOfWork, campaign: Campaign, now: pendulum.DateTime
@@ -394,6 +459,12 @@ class LifecycleEngine:
         if verb is Verb.COMPLETE:
             return Complete()
         return Purge()
+
+
+def _split(firsts: _Firsts, now: pendulum.DateTime) -> tuple[_Firsts, pendulum.DateTime | None]:
+    """The items of ``firsts`` due at ``now``, and the first due time if none is."""
+    candidates = [first for first in firsts if first[0] <= now]
+    return candidates, None if candidates or not firsts else firsts[0][0]
 
 
 def wake_runs(uow: UnitOfWork, campaign_id: str, now: pendulum.DateTime) -> None:

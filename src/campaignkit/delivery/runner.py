@@ -70,7 +70,7 @@ from campaignkit.ports import (
     UnitOfWork,
 )
 
-__all__ = ["DeliverySettings", "Paused", "Runner"]
+__all__ = ["Claimed", "DeliverySettings", "Paused", "Runner"]
 
 logger = logging.getLogger("campaignkit.delivery")
 
@@ -81,6 +81,13 @@ class Paused(Exception):
 
 _ENDED_WITH_OUTCOMES = (RunKind.TRIGGER, RunKind.AUDIENCE_EXECUTION)
 """Runs whose end writes nothing but the run: they may end in their last outcome transaction."""
+
+
+Claimed = tuple[Run, Plan, PreparedBatch | None]
+"""A claimed run, its plan, and a fresh trigger's batch decided at the claim."""
+
+Ahead = Callable[[UnitOfWork], object] | None
+"""Called in the transaction that ends a run with its last outcomes (see ``Runner.deliver``)."""
 
 
 def _open(run: Run) -> bool:
@@ -151,31 +158,38 @@ class Runner:
 
     # ------------------------------------------------------------ entry point
 
-    def advance(self, run_id: str, now: pendulum.DateTime) -> Run:
-        """Do every piece of work of a run that is due at ``now``.
+    def claim(self, run_id: str, now: pendulum.DateTime) -> Claimed | None:
+        """:meth:`_claim`, in the caller's unit of work if one is open (a nested unit joins it).
+
+        Hand the result to :meth:`deliver`. If this raises, roll the unit back, then
+        call :meth:`unclaimable` (a ``ConflictError``: try the run later).
+        """
+        return self._claim(run_id, now)
+
+    def unclaimable(self, run_id: str, now: pendulum.DateTime, exc: Exception) -> Run:
+        """FAIL a run whose claim raised ``exc`` (no channel, no surface, a bad document)."""
+        return self._fail(run_id, now, describe(exc))
+
+    def deliver(
+        self, run_id: str, claimed: Claimed | None, now: pendulum.DateTime, ahead: Ahead = None
+    ) -> Run:
+        """Do every piece of work of a claimed run that is due at ``now``.
 
         Returns the run as saved: final, or with ``due_at`` set to when it next
         has work (a retry), or unchanged when another worker holds its lease.
-        A run that cannot go on (its campaign cannot be loaded, an adapter
-        raised) is FAILED with the error and a WARNING is logged; it never
-        raises out, so the engine goes on with other work.
+        A run that cannot go on (an adapter raised) is FAILED with the error and
+        a WARNING is logged. ``ahead`` is called in the transaction that ends the
+        run with its last outcomes, after the run's write, if it ends there.
 
         Raises:
             ConflictError: another worker wrote the run meanwhile (try it later).
         """
-        try:
-            claimed = self._claim(run_id, now)
-        except ConflictError:
-            raise
-        except Exception as exc:  # it cannot be planned (no channel, no surface, bad document)
-            return self._fail(run_id, now, describe(exc))
         if claimed is None:
             with self._store.unit_of_work() as uow:
                 return uow.runs.get(run_id)
-        run, plan, first = claimed
         try:
             with self._leases.heartbeat(self._store, run_id, enabled=self._settings.heartbeat):
-                return self._deliver_run(run, plan, now, first)
+                return self._deliver_run(claimed, now, ahead)
         except LeaseLost:  # another worker took the run over: it records what follows
             with self._store.unit_of_work() as uow:
                 return uow.runs.get(run_id)
@@ -197,13 +211,12 @@ class Runner:
             self._release(run_id, now)
             raise
 
-    def _deliver_run(
-        self, run: Run, plan: Plan, now: pendulum.DateTime, first: PreparedBatch | None = None
-    ) -> Run:
+    def _deliver_run(self, claimed: Claimed, now: pendulum.DateTime, ahead: Ahead) -> Run:
+        run, plan, first = claimed
         run_id = run.id
         try:
             if first is not None:  # a fresh trigger's batch, recorded with its claim
-                run = self._first_batch(run, plan, first, now)
+                run = self._first_batch(run, plan, first, now, ahead)
                 if run.status.is_final:
                     return run
             if _open(run) or run.position or run.streamed:  # a crash may have left PENDING
@@ -231,9 +244,7 @@ class Runner:
 
     # ------------------------------------------------------------ claiming
 
-    def _claim(
-        self, run_id: str, now: pendulum.DateTime
-    ) -> tuple[Run, Plan, PreparedBatch | None] | None:
+    def _claim(self, run_id: str, now: pendulum.DateTime) -> Claimed | None:
         """Claim a due run and plan it; None when it is final or another worker holds it.
 
         A fresh unitary trigger (``plan.decided_at_claim``) is also decided, and its
@@ -263,26 +274,15 @@ class Runner:
                 tally = Tally()
                 suppressed = suppressed_in(uow, plan, batch)
                 first = self._prepare(run, plan, batch, set(), suppressed, None, tally, now)
-                _, run = self._recorder.write_intents(
-                    uow,
-                    run,
-                    first.entries,
-                    first.rows,
-                    tally=tally,
-                    now=now,
-                    position=len(batch),
-                    wave_filled=first.wave_filled,
-                    rate=first.rate,
-                    streamed=True,
-                    live=True,  # the campaign was read LIVE in this transaction
-                )
+                # the campaign was read LIVE in this transaction
+                _, run = self._write(uow, run, first, tally, now, len(batch), True, live=True)
             else:
                 run = uow.runs.save(run)
             runlog.claimed(before, run)
         return run, plan, first
 
     def _first_batch(
-        self, run: Run, plan: Plan, work: PreparedBatch, now: pendulum.DateTime
+        self, run: Run, plan: Plan, work: PreparedBatch, now: pendulum.DateTime, ahead: Ahead
     ) -> Run:
         """Hand over a fresh trigger's batch recorded by :meth:`_claim`; the run as left.
 
@@ -291,7 +291,7 @@ class Runner:
         """
         runlog.failures(run.id, plan.campaign.id, runlog.failed_entries(work.entries))
         if work.sending:
-            then = functools.partial(self._ended, now=now)
+            then = functools.partial(self._ended, now=now, ahead=ahead)
             run = self._handover.deliver(run.id, plan, work.sending, now, retry=False, then=then)
         runlog.batch_done(self._store, run.id, 1)
         if self.progress is not None:
@@ -440,6 +440,7 @@ class Runner:
         now: pendulum.DateTime,
         position: int,
         last: bool,
+        live: bool | None = None,
     ) -> tuple[bool, Run]:
         """Record a decided batch's intents in ``uow`` (see ``Recorder.write_intents``)."""
         return self._recorder.write_intents(
@@ -453,9 +454,12 @@ class Runner:
             wave_filled=work.wave_filled,
             rate=work.rate,
             streamed=last,
+            live=live,
         )
 
-    def _ended(self, uow: UnitOfWork, run: Run, *, now: pendulum.DateTime) -> Run:
+    def _ended(
+        self, uow: UnitOfWork, run: Run, *, now: pendulum.DateTime, ahead: Ahead = None
+    ) -> Run:
         """Save ``run`` in the last batch's outcome transaction, ended if nothing is left to do.
 
         Nothing is left when every entry has its outcome and the campaign is still
@@ -463,6 +467,7 @@ class Runner:
         Only runs whose end writes nothing but the run (API triggers and audience
         executions) end here: a scheduled run's end also updates its campaign,
         and a failure there must not take the batch's recorded outcomes with it.
+        ``ahead`` (the engine's look for its next due work) is called after an end.
         """
         if run.kind not in _ENDED_WITH_OUTCOMES or not run.streamed or _open(run):
             return uow.runs.save(run)
@@ -476,7 +481,10 @@ class Runner:
         except Exception:  # never lose the outcomes to a check: _settle ends the run instead
             logger.warning("run %s is ended later: a check failed", run.id, exc_info=True)
             return uow.runs.save(run)
-        return self._finish(uow, run, RunStatus.SUCCEEDED, now, log=False)
+        ended = self._finish(uow, run, RunStatus.SUCCEEDED, now, log=False)
+        if ahead is not None:
+            ahead(uow)
+        return ended
 
     # ------------------------------------------------------------ sending
 
