@@ -39,6 +39,7 @@ from campaignkit.domain.delivery import (
     idempotency_key,
     pending_entry,
 )
+from campaignkit.domain.ledger_rows import AcceptedRows
 from campaignkit.errors import ConflictError
 from campaignkit.ports import Store, UnitOfWork
 
@@ -182,19 +183,18 @@ class Recorder:
         Raises:
             LeaseLost: another worker took the run over; nothing was written.
         """
-        rows = _accepted_first_sends(outcomes)  # the hot path, else empty
+        accepted = _accepted_first_sends(outcomes)  # the hot path, else None
+        rows: list[OutcomeRow] = []
         failed: list[tuple[LedgerEntry | Message, str]] = []
         never_sent: dict[ChannelType, list[tuple[str, str]]] = {}  # their contacts are undone
-        sent_actions = [row[0] for row in rows]  # counted at once after the loop
-        count_sent = sent_actions.append
-        add_row = rows.append
+        sent_actions: list[str] = []  # counted at once after the loop
         tally = Tally()
         max_attempts = self.max_attempts
         sent_state = LedgerState.SENT
-        for item, result in () if rows else outcomes:
+        for item, result in () if accepted is not None else outcomes:
             if type(result) is Accepted and type(item) is not LedgerEntry:  # a first hand-over
                 action_id = item.action_id
-                add_row(
+                rows.append(
                     (
                         action_id,
                         item.profile_id,
@@ -205,7 +205,7 @@ class Recorder:
                         None,
                     )
                 )
-                count_sent(action_id)
+                sent_actions.append(action_id)
                 continue
             entry = item if type(item) is LedgerEntry else None
             attempts = 1 if entry is None else entry.attempts + 1
@@ -222,7 +222,7 @@ class Recorder:
                         None,
                     )
                 )
-                count_sent(action_id)
+                sent_actions.append(action_id)
                 continue
             key = idempotency_key(*entry.key) if entry is not None else item.idempotency_key  # type: ignore[union-attr]
             if isinstance(result, TransientFailure) and attempts < max_attempts:
@@ -249,6 +249,10 @@ class Recorder:
             failed.append((item, error))
             tally.add(action_id, "failed")
             tally.add(action_id, "pending", -1)
+        settled: Sequence[OutcomeRow] = rows
+        if accepted is not None:
+            settled = accepted
+            sent_actions = accepted.action_ids  # type: ignore[assignment]  # read only
         for action_id, count in Counter(sent_actions).items():
             tally.add(action_id, "sent", count)
             tally.add(action_id, "pending", -count)
@@ -258,9 +262,9 @@ class Recorder:
         with self.store.unit_of_work() as uow:
             run = self.leases.owned(uow, run_id)
             try:
-                uow.ledger.settle(run_id, rows)
+                uow.ledger.settle(run_id, settled)
             except ConflictError:  # the channel answered a provider id another message holds
-                uow.ledger.settle(run_id, unique_provider_ids(uow, run_id, rows))
+                uow.ledger.settle(run_id, unique_provider_ids(uow, run_id, settled))
             for channel, gone in never_sent.items():
                 uow.contacts.forget(channel, gone)
             expires = self.leases.expiry()
@@ -277,17 +281,17 @@ class Recorder:
 
 def _accepted_first_sends(
     outcomes: Sequence[tuple[LedgerEntry | Message, SendResult]],
-) -> list[OutcomeRow]:
-    """The SENT rows of ``outcomes`` if every one is a first hand-over accepted, else []."""
-    if {Accepted} != set(map(type, map(_result, outcomes))) or LedgerEntry in set(
-        map(type, map(_item, outcomes))
-    ):
-        return []
-    sent = LedgerState.SENT
-    return [
-        (item.action_id, item.profile_id, sent, 1, result.provider_message_id, None, None)  # type: ignore[union-attr]
-        for item, result in outcomes
-    ]
+) -> AcceptedRows | None:
+    """The SENT rows of ``outcomes``, as columns, if every one is a first hand-over accepted."""
+    results = list(map(_result, outcomes))
+    items = list(map(_item, outcomes))
+    if {Accepted} != set(map(type, results)) or LedgerEntry in set(map(type, items)):
+        return None
+    return AcceptedRows(
+        [item.action_id for item in items],
+        [item.profile_id for item in items],
+        [result.provider_message_id for result in results],
+    )
 
 
 def unique_provider_ids(

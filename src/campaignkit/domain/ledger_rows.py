@@ -10,9 +10,10 @@ from :mod:`campaignkit.domain.delivery` too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import repeat
 from types import MappingProxyType
-from typing import TypeAlias
+from typing import TypeAlias, overload
 
 import pendulum
 
@@ -21,6 +22,7 @@ from campaignkit.domain.delivery import LedgerEntry, LedgerState, Message
 from campaignkit.domain.surface import SurfaceSettings
 
 __all__ = [
+    "AcceptedRows",
     "MessageBuilder",
     "OutcomeRow",
     "PendingRow",
@@ -121,6 +123,72 @@ next_attempt_at)``: the state is SENT, FAILED or RETRY. A RETRY entry keeps its
 message; a SENT or FAILED one drops it. The entry keeps its address, due time and
 time zone, and loses its rate slot (see :func:`settled_entry`).
 """
+
+
+class AcceptedRows(Sequence[OutcomeRow]):
+    """The outcome rows of messages accepted on their first hand-over, held as columns.
+
+    Row ``i`` is ``(action_ids[i], profile_ids[i], SENT, 1, provider_ids[i], None,
+    None)``: a plain sequence of :data:`OutcomeRow` to any store, whose rows are
+    made (in C) only when read. A store may instead read the columns, which say
+    the same (the in-memory ledger settles a batch of one action in bulk).
+
+    Args:
+        action_ids: Each row's action.
+        profile_ids: Each row's recipient.
+        provider_ids: Each row's provider message id.
+    """
+
+    __slots__ = ("action_ids", "profile_ids", "provider_ids")
+
+    def __init__(
+        self,
+        action_ids: Sequence[str],
+        profile_ids: Sequence[str],
+        provider_ids: Sequence[str | None],
+    ) -> None:
+        if not len(action_ids) == len(profile_ids) == len(provider_ids):
+            raise ValueError("the columns of AcceptedRows must have one item per row")
+        self.action_ids = action_ids
+        self.profile_ids = profile_ids
+        self.provider_ids = provider_ids
+
+    def __len__(self) -> int:
+        return len(self.profile_ids)
+
+    @overload
+    def __getitem__(self, index: int) -> OutcomeRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[OutcomeRow]: ...
+
+    def __getitem__(self, index: int | slice) -> OutcomeRow | Sequence[OutcomeRow]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        sent = LedgerState.SENT
+        return (
+            self.action_ids[index],
+            self.profile_ids[index],
+            sent,
+            1,
+            self.provider_ids[index],
+            None,
+            None,
+        )
+
+    def __iter__(self) -> Iterator[OutcomeRow]:
+        return zip(
+            self.action_ids,
+            self.profile_ids,
+            repeat(LedgerState.SENT),
+            repeat(1),
+            self.provider_ids,
+            repeat(None),
+            repeat(None),
+        )
+
+    def __repr__(self) -> str:
+        return f"AcceptedRows({list(self)!r})"
 
 
 def pending_entry(row: PendingRow) -> LedgerEntry:

@@ -11,13 +11,17 @@ before the ``ConflictError``, so nothing of it is written.
 from __future__ import annotations
 
 import functools
+from collections import deque
 from collections.abc import Iterator, Sequence
+from itertools import repeat
+from typing import cast
 
 import attrs
 import pendulum
 
 from campaignkit.adapters.memory.runledger import (
     NO_ROWS,
+    Compact,
     Pair,
     RunLedger,
     Stored,
@@ -31,6 +35,7 @@ from campaignkit.domain.delivery import (
     PendingRow,
     settled_entry,
 )
+from campaignkit.domain.ledger_rows import AcceptedRows
 from campaignkit.errors import ConflictError, NotFound
 
 _EMPTY = RunLedger()
@@ -215,6 +220,8 @@ class MemoryLedger:
             NotFound: a row names an entry the run does not have; nothing of
                 this call is written.
         """
+        if type(rows) is AcceptedRows and self._settle_accepted(run_id, rows):
+            return
         batch = tuple(rows)
         if not batch:
             return
@@ -277,6 +284,81 @@ class MemoryLedger:
                         raise _taken(provider_id)
                 _replace(tables, run, pair, new, old)
             remember(old)
+
+    def _settle_accepted(self, run_id: str, rows: AcceptedRows) -> bool:
+        """:meth:`settle` of one action's fresh intents, all accepted, in bulk; False if not that.
+
+        The rows must name one action, distinct profiles, each held as a fresh
+        compact intent, and distinct provider ids nobody holds: then every row
+        would take :meth:`settle`'s fast case, and the settled tuples, provider
+        id claims and PENDING removals are made in C loops. Anything else
+        returns False before any write, for :meth:`settle` to do row by row
+        (and raise what it raises).
+        """
+        action_ids, profile_ids, provider_ids = rows.action_ids, rows.profile_ids, rows.provider_ids
+        count = len(profile_ids)
+        run = self.tables.ledger_by_run.get(run_id)
+        if not count or run is None or action_ids.count(action_ids[0]) != count:
+            return False
+        action_id = action_ids[0]
+        _, compact, pending = run.found(action_id)
+        sent = _SENT
+        try:
+            olds: list[Stored] = list(map(compact.__getitem__, profile_ids))
+            settled = [  # unpacking a settled 9-tuple raises: only fresh intents pass
+                (
+                    message.campaign_id,
+                    message.channel,
+                    message.address,
+                    due_at,
+                    timezone,
+                    sent,
+                    1,
+                    pid,
+                    None,
+                )
+                for (message, due_at, timezone), pid in zip(
+                    cast("list[PendingRow]", olds), provider_ids, strict=True
+                )
+            ]
+        except (KeyError, ValueError):
+            return False
+        index = self.tables.provider_ids
+        if not index.keys().isdisjoint(provider_ids):  # held by another (a fresh one holds none)
+            return False
+        self.journal.undo.append(functools.partial(_undo_outcomes, self.tables, run, rows, olds))
+        held, waiting = len(index), len(pending)
+        try:
+            claims = zip(repeat(run_id), repeat(action_id), profile_ids)
+            index.update(zip(cast("Sequence[str]", provider_ids), claims, strict=True))
+            compact.update(zip(profile_ids, settled, strict=True))
+            deque(map(pending.pop, profile_ids, repeat(None)), maxlen=0)
+            # an id or a profile twice in the batch, or no id: undone, settled row by row
+            exact = (
+                len(index) == held + count and len(pending) == waiting - count and None not in index
+            )
+        except BaseException:  # cut short (memory): put back what was written
+            self._unsettle(compact, pending, profile_ids, olds, provider_ids)
+            raise
+        if not exact:
+            self._unsettle(compact, pending, profile_ids, olds, provider_ids)
+            return False
+        return True
+
+    def _unsettle(
+        self,
+        compact: dict[str, Compact],
+        pending: dict[str, LedgerEntry | PendingRow],
+        profile_ids: Sequence[str],
+        olds: list[Stored],
+        provider_ids: Sequence[str | None],
+    ) -> None:
+        """Undo :meth:`_settle_accepted`'s writes (none of the ids was held before)."""
+        index = self.tables.provider_ids
+        for profile_id, old, provider_id in zip(profile_ids, olds, provider_ids, strict=True):
+            compact[profile_id] = pending[profile_id] = old  # type: ignore[assignment]
+            index.pop(provider_id, None)  # type: ignore[arg-type]
+        olds.clear()  # the journal's step has nothing left to undo
 
     def _run(self, run_id: str) -> RunLedger:
         return self.tables.ledger_by_run.get(run_id) or _EMPTY
