@@ -99,6 +99,19 @@ SETTLE_FINAL: Final = (
 )
 """``settle`` of an outcome without error, retry time or kept message (an accepted one)."""
 
+SETTLE_KEYED: Final = (
+    "UPDATE ledger SET state = ?3, reason = NULL, attempts = ?4, provider_message_id = j.key, "
+    "error = NULL, next_attempt_us = NULL, slot_us = NULL, message = NULL "
+    "FROM (SELECT key, value FROM json_each(?5) LIMIT -1) AS j "
+    "WHERE run_id = ?1 AND profile_id = j.value AND action_id = ?2"
+)
+"""``settle`` of accepted outcomes of one action, state and attempt count as one statement.
+
+The rows are one JSON object ``{provider_message_id: profile_id}`` (distinct
+provider ids and profiles, all text); ``LIMIT -1`` keeps the subquery a table
+of its own, read first, so each of its rows finds its entry by primary key.
+"""
+
 RECORDED: Final = (
     "SELECT action_id, profile_id FROM ledger WHERE run_id = ? "
     "AND profile_id IN (SELECT value FROM json_each(?))"
@@ -157,7 +170,7 @@ STATEMENTS: Final = {
 
 VARIANTS: Final = {
     "add_pending": INSERT_PENDING_BY_SHAPE,
-    "settle": (SETTLE, SETTLE_FINAL),
+    "settle": (SETTLE, SETTLE_FINAL, SETTLE_KEYED),
 }
 """The statements a method may run besides (or instead of) its :data:`STATEMENTS` entry."""
 
@@ -274,6 +287,54 @@ def _taken(exc: sqlite3.IntegrityError) -> ConflictError:
     )
 
 
+_SENT: Final = LedgerState.SENT
+_TEXT: Final = {str}
+
+
+def _keyed_outcomes(rows: Sequence[OutcomeRow]) -> list[tuple[str, str, int, str]] | None:
+    """``rows`` as :data:`SETTLE_KEYED` groups ``(action, state, attempts, JSON)``, if they can be.
+
+    They can when every row is SENT with a provider id and no error or retry
+    time, and within each (action, attempts) no provider id or profile comes
+    twice; the first hand-overs of an accepted batch (``AcceptedRows``, read
+    by its columns) are the common case. Otherwise None: row by row.
+    """
+    groups: dict[tuple[str, int], dict[Any, Any]] = {}
+    provider_ids = getattr(rows, "provider_ids", None)
+    if provider_ids is not None:  # SENT, attempt 1, no error or retry time: see AcceptedRows
+        actions = set(getattr(rows, "action_ids", ()))
+        if len(actions) != 1:
+            return None
+        profile_ids = getattr(rows, "profile_ids", ())
+        groups[actions.pop(), 1] = dict(zip(provider_ids, profile_ids, strict=True))
+    else:
+        for action_id, profile_id, state, attempts, provider_id, error, next_attempt_at in rows:
+            if state is not _SENT or error is not None or next_attempt_at is not None:
+                return None
+            group = groups.get((action_id, attempts))
+            if group is None:
+                group = groups[action_id, attempts] = {}
+            group[provider_id] = profile_id
+    found = []
+    count = 0
+    for (action_id, attempts), group in groups.items():
+        texts = group.values()
+        if (
+            set(map(type, group)) != _TEXT
+            or set(map(type, texts)) != _TEXT
+            or len(set(texts)) != len(group)
+            or type(action_id) is not str
+            or type(attempts) is not int
+        ):
+            return None
+        text = _dumps(group)
+        if "\\u0000" in text:  # SQLite's JSON would cut the text at a NUL
+            return None
+        count += len(group)
+        found.append((action_id, _SENT.value, attempts, text))
+    return found if count == len(rows) else None
+
+
 class SQLiteLedger:
     """The :class:`~campaignkit.ports.LedgerRepository` of a SQLite unit of work.
 
@@ -348,6 +409,12 @@ class SQLiteLedger:
         Raises:
             ConflictError: a provider id another entry holds; nothing was written.
         """
+        keyed = _keyed_outcomes(rows)
+        if keyed is not None:
+            self._settle_statements(
+                [(SETTLE_KEYED, [(run_id, *group)]) for group in keyed], many=False
+            )
+            return
         retry = LedgerState.RETRY
         final: list[tuple[Any, ...]] = []  # no error, retry time or kept message: SETTLE_FINAL
         other: list[tuple[Any, ...]] = []
@@ -383,13 +450,23 @@ class SQLiteLedger:
                         action_id,
                     )
                 )
+        self._settle_statements([(SETTLE_FINAL, final), (SETTLE, other)], many=True)
+
+    def _settle_statements(
+        self, statements: list[tuple[str, list[tuple[Any, ...]]]], *, many: bool
+    ) -> None:
+        """Run each statement for its rows (skipping none), all or nothing."""
         db = self._db
         db.execute("SAVEPOINT ledger_settle")
         try:
-            if final:
-                db.executemany(SETTLE_FINAL, final)
-            if other:
-                db.executemany(SETTLE, other)
+            for sql, values in statements:
+                if not values:
+                    continue
+                if many:
+                    db.executemany(sql, values)
+                else:
+                    for params in values:
+                        db.execute(sql, params)
         except BaseException as exc:
             db.execute("ROLLBACK TO ledger_settle")
             db.execute("RELEASE ledger_settle")
