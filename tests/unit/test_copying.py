@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
 
 import attrs
@@ -180,3 +181,46 @@ def test_classes_evolve_cannot_copy_field_by_field_go_to_attrs() -> None:
     assert hash(evolve(CachedHashDict(1), a=2)) == hash(CachedHashDict(2))
     assert evolve(HandWritten(1), a=3) == attrs.evolve(HandWritten(1), a=3)
     assert evolve(PreInit(1), a=2) == PreInit(2)
+
+
+def _view(value: Mapping[str, int]) -> Mapping[str, int]:
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen(slots=False)
+class Plain:
+    a: int
+    b: Mapping[str, int] = attrs.field(factory=dict, converter=_view)
+
+    @property
+    def total(self) -> int:
+        return self.a + sum(self.b.values())
+
+
+def test_a_class_keeping_its_fields_in_a_dict_is_copied_in_one_step() -> None:
+    plain = Plain(1, {"x": 2})
+    copied = evolve(plain, a=5)
+    assert copied == Plain(5, {"x": 2}) == attrs.evolve(plain, a=5)
+    assert vars(copied) == {"a": 5, "b": MappingProxyType({"x": 2})}
+    assert vars(copied) is not vars(plain)  # its own dict
+    assert vars(plain) == {"a": 1, "b": MappingProxyType({"x": 2})}  # untouched
+    changed = evolve(plain, b={"y": 3})
+    assert isinstance(changed.b, MappingProxyType)  # converted as __init__ converts
+    assert changed.total == 4
+    with pytest.raises(TypeError, match="nope"):
+        evolve(plain, nope=1)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        copied.a = 9  # type: ignore[misc]
+
+
+def test_a_dict_holding_more_than_the_fields_is_copied_field_by_field() -> None:
+    plain = Plain(1)
+    object.__setattr__(plain, "cached", "stale")  # say, a cached_property's value
+    copied = evolve(plain, a=2)
+    assert vars(copied) == {"a": 2, "b": MappingProxyType({})}  # the extra is not carried
+
+
+def test_a_run_keeps_its_fields_in_a_dict() -> None:
+    run = a_run()
+    assert set(vars(run)) == {field.name for field in attrs.fields(Run)}
+    assert vars(evolve(run, revision=3))["revision"] == 3

@@ -356,9 +356,12 @@ class RunRecipient:
     context: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen)
 
 
-@attrs.frozen(eq=True, hash=False)
+@attrs.frozen(eq=True, hash=False, slots=False)
 class Run:
     """One execution of one campaign version.
+
+    Immutable. Its fields live in an instance dict, so a copy with a few fields
+    changed (``domain.copying.evolve``, several per run) is one dict copy.
 
     Attributes:
         id: Identifier.

@@ -19,12 +19,13 @@ import datetime
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Final, cast
 
 import pendulum
 
 from campaignkit.adapters.sqlite.caches import StoreCaches, caches_for
-from campaignkit.adapters.sqlite.connection import Database, Row, from_us
+from campaignkit.adapters.sqlite.connection import Database, Row
 from campaignkit.domain.copying import evolve
 from campaignkit.domain.delivery import (
     ActionCounts,
@@ -93,7 +94,10 @@ _DUE: Final = 7
 _STATUS: Final = {status.value: status for status in RunStatus}
 _REASONS: Final = {reason.value: reason for reason in ExclusionReason}
 _EVENTS: Final = {event.value: event for event in FeedbackEvent}
-_EMPTY: Final[Mapping[str, Any]] = {}
+_EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
+_view: Final = MappingProxyType
+_new: Final = object.__new__
+_set: Final = object.__setattr__
 _COUNT_FIELDS: Final = (
     "targeted",
     "sent",
@@ -200,12 +204,12 @@ class SQLiteRuns:
             "ORDER BY due_us, id LIMIT ?",
             (_us(until), limit),
         )
-        return [(from_us(due), run_id) for due, run_id in rows]
+        return [(_instant(due), run_id) for due, run_id in rows]
 
     def next_due_at(self) -> pendulum.DateTime | None:
         """The earliest due instant of any run."""
         row = self._db.one("SELECT min(due_us) FROM runs WHERE due_us IS NOT NULL")
-        return None if row is None or row[0] is None else from_us(row[0])
+        return None if row is None or row[0] is None else _instant(row[0])
 
     def _decode(self, row: Row) -> Run:
         run_id, document = row[0], row[1]
@@ -227,30 +231,39 @@ class SQLiteRuns:
             rate_origin,
         ) = row[2:]
         try:
-            decoded = self._counts.load(counts, counts, decode_counts)
-            run = Run(
-                id=cold.id,
-                campaign_id=cold.campaign_id,
-                version=cold.version,
-                kind=cold.kind,
-                status=_STATUS[status],
-                created_at=cold.created_at,
-                due_at=None if due_us is None else from_us(due_us),
-                started_at=None if started_us is None else from_us(started_us),
-                finished_at=None if finished_us is None else from_us(finished_us),
-                position=position,
-                streamed=bool(streamed),
-                counts=decoded,
-                lease_owner=lease_owner,
-                lease_expires_at=None if lease_expires_us is None else from_us(lease_expires_us),
-                error=error,
-                context=cold.context,
-                recipients=cold.recipients,
-                nominal_at=cold.nominal_at,
-                wave_filled=() if wave_filled == "[]" else tuple(json.loads(wave_filled)),
-                rate_sent=_EMPTY if rate_sent == "{}" else json.loads(rate_sent),
-                rate_origin=_EMPTY if rate_origin == "{}" else _instants(rate_origin),
-                revision=revision,
+            decoded = self._counts.load(counts, counts, _frozen_counts)
+            # the fields as Run(...) would store them (its converters' read-only views;
+            # the cold part's were made when it was decoded), set in one step
+            run = _new(Run)
+            _set(
+                run,
+                "__dict__",
+                {
+                    "id": cold.id,
+                    "campaign_id": cold.campaign_id,
+                    "version": cold.version,
+                    "kind": cold.kind,
+                    "status": _STATUS[status],
+                    "created_at": cold.created_at,
+                    "due_at": None if due_us is None else _instant(due_us),
+                    "started_at": None if started_us is None else _instant(started_us),
+                    "finished_at": None if finished_us is None else _instant(finished_us),
+                    "position": position,
+                    "streamed": bool(streamed),
+                    "counts": decoded,
+                    "lease_owner": lease_owner,
+                    "lease_expires_at": (
+                        None if lease_expires_us is None else _instant(lease_expires_us)
+                    ),
+                    "error": error,
+                    "context": cold.context,
+                    "recipients": cold.recipients,
+                    "nominal_at": cold.nominal_at,
+                    "wave_filled": () if wave_filled == "[]" else tuple(json.loads(wave_filled)),
+                    "rate_sent": _EMPTY if rate_sent == "{}" else _view(json.loads(rate_sent)),
+                    "rate_origin": _EMPTY if rate_origin == "{}" else _view(_instants(rate_origin)),
+                    "revision": revision,
+                },
             )
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise StorageError(f"run {run_id!r} has invalid state columns: {exc!r}") from exc
@@ -265,17 +278,43 @@ def _load_run(document: str) -> Run:
     return loads(Run, document)
 
 
+def _frozen_counts(text: str) -> Mapping[str, ActionCounts]:
+    """:func:`decode_counts` as a read-only view (shared by the runs decoded from ``text``)."""
+    return MappingProxyType(decode_counts(text))
+
+
 _EPOCH: Final = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _minus: Final = datetime.datetime.__sub__  # plain datetime arithmetic, not pendulum's
 _DAY_US: Final = 86_400_000_000
+_EPOCH_DAY: Final = _EPOCH.toordinal()
+_UTC: Final = pendulum.UTC
+_from_ordinal: Final = datetime.date.fromordinal
+_DateTime: Final = pendulum.DateTime
 
 
 def _us(instant: pendulum.DateTime | None) -> int | None:
-    """``to_us`` by plain datetime arithmetic (exact, about twice as fast)."""
+    """``to_us``: exact, from the fields for a UTC instant (no offset to ask for)."""
     if instant is None:
         return None
+    if instant.tzinfo is _UTC:
+        return (
+            (instant.toordinal() - _EPOCH_DAY) * 86_400
+            + instant.hour * 3_600
+            + instant.minute * 60
+            + instant.second
+        ) * 1_000_000 + instant.microsecond
     delta: datetime.timedelta = _minus(instant, _EPOCH)
     return delta.days * _DAY_US + delta.seconds * 1_000_000 + delta.microseconds
+
+
+def _instant(value: int) -> pendulum.DateTime:
+    """``from_us``: the same UTC instant, worked out with integers."""
+    days, rest = divmod(value, _DAY_US)
+    seconds, micro = divmod(rest, 1_000_000)
+    day = _from_ordinal(days + _EPOCH_DAY)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return _DateTime(day.year, day.month, day.day, hour, minute, second, micro, tzinfo=_UTC)
 
 
 def _hot(run: Run, counts: str | None = None) -> tuple[object, ...]:
@@ -303,7 +342,7 @@ def _hot(run: Run, counts: str | None = None) -> tuple[object, ...]:
 
 
 def _instants(text: str) -> dict[str, pendulum.DateTime]:
-    return {key: from_us(value) for key, value in json.loads(text).items()}
+    return {key: _instant(value) for key, value in json.loads(text).items()}
 
 
 def encode_counts(counts: Mapping[str, ActionCounts]) -> str:
