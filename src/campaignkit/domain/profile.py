@@ -228,6 +228,11 @@ PROFILE_FIELDS = (
 
 _set = object.__setattr__
 _new = object.__new__
+_slot = {name: vars(Profile)[name].__set__ for name in PROFILE_FIELDS}
+"""Each field's slot setter: what ``object.__setattr__`` ends in, without its look-up."""
+_set_id, _set_identities, _set_attributes = _slot["id"], _slot["identities"], _slot["attributes"]
+_set_consents, _set_channel_data = _slot["consents"], _slot["channel_data"]
+_set_timezone, _set_language, _set_test = _slot["timezone"], _slot["language"], _slot["test"]
 
 
 def _owned_mapping(value: dict[Any, Any]) -> Mapping[Any, Any]:
@@ -374,14 +379,14 @@ def plain_decoded_profile(data: dict[str, Any]) -> Profile | None:
     if attributes and not 0 <= _plain_json(attributes) <= checks.MAX_JSON_BYTES:
         return None
     profile: Profile = _new(Profile)
-    _set(profile, "id", profile_id)
-    _set(profile, "identities", MappingProxyType(identities) if identities else _EMPTY)
-    _set(profile, "attributes", MappingProxyType(attributes) if attributes else _EMPTY)
-    _set(profile, "consents", frozen_consents)
-    _set(profile, "channel_data", frozen_addresses)
-    _set(profile, "timezone", zone)
-    _set(profile, "language", language)
-    _set(profile, "test", test)
+    _set_id(profile, profile_id)
+    _set_identities(profile, MappingProxyType(identities) if identities else _EMPTY)
+    _set_attributes(profile, MappingProxyType(attributes) if attributes else _EMPTY)
+    _set_consents(profile, frozen_consents)
+    _set_channel_data(profile, frozen_addresses)
+    _set_timezone(profile, zone)
+    _set_language(profile, language)
+    _set_test(profile, test)
     return profile
 
 
