@@ -19,7 +19,7 @@ import pytest
 from campaignkit import InMemoryStore
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import LedgerEntry, LedgerState, OutcomeRow, PendingRow
-from campaignkit.domain.ledger_rows import AcceptedRows
+from campaignkit.domain.ledger_rows import AcceptedRows, ContactBatch
 from campaignkit.errors import ConflictError, NotFound
 from campaignkit.testing.contracts._support import make_message
 
@@ -146,7 +146,7 @@ def test_no_run_is_not_found_either_way() -> None:
 def test_a_write_cut_short_puts_back_what_it_wrote(monkeypatch: pytest.MonkeyPatch) -> None:
     store = InMemoryStore()
     with store.unit_of_work() as uow:
-        uow.ledger.add_pending([_row("p0"), _row("p1")])
+        uow.ledger.add_pending([_row("p0"), _row("p1"), _row("p2")])  # p2 stays PENDING
     before = _state(store)
     with store.unit_of_work() as uow:
         monkeypatch.setattr("campaignkit.adapters.memory.ledger.deque", _fail)
@@ -193,3 +193,33 @@ def test_random_batches_settle_alike(seed: int) -> None:
     ids = [f"m{rnd.randrange(12)}" for _ in chosen]  # sometimes taken, sometimes twice
     entries: list[LedgerEntry] = _both(setup, _accepted(chosen, ids), fail=rnd.random() < 0.3)[1][0]
     assert entries
+
+
+def test_a_contact_batch_reads_as_contact_pairs() -> None:
+    ids = ["p0", "p1"]
+    batch = ContactBatch(ids, T)
+    ids.append("p2")  # copied: the batch does not change with the caller's list
+    assert list(batch) == [("p0", T), ("p1", T)]
+    assert (len(batch), batch[1], batch[-1], batch[:1]) == (2, ("p1", T), ("p1", T), [("p0", T)])
+    assert repr(batch) == f"ContactBatch({[('p0', T), ('p1', T)]!r})"
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_contacts_kept_as_a_batch_count_forget_and_undo_as_pairs(fail: bool) -> None:
+    results = []
+    for given in (ContactBatch(["p0", "p1", "p0"], T), [("p0", T), ("p1", T), ("p0", T)]):
+        store = InMemoryStore()
+        try:
+            with store.unit_of_work() as uow:
+                uow.contacts.record(EMAIL, given, ["k0", "k1", "k2"])
+                uow.contacts.forget(EMAIL, [("p1", "k1")])
+                if fail:
+                    raise _Boom
+        except _Boom:
+            pass
+        with store.unit_of_work() as uow:
+            results.append(uow.contacts.counts(EMAIL, ["p0", "p1"], T))
+            uow.contacts.forget(EMAIL, [("p0", "k0")])
+            results.append(uow.contacts.counts(EMAIL, ["p0", "p1"], T))
+    assert results[:2] == results[2:]
+    assert results[:2] == ([{}, {}] if fail else [{"p0": 2}, {"p0": 1}])

@@ -39,7 +39,7 @@ from campaignkit.domain.delivery import (
     idempotency_key,
     pending_entry,
 )
-from campaignkit.domain.ledger_rows import AcceptedRows
+from campaignkit.domain.ledger_rows import AcceptedRows, ContactBatch
 from campaignkit.errors import ConflictError
 from campaignkit.ports import Store, UnitOfWork
 
@@ -374,7 +374,9 @@ def record_sends(uow: UnitOfWork, rows: Sequence[PendingRow], now: pendulum.Date
             by_channel.setdefault(message.channel, []).append(message)
     for channel, group in by_channel.items():
         uow.contacts.record(
-            channel, [(m.profile_id, now) for m in group], [m.idempotency_key for m in group]
+            channel,
+            ContactBatch([m.profile_id for m in group], now),
+            [m.idempotency_key for m in group],
         )
 
 

@@ -23,6 +23,7 @@ from campaignkit.domain.surface import SurfaceSettings
 
 __all__ = [
     "AcceptedRows",
+    "ContactBatch",
     "MessageBuilder",
     "OutcomeRow",
     "PendingRow",
@@ -189,6 +190,49 @@ class AcceptedRows(Sequence[OutcomeRow]):
 
     def __repr__(self) -> str:
         return f"AcceptedRows({list(self)!r})"
+
+
+class ContactBatch(Sequence[tuple[str, "pendulum.DateTime"]]):
+    """Contacts made at one instant, held as the recipients' ids and that instant.
+
+    Item ``i`` is ``(profile_ids[i], at)``: a plain sequence of ``(profile_id,
+    sent_at)`` contacts to any store, whose pairs are made (in C) only when read.
+    A store may keep the batch as it is (immutable) instead of one pair per
+    contact: the in-memory store does, so a fan-out keeps no tuple per contact
+    for the cyclic collector to walk.
+
+    Args:
+        profile_ids: The recipients (copied).
+        at: When they were contacted.
+    """
+
+    __slots__ = ("at", "profile_ids")
+
+    def __init__(self, profile_ids: Sequence[str], at: pendulum.DateTime) -> None:
+        self.profile_ids = tuple(profile_ids)
+        self.at = at
+
+    def __len__(self) -> int:
+        return len(self.profile_ids)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, pendulum.DateTime]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[str, pendulum.DateTime]]: ...
+
+    def __getitem__(
+        self, index: int | slice
+    ) -> tuple[str, pendulum.DateTime] | Sequence[tuple[str, pendulum.DateTime]]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        return (self.profile_ids[index], self.at)
+
+    def __iter__(self) -> Iterator[tuple[str, pendulum.DateTime]]:
+        return zip(self.profile_ids, repeat(self.at))
+
+    def __repr__(self) -> str:
+        return f"ContactBatch({list(self)!r})"
 
 
 def pending_entry(row: PendingRow) -> LedgerEntry:

@@ -14,6 +14,7 @@ import pendulum
 from campaignkit.adapters.memory.tables import Journal, Tables, move
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import FeedbackRecord, Run
+from campaignkit.domain.ledger_rows import ContactBatch
 from campaignkit.domain.rules import RuleBook
 from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.errors import ConflictError, NotFound
@@ -240,7 +241,8 @@ class MemoryContacts:
         Raises:
             ValueError: ``keys`` is given and not as long as ``contacts``.
         """
-        batch = tuple(contacts)
+        # a ContactBatch is kept as it is (immutable, no pair per contact to keep)
+        batch = contacts if type(contacts) is ContactBatch else tuple(contacts)
         if keys is not None and len(keys) != len(batch):
             raise ValueError(f"keys must be as many as contacts ({len(batch)}), not {len(keys)}")
         if not batch:
@@ -315,7 +317,7 @@ def _keyed(tables: Tables, channel: ChannelType) -> dict[str, tuple[str, pendulu
 def _unrecord(
     tables: Tables,
     channel: ChannelType,
-    batch: tuple[tuple[str, pendulum.DateTime], ...],
+    batch: Sequence[tuple[str, pendulum.DateTime]],
     keys: tuple[str, ...],
 ) -> None:
     log = tables.contact_log[channel]

@@ -305,8 +305,8 @@ class MemoryLedger:
         sent = _SENT
         try:
             olds: list[Stored] = list(map(compact.__getitem__, profile_ids))
-            settled = [  # unpacking a settled 9-tuple raises: only fresh intents pass
-                (
+            settled = {  # unpacking a settled 9-tuple raises: only fresh intents pass
+                profile_id: (
                     message.campaign_id,
                     message.channel,
                     message.address,
@@ -314,29 +314,29 @@ class MemoryLedger:
                     timezone,
                     sent,
                     1,
-                    pid,
+                    provider_id,
                     None,
                 )
-                for (message, due_at, timezone), pid in zip(
-                    cast("list[PendingRow]", olds), provider_ids, strict=True
+                for profile_id, (message, due_at, timezone), provider_id in zip(
+                    profile_ids, cast("list[PendingRow]", olds), provider_ids, strict=True
                 )
-            ]
+            }
         except (KeyError, ValueError):
             return False
         index = self.tables.provider_ids
-        if not index.keys().isdisjoint(provider_ids):  # held by another (a fresh one holds none)
-            return False
+        if len(settled) != count or not index.keys().isdisjoint(provider_ids):
+            return False  # a profile twice, or an id held by another (a fresh one holds none)
         self.journal.undo.append(functools.partial(_undo_outcomes, self.tables, run, rows, olds))
-        held, waiting = len(index), len(pending)
+        held = len(index)
         try:
             claims = zip(repeat(run_id), repeat(action_id), profile_ids)
             index.update(zip(cast("Sequence[str]", provider_ids), claims, strict=True))
-            compact.update(zip(profile_ids, settled, strict=True))
-            deque(map(pending.pop, profile_ids, repeat(None)), maxlen=0)
-            # an id or a profile twice in the batch, or no id: undone, settled row by row
-            exact = (
-                len(index) == held + count and len(pending) == waiting - count and None not in index
-            )
+            compact.update(settled)
+            if len(pending) == count:  # each fresh intent is PENDING: these are all of them
+                pending.clear()
+            else:
+                deque(map(pending.__delitem__, settled), maxlen=0)
+            exact = len(index) == held + count and None not in index  # else an id twice, or None
         except BaseException:  # cut short (memory): put back what was written
             self._unsettle(compact, pending, profile_ids, olds, provider_ids)
             raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import pendulum
 
@@ -81,13 +81,13 @@ class Tables:
         costs the same whatever the history (it was a scan of every execution)."""
         self.contacts: dict[ChannelType, dict[str, list[pendulum.DateTime]]] = {}
         """Send instants per channel and profile (frequency caps), as of the last filing."""
-        self.contact_log: dict[ChannelType, list[tuple[tuple[str, pendulum.DateTime], ...]]] = {}
+        self.contact_log: dict[ChannelType, list[Sequence[tuple[str, pendulum.DateTime]]]] = {}
         """Contacts recorded since, batch by batch, not yet filed in ``contacts``."""
         self.contact_keys: dict[ChannelType, dict[str, tuple[str, pendulum.DateTime]]] = {}
         """Keyed contacts per channel: message key -> (profile id, instant), as of the last
         filing (only ``forget`` reads them: a fan-out's keys are filed only if one comes)."""
         self.contact_key_log: dict[
-            ChannelType, list[tuple[tuple[str, ...], tuple[tuple[str, pendulum.DateTime], ...]]]
+            ChannelType, list[tuple[tuple[str, ...], Sequence[tuple[str, pendulum.DateTime]]]]
         ] = {}
         """Keyed batches ``(keys, contacts)`` recorded since, not yet filed in ``contact_keys``."""
         self.rules = RuleBook()
