@@ -1,10 +1,12 @@
-"""SQLite ``settle``: accepted outcomes as one keyed statement leave what row-by-row updates leave.
+"""SQLite ``settle`` and ``recorded`` on the hot path: the short cuts give what the long way gives.
 
 Outcomes that are all SENT with a provider id (no error, no retry time) are
 written per (action, attempts) as one ``UPDATE ... FROM json_each`` of
 ``{provider_id: profile_id}`` (``SETTLE_KEYED``); anything else goes row by
 row (``SETTLE_FINAL``/``SETTLE``). Both must leave the same ledger, and a
 provider id another entry holds must still write nothing of the call.
+``recorded`` first probes the range of the batch's profile ids and answers
+an empty set when nothing of the run lies in it.
 """
 
 from __future__ import annotations
@@ -154,3 +156,25 @@ def test_a_provider_id_another_entry_holds_writes_nothing(tmp_path: Path) -> Non
                 uow.ledger.settle("run_1", rows)
             after = store.database.all("SELECT * FROM ledger ORDER BY profile_id")
         assert after == before
+
+
+@pytest.mark.parametrize(
+    ("batch", "expected"),
+    [
+        (["p100", "p101"], set()),  # above every recorded id: the probe finds nothing
+        (["p000", "p009"], set()),  # around recorded ids, none of them in the batch
+        (["p005", "p001", "p009"], {("act_a", "p001"), ("act_a", "p005")}),
+        (["p001"], {("act_a", "p001")}),
+        (["é", "a"], set()),  # Python's order of text is SQLite's (UTF-8 bytes)
+    ],
+)
+def test_recorded_probes_the_batch_range_first(
+    tmp_path: Path, batch: list[str], expected: set[tuple[str, str]]
+) -> None:
+    with SQLiteStore(tmp_path / "recorded.db") as store, store.unit_of_work() as uow:
+        uow.ledger.add_pending(
+            [(make_message(p, action_id="act_a"), T0, None) for p in ("p001", "p005", "é0")]
+        )
+        assert uow.ledger.recorded("run_1", batch) == expected
+        with mock.patch.object(store.database, "one", return_value=("act_a", "x")):
+            assert uow.ledger.recorded("run_1", batch) == expected  # the query alone

@@ -118,6 +118,16 @@ RECORDED: Final = (
 )
 """``recorded``: the profile ids are passed as one JSON array."""
 
+RECORDED_ANY: Final = (
+    "SELECT action_id, profile_id FROM ledger WHERE run_id = ? "
+    "AND profile_id BETWEEN ? AND ? LIMIT 1"
+)
+"""``recorded``, first: any entry of the run whose profile id lies in the batch's range.
+
+One probe of the primary key; when it finds nothing (a fresh batch of a run
+streamed in id order), no profile of the batch is recorded.
+"""
+
 PENDING: Final = (
     f"SELECT {COLUMNS} FROM ledger INDEXED BY ledger_pending "
     "WHERE run_id = ? AND state = 'pending' ORDER BY profile_id, action_id LIMIT ?"
@@ -171,6 +181,7 @@ STATEMENTS: Final = {
 VARIANTS: Final = {
     "add_pending": INSERT_PENDING_BY_SHAPE,
     "settle": (SETTLE, SETTLE_FINAL, SETTLE_KEYED),
+    "recorded": (RECORDED_ANY,),
 }
 """The statements a method may run besides (or instead of) its :data:`STATEMENTS` entry."""
 
@@ -479,7 +490,10 @@ class SQLiteLedger:
         """Pairs of ``run_id`` already in the ledger for these profiles."""
         if not profile_ids:
             return set()
-        rows = self._db.all(RECORDED, (run_id, _dumps(list(profile_ids))))
+        ids = list(profile_ids)
+        if self._db.one(RECORDED_ANY, (run_id, min(ids), max(ids))) is None:
+            return set()
+        rows = self._db.all(RECORDED, (run_id, _dumps(ids)))
         return {(action, profile) for action, profile in rows}
 
     def _select(self, sql: str, params: Sequence[object]) -> list[LedgerEntry]:
