@@ -1,13 +1,14 @@
 """SQLite runs are decoded from their columns as ``Run(...)`` would build them.
 
 ``SQLiteRuns`` sets a decoded run's fields in one step (no ``__init__``), and
-converts instants with integer arithmetic instead of ``to_us``/``from_us``;
-these tests hold both to the reference: the same values, the same types (the
+``to_us``/``from_us`` convert UTC instants with integer arithmetic; these
+tests hold both to the reference: the same values, the same types (the
 read-only views ``Run``'s converters make), the same microseconds.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime
 from types import MappingProxyType
 
@@ -108,15 +109,29 @@ _INSTANTS = st.datetimes(
 )
 
 
+def _reference_us(instant: datetime.datetime) -> int:
+    """What ``to_us`` computed before its UTC fast path."""
+    return calendar.timegm(instant.utctimetuple()) * 1_000_000 + instant.microsecond
+
+
+def _reference_instant(value: int) -> pendulum.DateTime:
+    """What ``from_us`` computed before its integer arithmetic."""
+    moment = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(
+        microseconds=value
+    )
+    return pendulum.instance(moment, tz=pendulum.UTC)
+
+
 @given(_INSTANTS)
-def test_instants_convert_as_to_us_and_from_us(moment: datetime.datetime) -> None:
+def test_instants_convert_as_before(moment: datetime.datetime) -> None:
     instant = pendulum.instance(moment)
     assert instant.tzinfo is pendulum.UTC  # the fast path
-    value = to_us(instant)
-    assert _us(instant) == value
-    decoded = _instant(value)
-    assert decoded == from_us(value) == instant
-    assert type(decoded) is type(from_us(value))
+    value = _reference_us(instant)
+    assert to_us(instant) == _us(instant) == value
+    decoded = from_us(value)
+    assert decoded == _instant(value) == _reference_instant(value) == instant
+    assert type(decoded) is pendulum.DateTime
     assert decoded.tzinfo is pendulum.UTC
-    assert _us(instant.in_timezone("Asia/Kolkata")) == value  # not UTC: the offset counts
+    zoned = instant.in_timezone("Asia/Kolkata")  # not UTC: the offset counts
+    assert to_us(zoned) == _reference_us(zoned) == value
     assert _us(None) is None

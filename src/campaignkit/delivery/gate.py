@@ -9,6 +9,7 @@ bounded by the delivery settings' backoff and attempts instead.
 
 from __future__ import annotations
 
+import datetime
 import enum
 from collections.abc import Mapping, Sequence
 from typing import Final
@@ -64,6 +65,7 @@ class GateRules:
 
 
 _SECOND: Final = pendulum.duration(seconds=1)
+_minus: Final = datetime.datetime.__sub__  # plain datetime arithmetic, not pendulum's
 _NO_RULES: Final = BusinessRules()
 
 
@@ -123,7 +125,11 @@ def gate_needed(
         for channel_rules in rules.channel_rules.values():
             if channel_rules.caps or channel_rules.quiet_hours:
                 return True
-    opened_after = now - rules.send_window
+    window = rules.send_window
+    if now.tzinfo is pendulum.UTC and not window.years and not window.months:
+        opened_after = _minus(now, window)  # exact, without pendulum's calendar arithmetic
+    else:
+        opened_after = now - window
     return any(at is not None and at < opened_after for at in set(due))
 
 

@@ -31,24 +31,31 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 Row = tuple[Any, ...]
 
 
+_EPOCH_DAY = _EPOCH.toordinal()
+_DAY_US = 86_400_000_000
+_UTC = pendulum.UTC
+
+
 def to_us(instant: datetime.datetime) -> int:
     """An aware instant as integer microseconds since the Unix epoch (exact)."""
+    if instant.tzinfo is _UTC:  # from its fields: no offset to ask for (a 7th of the cost)
+        return (
+            (instant.toordinal() - _EPOCH_DAY) * 86_400
+            + instant.hour * 3_600
+            + instant.minute * 60
+            + instant.second
+        ) * 1_000_000 + instant.microsecond
     return calendar.timegm(instant.utctimetuple()) * 1_000_000 + instant.microsecond
 
 
 def from_us(value: int) -> pendulum.DateTime:
-    """The inverse of :func:`to_us`, in UTC."""
-    moment = _EPOCH + datetime.timedelta(microseconds=value)
-    return pendulum.DateTime(
-        moment.year,
-        moment.month,
-        moment.day,
-        moment.hour,
-        moment.minute,
-        moment.second,
-        moment.microsecond,
-        tzinfo=pendulum.UTC,
-    )
+    """The inverse of :func:`to_us`, in UTC (worked out with integers)."""
+    days, rest = divmod(value, _DAY_US)
+    seconds, micro = divmod(rest, 1_000_000)
+    day = datetime.date.fromordinal(days + _EPOCH_DAY)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return pendulum.DateTime(day.year, day.month, day.day, hour, minute, second, micro, tzinfo=_UTC)
 
 
 class Database:

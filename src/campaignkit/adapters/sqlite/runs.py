@@ -15,7 +15,6 @@ never read back.
 
 from __future__ import annotations
 
-import datetime
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -25,7 +24,7 @@ from typing import Any, Final, cast
 import pendulum
 
 from campaignkit.adapters.sqlite.caches import StoreCaches, caches_for
-from campaignkit.adapters.sqlite.connection import Database, Row
+from campaignkit.adapters.sqlite.connection import Database, Row, from_us, to_us
 from campaignkit.domain.copying import evolve
 from campaignkit.domain.delivery import (
     ActionCounts,
@@ -283,38 +282,12 @@ def _frozen_counts(text: str) -> Mapping[str, ActionCounts]:
     return MappingProxyType(decode_counts(text))
 
 
-_EPOCH: Final = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-_minus: Final = datetime.datetime.__sub__  # plain datetime arithmetic, not pendulum's
-_DAY_US: Final = 86_400_000_000
-_EPOCH_DAY: Final = _EPOCH.toordinal()
-_UTC: Final = pendulum.UTC
-_from_ordinal: Final = datetime.date.fromordinal
-_DateTime: Final = pendulum.DateTime
-
-
 def _us(instant: pendulum.DateTime | None) -> int | None:
-    """``to_us``: exact, from the fields for a UTC instant (no offset to ask for)."""
-    if instant is None:
-        return None
-    if instant.tzinfo is _UTC:
-        return (
-            (instant.toordinal() - _EPOCH_DAY) * 86_400
-            + instant.hour * 3_600
-            + instant.minute * 60
-            + instant.second
-        ) * 1_000_000 + instant.microsecond
-    delta: datetime.timedelta = _minus(instant, _EPOCH)
-    return delta.days * _DAY_US + delta.seconds * 1_000_000 + delta.microseconds
+    """``to_us``, or None."""
+    return None if instant is None else to_us(instant)
 
 
-def _instant(value: int) -> pendulum.DateTime:
-    """``from_us``: the same UTC instant, worked out with integers."""
-    days, rest = divmod(value, _DAY_US)
-    seconds, micro = divmod(rest, 1_000_000)
-    day = _from_ordinal(days + _EPOCH_DAY)
-    minutes, second = divmod(seconds, 60)
-    hour, minute = divmod(minutes, 60)
-    return _DateTime(day.year, day.month, day.day, hour, minute, second, micro, tzinfo=_UTC)
+_instant: Final = from_us
 
 
 def _hot(run: Run, counts: str | None = None) -> tuple[object, ...]:
