@@ -115,6 +115,14 @@ class ProfilePolicy:
             granted |= self._mapping.get(profile, frozenset())
         return granted
 
+    def allows(self, user: str, permission: Permission) -> bool:
+        """``decide(user, permission, campaign).allowed``, without working out the reason.
+
+        The same profiles, read the same way (every verb asks, a trigger too).
+        """
+        mapping = self._mapping
+        return any(permission in mapping.get(p, ()) for p in self._directory.profiles_of(user))
+
     def decide(self, user: str, permission: Permission, campaign: Campaign | None) -> Decision:
         """Allow when one of the user's profiles (direct or through a group) grants it."""
         sources = self._directory.profile_sources(user)

@@ -112,12 +112,33 @@ def _structure_datetime(value: object, _: type) -> pendulum.DateTime:
 
 
 def _unstructure_datetime(value: pendulum.DateTime) -> str:
-    if value.utcoffset() == _ZERO:  # every instant campaignkit makes: the fast path
+    if value.tzinfo is _UTC:  # every instant campaignkit makes: written from its fields
+        return _utc_text(value)
+    if value.utcoffset() == _ZERO:
         return value.isoformat()
     return value.in_timezone("UTC").isoformat()
 
 
 _ZERO: Final = datetime.timedelta(0)
+_UTC: Final = pendulum.UTC
+
+
+def _utc_text(value: datetime.datetime) -> str:
+    """``value.isoformat()`` of an instant in UTC, without asking its zone for the offset.
+
+    (pendulum's zone answers ``utcoffset`` in Python, twice per ``isoformat``.)
+    """
+    micro = value.microsecond
+    return (
+        _ISO_MICRO
+        % (value.year, value.month, value.day, value.hour, value.minute, value.second, micro)
+        if micro
+        else _ISO % (value.year, value.month, value.day, value.hour, value.minute, value.second)
+    )
+
+
+_ISO: Final = "%04d-%02d-%02dT%02d:%02d:%02d+00:00"
+_ISO_MICRO: Final = "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00"
 
 
 def _structure_date(value: object, _: type) -> datetime.date:
@@ -224,9 +245,29 @@ def _explain(exc: BaseException, type_: type | None) -> str:
     return cattrs.v.format_exception(exc, type_)
 
 
+def compact_json(value: object) -> str:
+    """``json.dumps(value, separators=(",", ":"))``: the same text, the same errors.
+
+    ``json.dumps`` builds a ``JSONEncoder`` and goes through three Python calls
+    before its C encoder starts; this makes the C encoder at once (about a
+    third fewer instructions for a document). Circular references are still
+    detected (a fresh marker dict per call); without the C encoder, ``json.dumps``.
+    """
+    if _make_encoder is None:  # pragma: no cover - CPython always has it
+        return json.dumps(value, separators=(",", ":"))
+    return "".join(
+        _make_encoder({}, _not_json, _encode_text, None, ":", ",", False, False, True)(value, 0)
+    )
+
+
+_make_encoder: Final[Any] = getattr(json.encoder, "c_make_encoder", None)
+_encode_text: Final = json.encoder.encode_basestring_ascii
+_not_json: Final = json.JSONEncoder().default
+
+
 def dumps(value: object) -> str:
     """Serialize ``value`` to compact JSON (an envelope)."""
-    return json.dumps(to_document(value), separators=(",", ":"))
+    return compact_json(to_document(value))
 
 
 def dumps_execution(record: ExecutionRecord) -> str:
@@ -250,7 +291,7 @@ def dumps_execution(record: ExecutionRecord) -> str:
         "cancelled_at": None if cancelled_at is None else _unstructure_datetime(cancelled_at),
         "revision": record.revision,
     }
-    return json.dumps({"schema": name, "version": version, "data": data}, separators=(",", ":"))
+    return compact_json({"schema": name, "version": version, "data": data})
 
 
 def loads(cls: type[T], text: str | bytes) -> T:

@@ -190,16 +190,40 @@ def _json_default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
+def _fingerprint_default(value: object) -> object:
+    try:
+        return _json_default(value)
+    except TypeError:  # validation reports it; the hash only needs to be stable
+        return repr(value)
+
+
+def _compact(value: object, default: Any, *, sort_keys: bool = False, ascii: bool = True) -> str:
+    """``json.dumps(value, separators=(",", ":"), ...)`` of a JSON object, the same text.
+
+    Makes the C encoder at once instead of a ``JSONEncoder`` and its three
+    Python calls (a fresh marker dict each time: circular references are
+    still refused); without the C encoder, ``json.dumps``.
+    """
+    if _make_encoder is None:  # pragma: no cover - CPython always has it
+        return json.dumps(
+            value, sort_keys=sort_keys, separators=(",", ":"), default=default, ensure_ascii=ascii
+        )
+    encode = _ascii_text if ascii else _utf8_text
+    return "".join(
+        _make_encoder({}, default, encode, None, ":", ",", sort_keys, False, True)(value, 0)
+    )
+
+
+_make_encoder: Final[Any] = getattr(json.encoder, "c_make_encoder", None)
+_ascii_text: Final = json.encoder.encode_basestring_ascii
+_utf8_text: Final = (
+    getattr(json.encoder, "c_encode_basestring", None) or json.encoder.encode_basestring
+)
+
+
 def fingerprint(payload: object) -> str:
     """A stable hash of a request payload (keys sorted; non-JSON values by ``repr``)."""
-
-    def default(value: object) -> object:
-        try:
-            return _json_default(value)
-        except TypeError:  # validation reports it; the hash only needs to be stable
-            return repr(value)
-
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=default)
+    text = _compact(payload, _fingerprint_default, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -229,8 +253,7 @@ def serialized_size(value: Mapping[str, Any] | None) -> int:
     """The size in bytes of a checked JSON object, serialized compactly (0 for None)."""
     if not value:
         return 0
-    text = json.dumps(value, separators=(",", ":"), default=_json_default, ensure_ascii=False)
-    return len(text.encode())
+    return len(_compact(value, _json_default, ascii=False).encode())
 
 
 def context_problems(context: object, where: str) -> list[str]:
