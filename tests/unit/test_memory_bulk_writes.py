@@ -223,3 +223,41 @@ def test_contacts_kept_as_a_batch_count_forget_and_undo_as_pairs(fail: bool) -> 
             results.append(uow.contacts.counts(EMAIL, ["p0", "p1"], T))
     assert results[:2] == results[2:]
     assert results[:2] == ([{}, {}] if fail else [{"p0": 2}, {"p0": 1}])
+
+
+@pytest.mark.parametrize(
+    "dues",
+    [
+        [T, T, T],  # one instant: the rows name its slot
+        [T, T.add(minutes=1), T],  # per recipient: the rows hold their own
+        [None, None, None],
+        [T, T.add(seconds=0), T],  # equal but not the same object: each holds its own
+    ],
+)
+def test_settled_rows_read_back_their_own_due_time(dues: list[pendulum.DateTime | None]) -> None:
+    people = ["p0", "p1", "p2"]
+
+    def setup(uow: Any) -> None:
+        rows = [
+            (make_message(p, run_id="r1", action_id="a1"), d, "UTC")
+            for p, d in zip(people, dues, strict=True)
+        ]
+        uow.ledger.add_pending(rows)
+
+    error, (entries, *_) = _both(setup, _accepted([("a1", p) for p in people], ["m0", "m1", "m2"]))
+    assert error is None
+    assert [(e.due_at, e.state, e.channel) for e in entries] == [(d, S.SENT, EMAIL) for d in dues]
+    assert all(e.due_at is d or d is None for e, d in zip(entries, dues, strict=True))
+
+
+def test_batches_of_one_instant_share_its_slot() -> None:
+    store = InMemoryStore()
+    later = T.add(hours=1)
+    for number, (people, due) in enumerate([(["p0", "p1"], T), (["p2"], T), (["p3"], later)]):
+        with store.unit_of_work() as uow:
+            uow.ledger.add_pending([(_row(p)[0], due, None) for p in people])
+            uow.ledger.settle(
+                "r1", _accepted([("a1", p) for p in people], [f"m{p}" for p in people])
+            )
+        assert store._tables.ledger_by_run["r1"].instants == [T, later][: 1 + (number == 2)]
+    assert [e.due_at for e in _state(store)[0]] == [T, T, T, later]

@@ -11,10 +11,11 @@ before the ``ConflictError``, so nothing of it is written.
 from __future__ import annotations
 
 import functools
+import operator
 from collections import deque
 from collections.abc import Iterator, Sequence
 from itertools import repeat
-from typing import cast
+from typing import Any, cast
 
 import attrs
 import pendulum
@@ -45,6 +46,8 @@ _PENDING = LedgerState.PENDING
 _SENT = LedgerState.SENT
 _FAILED = LedgerState.FAILED
 _EXCLUDED = LedgerState.EXCLUDED
+_SENT_VALUE = _SENT.value
+_second = operator.itemgetter(1)
 
 
 def _taken(provider_id: str) -> ConflictError:
@@ -302,23 +305,31 @@ class MemoryLedger:
             return False
         action_id = action_ids[0]
         _, compact, pending = run.found(action_id)
-        sent = _SENT
+        sent = _SENT_VALUE
         try:
-            olds: list[Stored] = list(map(compact.__getitem__, profile_ids))
+            olds: list[Any] = list(map(compact.__getitem__, profile_ids))
+            due = olds[0][1]
+            dues: Iterator[Any] = map(_second, olds)
+            instants = run.instants
+            fresh_slot = not instants or instants[-1] is not due
+            if due is not None and sum(map(operator.is_, map(_second, olds), repeat(due))) == count:
+                # one due time for the batch (a run due at once): the rows name its slot, so
+                # they hold no DateTime (see runledger.Settled)
+                dues = repeat(len(instants) if fresh_slot else len(instants) - 1)
             settled = {  # unpacking a settled 9-tuple raises: only fresh intents pass
                 profile_id: (
                     message.campaign_id,
-                    message.channel,
+                    message.channel._value_,
                     message.address,
-                    due_at,
+                    at,
                     timezone,
                     sent,
                     1,
                     provider_id,
                     None,
                 )
-                for profile_id, (message, due_at, timezone), provider_id in zip(
-                    profile_ids, cast("list[PendingRow]", olds), provider_ids, strict=True
+                for profile_id, (message, _, timezone), provider_id, at in zip(
+                    profile_ids, olds, provider_ids, dues, strict=False
                 )
             }
         except (KeyError, ValueError):
@@ -326,6 +337,8 @@ class MemoryLedger:
         index = self.tables.provider_ids
         if len(settled) != count or not index.keys().isdisjoint(provider_ids):
             return False  # a profile twice, or an id held by another (a fresh one holds none)
+        if fresh_slot and due is not None:
+            instants.append(due)  # (a unit rolled back leaves it: no row names it then)
         self.journal.undo.append(functools.partial(_undo_outcomes, self.tables, run, rows, olds))
         held = len(index)
         try:

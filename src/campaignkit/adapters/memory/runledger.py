@@ -32,17 +32,23 @@ Pair: TypeAlias = tuple[str, str]
 
 Settled: TypeAlias = tuple[
     str,
-    ChannelType,
+    "ChannelType | str",
     "str | None",
-    "pendulum.DateTime | None",
+    "pendulum.DateTime | int | None",
     "str | None",
-    LedgerState,
+    "LedgerState | str",
     int,
     "str | None",
     "str | None",
 ]
 """A PENDING row settled SENT or FAILED: ``(campaign_id, channel, address, due_at,
-timezone, state, attempts, provider_message_id, error)``."""
+timezone, state, attempts, provider_message_id, error)``.
+
+A bulk settle writes the channel and state as their values and the due time as
+its slot in :attr:`RunLedger.instants`, so the tuple holds only text, numbers
+and None: the cyclic collector untracks it at its first pass instead of walking
+it at every collection for the rest of the run. :meth:`RunLedger.full` reads
+either form."""
 
 Compact: TypeAlias = PendingRow | Settled
 """An entry held in compact form (a 3-tuple is PENDING, a 9-tuple settled)."""
@@ -103,6 +109,8 @@ class RunLedger:
         self.pending: dict[str, dict[str, LedgerEntry | PendingRow]] = {}
         self.waiting: dict[Pair, LedgerEntry] = {}
         self._heap: list[tuple[pendulum.DateTime, str, str]] = []
+        self.instants: list[pendulum.DateTime] = []
+        """Due times settled rows name by their slot (see :data:`Settled`), each kept once."""
 
     @property
     def actions(self) -> dict[str, int]:
@@ -149,17 +157,18 @@ class RunLedger:
         campaign_id, channel, address, due_at, timezone, state, attempts, provider_id, error = (
             stored
         )
+        due = self.instants[due_at] if type(due_at) is int else due_at
         return LedgerEntry(
             run_id=self.run_id,
             action_id=pair[0],
             profile_id=pair[1],
             campaign_id=campaign_id,
-            channel=channel,
-            state=state,
+            channel=ChannelType(channel),
+            state=LedgerState(state),
             attempts=attempts,
             provider_message_id=provider_id,
             address=address,
-            due_at=due_at,
+            due_at=due,  # type: ignore[arg-type]  # an int is a slot, read above
             timezone=timezone,
             error=error,
         )
