@@ -384,24 +384,46 @@ class SQLiteLedger:
             if message.channel is not last_channel:  # an enum's value is a slow property
                 last_channel = message.channel
                 channel = last_channel.value
-            key = (
-                message.run_id,
-                message.action_id,
-                message.profile_id,
-                message.campaign_id,
-                channel,
-                message.address,
-            )
+            run_id, action_id, profile_id = message.run_id, message.action_id, message.profile_id
+            campaign_id, address = message.campaign_id, message.address
             text = _encode_own(message)
+            # each shape's tuple written out: ``(*key, ...)`` would build a list first
             if last_us is None:
                 if timezone is None:
-                    shapes[0].append((*key, text))
+                    shapes[0].append(
+                        (run_id, action_id, profile_id, campaign_id, channel, address, text)
+                    )
                 else:
-                    shapes[1].append((*key, timezone, text))
+                    shapes[1].append(
+                        (
+                            run_id,
+                            action_id,
+                            profile_id,
+                            campaign_id,
+                            channel,
+                            address,
+                            timezone,
+                            text,
+                        )
+                    )
             elif timezone is None:
-                shapes[2].append((*key, last_us, text))
+                shapes[2].append(
+                    (run_id, action_id, profile_id, campaign_id, channel, address, last_us, text)
+                )
             else:
-                shapes[3].append((*key, last_us, timezone, text))
+                shapes[3].append(
+                    (
+                        run_id,
+                        action_id,
+                        profile_id,
+                        campaign_id,
+                        channel,
+                        address,
+                        last_us,
+                        timezone,
+                        text,
+                    )
+                )
         try:
             for sql, values in zip(INSERT_PENDING_BY_SHAPE, shapes, strict=True):
                 if values:
