@@ -132,8 +132,12 @@ def _decoded_or_none(profile_id: object, text: str) -> Profile | None:
     try:
         return decode_profile(text)
     except StorageError as exc:
-        logger.warning("stored profile %r cannot be loaded and is skipped: %s", profile_id, exc)
+        _skipped(profile_id, exc)
         return None
+
+
+def _skipped(profile_id: object, exc: StorageError) -> None:
+    logger.warning("stored profile %r cannot be loaded and is skipped: %s", profile_id, exc)
 
 
 def _loadable(rows: Sequence[Sequence[object]]) -> list[Profile]:
@@ -316,8 +320,15 @@ class SQLiteProfileStore:
             )
         members = []
         for profile_id, document in rows:
-            profile = None if document is None else _decoded_or_none(profile_id, document)
-            if profile is None or profile.id != profile_id:  # (a row edited by hand)
+            if document is None:
+                members.append(unknown_profile(profile_id))
+                continue
+            try:  # _decoded_or_none, inlined: one call less per member
+                profile = decode_profile(document)
+            except StorageError as exc:
+                _skipped(profile_id, exc)
+                profile = unknown_profile(profile_id)
+            if profile.id != profile_id:  # (a row edited by hand)
                 profile = unknown_profile(profile_id)
             members.append(profile)
         return members
