@@ -25,6 +25,7 @@ from campaignkit.adapters.memory.runledger import (
     Compact,
     Pair,
     RunLedger,
+    Settled,
     Stored,
     provider_id_of,
 )
@@ -64,12 +65,17 @@ def _replace(
     key = (run.run_id, *pair)
     provider_ids = tables.provider_ids
     held = provider_id_of(old)
-    if held is not None and provider_ids.get(held) == key:
+    if held is not None and _holder(provider_ids.get(held)) == key:
         del provider_ids[held]
     claimed = provider_id_of(new)
     if claimed is not None:
         provider_ids[claimed] = key
     run.place(pair, new, old)
+
+
+def _holder(claim: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+    """The key of the entry an index value names (a key, or a settled row starting with one)."""
+    return None if claim is None else claim[:3]
 
 
 def _undo_entries(tables: Tables, batch: Sequence[LedgerEntry], olds: list[Stored | None]) -> None:
@@ -152,7 +158,8 @@ class MemoryLedger:
             provider_id = entry.provider_message_id
             if provider_id is not None:
                 key = (run_id, action_id, profile_id)
-                if provider_ids.setdefault(provider_id, key) != key:  # checks and claims
+                holder = provider_ids.setdefault(provider_id, key)  # checks and claims
+                if holder is not key and holder[:3] != key:
                     _undo_entries(tables, batch, olds)
                     olds.clear()
                     raise _taken(provider_id)
@@ -251,14 +258,11 @@ class MemoryLedger:
                 and next_at is None
                 and (state is _SENT or state is _FAILED)
             ):  # a fresh intent settled SENT or FAILED: it stays compact
-                if provider_id is not None:
-                    key = (run_id, row_action, profile_id)
-                    if provider_ids.setdefault(provider_id, key) != key:  # checks and claims
-                        _undo_outcomes(tables, run, batch, olds)
-                        olds.clear()
-                        raise _taken(provider_id)
-                message, due_at, timezone = old  # see runledger.Settled
-                compact[profile_id] = (
+                message, due_at, timezone = old
+                settled: Settled = (  # see runledger.Settled
+                    run_id,
+                    row_action,
+                    profile_id,
                     message.campaign_id,
                     message.channel,
                     message.address,
@@ -269,6 +273,13 @@ class MemoryLedger:
                     provider_id,
                     error,
                 )
+                if provider_id is not None:
+                    holder = provider_ids.setdefault(provider_id, settled)  # checks and claims
+                    if holder is not settled and holder[:3] != settled[:3]:
+                        _undo_outcomes(tables, run, batch, olds)
+                        olds.clear()
+                        raise _taken(provider_id)
+                compact[profile_id] = settled
                 del pending[profile_id]
             else:
                 if old is None:
@@ -281,7 +292,8 @@ class MemoryLedger:
                 new = settled_entry(run.full(pair, old), row)  # before any claim: it may raise
                 if provider_id is not None:
                     key = (run_id, row_action, profile_id)
-                    if provider_ids.setdefault(provider_id, key) != key:
+                    holder = provider_ids.setdefault(provider_id, key)
+                    if holder is not key and holder[:3] != key:
                         _undo_outcomes(tables, run, batch, olds)
                         olds.clear()
                         raise _taken(provider_id)
@@ -316,8 +328,11 @@ class MemoryLedger:
                 # one due time for the batch (a run due at once): the rows name its slot, so
                 # they hold no DateTime (see runledger.Settled)
                 dues = repeat(len(instants) if fresh_slot else len(instants) - 1)
-            settled = {  # unpacking a settled 9-tuple raises: only fresh intents pass
+            settled = {  # unpacking a settled row raises: only fresh intents pass
                 profile_id: (
+                    run_id,
+                    action_id,
+                    profile_id,
                     message.campaign_id,
                     message.channel._value_,
                     message.address,
@@ -342,8 +357,8 @@ class MemoryLedger:
         self.journal.undo.append(functools.partial(_undo_outcomes, self.tables, run, rows, olds))
         held = len(index)
         try:
-            claims = zip(repeat(run_id), repeat(action_id), profile_ids)
-            index.update(zip(cast("Sequence[str]", provider_ids), claims, strict=True))
+            # each settled row starts with its key: it is its provider id's holder
+            index.update(zip(cast("Sequence[str]", provider_ids), settled.values(), strict=True))
             compact.update(settled)
             if len(pending) == count:  # each fresh intent is PENDING: these are all of them
                 pending.clear()

@@ -32,6 +32,9 @@ Pair: TypeAlias = tuple[str, str]
 
 Settled: TypeAlias = tuple[
     str,
+    str,
+    str,
+    str,
     "ChannelType | str",
     "str | None",
     "pendulum.DateTime | int | None",
@@ -41,14 +44,17 @@ Settled: TypeAlias = tuple[
     "str | None",
     "str | None",
 ]
-"""A PENDING row settled SENT or FAILED: ``(campaign_id, channel, address, due_at,
-timezone, state, attempts, provider_message_id, error)``.
+"""A PENDING row settled SENT or FAILED: ``(run_id, action_id, profile_id,
+campaign_id, channel, address, due_at, timezone, state, attempts,
+provider_message_id, error)``.
 
-A bulk settle writes the channel and state as their values and the due time as
-its slot in :attr:`RunLedger.instants`, so the tuple holds only text, numbers
-and None: the cyclic collector untracks it at its first pass instead of walking
-it at every collection for the rest of the run. :meth:`RunLedger.full` reads
-either form."""
+It starts with the entry's key, so the provider-id index names it as its
+holder (``(run_id, action_id, profile_id, ...)``: one tuple per settled entry,
+not two). A bulk settle writes the channel and state as their values and the
+due time as its slot in :attr:`RunLedger.instants`, so the tuple holds only
+text, numbers and None: the cyclic collector untracks it at its first pass
+instead of walking it at every collection of the run. :meth:`RunLedger.full`
+reads either form."""
 
 Compact: TypeAlias = PendingRow | Settled
 """An entry held in compact form (a 3-tuple is PENDING, a 9-tuple settled)."""
@@ -68,7 +74,7 @@ def provider_id_of(stored: Stored | None) -> str | None:
         return stored.provider_message_id
     if len(stored) == 3:
         return None
-    return stored[7]
+    return stored[10]
 
 
 Rows: TypeAlias = tuple[
@@ -154,9 +160,20 @@ class RunLedger:
             return stored
         if len(stored) == 3:
             return pending_entry(stored)
-        campaign_id, channel, address, due_at, timezone, state, attempts, provider_id, error = (
-            stored
-        )
+        (
+            _,
+            _,
+            _,
+            campaign_id,
+            channel,
+            address,
+            due_at,
+            timezone,
+            state,
+            attempts,
+            provider_id,
+            error,
+        ) = stored
         due = self.instants[due_at] if type(due_at) is int else due_at
         return LedgerEntry(
             run_id=self.run_id,

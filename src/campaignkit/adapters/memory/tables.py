@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import pendulum
 
@@ -70,8 +71,9 @@ class Tables:
         self.runs_by_due = SortedKeys()
         self.ledger_by_run: dict[str, RunLedger] = {}
         """The delivery ledger, run by run (see :class:`RunLedger`)."""
-        self.provider_ids: dict[str, tuple[str, str, str]] = {}
-        """Provider message id -> ``(run_id, action_id, profile_id)`` of the entry holding it."""
+        self.provider_ids: dict[str, tuple[Any, ...]] = {}
+        """Provider message id -> the entry holding it: its key ``(run_id, action_id,
+        profile_id)``, or its settled row, which starts with that key (runledger.Settled)."""
         self.feedback: list[FeedbackRecord] = []
         self.suppressions: set[tuple[ChannelType, str]] = set()
         self.static_audiences: dict[str, tuple[str, ...]] = {}
