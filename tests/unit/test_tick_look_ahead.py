@@ -12,16 +12,20 @@ that a failing scan still raises out of the tick. Every test runs on both stores
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import cast
 
+import attrs
+import pendulum
 import pytest
 
 import campaignkit as ck
+from campaignkit.delivery.lease import Leases
+from campaignkit.delivery.recording import Recorder
 from campaignkit.engine import LifecycleEngine
 from campaignkit.ports import UnitOfWork
-from tests.unit.test_triggers import MKT, T0, Env, Kind, ann, bob, open_env
+from tests.unit.test_triggers import BOB, MKT, T0, Env, Kind, ann, bob, open_env
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -115,3 +119,79 @@ def test_a_scan_that_raises_raises_out_of_the_tick(
     assert env.runs(campaign.id)[0].status is ck.RunStatus.PENDING  # nothing was claimed
     env.kit.tick()
     assert env.admin.report(campaign.id).sent == 1
+
+
+def _during_send(
+    env: Env, monkeypatch: pytest.MonkeyPatch, change: Callable[[ck.Run], ck.Run]
+) -> None:
+    """Make the email channel change the stored run (``change``) before it answers."""
+    channel = env.channel()
+    send = channel.send
+
+    def sending(messages: Sequence[ck.Message]) -> Sequence[ck.SendResult]:
+        with env.kit.store.unit_of_work() as uow:
+            (run,) = [r for r in env.runs(messages[0].campaign_id) if not r.status.is_final]
+            uow.runs.save(change(uow.runs.get(run.id)))
+        return send(messages)
+
+    monkeypatch.setattr(channel, "send", sending)
+
+
+def test_the_outcomes_do_not_read_the_run_unless_it_moved_on_meanwhile(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign = env.campaign()
+    env.admin.trigger(campaign.id, [ann()], request_id="r1")
+    statements = _begins(env)
+    env.kit.tick()
+    run_reads = [s for s in statements if s.startswith("SELECT") and "FROM runs WHERE id" in s]
+    if env.kind == "sqlite":
+        assert len(run_reads) == 1  # the claim's: the outcomes wrote the run they held
+
+    # a lease renewal (say) during the send: the held run is stale, the run is read
+    _during_send(env, monkeypatch, lambda run: run)
+    env.admin.trigger(campaign.id, [bob()], request_id="r2")
+    env.kit.tick()
+    second = [r for r in env.runs(campaign.id) if r.recipients[0].profile.id == BOB.id]
+    assert len(second) == 1
+    assert second[0].status is ck.RunStatus.SUCCEEDED
+    assert second[0].revision == 4  # claimed, renewed, ended
+    assert second[0].total().sent == 1
+    assert env.admin.report(campaign.id).sent == 2
+
+
+def test_a_run_taken_over_during_the_send_records_nothing_of_this_worker(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign = env.campaign()
+    env.admin.trigger(campaign.id, [ann()], request_id="r")
+    _during_send(env, monkeypatch, lambda run: attrs.evolve(run, lease_owner="another-worker"))
+
+    env.kit.tick()
+
+    (run,) = env.runs(campaign.id)
+    assert run.status is ck.RunStatus.RUNNING
+    assert run.lease_owner == "another-worker"  # it records what follows
+    assert env.admin.report(campaign.id).sent == 0
+    assert [m.address for m in env.sent()] == ["ann@example.com"]
+
+
+def test_a_conflict_recording_outcomes_is_retried_once_reading_the_run(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[ck.Run | None] = []
+
+    def conflicting(recorder: Recorder, run_id: str, held: ck.Run | None, *rest: object) -> ck.Run:
+        calls.append(held)
+        raise ck.ConflictError("the run changed meanwhile")
+
+    monkeypatch.setattr(Recorder, "_settled", conflicting)
+    minute = pendulum.duration(minutes=1)
+    recorder = Recorder(env.kit.store, Leases("w", env.clock, minute), 3, minute, minute)
+    with pytest.raises(ck.ConflictError):
+        recorder.outcomes("run_x", [], T0, retry=False)
+    assert calls == [None]  # nothing held: not retried
+    run = ck.Run("run_x", "cmp_x", 1, ck.RunKind.TRIGGER, ck.RunStatus.RUNNING, T0, None)
+    with pytest.raises(ck.ConflictError):
+        recorder.outcomes("run_x", [], T0, retry=False, held=run)
+    assert calls == [None, run, None]  # the held run, then a read

@@ -59,6 +59,7 @@ class Handover:
         *,
         retry: bool,
         then: Callable[[UnitOfWork, Run], Run] | None = None,
+        held: Run | None = None,
     ) -> Run:
         """Hand PENDING entries to their channels, then record the outcomes.
 
@@ -73,6 +74,7 @@ class Handover:
             now: The tick's instant.
             retry: True when the entries were RETRY (their attempts count on).
             then: Called in the outcomes' transaction (see ``Recorder.outcomes``).
+            held: The run as this worker last saved it (see ``Recorder.outcomes``).
 
         Returns:
             The run as the outcomes left it.
@@ -98,7 +100,9 @@ class Handover:
                 messages = tuple(group)
             results = self._send(plan.channels[action_id], messages)  # type: ignore[arg-type]
             outcomes.extend(zip(group, results, strict=True))
-        failed, saved = self._recorder.outcomes(run_id, outcomes, now, retry=retry, then=then)
+        failed, saved = self._recorder.outcomes(
+            run_id, outcomes, now, retry=retry, then=then, held=held
+        )
         runlog.failures(run_id, plan.campaign.id, failed)
         return saved
 

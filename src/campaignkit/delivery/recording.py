@@ -166,6 +166,7 @@ class Recorder:
         *,
         retry: bool,
         then: Callable[[UnitOfWork, Run], Run] | None = None,
+        held: Run | None = None,
     ) -> tuple[list[tuple[LedgerEntry | Message, str]], Run]:
         """Record what the channels answered: SENT, RETRY with a backoff, or FAILED.
 
@@ -174,7 +175,11 @@ class Recorder:
         Writes one narrow update per entry (``ledger.settle``), the counts and the
         lease renewal, in one transaction; ``then`` (if given) is called in it with
         the run as changed but not yet saved, saves it and returns it as saved (the
-        runner ends a run there when nothing is left to do).
+        runner ends a run there when nothing is left to do). ``held`` is the run
+        as this worker last saved it: it is not read again, and if the stored run
+        moved on meanwhile (a lease renewal, another worker), its save at a stale
+        revision raises ``ConflictError``, the unit is undone and the outcomes are
+        recorded reading the run (which raises ``LeaseLost`` if the run was taken).
 
         Returns:
             What was recorded FAILED, with the error (for the run log), and the run
@@ -259,8 +264,26 @@ class Recorder:
         if retry:
             for item, _ in outcomes:
                 tally.add(item.action_id, "retries")
+        try:
+            saved = self._settled(run_id, held, settled, never_sent, tally, then)
+        except ConflictError:
+            if held is None:
+                raise
+            saved = self._settled(run_id, None, settled, never_sent, tally, then)  # read it
+        return failed, saved
+
+    def _settled(  # noqa: PLR0917 - private, the transaction of outcomes
+        self,
+        run_id: str,
+        held: Run | None,
+        settled: Sequence[OutcomeRow],
+        never_sent: Mapping[ChannelType, list[tuple[str, str]]],
+        tally: Tally,
+        then: Callable[[UnitOfWork, Run], Run] | None,
+    ) -> Run:
+        """The transaction of :meth:`outcomes`; the run as saved."""
         with self.store.unit_of_work() as uow:
-            run = self.leases.owned(uow, run_id)
+            run = self.leases.owned(uow, run_id) if held is None else held
             try:
                 uow.ledger.settle(run_id, settled)
             except ConflictError:  # the channel answered a provider id another message holds
@@ -275,8 +298,7 @@ class Recorder:
                 due_at=expires,
             )
             # ``then`` saves the run itself: an ending is one write of the run, not two
-            saved = uow.runs.save(changed) if then is None else then(uow, changed)
-        return failed, saved
+            return uow.runs.save(changed) if then is None else then(uow, changed)
 
 
 def _per_action(action_ids: Sequence[str]) -> Mapping[str, int]:

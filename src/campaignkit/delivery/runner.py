@@ -292,7 +292,9 @@ class Runner:
         runlog.failures(run.id, plan.campaign.id, runlog.failed_entries(work.entries))
         if work.sending:
             then = functools.partial(self._ended, now=now, ahead=ahead)
-            run = self._handover.deliver(run.id, plan, work.sending, now, retry=False, then=then)
+            run = self._handover.deliver(
+                run.id, plan, work.sending, now, retry=False, then=then, held=run
+            )
         runlog.batch_done(self._store, run.id, 1)
         if self.progress is not None:
             total = len(run.recipients)

@@ -13,6 +13,7 @@ import pendulum
 
 from campaignkit.adapters.memory.tables import Journal, Tables, move
 from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.copying import evolve
 from campaignkit.domain.delivery import FeedbackRecord, Run
 from campaignkit.domain.ledger_rows import ContactBatch
 from campaignkit.domain.rules import RuleBook
@@ -67,7 +68,7 @@ class MemoryRuns:
                 f"run {run.id!r} changed meanwhile (revision {previous.revision}, "
                 f"yours {run.revision}); reload and retry"
             )
-        stored = attrs.evolve(run, revision=run.revision + 1)
+        stored = evolve(run, revision=run.revision + 1)
         self._put(stored, previous)
         return stored
 
