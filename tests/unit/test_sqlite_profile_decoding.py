@@ -269,6 +269,9 @@ def test_the_plain_path_builds_what_the_constructor_builds() -> None:
         ("identities", {"email": 5}),
         ("attributes", []),
         ("attributes", {"name": "Zoë"}),
+        ("attributes", {"name": "Ada", "Zoë": "x"}),
+        ("attributes", {"n": 1, "name": "Zoë"}),
+        ("attributes", {"big": "x" * (200 * 1024)}),
         ("consents", {"fax": True}),
         ("consents", {"email": 1}),
         ("channel_data", {"fax": "x"}),
@@ -286,6 +289,23 @@ def test_the_plain_path_leaves_every_other_value_to_the_full_checks(
     data = _fresh({**_PLAIN, field: value})
     assert plain_decoded_profile(_fresh(data)) is None
     _assert_same_as_generic(json.dumps({"schema": "profile", "version": 2, "data": data}))
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"firstName": "Ada", "tier": ""},
+        {"n": 1, "x": [1, "a"], "m": {"k": None}, "f": 1.5, "b": True},
+        {"name": "Ada", "n": 2},
+    ],
+)
+def test_plain_attributes_of_text_or_json_values_build_the_profile(
+    attributes: dict[str, Any],
+) -> None:
+    data = _fresh({**_PLAIN, "attributes": attributes})
+    made = plain_decoded_profile(_fresh(data))
+    assert made is not None
+    assert made == ck.Profile(**_fresh(data))
 
 
 def test_the_plain_path_needs_exactly_the_eight_fields() -> None:

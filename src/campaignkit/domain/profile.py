@@ -376,8 +376,17 @@ def plain_decoded_profile(data: dict[str, Any]) -> Profile | None:
         frozen_addresses: Mapping[Any, Any] = MappingProxyType(known)
     else:
         frozen_addresses = _EMPTY
-    if attributes and not 0 <= _plain_json(attributes) <= checks.MAX_JSON_BYTES:
-        return None
+    if attributes:
+        size = 2  # what _plain_json counts for text keys and values, without its calls
+        for key, value in attributes.items():
+            if type(value) is not str or type(key) is not str:
+                size = _plain_json(attributes)
+                break
+            if not (value.isascii() and key.isascii()):
+                return None
+            size += len(key) + len(value) + 6
+        if not 0 <= size <= checks.MAX_JSON_BYTES:
+            return None
     profile: Profile = _new(Profile)
     _set_id(profile, profile_id)
     _set_identities(profile, MappingProxyType(identities) if identities else _EMPTY)
