@@ -8,20 +8,26 @@ the reference they replace.
 
 from __future__ import annotations
 
+import datetime
 import json
 import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pendulum
 import pytest
 
 import campaignkit as ck
+from campaignkit import serialization
+from campaignkit.adapters.sqlite.store import SQLiteStore
 from campaignkit.domain import triggers
+from campaignkit.domain.delivery import ActionCounts, Run, RunKind, RunRecipient, RunStatus
+from campaignkit.domain.profile import Profile
 from campaignkit.domain.triggers import fingerprint, serialized_size
 from campaignkit.errors import PermissionDenied
-from campaignkit.serialization import _unstructure_datetime, compact_json
+from campaignkit.serialization import _unstructure_datetime, compact_json, dumps, dumps_run, loads
 from campaignkit.testing import ManualClock
 
 T0 = pendulum.datetime(2026, 12, 1, 9, tz="UTC")
@@ -165,3 +171,131 @@ def test_a_denial_keeps_its_reason_and_an_allowed_verb_skips_decide(
     monkeypatch.setattr(ck.ProfilePolicy, "allows", counting)
     assert ada.get(campaign.id).name == "Sale"
     assert asked == ["ada"]
+
+
+# ---------------------------------------------------------------- a new run's document
+
+
+class _Text(str):
+    """A string of another type: the generic encoder decides what it writes."""
+
+
+def _run(**changes: Any) -> Run:
+    profile = Profile(
+        id="u@example.com",
+        identities={"email": "u@example.com"},
+        attributes={"first": "Zoë", "tags": ["a", {"b": None}]},
+        channel_data={ck.ChannelType.SMS: "+33600000000"},
+        timezone="Europe/Paris",
+        language="fr",
+    )
+    fields: dict[str, Any] = {
+        "id": "run_1",
+        "campaign_id": "cmp_1",
+        "version": 2,
+        "kind": RunKind.TRIGGER,
+        "status": RunStatus.PENDING,
+        "created_at": T0,
+        "due_at": T0,
+        "recipients": (RunRecipient(profile, {"link": "https://x/é"}), RunRecipient(profile)),
+        "context": {"k": [1, 2]},
+        "revision": 1,
+    }
+    fields.update(changes)
+    return Run(**fields)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"recipients": (), "context": {}, "kind": RunKind.AUDIENCE_EXECUTION, "due_at": None},
+        {
+            "started_at": T0.add(seconds=1),
+            "finished_at": pendulum.datetime(2026, 12, 1, 10, 0, 0, 7, tz="Europe/Paris"),
+            "lease_owner": "worker-ü",
+            "lease_expires_at": T0.add(minutes=1),
+            "error": 'a "quoted" error',
+            "nominal_at": T0.subtract(days=1),
+            "position": 7,
+            "streamed": True,
+            "status": RunStatus.RUNNING,
+        },
+        {"wave_filled": (3,)},  # the generic path from here on
+        {"rate_sent": {"act": 2}},
+        {"rate_origin": {"act": T0}},
+        {"counts": {"act": ActionCounts(sent=1)}},
+        {"version": True},
+        {"id": _Text("run_1")},
+        {"created_at": datetime.datetime(2026, 12, 1, 9, tzinfo=datetime.timezone.utc)},
+    ],
+)
+def test_a_run_document_is_the_generic_text(changes: dict[str, Any]) -> None:
+    run = _run(**changes)
+    assert dumps_run(run) == dumps(run)
+    assert loads(Run, dumps_run(run)) == run
+
+
+def test_a_run_with_a_profile_of_another_type_takes_the_generic_path() -> None:
+    class Special(Profile):
+        pass
+
+    special = Special(id="s")
+    run = _run(recipients=(RunRecipient(special),))
+    assert dumps_run(run) == dumps(run)
+
+
+def test_the_run_encoder_names_every_field() -> None:
+    data = json.loads(dumps_run(_run()))["data"]
+    assert list(data) == [field.name for field in attrs.fields(Run)]
+
+
+def test_a_profile_written_in_a_run_is_stored_with_the_same_text() -> None:
+    run = _run()
+    profile = run.recipients[0].profile
+    generic = compact_json(serialization.to_document(profile))
+    dumps_run(run)
+    assert dumps(profile) == generic  # from the run's text
+    assert dumps(profile) == generic  # used once: encoded again
+    dumps_run(run)
+    assert dumps(attrs.evolve(profile, language="de")) != generic  # another object
+    dumps_run(_run(recipients=()))  # the next run forgets the last one's profiles
+    assert not serialization._recent_profiles
+    assert dumps(profile) == generic
+
+
+def test_a_trigger_stores_the_profile_it_creates_as_before(tmp_path: Path) -> None:
+    kit = ck.CampaignKit.sqlite(tmp_path / "kit.db", clock=ManualClock(T0))
+    try:
+        kit.access.assign("ada", P.ADMINISTRATOR)
+        ada = kit.as_user("ada")
+        surface = ada.create_surface(
+            name="Reset",
+            channel=ck.ChannelType.EMAIL,
+            settings=ck.EmailSettings(sender="no-reply@example.com"),
+            category=ck.Category.TRANSACTIONAL,
+        )
+        campaign = ada.create_campaign(
+            name="Reset",
+            type=ck.CampaignType.API_TRIGGERED,
+            category=ck.Category.TRANSACTIONAL,
+            namespace="email",
+            create_profiles=True,
+            actions=[ck.Action(surface.id, ck.EmailContent(subject="Hi", html="{{ context.x }}"))],
+        )
+        ada.activate(campaign.id)
+        recipient = ck.Recipient(
+            user_id="zoë@example.com", namespace="email", profile={"a": [1]}, context={"x": 1}
+        )
+        ada.trigger(campaign.id, [recipient], request_id="r1")
+        store = kit.store
+        assert isinstance(store, SQLiteStore)
+        (document,) = store.database.one(
+            "SELECT document FROM profiles WHERE id = ?", ("zoë@example.com",)
+        ) or ("",)
+        stored = kit.profiles.get("zoë@example.com")
+        assert stored is not None
+        assert document == compact_json(serialization.to_document(stored))
+        assert stored.attributes == {"a": [1]}
+    finally:
+        kit.close()

@@ -35,7 +35,7 @@ from campaignkit.domain.delivery import (
 )
 from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.errors import ConflictError, NotFound, StorageError
-from campaignkit.serialization import dumps, dumps_execution, loads
+from campaignkit.serialization import dumps_execution, dumps_run, loads
 
 HOT_FIELDS: Final = (
     "status",
@@ -88,6 +88,14 @@ _UPDATE_KEEPING_DUE: Final = (
     "error = ?, wave_filled = ?, rate_sent = ?, rate_origin = ? "
     "WHERE id = ? AND revision = ? AND due_us IS ?"
 )
+DUE_BOTH: Final = (
+    "SELECT 0, due_us, id FROM (SELECT due_us, id FROM campaigns "
+    "WHERE due_us IS NOT NULL AND due_us <= ? ORDER BY due_us, id LIMIT ?) "
+    "UNION ALL "
+    "SELECT 1, due_us, id FROM (SELECT due_us, id FROM runs "
+    "WHERE due_us IS NOT NULL AND due_us <= ? ORDER BY due_us, id LIMIT ?)"
+)
+"""The first due campaigns (kind 0) and runs (kind 1), for ``due_with_campaigns``."""
 _DUE: Final = 7
 """Where ``due_us`` is in the ``_hot`` tuple."""
 _STATUS: Final = {status.value: status for status in RunStatus}
@@ -96,6 +104,8 @@ _EVENTS: Final = {event.value: event for event in FeedbackEvent}
 _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
 _view: Final = MappingProxyType
 _new: Final = object.__new__
+_compact: Final = json.JSONEncoder(separators=(",", ":")).encode
+"""``json.dumps(value, separators=(",", ":"))`` without building an encoder per call."""
 _set: Final = object.__setattr__
 _COUNT_FIELDS: Final = (
     "targeted",
@@ -126,7 +136,7 @@ class SQLiteRuns:
     def add(self, run: Run) -> Run:
         """Insert a new run at revision 1 (``ConflictError`` if it exists)."""
         stored = evolve(run, revision=1)
-        document = dumps(stored)
+        document = dumps_run(stored)
         hot = self._hot(stored)
         try:
             self._db.execute(
@@ -204,6 +214,22 @@ class SQLiteRuns:
             (_us(until), limit),
         )
         return [(_instant(due), run_id) for due, run_id in rows]
+
+    def due_with_campaigns(
+        self, until: pendulum.DateTime, limit: int
+    ) -> tuple[list[tuple[pendulum.DateTime, str]], list[tuple[pendulum.DateTime, str]]]:
+        """``campaigns.due(until, limit)`` and ``due(until, limit)`` in one statement.
+
+        The engine's scan for due work asks both each time; one ``UNION ALL``
+        of the same two queries (each a search of its partial due index) spares
+        a statement.
+        """
+        bound = to_us(until)
+        campaigns: list[tuple[pendulum.DateTime, str]] = []
+        runs: list[tuple[pendulum.DateTime, str]] = []
+        for kind, due, item_id in self._db.all(DUE_BOTH, (bound, limit, bound, limit)):
+            (runs if kind else campaigns).append((_instant(due), item_id))
+        return campaigns, runs
 
     def next_due_at(self) -> pendulum.DateTime | None:
         """The earliest due instant of any run."""
@@ -304,13 +330,9 @@ def _hot(run: Run, counts: str | None = None) -> tuple[object, ...]:
         _us(run.started_at),
         _us(run.finished_at),
         run.error,
-        json.dumps(list(run.wave_filled), separators=(",", ":")) if run.wave_filled else "[]",
-        json.dumps(dict(run.rate_sent), separators=(",", ":")) if run.rate_sent else "{}",
-        (
-            json.dumps({k: _us(v) for k, v in run.rate_origin.items()}, separators=(",", ":"))
-            if run.rate_origin
-            else "{}"
-        ),
+        _compact(list(run.wave_filled)) if run.wave_filled else "[]",
+        _compact(dict(run.rate_sent)) if run.rate_sent else "{}",
+        (_compact({k: _us(v) for k, v in run.rate_origin.items()}) if run.rate_origin else "{}"),
     )
 
 
@@ -339,7 +361,7 @@ def encode_counts(counts: Mapping[str, ActionCounts]) -> str:
         if c.feedback:
             fields["feedback"] = {event.value: n for event, n in c.feedback.items()}
         encoded[action] = fields
-    return json.dumps(encoded, separators=(",", ":"))
+    return _compact(encoded)
 
 
 def decode_counts(text: str) -> Mapping[str, ActionCounts]:
