@@ -332,6 +332,10 @@ class LifecycleEngine:
 
     def _firsts(self, uow: UnitOfWork) -> _Firsts:
         """The first item of each kind, due or not (also tells when the next one is due)."""
+        both = getattr(uow.runs, "due_with_campaigns", None)  # one statement on SQLite
+        if both is not None and not self._set_aside:
+            campaigns, runs = both(_FAR, 1)
+            return sorted([(*d, "campaign") for d in campaigns] + [(*d, "run") for d in runs])
         return sorted(
             [(*d, "campaign") for d in self._due(uow, "campaign", _FAR, frozenset())]
             + [(*d, "run") for d in self._due(uow, "run", _FAR, frozenset())]
