@@ -145,7 +145,15 @@ def test_a_settle_that_fails_midway_writes_nothing_of_the_call() -> None:
 
 @pytest.mark.parametrize(
     "fields",
-    [{}, {"subject": "Hi Zoë", "html": '<p>"x"\n</p>'}, {"n": 5}, {"x": None, "y": ["a"]}],
+    [
+        {},
+        {"subject": "Hi Zoë", "html": '<p>"x"\n</p>'},
+        {"n": 5},
+        {"x": None, "y": ["a"]},
+        {"text": "😀 \\ \u2028"},
+        {"a": "1", "b": 2},
+        {"title": "t", "body": "b", "data": "d"},
+    ],
 )
 def test_fields_text_is_the_json_encoders(fields: dict[str, object]) -> None:
     text = ledger_codec._fields_json(fields)  # type: ignore[arg-type]

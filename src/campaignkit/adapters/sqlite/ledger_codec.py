@@ -158,6 +158,15 @@ def _encode_own(message: Message) -> str:
 def _fields_json(fields: Mapping[str, str]) -> str:
     """``_dumps(dict(fields))``; text keys and values are escaped one by one (cheaper)."""
     try:
+        count = len(fields)
+        if count == 2:  # an email's subject and html: no list, no join
+            (key, value), (other_key, other_value) = fields.items()
+            return (
+                f"{{{_escape(key)}:{_escape(value)},{_escape(other_key)}:{_escape(other_value)}}}"
+            )
+        if count == 1:  # an SMS's text
+            ((key, value),) = fields.items()
+            return f"{{{_escape(key)}:{_escape(value)}}}"
         return (
             "{"
             + ",".join([_escape(key) + ":" + _escape(value) for key, value in fields.items()])
