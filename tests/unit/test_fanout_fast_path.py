@@ -20,7 +20,9 @@ import pytest
 import campaignkit as ck
 from campaignkit import InMemoryStore
 from campaignkit.delivery import decide as deciding
+from campaignkit.delivery import suppression
 from campaignkit.domain.delivery import Message, message_builder
+from campaignkit.domain.ledger_rows import builder_parts
 from campaignkit.domain.profile import Profile
 from campaignkit.testing import RecordingChannel
 from tests.factories import T0
@@ -208,7 +210,7 @@ def test_addresses_are_read_only_if_the_store_asks() -> None:
         Profile(id="p2", identities={"email": "b@example.com"}),
         Profile(id="p3"),
     ]
-    addresses = deciding._Addresses(people, EMAIL, "email")
+    addresses = suppression._Addresses(people, EMAIL, "email")
     assert "_found" not in vars(addresses)
     store = InMemoryStore()
     with store.unit_of_work() as uow:
@@ -237,3 +239,47 @@ def test_the_null_channel_answers_what_accepted_would() -> None:
     assert all(type(a) is ck.Accepted for a in answered)
     assert [hash(a) for a in answered] == [hash(ck.Accepted(m.idempotency_key)) for m in messages]
     assert ck.testing.NullChannel().send(()) == []
+
+
+def test_the_inlined_message_build_equals_the_builders(monkeypatch: pytest.MonkeyPatch) -> None:
+    inlined = _deliver(monkeypatch, reference=False)
+    monkeypatch.setattr(deciding, "builder_parts", lambda build: None)  # a builder of its own
+    called = _deliver(monkeypatch, reference=False)
+    assert inlined == called
+    assert builder_parts(lambda *args: None) is None  # type: ignore[arg-type]
+
+
+def test_decide_batch_builds_the_messages_its_builders_build() -> None:
+    channel = RecordingChannel()
+    kit = ck.CampaignKit.in_memory(
+        ck.testing.ManualClock(T0), channels={EMAIL: channel}, ids=ck.testing.SequentialIds()
+    )
+    people = [p for p in _people() if p.id in {"p0", "p8"}]
+    for profile in people:
+        kit.profiles.upsert(profile)
+    kit.audiences.define("all", [p.id for p in people])
+    kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
+    ada = kit.as_user("ada")
+    settings = ck.EmailSettings(sender="n@example.com")
+    email = ada.create_surface(name="News", channel=EMAIL, settings=settings)
+    content = ck.EmailContent(subject="Hi {{ profile.firstName }}", html="x")
+    campaign = ada.create_campaign(
+        name="One", audience="all", namespace="email", actions=[ck.Action(email.id, content)]
+    )
+    ada.activate(campaign.id)
+    kit.tick()
+    kit.tick()
+    assert len(channel.sent) == 2
+    for message, profile in zip(channel.sent, people, strict=True):
+        build = message_builder(
+            run_id=message.run_id,
+            campaign_id=campaign.id,
+            action_id=message.action_id,
+            channel=EMAIL,
+            settings=settings,
+            transactional=False,
+        )
+        fields = {"subject": f"Hi {profile.attributes['firstName']}", "html": "x"}
+        made = build(profile.id, profile.identities["email"], fields, None)
+        assert message == made
+        assert vars(message) == vars(made)  # the same fields in the same order

@@ -7,9 +7,9 @@ pass the gate, to hand to the channels. Nothing here sends.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeAlias, overload
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, TypeAlias
 
 import attrs
 import pendulum
@@ -22,6 +22,7 @@ from campaignkit.delivery.render import (
     RenderLimits,
     TemplateFailed,
 )
+from campaignkit.delivery.suppression import suppressed_in
 from campaignkit.delivery.tally import Tally, excluded, moved, queued
 from campaignkit.delivery.timing import Due, Timing
 from campaignkit.domain.campaign import Action
@@ -37,73 +38,31 @@ from campaignkit.domain.delivery import (
     Run,
     pending_entry,
 )
+from campaignkit.domain.ledger_rows import builder_parts, new_message, set_message_dict
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.recipients import (
     UNKNOWN_PROFILE_TYPE,
     address_or_reason,
-    addresses_of,
     identity_is_address,
 )
 from campaignkit.domain.rules import recipient_zone
-from campaignkit.ports import Store, UnitOfWork
+from campaignkit.ports import Store
 
+__all__ = [
+    "PreparedBatch",
+    "admit",
+    "decide_batch",
+    "describe",
+    "prepare_batch",
+    "suppressed_in",  # from delivery.suppression, where it lives
+]
+
+_new_message, _set_message_dict, _frozen = new_message, set_message_dict, MappingProxyType
 _TICK = pendulum.duration(microseconds=1)
 """The resolution of stored instants."""
 
 
-def suppressed_in(
-    uow: UnitOfWork, plan: Plan, batch: Sequence[Profile]
-) -> dict[ChannelType, set[str]]:
-    """The suppressed addresses of ``batch``, per channel of the plan's actions.
-
-    Args:
-        uow: The transaction to read suppressions in.
-        plan: The run's plan (its campaign's category and actions).
-        batch: The audience members.
-
-    Returns:
-        Each action channel's suppressed addresses; empty for a transactional campaign.
-    """
-    namespace = plan.version.namespace or ""
-    suppressed: dict[ChannelType, set[str]] = {}
-    if plan.campaign.category is Category.MARKETING:
-        for channel in dict.fromkeys(action.channel for action in plan.actions):
-            addresses = _Addresses(batch, channel, namespace)
-            suppressed[channel] = uow.suppressions.suppressed(channel, addresses)
-    return suppressed
-
-
-class _Addresses(Sequence[str]):
-    """A batch's addresses on one channel, worked out when the store first reads them.
-
-    A store that knows it holds no suppression answers without reading them
-    (the in-memory store; SQLite reads them, then probes its index).
-    """
-
-    def __init__(self, batch: Sequence[Profile], channel: ChannelType, namespace: str) -> None:
-        self._batch, self._channel, self._namespace = batch, channel, namespace
-
-    @functools.cached_property
-    def _found(self) -> list[str]:
-        return addresses_of(self._batch, self._channel, self._namespace)
-
-    def __len__(self) -> int:
-        return len(self._found)
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[str]: ...
-
-    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
-        return self._found[index]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._found)
-
-
-def decide_batch(
+def decide_batch(  # noqa: PLR0915 - the hot loop is inlined: a call per recipient costs more
     run_id: str,
     plan: Plan,
     batch: Sequence[Profile],
@@ -170,7 +129,17 @@ def decide_batch(
                 if context is None:
                     context = plan.context(profile_id)
                 identities = profile.identities
-                for _, action_id, channel, suppressed_here, render, linked, build, by_id in todo:
+                for (
+                    _,
+                    action_id,
+                    channel,
+                    suppressed_here,
+                    render,
+                    linked,
+                    build,
+                    by_id,
+                    parts,
+                ) in todo:
                     identity = identities.get(namespace)
                     if not identity:
                         raise _Reference
@@ -189,7 +158,18 @@ def decide_batch(
                         context,
                         _NO_LINK if link is None else {"unsubscribe_url": link},
                     )
-                    send((build(profile_id, address, fields, link), nominal, zone))
+                    if parts is None:
+                        message = build(profile_id, address, fields, link)
+                    else:  # build's own work, inlined (ledger_rows.builder_parts)
+                        values = parts[0]()
+                        values["profile_id"] = profile_id
+                        values["address"] = address
+                        values["idempotency_key"] = parts[1] + profile_id
+                        values["fields"] = _frozen(fields)
+                        values["unsubscribe_url"] = link
+                        message = _new_message(Message)
+                        _set_message_dict(message, values)
+                    send((message, nominal, zone))
                 continue
             except Exception:  # decided again below, by the reference
                 pass
@@ -252,12 +232,24 @@ def _decide_one(  # noqa: PLR0917 - private, the loop body of decide_batch
         _place(message, due, zone, plan=plan, now=now, tally=tally, entries=entries, ready=ready)
 
 
-_Work: TypeAlias = tuple[Action, str, ChannelType, set[str], "Renderer", bool, MessageBuilder, bool]
+_Work: TypeAlias = tuple[
+    Action,
+    str,
+    ChannelType,
+    set[str],
+    "Renderer",
+    bool,
+    MessageBuilder,
+    bool,
+    "tuple[Callable[[], dict[str, object]], str] | None",
+]
 """One action as deciding needs it.
 
 The action, its id, its channel, the batch's suppressed addresses on it, its
 renderer, whether its messages carry an unsubscribe URL (or fail for want of
-one), its message builder, and whether the identity is the address on its channel.
+one), its message builder, whether the identity is the address on its channel,
+and the builder's parts when the hot loop may do its work itself
+(:func:`~campaignkit.domain.ledger_rows.builder_parts`).
 """
 Renderer: TypeAlias = Callable[
     [Mapping[str, Any], Mapping[str, Any], Mapping[str, str]], dict[str, str]
@@ -289,6 +281,7 @@ class _ActionWork:
                 action.id in plan.links or action.id in plan.unlinked,
                 plan.builders[action.id],
                 identity_is_address(plan.version.namespace or "", action.channel),
+                builder_parts(plan.builders[action.id]),
             )
             for action in plan.actions
         ]
@@ -340,7 +333,7 @@ def _made(
     try:
         if context is None:
             context = plan.context(profile_id)
-        for action, action_id, channel, suppressed, render, linked, build, _ in todo:
+        for action, action_id, channel, suppressed, render, linked, build, _, _ in todo:
             found = address_or_reason(profile, channel, namespace, marketing, suppressed)
             if type(found) is ExclusionReason:
                 made.append(unsent(run_id, campaign_id, action, profile_id, reason=found))
