@@ -22,7 +22,7 @@ import pytest
 import campaignkit as ck
 from campaignkit import serialization
 from campaignkit.adapters.sqlite.store import SQLiteStore
-from campaignkit.domain import triggers
+from campaignkit.domain import checks, triggers
 from campaignkit.domain.delivery import ActionCounts, Run, RunKind, RunRecipient, RunStatus
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.triggers import fingerprint, serialized_size
@@ -299,3 +299,62 @@ def test_a_trigger_stores_the_profile_it_creates_as_before(tmp_path: Path) -> No
         assert stored.attributes == {"a": [1]}
     finally:
         kit.close()
+
+
+# ---------------------------------------------------------------- checking a call's recipients
+
+FLAT: list[Any] = [
+    {"link": "https://example.com/reset/1"},
+    {"a": None, "b": True, "c": False, "d": 2**63 - 1, "e": -(2**63), "é": "☃\n\x00\U0001f600"},
+    {"big": 2**63},  # from here on the walk decides
+    {"f": 1.5},
+    {"nested": {"a": 1}},
+    {"list": [1]},
+    {"bad\ud800": "x"},
+    {"x": "bad\udfff"},
+    {1: "x"},
+    {"b": b"bytes"},
+    {"sub": _Text("text")},
+]
+
+
+@pytest.mark.parametrize("value", FLAT)
+def test_a_flat_object_has_the_problems_the_walk_finds(value: dict[Any, Any]) -> None:
+    walked: list[str] = []
+    checks.json_value(walked, "context", value, max_bytes=None)
+    assert triggers.json_object_problems(value, "context", max_bytes=None) == walked
+
+
+@pytest.mark.parametrize("value", FLAT[:2])
+def test_the_size_bound_is_never_under_the_size(value: dict[str, Any]) -> None:
+    bound = triggers._size_bound(value)
+    assert bound is not None
+    assert bound >= serialized_size(value)
+
+
+@pytest.mark.parametrize(
+    "contexts",
+    [
+        [{"x": "a" * 100}],
+        [{"x": "a" * 210_000}],  # one too large
+        [{"x": "\x01" * 20_000}, {"y": "b" * 60_000}],  # escapes count: over in all
+        [{"x": "a" * 60_000}, {"x": "a" * 60_000}, {"x": "a" * 60_000}, {"x": "a" * 60_000}],
+        [{"x": {"nested": "a" * 150_000}}, {"y": "b" * 60_000}],
+    ],
+)
+def test_recipient_sizes_are_reported_as_before(contexts: list[dict[str, Any]]) -> None:
+    recipients = [
+        ck.Recipient(user_id=f"u{n}", namespace="email", context=c) for n, c in enumerate(contexts)
+    ]
+    sizes = [serialized_size(c) for c in contexts]
+    problems = triggers.recipient_problems(recipients)
+    for n, size in enumerate(sizes):
+        if size > triggers.MAX_CONTEXT_BYTES:
+            assert f"recipients[{n}].context is {size} bytes serialized" in " ".join(problems)
+    if (
+        all(s <= triggers.MAX_CONTEXT_BYTES for s in sizes)
+        and sum(sizes) > triggers.MAX_CONTEXT_BYTES
+    ):
+        assert f"{sum(sizes)} bytes serialized in all" in problems[-1]
+    if sum(sizes) <= triggers.MAX_CONTEXT_BYTES:
+        assert problems == []

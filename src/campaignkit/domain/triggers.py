@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import attrs
 import pendulum
@@ -237,6 +237,8 @@ def json_object_problems(
     """
     if value is None:
         return []
+    if max_bytes is None and type(value) is dict and _flat(value):
+        return []  # what the walk below finds of a flat object: nothing
     if not isinstance(value, Mapping):
         return [f"{where} must be a JSON object, not {checks.describe(value)}"]
     problems: list[str] = []
@@ -247,6 +249,37 @@ def json_object_problems(
                 f"{where} is {size} bytes serialized; at most {max_bytes} bytes are allowed"
             )
     return problems
+
+
+def _flat(value: dict[Any, Any]) -> bool:
+    """True if ``value`` holds only text keys and text, ``None``, bool or 64-bit int values.
+
+    Such an object has nothing ``checks.json_value`` could refuse but text that
+    is not UTF-8, which one encoding of all its text finds; anything else
+    (nesting, floats, other types) is left to the walk.
+    """
+    for key, item in value.items():
+        if type(key) is not str:
+            return False
+        kind = type(item)
+        if kind is str or item is None or kind is bool:
+            continue
+        if kind is not int or not checks.MIN_JSON_INT <= item <= checks.MAX_JSON_INT:
+            return False
+    try:
+        "".join([*value, *[item for item in value.values() if type(item) is str]]).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _size_bound(value: object) -> int | None:
+    """At least the serialized size of a flat object (six bytes a character at most), else None."""
+    if value is None:
+        return 0
+    if type(value) is not dict or not _flat(value):
+        return None
+    return sum(6 * len(str(key)) + 6 * len(str(item)) + 32 for key, item in value.items()) + 2
 
 
 def serialized_size(value: Mapping[str, Any] | None) -> int:
@@ -273,6 +306,11 @@ def recipient_problems(recipients: Sequence[Recipient]) -> list[str]:
     seen: set[str] = set()
     total = 0
     each_fits = True
+    bounds = [_size_bound(r.context) for r in recipients] + [
+        _size_bound(r.profile) for r in recipients
+    ]
+    # the sizes matter only past the limit: flat objects far under it are not serialized
+    small = None not in bounds and sum(cast("list[int]", bounds)) <= MAX_CONTEXT_BYTES
     for number, recipient in enumerate(recipients):
         where = f"recipients[{number}]"
         if not recipient.user_id.strip():
@@ -287,7 +325,7 @@ def recipient_problems(recipients: Sequence[Recipient]) -> list[str]:
                 problems.append(f"{where}.context uses the reserved top-level key 'system'")
             shape = json_object_problems(value, f"{where}.{name}", max_bytes=None)
             problems.extend(shape)
-            size = 0 if shape else serialized_size(value)
+            size = 0 if shape or small else serialized_size(value)
             if size > MAX_CONTEXT_BYTES:
                 each_fits = False
                 problems.append(
