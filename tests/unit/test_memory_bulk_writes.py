@@ -261,3 +261,13 @@ def test_batches_of_one_instant_share_its_slot() -> None:
             )
         assert store._tables.ledger_by_run["r1"].instants == [T, later][: 1 + (number == 2)]
     assert [e.due_at for e in _state(store)[0]] == [T, T, T, later]
+
+
+def test_recorded_takes_any_sequence_of_ids() -> None:
+    store = InMemoryStore()
+    with store.unit_of_work() as uow:
+        uow.ledger.add_pending([_row("p0"), _row("p1", "a2")])
+        wanted = ["p1", "p0", "p1", "p9"]
+        expected = {("a1", "p0"), ("a2", "p1")}
+        assert uow.ledger.recorded("r1", wanted) == expected
+        assert uow.ledger.recorded("r1", tuple(wanted)) == expected

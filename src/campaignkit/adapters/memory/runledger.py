@@ -256,7 +256,8 @@ class RunLedger:
         """The pairs held for these profiles (set intersections: cost O(actions x profiles))."""
         if not self.pending:
             return set()
-        wanted = set(profile_ids)
+        # a list as it is: a keys view & a list looks each id up in the map (no set built)
+        wanted = profile_ids if type(profile_ids) is list else list(profile_ids)
         found: set[Pair] = set()
         for action_id in self.pending:
             full, compact, _ = self.found(action_id)
