@@ -49,7 +49,7 @@ class MemoryRuns:
         """Store a new run at revision 1."""
         if run.id in self.tables.runs:
             raise ConflictError(f"a run with id {run.id!r} exists already")
-        stored = attrs.evolve(run, revision=1)
+        stored = evolve(run, revision=1)
         self._put(stored, None)
         return stored
 
@@ -175,7 +175,7 @@ class MemoryExecutions:
                 f"an execution with id {execution.id!r} or request id "
                 f"{execution.request_id!r} exists already"
             )
-        stored = attrs.evolve(execution, revision=1)
+        stored = evolve(execution, revision=1)
         executions[stored.id] = stored
         by_request = self.tables.executions_by_request
         request = (stored.campaign_id, stored.request_id)
