@@ -47,7 +47,6 @@ _PENDING = LedgerState.PENDING
 _SENT = LedgerState.SENT
 _FAILED = LedgerState.FAILED
 _EXCLUDED = LedgerState.EXCLUDED
-_SENT_VALUE = _SENT.value
 _second = operator.itemgetter(1)
 
 
@@ -317,7 +316,6 @@ class MemoryLedger:
             return False
         action_id = action_ids[0]
         _, compact, pending = run.found(action_id)
-        sent = _SENT_VALUE
         try:
             olds: list[Any] = list(map(compact.__getitem__, profile_ids))
             due = olds[0][1]
@@ -338,11 +336,8 @@ class MemoryLedger:
                     message.address,
                     at,
                     timezone,
-                    sent,
-                    1,
                     provider_id,
-                    None,
-                )
+                )  # a runledger.Sent row
                 for profile_id, (message, _, timezone), provider_id, at in zip(
                     profile_ids, olds, provider_ids, dues, strict=False
                 )
@@ -359,7 +354,7 @@ class MemoryLedger:
         try:
             # each settled row starts with its key: it is its provider id's holder
             index.update(zip(cast("Sequence[str]", provider_ids), settled.values(), strict=True))
-            compact.update(settled)
+            compact.update(cast("dict[str, Compact]", settled))
             if len(pending) == count:  # each fresh intent is PENDING: these are all of them
                 pending.clear()
             else:

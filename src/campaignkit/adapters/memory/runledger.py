@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterable, Iterator
-from typing import TypeAlias
+from typing import TypeAlias, cast
 
 import pendulum
 
@@ -56,7 +56,23 @@ text, numbers and None: the cyclic collector untracks it at its first pass
 instead of walking it at every collection of the run. :meth:`RunLedger.full`
 reads either form."""
 
-Compact: TypeAlias = PendingRow | Settled
+Sent: TypeAlias = tuple[
+    str,
+    str,
+    str,
+    str,
+    str,
+    "str | None",
+    "pendulum.DateTime | int | None",
+    "str | None",
+    "str | None",
+]
+"""A row a bulk settle wrote SENT on the first attempt without error: ``(run_id,
+action_id, profile_id, campaign_id, channel, address, due_at, timezone,
+provider_message_id)``, the channel as its value and the due time as its slot.
+Three items fewer than :data:`Settled` for the collector to walk once."""
+
+Compact: TypeAlias = PendingRow | Settled | Sent
 """An entry held in compact form (a 3-tuple is PENDING, a 9-tuple settled)."""
 
 Stored: TypeAlias = LedgerEntry | Compact
@@ -72,9 +88,10 @@ def provider_id_of(stored: Stored | None) -> str | None:
         return None
     if isinstance(stored, LedgerEntry):
         return stored.provider_message_id
-    if len(stored) == 3:
+    size = len(stored)
+    if size == 3:
         return None
-    return stored[10]
+    return stored[8] if size == 9 else stored[10]  # type: ignore[misc]
 
 
 Rows: TypeAlias = tuple[
@@ -160,20 +177,26 @@ class RunLedger:
             return stored
         if len(stored) == 3:
             return pending_entry(stored)
-        (
-            _,
-            _,
-            _,
-            campaign_id,
-            channel,
-            address,
-            due_at,
-            timezone,
-            state,
-            attempts,
-            provider_id,
-            error,
-        ) = stored
+        if len(stored) == 9:  # SENT on the first attempt, without error (see Sent)
+            sent = cast("Sent", stored)
+            _, _, _, campaign_id, channel, address, due_at, timezone, provider_id = sent
+            state: LedgerState | str = LedgerState.SENT
+            attempts, error = 1, None
+        else:
+            (
+                _,
+                _,
+                _,
+                campaign_id,
+                channel,
+                address,
+                due_at,
+                timezone,
+                state,
+                attempts,
+                provider_id,
+                error,
+            ) = cast("Settled", stored)
         due = self.instants[due_at] if type(due_at) is int else due_at
         return LedgerEntry(
             run_id=self.run_id,
