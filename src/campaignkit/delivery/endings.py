@@ -101,6 +101,8 @@ def warn_exclusions(run: Run) -> None:
     Args:
         run: The finished run (its counts).
     """
+    if not any(counts.excluded for counts in run.counts.values()):
+        return  # nothing excluded (the common case): no total to work out
     counts = run.total().excluded
     found = [f"{counts[r]} for {r}" for r in _WARN_REASONS if counts.get(r)]
     if found:

@@ -7,6 +7,8 @@ direct construction rather than ``attrs.evolve``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
 
 import pendulum
 
@@ -51,22 +53,54 @@ class Tally:
         self.add(entry.action_id, "failed" if entry.state is LedgerState.FAILED else "pending")
 
     def merged_into(self, current: Mapping[str, ActionCounts]) -> dict[str, ActionCounts]:
-        """``current`` plus these changes."""
+        """``current`` plus these changes.
+
+        Each action's sum is built in one step (what ``current.plus(ActionCounts(...))``
+        gives, without the two intermediate values: a run's counts are merged at
+        every batch's two transactions).
+        """
         merged = dict(current)
         for action_id in self._numbers.keys() | self._excluded.keys():
-            numbers = self._numbers.get(action_id, {})
-            delta = ActionCounts(
-                targeted=numbers.get("targeted", 0),
-                sent=numbers.get("sent", 0),
-                failed=numbers.get("failed", 0),
-                excluded=self._excluded.get(action_id, {}),
-                retries=numbers.get("retries", 0),
-                pending=numbers.get("pending", 0),
-                late=numbers.get("late", 0),
-                timezone_fallbacks=numbers.get("timezone_fallbacks", 0),
+            get = self._numbers.get(action_id, _NO_NUMBERS).get
+            excluded = self._excluded.get(action_id)
+            base = merged.get(action_id, _ZERO)
+            merged[action_id] = _counts(
+                {
+                    "targeted": base.targeted + get("targeted", 0),
+                    "sent": base.sent + get("sent", 0),
+                    "failed": base.failed + get("failed", 0),
+                    "excluded": (_nonzero(base.excluded, excluded) if excluded else base.excluded),
+                    "retries": base.retries + get("retries", 0),
+                    "pending": base.pending + get("pending", 0),
+                    "feedback": base.feedback,
+                    "late": base.late + get("late", 0),
+                    "timezone_fallbacks": base.timezone_fallbacks + get("timezone_fallbacks", 0),
+                }
             )
-            merged[action_id] = merged.get(action_id, ActionCounts()).plus(delta)
         return merged
+
+
+_NO_NUMBERS: Final[dict[str, int]] = {}
+_ZERO: Final = ActionCounts()
+_new: Final = object.__new__
+_set: Final = object.__setattr__
+
+
+def _counts(fields: dict[str, Any]) -> ActionCounts:
+    """An ``ActionCounts`` of ``fields``, as converted ones (its fields live in a dict)."""
+    counts: ActionCounts = _new(ActionCounts)
+    _set(counts, "__dict__", fields)
+    return counts
+
+
+def _nonzero(
+    base: Mapping[ExclusionReason, int], more: Mapping[ExclusionReason, int]
+) -> Mapping[ExclusionReason, int]:
+    """``base`` plus ``more``, zeros left out, read-only (``ActionCounts``' converter)."""
+    total = dict(base)
+    for key, value in more.items():
+        total[key] = total.get(key, 0) + value
+    return MappingProxyType({key: value for key, value in total.items() if value})
 
 
 def moved(

@@ -272,9 +272,12 @@ def _counter(value: Mapping[Any, int]) -> Mapping[Any, int]:
     return MappingProxyType({k: v for k, v in value.items() if v})
 
 
-@attrs.frozen(eq=True, hash=False)
+@attrs.frozen(eq=True, hash=False, slots=False)
 class ActionCounts:
     """Counts of one action in one run; ``targeted = sent + failed + excluded``.
+
+    Immutable; its fields live in an instance dict, so the runner builds a sum
+    in one step (``delivery.tally``).
 
     Attributes:
         targeted: Audience members considered for the action.
