@@ -398,3 +398,55 @@ def test_profiles_in_another_store_are_looked_up_by_id(tmp_path: Path) -> None:
         assert batch == [profiles.get("p0"), unknown_profile("ghost")]
     finally:
         kit.close()
+
+
+def test_streamed_members_are_what_decode_profile_gives_for_every_kind_of_row(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The stream's inlined common case and its fallback to decode_profile agree with it."""
+    plain = ck.Profile(
+        id="plain", identities={"email": "a@x.io"}, consents={ck.ChannelType.EMAIL: True}
+    )
+    wide = ck.Profile(id="wide", identities={"email": "é@x.io"}, attributes={"n": [1, {"k": None}]})
+    text = ser.dumps(ck.Profile(id="blank"))
+    extra = json.loads(ser.dumps(ck.Profile(id="extra")))
+    extra["note"] = 1  # a fourth top-level field: the generic loader decides
+    other_version = json.loads(ser.dumps(ck.Profile(id="v1")))
+    other_version["version"] = 2.0  # a number equal to the version, not an int
+    no_data = {"schema": "profile", "version": 2, "data": []}
+    rows = {
+        "plain": ser.dumps(plain),
+        "wide": ser.dumps(wide),
+        "blank": f" {text}\n",
+        "extra": json.dumps(extra),
+        "v1": json.dumps(other_version),
+        "nodata": json.dumps(no_data),
+        "broken": text[:-1],
+        "array": "[1, 2]",
+    }
+    kit = _kit(tmp_path)
+    kit.audiences.define("list", list(rows))
+    kit.close()
+    with sqlite3.connect(tmp_path / "kit.db") as db:
+        db.executemany(
+            "INSERT OR REPLACE INTO profiles (id, document) VALUES (?, ?)", list(rows.items())
+        )
+    db.close()
+    expected = []
+    for profile_id, document in rows.items():
+        try:
+            found = decode_profile(document)
+        except ck.StorageError:
+            found = unknown_profile(profile_id)
+        expected.append(found if found.id == profile_id else unknown_profile(profile_id))
+    kit = ck.CampaignKit.sqlite(tmp_path / "kit.db", clock=ManualClock(T0))
+    try:
+        with caplog.at_level(logging.WARNING, logger="campaignkit.profiles"):
+            [batch] = list(kit.audiences.members("list", namespace="email", batch_size=20))
+        assert batch == expected
+        assert [type(p) for p in batch] == [type(p) for p in expected]
+        assert batch[:3] == [plain, wide, ck.Profile(id="blank")]
+        assert batch[-2:] == [unknown_profile("broken"), unknown_profile("array")]
+        assert "stored profile 'broken' cannot be loaded" in caplog.text
+    finally:
+        kit.close()

@@ -319,15 +319,35 @@ class SQLiteProfileStore:
                 (name, offset, limit),
             )
         members = []
+        scan, plain, schema, version = _scan, plain_decoded_profile, _SCHEMA, _VERSION
         for profile_id, document in rows:
             if document is None:
                 members.append(unknown_profile(profile_id))
                 continue
-            try:  # _decoded_or_none, inlined: one call less per member
-                profile = decode_profile(document)
-            except StorageError as exc:
-                _skipped(profile_id, exc)
-                profile = unknown_profile(profile_id)
+            # decode_profile's common case inlined (no call per member): a whole
+            # current document whose data passes plain_decoded_profile
+            try:
+                found, end = scan(document, 0)
+            except (StopIteration, ValueError, RecursionError):
+                found, end = None, -1
+            profile = None
+            if (
+                end == len(document)
+                and type(found) is dict
+                and len(found) == 3
+                and found.get("schema") == schema
+                and type(found.get("version")) is int
+                and found["version"] == version
+            ):
+                data = found.get("data")
+                if type(data) is dict:
+                    profile = plain(data)
+            if profile is None:  # anything else: decode_profile decides, as before
+                try:  # _decoded_or_none, inlined
+                    profile = decode_profile(document)
+                except StorageError as exc:
+                    _skipped(profile_id, exc)
+                    profile = unknown_profile(profile_id)
             if profile.id != profile_id:  # (a row edited by hand)
                 profile = unknown_profile(profile_id)
             members.append(profile)
