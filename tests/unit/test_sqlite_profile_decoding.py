@@ -274,6 +274,10 @@ def test_the_plain_path_builds_what_the_constructor_builds() -> None:
         ("attributes", {"big": "x" * (200 * 1024)}),
         ("consents", {"fax": True}),
         ("consents", {"email": 1}),
+        ("consents", {"email": 0.0}),
+        ("consents", {"email": [True]}),
+        ("consents", {"email": None}),
+        ("consents", {"email": True, "fax": False}),
         ("channel_data", {"fax": "x"}),
         ("channel_data", {"sms": ""}),
         ("channel_data", {"sms": "x" * 1025}),
@@ -450,3 +454,22 @@ def test_streamed_members_are_what_decode_profile_gives_for_every_kind_of_row(
         assert "stored profile 'broken' cannot be loaded" in caplog.text
     finally:
         kit.close()
+
+
+@pytest.mark.parametrize(
+    "consents",
+    [{"email": True}, {"sms": False}, {"email": True, "sms": False}, {"push": False, "sms": True}],
+)
+def test_consents_of_one_channel_are_a_shared_view_equal_to_the_constructors(
+    consents: dict[str, bool],
+) -> None:
+    data = _fresh({**_PLAIN, "consents": consents})
+    made, again = plain_decoded_profile(_fresh(data)), plain_decoded_profile(_fresh(data))
+    assert made is not None
+    assert again is not None
+    expected = ck.Profile(**_fresh(data))
+    assert made == expected
+    assert list(made.consents.items()) == list(expected.consents.items())
+    assert all(type(key) is ck.ChannelType for key in made.consents)
+    assert type(made.consents) is MappingProxyType
+    assert (made.consents is again.consents) == (len(consents) == 1)

@@ -20,6 +20,16 @@ MAX_LANGUAGE = 35
 _CHANNELS: dict[object, ChannelType] = {c.value: c for c in ChannelType}
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
+_ONE_CONSENT: dict[tuple[str, bool], Mapping[Any, Any]] = {
+    (c.value, given): MappingProxyType({c: given}) for c in ChannelType for given in (True, False)
+}
+"""The frozen consents of one channel, shared by every decoded profile with just that one.
+
+A read-only view of a dict no one else holds, so sharing it is as good as a
+copy; :func:`plain_decoded_profile` looks a one-entry ``consents`` object up
+here (its value exactly ``True`` or ``False``, never ``1``) instead of
+building a dict and a view per profile.
+"""
 
 
 def _frozen_mapping(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
@@ -298,7 +308,7 @@ def decoded_profile(
 _MAX_ID, _MAX_NAME, _MAX_ADDRESS = checks.MAX_ID, checks.MAX_NAME, checks.MAX_ADDRESS
 
 
-def plain_decoded_profile(data: dict[str, Any]) -> Profile | None:
+def plain_decoded_profile(data: dict[str, Any]) -> Profile | None:  # noqa: PLR0915 - one pass, no calls
     """The profile of a freshly decoded ``data`` object in the common shape, else None.
 
     The decoder's fast path: ``data`` must hold exactly the eight fields, as
@@ -356,14 +366,21 @@ def plain_decoded_profile(data: dict[str, Any]) -> Profile | None:
         ):
             return None
     channels = _CHANNELS
-    if consents:
+    shared = None
+    if len(consents) == 1:  # one channel's consent: its shared view (exactly True or False)
+        [one] = consents.items()
+        if type(one[1]) is bool:
+            shared = _ONE_CONSENT.get(one)
+    if shared is not None:
+        frozen_consents: Mapping[Any, Any] = shared
+    elif consents:
         given: dict[Any, Any] = {}
         for name, consent in consents.items():
             channel = channels.get(name)
             if channel is None or type(consent) is not bool:
                 return None
             given[channel] = consent
-        frozen_consents: Mapping[Any, Any] = MappingProxyType(given)
+        frozen_consents = MappingProxyType(given)
     else:
         frozen_consents = _EMPTY
     if addresses:
