@@ -358,3 +358,32 @@ def test_recipient_sizes_are_reported_as_before(contexts: list[dict[str, Any]]) 
         assert f"{sum(sizes)} bytes serialized in all" in problems[-1]
     if sum(sizes) <= triggers.MAX_CONTEXT_BYTES:
         assert problems == []
+
+
+def _recipients(*specs: tuple[str, str, Any, Any]) -> list[ck.Recipient]:
+    return [ck.Recipient(user_id=u, namespace=n, context=c, profile=p) for u, n, c, p in specs]
+
+
+@pytest.mark.parametrize(
+    "recipients",
+    [
+        _recipients(("a", "email", {"x": 1}, None)),
+        _recipients(("a", "email", None, None), ("b", "email", {}, {"first": "Zoë"})),
+        _recipients((" ", "email", {"system": 1}, None), ("a", " ", None, None)),
+        _recipients(("a", "email", {"x": 1}, None), ("a", "email", {"system": "x"}, {"y": 2})),
+        _recipients(("a", "email", {"nested": {"system": 1}}, None), ("a", "", None, None)),
+        _recipients(("a", "email", {"system": {"deep": [1]}}, {"p": [1]})),
+        _recipients(*[(f"u{n}", "email", {"x": "a" * 20_000}, None) for n in range(11)]),
+        _recipients(*[(f"u{n}", "email", None, None) for n in range(21)]),
+        [],
+    ],
+)
+def test_flat_recipients_have_the_problems_the_walk_finds(recipients: list[ck.Recipient]) -> None:
+    count = len(recipients)
+    before = (
+        []
+        if 1 <= count <= triggers.MAX_RECIPIENTS
+        else [f"a unitary trigger takes 1 to {triggers.MAX_RECIPIENTS} recipients, not {count}"]
+    )
+    walked = triggers._walked_problems(recipients, before)
+    assert triggers.recipient_problems(recipients) == walked

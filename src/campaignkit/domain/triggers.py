@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import attrs
 import pendulum
@@ -303,14 +303,38 @@ def recipient_problems(recipients: Sequence[Recipient]) -> list[str]:
     count = len(recipients)
     if not 1 <= count <= MAX_RECIPIENTS:
         problems.append(f"a unitary trigger takes 1 to {MAX_RECIPIENTS} recipients, not {count}")
+    bound = 0
+    for recipient in recipients:
+        for value in (recipient.context, recipient.profile):
+            size = _size_bound(value)
+            if size is None:  # not flat: walked and serialized
+                return _walked_problems(recipients, problems)
+            bound += size
+    if bound > MAX_CONTEXT_BYTES:  # it may pass the limit: the exact sizes decide
+        return _walked_problems(recipients, problems)
+    # flat objects far under the limit: only the ids and the reserved key can be wrong
+    seen: set[str] = set()
+    for number, recipient in enumerate(recipients):
+        user_id = recipient.user_id
+        if not user_id.strip():
+            problems.append(f"recipients[{number}].userId must not be empty")
+        if not recipient.namespace.strip():
+            problems.append(f"recipients[{number}].namespace must not be empty")
+        if user_id in seen:
+            problems.append(f"recipients[{number}].userId {user_id!r} appears more than once")
+        seen.add(user_id)
+        if recipient.context is not None and RESERVED_CONTEXT_KEY in recipient.context:
+            problems.append(
+                f"recipients[{number}].context uses the reserved top-level key 'system'"
+            )
+    return problems
+
+
+def _walked_problems(recipients: Sequence[Recipient], problems: list[str]) -> list[str]:
+    """``recipient_problems`` after the count, each value walked and serialized."""
     seen: set[str] = set()
     total = 0
     each_fits = True
-    bounds = [_size_bound(r.context) for r in recipients] + [
-        _size_bound(r.profile) for r in recipients
-    ]
-    # the sizes matter only past the limit: flat objects far under it are not serialized
-    small = None not in bounds and sum(cast("list[int]", bounds)) <= MAX_CONTEXT_BYTES
     for number, recipient in enumerate(recipients):
         where = f"recipients[{number}]"
         if not recipient.user_id.strip():
@@ -325,7 +349,7 @@ def recipient_problems(recipients: Sequence[Recipient]) -> list[str]:
                 problems.append(f"{where}.context uses the reserved top-level key 'system'")
             shape = json_object_problems(value, f"{where}.{name}", max_bytes=None)
             problems.extend(shape)
-            size = 0 if shape or small else serialized_size(value)
+            size = 0 if shape else serialized_size(value)
             if size > MAX_CONTEXT_BYTES:
                 each_fits = False
                 problems.append(
