@@ -473,3 +473,23 @@ def test_consents_of_one_channel_are_a_shared_view_equal_to_the_constructors(
     assert all(type(key) is ck.ChannelType for key in made.consents)
     assert type(made.consents) is MappingProxyType
     assert (made.consents is again.consents) == (len(consents) == 1)
+
+
+def test_plain_namespaces_are_remembered_up_to_a_bound_and_refused_ones_never(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from campaignkit.domain import profile as profile_module
+
+    seen: set[str] = set()
+    monkeypatch.setattr(profile_module, "_PLAIN_NAMESPACES", seen)
+    monkeypatch.setattr(profile_module, "_MAX_PLAIN_NAMESPACES", 2)
+    for identities in ({"email": "a@x.io"}, {"email": "b@x.io", "crm": "7"}, {"pos": "1"}):
+        data = _fresh({**_PLAIN, "identities": identities})
+        for _ in range(2):  # the first check and the remembered one build the same profile
+            made = plain_decoded_profile(_fresh(data))
+            assert made is not None
+            assert made == ck.Profile(**_fresh(data))
+    assert seen == {"email", "crm"}  # "pos" was checked, not kept: the bound
+    for bad in ({"é": "a"}, {" ": "a"}, {"": "a"}, {"n" * 257: "a"}, {"email": " "}):
+        assert plain_decoded_profile(_fresh({**_PLAIN, "identities": bad})) is None
+    assert seen == {"email", "crm"}

@@ -20,6 +20,13 @@ MAX_LANGUAGE = 35
 _CHANNELS: dict[object, ChannelType] = {c.value: c for c in ChannelType}
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
+_PLAIN_NAMESPACES: set[str] = set()
+"""Identity namespaces :func:`plain_decoded_profile` found plain (ASCII, not blank, short).
+
+Its checks of a namespace are asked once: a name seen before is looked up here.
+"""
+_MAX_PLAIN_NAMESPACES = 256
+"""The most namespaces kept in :data:`_PLAIN_NAMESPACES`; others are checked each time."""
 _ONE_CONSENT: dict[tuple[str, bool], Mapping[Any, Any]] = {
     (c.value, given): MappingProxyType({c: given}) for c in ChannelType for given in (True, False)
 }
@@ -354,12 +361,15 @@ def plain_decoded_profile(data: dict[str, Any]) -> Profile | None:  # noqa: PLR0
         return None
     if language is not None and not _plain_text(language, MAX_LANGUAGE):
         return None
+    namespaces = _PLAIN_NAMESPACES
     for namespace, value in identities.items():
+        if namespace not in namespaces:
+            if not (0 < len(namespace) <= _MAX_NAME and namespace.isascii()) or namespace.isspace():
+                return None
+            if len(namespaces) < _MAX_PLAIN_NAMESPACES:
+                namespaces.add(namespace)
         if not (
-            0 < len(namespace) <= _MAX_NAME
-            and namespace.isascii()
-            and not namespace.isspace()
-            and type(value) is str
+            type(value) is str
             and 0 < len(value) <= _MAX_ID
             and value.isascii()
             and not value.isspace()
