@@ -97,3 +97,12 @@ def test_keys_or_ids_that_are_not_text_are_written_row_by_row(tmp_path: Path) ->
     # JSON would write a number key as text and a number id as a number
     assert not _same(tmp_path, [("p1", T0)], [7])  # type: ignore[list-item]
     assert not _same(tmp_path, [(7, T0)], ["k1"])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("one_by_one", [True, False])
+def test_a_lone_surrogate_fails_to_bind_either_way(tmp_path: Path, one_by_one: bool) -> None:
+    """Not handed to json_each as an escape it would store as invalid UTF-8."""
+    with pytest.raises(UnicodeEncodeError):
+        _written(
+            tmp_path / "s.db", [("p1", T0), ("x\udc80", T0)], ["k1", "k2"], one_by_one=one_by_one
+        )

@@ -21,7 +21,7 @@ import pytest
 from campaignkit.adapters.sqlite import SQLiteStore
 from campaignkit.adapters.sqlite import ledger as ledger_module
 from campaignkit.domain.delivery import LedgerState
-from campaignkit.domain.ledger_rows import OutcomeRow
+from campaignkit.domain.ledger_rows import AcceptedRows, OutcomeRow
 from campaignkit.errors import ConflictError
 from campaignkit.testing.contracts._support import make_message
 
@@ -29,28 +29,6 @@ SENT, RETRY, FAILED = LedgerState.SENT, LedgerState.RETRY, LedgerState.FAILED
 T0 = pendulum.datetime(2026, 12, 1, 9, tz="UTC")
 PROFILES = [f"p{i:03d}" for i in range(6)]
 ODD = ['a"b', "c\\d", "e\nf", "é", "😀"]
-
-
-class Columns(Sequence[OutcomeRow]):
-    """Accepted first hand-overs held as columns (the shape ``AcceptedRows`` has)."""
-
-    def __init__(self, action_ids: list[str], profile_ids: list[str], provider_ids: list[str]):
-        self.action_ids, self.profile_ids, self.provider_ids = action_ids, profile_ids, provider_ids
-
-    def __len__(self) -> int:
-        return len(self.profile_ids)
-
-    def __getitem__(self, index: int) -> OutcomeRow:  # type: ignore[override]
-        row: OutcomeRow = (
-            self.action_ids[index],
-            self.profile_ids[index],
-            SENT,
-            1,
-            self.provider_ids[index],
-            None,
-            None,
-        )
-        return row
 
 
 def _ledger(path: Path, rows: Sequence[OutcomeRow], *, keyed: bool) -> list[object]:
@@ -98,7 +76,7 @@ def test_accepted_rows_of_several_actions_and_attempts_are_keyed(tmp_path: Path)
 
 
 def test_columns_of_one_action_are_keyed(tmp_path: Path) -> None:
-    rows = Columns(["act_a"] * 3, PROFILES[:3], ["x1", "x2", "x3"])
+    rows = AcceptedRows(["act_a"] * 3, PROFILES[:3], ["x1", "x2", "x3"])
     assert _settled_alike(tmp_path, rows)
 
 
@@ -110,7 +88,7 @@ def test_text_json_escapes_reads_back_unchanged(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "rows",
     [
-        Columns(["act_a", "act_b"], PROFILES[:2], ["x1", "x2"]),  # columns of two actions
+        AcceptedRows(["act_a", "act_b"], PROFILES[:2], ["x1", "x2"]),  # columns of two actions
         [_sent("act_a", "p000"), ("act_a", "p001", RETRY, 1, None, "busy", T0)],
         [_sent("act_a", "p000"), ("act_a", "p001", FAILED, 1, None, "bad", None)],
         [_sent("act_a", "p000"), ("act_a", "p001", SENT, 1, None, None, None)],  # no provider id
@@ -178,3 +156,37 @@ def test_recorded_probes_the_batch_range_first(
         assert uow.ledger.recorded("run_1", batch) == expected
         with mock.patch.object(store.database, "one", return_value=("act_a", "x")):
             assert uow.ledger.recorded("run_1", batch) == expected  # the query alone
+
+
+def test_a_profile_in_two_attempt_groups_goes_row_by_row(tmp_path: Path) -> None:
+    """Grouped by attempts, the interleaved rows would be written in another order."""
+    rows = [_sent("act_a", "p000"), _sent("act_a", "p001", 2, "B"), _sent("act_a", "p001", 1, "C")]
+    assert not _settled_alike(tmp_path, rows)
+    _, table = _ledger(tmp_path / "last.db", rows, keyed=True)
+    assert isinstance(table, list)
+    assert [row[9] for row in table if row[2] == "p001" and row[1] == "act_a"] == ["C"]
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_a_lone_surrogate_provider_id_fails_like_row_by_row(tmp_path: Path, keyed: bool) -> None:
+    """Not stored as an escape json_each would turn into invalid UTF-8: refused, nothing written."""
+    rows = [_sent("act_a", "p000"), _sent("act_a", "p001", provider="id\udcff")]
+    with pytest.raises(UnicodeEncodeError):
+        _ledger(tmp_path / "surrogate.db", rows, keyed=keyed)
+    with SQLiteStore(tmp_path / "surrogate.db") as store:
+        states = store.database.all("SELECT DISTINCT state FROM ledger")
+    assert states == [("pending",)]
+
+
+def test_without_update_from_every_outcome_goes_row_by_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite before 3.33 has no UPDATE ... FROM: the keyed statement is never tried."""
+    monkeypatch.setattr(ledger_module, "UPDATE_FROM", False)
+    rows = AcceptedRows(["act_a"] * 3, PROFILES[:3], ["x1", "x2", "x3"])
+    assert ledger_module._keyed_outcomes(rows) is None
+    used, table = _ledger(tmp_path / "old.db", rows, keyed=True)
+    assert used is False
+    assert isinstance(table, list)
+    sent = {row[2]: row[9] for row in table if row[1] == "act_a" and row[9] is not None}
+    assert sent == {"p000": "x1", "p001": "x2", "p002": "x3"}

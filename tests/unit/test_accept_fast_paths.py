@@ -27,6 +27,7 @@ from campaignkit.domain.delivery import ActionCounts, Run, RunKind, RunRecipient
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.triggers import fingerprint, serialized_size
 from campaignkit.errors import PermissionDenied
+from campaignkit.permissions import Decision
 from campaignkit.serialization import _unstructure_datetime, compact_json, dumps, dumps_run, loads
 from campaignkit.testing import ManualClock
 
@@ -387,3 +388,17 @@ def test_flat_recipients_have_the_problems_the_walk_finds(recipients: list[ck.Re
     )
     walked = triggers._walked_problems(recipients, before)
     assert triggers.recipient_problems(recipients) == walked
+
+
+def test_a_decide_replaced_on_the_instance_is_asked(kit: ck.CampaignKit) -> None:
+    """The allows short cut is taken only while decide is ProfilePolicy's own."""
+    asked: list[str] = []
+
+    def deny(user: str, permission: ck.Permission, campaign: object) -> Decision:
+        asked.append(user)
+        return Decision(False, "denied by an override")
+
+    kit.policy.decide = deny  # type: ignore[method-assign]
+    with pytest.raises(PermissionDenied, match="denied by an override"):
+        kit.as_user("ada").create_campaign(name="Sale")
+    assert asked == ["ada"]

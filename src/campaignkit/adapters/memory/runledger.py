@@ -73,7 +73,8 @@ provider_message_id)``, the channel as its value and the due time as its slot.
 Three items fewer than :data:`Settled` for the collector to walk once."""
 
 Compact: TypeAlias = PendingRow | Settled | Sent
-"""An entry held in compact form (a 3-tuple is PENDING, a 9-tuple settled)."""
+"""An entry held in compact form: a 3-tuple is PENDING, a 12-tuple :data:`Settled`,
+a 9-tuple :data:`Sent`."""
 
 Stored: TypeAlias = LedgerEntry | Compact
 """What the ledger holds for a pair."""

@@ -133,7 +133,9 @@ value unescaped (any text but a NUL, which SQLite's JSON functions cut at).
 """
 _first, _second = operator.itemgetter(0), operator.itemgetter(1)
 _TEXT: Final = {str}
-_dumps: Final = json.JSONEncoder(separators=(",", ":")).encode
+_dumps: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+"""Text as it is (control characters escaped): a lone surrogate fails to bind, as row by
+row, instead of reaching ``json_each`` as an escape it would store as invalid UTF-8."""
 
 
 class SQLiteContacts:

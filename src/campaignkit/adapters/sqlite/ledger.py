@@ -36,6 +36,7 @@ from campaignkit.adapters.sqlite.connection import Database, Row, from_us, to_us
 from campaignkit.adapters.sqlite.ledger_codec import _encode_own, decode_message, encode_message
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import ExclusionReason, LedgerEntry, LedgerState
+from campaignkit.domain.ledger_rows import AcceptedRows
 from campaignkit.errors import ConflictError
 
 if TYPE_CHECKING:
@@ -187,6 +188,13 @@ VARIANTS: Final = {
 
 _STATES: Final = {state.value: state for state in LedgerState}
 _dumps: Final = json.JSONEncoder(separators=(",", ":")).encode
+_keyed_json: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+"""The JSON of a keyed statement's rows: text as it is, so a lone surrogate fails to
+bind (``UnicodeEncodeError``, as row by row) instead of reaching SQLite as an escape
+that ``json_each`` would turn into invalid UTF-8; control characters (NUL too) are
+still escaped."""
+UPDATE_FROM: Final = sqlite3.sqlite_version_info >= (3, 33, 0)
+"""Whether this SQLite has ``UPDATE ... FROM`` (3.33): :data:`SETTLE_KEYED` needs it."""
 _CHANNELS: Final = {channel.value: channel for channel in ChannelType}
 _REASONS: Final = {reason.value: reason for reason in ExclusionReason}
 
@@ -306,22 +314,30 @@ def _keyed_outcomes(rows: Sequence[OutcomeRow]) -> list[tuple[str, str, int, str
     """``rows`` as :data:`SETTLE_KEYED` groups ``(action, state, attempts, JSON)``, if they can be.
 
     They can when every row is SENT with a provider id and no error or retry
-    time, and within each (action, attempts) no provider id or profile comes
-    twice; the first hand-overs of an accepted batch (``AcceptedRows``, read
-    by its columns) are the common case. Otherwise None: row by row.
+    time, no provider id comes twice within an (action, attempts) group and no
+    (action, profile) comes twice at all (row by row, the last of two would
+    win; groups would reorder them); the first hand-overs of an accepted batch
+    (``AcceptedRows``, read by its columns) are the common case. Otherwise
+    None: row by row. Also None where SQLite is older than 3.33 (no
+    ``UPDATE ... FROM``).
     """
+    if not UPDATE_FROM:
+        return None
     groups: dict[tuple[str, int], dict[Any, Any]] = {}
-    provider_ids = getattr(rows, "provider_ids", None)
-    if provider_ids is not None:  # SENT, attempt 1, no error or retry time: see AcceptedRows
-        actions = set(getattr(rows, "action_ids", ()))
+    if type(rows) is AcceptedRows:  # SENT, attempt 1, no error or retry time
+        actions = set(rows.action_ids)
         if len(actions) != 1:
             return None
-        profile_ids = getattr(rows, "profile_ids", ())
-        groups[actions.pop(), 1] = dict(zip(provider_ids, profile_ids, strict=True))
+        groups[actions.pop(), 1] = dict(zip(rows.provider_ids, rows.profile_ids, strict=True))
     else:
+        seen: set[tuple[object, object]] = set()
         for action_id, profile_id, state, attempts, provider_id, error, next_attempt_at in rows:
             if state is not _SENT or error is not None or next_attempt_at is not None:
                 return None
+            pair = (action_id, profile_id)
+            if pair in seen:
+                return None
+            seen.add(pair)
             group = groups.get((action_id, attempts))
             if group is None:
                 group = groups[action_id, attempts] = {}
@@ -338,7 +354,7 @@ def _keyed_outcomes(rows: Sequence[OutcomeRow]) -> list[tuple[str, str, int, str
             or type(attempts) is not int
         ):
             return None
-        text = _dumps(group)
+        text = _keyed_json(group)
         if "\\u0000" in text:  # SQLite's JSON would cut the text at a NUL
             return None
         count += len(group)
