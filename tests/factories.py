@@ -186,6 +186,28 @@ def person(pid: str, **attributes: object) -> ck.Profile:
     )
 
 
+def reset_campaign(session: ck.UserSession, html: str = "{{ context.link }}") -> ck.Campaign:
+    """A draft API-triggered transactional email campaign that creates its profiles.
+
+    Its surface (``Reset``, ``no-reply@example.com``) is made for it; the
+    subject is ``Reset`` and ``html`` the body.
+    """
+    surface = session.create_surface(
+        name="Reset",
+        channel=ck.ChannelType.EMAIL,
+        settings=ck.EmailSettings(sender="no-reply@example.com"),
+        category=ck.Category.TRANSACTIONAL,
+    )
+    return session.create_campaign(
+        name="Reset",
+        type=ck.CampaignType.API_TRIGGERED,
+        category=ck.Category.TRANSACTIONAL,
+        namespace="email",
+        create_profiles=True,
+        actions=[ck.Action(surface.id, ck.EmailContent(subject="Reset", html=html))],
+    )
+
+
 def bypass(profile: ck.Profile, **fields: object) -> ck.Profile:
     """A copy of ``profile`` with fields its constructor would refuse (host data)."""
     copy = attrs.evolve(profile)

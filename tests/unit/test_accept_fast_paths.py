@@ -30,6 +30,7 @@ from campaignkit.errors import PermissionDenied
 from campaignkit.permissions import Decision
 from campaignkit.serialization import _unstructure_datetime, compact_json, dumps, dumps_run, loads
 from campaignkit.testing import ManualClock
+from tests.factories import reset_campaign
 
 T0 = pendulum.datetime(2026, 12, 1, 9, tz="UTC")
 P = ck.ProductProfile
@@ -270,20 +271,7 @@ def test_a_trigger_stores_the_profile_it_creates_as_before(tmp_path: Path) -> No
     try:
         kit.access.assign("ada", P.ADMINISTRATOR)
         ada = kit.as_user("ada")
-        surface = ada.create_surface(
-            name="Reset",
-            channel=ck.ChannelType.EMAIL,
-            settings=ck.EmailSettings(sender="no-reply@example.com"),
-            category=ck.Category.TRANSACTIONAL,
-        )
-        campaign = ada.create_campaign(
-            name="Reset",
-            type=ck.CampaignType.API_TRIGGERED,
-            category=ck.Category.TRANSACTIONAL,
-            namespace="email",
-            create_profiles=True,
-            actions=[ck.Action(surface.id, ck.EmailContent(subject="Hi", html="{{ context.x }}"))],
-        )
+        campaign = reset_campaign(ada, html="{{ context.x }}")
         ada.activate(campaign.id)
         recipient = ck.Recipient(
             user_id="zoë@example.com", namespace="email", profile={"a": [1]}, context={"x": 1}
