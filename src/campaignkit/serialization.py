@@ -353,6 +353,7 @@ _FLAGS: Final = {False: "false", True: "true"}
 
 
 def _text(value: str | None) -> str:
+    """``value`` as JSON text or null; TypeError (so :func:`dumps_run` falls back) otherwise."""
     if value is None:
         return "null"
     if type(value) is not str:
@@ -361,12 +362,14 @@ def _text(value: str | None) -> str:
 
 
 def _whole(value: int) -> str:
+    """An exact ``int`` as JSON; TypeError for anything else (a bool included)."""
     if type(value) is not int:
         raise TypeError(type(value).__name__)
     return str(value)
 
 
 def _instant(value: pendulum.DateTime | None) -> str:
+    """A pendulum instant as the converter writes it, or null; TypeError otherwise."""
     if value is None:
         return "null"
     if type(value) is not pendulum.DateTime:
@@ -375,6 +378,7 @@ def _instant(value: pendulum.DateTime | None) -> str:
 
 
 def _run_recipient(recipient: RunRecipient) -> str:
+    """A run's recipient as JSON, its profile's text remembered for :func:`dumps`."""
     if type(recipient) is not RunRecipient or type(recipient.profile) is not Profile:
         raise TypeError(type(recipient).__name__)
     profile = compact_json(_converter.unstructure(recipient.profile, Profile))

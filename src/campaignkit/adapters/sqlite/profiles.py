@@ -137,6 +137,7 @@ def _decoded_or_none(profile_id: object, text: str) -> Profile | None:
 
 
 def _skipped(profile_id: object, exc: StorageError) -> None:
+    """Log the WARNING for a stored profile that no longer loads (it is skipped)."""
     logger.warning("stored profile %r cannot be loaded and is skipped: %s", profile_id, exc)
 
 
