@@ -18,6 +18,19 @@ from campaignkit.testing import ManualClock, NullChannel
 T0 = pendulum.datetime(2026, 12, 1, 9, tz="UTC")
 
 
+def pending_trigger(campaign_id: str, run_id: str) -> Run:
+    """A fresh trigger run of version 1 of ``campaign_id``, due at T0."""
+    return Run(
+        id=run_id,
+        campaign_id=campaign_id,
+        version=1,
+        kind=RunKind.TRIGGER,
+        status=RunStatus.PENDING,
+        created_at=T0,
+        due_at=T0,
+    )
+
+
 class World:
     def __init__(self, path: Path) -> None:
         self.channel = NullChannel()
@@ -54,15 +67,7 @@ class World:
     ) -> plans.Plan:
         with self.kit.store.unit_of_work() as uow:
             campaign = uow.campaigns.get(self.campaign_id)
-            run = Run(
-                id=run_id,
-                campaign_id=campaign.id,
-                version=1,
-                kind=RunKind.TRIGGER,
-                status=RunStatus.PENDING,
-                created_at=T0,
-                due_at=T0,
-            )
+            run = pending_trigger(campaign.id, run_id)
             return make_plan(uow, campaign, run, wired or self.wired, signer)
 
 
@@ -124,15 +129,7 @@ def test_a_kit_keeps_its_plans_parts_to_itself(
     mine: plans.PlanParts = {}
     with world.kit.store.unit_of_work() as uow:
         campaign = uow.campaigns.get(world.campaign_id)
-        run = Run(
-            id="run_1",
-            campaign_id=campaign.id,
-            version=1,
-            kind=RunKind.TRIGGER,
-            status=RunStatus.PENDING,
-            created_at=T0,
-            due_at=T0,
-        )
+        run = pending_trigger(campaign.id, "run_1")
         first = make_plan(uow, campaign, run, world.wired, parts=mine)
         again = make_plan(uow, campaign, run, world.wired, parts=mine)
     assert list(mine) == [(world.campaign_id, 1)]
