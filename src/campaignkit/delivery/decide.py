@@ -14,7 +14,8 @@ from typing import Any, TypeAlias
 import attrs
 import pendulum
 
-from campaignkit.delivery.gate import RateState, Verdict, gate, gate_needed
+from campaignkit.delivery.admission import admit
+from campaignkit.delivery.gate import RateState, gate_needed
 from campaignkit.delivery.plan import Plan
 from campaignkit.delivery.recording import unsent
 from campaignkit.delivery.render import (
@@ -23,7 +24,7 @@ from campaignkit.delivery.render import (
     TemplateFailed,
 )
 from campaignkit.delivery.suppression import suppressed_in
-from campaignkit.delivery.tally import Tally, excluded, moved, queued
+from campaignkit.delivery.tally import Tally, excluded, queued
 from campaignkit.delivery.timing import Due, Timing
 from campaignkit.domain.campaign import Action
 from campaignkit.domain.campaign_enums import Category
@@ -31,14 +32,19 @@ from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import (
     ExclusionReason,
     LedgerEntry,
-    LedgerState,
     Message,
     MessageBuilder,
     PendingRow,
     Run,
     pending_entry,
 )
-from campaignkit.domain.ledger_rows import builder_parts, new_message, set_message_dict
+from campaignkit.domain.ledger_rows import (
+    FreshMessages,
+    PendingRows,
+    builder_parts,
+    new_message,
+    set_message_dict,
+)
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.recipients import (
     UNKNOWN_PROFILE_TYPE,
@@ -50,7 +56,7 @@ from campaignkit.ports import Store
 
 __all__ = [
     "PreparedBatch",
-    "admit",
+    "admit",  # from delivery.admission, where it lives
     "decide_batch",
     "describe",
     "prepare_batch",
@@ -58,8 +64,6 @@ __all__ = [
 ]
 
 _new_message, _set_message_dict, _frozen = new_message, set_message_dict, MappingProxyType
-_TICK = pendulum.duration(microseconds=1)
-"""The resolution of stored instants."""
 
 
 def decide_batch(  # noqa: PLR0915 - the hot loop is inlined: a call per recipient costs more
@@ -73,7 +77,7 @@ def decide_batch(  # noqa: PLR0915 - the hot loop is inlined: a call per recipie
     limits: RenderLimits,
     tally: Tally,
     now: pendulum.DateTime,
-) -> tuple[list[LedgerEntry], list[PendingRow]]:
+) -> tuple[list[LedgerEntry], Sequence[PendingRow]]:
     """Decide, render and time every (profile, action) of one batch.
 
     The hot path: a recipient who is sent to costs one render and one
@@ -95,16 +99,21 @@ def decide_batch(  # noqa: PLR0915 - the hot loop is inlined: a call per recipie
     Returns:
         The rows to record as they are (EXCLUDED, FAILED, QUEUED), and the new
         PENDING rows due now ``(message, due_at, timezone)``, still to pass the
-        send-time gate (:func:`gate_needed`, :func:`admit`).
+        send-time gate (:func:`gate_needed`, :func:`admit`): for a one-action run
+        due at one instant, a :class:`~campaignkit.domain.ledger_rows.PendingRows`.
     """
     entries: list[LedgerEntry] = []
-    ready: list[PendingRow] = []
     seen: set[str] = set()
     work = _ActionWork.of(plan, suppressed, limits)
     all_todo = work.todo
     simple, nominal, unknown = timing.simple, timing.nominal, UNKNOWN_PROFILE_TYPE
     namespace, marketing, shared_context = work.namespace, work.marketing, work.shared_context
-    send = ready.append
+    # a run due at one instant keeps its ready rows as columns (see PendingRows)
+    columns = _Columns()
+    ready = columns if simple else None
+    rows: list[PendingRow] = []  # a run with waves or time zones: (message, due_at, zone)
+    messages = columns.messages
+    send, sent_to = messages.append, columns.profile_ids.append
     ids = [profile.id for profile in batch]
     check = bool(recorded) or len(set(ids)) != len(ids)  # else nobody can be a duplicate
     for profile_id, profile in zip(ids, batch, strict=True):
@@ -119,7 +128,7 @@ def decide_batch(  # noqa: PLR0915 - the hot loop is inlined: a call per recipie
             # the hot path: what _made and address_or_reason do, inlined, for a recipient
             # every action sends to; anyone else (an exclusion, a render error, data that
             # raises, a zone to check) is decided again from the start by the reference
-            mark = len(ready)
+            mark = len(messages)
             given: object = profile.timezone  # host data: not always what the type says
             zone = given if type(given) is str else None
             try:
@@ -169,25 +178,30 @@ def decide_batch(  # noqa: PLR0915 - the hot loop is inlined: a call per recipie
                         values["unsubscribe_url"] = link
                         message = _new_message(Message)
                         _set_message_dict(message, values)
-                    send((message, nominal, zone))
+                    send(message)
+                    sent_to(profile_id)
+                if zone is not None:
+                    columns.zoned(mark, zone)
                 continue
             except Exception:  # decided again below, by the reference
                 pass
-            del ready[mark:]
-        _decide_one(run_id, plan, work, todo, profile, timing, now, tally, entries, ready)
-    if simple:
-        _count_ready(work.action_ids, ready, tally)
-    return entries, ready
+            del messages[mark:]
+            del columns.profile_ids[mark:]
+        _decide_one(run_id, plan, work, todo, profile, timing, now, tally, entries, ready or rows)
+    if ready is None:
+        return entries, rows
+    _count_ready(work.action_ids, messages, tally)
+    return entries, ready.rows(nominal, len(work.action_ids) == 1)
 
 
-def _count_ready(action_ids: Sequence[str], ready: Sequence[PendingRow], tally: Tally) -> None:
-    """Count the rows ready now as targeted and pending, per action, once per batch."""
+def _count_ready(action_ids: Sequence[str], ready: Sequence[Message], tally: Tally) -> None:
+    """Count the messages ready now as targeted and pending, per action, once per batch."""
     per_action = dict.fromkeys(action_ids, 0)
     if len(per_action) == 1:
         per_action[action_ids[0]] = len(ready)
     else:
-        for row in ready:
-            per_action[row[0].action_id] += 1
+        for message in ready:
+            per_action[message.action_id] += 1
     for action_id, count in per_action.items():
         if count:
             tally.add(action_id, "targeted", count)
@@ -196,6 +210,41 @@ def _count_ready(action_ids: Sequence[str], ready: Sequence[PendingRow], tally: 
 
 class _Reference(Exception):
     """The hot path leaves this recipient to the reference (:func:`_decide_one`)."""
+
+
+class _Columns:
+    """The rows ready now of a run due at one instant, kept as columns by ``decide_batch``.
+
+    The hot loop appends to :attr:`messages` and :attr:`profile_ids` itself;
+    the reference (:func:`_decide_one`) appends whole rows.
+    """
+
+    __slots__ = ("messages", "profile_ids", "zones")
+
+    def __init__(self) -> None:
+        self.messages = FreshMessages()
+        self.profile_ids: list[str] = []
+        self.messages.profile_ids = self.profile_ids
+        self.zones: dict[int, str] = {}
+
+    def zoned(self, start: int, zone: str) -> None:
+        """Rows ``start`` onwards (one recipient's) are in time zone ``zone``."""
+        for number in range(start, len(self.messages)):
+            self.zones[number] = zone
+
+    def append(self, row: PendingRow) -> None:
+        """Add one row ``(message, due_at, zone)`` (its due time is the run's instant)."""
+        message, _, zone = row
+        self.messages.append(message)
+        self.profile_ids.append(message.profile_id)
+        if zone is not None:
+            self.zoned(len(self.messages) - 1, zone)
+
+    def rows(self, due_at: pendulum.DateTime | None, one_action: bool) -> Sequence[PendingRow]:
+        """The rows, due at ``due_at``: as columns for one action, else as a list of rows."""
+        if one_action:
+            return PendingRows(self.messages, due_at, self.zones)
+        return list(PendingRows(self.messages, due_at, self.zones))
 
 
 def _decide_one(  # noqa: PLR0917 - private, the loop body of decide_batch
@@ -208,7 +257,7 @@ def _decide_one(  # noqa: PLR0917 - private, the loop body of decide_batch
     now: pendulum.DateTime,
     tally: Tally,
     entries: list[LedgerEntry],
-    ready: list[PendingRow],
+    ready: list[PendingRow] | _Columns,
 ) -> None:
     """Decide one recipient's actions (the reference of decide_batch's hot path)."""
     made = _made(run_id, plan, work, todo, profile) or []  # [] for a plan without actions
@@ -229,7 +278,7 @@ def _decide_one(  # noqa: PLR0917 - private, the loop body of decide_batch
             continue
         if due is None:
             continue  # its profile failed while being timed (recorded as FAILED)
-        _place(message, due, zone, plan=plan, now=now, tally=tally, entries=entries, ready=ready)
+        _place(message, due, zone, plan=plan, now=now, tally=tally, entries=entries, ready=ready)  # type: ignore[arg-type]  # not simple: a list
 
 
 _Work: TypeAlias = tuple[
@@ -509,70 +558,8 @@ def prepare_batch(
         sending = admit(store, plan, checked, rate=rate, tally=tally, now=now, out=entries)
         return PreparedBatch(entries, (), sending, rate, filled)
     # nothing to check: the messages go as they are
-    return PreparedBatch(entries, ready, [row[0] for row in ready], rate, filled)
-
-
-def admit(
-    store: Store,
-    plan: Plan,
-    ready: Sequence[LedgerEntry],
-    *,
-    rate: RateState,
-    tally: Tally,
-    now: pendulum.DateTime,
-    out: list[LedgerEntry],
-) -> list[LedgerEntry]:
-    """Pass ``ready`` entries through the send-time gate; append what to record to ``out``.
-
-    Args:
-        store: Read for the recipients' recent contacts (frequency caps).
-        plan: The run's plan (its gate rules).
-        ready: PENDING, QUEUED or RETRY entries due now.
-        rate: The run's rate slots (updated).
-        tally: Counts to update for entries the gate excludes.
-        now: The tick's instant.
-        out: Rows to record; every entry of ``ready`` is appended in its new state.
-
-    Returns:
-        The entries to send now (recorded PENDING, with the rest).
-    """
-    if not ready:
-        return []
-    rules = plan.gate_rules
-    contacts: dict[tuple[ChannelType, str], list[int]] = {}
-    if rules.marketing:
-        with store.unit_of_work() as uow:
-            for channel, channel_rules in rules.channel_rules.items():
-                ids = [e.profile_id for e in ready if e.channel is channel]
-                if not ids or not channel_rules.caps:
-                    continue
-                # the period is half-open: a contact exactly ``per`` ago no longer
-                # counts, so a weekly campaign fits a cap of one per week
-                per_cap = [
-                    uow.contacts.counts(channel, ids, now - cap.per + _TICK)
-                    for cap in channel_rules.caps
-                ]
-                for profile_id in ids:
-                    contacts[(channel, profile_id)] = [c.get(profile_id, 0) for c in per_cap]
-    sending = []
-    for verdict, entry in gate(ready, rules=rules, rate=rate, contacts=contacts, now=now):
-        if verdict is Verdict.EXCLUDE:
-            tally.add(entry.action_id, "pending", -1)
-            assert entry.reason is not None
-            tally.exclude(entry.action_id, entry.reason, targeted=0)
-            out.append(entry)
-        elif verdict is Verdict.QUEUE:
-            out.append(entry)
-        else:
-            fresh = entry.state is LedgerState.PENDING and entry.next_attempt_at is None
-            pending = (
-                entry
-                if fresh
-                else moved(entry, LedgerState.PENDING, slot=entry.slot, message=entry.message)
-            )
-            out.append(pending)
-            sending.append(pending)
-    return sending
+    messages = ready.messages if type(ready) is PendingRows else [row[0] for row in ready]
+    return PreparedBatch(entries, ready, messages, rate, filled)
 
 
 def describe(exc: BaseException) -> str:

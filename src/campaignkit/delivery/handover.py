@@ -24,6 +24,7 @@ from campaignkit.domain.delivery import (
     TransientFailure,
     idempotency_key,
 )
+from campaignkit.domain.ledger_rows import FreshMessages, HandedOver
 from campaignkit.errors import DeliveryError
 from campaignkit.ports import Channel, LookupChannel, Store, UnitOfWork
 
@@ -82,6 +83,13 @@ class Handover:
         Raises:
             LeaseLost: another worker took the run over before the outcomes were written.
         """
+        if type(entries) is FreshMessages and entries:  # fresh intents of one action (hot path)
+            answers = self._send(plan.channels[entries[0].action_id], tuple(entries))
+            failed, saved = self._recorder.outcomes(
+                run_id, HandedOver(entries, answers), now, retry=retry, then=then, held=held
+            )
+            runlog.failures(run_id, plan.campaign.id, failed)
+            return saved
         outcomes: list[tuple[LedgerEntry | Message, SendResult]] = []
         action_ids = [entry.action_id for entry in entries]
         by_action: dict[str, Sequence[LedgerEntry | Message]]

@@ -39,7 +39,7 @@ from campaignkit.domain.delivery import (
     idempotency_key,
     pending_entry,
 )
-from campaignkit.domain.ledger_rows import AcceptedRows, ContactBatch
+from campaignkit.domain.ledger_rows import AcceptedRows, ContactBatch, HandedOver, PendingRows
 from campaignkit.errors import ConflictError
 from campaignkit.ports import Store, UnitOfWork
 
@@ -315,6 +315,16 @@ def _accepted_first_sends(
     outcomes: Sequence[tuple[LedgerEntry | Message, SendResult]],
 ) -> AcceptedRows | None:
     """The SENT rows of ``outcomes``, as columns, if every one is a first hand-over accepted."""
+    if type(outcomes) is HandedOver:  # fresh intents of one action, as columns
+        answers = outcomes.results
+        if {Accepted} != set(map(type, answers)):
+            return None
+        messages = outcomes.messages
+        return AcceptedRows(
+            [messages[0].action_id] * len(messages),
+            messages.profile_ids,
+            [result.provider_message_id for result in answers],  # type: ignore[union-attr]
+        )
     results = list(map(_result, outcomes))
     items = list(map(_item, outcomes))
     if {Accepted} != set(map(type, results)) or LedgerEntry in set(map(type, items)):
@@ -386,6 +396,15 @@ def record_contacts(
 
 def record_sends(uow: UnitOfWork, rows: Sequence[PendingRow], now: pendulum.DateTime) -> None:
     """:func:`record_contacts` for new PENDING rows (the hot path): marketing messages count."""
+    if type(rows) is PendingRows:  # one action's messages (one campaign, one channel)
+        fresh = rows.messages
+        if fresh and not fresh[0].transactional:
+            uow.contacts.record(
+                fresh[0].channel,
+                ContactBatch(fresh.profile_ids, now),
+                [m.idempotency_key for m in fresh],
+            )
+        return
     messages = [row[0] for row in rows if not row[0].transactional]
     channels = {message.channel for message in messages}
     by_channel: dict[ChannelType, list[Message]] = {}

@@ -19,13 +19,16 @@ from typing import TypeAlias, overload
 import pendulum
 
 from campaignkit.domain.channels import ChannelType
-from campaignkit.domain.delivery import LedgerEntry, LedgerState, Message
+from campaignkit.domain.delivery import LedgerEntry, LedgerState, Message, SendResult
 from campaignkit.domain.surface import SurfaceSettings
 
 __all__ = [
     "AcceptedRows",
     "ContactBatch",
+    "FreshMessages",
+    "HandedOver",
     "MessageBuilder",
+    "PendingRows",
     "builder_parts",
     "OutcomeRow",
     "PendingRow",
@@ -149,6 +152,82 @@ their profile's time zone. It stands for the ``LedgerEntry`` :func:`pending_entr
 builds (no attempts, no slot).
 """
 
+
+class FreshMessages(list[Message]):
+    """The messages of new PENDING entries of one action of one run, with their recipients.
+
+    A plain list of messages (what a channel is handed) that also carries
+    :attr:`profile_ids`, each message's recipient in the same order, so that
+    the hand-over, the outcome rows and the ledger need not read them from
+    every message. Whoever builds one vouches that every message names the same
+    run, campaign, action and channel (``decide_batch`` builds them with one
+    action's builder).
+
+    Attributes:
+        profile_ids: ``messages[i].profile_id`` for each ``i`` (set by the builder).
+    """
+
+    __slots__ = ("profile_ids",)
+
+    profile_ids: list[str]
+
+
+class PendingRows(Sequence[PendingRow]):
+    """New PENDING rows of one action of one run, all due at one instant, held as columns.
+
+    Row ``i`` is ``(messages[i], due_at, zones.get(i))``: a plain sequence of
+    :data:`PendingRow` to any store, whose rows are made (in C) only when read.
+    A store may instead keep the columns as they are: the in-memory ledger holds
+    such a batch as one block instead of a row per recipient.
+
+    Args:
+        messages: The messages, with their recipients' ids (see :class:`FreshMessages`).
+        due_at: Every row's due time.
+        zones: The recipients' time zones by row number, for the rows that have one.
+
+    Raises:
+        ValueError: ``messages`` does not carry one profile id per message.
+    """
+
+    __slots__ = ("due_at", "messages", "zones")
+
+    def __init__(
+        self,
+        messages: FreshMessages,
+        due_at: pendulum.DateTime | None,
+        zones: Mapping[int, str] | None = None,
+    ) -> None:
+        if len(messages.profile_ids) != len(messages):
+            raise ValueError("FreshMessages must carry one profile id per message")
+        self.messages = messages
+        self.due_at = due_at
+        self.zones: Mapping[int, str] = zones or {}
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    @overload
+    def __getitem__(self, index: int) -> PendingRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[PendingRow]: ...
+
+    def __getitem__(self, index: int | slice) -> PendingRow | Sequence[PendingRow]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        if index < 0:
+            index += len(self.messages)
+        return (self.messages[index], self.due_at, self.zones.get(index))
+
+    def __iter__(self) -> Iterator[PendingRow]:
+        if not self.zones:
+            return zip(self.messages, repeat(self.due_at), repeat(None))
+        return zip(self.messages, repeat(self.due_at), map(self.zones.get, range(len(self))))
+
+    def __repr__(self) -> str:
+        return f"PendingRows({list(self)!r})"
+
+
 OutcomeRow: TypeAlias = tuple[
     str, str, LedgerState, int, "str | None", "str | None", "pendulum.DateTime | None"
 ]
@@ -225,6 +304,53 @@ class AcceptedRows(Sequence[OutcomeRow]):
 
     def __repr__(self) -> str:
         return f"AcceptedRows({list(self)!r})"
+
+
+class HandedOver(Sequence[tuple[Message, SendResult]]):
+    """A channel's answers to :class:`FreshMessages`, held as the two columns.
+
+    Item ``i`` is ``(messages[i], results[i])``: a plain sequence of (message,
+    result) pairs, made (in C) only when read. The recorder may instead read the
+    columns (a batch accepted whole becomes :class:`AcceptedRows` with the
+    messages' own profile-id column).
+
+    Args:
+        messages: What was handed over, with their recipients (one action of one run).
+        results: The channel's answer to each message, in order.
+
+    Raises:
+        ValueError: not one result per message.
+    """
+
+    __slots__ = ("messages", "results")
+
+    def __init__(self, messages: FreshMessages, results: Sequence[SendResult]) -> None:
+        if len(messages) != len(results):
+            raise ValueError("HandedOver needs one result per message")
+        self.messages = messages
+        self.results = results
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[Message, SendResult]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[Message, SendResult]]: ...
+
+    def __getitem__(
+        self, index: int | slice
+    ) -> tuple[Message, SendResult] | Sequence[tuple[Message, SendResult]]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        return (self.messages[index], self.results[index])
+
+    def __iter__(self) -> Iterator[tuple[Message, SendResult]]:
+        return zip(self.messages, self.results, strict=True)
+
+    def __repr__(self) -> str:
+        return f"HandedOver({list(self)!r})"
 
 
 class ContactBatch(Sequence[tuple[str, "pendulum.DateTime"]]):

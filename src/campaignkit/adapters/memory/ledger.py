@@ -22,6 +22,7 @@ import pendulum
 
 from campaignkit.adapters.memory.runledger import (
     NO_ROWS,
+    Block,
     Compact,
     Pair,
     RunLedger,
@@ -37,7 +38,7 @@ from campaignkit.domain.delivery import (
     PendingRow,
     settled_entry,
 )
-from campaignkit.domain.ledger_rows import AcceptedRows
+from campaignkit.domain.ledger_rows import AcceptedRows, PendingRows
 from campaignkit.errors import ConflictError, NotFound
 
 _EMPTY = RunLedger()
@@ -63,18 +64,26 @@ def _replace(
     """Replace ``old`` by ``new`` under ``pair`` in the run and the provider id index."""
     key = (run.run_id, *pair)
     provider_ids = tables.provider_ids
-    held = provider_id_of(old)
-    if held is not None and _holder(provider_ids.get(held)) == key:
+    held = provider_id_of(old, pair[1])
+    if held is not None and _holder(provider_ids.get(held), held) == key:
         del provider_ids[held]
-    claimed = provider_id_of(new)
+    claimed = provider_id_of(new, pair[1])
     if claimed is not None:
         provider_ids[claimed] = key
     run.place(pair, new, old)
 
 
-def _holder(claim: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
-    """The key of the entry an index value names (a key, or a settled row starting with one)."""
-    return None if claim is None else claim[:3]
+def _holder(claim: tuple[Any, ...] | Block | None, provider_id: str) -> tuple[Any, ...] | None:
+    """The key of the entry an index value names for ``provider_id``.
+
+    A key, a settled row starting with one, or a settled :class:`Block`, whose
+    member holding ``provider_id`` it names.
+    """
+    if claim is None:
+        return None
+    if type(claim) is Block:
+        return claim.holder(provider_id)
+    return claim[:3]  # type: ignore[index]  # a tuple
 
 
 def _undo_entries(tables: Tables, batch: Sequence[LedgerEntry], olds: list[Stored | None]) -> None:
@@ -105,6 +114,29 @@ def _undo_outcomes(
         row = batch[i]
         pair = (row[0], row[1])
         _replace(tables, run, pair, olds[i], run.stored(pair))
+
+
+class _Repeated(Exception):
+    """A block's batch names a profile twice (it is then added row by row)."""
+
+
+def _unclaim(index: dict[str, Any], provider_ids: Sequence[str | None]) -> None:
+    """Remove ids a bulk settle claimed (none of them was held before it)."""
+    for provider_id in provider_ids:
+        index.pop(provider_id, None)  # type: ignore[arg-type]
+
+
+def _unsettle_block(
+    index: dict[str, Any],
+    pending: dict[str, Any],
+    block: Block,
+    messages: list[Any],
+) -> None:
+    """Undo a bulk settle of ``block``: its ids unclaimed, its members PENDING again."""
+    assert block.provider_ids is not None
+    _unclaim(index, block.provider_ids)
+    block.unsettled(messages)
+    pending.update(zip(block.profile_ids, repeat(block)))
 
 
 @attrs.define
@@ -158,7 +190,7 @@ class MemoryLedger:
             if provider_id is not None:
                 key = (run_id, action_id, profile_id)
                 holder = provider_ids.setdefault(provider_id, key)  # checks and claims
-                if holder is not key and holder[:3] != key:
+                if holder is not key and _holder(holder, provider_id) != key:
                     _undo_entries(tables, batch, olds)
                     olds.clear()
                     raise _taken(provider_id)
@@ -183,8 +215,11 @@ class MemoryLedger:
 
         Each row stands for ``domain.delivery.pending_entry(row)`` and is kept in
         that compact form until read. A key already in the ledger is replaced,
-        as :meth:`put` would.
+        as :meth:`put` would. A :class:`PendingRows` of new keys is kept as one
+        :class:`~campaignkit.adapters.memory.runledger.Block`.
         """
+        if type(rows) is PendingRows and self._add_block(rows):
+            return
         batch = tuple(rows)
         if not batch:
             return
@@ -216,7 +251,44 @@ class MemoryLedger:
             _replace(tables, run, pair, row, old)
             remember(old)
 
-    def settle(self, run_id: str, rows: Sequence[OutcomeRow]) -> None:
+    def _add_block(self, rows: PendingRows) -> bool:
+        """:meth:`add_pending` of new keys as one block; False (nothing written) if not that.
+
+        Every profile id must be new to the action and appear once: then each row
+        would take :meth:`add_pending`'s new-key case, and the block stands for
+        those rows. Anything else is left to the row-by-row loop.
+        """
+        messages = rows.messages
+        profile_ids = messages.profile_ids
+        count = len(profile_ids)
+        if not count:
+            return False
+        first = messages[0]
+        run = self._writable(first.run_id)
+        full, compact, pending = run.rows(first.action_id)
+        if not compact.keys().isdisjoint(profile_ids) or (
+            full and not full.keys().isdisjoint(profile_ids)
+        ):
+            return False
+        block = Block(rows)
+        held = len(compact)
+        try:
+            compact.update(zip(profile_ids, repeat(block)))
+            if len(compact) != held + count:  # a profile twice
+                raise _Repeated
+            pending.update(zip(profile_ids, repeat(block)))
+        except BaseException as exc:  # put back what was written (every key was new)
+            for profile_id in profile_ids:
+                compact.pop(profile_id, None)
+                pending.pop(profile_id, None)
+            if type(exc) is _Repeated:
+                return False
+            raise
+        olds: list[Stored | None] = [None] * count
+        self.journal.undo.append(functools.partial(_undo_rows, self.tables, rows, olds))
+        return True
+
+    def settle(self, run_id: str, rows: Sequence[OutcomeRow]) -> None:  # noqa: PLR0915 - inlined
         """Record channel answers for PENDING entries of ``run_id`` (the hot path).
 
         Each row ``(action_id, profile_id, state, attempts, provider_message_id,
@@ -229,7 +301,9 @@ class MemoryLedger:
             NotFound: a row names an entry the run does not have; nothing of
                 this call is written.
         """
-        if type(rows) is AcceptedRows and self._settle_accepted(run_id, rows):
+        if type(rows) is AcceptedRows and (
+            self._settle_block(run_id, rows) or self._settle_accepted(run_id, rows)
+        ):
             return
         batch = tuple(rows)
         if not batch:
@@ -251,6 +325,9 @@ class MemoryLedger:
                 old: Stored | None = compact[profile_id]
             except KeyError:
                 old = None
+            if type(old) is Block and old.provider_ids is None:
+                old.intact = False  # a member written alone: never settled in bulk again
+                old = old.row(profile_id)  # what the member stands for, and what undo puts back
             if (
                 type(old) is tuple
                 and len(old) == 3
@@ -274,7 +351,7 @@ class MemoryLedger:
                 )
                 if provider_id is not None:
                     holder = provider_ids.setdefault(provider_id, settled)  # checks and claims
-                    if holder is not settled and holder[:3] != settled[:3]:
+                    if holder is not settled and _holder(holder, provider_id) != settled[:3]:
                         _undo_outcomes(tables, run, batch, olds)
                         olds.clear()
                         raise _taken(provider_id)
@@ -292,12 +369,60 @@ class MemoryLedger:
                 if provider_id is not None:
                     key = (run_id, row_action, profile_id)
                     holder = provider_ids.setdefault(provider_id, key)
-                    if holder is not key and holder[:3] != key:
+                    if holder is not key and _holder(holder, provider_id) != key:
                         _undo_outcomes(tables, run, batch, olds)
                         olds.clear()
                         raise _taken(provider_id)
                 _replace(tables, run, pair, new, old)
             remember(old)
+
+    def _settle_block(self, run_id: str, rows: AcceptedRows) -> bool:
+        """:meth:`settle` of exactly an intact PENDING block, all accepted; False if not that.
+
+        The rows must name the block's members in its order, each with a new,
+        distinct provider id: then every row would take :meth:`settle`'s fast
+        case, and the block, settled, stands for the rows it would write. Each id
+        is claimed by the block itself. Anything else returns False before any
+        write.
+        """
+        profile_ids, provider_ids = rows.profile_ids, rows.provider_ids
+        count = len(profile_ids)
+        run = self.tables.ledger_by_run.get(run_id)
+        if not count or run is None:
+            return False
+        _, compact, pending = run.found(rows.action_ids[0])
+        block = compact.get(profile_ids[0])
+        if (
+            type(block) is not Block
+            or not block.intact
+            or block.provider_ids is not None
+            or block.run_id != run_id
+            or rows.action_ids.count(block.action_id) != count
+            or block.profile_ids != tuple(profile_ids)
+        ):
+            return False
+        index = self.tables.provider_ids
+        if not index.keys().isdisjoint(provider_ids):
+            return False  # an id held by another (a fresh one holds none)
+        held = len(index)
+        try:
+            index.update(zip(cast("Sequence[str]", provider_ids), repeat(cast("Any", block))))
+            exact = len(index) == held + count and None not in index  # else an id twice, or None
+        except BaseException:  # cut short (memory): put back what was written
+            _unclaim(index, provider_ids)
+            raise
+        if not exact:
+            _unclaim(index, provider_ids)
+            return False
+        messages = block.settled(tuple(cast("Sequence[str]", provider_ids)))
+        if len(pending) == count:  # the block's members are PENDING: these are all of them
+            pending.clear()
+        else:
+            deque(map(pending.__delitem__, block.profile_ids), maxlen=0)
+        self.journal.undo.append(
+            functools.partial(_unsettle_block, index, pending, block, messages)
+        )
+        return True
 
     def _settle_accepted(self, run_id: str, rows: AcceptedRows) -> bool:
         """:meth:`settle` of one action's fresh intents, all accepted, in bulk; False if not that.
@@ -342,7 +467,7 @@ class MemoryLedger:
                     profile_ids, olds, provider_ids, dues, strict=False
                 )
             }
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, TypeError):  # TypeError: a Block (see _settle_block)
             return False
         index = self.tables.provider_ids
         if len(settled) != count or not index.keys().isdisjoint(provider_ids):
@@ -371,7 +496,7 @@ class MemoryLedger:
     def _unsettle(
         self,
         compact: dict[str, Compact],
-        pending: dict[str, LedgerEntry | PendingRow],
+        pending: dict[str, LedgerEntry | PendingRow | Block],
         profile_ids: Sequence[str],
         olds: list[Stored],
         provider_ids: Sequence[str | None],
@@ -408,7 +533,7 @@ class MemoryLedger:
 
     def by_provider_id(self, provider_message_id: str) -> LedgerEntry | None:
         """The entry with this provider message id."""
-        key = self.tables.provider_ids.get(provider_message_id)
+        key = _holder(self.tables.provider_ids.get(provider_message_id), provider_message_id)
         return None if key is None else self._run(key[0]).entry((key[1], key[2]))
 
     def entries(self, run_id: str) -> Iterator[LedgerEntry]:

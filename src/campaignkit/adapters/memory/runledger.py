@@ -25,7 +25,14 @@ from typing import TypeAlias, cast
 import pendulum
 
 from campaignkit.domain.channels import ChannelType
-from campaignkit.domain.delivery import LedgerEntry, LedgerState, PendingRow, pending_entry
+from campaignkit.domain.delivery import (
+    LedgerEntry,
+    LedgerState,
+    Message,
+    PendingRow,
+    pending_entry,
+)
+from campaignkit.domain.ledger_rows import PendingRows
 
 Pair: TypeAlias = tuple[str, str]
 """``(action_id, profile_id)``: an entry's key within its run."""
@@ -72,9 +79,130 @@ action_id, profile_id, campaign_id, channel, address, due_at, timezone,
 provider_message_id)``, the channel as its value and the due time as its slot.
 Three items fewer than :data:`Settled` for the collector to walk once."""
 
-Compact: TypeAlias = PendingRow | Settled | Sent
+
+class Block:
+    """The entries one ``add_pending`` of :class:`PendingRows` wrote: one object for the batch.
+
+    Each member's profile id maps to the block in its action's maps (compact,
+    and PENDING while it is), instead of a row per recipient. While
+    :attr:`provider_ids` is None every member is PENDING with its message;
+    once a bulk ``settle`` has accepted the whole batch, every member is SENT on
+    its first attempt without error, holding its provider id and address (the
+    messages dropped, as ``settled_entry`` drops them). Each provider id's
+    holder in the index is then the block itself (see :meth:`holder`).
+
+    A member written any other way (a ``put``, a row-by-row ``settle``, an
+    ``add_pending`` of its key) leaves the block: the action's maps then hold
+    its own value, and the block is no longer :attr:`intact`, so it is never
+    settled in bulk again. Positions are looked up through maps made only when
+    a member is read alone (reports, resumes, feedback).
+
+    Args:
+        rows: The batch, every message naming one run, campaign, action and channel.
+    """
+
+    __slots__ = (
+        "_at",
+        "_by_provider",
+        "action_id",
+        "addresses",
+        "campaign_id",
+        "channel",
+        "due_at",
+        "intact",
+        "messages",
+        "profile_ids",
+        "provider_ids",
+        "run_id",
+        "zones",
+    )
+
+    def __init__(self, rows: PendingRows) -> None:
+        messages = rows.messages
+        first = messages[0]
+        self.run_id, self.action_id = first.run_id, first.action_id
+        self.campaign_id, self.channel = first.campaign_id, first.channel
+        self.due_at = rows.due_at
+        self.zones = rows.zones
+        self.profile_ids: tuple[str, ...] = tuple(messages.profile_ids)
+        self.messages: list[Message] | None = list(messages)
+        """Each member's message while PENDING (None once settled)."""
+        self.addresses: list[str] | None = None
+        self.provider_ids: tuple[str, ...] | None = None
+        """Each member's provider id once settled SENT in bulk (None: PENDING)."""
+        self.intact = True
+        """False once a member was written alone (the block is then never settled in bulk)."""
+        self._at: dict[str, int] | None = None
+        self._by_provider: dict[str, int] | None = None
+
+    def index(self, profile_id: str) -> int:
+        """The position of a member."""
+        at = self._at
+        if at is None:
+            at = self._at = dict(zip(self.profile_ids, range(len(self.profile_ids)), strict=True))
+        return at[profile_id]
+
+    def row(self, profile_id: str) -> PendingRow:
+        """A PENDING member's row ``(message, due_at, timezone)``."""
+        i = self.index(profile_id)
+        assert self.messages is not None, "a settled block has no PENDING rows"
+        return (self.messages[i], self.due_at, self.zones.get(i))
+
+    def entry(self, profile_id: str) -> LedgerEntry:
+        """The ``LedgerEntry`` a member stands for."""
+        if self.provider_ids is None:
+            return pending_entry(self.row(profile_id))
+        i = self.index(profile_id)
+        assert self.addresses is not None
+        return LedgerEntry(
+            run_id=self.run_id,
+            action_id=self.action_id,
+            profile_id=profile_id,
+            campaign_id=self.campaign_id,
+            channel=self.channel,
+            state=LedgerState.SENT,
+            attempts=1,
+            provider_message_id=self.provider_ids[i],
+            address=self.addresses[i],
+            due_at=self.due_at,
+            timezone=self.zones.get(i),
+        )
+
+    def provider_id(self, profile_id: str) -> str | None:
+        """A member's provider id (None while PENDING)."""
+        if self.provider_ids is None:
+            return None
+        return self.provider_ids[self.index(profile_id)]
+
+    def holder(self, provider_id: str) -> tuple[str, str, str]:
+        """The key ``(run_id, action_id, profile_id)`` of the member holding ``provider_id``."""
+        by_provider = self._by_provider
+        if by_provider is None:
+            assert self.provider_ids is not None, "a PENDING block holds no provider id"
+            by_provider = self._by_provider = dict(
+                zip(self.provider_ids, range(len(self.provider_ids)), strict=True)
+            )
+        return (self.run_id, self.action_id, self.profile_ids[by_provider[provider_id]])
+
+    def settled(self, provider_ids: tuple[str, ...]) -> list[Message]:
+        """Settle every member SENT with its provider id; the messages, to undo it with."""
+        messages = self.messages
+        assert messages is not None, "a block is settled once"
+        self.addresses = [message.address for message in messages]
+        self.provider_ids = provider_ids
+        self.messages = None
+        return messages
+
+    def unsettled(self, messages: list[Message]) -> None:
+        """Undo :meth:`settled`: every member PENDING again with its message."""
+        self.messages = messages
+        self.addresses = self.provider_ids = None
+        self._by_provider = None
+
+
+Compact: TypeAlias = PendingRow | Settled | Sent | Block
 """An entry held in compact form: a 3-tuple is PENDING, a 12-tuple :data:`Settled`,
-a 9-tuple :data:`Sent`."""
+a 9-tuple :data:`Sent`, a :class:`Block` stands for its members."""
 
 Stored: TypeAlias = LedgerEntry | Compact
 """What the ledger holds for a pair."""
@@ -83,20 +211,29 @@ _PENDING = LedgerState.PENDING
 _WAITING = (LedgerState.QUEUED, LedgerState.RETRY)
 
 
-def provider_id_of(stored: Stored | None) -> str | None:
-    """The provider message id a stored value holds, if any."""
+def provider_id_of(stored: Stored | None, profile_id: str) -> str | None:
+    """The provider message id a stored value holds for ``profile_id``, if any."""
     if stored is None:
         return None
     if isinstance(stored, LedgerEntry):
         return stored.provider_message_id
+    if isinstance(stored, Block):
+        return stored.provider_id(profile_id)
     size = len(stored)
     if size == 3:
         return None
     return stored[8] if size == 9 else stored[10]  # type: ignore[misc]
 
 
+def _is_pending(compact: Compact) -> bool:
+    """Whether a compact value stands for a PENDING entry (a 3-tuple, or a block not settled)."""
+    if isinstance(compact, Block):
+        return compact.provider_ids is None
+    return len(compact) == 3
+
+
 Rows: TypeAlias = tuple[
-    "dict[str, LedgerEntry]", "dict[str, Compact]", "dict[str, LedgerEntry | PendingRow]"
+    "dict[str, LedgerEntry]", "dict[str, Compact]", "dict[str, LedgerEntry | PendingRow | Block]"
 ]
 """One action's maps by profile id: its full entries, its compact ones, its PENDING ones."""
 
@@ -130,7 +267,7 @@ class RunLedger:
         # by action, then by profile id; read them through found() or rows()
         self.entries: dict[str, dict[str, LedgerEntry]] = {}
         self.compact: dict[str, dict[str, Compact]] = {}
-        self.pending: dict[str, dict[str, LedgerEntry | PendingRow]] = {}
+        self.pending: dict[str, dict[str, LedgerEntry | PendingRow | Block]] = {}
         self.waiting: dict[Pair, LedgerEntry] = {}
         self._heap: list[tuple[pendulum.DateTime, str, str]] = []
         self.instants: list[pendulum.DateTime] = []
@@ -176,6 +313,8 @@ class RunLedger:
         """The ``LedgerEntry`` a stored value stands for."""
         if isinstance(stored, LedgerEntry):
             return stored
+        if isinstance(stored, Block):
+            return stored.entry(pair[1])
         if len(stored) == 3:
             return pending_entry(stored)
         if len(stored) == 9:  # SENT on the first attempt, without error (see Sent)
@@ -238,16 +377,18 @@ class RunLedger:
                 if not isinstance(new, LedgerEntry):
                     del full[profile_id]
             else:
-                if len(old) == 3:
+                if _is_pending(old):
                     del pending[profile_id]
+                if isinstance(old, Block):
+                    old.intact = False  # a member written alone: never settled in bulk again
                 if new is None or isinstance(new, LedgerEntry):
                     del compact[profile_id]
         if new is None:  # an insert undone
             return
         if not isinstance(new, LedgerEntry):
             compact[profile_id] = new
-            if len(new) == 3:
-                pending[profile_id] = new
+            if _is_pending(new):
+                pending[profile_id] = cast("PendingRow | Block", new)
             return
         full[profile_id] = new
         if new.state is _PENDING:
