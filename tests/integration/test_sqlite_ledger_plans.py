@@ -10,6 +10,7 @@ make ``pending``, ``due`` or ``next_due_at`` cost time in proportion to the run.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -136,7 +137,8 @@ def _variant_params(name: str, sql: str) -> list[Any]:
     """Parameters for a variant: the statement's own, NULL-free where the variant writes NULL."""
     if name == "settle" and sql.count("?") == 6:  # SETTLE_FINAL
         return ["sent", 1, "pm", "run_1", "p1", "act_email"]
-    return [None] * sql.count("?")
+    numbered = [int(number) for number in re.findall(r"\?(\d+)", sql)]
+    return [None] * (max(numbered) if numbered else sql.count("?"))
 
 
 @pytest.mark.parametrize("analyze", [False, True], ids=["fresh", "analyzed"])
