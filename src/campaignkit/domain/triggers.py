@@ -36,7 +36,7 @@ def _frozen(value: Mapping[Any, Any] | None) -> Mapping[Any, Any]:
     return MappingProxyType(dict(value or {}))
 
 
-@attrs.frozen(eq=True, hash=False)
+@attrs.frozen(eq=True, hash=False, slots=False)
 class Recipient:
     """One recipient of a unitary API trigger.
 
@@ -117,7 +117,7 @@ class ExecutionStatus(str, enum.Enum):
         return self.value
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class ExecutionRecord:
     """One accepted API call, as stored: a unitary trigger or an audience execution.
 
@@ -148,7 +148,7 @@ class ExecutionRecord:
     revision: int = 0
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class Execution:
     """An accepted API call and how it is going (what the trigger verbs return).
 
