@@ -149,17 +149,18 @@ def decide_batch(  # noqa: PLR0915 - the hot loop is inlined: a call per recipie
                     by_id,
                     parts,
                 ) in todo:
-                    identity = identities.get(namespace)
+                    # subscripts, not .get: a read-only view's get is a method call on its
+                    # dict; a key missing raises, and the reference decides that recipient
+                    identity = identities[namespace]
                     if not identity:
                         raise _Reference
-                    address = profile.channel_data.get(channel)
+                    addresses = profile.channel_data
+                    address = addresses[channel] if channel in addresses else None  # noqa: SIM401
                     if not address:
                         address = identity if by_id else None
                         if not address:
                             raise _Reference
-                    if marketing and (
-                        address in suppressed_here or not profile.consents.get(channel, False)
-                    ):
+                    if marketing and (address in suppressed_here or not profile.consents[channel]):
                         raise _Reference
                     link = plan.unsubscribe_url(run_id, action_id, profile_id) if linked else None
                     fields = render(
