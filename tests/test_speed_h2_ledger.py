@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 from campaignkit.adapters.sqlite import SQLiteStore
@@ -19,8 +20,10 @@ from campaignkit.adapters.sqlite.ledger import (
     INSERT_PENDING_ROWS,
     ROWS_PER_INSERT,
 )
+from campaignkit.adapters.sqlite.ledger_codec import _encode_own
 from campaignkit.domain.channels import ChannelType
-from campaignkit.domain.delivery import PendingRow, pending_entry
+from campaignkit.domain.delivery import Message, PendingRow, pending_entry
+from campaignkit.domain.surface import EmailSettings
 from campaignkit.errors import ConflictError
 from campaignkit.testing.contracts._support import _by_key, _entries, make_message
 from campaignkit.testing.factories import EPOCH
@@ -105,3 +108,55 @@ def test_a_key_twice_or_recorded_already_is_refused(store: SQLiteStore) -> None:
         uow.ledger.add_pending(rows[:ROWS_PER_INSERT])
     with store.unit_of_work() as uow:
         assert _entries(uow) == _by_key([pending_entry(row) for row in rows])
+
+
+def _variants() -> list[Message]:
+    """Messages of every shape the inlined message text must give exactly as ``_encode_own``."""
+    other_settings = EmailSettings(sender="other@example.com", reply_to="r@example.com")
+    base = make_message("p0", fields={"subject": 'Hi "Ann" ü\n', "html": "<p>\u2028</p>"})
+    plain = {"subject": "Hi", "html": "x"}
+    variants = [
+        base,
+        make_message("p1", fields=plain),
+        make_message("p2", fields={"title": "T", "body": "B"}),  # other names, same count
+        make_message("p3", fields=plain, proof=True),
+        make_message("p4", fields=plain, transactional=True),
+        make_message("p5", fields={"text": "one field"}),
+        make_message("p6"),  # three fields
+        attrs.evolve(make_message("p7", fields=plain), unsubscribe_url="https://u.example/x"),
+        attrs.evolve(make_message("p8", fields=plain), idempotency_key="custom"),
+        attrs.evolve(make_message("p9", fields=plain), settings=other_settings),
+        make_message("p10", fields=plain),  # back to the first settings
+        make_message("p11", fields={"subject": 1, "html": "x"}),  # type: ignore[dict-item]
+        make_message("p12", fields={2: "x", "html": "x"}),  # type: ignore[dict-item]
+        make_message("p13", fields=plain),  # names again after a refusal
+    ]
+    # each followed by a copy for another profile with the same settings object
+    return [
+        copy
+        for v in variants
+        for copy in (
+            v,
+            attrs.evolve(
+                v,
+                profile_id=v.profile_id + "b",
+                idempotency_key=v.idempotency_key.replace(v.profile_id, v.profile_id + "b"),
+            ),
+        )
+    ]
+
+
+def test_message_texts_are_those_of_the_codec(store: SQLiteStore) -> None:
+    """Whatever the message's shape, the row keeps exactly ``_encode_own``'s text."""
+    messages = _variants()
+    with store.unit_of_work() as uow:
+        uow.ledger.add_pending([(message, None, None) for message in messages])
+    rows: dict[object, object] = dict(store.database.all("SELECT profile_id, message FROM ledger"))
+    assert rows == {message.profile_id: _encode_own(message) for message in messages}
+    with store.unit_of_work() as uow:
+        entries = {e.profile_id: e.message for e in uow.ledger.entries("run_1")}
+    # (a number as a field's name comes back as text, as the codec always gave it)
+    kept = {k: v for k, v in entries.items() if not k.startswith("p12")}
+    assert kept == {m.profile_id: m for m in messages if not m.profile_id.startswith("p12")}
+    assert entries["p12"] is not None
+    assert dict(entries["p12"].fields) == {"2": "x", "html": "x"}

@@ -28,12 +28,18 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from json.encoder import encode_basestring_ascii as _escape
 from typing import TYPE_CHECKING, Any, Final
 
 import pendulum
 
 from campaignkit.adapters.sqlite.connection import Database, Row, from_us, to_us
-from campaignkit.adapters.sqlite.ledger_codec import _encode_own, decode_message, encode_message
+from campaignkit.adapters.sqlite.ledger_codec import (
+    _encode_own,
+    decode_message,
+    encode_message,
+    settings_text,
+)
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import ExclusionReason, LedgerEntry, LedgerState
 from campaignkit.domain.ledger_rows import AcceptedRows
@@ -415,7 +421,7 @@ class SQLiteLedger:
         except sqlite3.IntegrityError as exc:
             raise _taken(exc) from exc
 
-    def add_pending(self, rows: Sequence[PendingRow]) -> None:
+    def add_pending(self, rows: Sequence[PendingRow]) -> None:  # noqa: PLR0915 - one pass
         """Insert new PENDING entries, each with its message.
 
         Rows are grouped by run, action, campaign, channel, due time and
@@ -437,6 +443,11 @@ class SQLiteLedger:
         action_id: str | None = None
         campaign_id: str | None = None
         zoned = False
+        derived = head = ""
+        names = ("", "")
+        last_settings: object = None
+        last_name: object = None
+        last_other: object = None
         for message, due_at, timezone in rows:
             if due_at is not last_due:  # a batch's recipients mostly share one due time
                 last_due, last_us = due_at, None if due_at is None else to_us(due_at)
@@ -458,10 +469,41 @@ class SQLiteLedger:
                 if found is None:
                     found = groups[key] = []
                 own = found
+                derived = f"{run_id}:{action_id}:"
+            profile_id = message.profile_id
+            # _encode_own inlined for its common case: two text fields, no flag, no
+            # unsubscribe link, the derived key (the same text; anything else calls it)
+            text = None
+            fields = message.fields
+            if (
+                len(fields) == 2
+                and message.unsubscribe_url is None
+                and message.proof is False
+                and message.transactional is False
+                and type(profile_id) is str
+                and message.idempotency_key == derived + profile_id
+            ):
+                settings = message.settings
+                if settings is not last_settings:
+                    head = settings_text(settings) + "\n[{"
+                    last_settings = settings
+                (name, value), (other, other_value) = fields.items()
+                try:  # (a key or value that is not text: the encoder converts or refuses it)
+                    if name is not last_name or other is not last_other:  # a content's names
+                        names = (_escape(name) + ":", "," + _escape(other) + ":")
+                        last_name, last_other = name, other
+                    text = (  # one string built (adjacent f-strings are one)
+                        f"{head}{names[0]}{_escape(value)}"
+                        f"{names[1]}{_escape(other_value)}}},0,null]"
+                    )
+                except TypeError:
+                    text = None
+            if text is None:
+                text = _encode_own(message)
             if zoned:
-                own += (message.profile_id, message.address, timezone, _encode_own(message))
+                own += (profile_id, message.address, timezone, text)
             else:
-                own += (message.profile_id, message.address, _encode_own(message))
+                own += (profile_id, message.address, text)
         try:
             for key, values in groups.items():
                 self._insert_group(key, values)
