@@ -9,8 +9,10 @@ given as plain rows (the row-by-row path), read back through every query.
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import pendulum
@@ -269,6 +271,24 @@ def test_a_member_written_alone_leaves_the_block() -> None:
     assert [b.intact for b in _blocks(store)] == [False]
 
 
+def test_a_block_whose_members_all_left_is_dropped_and_an_undo_lists_it_again() -> None:
+    store = InMemoryStore()
+    with store.unit_of_work() as uow:
+        uow.ledger.add_pending(_rows(["p0", "p1"]))
+    run = store._tables.ledger_by_run["r1"]
+    over = [LedgerEntry("r1", "a1", p, "cmp_1", EMAIL, S.EXCLUDED) for p in ("p0", "p1")]
+    with pytest.raises(_Boom), store.unit_of_work() as uow:
+        uow.ledger.put(over)
+        assert list(uow.ledger.pending("r1", 10)) == []
+        assert run.blocks["a1"] == {}  # none of its members is left: dropped
+        raise _Boom
+    (block,) = _blocks(store)
+    assert run.blocks["a1"] == {block: None}  # the undo put its members back
+    with store.unit_of_work() as uow:
+        assert [e.profile_id for e in uow.ledger.pending("r1", 10)] == ["p0", "p1"]
+        assert [e.profile_id for e in uow.ledger.open_entries("r1", 1)] == ["p0"]
+
+
 def test_a_batch_that_is_not_all_new_is_added_row_by_row() -> None:
     errors, (entries, *_) = _both(
         ([_add(_rows(["p0"]))], False), ([_add(_rows(["p1", "p0"]))], False)
@@ -466,7 +486,16 @@ def _people() -> list[Profile]:
         person(3, attributes={}),  # missing attribute
         person(4),
         person(5, timezone="Asia/Tokyo"),
+        _bent(person(6), identities=MappingProxyType({"email": ""})),  # a blank identity
     ]
+
+
+def _bent(profile: Profile, **fields: object) -> Profile:
+    """``profile`` with fields set past its checks (host data is not always what it says)."""
+    bent = copy.copy(profile)
+    for name, value in fields.items():
+        object.__setattr__(bent, name, value)
+    return bent
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, channel: ck.Channel, *, columns: bool) -> tuple[Any, ...]:
@@ -479,7 +508,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, channel: ck.Channel, *, columns: bool)
     clock = ck.testing.ManualClock(T0)
     kit = ck.CampaignKit.in_memory(clock, channels={EMAIL: channel}, ids=ck.testing.SequentialIds())
     for profile in _people():
-        kit.profiles.upsert(profile)
+        kit.profiles._profiles[profile.id] = profile  # type: ignore[attr-defined]
     kit.audiences.define("all", [p.id for p in _people()])
     kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
     ada = kit.as_user("ada")
@@ -535,6 +564,7 @@ def test_a_run_with_columns_records_what_rows_record(
     assert fast == rows
     entries, _, _, contacts, _ = fast
     assert {e.profile_id: e.timezone for e in entries}["p5"] == "Asia/Tokyo"
+    assert {e.profile_id: e.reason for e in entries}["p6"] is ck.ExclusionReason.MISSING_IDENTITY
     assert contacts
 
 

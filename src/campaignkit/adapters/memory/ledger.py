@@ -128,7 +128,7 @@ def _unclaim(index: dict[str, Any], provider_ids: Sequence[str | None]) -> None:
 
 def _unsettle_block(
     index: dict[str, Any],
-    pending: dict[str, Any],
+    blocks: dict[Block, None],
     block: Block,
     messages: list[Any],
 ) -> None:
@@ -136,7 +136,7 @@ def _unsettle_block(
     assert block.provider_ids is not None
     _unclaim(index, block.provider_ids)
     block.unsettled(messages)
-    pending.update(zip(block.profile_ids, repeat(block)))
+    blocks[block] = None
 
 
 @attrs.define
@@ -265,7 +265,7 @@ class MemoryLedger:
             return False
         first = messages[0]
         run = self._writable(first.run_id)
-        full, compact, pending = run.rows(first.action_id)
+        full, compact, _ = run.rows(first.action_id)
         if not compact.keys().isdisjoint(profile_ids) or (
             full and not full.keys().isdisjoint(profile_ids)
         ):
@@ -276,14 +276,13 @@ class MemoryLedger:
             compact.update(zip(profile_ids, repeat(block)))
             if len(compact) != held + count:  # a profile twice
                 raise _Repeated
-            pending.update(zip(profile_ids, repeat(block)))
         except BaseException as exc:  # put back what was written (every key was new)
             for profile_id in profile_ids:
                 compact.pop(profile_id, None)
-                pending.pop(profile_id, None)
             if type(exc) is _Repeated:
                 return False
             raise
+        run.blocks.setdefault(first.action_id, {})[block] = None  # its members are PENDING
         olds: list[Stored | None] = [None] * count
         self.journal.undo.append(functools.partial(_undo_rows, self.tables, rows, olds))
         return True
@@ -325,9 +324,10 @@ class MemoryLedger:
                 old: Stored | None = compact[profile_id]
             except KeyError:
                 old = None
+            member = None  # a PENDING block's member: what it stands for is its row
             if type(old) is Block and old.provider_ids is None:
-                old.intact = False  # a member written alone: never settled in bulk again
-                old = old.row(profile_id)  # what the member stands for, and what undo puts back
+                member, old = old, old.row(profile_id)  # undo puts the row back
+                member.intact = False  # a member written alone: never settled in bulk again
             if (
                 type(old) is tuple
                 and len(old) == 3
@@ -356,7 +356,8 @@ class MemoryLedger:
                         olds.clear()
                         raise _taken(provider_id)
                 compact[profile_id] = settled
-                del pending[profile_id]
+                if member is None:  # (a block's members are not in the map)
+                    del pending[profile_id]
             else:
                 if old is None:
                     old = full.get(profile_id)
@@ -373,7 +374,7 @@ class MemoryLedger:
                         _undo_outcomes(tables, run, batch, olds)
                         olds.clear()
                         raise _taken(provider_id)
-                _replace(tables, run, pair, new, old)
+                _replace(tables, run, pair, new, old if member is None else member)
             remember(old)
 
     def _settle_block(self, run_id: str, rows: AcceptedRows) -> bool:
@@ -390,7 +391,7 @@ class MemoryLedger:
         run = self.tables.ledger_by_run.get(run_id)
         if not count or run is None:
             return False
-        _, compact, pending = run.found(rows.action_ids[0])
+        _, compact, _ = run.found(rows.action_ids[0])
         block = compact.get(profile_ids[0])
         if (
             type(block) is not Block
@@ -415,13 +416,9 @@ class MemoryLedger:
             _unclaim(index, provider_ids)
             return False
         messages = block.settled(tuple(cast("Sequence[str]", provider_ids)))
-        if len(pending) == count:  # the block's members are PENDING: these are all of them
-            pending.clear()
-        else:
-            deque(map(pending.__delitem__, block.profile_ids), maxlen=0)
-        self.journal.undo.append(
-            functools.partial(_unsettle_block, index, pending, block, messages)
-        )
+        blocks = run.blocks.setdefault(block.action_id, {})
+        blocks.pop(block, None)  # its members are no longer PENDING
+        self.journal.undo.append(functools.partial(_unsettle_block, index, blocks, block, messages))
         return True
 
     def _settle_accepted(self, run_id: str, rows: AcceptedRows) -> bool:
@@ -496,7 +493,7 @@ class MemoryLedger:
     def _unsettle(
         self,
         compact: dict[str, Compact],
-        pending: dict[str, LedgerEntry | PendingRow | Block],
+        pending: dict[str, LedgerEntry | PendingRow],
         profile_ids: Sequence[str],
         olds: list[Stored],
         provider_ids: Sequence[str | None],

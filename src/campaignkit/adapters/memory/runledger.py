@@ -225,15 +225,8 @@ def provider_id_of(stored: Stored | None, profile_id: str) -> str | None:
     return stored[8] if size == 9 else stored[10]  # type: ignore[misc]
 
 
-def _is_pending(compact: Compact) -> bool:
-    """Whether a compact value stands for a PENDING entry (a 3-tuple, or a block not settled)."""
-    if isinstance(compact, Block):
-        return compact.provider_ids is None
-    return len(compact) == 3
-
-
 Rows: TypeAlias = tuple[
-    "dict[str, LedgerEntry]", "dict[str, Compact]", "dict[str, LedgerEntry | PendingRow | Block]"
+    "dict[str, LedgerEntry]", "dict[str, Compact]", "dict[str, LedgerEntry | PendingRow]"
 ]
 """One action's maps by profile id: its full entries, its compact ones, its PENDING ones."""
 
@@ -267,7 +260,9 @@ class RunLedger:
         # by action, then by profile id; read them through found() or rows()
         self.entries: dict[str, dict[str, LedgerEntry]] = {}
         self.compact: dict[str, dict[str, Compact]] = {}
-        self.pending: dict[str, dict[str, LedgerEntry | PendingRow | Block]] = {}
+        self.pending: dict[str, dict[str, LedgerEntry | PendingRow]] = {}
+        self.blocks: dict[str, dict[Block, None]] = {}
+        """Per action, the blocks not settled: their members are PENDING (not in ``pending``)."""
         self.waiting: dict[Pair, LedgerEntry] = {}
         self._heap: list[tuple[pendulum.DateTime, str, str]] = []
         self.instants: list[pendulum.DateTime] = []
@@ -377,18 +372,21 @@ class RunLedger:
                 if not isinstance(new, LedgerEntry):
                     del full[profile_id]
             else:
-                if _is_pending(old):
-                    del pending[profile_id]
                 if isinstance(old, Block):
                     old.intact = False  # a member written alone: never settled in bulk again
+                elif len(old) == 3:
+                    del pending[profile_id]
                 if new is None or isinstance(new, LedgerEntry):
                     del compact[profile_id]
         if new is None:  # an insert undone
             return
         if not isinstance(new, LedgerEntry):
             compact[profile_id] = new
-            if _is_pending(new):
-                pending[profile_id] = cast("PendingRow | Block", new)
+            if isinstance(new, Block):  # a member back (an undo): its block is listed
+                if new.provider_ids is None:
+                    self.blocks.setdefault(pair[0], {})[new] = None
+            elif len(new) == 3:
+                pending[profile_id] = new
             return
         full[profile_id] = new
         if new.state is _PENDING:
@@ -432,29 +430,47 @@ class RunLedger:
             found.update([(action_id, profile_id) for profile_id in held])
         return found
 
+    def pending_of(self, action_id: str) -> dict[str, LedgerEntry | PendingRow | Block]:
+        """The PENDING entries of an action by profile id: its map and its blocks' members.
+
+        A block none of whose members is left (each written alone since) is
+        dropped from :attr:`blocks` on the way.
+        """
+        pending: dict[str, LedgerEntry | PendingRow | Block] = dict(self.pending[action_id])
+        blocks = self.blocks.get(action_id, {})
+        compact = self.compact[action_id]
+        for block in list(blocks):
+            live = [p for p in block.profile_ids if compact.get(p) is block]
+            if not live:
+                del blocks[block]
+                continue
+            pending.update(dict.fromkeys(live, block))
+        return pending
+
     def first_pending(self, limit: int) -> list[LedgerEntry]:
         """Up to ``limit`` PENDING entries in pair order."""
         found: list[LedgerEntry] = []
         for action_id in sorted(self.pending):
             if len(found) >= limit:
                 break
-            pending = self.pending[action_id]
+            pending = self.pending_of(action_id)
             for profile_id in heapq.nsmallest(limit - len(found), pending):
                 found.append(self.full((action_id, profile_id), pending[profile_id]))
         return found
 
     def first_open(self, limit: int) -> list[LedgerEntry]:
         """Up to ``limit`` PENDING, QUEUED or RETRY entries in pair order."""
+        pending = {action_id: self.pending_of(action_id) for action_id in self.pending}
         firsts = [
             (action_id, profile_id)
-            for action_id, pending in self.pending.items()
-            for profile_id in heapq.nsmallest(limit, pending)
+            for action_id, open_ in pending.items()
+            for profile_id in heapq.nsmallest(limit, open_)
         ]
         found: list[LedgerEntry] = []
         for pair in heapq.nsmallest(limit, itertools.chain(firsts, self.waiting)):
             waiting = self.waiting.get(pair)
             if waiting is None:
-                found.append(self.full(pair, self.pending[pair[0]][pair[1]]))
+                found.append(self.full(pair, pending[pair[0]][pair[1]]))
             else:
                 found.append(waiting)
         return found
