@@ -129,10 +129,9 @@ def decide_batch(  # noqa: PLR0915 - the hot loop is inlined: a call per recipie
             # every action sends to; anyone else (an exclusion, a render error, data that
             # raises, a zone to check) is decided again from the start by the reference
             mark = len(messages)
-            given: object = profile.timezone  # host data: not always what the type says
-            zone = given if type(given) is str else None
+            zone: object = profile.timezone  # host data: not always what the type says
             try:
-                if (given is not None and zone is None) or type(profile) is unknown:
+                if (zone is not None and type(zone) is not str) or type(profile) is unknown:
                     raise _Reference
                 context = shared_context
                 if context is None:
@@ -160,7 +159,10 @@ def decide_batch(  # noqa: PLR0915 - the hot loop is inlined: a call per recipie
                         address = identity if by_id else None
                         if not address:
                             raise _Reference
-                    if marketing and (address in suppressed_here or not profile.consents[channel]):
+                    if marketing and (
+                        (suppressed_here and address in suppressed_here)
+                        or not profile.consents[channel]
+                    ):
                         raise _Reference
                     link = plan.unsubscribe_url(run_id, action_id, profile_id) if linked else None
                     fields = render(
@@ -176,7 +178,8 @@ def decide_batch(  # noqa: PLR0915 - the hot loop is inlined: a call per recipie
                         values["address"] = address
                         values["idempotency_key"] = parts[1] + profile_id
                         values["fields"] = _frozen(fields)
-                        values["unsubscribe_url"] = link
+                        if link is not None:  # else the shared None
+                            values["unsubscribe_url"] = link
                         message = _new_message(Message)
                         _set_message_dict(message, values)
                     send(message)
