@@ -120,10 +120,11 @@ class _Repeated(Exception):
     """A block's batch names a profile twice (it is then added row by row)."""
 
 
-def _unclaim(index: dict[str, Any], provider_ids: Sequence[str | None]) -> None:
-    """Remove ids a bulk settle claimed (none of them was held before it)."""
+def _unclaim(index: dict[str, Any], provider_ids: Sequence[str | None], block: Block) -> None:
+    """Remove the ids of ``provider_ids`` that ``block`` holds (what its bulk settle claimed)."""
     for provider_id in provider_ids:
-        index.pop(provider_id, None)  # type: ignore[arg-type]
+        if index.get(provider_id) is block:  # type: ignore[arg-type]
+            del index[provider_id]  # type: ignore[arg-type]
 
 
 def _unsettle_block(
@@ -134,7 +135,7 @@ def _unsettle_block(
 ) -> None:
     """Undo a bulk settle of ``block``: its ids unclaimed, its members PENDING again."""
     assert block.provider_ids is not None
-    _unclaim(index, block.provider_ids)
+    _unclaim(index, block.provider_ids, block)
     block.unsettled(messages)
     blocks[block] = None
 
@@ -403,17 +404,17 @@ class MemoryLedger:
         ):
             return False
         index = self.tables.provider_ids
-        if not index.keys().isdisjoint(provider_ids):
-            return False  # an id held by another (a fresh one holds none)
         held = len(index)
-        try:
-            index.update(zip(cast("Sequence[str]", provider_ids), repeat(cast("Any", block))))
-            exact = len(index) == held + count and None not in index  # else an id twice, or None
-        except BaseException:  # cut short (memory): put back what was written
-            _unclaim(index, provider_ids)
+        try:  # each id checked and claimed in one step (a held id keeps its holder)
+            deque(map(index.setdefault, provider_ids, repeat(cast("Any", block))), maxlen=0)  # type: ignore[arg-type]
+            exact = (
+                len(index) == held + count and None not in index
+            )  # else an id held, twice, or None
+        except BaseException:  # cut short (memory): put back what was claimed
+            _unclaim(index, provider_ids, block)
             raise
         if not exact:
-            _unclaim(index, provider_ids)
+            _unclaim(index, provider_ids, block)
             return False
         messages = block.settled(tuple(cast("Sequence[str]", provider_ids)))
         blocks = run.blocks.setdefault(block.action_id, {})
