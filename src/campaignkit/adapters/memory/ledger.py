@@ -117,7 +117,7 @@ def _undo_outcomes(
 
 
 class _Repeated(Exception):
-    """A block's batch names a profile twice (it is then added row by row)."""
+    """A block's batch names a key held or a profile twice (it is then added row by row)."""
 
 
 def _unclaim(index: dict[str, Any], provider_ids: Sequence[str | None], block: Block) -> None:
@@ -267,19 +267,18 @@ class MemoryLedger:
         first = messages[0]
         run = self._writable(first.run_id)
         full, compact, _ = run.rows(first.action_id)
-        if not compact.keys().isdisjoint(profile_ids) or (
-            full and not full.keys().isdisjoint(profile_ids)
-        ):
+        if full and not full.keys().isdisjoint(profile_ids):
             return False
         block = Block(rows)
         held = len(compact)
-        try:
-            compact.update(zip(profile_ids, repeat(block)))
-            if len(compact) != held + count:  # a profile twice
+        try:  # each key checked and taken in one step (a key held keeps its value)
+            deque(map(compact.setdefault, profile_ids, repeat(block)), maxlen=0)
+            if len(compact) != held + count:  # a key held, or a profile twice
                 raise _Repeated
-        except BaseException as exc:  # put back what was written (every key was new)
+        except BaseException as exc:  # put back what was written
             for profile_id in profile_ids:
-                compact.pop(profile_id, None)
+                if compact.get(profile_id) is block:
+                    del compact[profile_id]
             if type(exc) is _Repeated:
                 return False
             raise
