@@ -128,7 +128,6 @@ def decide_batch(  # noqa: PLR0915 - the hot loop is inlined: a call per recipie
             # the hot path: what _made and address_or_reason do, inlined, for a recipient
             # every action sends to; anyone else (an exclusion, a render error, data that
             # raises, a zone to check) is decided again from the start by the reference
-            mark = len(messages)
             zone: object = profile.timezone  # host data: not always what the type says
             try:
                 if (zone is not None and type(zone) is not str) or type(profile) is unknown:
@@ -184,13 +183,12 @@ def decide_batch(  # noqa: PLR0915 - the hot loop is inlined: a call per recipie
                         _set_message_dict(message, values)
                     send(message)
                     sent_to(profile_id)
-                if zone is not None:
-                    columns.zoned(mark, zone)
+                if zone is not None:  # one row per action, just appended
+                    columns.zoned(len(messages) - len(todo), zone)
                 continue
             except Exception:  # decided again below, by the reference
                 pass
-            del messages[mark:]
-            del columns.profile_ids[mark:]
+            columns.unsent(profile_id)
         _decide_one(run_id, plan, work, todo, profile, timing, now, tally, entries, ready or rows)
     if ready is None:
         return entries, rows
@@ -230,6 +228,17 @@ class _Columns:
         self.profile_ids: list[str] = []
         self.messages.profile_ids = self.profile_ids
         self.zones: dict[int, str] = {}
+
+    def unsent(self, profile_id: str) -> None:
+        """Drop the rows the hot loop appended for ``profile_id`` before it failed.
+
+        They are the last ones: a recipient's rows are appended together, and a
+        profile met twice in a batch reaches the hot loop once at most.
+        """
+        profile_ids = self.profile_ids
+        while profile_ids and profile_ids[-1] == profile_id:
+            profile_ids.pop()
+            self.messages.pop()
 
     def zoned(self, start: int, zone: str) -> None:
         """Rows ``start`` onwards (one recipient's) are in time zone ``zone``."""
