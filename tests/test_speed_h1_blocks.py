@@ -289,6 +289,28 @@ def test_a_block_whose_members_all_left_is_dropped_and_an_undo_lists_it_again() 
         assert [e.profile_id for e in uow.ledger.open_entries("r1", 1)] == ["p0"]
 
 
+def test_a_block_settled_row_by_row_is_no_longer_listed_nor_keeps_its_messages() -> None:
+    store = InMemoryStore()
+    with store.unit_of_work() as uow:
+        uow.ledger.add_pending(_rows(["p0", "p1", "p2"]))
+    run = store._tables.ledger_by_run["r1"]
+    (block,) = _blocks(store)
+    with store.unit_of_work() as uow:  # a channel that failed one: the batch goes row by row
+        uow.ledger.settle(
+            "r1",
+            [
+                ("a1", "p0", S.SENT, 1, "m0", None, None),
+                ("a1", "p1", S.RETRY, 1, None, "busy", T.add(minutes=3)),
+            ],
+        )
+    assert (block.held, run.blocks["a1"]) == (1, {block: None})
+    with store.unit_of_work() as uow:
+        uow.ledger.settle("r1", [("a1", "p2", S.FAILED, 1, None, "bounced", None)])
+    assert (block.held, run.blocks["a1"]) == (0, {})  # nothing lists it: its messages can go
+    with store.unit_of_work() as uow:
+        assert [e.state for e in uow.ledger.entries("r1")] == [S.SENT, S.RETRY, S.FAILED]
+
+
 def test_a_batch_that_is_not_all_new_is_added_row_by_row() -> None:
     errors, (entries, *_) = _both(
         ([_add(_rows(["p0"]))], False), ([_add(_rows(["p1", "p0"]))], False)

@@ -327,7 +327,7 @@ class MemoryLedger:
             member = None  # a PENDING block's member: what it stands for is its row
             if type(old) is Block and old.provider_ids is None:
                 member, old = old, old.row(profile_id)  # undo puts the row back
-                member.intact = False  # a member written alone: never settled in bulk again
+                member.intact = False  # never settled in bulk again
             if (
                 type(old) is tuple
                 and len(old) == 3
@@ -358,6 +358,8 @@ class MemoryLedger:
                 compact[profile_id] = settled
                 if member is None:  # (a block's members are not in the map)
                     del pending[profile_id]
+                else:
+                    run.left(member)
             else:
                 if old is None:
                     old = full.get(profile_id)

@@ -109,6 +109,7 @@ class Block:
         "campaign_id",
         "channel",
         "due_at",
+        "held",
         "intact",
         "messages",
         "profile_ids",
@@ -132,6 +133,8 @@ class Block:
         """Each member's provider id once settled SENT in bulk (None: PENDING)."""
         self.intact = True
         """False once a member was written alone (the block is then never settled in bulk)."""
+        self.held = len(self.profile_ids)
+        """How many members the action's maps still hold as this block."""
         self._at: dict[str, int] | None = None
         self._by_provider: dict[str, int] | None = None
 
@@ -262,7 +265,8 @@ class RunLedger:
         self.compact: dict[str, dict[str, Compact]] = {}
         self.pending: dict[str, dict[str, LedgerEntry | PendingRow]] = {}
         self.blocks: dict[str, dict[Block, None]] = {}
-        """Per action, the blocks not settled: their members are PENDING (not in ``pending``)."""
+        """Per action, the blocks not settled that hold a member: their members are PENDING
+        (and not in ``pending``)."""
         self.waiting: dict[Pair, LedgerEntry] = {}
         self._heap: list[tuple[pendulum.DateTime, str, str]] = []
         self.instants: list[pendulum.DateTime] = []
@@ -373,7 +377,7 @@ class RunLedger:
                     del full[profile_id]
             else:
                 if isinstance(old, Block):
-                    old.intact = False  # a member written alone: never settled in bulk again
+                    self.left(old)
                 elif len(old) == 3:
                     del pending[profile_id]
                 if new is None or isinstance(new, LedgerEntry):
@@ -383,6 +387,7 @@ class RunLedger:
         if not isinstance(new, LedgerEntry):
             compact[profile_id] = new
             if isinstance(new, Block):  # a member back (an undo): its block is listed
+                new.held += 1
                 if new.provider_ids is None:
                     self.blocks.setdefault(pair[0], {})[new] = None
             elif len(new) == 3:
@@ -430,21 +435,26 @@ class RunLedger:
             found.update([(action_id, profile_id) for profile_id in held])
         return found
 
+    def left(self, block: Block) -> None:
+        """A member of ``block`` was written alone: the block is no longer whole.
+
+        Once none of its members is left, a block not settled is no longer listed
+        (nor are its messages kept alive by the list).
+        """
+        block.intact = False
+        block.held -= 1
+        if not block.held and block.provider_ids is None:
+            self.blocks.get(block.action_id, {}).pop(block, None)
+
     def pending_of(self, action_id: str) -> dict[str, LedgerEntry | PendingRow | Block]:
         """The PENDING entries of an action by profile id: its map and its blocks' members.
 
-        A block none of whose members is left (each written alone since) is
-        dropped from :attr:`blocks` on the way.
+        A listed block holds at least one member (see :meth:`left`).
         """
         pending: dict[str, LedgerEntry | PendingRow | Block] = dict(self.pending[action_id])
-        blocks = self.blocks.get(action_id, {})
         compact = self.compact[action_id]
-        for block in list(blocks):
-            live = [p for p in block.profile_ids if compact.get(p) is block]
-            if not live:
-                del blocks[block]
-                continue
-            pending.update(dict.fromkeys(live, block))
+        for block in self.blocks.get(action_id, ()):
+            pending.update({p: block for p in block.profile_ids if compact.get(p) is block})
         return pending
 
     def first_pending(self, limit: int) -> list[LedgerEntry]:
