@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
-import attrs
 
 from campaignkit.adapters.memory.campaigns import MemoryCampaigns
 from campaignkit.adapters.memory.delivery import (
@@ -27,9 +25,17 @@ from campaignkit.adapters.memory.records import (
 from campaignkit.adapters.memory.tables import Journal, Tables
 
 
-@attrs.define
 class InMemoryUnitOfWork:
-    """A unit of work of :class:`InMemoryStore` (see ``UnitOfWork``)."""
+    """A unit of work of :class:`InMemoryStore` (see ``UnitOfWork``).
+
+    Each repository is made the first time the unit asks for it: a trigger
+    uses four of the twelve, and making all of them cost more than the
+    accept's own work on the tables.
+
+    Args:
+        tables: The store's tables.
+        journal: This unit's undo journal.
+    """
 
     campaigns: MemoryCampaigns
     surfaces: MemorySurfaces
@@ -43,6 +49,36 @@ class InMemoryUnitOfWork:
     executions: MemoryExecutions
     contacts: MemoryContacts
     rules: MemoryRules
+
+    def __init__(self, tables: Tables, journal: Journal) -> None:
+        self._tables = tables
+        self._journal = journal
+
+    def __getattr__(self, name: str) -> object:
+        """Make the repository ``name`` on first use (and keep it for this unit)."""
+        kind = _REPOSITORIES.get(name)
+        if kind is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        repository = kind(self._tables, self._journal)
+        setattr(self, name, repository)
+        return repository
+
+
+_REPOSITORIES: dict[str, Callable[[Tables, Journal], object]] = {
+    "campaigns": MemoryCampaigns,
+    "surfaces": MemorySurfaces,
+    "access": MemoryAccess,
+    "approval_policies": MemoryApprovalPolicies,
+    "runs": MemoryRuns,
+    "ledger": MemoryLedger,
+    "feedback": MemoryFeedback,
+    "suppressions": MemorySuppressions,
+    "audiences": MemoryStaticAudiences,
+    "executions": MemoryExecutions,
+    "contacts": MemoryContacts,
+    "rules": MemoryRules,
+}
+"""The repositories of a unit of work, by attribute name."""
 
 
 class InMemoryStore:
@@ -69,20 +105,7 @@ class InMemoryStore:
                 return
             journal = Journal()
             tables = self._tables
-            uow = InMemoryUnitOfWork(
-                MemoryCampaigns(tables, journal),
-                MemorySurfaces(tables, journal),
-                MemoryAccess(tables, journal),
-                MemoryApprovalPolicies(tables, journal),
-                MemoryRuns(tables, journal),
-                MemoryLedger(tables, journal),
-                MemoryFeedback(tables, journal),
-                MemorySuppressions(tables, journal),
-                MemoryStaticAudiences(tables, journal),
-                MemoryExecutions(tables, journal),
-                MemoryContacts(tables, journal),
-                MemoryRules(tables, journal),
-            )
+            uow = InMemoryUnitOfWork(tables, journal)
             self._local.uow = uow
             try:
                 yield uow
