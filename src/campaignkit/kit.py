@@ -30,6 +30,7 @@ from campaignkit.domain.lifecycle import LifecycleRules
 from campaignkit.domain.unsubscribe import UnsubscribeResult, UnsubscribeSigner
 from campaignkit.engine import LifecycleEngine, TickReport
 from campaignkit.kit_arguments import check_kit_arguments
+from campaignkit.logs import log_events
 from campaignkit.permissions import Permission, PermissionPolicy, ProductProfile, ProfilePolicy
 from campaignkit.ports import AudienceSource, Channel, ProfileStore, Progress, Store
 from campaignkit.preflight import Preflight
@@ -443,8 +444,10 @@ class CampaignKit:
         """Deliver committed events to the subscribers.
 
         A listener that raises is logged and skipped: the change is committed
-        already and the other listeners still hear about it.
+        already and the other listeners still hear about it. Each event is
+        logged first on ``campaignkit.lifecycle`` (:mod:`campaignkit.logs`).
         """
+        log_events(events)
         with self._listeners_lock:
             listeners = list(self._listeners)
         for event in events:

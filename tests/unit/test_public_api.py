@@ -85,6 +85,8 @@ _MODULES = {
     "demo",
     "worker",
     "worker_config",
+    "logs",
+    "otel",
 }
 
 

@@ -10,7 +10,7 @@ import pendulum
 from campaignkit.domain import checks
 from campaignkit.domain.campaign import Campaign, CampaignVersion, HistoryEntry, Verb
 from campaignkit.domain.campaign_enums import CampaignStatus, CampaignType, Category
-from campaignkit.domain.events import CampaignChanged, Outcome
+from campaignkit.domain.events import Outcome, changed_event
 from campaignkit.errors import ValidationError
 
 
@@ -124,7 +124,7 @@ def create(
         draft_version=version,
         history=(entry,),
     )
-    return Outcome(campaign, (CampaignChanged(campaign_id, entry),))
+    return Outcome(campaign, (changed_event(campaign, entry),))
 
 
 def duplicate(

@@ -22,10 +22,14 @@ class CampaignChanged:
     Attributes:
         campaign_id: The campaign.
         entry: The new history entry (actor, time, action, statuses, detail).
+        version: The campaign's version after the change: the live one, else
+            the draft (None when built without it). Derived from the campaign,
+            so it takes no part in equality.
     """
 
     campaign_id: str
     entry: HistoryEntry
+    version: int | None = attrs.field(default=None, eq=False)
 
     @property
     def status_changed(self) -> bool:
@@ -74,6 +78,12 @@ class ApprovalEvent:
     def action(self) -> ApprovalAction:
         """What happened."""
         return self.entry.action
+
+
+def changed_event(campaign: Campaign, entry: HistoryEntry) -> CampaignChanged:
+    """The event of ``entry`` on ``campaign`` (the campaign after the change)."""
+    version = campaign.live_version or campaign.draft_version
+    return CampaignChanged(campaign.id, entry, None if version is None else version.number)
 
 
 DomainEvent: TypeAlias = CampaignChanged | CampaignRemoved | ApprovalEvent

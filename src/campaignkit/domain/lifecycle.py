@@ -43,7 +43,7 @@ from campaignkit.domain.commands import (
     pick,
 )
 from campaignkit.domain.creation import check_name, create, duplicate, normalize_tags
-from campaignkit.domain.events import ApprovalEvent, CampaignChanged, CampaignRemoved, Outcome
+from campaignkit.domain.events import ApprovalEvent, CampaignRemoved, Outcome, changed_event
 from campaignkit.domain.guards import (
     draft_editors,
     pending_version,
@@ -398,4 +398,4 @@ def apply(
         ApprovalEvent(campaign.id, changed.name, trail_entry, review)
         for trail_entry in changed.approvals[len(campaign.approvals) :]
     )
-    return Outcome(changed, (CampaignChanged(campaign.id, entry), *approvals))
+    return Outcome(changed, (changed_event(changed, entry), *approvals))
