@@ -42,9 +42,15 @@ def examples(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Execute the Python code blocks of README.md and docs/."""
+    """Execute the Python code blocks of README.md and docs/, then build the site into site/.
+
+    The build is ``--strict``: a broken link or anchor, a page missing from
+    the navigation or a docstring griffe cannot read fails the session.
+    ``mkdocs serve`` previews the same site while you write.
+    """
     session.install("-e", ".[dev]")
     session.run("python", "-m", "pytest", "--no-cov", "tests/docs")
+    session.run("python", "-m", "mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
 
 
 @nox.session
