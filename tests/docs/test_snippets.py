@@ -51,7 +51,8 @@ def run_blocks(name: str, codes: list[str]) -> list[dict[str, object]]:
         continued = code.lstrip().startswith(CONTINUED)
         if continued and not spaces:
             raise ValueError(f"{name}[block 1] is marked {CONTINUED!r} but no block precedes it")
-        namespace = spaces[-1] if continued else {"__name__": f"docs_{Path(name).stem}"}
+        fresh: dict[str, object] = {"__name__": f"docs_{Path(name).stem}"}
+        namespace = spaces[-1] if continued else fresh
         exec(compile(code, f"{name}[block {number}]", "exec"), namespace)
         spaces.append(namespace)
     return spaces
@@ -77,8 +78,10 @@ def test_each_block_runs_alone_unless_marked_as_continued() -> None:
     first, alone, continued = run_blocks(
         "page.md", ["x = 1\n", "y = 2\n", f"{CONTINUED}\nz = y + 1\n"]
     )
-    assert first["x"] == 1 and "x" not in alone
-    assert continued is alone and continued["z"] == 3
+    assert first["x"] == 1
+    assert "x" not in alone
+    assert continued is alone
+    assert continued["z"] == 3
 
 
 def test_a_block_using_a_name_from_an_unmarked_block_fails() -> None:
