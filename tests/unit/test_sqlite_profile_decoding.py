@@ -493,3 +493,46 @@ def test_plain_namespaces_are_remembered_up_to_a_bound_and_refused_ones_never(
     for bad in ({"é": "a"}, {" ": "a"}, {"": "a"}, {"n" * 257: "a"}, {"email": " "}):
         assert plain_decoded_profile(_fresh({**_PLAIN, "identities": bad})) is None
     assert seen == {"email", "crm"}
+
+
+def _after_the_head() -> list[tuple[str, str]]:
+    """Rows whose text starts as ``dumps`` writes the envelope, then goes astray."""
+    data = ser.dumps(ck.Profile(id="h", identities={"email": "h@x.io"}))
+    head, body = data[: data.index('"data":') + 7], data[data.index('"data":') + 7 : -1]
+    return [
+        ("h", data),  # the whole envelope: only the data is scanned
+        ("h", head + body + "} "),  # blank after it
+        ("h", head + body + "]"),  # not the envelope's closing brace
+        ("h", head + body),  # cut short
+        ("h", head + "[1]}"),  # data that is no object
+        ("h", head + "x}"),  # data that is no JSON
+        ("h", head + body[:-1] + ',"nickname":"x"}}'),  # data of another shape
+        ("h", head + body.replace('"test":false', '"test":0') + "}"),  # a value to convert
+        ("é", ser.dumps(ck.Profile(id="é"))),  # data the plain path leaves to the full checks
+    ]
+
+
+@pytest.mark.parametrize(("profile_id", "text"), _after_the_head())
+def test_a_document_past_the_envelope_decodes_as_loads_does(
+    profile_id: str, text: str, tmp_path: Path
+) -> None:
+    """Only a whole envelope around an object is decoded from its data; the rest as before."""
+    _assert_same_as_generic(text)
+    kit = _kit(tmp_path)
+    kit.audiences.define("list", [profile_id])
+    kit.close()
+    with sqlite3.connect(tmp_path / "kit.db") as db:
+        db.execute(
+            "INSERT OR REPLACE INTO profiles (id, document) VALUES (?, ?)", (profile_id, text)
+        )
+    db.close()
+    try:
+        expected = decode_profile(text)
+    except ck.StorageError:
+        expected = unknown_profile(profile_id)
+    kit = ck.CampaignKit.sqlite(tmp_path / "kit.db", clock=ManualClock(T0))
+    try:
+        [batch] = list(kit.audiences.members("list", namespace="email", batch_size=5))
+        assert batch == [expected]
+    finally:
+        kit.close()

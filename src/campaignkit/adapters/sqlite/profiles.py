@@ -27,6 +27,9 @@ from campaignkit.serialization import dumps, from_document, loads, schema_of
 logger = logging.getLogger("campaignkit.profiles")
 
 _SCHEMA, _VERSION = schema_of(Profile)
+_HEAD = f'{{"schema":{json.dumps(_SCHEMA)},"version":{_VERSION},"data":'
+"""How a current profile document that :func:`dumps` wrote begins (its ``data`` follows)."""
+_START = len(_HEAD)
 
 
 _scan = cast("Callable[[str, int], tuple[Any, int]]", vars(json.JSONDecoder())["scan_once"])
@@ -55,6 +58,15 @@ def decode_profile(text: str) -> Profile:
     Raises:
         StorageError: the text is not JSON, or not a valid profile document.
     """
+    if text.startswith(_HEAD):  # the envelope as dumps writes it: scan only the data
+        try:
+            inner, end = _scan(text, _START)
+        except (StopIteration, ValueError, RecursionError):
+            end = -1
+        if end == len(text) - 1 and text[end] == "}" and type(inner) is dict:
+            found = plain_decoded_profile(inner)
+            if found is not None:
+                return found
     try:
         document, end = _scan(text, 0)
     except (StopIteration, ValueError, RecursionError):
@@ -320,28 +332,22 @@ class SQLiteProfileStore:
                 (name, offset, limit),
             )
         members = []
-        scan, plain, schema, version = _scan, plain_decoded_profile, _SCHEMA, _VERSION
+        scan, plain, head, start = _scan, plain_decoded_profile, _HEAD, _START
         for profile_id, document in rows:
             if document is None:
                 members.append(unknown_profile(profile_id))
                 continue
-            # decode_profile's common case inlined (no call per member): a whole
-            # current document whose data passes plain_decoded_profile
-            try:
-                found, end = scan(document, 0)
-            except (StopIteration, ValueError, RecursionError):
-                found, end = None, -1
+            # decode_profile's common case inlined (no call per member): the envelope
+            # exactly as dumps writes it around data that passes plain_decoded_profile;
+            # only the data is scanned (the envelope's three keys, dict and checks
+            # cost about 5.7k instructions a document)
             profile = None
-            if (
-                end == len(document)
-                and type(found) is dict
-                and len(found) == 3
-                and found.get("schema") == schema
-                and type(found.get("version")) is int
-                and found["version"] == version
-            ):
-                data = found.get("data")
-                if type(data) is dict:
+            if document.startswith(head):
+                try:
+                    data, end = scan(document, start)
+                except (StopIteration, ValueError, RecursionError):
+                    end = -1
+                if end == len(document) - 1 and document[end] == "}" and type(data) is dict:
                     profile = plain(data)
             if profile is None:  # anything else: decode_profile decides, as before
                 try:  # _decoded_or_none, inlined
