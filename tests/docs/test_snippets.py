@@ -62,6 +62,19 @@ def test_documents_have_python_examples() -> None:
     assert blocks(ROOT / "README.md"), "the README must show the API"
 
 
+def test_the_site_index_shows_the_readme_taste_unchanged() -> None:
+    assert blocks(ROOT / "docs" / "index.md")[0] == blocks(ROOT / "README.md")[0]
+
+
+def test_readme_taste_sends_to_profiles_it_creates() -> None:
+    taste = blocks(ROOT / "README.md")[0]
+    assert "kit.profiles.upsert(" in taste
+    [namespace] = run_blocks("README.md", [taste])
+    sent = namespace["sent"]
+    assert isinstance(sent, list)
+    assert len(sent) == 2
+
+
 def test_documents_cover_subfolders_and_leave_out_api_pages() -> None:
     names = {path.relative_to(ROOT).as_posix() for path in documents()}
     assert {"README.md", "docs/index.md", "docs/tutorial.md"} <= names
