@@ -26,6 +26,7 @@ import attrs
 import pendulum
 
 from campaignkit.clock import Clock, SettableClock
+from campaignkit.delivery import runlog
 from campaignkit.delivery.runner import Claimed, Runner
 from campaignkit.domain.campaign import Campaign, Verb
 from campaignkit.domain.campaign_enums import CampaignStatus, CampaignType
@@ -309,6 +310,7 @@ class LifecycleEngine:
                 return
             look = None if ahead is None else self._look_ahead(ahead)
             run = self._runner.deliver(run_id, claimed, now, look)
+            runlog.delivered(self._runner.observer, run)  # never raises
         except ConflictError:
             skipped.add(run_id)
             return

@@ -122,6 +122,20 @@ class DeliveryError(CampaignKitError):
     """A delivery could not be carried out (channel misconfiguration, ...)."""
 
 
+class MissingDependency(CampaignKitError, ImportError):
+    """An optional feature whose extra is not installed; the message names the pip command.
+
+    Attributes:
+        feature: What needs it (``"campaignkit.otel"`` ...).
+        extra: The extra that installs it (``"otel"`` ...).
+    """
+
+    def __init__(self, feature: str, package: str, extra: str) -> None:
+        self.feature = feature
+        self.extra = extra
+        super().__init__(f"{feature} needs {package}: pip install 'campaignkit[{extra}]'")
+
+
 class StorageError(CampaignKitError):
     """The store failed (driver error, corrupt data, foreign file)."""
 

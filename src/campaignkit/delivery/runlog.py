@@ -14,17 +14,27 @@ Levels, chosen so that a production worker's log stays readable:
 - DEBUG: progress after every batch; a run due again for its retries.
 - WARNING: permanent failures, one summary line per batch naming the first
   :data:`FIRST_FAILURES` (profile, error), never one line per message, so a
-  provider refusing a whole batch cannot flood the log.
+  provider refusing a whole batch cannot flood the log; a run that FAILED
+  (with its ``error``).
+
+A :class:`DeliveryObserver` on the runner (``runner.observer``, set by
+:func:`campaignkit.otel.instrument`) hears of the same moments: each claim,
+each audience batch (around it, for a span) and each delivery's end, with the
+run as it was left (for counters).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, Final
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from campaignkit.domain.delivery import LedgerEntry, LedgerState, Message, Run
 from campaignkit.ports import Progress, RunProgress, Store
+
+if TYPE_CHECKING:
+    from campaignkit.delivery.plan import Plan
 
 logger = logging.getLogger("campaignkit.delivery")
 
@@ -32,6 +42,91 @@ PROGRESS_EVERY: Final = 10
 """Batches between two INFO progress lines of a run (every batch is logged at DEBUG)."""
 FIRST_FAILURES: Final = 3
 """Failures named in a batch's WARNING line (the count covers them all)."""
+
+
+_R = TypeVar("_R", bound="Run | None")
+
+
+class DeliveryObserver(Protocol):
+    """Protocol: told of a worker's deliveries (metrics, traces); see :mod:`campaignkit.otel`.
+
+    Calls come from the thread that delivers; an observer that raises is
+    logged and the delivery goes on.
+    """
+
+    def claimed(self, before: Run, plan: Plan) -> None:
+        """This worker claimed the run stored as ``before``, to deliver ``plan``."""
+        ...
+
+    def batch_started(self, run: Run, number: int, size: int) -> object:
+        """Batch ``number`` (1-based) of ``size`` audience members starts; returns a token."""
+        ...
+
+    def batch_ended(self, token: object, run: Run | None, error: BaseException | None) -> None:
+        """The batch of ``token`` ended: the run as it left it (None: halted), or ``error``."""
+        ...
+
+    def delivered(self, run: Run) -> None:
+        """A delivery of the run ended (final, due again, paused or failed)."""
+        ...
+
+
+def _guarded(what: str, call: Any, *args: Any) -> Any:
+    try:
+        return call(*args)
+    except Exception:  # an observer's bug must not fail the run
+        logger.exception("campaignkit delivery observer failed on %s", what)
+        return None
+
+
+class Batch:
+    """Tells the observer of a batch around it: ``with Batch(...) as seen: run = seen(...)``.
+
+    Args:
+        observer: The runner's observer (None: this does nothing).
+        run: The run the batch belongs to.
+        number: The batch's number in this stream of the run (1-based).
+        size: Audience members in the batch.
+    """
+
+    __slots__ = ("_args", "_observer", "_run", "_token")
+
+    def __init__(self, observer: DeliveryObserver | None, run: Run, number: int, size: int):
+        self._observer = observer
+        self._args = (run, number, size)
+        self._run: Run | None = None
+        self._token: object = None
+
+    def __enter__(self) -> Batch:
+        if self._observer is not None:
+            self._token = _guarded("batch start", self._observer.batch_started, *self._args)
+        return self
+
+    def __call__(self, run: _R) -> _R:
+        """Note ``run`` as the batch left it (None: halted) and return it."""
+        self._run = run
+        return run
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._observer is not None:
+            _guarded("batch end", self._observer.batch_ended, self._token, self._run, error)
+
+
+def observed_claim(observer: DeliveryObserver | None, before: Run, plan: Plan) -> None:
+    """Tell ``observer`` (if any) that the run stored as ``before`` was claimed for ``plan``."""
+    if observer is not None:
+        _guarded("claim", observer.claimed, before, plan)
+
+
+def delivered(observer: DeliveryObserver | None, run: Run) -> None:
+    """Tell ``observer`` (if any) that a delivery of ``run`` ended, as ``run`` was saved."""
+    if observer is not None:
+        _guarded("delivery end", observer.delivered, run)
 
 
 def counts_of(run: Run) -> dict[str, int]:
@@ -110,15 +205,16 @@ def batch_done(store: Store, run_id: str, number: int) -> None:
     )
 
 
-def progress(callback: Progress, report: RunProgress) -> None:
+def progress(callback: Progress, run: Run, total: int | None) -> None:
     """Call the host's progress callback; a bug in it is logged, never raised.
 
     Args:
         callback: The runner's ``progress``.
-        report: Where the run is.
+        run: The run as its last batch left it.
+        total: Its audience size, if known.
     """
     try:
-        callback(report)
+        callback(RunProgress(run.id, run.campaign_id, run.position, total, run.total()))
     except Exception:  # a progress bar's bug must not fail the run
         logger.exception("campaignkit progress callback %r failed", callback)
 
@@ -150,6 +246,17 @@ def ended(run: Run) -> None:
         counts["failed"],
         counts["excluded"],
         extra=_extra(run, status=run.status.value),
+    )
+
+
+def run_failed(run: Run) -> None:
+    """Log a WARNING: ``run`` FAILED (its ``error`` says why)."""
+    logger.warning(
+        "run %s of campaign %s failed: %s",
+        run.id,
+        run.campaign_id,
+        run.error,
+        extra=_extra(run, error=run.error),
     )
 
 

@@ -65,7 +65,6 @@ from campaignkit.ports import (
     AudienceSource,
     Channel,
     Progress,
-    RunProgress,
     Store,
     UnitOfWork,
 )
@@ -120,6 +119,7 @@ class Runner:
             engine between two pieces of work); once it answers True the run
             in hand stops there, with its lease released, and no further
             work starts. ``kit.run_forever`` sets it to its stop event.
+        observer: Told of claims, batches and delivery ends (:func:`campaignkit.otel.instrument`).
     """
 
     def __init__(
@@ -153,6 +153,7 @@ class Runner:
             batch_size=settings.batch_size,
         )
         self.progress = progress
+        self.observer: runlog.DeliveryObserver | None = None
         self._signer = unsubscribe
         self.stop_requested: Callable[[], bool] = _never
 
@@ -279,6 +280,7 @@ class Runner:
             else:
                 run = uow.runs.save(run)
             runlog.claimed(before, run)
+            runlog.observed_claim(self.observer, before, plan)
         return run, plan, first
 
     def _first_batch(
@@ -290,16 +292,16 @@ class Runner:
         (ending the run there when nothing is left), log and report progress.
         """
         runlog.failures(run.id, plan.campaign.id, runlog.failed_entries(work.entries))
-        if work.sending:
-            then = functools.partial(self._ended, now=now, ahead=ahead)
-            run = self._handover.deliver(
-                run.id, plan, work.sending, now, retry=False, then=then, held=run
-            )
+        with runlog.Batch(self.observer, run, 1, len(run.recipients)) as seen:
+            if work.sending:
+                then = functools.partial(self._ended, now=now, ahead=ahead)
+                run = self._handover.deliver(
+                    run.id, plan, work.sending, now, retry=False, then=then, held=run
+                )
+            seen(run)
         runlog.batch_done(self._store, run.id, 1)
         if self.progress is not None:
-            total = len(run.recipients)
-            report = RunProgress(run.id, run.campaign_id, run.position, total, run.total())
-            runlog.progress(self.progress, report)
+            runlog.progress(self.progress, run, len(run.recipients))
         if run.status.is_final:  # it ended with the batch's outcomes
             log_end(run)
         if self.stop_requested():
@@ -338,20 +340,15 @@ class Runner:
                 if item is None:
                     break
                 start, batch, last = item
-                outcome = self._batch(run.id, plan, start, batch, now, last=last)
+                with runlog.Batch(self.observer, run, number + 1, len(batch)) as seen:
+                    outcome = seen(self._batch(run.id, plan, start, batch, now, last=last))
                 collector.tidy(self._settings.pause_gc)
             number += 1
             if outcome is None:
                 return True, None
             runlog.batch_done(self._store, run.id, number)
             if self.progress is not None:
-                report = RunProgress(
-                    run.id, run.campaign_id, outcome.position, total, outcome.total()
-                )
-                try:
-                    self.progress(report)
-                except Exception:  # a progress bar's bug must not fail the run
-                    logger.exception("campaignkit progress callback %r failed", self.progress)
+                runlog.progress(self.progress, outcome, total)
             if outcome.status.is_final:  # it ended with this batch's outcomes
                 log_end(outcome)
             if self.stop_requested():
@@ -579,7 +576,7 @@ class Runner:
             with self._store.unit_of_work() as uow:
                 run = uow.runs.get(run_id)
                 saved = uow.runs.save(final(attrs.evolve(run, error=error), RunStatus.FAILED, now))
-        logger.warning("run %s failed: %s", run_id, error)
+        runlog.run_failed(saved)
         return saved
 
     def _finish(
