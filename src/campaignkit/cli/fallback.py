@@ -1,25 +1,45 @@
-"""The ``campaignkit`` command line (``python -m campaignkit``)."""
+"""The command line without the ``cli`` extra: ``demo`` and ``worker`` only.
+
+Installed without ``campaignkit[cli]`` (typer and rich), ``campaignkit demo``
+and ``campaignkit worker`` work as they always have, through argparse; any
+other command says in one line which extra it needs and exits with 1.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Final
 
+from campaignkit import __version__
 from campaignkit.demo import DEFAULT_DATABASE, run_demo
 from campaignkit.errors import CampaignKitError
-from campaignkit.worker import LOG_LEVELS, command
+from campaignkit.worker import LOG_LEVELS, MAX_POLL_SECONDS, command
+
+NEEDS_EXTRA: Final = (
+    "campaignkit: this command needs the command-line extra: pip install 'campaignkit[cli]'"
+)
+"""What any command but ``demo`` and ``worker`` prints without the extra."""
+BUILT_IN: Final = frozenset({"demo", "worker"})
+"""The commands that work without the extra."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the process exit code.
+    """Run ``demo`` or ``worker``; the exit code.
 
-    Exit codes: 0 done, 1 refused (the message, one line, is on stderr),
-    2 a usage error.
+    Exit codes: 0 done, 1 refused (the message, one line, is on stderr) or a
+    command that needs the extra, 2 a usage error (``SystemExit``).
     """
+    args = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in args if not a.startswith("-")), None)
+    if first is not None and first not in BUILT_IN:
+        print(NEEDS_EXTRA, file=sys.stderr)
+        return 1
     parser = argparse.ArgumentParser(
         prog="campaignkit", description="Multi-channel campaigns, embedded."
     )
+    parser.add_argument("--version", action="version", version=f"campaignkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="create and run a campaign on a fast-forwarded clock")
     demo.add_argument(
@@ -42,28 +62,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker.add_argument("--db", required=True, help="the SQLite file holding the campaigns")
     worker.add_argument("--config", help="TOML file configuring the channels")
     worker.add_argument(
-        "--poll", type=_seconds, default=30.0, help="longest wait between ticks (default 30)"
+        "--poll", type=seconds, default=30.0, help="longest wait between ticks (default 30)"
     )
     worker.add_argument("--log-level", choices=LOG_LEVELS, default="INFO")
-    args = parser.parse_args(argv)
-    if args.command == "worker":
-        return command(args.db, config=args.config, poll=args.poll, log_level=args.log_level)
-    if args.command == "demo":
-        try:
-            run_demo(args.db, force=args.force).close()
-        except CampaignKitError as exc:
-            print(f"campaignkit demo: error: {exc}", file=sys.stderr)
-            return 1
+    parsed = parser.parse_args(args)
+    if parsed.command == "worker":
+        return command(
+            parsed.db, config=parsed.config, poll=parsed.poll, log_level=parsed.log_level
+        )
+    try:
+        run_demo(parsed.db, force=parsed.force).close()
+    except CampaignKitError as exc:
+        print(f"campaignkit demo: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
-def _seconds(text: str) -> float:
+def seconds(text: str) -> float:
     """A positive number of seconds of at most a day, for ``--poll``."""
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not 0 < value <= 86_400:  # run_forever's bound (worker.MAX_POLL_SECONDS)
+    if not 0 < value <= MAX_POLL_SECONDS:
         raise argparse.ArgumentTypeError(
             f"must be a positive number of seconds, at most 86400 (one day), not {text!r}"
         )
