@@ -9,7 +9,6 @@ so a batch of intents or outcomes is one transaction.
 
 from __future__ import annotations
 
-import json
 import operator
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Final
@@ -17,6 +16,7 @@ from typing import Final
 import pendulum
 
 from campaignkit.adapters.sqlite.connection import Database, to_us
+from campaignkit.adapters.sqlite.ledger_codec import text_object
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import FeedbackRecord
 from campaignkit.serialization import dumps, loads
@@ -133,9 +133,6 @@ value unescaped (any text but a NUL, which SQLite's JSON functions cut at).
 """
 _first, _second = operator.itemgetter(0), operator.itemgetter(1)
 _TEXT: Final = {str}
-_dumps: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-"""Text as it is (control characters escaped): a lone surrogate fails to bind, as row by
-row, instead of reaching ``json_each`` as an escape it would store as invalid UTF-8."""
 
 
 class SQLiteContacts:
@@ -185,7 +182,7 @@ class SQLiteContacts:
             return False
         if set(map(type, by_key)) != _TEXT or set(map(type, by_key.values())) != _TEXT:
             return False  # JSON would turn another key into text, another value into a number
-        text = _dumps(by_key)
+        text = text_object(by_key)  # as is: a lone surrogate fails to bind, as row by row
         if "\\u0000" in text:  # SQLite's JSON would cut the text at a NUL
             return False
         self._db.execute(_INSERT_KEYED, (name, to_us(instants.pop()), text))

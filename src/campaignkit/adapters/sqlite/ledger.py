@@ -39,6 +39,7 @@ from campaignkit.adapters.sqlite.ledger_codec import (
     decode_message,
     encode_message,
     settings_text,
+    text_object,
 )
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import ExclusionReason, LedgerEntry, LedgerState
@@ -226,11 +227,6 @@ VARIANTS: Final = {
 
 _STATES: Final = {state.value: state for state in LedgerState}
 _dumps: Final = json.JSONEncoder(separators=(",", ":")).encode
-_keyed_json: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-"""The JSON of a keyed statement's rows: text as it is, so a lone surrogate fails to
-bind (``UnicodeEncodeError``, as row by row) instead of reaching SQLite as an escape
-that ``json_each`` would turn into invalid UTF-8; control characters (NUL too) are
-still escaped."""
 UPDATE_FROM: Final = sqlite3.sqlite_version_info >= (3, 33, 0)
 """Whether this SQLite has ``UPDATE ... FROM`` (3.33): :data:`SETTLE_KEYED` needs it."""
 _CHANNELS: Final = {channel.value: channel for channel in ChannelType}
@@ -392,7 +388,7 @@ def _keyed_outcomes(rows: Sequence[OutcomeRow]) -> list[tuple[str, str, int, str
             or type(attempts) is not int
         ):
             return None
-        text = _keyed_json(group)
+        text = text_object(group)  # as is: a lone surrogate fails to bind, as row by row
         if "\\u0000" in text:  # SQLite's JSON would cut the text at a NUL
             return None
         count += len(group)

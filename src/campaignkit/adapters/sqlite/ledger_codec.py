@@ -231,3 +231,37 @@ def decode_message(text: str, basis: Basis) -> Message:
         return Message(**values)
     except Exception as exc:  # JSON, missing items, values that do not fit
         raise StorageError(f"stored message is invalid: {exc}: {tail[:80]!r}") from exc
+
+
+_keyed_json: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_pair: Final = '":"'.join
+_UNSAFE: Final = bytes(range(32)) + b"\\"
+"""What JSON escapes in text written as it is (control characters, backslash; quotes are
+counted instead)."""
+
+
+def text_object(pairs: Mapping[str, str]) -> str:
+    """The compact JSON object of text keys and values, as ``json`` writes it with text as is.
+
+    When no key or value holds a quote, a backslash or a control character
+    (the common case: ids and keys) the text is joined in C without the
+    encoder (about 1.5k instructions less a pair); otherwise, or for text
+    that is not valid UTF-8, the encoder writes it (``ensure_ascii=False``:
+    a lone surrogate stays as it is, so binding the text fails as binding it
+    row by row would).
+
+    Args:
+        pairs: Keys and values, all ``str`` (the callers check their types).
+
+    Returns:
+        The JSON text, equal to ``json.dumps(pairs, separators=(",", ":"),
+        ensure_ascii=False)``.
+    """
+    body = '","'.join(map(_pair, pairs.items()))
+    try:
+        raw = body.encode()
+    except UnicodeEncodeError:
+        return _keyed_json(pairs)
+    if len(raw.translate(None, _UNSAFE)) == len(raw) and body.count('"') == 4 * len(pairs) - 2:
+        return '{"' + body + '"}'
+    return _keyed_json(pairs)
