@@ -23,13 +23,14 @@ from campaignkit.domain.access import AccessAuditEntry, AccessChange, Principal
 from campaignkit.domain.approval import (
     ApprovalAction,
     ApprovalEntry,
+    ApprovalHistory,
     ApprovalPolicy,
     PolicyConditions,
     PolicyStatus,
     Review,
 )
 from campaignkit.domain.audience import AudienceStatus
-from campaignkit.domain.calendar import CalendarEntry
+from campaignkit.domain.calendar import Calendar, CalendarEntry
 from campaignkit.domain.campaign import Action, Campaign, CampaignVersion, HistoryEntry, Verb
 from campaignkit.domain.campaign_enums import (
     ALL_STATUSES,
@@ -131,6 +132,7 @@ __all__ = [
     "ApprovalAction",
     "ApprovalEntry",
     "ApprovalEvent",
+    "ApprovalHistory",
     "ApprovalPolicy",
     "ApprovalPolicyActive",
     "ApprovalRequired",
@@ -139,6 +141,7 @@ __all__ = [
     "AudienceStatus",
     "BusinessRuleRegistry",
     "BusinessRules",
+    "Calendar",
     "CalendarEntry",
     "Campaign",
     "CampaignChanged",

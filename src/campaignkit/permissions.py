@@ -8,18 +8,19 @@ satisfies :class:`PermissionPolicy` instead.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 import attrs
+
+from campaignkit.domain.text_enum import TextEnum
 
 if TYPE_CHECKING:
     from campaignkit.access import AccessDirectory
     from campaignkit.domain.campaign import Campaign
 
 
-class Permission(str, enum.Enum):
+class Permission(TextEnum):
     """A low-level permission, modelled on AJO's."""
 
     CAMPAIGN_READ = "campaign.read"
@@ -39,7 +40,7 @@ class Permission(str, enum.Enum):
         return self.value
 
 
-class ProductProfile(str, enum.Enum):
+class ProductProfile(TextEnum):
     """The four campaign product profiles."""
 
     ADMINISTRATOR = "ADMINISTRATOR"

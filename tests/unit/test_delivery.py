@@ -1620,7 +1620,7 @@ def test_report_html_escapes_names(memory: Worlds) -> None:
     page = world.admin.report(campaign.id)._repr_html_()
     assert "<script>" not in page
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co" in page
-    assert "<td>2</td><td>1</td><td>0</td><td>1 no_consent: 1</td>" in page
+    assert "<td>2</td><td>1</td><td>0</td><td>1 (no_consent: 1)</td>" in page
     assert world.admin.get(campaign.id)._repr_html_().count("&lt;script&gt;") == 1
 
 

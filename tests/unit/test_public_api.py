@@ -87,6 +87,8 @@ _MODULES = {
     "worker_config",
     "logs",
     "otel",
+    "notebook",
+    "progress",
 }
 
 

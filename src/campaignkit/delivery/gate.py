@@ -10,7 +10,6 @@ bounded by the delivery settings' backoff and attempts instead.
 from __future__ import annotations
 
 import datetime
-import enum
 from collections.abc import Mapping, Sequence
 from typing import Final
 
@@ -27,10 +26,11 @@ from campaignkit.domain.rules import (
     quiet_until,
     recipient_zone,
 )
+from campaignkit.domain.text_enum import TextEnum
 from campaignkit.errors import ValidationError
 
 
-class Verdict(str, enum.Enum):
+class Verdict(TextEnum):
     """What the gate decided for one message."""
 
     SEND = "send"

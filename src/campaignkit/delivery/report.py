@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 import pendulum
 
+from campaignkit.domain import display, html_views
 from campaignkit.domain.delivery import (
     ActionCounts,
     ExclusionReason,
@@ -16,6 +17,11 @@ from campaignkit.domain.delivery import (
     RunKind,
     RunStatus,
 )
+from campaignkit.notebook import frames, plots
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
 
 
 @attrs.frozen
@@ -41,6 +47,14 @@ class RunReport:
     finished_at: pendulum.DateTime | None
     counts: ActionCounts
     by_action: Mapping[str, ActionCounts]
+
+    def __repr__(self) -> str:
+        """Run, kind, version, status, start and counts in one line."""
+        return (
+            f"RunReport(run_id={display.quoted(self.run_id)}, kind={self.kind}, "
+            f"version={self.version}, status={self.status}, "
+            f"created_at={display.moment(self.created_at)}, {display.counts_text(self.counts)})"
+        )
 
 
 @attrs.frozen
@@ -94,26 +108,84 @@ class CampaignReport:
         """Feedback events by kind."""
         return self.counts.feedback
 
-    def _repr_html_(self) -> str:
-        """An HTML table for notebooks."""
-        rows = "".join(
-            _row(html.escape(action_id), counts) for action_id, counts in self.by_action.items()
-        )
+    def __repr__(self) -> str:
+        """Campaign, name, number of runs and total counts in one line."""
         return (
-            f"<div><b>{html.escape(self.name)}</b> ({html.escape(self.campaign_id)}): "
-            f"{len(self.runs)} run(s)</div><table><tr><th>action</th><th>targeted</th>"
-            "<th>sent</th><th>failed</th><th>excluded</th><th>retries</th></tr>"
-            f"{rows}{_row('<b>total</b>', self.counts)}</table>"
+            f"CampaignReport(campaign_id={display.quoted(self.campaign_id)}, "
+            f"name={display.quoted(self.name)}, runs={len(self.runs)}, "
+            f"{display.counts_text(self.counts)})"
         )
 
+    def _repr_html_(self) -> str:
+        """Counts per action and per run as HTML tables for notebooks."""
+        per_action = [
+            (action_id, *html_views.counts_row(counts))
+            for action_id, counts in self.by_action.items()
+        ]
+        per_action.append(("total", *html_views.counts_row(self.counts)))
+        per_run = [
+            (
+                r.run_id,
+                r.kind,
+                r.version,
+                r.status,
+                r.created_at,
+                r.finished_at,
+                *html_views.counts_row(r.counts),
+            )
+            for r in self.runs
+        ]
+        return (
+            html_views.title(self.name, f"({self.campaign_id}): {len(self.runs)} run(s)")
+            + html_views.table(
+                ("action", *html_views.COUNT_HEADERS), per_action, css="campaignkit-report"
+            )
+            + html_views.title("Runs")
+            + html_views.table(
+                (
+                    "run",
+                    "kind",
+                    "version",
+                    "status",
+                    "created",
+                    "finished",
+                    *html_views.COUNT_HEADERS,
+                ),
+                per_run,
+                css="campaignkit-runs",
+            )
+        )
 
-def _row(label: str, counts: ActionCounts) -> str:
-    excluded = ", ".join(f"{reason}: {n}" for reason, n in in_precedence(counts.excluded).items())
-    return (
-        f"<tr><td>{label}</td><td>{counts.targeted}</td><td>{counts.sent}</td>"
-        f"<td>{counts.failed}</td><td>{counts.excluded_total} {html.escape(excluded)}</td>"
-        f"<td>{counts.retries}</td></tr>"
-    )
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per run and action, oldest run first (pandas imported on first use).
+
+        Columns: ``run_id``, ``kind``, ``version``, ``status``, ``created_at``,
+        ``finished_at``, ``action_id``, the counts (``targeted``, ``sent``,
+        ``failed``, ``excluded``, ``pending``, ``retries``, ``late``,
+        ``timezone_fallbacks``), then ``excluded_<reason>`` and
+        ``feedback_<event>`` for each reason and event that occurs.
+
+        Raises:
+            MissingDependency: pandas is not installed
+                (``pip install 'campaignkit[notebook]'``).
+        """
+        return frames.report_frame(self)
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Draw messages per run over time, one line per action and outcome.
+
+        Args:
+            ax: The matplotlib axes to draw on; None for a new figure's
+                (show it in a notebook with ``ax.figure``).
+
+        Returns:
+            The axes drawn on.
+
+        Raises:
+            MissingDependency: matplotlib is not installed
+                (``pip install 'campaignkit[notebook]'``).
+        """
+        return plots.report_plot(self, ax)
 
 
 def in_precedence(excluded: Mapping[ExclusionReason, int]) -> dict[ExclusionReason, int]:

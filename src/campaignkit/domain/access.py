@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 from typing import Literal
 
 import attrs
 import pendulum
 
+from campaignkit.domain.text_enum import TextEnum
 from campaignkit.permissions import ProductProfile
 
 
@@ -37,7 +37,7 @@ class Principal:
         return f"{self.kind} {self.id}"
 
 
-class AccessChange(str, enum.Enum):
+class AccessChange(TextEnum):
     """What an access audit entry records."""
 
     ASSIGN = "assign"

@@ -6,21 +6,21 @@ review a request, and the record of every request and decision.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import attrs
 import pendulum
 
-from campaignkit.domain import checks
+from campaignkit.domain import checks, display, html_views
 from campaignkit.domain.campaign_enums import CampaignType
 from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.text_enum import TextEnum
 
 MatchMode = Literal["all", "any"]
 
 
-class PolicyStatus(str, enum.Enum):
+class PolicyStatus(TextEnum):
     """Whether an approval policy applies to new requests."""
 
     INACTIVE = "INACTIVE"
@@ -325,7 +325,7 @@ class Review:
         return None
 
 
-class ApprovalAction(str, enum.Enum):
+class ApprovalAction(TextEnum):
     """What happened in an approval trail entry."""
 
     REQUESTED = "requested"
@@ -357,6 +357,23 @@ class ApprovalEntry:
     version: int
     policy_id: str | None = None
     message: str | None = None
+
+    def __repr__(self) -> str:
+        """When, who, what and which version in one line."""
+        return display.approval_repr(self)
+
+
+class ApprovalHistory(tuple[ApprovalEntry, ...]):
+    """A campaign's approval trail, oldest first: a tuple that shows as a table in notebooks.
+
+    It is a plain tuple in every other way (equal to the tuple of its entries).
+    """
+
+    __slots__ = ()
+
+    def _repr_html_(self) -> str:
+        """The trail as an HTML table."""
+        return html_views.approvals_html(self)
 
 
 def reviewers_text(review: Review) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import enum
+from campaignkit.domain.text_enum import TextEnum
 
 
-class AudienceStatus(str, enum.Enum):
+class AudienceStatus(TextEnum):
     """Whether an audience can be used by an activation."""
 
     READY = "READY"

@@ -7,16 +7,23 @@ campaign's end).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 import pendulum
 
+from campaignkit.domain import display, html_views
 from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.lifecycle import LifecycleRules, completion_at
 from campaignkit.errors import ValidationError
+from campaignkit.notebook import frames, plots
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
 
 MAX_ENTRIES: Final = 10_000
 """The most entries one calendar call returns (a wide range of a frequent rule)."""
@@ -39,6 +46,77 @@ class CalendarEntry:
     at: pendulum.DateTime
     until: pendulum.DateTime | None
     status: CampaignStatus
+
+    def __repr__(self) -> str:
+        """Campaign, name, status and span in one line."""
+        return display.calendar_entry_repr(self)
+
+
+class Calendar(list[CalendarEntry]):
+    """The entries of a calendar range: a list that also shows itself in notebooks.
+
+    It is a plain list in every other way (equal to the list of its entries,
+    indexed, sliced and extended as one).
+
+    Args:
+        entries: The entries, sorted by ``(at, campaign_id)``.
+        start: The start of the range asked for, if known.
+        end: The end of the range asked for (excluded), if known.
+
+    Attributes:
+        start: The start of the range asked for, if known.
+        end: The end of the range asked for (excluded), if known.
+    """
+
+    def __init__(
+        self,
+        entries: Iterable[CalendarEntry] = (),
+        start: datetime.datetime | None = None,
+        end: datetime.datetime | None = None,
+    ) -> None:
+        super().__init__(entries)
+        self.start = start
+        self.end = end
+
+    @property
+    def span(self) -> tuple[datetime.datetime, datetime.datetime] | None:
+        """``(start, end)`` when both are known."""
+        if self.start is None or self.end is None:
+            return None
+        return (self.start, self.end)
+
+    def __repr__(self) -> str:
+        span = f"{display.moment(self.start)} to {display.moment(self.end)}: "
+        return f"Calendar({span}{display.items_text(self, len(self))})"
+
+    def _repr_html_(self) -> str:
+        """The entries as an HTML table."""
+        return html_views.calendar_html(self, self.span)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The entries as a pandas DataFrame, one row each (pandas imported on first use).
+
+        Raises:
+            MissingDependency: pandas is not installed
+                (``pip install 'campaignkit[notebook]'``).
+        """
+        return frames.calendar_frame(self)
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Draw the calendar: a row per campaign, its on-air span and a dot per entry.
+
+        Args:
+            ax: The matplotlib axes to draw on; None for a new figure's
+                (show it in a notebook with ``ax.figure``).
+
+        Returns:
+            The axes drawn on.
+
+        Raises:
+            MissingDependency: matplotlib is not installed
+                (``pip install 'campaignkit[notebook]'``).
+        """
+        return plots.calendar_plot(self, self.span, ax)
 
 
 def _span(

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import enum
-import html
-
 import attrs
 import pendulum
 
-from campaignkit.domain import checks
+from campaignkit.domain import checks, display, html_views
 from campaignkit.domain.approval import ApprovalEntry, Review
 from campaignkit.domain.campaign_enums import (
     RUNNING_STATUSES,
@@ -25,6 +22,7 @@ from campaignkit.domain.channels import (
 )
 from campaignkit.domain.rules import QuietHours
 from campaignkit.domain.schedule import Schedule
+from campaignkit.domain.text_enum import TextEnum
 
 _CONTENTS = (EmailContent, SmsContent, PushContent)
 
@@ -91,6 +89,10 @@ class CampaignVersion:
     schedule: Schedule = attrs.field(factory=Schedule)
     quiet_hours: tuple[QuietHours, ...] = ()
 
+    def __repr__(self) -> str:
+        """Number, actions and channels, audience and schedule in one line."""
+        return display.version_repr(self)
+
     def __attrs_post_init__(self) -> None:
         """Refuse fields of the wrong type (sizes are the verbs' to check)."""
         problems: list[str] = []
@@ -110,7 +112,7 @@ class CampaignVersion:
         return frozenset(a.channel for a in self.actions)
 
 
-class Verb(str, enum.Enum):
+class Verb(TextEnum):
     """Everything that can happen to a campaign; the actions of its history."""
 
     CREATE = "create"
@@ -158,6 +160,10 @@ class HistoryEntry:
     from_status: CampaignStatus | None
     to_status: CampaignStatus
     detail: str = ""
+
+    def __repr__(self) -> str:
+        """When, who, what and the status change in one line."""
+        return display.history_repr(self)
 
 
 @attrs.frozen
@@ -296,15 +302,10 @@ class Campaign:
         version = self.live_version or self.newest_version
         return version.schedule.is_recurring
 
+    def __repr__(self) -> str:
+        """Id, name, status, type and next start: one line under 200 characters."""
+        return display.campaign_repr(self)
+
     def _repr_html_(self) -> str:
-        """Render a small HTML table for notebooks."""
-        rows = "".join(
-            f"<tr><td>{e.at.isoformat()}</td><td>{html.escape(e.actor)}</td><td>{e.action}</td>"
-            f"<td>{e.from_status or ''}</td><td>{e.to_status}</td></tr>"
-            for e in self.history
-        )
-        return (
-            f"<div><b>{html.escape(self.name)}</b> ({html.escape(self.id)}) - {self.status}</div>"
-            "<table><tr><th>at</th><th>actor</th><th>action</th><th>from</th><th>to</th></tr>"
-            f"{rows}</table>"
-        )
+        """Fields, versions and history as HTML tables for notebooks."""
+        return html_views.campaign_html(self)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import enum
+from campaignkit.domain.text_enum import TextEnum
 
 
-class CampaignStatus(str, enum.Enum):
+class CampaignStatus(TextEnum):
     """The nine statuses of a campaign (SPEC section 2)."""
 
     DRAFT = "DRAFT"
@@ -36,7 +36,7 @@ RUNNING_STATUSES: frozenset[CampaignStatus] = frozenset(
 """Statuses in which a campaign holds its surfaces and may be modified or stopped."""
 
 
-class CampaignType(str, enum.Enum):
+class CampaignType(TextEnum):
     """How a campaign is started."""
 
     SCHEDULED = "SCHEDULED"
@@ -48,7 +48,7 @@ class CampaignType(str, enum.Enum):
         return self.value
 
 
-class Category(str, enum.Enum):
+class Category(TextEnum):
     """Whether recipients must have opted in."""
 
     MARKETING = "MARKETING"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import enum
 from typing import ClassVar, TypeAlias
 
 import attrs
 
 from campaignkit.domain import checks
+from campaignkit.domain.text_enum import TextEnum
 
 
-class ChannelType(str, enum.Enum):
+class ChannelType(TextEnum):
     """A delivery channel."""
 
     EMAIL = "email"

@@ -6,7 +6,6 @@ moves them between the store, the audience and the channels.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -15,12 +14,14 @@ from typing import Any, TypeAlias
 import attrs
 import pendulum
 
+from campaignkit.domain import display, html_views
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.surface import SurfaceSettings
+from campaignkit.domain.text_enum import TextEnum
 
 
-class ExclusionReason(str, enum.Enum):
+class ExclusionReason(TextEnum):
     """Why a (profile, action) was not sent. Declared in precedence order.
 
     A recipient excluded for several reasons is counted once, under the
@@ -149,7 +150,7 @@ SendResult: TypeAlias = Accepted | TransientFailure | PermanentFailure
 """A channel's answer for one message."""
 
 
-class LedgerState(str, enum.Enum):
+class LedgerState(TextEnum):
     """Where a (run, action, profile) stands."""
 
     PENDING = "pending"
@@ -225,7 +226,7 @@ def idempotency_key(run_id: str, action_id: str, profile_id: str) -> str:
     return f"{run_id}:{action_id}:{profile_id}"
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(TextEnum):
     """Where a run stands."""
 
     PENDING = "pending"
@@ -253,7 +254,7 @@ class RunStatus(str, enum.Enum):
         return self.value
 
 
-class FeedbackEvent(str, enum.Enum):
+class FeedbackEvent(TextEnum):
     """What a provider reported after accepting a message."""
 
     DELIVERED = "delivered"
@@ -321,6 +322,10 @@ class ActionCounts:
             timezone_fallbacks=self.timezone_fallbacks + other.timezone_fallbacks,
         )
 
+    def __repr__(self) -> str:
+        """The counts in one line, exclusions by reason, zero extras left out."""
+        return f"ActionCounts({display.counts_text(self)})"
+
 
 def _add(a: Mapping[Any, int], b: Mapping[Any, int]) -> dict[Any, int]:
     total = dict(a)
@@ -329,7 +334,7 @@ def _add(a: Mapping[Any, int], b: Mapping[Any, int]) -> dict[Any, int]:
     return total
 
 
-class RunKind(str, enum.Enum):
+class RunKind(TextEnum):
     """What started a run."""
 
     SCHEDULED = "scheduled"
@@ -426,6 +431,14 @@ class Run:
         for counts in self.counts.values():
             total = total.plus(counts)
         return total
+
+    def __repr__(self) -> str:
+        """Id, campaign, version, kind, status, nominal instant and total counts in one line."""
+        return display.run_repr(self)
+
+    def _repr_html_(self) -> str:
+        """Fields and counts per action as HTML tables for notebooks."""
+        return html_views.run_html(self)
 
 
 @attrs.frozen

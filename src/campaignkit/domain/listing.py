@@ -12,11 +12,12 @@ import binascii
 import datetime
 import json
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import attrs
 import pendulum
 
+from campaignkit.domain import display, html_views
 from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.campaign_enums import (
     DEFAULT_LIST_STATUSES,
@@ -25,6 +26,10 @@ from campaignkit.domain.campaign_enums import (
 )
 from campaignkit.domain.channels import ChannelType
 from campaignkit.errors import ValidationError
+from campaignkit.notebook import frames
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 T = TypeVar("T")
 
@@ -50,6 +55,37 @@ class Page(Generic[T]):
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def __repr__(self) -> str:
+        """The first items (each in its own short repr), how many more, and the cursor."""
+        shown = display.items_text(self.items, len(self.items))
+        return f"Page(items={shown}, next_cursor={self.next_cursor!r})"
+
+    def _campaigns(self) -> list[Campaign] | None:
+        """The items when every one is a campaign, else None."""
+        campaigns: list[Campaign] = [item for item in self.items if isinstance(item, Campaign)]
+        return campaigns if len(campaigns) == len(self.items) else None
+
+    def _repr_html_(self) -> str | None:
+        """A page of campaigns as an HTML table (None, so plain text, for other items)."""
+        campaigns = self._campaigns()
+        if campaigns is None:
+            return None
+        return html_views.campaigns_html(campaigns, self.next_cursor)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The page as a pandas DataFrame: one row per campaign (per item).
+
+        pandas is imported on first use, not with campaignkit.
+
+        Raises:
+            MissingDependency: pandas is not installed
+                (``pip install 'campaignkit[notebook]'``).
+        """
+        campaigns = self._campaigns()
+        if campaigns is None:
+            return frames.items_frame(self.items)
+        return frames.campaigns_frame(campaigns)
 
 
 @attrs.frozen

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import attrs
 
-from campaignkit.domain import checks
+from campaignkit.domain import checks, display
 from campaignkit.domain.channels import ChannelType
 from campaignkit.timeutil import MAX_TIMEZONE_NAME
 
@@ -229,6 +229,10 @@ class Profile:
         """
         if not _plainly_valid(self):
             checks.raise_if(profile_problems(self), f"profile {checks.shown(self.id)}")
+
+    def __repr__(self) -> str:
+        """The profile in one line: empty fields left out, long mappings and text cut short."""
+        return display.profile_repr(self)
 
 
 PROFILE_FIELDS = (

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import calendar
 import datetime
-import enum
 import itertools
 import re
 from collections.abc import Iterator, Sequence
@@ -41,12 +40,13 @@ import pendulum
 
 from campaignkit.domain.checks import describe
 from campaignkit.domain.rrules import MAX_RULE_LENGTH, dateutil_rule, parse_rule
+from campaignkit.domain.text_enum import TextEnum
 from campaignkit.errors import ValidationError
 
 _AT = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
-class Frequency(str, enum.Enum):
+class Frequency(TextEnum):
     """How a recurring schedule repeats."""
 
     DAILY = "DAILY"
@@ -58,7 +58,7 @@ class Frequency(str, enum.Enum):
         return self.value
 
 
-class Weekday(str, enum.Enum):
+class Weekday(TextEnum):
     """A day of the week (RFC 5545 two-letter codes)."""
 
     MO = "MO"

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import enum
 import urllib.parse
 from typing import ClassVar, Literal, TypeAlias
 
 import attrs
 import pendulum
 
-from campaignkit.domain import checks
+from campaignkit.domain import checks, display
 from campaignkit.domain.campaign_enums import Category
 from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.text_enum import TextEnum
 
 
-class SurfaceStatus(str, enum.Enum):
+class SurfaceStatus(TextEnum):
     """Whether a surface may be used by new activations."""
 
     ACTIVE = "ACTIVE"
@@ -226,6 +226,10 @@ class ChannelSurface:
     def is_active(self) -> bool:
         """True when the surface may be used by an activation."""
         return self.status is SurfaceStatus.ACTIVE
+
+    def __repr__(self) -> str:
+        """Id, name, channel, category and status in one line (settings left out)."""
+        return display.surface_repr(self)
 
 
 def surface_problems(name: str, channel: ChannelType, settings: SurfaceSettings) -> list[str]:

@@ -21,6 +21,7 @@ from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.campaign_enums import CampaignStatus, CampaignType
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.profile import address_map_problems, channel_mapping
+from campaignkit.domain.text_enum import TextEnum
 from campaignkit.errors import ValidationError
 
 MAX_RECIPIENTS: Final = 20
@@ -83,7 +84,7 @@ class Recipient:
         checks.raise_if(problems, "recipient")
 
 
-class ExecutionKind(str, enum.Enum):
+class ExecutionKind(TextEnum):
     """How an execution was requested."""
 
     UNITARY = "unitary"
@@ -93,7 +94,7 @@ class ExecutionKind(str, enum.Enum):
         return self.value
 
 
-class ScheduleStatus(str, enum.Enum):
+class ScheduleStatus(TextEnum):
     """Whether an execution has fired."""
 
     SCHEDULED = "Scheduled"
@@ -104,7 +105,7 @@ class ScheduleStatus(str, enum.Enum):
         return self.value
 
 
-class ExecutionStatus(str, enum.Enum):
+class ExecutionStatus(TextEnum):
     """How the delivery of an execution is going."""
 
     IN_PROGRESS = "InProgress"

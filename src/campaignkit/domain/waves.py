@@ -10,7 +10,6 @@ smaller than the audience) are excluded, not dropped.
 from __future__ import annotations
 
 import datetime
-import enum
 import hashlib
 from collections.abc import Sequence
 from typing import Final
@@ -19,6 +18,7 @@ import attrs
 import pendulum
 
 from campaignkit.domain import checks
+from campaignkit.domain.text_enum import TextEnum
 from campaignkit.errors import ValidationError
 from campaignkit.timeutil import calendar_units_problem
 
@@ -27,7 +27,7 @@ MAX_WAVES: Final = 10
 MIN_SPACING: Final = pendulum.duration(minutes=30)
 
 
-class WaveSizing(str, enum.Enum):
+class WaveSizing(TextEnum):
     """How wave sizes are given."""
 
     EQUAL = "equal"

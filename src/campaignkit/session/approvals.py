@@ -9,7 +9,7 @@ import pendulum
 
 from campaignkit.domain import checks
 from campaignkit.domain.approval import (
-    ApprovalEntry,
+    ApprovalHistory,
     ApprovalPolicy,
     MatchMode,
     PolicyConditions,
@@ -210,10 +210,13 @@ class ApprovalVerbs(SessionBase):
 
         return self._changed(campaign_id, P.CAMPAIGN_APPROVE, build)
 
-    def approval_history(self, campaign_id: str) -> tuple[ApprovalEntry, ...]:
-        """Every request and decision on a campaign, oldest first (needs ``campaign.read``)."""
+    def approval_history(self, campaign_id: str) -> ApprovalHistory:
+        """Every request and decision on a campaign, oldest first (needs ``campaign.read``).
+
+        The :class:`ApprovalHistory` is a tuple that shows as a table in notebooks.
+        """
         with self._kit.store.unit_of_work() as uow:
-            return self._load(uow, campaign_id, P.CAMPAIGN_READ).approvals
+            return ApprovalHistory(self._load(uow, campaign_id, P.CAMPAIGN_READ).approvals)
 
     def _changed(self, campaign_id: str, permission: P, build: Build) -> Campaign:
         saved = self._mutate(campaign_id, permission, build)

@@ -9,7 +9,7 @@ from typing import TypeVar
 import pendulum
 
 from campaignkit.domain import checks
-from campaignkit.domain.calendar import CalendarEntry, calendar_entries
+from campaignkit.domain.calendar import Calendar, calendar_entries
 from campaignkit.domain.campaign import Action, Campaign, CampaignVersion, Verb
 from campaignkit.domain.campaign_enums import (
     DEFAULT_LIST_STATUSES,
@@ -142,11 +142,12 @@ class CampaignVerbs(SessionBase):
                 return uow.campaigns.query(query)
             return filtered_page(query, uow.campaigns.query, self._readable)
 
-    def calendar(self, start: pendulum.DateTime, end: pendulum.DateTime) -> list[CalendarEntry]:
+    def calendar(self, start: pendulum.DateTime, end: pendulum.DateTime) -> Calendar:
         """SCHEDULED and LIVE campaigns on air during ``[start, end)`` (needs ``campaign.read``).
 
         Like :meth:`list_campaigns`, a host policy is asked about each campaign
-        and the ones it denies are left out.
+        and the ones it denies are left out. The :class:`Calendar` is a list
+        of entries that also shows itself in notebooks (``to_pandas()``, ``plot()``).
 
         Raises:
             ValidationError: ``start`` or ``end`` is not an aware date-time, or
@@ -177,7 +178,8 @@ class CampaignVerbs(SessionBase):
                 cursor = page.next_cursor
                 if cursor is None:
                     break
-        return calendar_entries(campaigns, start_utc, end_utc, self._kit.lifecycle)
+        entries = calendar_entries(campaigns, start_utc, end_utc, self._kit.lifecycle)
+        return Calendar(entries, start_utc, end_utc)
 
     def _policy_per_campaign(self) -> bool:
         """False for the default policy (its answer does not depend on the campaign)."""
