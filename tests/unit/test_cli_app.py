@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
@@ -312,6 +313,12 @@ def test_without_the_extra_usage_and_version(capsys: pytest.CaptureFixture[str])
         main(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out == f"campaignkit {ck.__version__}\n"
+
+
+def test_the_fallback_poll_interval() -> None:
+    assert fallback.seconds("2.5") == 2.5
+    with pytest.raises(argparse.ArgumentTypeError, match="not 'abc'"):
+        fallback.seconds("abc")
 
 
 def test_the_fallback_reads_sys_argv(

@@ -6,7 +6,7 @@ policy decides exactly as it does for the library.
 
 from __future__ import annotations
 
-import datetime
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Final
 
@@ -26,6 +26,7 @@ from campaignkit.domain.recurrence import Frequency, Recurrence
 from campaignkit.domain.schedule import Schedule
 from campaignkit.serialization import to_document
 
+_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_PAGE_NUMBER: Final = 10_000
 """The highest ``--page`` (each earlier page is read to find it)."""
 
@@ -356,17 +357,17 @@ def instant(text: str, label: str) -> pendulum.DateTime:
         typer.BadParameter: ``text`` is neither.
     """
     try:
+        if not _DATE.match(text):  # a bare time would be read as today's
+            raise ValueError(text)
         parsed = pendulum.parse(text, tz="UTC", strict=False)
     except (ValueError, TypeError, OverflowError) as exc:
         raise typer.BadParameter(
             f"{text!r} is not a date (2026-12-01) or a date-time (2026-12-01T09:00+01:00)",
             param_hint=f"'{label}'",
         ) from exc
-    if isinstance(parsed, pendulum.DateTime):
-        return parsed
-    if isinstance(parsed, datetime.date):
-        return pendulum.datetime(parsed.year, parsed.month, parsed.day, tz="UTC")
-    raise typer.BadParameter(f"{text!r} is not a date or a date-time", param_hint=f"'{label}'")
+    if not isinstance(parsed, pendulum.DateTime):  # an interval, say
+        raise typer.BadParameter(f"{text!r} is not a date or a date-time", param_hint=f"'{label}'")
+    return parsed
 
 
 def calendar_row(entry: CalendarEntry) -> dict[str, Any]:
