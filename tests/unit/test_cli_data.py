@@ -13,7 +13,7 @@ import pytest
 
 import campaignkit as ck
 from campaignkit.cli import admin, main, output
-from campaignkit.cli.records import audience_ids, csv_profiles, jsonl_profiles
+from campaignkit.cli.records import audience_ids, counted, csv_profiles, jsonl_profiles
 from tests.cli_store import DONE, RECEIPTS, make_store
 
 
@@ -183,6 +183,12 @@ def test_records_details() -> None:
     with pytest.raises(ValueError, match="line 1"):
         list(csv_profiles(['"id\n', "x"]))
     assert list(audience_ids(["# vip\n", "p1\n", "\n", " p2 \n"], csv_file=False)) == ["p1", "p2"]
+    raw = io.BytesIO(b"id,name\nx1,\xffbad\nx2,ok\n")
+    sizes: list[int] = []
+    decoded = list(csv_profiles(counted(raw, sizes.append)))
+    assert decoded[0] == (2, "attributes.name holds characters that cannot be encoded as UTF-8")
+    assert decoded[1][0] == 3
+    assert sum(sizes) == len(raw.getvalue())
 
 
 # ---------------------------------------------------------------- audiences
