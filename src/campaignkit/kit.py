@@ -8,7 +8,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 
@@ -37,6 +37,9 @@ from campaignkit.preflight import Preflight
 from campaignkit.session import UserSession
 from campaignkit.testing.channels import RecordingChannel
 from campaignkit.worker import DEFAULT_POLL, run_forever
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 logger = logging.getLogger("campaignkit")
 
@@ -316,6 +319,32 @@ class CampaignKit:
         checks.aware_datetime(problems, "when", when)
         checks.raise_if(problems, "run_until")
         return self.engine.run_until(when)
+
+    def plot_calendar(
+        self,
+        start: pendulum.DateTime,
+        end: pendulum.DateTime,
+        *,
+        user: str,
+        ax: Axes | None = None,
+    ) -> Axes:
+        """Draw the campaigns on air during ``[start, end)`` as ``user`` may see them.
+
+        The same as ``kit.as_user(user).calendar(start, end).plot(ax)``: one row
+        per campaign, its on-air span and a dot per occurrence. The user needs
+        ``campaign.read``; campaigns a host policy hides from them are left out.
+        matplotlib is imported on first use (``pip install 'campaignkit[notebook]'``).
+
+        Returns:
+            The matplotlib axes drawn on (a new figure's when ``ax`` is None;
+            show it in a notebook with ``.figure``).
+
+        Raises:
+            PermissionDenied: ``user`` may not read campaigns.
+            ValidationError: the range is not two aware date-times, end after start.
+            MissingDependency: matplotlib is not installed.
+        """
+        return self.as_user(user).calendar(start, end).plot(ax)
 
     def run_forever(
         self,

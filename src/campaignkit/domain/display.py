@@ -12,6 +12,7 @@ Pure functions: the classes' ``__repr__`` methods call them.
 from __future__ import annotations
 
 import datetime
+import enum
 import reprlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -71,9 +72,21 @@ def _plain(value: object) -> object:
     return value
 
 
+def in_order(counts: Mapping[Any, int]) -> list[tuple[Any, int]]:
+    """The non-zero counts, enumeration keys in declaration order.
+
+    For exclusion reasons that is their precedence order (SPEC section 12).
+    """
+
+    def rank(key: object) -> int:
+        return list(type(key)).index(key) if isinstance(key, enum.Enum) else 0
+
+    return sorted(((key, n) for key, n in counts.items() if n), key=lambda pair: rank(pair[0]))
+
+
 def excluded_text(excluded: Mapping[Any, int]) -> str:
-    """Exclusions by reason as ``{no_consent: 2, suppressed: 1}`` (zeros left out)."""
-    return "{" + ", ".join(f"{reason}: {n}" for reason, n in excluded.items() if n) + "}"
+    """Counts by reason as ``{unknown_profile: 1, no_consent: 2}`` (in order, zeros left out)."""
+    return "{" + ", ".join(f"{reason}: {n}" for reason, n in in_order(excluded)) + "}"
 
 
 def items_text(items: Iterable[object], count: int) -> str:

@@ -13,7 +13,7 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Final
 
-from campaignkit.domain.display import counts_text, moment, next_start, schedule_text
+from campaignkit.domain.display import counts_text, in_order, moment, next_start, schedule_text
 
 if TYPE_CHECKING:
     from campaignkit.domain.approval import ApprovalEntry
@@ -73,7 +73,7 @@ def title(text: str, note: str = "") -> str:
 
 def counts_row(counts: ActionCounts) -> tuple[object, ...]:
     """The :data:`COUNT_HEADERS` cells of one count (exclusions with their reasons)."""
-    reasons = ", ".join(f"{reason}: {n}" for reason, n in counts.excluded.items() if n)
+    reasons = ", ".join(f"{reason}: {n}" for reason, n in in_order(counts.excluded))
     excluded = f"{counts.excluded_total} ({reasons})" if reasons else counts.excluded_total
     return (counts.targeted, counts.sent, counts.failed, excluded, counts.pending, counts.retries)
 
