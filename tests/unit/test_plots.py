@@ -88,7 +88,7 @@ def test_calendar_plot_has_a_row_per_campaign_and_a_dot_per_entry(tmp_path: Path
     assert ax.get_title() == "Calendar 2026-12-02T09:00Z to 2026-12-07T09:00Z"
     width, height = saved(ax.figure, tmp_path / "calendar.png")
     assert width == 400
-    assert height == int((1.0 + 0.4 * 2) * 50)  # taller with each campaign
+    assert height == int((1.6 + 0.4 * 2) * 50)  # taller with each campaign
 
 
 def test_kit_plot_calendar_acts_as_the_user(tmp_path: Path) -> None:

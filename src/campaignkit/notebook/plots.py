@@ -116,9 +116,8 @@ def calendar_plot(
     Raises:
         MissingDependency: matplotlib is not installed.
     """
-    ax = _axes(
-        "calendar.plot()", ax, (8.0, 1.0 + 0.4 * max(1, len({e.campaign_id for e in entries})))
-    )
+    height = 1.6 + 0.4 * len({e.campaign_id for e in entries})  # taller with each campaign
+    ax = _axes("calendar.plot()", ax, (8.0, height))
     rows: dict[str, list[CalendarEntry]] = {}
     for entry in entries:
         rows.setdefault(entry.campaign_id, []).append(entry)
