@@ -321,7 +321,7 @@ def test_worker_options(store: Path, capsys: pytest.CaptureFixture[str]) -> None
         with pytest.raises(SystemExit) as exited:
             main(["worker", "--db", str(store), option, value])
         assert exited.value.code == 2
-        assert "Invalid value for" in capsys.readouterr().err
+        assert f"usage error: {option}: must be " in capsys.readouterr().err
 
 
 def test_the_demo_refuses_a_file_it_did_not_write(

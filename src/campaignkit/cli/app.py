@@ -159,7 +159,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             return exc.exit_code
         ctx = getattr(exc, "ctx", None)
         where = ctx.command_path if ctx is not None else PROG
-        message = _one_line(exc.format_message())
+        message = _one_line(_usage_message(exc))
         print(f"{PROG}: usage error: {message} (see '{where} --help')", file=sys.stderr)
         raise SystemExit(2) from None
     except typer.Abort:
@@ -199,3 +199,11 @@ def describe(exc: BaseException) -> str:
     return _one_line(
         f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
     )
+
+
+def _usage_message(exc: typer.TyperException) -> str:
+    """``--option: what is wrong`` for a bad option value, else click's own message."""
+    param = getattr(exc, "param", None)
+    if isinstance(exc, typer.BadParameter) and param is not None and param.opts:
+        return f"{param.opts[0]}: {exc.message}"
+    return exc.format_message()

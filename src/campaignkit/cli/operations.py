@@ -110,14 +110,14 @@ def seconds(value: str) -> float:
     """A positive number of seconds of at most a day, for ``--poll``.
 
     Raises:
-        ValueError: anything else (shown as a usage error).
+        typer.BadParameter: anything else (shown as a usage error).
     """
     try:
         number = float(value)
     except ValueError:
         number = float("nan")
     if not 0 < number <= MAX_POLL_SECONDS:
-        raise ValueError(
+        raise typer.BadParameter(
             f"must be a positive number of seconds, at most 86400 (one day), not {value!r}"
         )
     return number
@@ -127,10 +127,10 @@ def log_level(value: str) -> str:
     """One of :data:`~campaignkit.worker.LOG_LEVELS` (any case).
 
     Raises:
-        ValueError: another word.
+        typer.BadParameter: another word.
     """
     if value.upper() not in LOG_LEVELS:
-        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+        raise typer.BadParameter(f"must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
     return value.upper()
 
 
