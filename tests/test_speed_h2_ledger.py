@@ -15,12 +15,12 @@ import attrs
 import pytest
 
 from campaignkit.adapters.sqlite import SQLiteStore
-from campaignkit.adapters.sqlite.ledger import (
+from campaignkit.adapters.sqlite.ledger_codec import _encode_own
+from campaignkit.adapters.sqlite.ledger_sql import (
     INSERT_PENDING_BY_SHAPE,
     INSERT_PENDING_ROWS,
     ROWS_PER_INSERT,
 )
-from campaignkit.adapters.sqlite.ledger_codec import _encode_own
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import Message, PendingRow, pending_entry
 from campaignkit.domain.surface import EmailSettings

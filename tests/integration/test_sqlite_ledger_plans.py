@@ -19,8 +19,9 @@ import pendulum
 import pytest
 
 from campaignkit.adapters.sqlite import SQLiteStore
-from campaignkit.adapters.sqlite import ledger as ledger_module
-from campaignkit.adapters.sqlite.ledger import STATEMENTS, VARIANTS, SQLiteLedger
+from campaignkit.adapters.sqlite import ledger_sql as ledger_module
+from campaignkit.adapters.sqlite.ledger import SQLiteLedger
+from campaignkit.adapters.sqlite.ledger_sql import STATEMENTS, VARIANTS
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import LedgerEntry, LedgerState
 from campaignkit.testing.contracts._support import make_message
