@@ -29,7 +29,8 @@ from campaignkit.domain.events import DomainEvent
 from campaignkit.domain.lifecycle import LifecycleRules
 from campaignkit.domain.unsubscribe import UnsubscribeResult, UnsubscribeSigner
 from campaignkit.engine import LifecycleEngine, TickReport
-from campaignkit.kit_arguments import check_kit_arguments
+from campaignkit.errors import MissingDependency
+from campaignkit.kit_arguments import check_kit_arguments, kit_argument_problems
 from campaignkit.logs import log_events
 from campaignkit.permissions import Permission, PermissionPolicy, ProductProfile, ProfilePolicy
 from campaignkit.ports import AudienceSource, Channel, ProfileStore, Progress, Store
@@ -284,8 +285,93 @@ class CampaignKit:
             secret=secret,
         )
 
+    @classmethod
+    def postgres(
+        cls,
+        dsn: str,
+        clock: Clock | None = None,
+        channels: Mapping[ChannelType, Channel] | None = None,
+        *,
+        schema: str = "campaignkit",
+        pool_size: int = 4,
+        connect_timeout: float = 10.0,
+        policy: PermissionPolicy | None = None,
+        profile_permissions: Mapping[ProductProfile, frozenset[Permission]] | None = None,
+        lifecycle: LifecycleRules | None = None,
+        delivery: DeliverySettings | None = None,
+        ids: IdFactory = random_ids,
+        progress: Progress | None = None,
+        audiences: AudienceSource | None = None,
+        secret: str | bytes | None = None,
+    ) -> CampaignKit:
+        """The shared production backend: everything in one PostgreSQL schema.
+
+        Holds what :meth:`sqlite` holds (campaigns, history, access, approval
+        policies, surfaces, rules, runs, the ledger, feedback, contacts,
+        profiles and static audiences), in ``schema`` (created and migrated on
+        open), so several processes and machines can share it. Needs the
+        extra ``campaignkit[postgres]``. Close it with :meth:`close`.
+
+        Args:
+            dsn: A libpq connection string, ``postgresql://user@host:5432/dbname``.
+            clock: Defaults to the wall clock; tests pass a ``ManualClock``.
+            channels: Channels by type (default: a ``RecordingChannel`` each).
+            schema: The schema holding every table (default ``campaignkit``).
+            pool_size: The most connections the store keeps open.
+            connect_timeout: Seconds to wait for the server when connecting.
+            policy: A custom permission policy.
+            profile_permissions: A custom mapping for the default profile policy.
+            lifecycle: Lifecycle periods and the missed-occurrence policy.
+            delivery: How runs deliver.
+            ids: Id factory.
+            progress: Run progress callback.
+            audiences: A host audience source next to ``kit.audiences.define``.
+            secret: Signs one-click unsubscribe tokens (at least 16 bytes).
+
+        Raises:
+            MissingDependency: psycopg is not installed.
+            StorageError: the server cannot be reached, or the schema was
+                written by a newer campaignkit.
+            ValidationError: an argument of the wrong type (before connecting).
+        """
+        try:
+            from campaignkit.adapters import postgres  # noqa: PLC0415 - an optional extra
+        except ImportError as exc:
+            raise MissingDependency("CampaignKit.postgres()", "psycopg", "postgres") from exc
+        problems = kit_argument_problems(
+            clock=clock,
+            channels=channels,
+            audiences=audiences,
+            policy=policy,
+            profile_permissions=profile_permissions,
+            lifecycle=lifecycle,
+            delivery=delivery,
+            ids=ids,
+            progress=progress,
+            secret=secret,
+        )
+        problems += postgres.store_argument_problems(dsn, schema, pool_size, connect_timeout)
+        checks.raise_if(problems, "CampaignKit")
+        store = postgres.PostgresStore(
+            dsn, schema=schema, pool_size=pool_size, connect_timeout=connect_timeout
+        )
+        return cls(
+            store=store,
+            clock=clock if clock is not None else SystemClock(),
+            channels=channels,
+            audiences=audiences,
+            profiles=postgres.PostgresProfileStore(store),
+            policy=policy,
+            profile_permissions=profile_permissions,
+            lifecycle=lifecycle,
+            delivery=delivery,
+            ids=ids,
+            progress=progress,
+            secret=secret,
+        )
+
     def close(self) -> None:
-        """Release the store's resources (closes a SQLite connection)."""
+        """Release the store's resources (closes a SQLite or PostgreSQL connection)."""
         close = getattr(self.store, "close", None)
         if callable(close):
             close()
