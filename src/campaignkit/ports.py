@@ -37,6 +37,9 @@ from campaignkit.domain.surface import ChannelSurface
 from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.permissions import ProductProfile
 
+ContactRecord = tuple[ChannelType, str, pendulum.DateTime, str | None]
+"""One marketing contact: ``(channel, profile_id, sent_at, message key or None)``."""
+
 
 class CampaignRepository(Protocol):
     """Protocol: campaigns inside a unit of work, with optimistic concurrency."""
@@ -84,6 +87,17 @@ class CampaignRepository(Protocol):
         """Return the earliest ``due_at`` of any campaign, or None."""
         ...
 
+    def scan(self, batch_size: int) -> Iterator[Sequence[Campaign]]:
+        """Every campaign in id order, in batches of at most ``batch_size`` (copying a store)."""
+        ...
+
+    def restore(self, campaign: Campaign) -> None:
+        """Store ``campaign`` exactly as given, revision included, replacing one with its id.
+
+        Used to copy a store: nothing is checked against a stored revision.
+        """
+        ...
+
 
 class SurfaceRepository(Protocol):
     """Protocol: channel surfaces inside a unit of work."""
@@ -110,6 +124,13 @@ class SurfaceRepository(Protocol):
 
     def list(self) -> Sequence[ChannelSurface]:
         """Return every surface, ordered by name."""
+        ...
+
+    def restore(self, surface: ChannelSurface) -> None:
+        """Store ``surface`` as given (revision included), replacing one with its id.
+
+        Raises ``ConflictError`` if another surface holds its name.
+        """
         ...
 
 
@@ -148,6 +169,10 @@ class AccessRepository(Protocol):
         """Return the access audit log, oldest first."""
         ...
 
+    def memberships(self) -> Sequence[tuple[str, str]]:
+        """Every ``(group, user)`` membership, ordered by group then user."""
+        ...
+
 
 class ApprovalPolicyRepository(Protocol):
     """Protocol: approval policies inside a unit of work."""
@@ -166,6 +191,10 @@ class ApprovalPolicyRepository(Protocol):
 
     def list(self) -> Sequence[ApprovalPolicy]:
         """Return every policy, ordered by name then id."""
+        ...
+
+    def restore(self, policy: ApprovalPolicy) -> None:
+        """Store ``policy`` as given (revision included), replacing one with its id."""
         ...
 
 
@@ -194,6 +223,14 @@ class RunRepository(Protocol):
 
     def next_due_at(self) -> pendulum.DateTime | None:
         """The earliest ``due_at`` of any run, or None."""
+        ...
+
+    def scan(self, batch_size: int) -> Iterator[Sequence[Run]]:
+        """Every run in id order, in batches of at most ``batch_size`` (copying a store)."""
+        ...
+
+    def restore(self, run: Run) -> None:
+        """Store ``run`` as given (revision included), replacing one with its id."""
         ...
 
 
@@ -252,6 +289,14 @@ class LedgerRepository(Protocol):
         """Every entry of a run (for inspection and tests)."""
         ...
 
+    def scan(self, run_id: str, batch_size: int) -> Iterator[Sequence[LedgerEntry]]:
+        """Every entry of a run by key, in batches of at most ``batch_size``.
+
+        Unlike :meth:`entries`, a run of any size is read a batch at a time
+        (copying a store).
+        """
+        ...
+
 
 class ContactRepository(Protocol):
     """Protocol: when each profile got a marketing message, per channel (frequency caps)."""
@@ -280,6 +325,13 @@ class ContactRepository(Protocol):
         """How many contacts each profile had on ``channel`` at or after ``since``."""
         ...
 
+    def scan(self, batch_size: int) -> Iterator[Sequence[ContactRecord]]:
+        """Every contact as ``(channel, profile_id, sent_at, key or None)``, in batches.
+
+        The order is the adapter's own but stable while nothing is written.
+        """
+        ...
+
 
 class RuleRepository(Protocol):
     """Protocol: the kit's business rules (quiet hours and frequency caps per channel)."""
@@ -292,6 +344,10 @@ class RuleRepository(Protocol):
         """Replace the rule book loaded at ``rules.revision`` (``ConflictError`` if stale)."""
         ...
 
+    def restore(self, rules: RuleBook) -> None:
+        """Store ``rules`` as given (revision included), replacing the rule book."""
+        ...
+
 
 class FeedbackRepository(Protocol):
     """Protocol: feedback reported against delivered messages."""
@@ -302,6 +358,10 @@ class FeedbackRepository(Protocol):
 
     def for_campaign(self, campaign_id: str) -> Sequence[FeedbackRecord]:
         """Every feedback record of a campaign, oldest first."""
+        ...
+
+    def scan(self, batch_size: int) -> Iterator[Sequence[FeedbackRecord]]:
+        """Every feedback record, oldest first, in batches of at most ``batch_size``."""
         ...
 
 
@@ -322,6 +382,10 @@ class SuppressionRepository(Protocol):
         """
         ...
 
+    def scan(self, batch_size: int) -> Iterator[Sequence[tuple[ChannelType, str]]]:
+        """Every ``(channel, address)`` suppressed, in batches, ordered by channel then address."""
+        ...
+
 
 class StaticAudienceRepository(Protocol):
     """Protocol: audiences defined as lists of profile ids (``kit.audiences.define``)."""
@@ -336,6 +400,10 @@ class StaticAudienceRepository(Protocol):
 
     def members(self, name: str, offset: int, limit: int) -> Sequence[str]:
         """Up to ``limit`` member ids from position ``offset``, in definition order."""
+        ...
+
+    def names(self) -> Sequence[str]:
+        """The name of every static audience, in order."""
         ...
 
 
@@ -359,6 +427,14 @@ class ExecutionRepository(Protocol):
 
     def save(self, execution: ExecutionRecord) -> ExecutionRecord:
         """Replace the execution loaded at its revision (``ConflictError`` if stale)."""
+        ...
+
+    def scan(self, batch_size: int) -> Iterator[Sequence[ExecutionRecord]]:
+        """Every execution in id order, in batches of at most ``batch_size`` (copying a store)."""
+        ...
+
+    def restore(self, execution: ExecutionRecord) -> None:
+        """Store ``execution`` as given (revision included), replacing one with its id."""
         ...
 
 
@@ -485,6 +561,18 @@ class ProfileStore(Protocol):
 
     def find_by_identity(self, namespace: str, value: str) -> Profile | None:
         """Return the profile whose identity in ``namespace`` is ``value``, or None."""
+        ...
+
+
+@runtime_checkable
+class ScanningProfileStore(ProfileStore, Protocol):
+    """Protocol: a profile store that can list every profile (``where=`` audiences, copying).
+
+    Both shipped profile stores are.
+    """
+
+    def scan(self, batch_size: int) -> Iterator[Sequence[Profile]]:
+        """Every profile in id order, in batches of at most ``batch_size``."""
         ...
 
 

@@ -45,6 +45,7 @@ EXPECTED: Final[dict[str, tuple[str, ...]]] = {
     "next_due_at": ("SEARCH ledger USING INDEX ledger_waiting (run_id=?)",),
     "by_provider_id": ("SEARCH ledger USING INDEX ledger_by_provider_id (provider_message_id=?)",),
     "entries": ("SEARCH ledger USING PRIMARY KEY (run_id=?)",),
+    "scan": ("SEARCH ledger USING PRIMARY KEY (run_id=?)",),
 }
 """The ledger steps of each statement's plan, in order."""
 
@@ -52,6 +53,10 @@ VARIANT_EXPECTED: Final[dict[str, tuple[str, ...]]] = {
     # recorded's first probe: one range of the batch's profile ids, by primary key
     ledger_module.RECORDED_ANY: (
         "SEARCH ledger USING PRIMARY KEY (run_id=? AND profile_id>? AND profile_id<?)",
+    ),
+    # scan's next batches: the rest of the run after the last key read
+    ledger_module.SCAN_NEXT: (
+        "SEARCH ledger USING PRIMARY KEY (run_id=? AND (profile_id,action_id)>(?,?))",
     ),
 }
 """The ledger steps of a variant whose plan differs from its method's main statement."""
@@ -67,6 +72,7 @@ PARAMS: Final[dict[str, Sequence[Any]]] = {
     "next_due_at": ["run_1"],
     "by_provider_id": ["pm-1"],
     "entries": ["run_1"],
+    "scan": ["run_1", 100],
 }
 
 STATES: Final = list(LedgerState)
@@ -190,6 +196,7 @@ def test_the_repository_runs_exactly_these_statements(store: SQLiteStore) -> Non
         "next_due_at": lambda ledger: ledger.next_due_at("run_1"),
         "by_provider_id": lambda ledger: ledger.by_provider_id("pm-run_1-3"),
         "entries": lambda ledger: list(ledger.entries("run_1")),
+        "scan": lambda ledger: list(ledger.scan("run_1", 2000)),
     }
     assert set(calls) == set(STATEMENTS)
     for name, call in calls.items():

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import attrs
 import pendulum
 
-from campaignkit.adapters.memory.tables import Journal, Tables
+from campaignkit.adapters.memory.tables import Journal, Tables, batches
 from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.listing import CampaignQuery, Page, decode_cursor, encode_cursor
@@ -88,6 +88,15 @@ class MemoryCampaigns:
                     return Page(tuple(items), encode_cursor((last.created_at, last.id)))
                 items.append(campaign)
         return Page(tuple(items), None)
+
+    def scan(self, batch_size: int) -> Iterator[Sequence[Campaign]]:
+        """Every campaign in id order, in batches (a snapshot taken at the start)."""
+        campaigns = self.tables.campaigns
+        return batches([campaigns[key] for key in sorted(campaigns)], batch_size)
+
+    def restore(self, campaign: Campaign) -> None:
+        """Store ``campaign`` as given, revision included, replacing one with its id."""
+        self._put(campaign, self.find(campaign.id))
 
     def due(self, until: pendulum.DateTime, limit: int) -> Sequence[tuple[pendulum.DateTime, str]]:
         """Return up to ``limit`` ``(due_at, id)`` pairs due by ``until``, in order."""

@@ -5,13 +5,14 @@ The delivery ledger is in :mod:`.ledger`.
 
 from __future__ import annotations
 
+import collections
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import attrs
 import pendulum
 
-from campaignkit.adapters.memory.tables import Journal, Tables, move
+from campaignkit.adapters.memory.tables import Journal, Tables, batches, move
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.copying import evolve
 from campaignkit.domain.delivery import FeedbackRecord, Run
@@ -19,6 +20,7 @@ from campaignkit.domain.ledger_rows import ContactBatch
 from campaignkit.domain.rules import RuleBook
 from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.errors import ConflictError, NotFound
+from campaignkit.ports import ContactRecord
 
 
 def _run_due(run: Run | None) -> tuple[pendulum.DateTime, str] | None:
@@ -86,6 +88,15 @@ class MemoryRuns:
         first = self.tables.runs_by_due.first()
         return None if first is None else first[0]
 
+    def scan(self, batch_size: int) -> Iterator[Sequence[Run]]:
+        """Every run in id order, in batches (a snapshot taken at the start)."""
+        runs = self.tables.runs
+        return batches([runs[key] for key in sorted(runs)], batch_size)
+
+    def restore(self, run: Run) -> None:
+        """Store ``run`` as given (revision included), replacing one with its id."""
+        self._put(run, self.tables.runs.get(run.id))
+
 
 @attrs.define
 class MemoryFeedback:
@@ -103,6 +114,10 @@ class MemoryFeedback:
     def for_campaign(self, campaign_id: str) -> Sequence[FeedbackRecord]:
         """Every feedback record of a campaign, oldest first."""
         return [r for r in self.tables.feedback if r.campaign_id == campaign_id]
+
+    def scan(self, batch_size: int) -> Iterator[Sequence[FeedbackRecord]]:
+        """Every feedback record, oldest first, in batches."""
+        return batches(list(self.tables.feedback), batch_size)
 
 
 @attrs.define
@@ -125,6 +140,11 @@ class MemorySuppressions:
         if not suppressions:  # a fan-out asks once per batch
             return set()
         return {a for a in addresses if (channel, a) in suppressions}
+
+    def scan(self, batch_size: int) -> Iterator[Sequence[tuple[ChannelType, str]]]:
+        """Every suppressed ``(channel, address)``, ordered, in batches."""
+        pairs = sorted(self.tables.suppressions, key=lambda pair: (pair[0].value, pair[1]))
+        return batches(pairs, batch_size)
 
 
 @attrs.define
@@ -156,6 +176,10 @@ class MemoryStaticAudiences:
     def members(self, name: str, offset: int, limit: int) -> Sequence[str]:
         """Member ids from ``offset``, in definition order."""
         return self.tables.static_audiences.get(name, ())[offset : offset + limit]
+
+    def names(self) -> Sequence[str]:
+        """Every static audience's name, in order."""
+        return sorted(self.tables.static_audiences)
 
 
 @attrs.define
@@ -215,6 +239,41 @@ class MemoryExecutions:
             self.journal.undo.append(lambda: by_request.__delitem__(after))
             self.journal.undo.append(lambda: by_request.__setitem__(before, previous.id))
         return stored
+
+    def scan(self, batch_size: int) -> Iterator[Sequence[ExecutionRecord]]:
+        """Every execution in id order, in batches (a snapshot taken at the start)."""
+        executions = self.tables.executions
+        return batches([executions[key] for key in sorted(executions)], batch_size)
+
+    def restore(self, execution: ExecutionRecord) -> None:
+        """Store ``execution`` as given (revision included), replacing one with its id.
+
+        Raises:
+            ConflictError: another execution holds its request id for its campaign.
+        """
+        executions, by_request = self.tables.executions, self.tables.executions_by_request
+        request = (execution.campaign_id, execution.request_id)
+        holder = by_request.get(request)
+        if holder is not None and holder != execution.id:
+            raise ConflictError(
+                f"execution {holder!r} holds request id {execution.request_id!r} of campaign "
+                f"{execution.campaign_id!r} already"
+            )
+        previous = executions.get(execution.id)
+        if previous is not None:
+            del by_request[(previous.campaign_id, previous.request_id)]
+        executions[execution.id] = execution
+        by_request[request] = execution.id
+
+        def undo() -> None:
+            del by_request[request]
+            if previous is None:
+                del executions[execution.id]
+            else:
+                executions[execution.id] = previous
+                by_request[(previous.campaign_id, previous.request_id)] = previous.id
+
+        self.journal.undo.append(undo)
 
 
 @attrs.define
@@ -286,6 +345,27 @@ class MemoryContacts:
             if count:
                 found[profile_id] = count
         return found
+
+    def scan(self, batch_size: int) -> Iterator[Sequence[ContactRecord]]:
+        """Every contact, by channel, profile, instant and key, in batches (a snapshot)."""
+        records: list[ContactRecord] = []
+        tables = self.tables
+        for channel in sorted({*tables.contacts, *tables.contact_log}, key=lambda c: c.value):
+            unkeyed = collections.Counter(
+                (profile_id, at)
+                for profile_id, times in _indexed(tables, channel).items()
+                for at in times
+            )
+            for key, (profile_id, at) in _keyed(tables, channel).items():
+                unkeyed[(profile_id, at)] -= 1
+                records.append((channel, profile_id, at, key))
+            records.extend(
+                (channel, profile_id, at, None)
+                for (profile_id, at), count in unkeyed.items()
+                for _ in range(count)
+            )
+        records.sort(key=lambda r: (r[0].value, r[1], r[2], r[3] or ""))
+        return batches(records, batch_size)
 
 
 def _indexed(tables: Tables, channel: ChannelType) -> dict[str, list[pendulum.DateTime]]:
@@ -370,3 +450,9 @@ class MemoryRules:
         self.tables.rules = stored
         self.journal.undo.append(lambda: setattr(self.tables, "rules", previous))
         return stored
+
+    def restore(self, rules: RuleBook) -> None:
+        """Store ``rules`` as given (revision included)."""
+        previous = self.tables.rules
+        self.tables.rules = rules
+        self.journal.undo.append(lambda: setattr(self.tables, "rules", previous))

@@ -30,7 +30,7 @@ from campaignkit.adapters.memory.runledger import (
     Stored,
     provider_id_of,
 )
-from campaignkit.adapters.memory.tables import Journal, Tables
+from campaignkit.adapters.memory.tables import Journal, Tables, batches
 from campaignkit.domain.delivery import (
     LedgerEntry,
     LedgerState,
@@ -538,3 +538,8 @@ class MemoryLedger:
     def entries(self, run_id: str) -> Iterator[LedgerEntry]:
         """Every entry of a run."""
         return iter(sorted(self._run(run_id).all(), key=lambda e: e.key))
+
+    def scan(self, run_id: str, batch_size: int) -> Iterator[Sequence[LedgerEntry]]:
+        """Every entry of a run by key, in batches (a snapshot taken at the start)."""
+        entries = sorted(self._run(run_id).all(), key=lambda e: (e.profile_id, e.action_id))
+        return batches(entries, batch_size)

@@ -77,6 +77,15 @@ class MemorySurfaces:
         """Return every surface, by name."""
         return sorted(self.tables.surfaces.values(), key=lambda s: (s.name, s.id))
 
+    def restore(self, surface: ChannelSurface) -> None:
+        """Store ``surface`` as given (revision included), replacing one with its id."""
+        named = self.find_by_name(surface.name)
+        if named is not None and named.id != surface.id:
+            raise ConflictError(
+                f"a surface named {surface.name!r} exists already; surface names are unique"
+            )
+        self._put(surface, self.find(surface.id))
+
 
 @attrs.define
 class MemoryAccess:
@@ -140,6 +149,10 @@ class MemoryAccess:
         """Return the access audit log, oldest first."""
         return tuple(self.tables.access_log)
 
+    def memberships(self) -> Sequence[tuple[str, str]]:
+        """Every ``(group, user)`` membership, ordered."""
+        return sorted(self.tables.memberships)
+
 
 @attrs.define
 class MemoryApprovalPolicies:
@@ -186,3 +199,7 @@ class MemoryApprovalPolicies:
     def list(self) -> Sequence[ApprovalPolicy]:
         """Return every approval policy, by name."""
         return sorted(self.tables.policies.values(), key=lambda p: (p.name, p.id))
+
+    def restore(self, policy: ApprovalPolicy) -> None:
+        """Store ``policy`` as given (revision included), replacing one with its id."""
+        self._put(policy, self.tables.policies.get(policy.id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import pendulum
 
@@ -19,9 +19,16 @@ from campaignkit.domain.surface import ChannelSurface
 from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.permissions import ProductProfile
 
-__all__ = ["Journal", "Key", "Pair", "RunLedger", "SortedKeys", "Tables", "move"]
+__all__ = ["Journal", "Key", "Pair", "RunLedger", "SortedKeys", "Tables", "batches", "move"]
 
 Key = tuple[pendulum.DateTime, str]
+T = TypeVar("T")
+
+
+def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """``items`` in slices of at most ``size`` (a snapshot: the scans of a store copy)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class SortedKeys:

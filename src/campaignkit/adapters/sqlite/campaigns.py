@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -122,6 +122,27 @@ class SQLiteCampaigns:
             f"cannot {verb} campaign {campaign.id!r}: it changed meanwhile "
             f"(revision {row[0]}, yours {campaign.revision}); reload and retry"
         )
+
+    def scan(self, batch_size: int) -> Iterator[Sequence[Campaign]]:
+        """Every campaign in id order, a batch per query (inside the caller's unit of work)."""
+        after = ""
+        while rows := self._db.all(
+            "SELECT id, document FROM campaigns WHERE id > ? ORDER BY id LIMIT ?",
+            (after, batch_size),
+        ):
+            after = rows[-1][0]
+            yield [self._cache.load(cid, document, _load_campaign) for cid, document in rows]
+
+    def restore(self, campaign: Campaign) -> None:
+        """Store ``campaign`` as given, revision included, replacing one with its id."""
+        row = _columns(campaign)
+        updates = ", ".join(f"{column} = excluded.{column}" for column in row if column != "id")
+        self._db.execute(
+            f"INSERT INTO campaigns ({', '.join(row)}) VALUES ({_placeholders(len(row))}) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}",
+            tuple(row.values()),
+        )
+        self._write_side_tables(campaign, replace=True)
 
     def _write_side_tables(self, campaign: Campaign, *, replace: bool) -> None:
         cid = campaign.id

@@ -15,10 +15,11 @@ from typing import Final
 
 import pendulum
 
-from campaignkit.adapters.sqlite.connection import Database, to_us
+from campaignkit.adapters.sqlite.connection import Database, from_us, to_us
 from campaignkit.adapters.sqlite.ledger_codec import text_object
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import FeedbackRecord
+from campaignkit.ports import ContactRecord
 from campaignkit.serialization import dumps, loads
 
 _CHUNK = 500  # stay well under SQLite's bound-parameter limit
@@ -52,6 +53,16 @@ class SQLiteFeedback:
             "SELECT document FROM feedback WHERE campaign_id = ? ORDER BY seq", (campaign_id,)
         )
         return [loads(FeedbackRecord, row[0]) for row in rows]
+
+    def scan(self, batch_size: int) -> Iterator[Sequence[FeedbackRecord]]:
+        """Every feedback record, oldest first, a batch per query."""
+        after = 0
+        while rows := self._db.all(
+            "SELECT seq, document FROM feedback WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, batch_size),
+        ):
+            after = rows[-1][0]
+            yield [loads(FeedbackRecord, document) for _, document in rows]
 
 
 _ANY_SUPPRESSED = "SELECT 1 FROM suppressions WHERE channel = ? LIMIT 1"
@@ -89,6 +100,20 @@ class SQLiteSuppressions:
             found.update(row[0] for row in rows)
         return found
 
+    def scan(self, batch_size: int) -> Iterator[Sequence[tuple[ChannelType, str]]]:
+        """Every suppressed ``(channel, address)``, in primary key order, a batch per query."""
+        rows = self._db.all(
+            "SELECT channel, address FROM suppressions ORDER BY channel, address LIMIT ?",
+            (batch_size,),
+        )
+        while rows:
+            yield [(ChannelType(channel), address) for channel, address in rows]
+            rows = self._db.all(
+                "SELECT channel, address FROM suppressions WHERE (channel, address) > (?, ?) "
+                "ORDER BY channel, address LIMIT ?",
+                (*rows[-1], batch_size),
+            )
+
 
 class SQLiteStaticAudiences:
     """The :class:`~campaignkit.ports.StaticAudienceRepository` of a SQLite unit of work."""
@@ -120,6 +145,10 @@ class SQLiteStaticAudiences:
             (name, offset, limit),
         )
         return [row[0] for row in rows]
+
+    def names(self) -> Sequence[str]:
+        """Every static audience's name, in order."""
+        return [row[0] for row in self._db.all("SELECT name FROM audiences ORDER BY name")]
 
 
 _INSERT_KEYED: Final = (
@@ -208,3 +237,17 @@ class SQLiteContacts:
             )
             found.update((profile_id, int(count)) for profile_id, count in rows)
         return found
+
+    def scan(self, batch_size: int) -> Iterator[Sequence[ContactRecord]]:
+        """Every contact in the order recorded (by rowid), a batch per query."""
+        after = 0
+        while rows := self._db.all(
+            "SELECT rowid, channel, profile_id, sent_us, message_key FROM contacts "
+            "WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (after, batch_size),
+        ):
+            after = rows[-1][0]
+            yield [
+                (ChannelType(channel), profile_id, from_us(sent_us), key)
+                for _, channel, profile_id, sent_us, key in rows
+            ]

@@ -53,6 +53,8 @@ from campaignkit.adapters.sqlite.ledger_sql import (
     RECORDED,
     RECORDED_ANY,
     ROWS_PER_INSERT,
+    SCAN_FIRST,
+    SCAN_NEXT,
     SETTLE,
     SETTLE_FINAL,
     SETTLE_KEYED,
@@ -494,3 +496,11 @@ class SQLiteLedger:
     def entries(self, run_id: str) -> Iterator[LedgerEntry]:
         """Every entry of a run, by key (each decoded as it is reached)."""
         return (entry_of(row) for row in self._db.all(ENTRIES, (run_id,)))
+
+    def scan(self, run_id: str, batch_size: int) -> Iterator[Sequence[LedgerEntry]]:
+        """Every entry of a run by key, a batch per query (keyset on the primary key)."""
+        rows = self._db.all(SCAN_FIRST, (run_id, batch_size))
+        while rows:
+            yield [entry_of(row) for row in rows]
+            last = rows[-1]
+            rows = self._db.all(SCAN_NEXT, (run_id, last[2], last[1], batch_size))

@@ -164,6 +164,17 @@ BY_PROVIDER_ID: Final = (
 ENTRIES: Final = f"SELECT {COLUMNS} FROM ledger WHERE run_id = ? ORDER BY action_id, profile_id"
 """``entries``: every entry of a run, by key."""
 
+SCAN_FIRST: Final = (
+    f"SELECT {COLUMNS} FROM ledger WHERE run_id = ? ORDER BY profile_id, action_id LIMIT ?"
+)
+"""``scan``: the first batch of a run's entries, in primary key order."""
+
+SCAN_NEXT: Final = (
+    f"SELECT {COLUMNS} FROM ledger WHERE run_id = ? AND (profile_id, action_id) > (?, ?) "
+    "ORDER BY profile_id, action_id LIMIT ?"
+)
+"""``scan``: the next batch, after the last ``(profile_id, action_id)`` read."""
+
 STATEMENTS: Final = {
     "put": UPSERT,
     "add_pending": INSERT_PENDING,
@@ -175,6 +186,7 @@ STATEMENTS: Final = {
     "next_due_at": NEXT_DUE_AT,
     "by_provider_id": BY_PROVIDER_ID,
     "entries": ENTRIES,
+    "scan": SCAN_FIRST,
 }
 """Every ledger statement by the method that runs it."""
 
@@ -182,5 +194,6 @@ VARIANTS: Final = {
     "add_pending": INSERT_PENDING_BY_SHAPE + INSERT_PENDING_ROWS,
     "settle": (SETTLE, SETTLE_FINAL, SETTLE_KEYED),
     "recorded": (RECORDED_ANY,),
+    "scan": (SCAN_NEXT,),
 }
 """The statements a method may run besides (or instead of) its :data:`STATEMENTS` entry."""

@@ -87,6 +87,24 @@ class SQLiteSurfaces:
         rows = self._db.all("SELECT id, document FROM surfaces ORDER BY name, id")
         return [self._cache.load(row[0], row[1], _load_surface) for row in rows]
 
+    def restore(self, surface: ChannelSurface) -> None:
+        """Store ``surface`` as given (revision included), replacing one with its id.
+
+        Raises:
+            ConflictError: another surface holds its name.
+        """
+        try:
+            self._db.execute(
+                "INSERT INTO surfaces (id, name, revision, document) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+                "revision = excluded.revision, document = excluded.document",
+                (surface.id, surface.name, surface.revision, dumps(surface)),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(
+                f"a surface named {surface.name!r} exists already; surface names are unique"
+            ) from exc
+
 
 def _load_surface(document: str) -> ChannelSurface:
     return loads(ChannelSurface, document)
@@ -178,6 +196,13 @@ class SQLiteAccess:
         rows = self._db.all("SELECT document FROM access_log ORDER BY seq")
         return tuple(loads(AccessAuditEntry, row[0]) for row in rows)
 
+    def memberships(self) -> Sequence[tuple[str, str]]:
+        """Every ``(group, user)`` membership, ordered."""
+        rows = self._db.all(
+            "SELECT group_id, user_id FROM group_members ORDER BY group_id, user_id"
+        )
+        return [(group, user) for group, user in rows]
+
 
 class SQLiteApprovalPolicies:
     """The :class:`~campaignkit.ports.ApprovalPolicyRepository` of a SQLite unit of work."""
@@ -225,6 +250,15 @@ class SQLiteApprovalPolicies:
         rows = self._db.all("SELECT document FROM approval_policies ORDER BY name, id")
         return [loads(ApprovalPolicy, row[0]) for row in rows]
 
+    def restore(self, policy: ApprovalPolicy) -> None:
+        """Store ``policy`` as given (revision included), replacing one with its id."""
+        self._db.execute(
+            "INSERT INTO approval_policies (id, name, revision, document) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+            "revision = excluded.revision, document = excluded.document",
+            (policy.id, policy.name, policy.revision, dumps(policy)),
+        )
+
 
 class SQLiteRules:
     """The :class:`~campaignkit.ports.RuleRepository` of a SQLite unit of work."""
@@ -258,6 +292,15 @@ class SQLiteRules:
         if cursor.rowcount != 1:
             raise ConflictError("the business rules changed meanwhile; reload and retry")
         return stored
+
+    def restore(self, rules: RuleBook) -> None:
+        """Store ``rules`` as given (revision included)."""
+        self._db.execute(
+            "INSERT INTO rules (id, revision, document) VALUES (1, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, "
+            "document = excluded.document",
+            (rules.revision, dumps(rules)),
+        )
 
 
 def _load_rules(document: str) -> RuleBook:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final, cast
 
@@ -236,6 +236,23 @@ class SQLiteRuns:
         row = self._db.one("SELECT min(due_us) FROM runs WHERE due_us IS NOT NULL")
         return None if row is None or row[0] is None else _instant(row[0])
 
+    def scan(self, batch_size: int) -> Iterator[Sequence[Run]]:
+        """Every run in id order, a batch per query (inside the caller's unit of work)."""
+        after = ""
+        while rows := self._db.all(
+            f"{_SELECT} WHERE id > ? ORDER BY id LIMIT ?", (after, batch_size)
+        ):
+            after = rows[-1][0]
+            yield [self._decode(row) for row in rows]
+
+    def restore(self, run: Run) -> None:
+        """Store ``run`` as given (revision included), replacing one with its id."""
+        self._hints.pop(run.id, None)
+        self._db.execute("DELETE FROM runs WHERE id = ?", (run.id,))
+        self._db.execute(
+            _INSERT, (run.id, run.campaign_id, _us(run.created_at), dumps_run(run), *_hot(run))
+        )
+
     def _decode(self, row: Row) -> Run:
         run_id, document = row[0], row[1]
         cold = self._cold.load(run_id, document, _load_run)
@@ -431,3 +448,39 @@ class SQLiteExecutions:
         if cursor.rowcount != 1:
             raise ConflictError(f"execution {execution.id!r} changed meanwhile; reload and retry")
         return stored
+
+    def scan(self, batch_size: int) -> Iterator[Sequence[ExecutionRecord]]:
+        """Every execution in id order, a batch per query."""
+        after = ""
+        while rows := self._db.all(
+            "SELECT id, document FROM executions WHERE id > ? ORDER BY id LIMIT ?",
+            (after, batch_size),
+        ):
+            after = rows[-1][0]
+            yield [loads(ExecutionRecord, document) for _, document in rows]
+
+    def restore(self, execution: ExecutionRecord) -> None:
+        """Store ``execution`` as given (revision included), replacing one with its id.
+
+        Raises:
+            ConflictError: another execution holds its request id for its campaign.
+        """
+        try:
+            self._db.execute(
+                "INSERT INTO executions (id, campaign_id, request_id, revision, document) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "campaign_id = excluded.campaign_id, request_id = excluded.request_id, "
+                "revision = excluded.revision, document = excluded.document",
+                (
+                    execution.id,
+                    execution.campaign_id,
+                    execution.request_id,
+                    execution.revision,
+                    dumps_execution(execution),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(
+                f"another execution holds request id {execution.request_id!r} of campaign "
+                f"{execution.campaign_id!r} already"
+            ) from exc

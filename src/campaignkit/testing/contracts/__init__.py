@@ -21,7 +21,8 @@ through your subclasses. This package needs pytest.
 
 The suites are split by concern: :mod:`.store` composes
 :class:`StoreContract` from mixins in :mod:`.store_campaigns`,
-:mod:`.store_policies`, :mod:`.store_runs` and :mod:`.store_records`;
+:mod:`.store_policies`, :mod:`.store_runs`, :mod:`.store_records` and
+:mod:`.store_copying` (what copying a store reads and writes);
 :mod:`.profiles`, :mod:`.audiences` and :mod:`.channels` hold the other ports'
 suites.
 """

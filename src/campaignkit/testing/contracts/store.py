@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from campaignkit.testing.contracts.store_campaigns import CampaignStoreContract
+from campaignkit.testing.contracts.store_copying import CopyingStoreContract
 from campaignkit.testing.contracts.store_ledger_rows import LedgerRowsContract
 from campaignkit.testing.contracts.store_policies import PolicyStoreContract
 from campaignkit.testing.contracts.store_records import RecordStoreContract
@@ -17,6 +18,7 @@ class StoreContract(
     RunStoreContract,
     LedgerRowsContract,
     RecordStoreContract,
+    CopyingStoreContract,
 ):
     """Contract of the :class:`~campaignkit.ports.Store` port.
 
