@@ -169,7 +169,7 @@ def load_config(
     """
     environ = os.environ if env is None else env
     if path is None:
-        return parse_config({}, source="the environment", env=environ, clock=clock)
+        return parse_config({}, source="no --config file given", env=environ, clock=clock)
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")

@@ -384,7 +384,7 @@ def test_a_file_that_cannot_be_read_or_parsed(tmp_path: Path) -> None:
 def test_without_a_file_there_is_no_channel() -> None:
     with pytest.raises(ck.ValidationError, match="configures no channel") as caught:
         load_config(None, env={SECRET_ENV: "x" * 20})
-    assert caught.value.subject == "the environment"
+    assert caught.value.subject == "no --config file given"
 
 
 def test_parse_config_takes_a_parsed_document() -> None:
