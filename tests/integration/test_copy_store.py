@@ -28,6 +28,8 @@ from campaignkit.domain.delivery import FeedbackEvent, LedgerState
 from campaignkit.domain.triggers import ExecutionKind, ExecutionRecord
 from campaignkit.ports import ScanningProfileStore
 from campaignkit.testing import ManualClock, RecordingChannel, SequentialIds
+from tests.cli_store import make_store
+from tests.integration.test_cli_entry_point import campaignkit
 
 T0: Final = pendulum.datetime(2026, 12, 1, 9, tz="UTC")
 RECIPIENTS: Final = 250
@@ -394,3 +396,17 @@ def test_the_report_reads_as_a_table() -> None:
     assert text.splitlines()[0].split() == ["rules", "0"]
     assert text.splitlines()[-1].split() == ["total", str(report.total)]
     assert report.total == 1 + 1 + 1 + 1  # surface, grant, its audit entry, profile
+
+
+def test_the_installed_script_copies_a_store(tmp_path: Path) -> None:
+    """``campaignkit copy-store`` in a real process: the copy lists the same campaigns."""
+    source = make_store(tmp_path / "kit.db")
+    done = campaignkit("copy-store", "kit.db", "copy.db", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    clock = ManualClock(T0)
+    with (
+        ck.CampaignKit.sqlite(source, clock) as a,
+        ck.CampaignKit.sqlite(tmp_path / "copy.db", clock) as b,
+    ):
+        assert json.loads(done.stdout)["counts"] == count_store(a)
+        assert dump(b) == dump(a)

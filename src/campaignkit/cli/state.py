@@ -29,6 +29,8 @@ USER_ENV: Final = "CAMPAIGNKIT_USER"
 """The environment variable ``--as`` defaults to."""
 DSN_SCHEMES: Final = ("postgresql://", "postgres://")
 """``--db`` values that name a PostgreSQL server rather than a SQLite file."""
+SCHEMA_ENV: Final = "CAMPAIGNKIT_SCHEMA"
+"""The environment variable naming the PostgreSQL schema of a DSN (default ``campaignkit``)."""
 
 
 class CommandError(Exception):
@@ -112,25 +114,35 @@ def open_kit(
 ) -> CampaignKit:
     """Open the store ``db`` names, on the wall clock.
 
-    ``db`` is a SQLite file today; a PostgreSQL DSN (``postgresql://...``) is
-    recognised and refused until that store exists, so this is the one place
-    to add it.
+    ``db`` is a SQLite file or a PostgreSQL DSN (``postgresql://...``, opened
+    with ``CampaignKit.postgres`` in the schema ``CAMPAIGNKIT_SCHEMA`` names,
+    by default ``campaignkit``).
 
     Args:
-        db: The SQLite database file.
+        db: The SQLite database file, or a PostgreSQL DSN.
         create: Create the file when it is missing (its directory must exist);
-            otherwise a missing file is an error and nothing is created.
+            otherwise a missing file is an error and nothing is created. A
+            PostgreSQL schema is always created (and migrated) on open.
         channels: The channels to deliver with (default: recording channels,
             which reach nobody: only ``tick`` and ``worker`` deliver).
         delivery: How runs deliver.
         secret: The unsubscribe signing secret.
 
     Raises:
-        CommandError: a DSN, a missing file or directory, or a directory.
-        StorageError: the file is not a campaignkit store.
+        CommandError: a missing file or directory, or a directory.
+        StorageError: the file is not a campaignkit store, or the server
+            cannot be reached.
+        MissingDependency: a DSN without the extra ``campaignkit[postgres]``.
     """
     if db.startswith(DSN_SCHEMES):
-        raise CommandError("PostgreSQL stores are not available yet; pass --db with a SQLite file")
+        return CampaignKit.postgres(
+            db,
+            clock=SystemClock(),
+            channels=channels,
+            schema=os.environ.get(SCHEMA_ENV) or "campaignkit",
+            delivery=delivery,
+            secret=secret,
+        )
     path = Path(db)
     if path.is_dir():
         raise CommandError(f"{db} is a directory, not a campaignkit database: pass --db FILE")

@@ -1,4 +1,4 @@
-"""Moving campaigns and requests in and out: ``trigger``, ``export``, ``import``."""
+"""Moving campaigns and requests in and out: ``trigger``, ``export``, ``import``, ``copy-store``."""
 
 from __future__ import annotations
 
@@ -9,16 +9,19 @@ from typing import Annotated, Any
 import typer
 
 from campaignkit import ajo
+from campaignkit.adapters.copying import copy_store
 from campaignkit.cli import output
 from campaignkit.cli.campaigns import summary
-from campaignkit.cli.state import CommandError, state_of
+from campaignkit.cli.state import CommandError, open_kit, state_of
+from campaignkit.errors import ValidationError
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``trigger``, ``export`` and ``import`` to ``app``."""
+    """Add ``trigger``, ``export``, ``import`` and ``copy-store`` to ``app``."""
     app.command("trigger")(trigger)
     app.command("export")(export)
     app.command("import")(import_package)
+    app.command("copy-store")(copy_store_command)
 
 
 def read_json(path: Path) -> Any:
@@ -116,5 +119,46 @@ def import_package(
             f"imported {len(rows)} campaign(s) from {file}",
             ("id", "name", "status", "type"),
             [(r["id"], r["name"], r["status"], r["type"]) for r in rows],
+        )
+    )
+
+
+def copy_store_command(
+    ctx: typer.Context,
+    src: Annotated[
+        str, typer.Argument(metavar="SRC", help="The store to copy: a SQLite file or a DSN.")
+    ],
+    dst: Annotated[
+        str,
+        typer.Argument(
+            metavar="DST",
+            help="The store to copy into: a SQLite file (created if missing) or a "
+            "postgresql:// DSN; it must be empty unless --merge.",
+        ),
+    ],
+    merge: Annotated[
+        bool,
+        typer.Option(
+            "--merge",
+            help="Add to a destination that holds data (its records of the same id are replaced).",
+        ),
+    ] = False,
+) -> None:
+    """Copy a whole store (SQLite or PostgreSQL, either way) into another, ids unchanged."""
+    state = state_of(ctx)
+    with open_kit(src) as source, open_kit(dst, create=True) as target:
+        try:
+            report = copy_store(source, target, merge=merge)
+        except ValidationError as exc:  # the command line's words for the same advice
+            problems = [p.replace("merge=True", "--merge") for p in exc.problems]
+            raise CommandError(f"cannot copy {src} to {dst}: {'; '.join(problems)}") from exc
+    if state.json:
+        output.emit_json({"merged": report.merged, "counts": report.counts, "total": report.total})
+        return
+    output.show(
+        output.table(
+            f"copied {report.total:,} record(s) from {src} to {dst}",
+            ("table", "records"),
+            [*report.counts.items(), ("total", report.total)],
         )
     )
