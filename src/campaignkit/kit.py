@@ -335,7 +335,7 @@ class CampaignKit:
             ValidationError: an argument of the wrong type (before connecting).
         """
         try:
-            from campaignkit.adapters import postgres  # noqa: PLC0415 - an optional extra
+            import campaignkit.adapters.postgres as postgres  # noqa: PLC0415, PLR0402 - optional; sys.modules decides
         except ImportError as exc:
             raise MissingDependency("CampaignKit.postgres()", "psycopg", "postgres") from exc
         problems = kit_argument_problems(

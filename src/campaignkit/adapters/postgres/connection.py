@@ -124,19 +124,11 @@ class PostgresDatabase(Database):
             return
         try:
             connection.execute("SAVEPOINT ck_statement")
-        except psycopg.Error as exc:
-            raise postgres_error(exc, self.label) from exc
-        try:
-            yield
-        except psycopg.errors.IntegrityError as exc:
             try:
+                yield
+            except psycopg.errors.IntegrityError as exc:
                 connection.execute("ROLLBACK TO SAVEPOINT ck_statement")
-            except psycopg.Error as lost:
-                raise postgres_error(lost, self.label) from exc
-            raise sqlite3.IntegrityError(" ".join(str(exc).split())) from exc
-        except psycopg.Error as exc:
-            raise postgres_error(exc, self.label) from exc
-        try:
+                raise sqlite3.IntegrityError(" ".join(str(exc).split())) from exc
             connection.execute("RELEASE SAVEPOINT ck_statement")
         except psycopg.Error as exc:
             raise postgres_error(exc, self.label) from exc
@@ -174,26 +166,31 @@ class PostgresDatabase(Database):
             self.pool.putconn(connection)
 
     def _begin_on_fresh_connection(self) -> psycopg.Connection[Any]:
-        for attempt in (1, 2):
-            try:
-                connection = self.pool.getconn(timeout=self.timeout)
-            except PoolTimeout as exc:
-                raise StorageError(
-                    f"store {self.label}: no connection to PostgreSQL within {self.timeout} s "
-                    f"({exc}); check that the server is up, or raise pool_size"
-                ) from exc
-            try:
-                connection.execute(self._begin)
-            except psycopg.OperationalError as exc:
-                self.pool.putconn(connection)  # closed: the pool replaces it
-                if attempt == 2 or not connection.closed:
-                    raise postgres_error(exc, self.label) from exc
-                continue
-            except BaseException:
-                self.pool.putconn(connection)
-                raise
+        connection = self._getconn()
+        try:
+            connection.execute(self._begin)
+        except psycopg.Error as exc:
+            self.pool.putconn(connection)  # a closed one is dropped: the pool replaces it
+            if not connection.closed:
+                raise postgres_error(exc, self.label) from exc
+        else:
             return connection
-        raise AssertionError("unreachable")  # pragma: no cover
+        connection = self._getconn()  # it had died while idle: once more, on a new one
+        try:
+            connection.execute(self._begin)
+        except psycopg.Error as exc:
+            self.pool.putconn(connection)
+            raise postgres_error(exc, self.label) from exc
+        return connection
+
+    def _getconn(self) -> psycopg.Connection[Any]:
+        try:
+            return self.pool.getconn(timeout=self.timeout)
+        except PoolTimeout as exc:
+            raise StorageError(
+                f"store {self.label}: no connection to PostgreSQL within {self.timeout} s "
+                f"({exc}); check that the server is up, or raise pool_size"
+            ) from exc
 
     def close(self) -> None:
         """Close every connection."""

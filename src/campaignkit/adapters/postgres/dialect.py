@@ -47,6 +47,7 @@ _REPLACE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _TARGET = re.compile(r"^\s*(INSERT\s+INTO|UPDATE)\s+(\w+)", re.IGNORECASE)
+_DEPTH: Final = {"(": 1, ")": -1}
 _KEYWORDS: Final = frozenset(
     {"UNION", "LIMIT", "ORDER", "WHERE", "GROUP", "JOIN", "LEFT", "INNER", "ON", ")", ""}
 )
@@ -125,28 +126,18 @@ def _upsert(text: str) -> str:
 
 
 def _alias_subqueries(text: str) -> str:
-    """Give every ``FROM (subquery)`` without an alias one."""
-    out: list[str] = []
-    position = 0
-    number = 0
-    for match in re.finditer(r"\bFROM \(", text):
-        if match.start() < position:
-            continue
-        depth = 0
-        end = match.end() - 1
-        for end in range(match.end() - 1, len(text)):
-            depth += {"(": 1, ")": -1}.get(text[end], 0)
+    """Give every ``FROM (subquery)`` without an alias one (innermost last, so nested work)."""
+    for number, match in enumerate(reversed(list(re.finditer(r"\bFROM \(", text))), start=1):
+        depth, end = 0, match.end() - 1
+        while True:
+            depth += _DEPTH.get(text[end], 0)
             if depth == 0:
                 break
-        following = text[end + 1 :].lstrip()
-        word = re.match(r"\w+|\)|", following)
-        token = word.group(0).upper() if word is not None else ""
-        if token in _KEYWORDS:
-            number += 1
-            out.append(text[position : end + 1] + f" AS _ck{number}")
-            position = end + 1
-    out.append(text[position:])
-    return "".join(out)
+            end += 1
+        token = (re.findall(r"^(\w+|\))", text[end + 1 :].lstrip()) or [""])[0]
+        if token.upper() in _KEYWORDS:
+            text = f"{text[: end + 1]} AS _ck{number}{text[end + 1 :]}"
+    return text
 
 
 def _guarded(text: str, conflict: str) -> bool:
