@@ -342,6 +342,15 @@ def test_the_same_store_or_file_is_refused(tmp_path: Path) -> None:
         copy_store(a, b)
 
 
+def test_the_same_postgresql_schema_is_refused(postgres_dsn: str, postgres_schema: str) -> None:
+    with (
+        ck.CampaignKit.postgres(postgres_dsn, schema=postgres_schema) as a,
+        ck.CampaignKit.postgres(postgres_dsn, schema=postgres_schema) as b,
+        pytest.raises(ck.ValidationError, match="same store"),
+    ):
+        copy_store(a, b, merge=True)
+
+
 @pytest.mark.parametrize("size", [0, 10_001, True, "5"])
 def test_a_bad_batch_size_is_refused(size: Any) -> None:
     with pytest.raises(ck.ValidationError, match="batch_size"):

@@ -32,7 +32,7 @@ from campaignkit.ports import ContactRecord, ScanningProfileStore, UnitOfWork
 if TYPE_CHECKING:
     from campaignkit.kit import CampaignKit
 
-__all__ = ["TABLES", "CopyReport", "copy_store"]
+__all__ = ["MAX_BATCH_SIZE", "TABLES", "CopyReport", "copy_store", "count_store"]
 
 T = TypeVar("T")
 
@@ -192,16 +192,22 @@ def _total(batches: Iterable[Sequence[object]]) -> int:
 def _check(src: CampaignKit, dst: CampaignKit, batch_size: int) -> None:
     problems: list[str] = []
     checks.whole_number(problems, "batch_size", batch_size, minimum=1, maximum=MAX_BATCH_SIZE)
-    if src.store is dst.store or _same_file(src.store, dst.store):
+    if src.store is dst.store or _same_database(src.store, dst.store):
         problems.append("src and dst are the same store; copy into another one")
     checks.raise_if(problems, "copy_store")
     _scanning(src, "src")
     _scanning(dst, "dst")
 
 
-def _same_file(a: object, b: object) -> bool:
-    """True if ``a`` and ``b`` are stores of one database file (SQLite's ``path``)."""
-    paths = [getattr(store, "path", None) for store in (a, b)]
+def _same_database(a: object, b: object) -> bool:
+    """True if ``a`` and ``b`` open one database: a SQLite file, or a PostgreSQL schema.
+
+    Copying would wait on itself (each unit of work takes the database's write lock).
+    """
+    labels = [getattr(store, "label", None) for store in (a, b)]  # PostgreSQL: server and schema
+    if isinstance(labels[0], str) and labels[0] == labels[1]:
+        return True
+    paths = [getattr(store, "path", None) for store in (a, b)]  # SQLite: the file
     if not all(isinstance(path, str) and path != ":memory:" for path in paths):
         return False
     return os.path.realpath(Path(str(paths[0]))) == os.path.realpath(Path(str(paths[1])))
