@@ -84,6 +84,7 @@ class _Connection:
     def __init__(self, fails: bool, closed: bool) -> None:
         self.fails = fails
         self.closed = closed
+        self.broken = False
         self.info = SimpleNamespace(transaction_status=TransactionStatus.INTRANS)
 
     def execute(self, *_: object) -> None:
@@ -95,6 +96,7 @@ class _Pool:
     def __init__(self, *connections: _Connection) -> None:
         self.connections = list(connections)
         self.returned: list[_Connection] = []
+        self.checked = False
 
     def getconn(self, timeout: float) -> _Connection:
         if not self.connections:
@@ -103,6 +105,9 @@ class _Pool:
 
     def putconn(self, connection: _Connection) -> None:
         self.returned.append(connection)
+
+    def check(self) -> None:
+        self.checked = True
 
 
 def _database(pool: _Pool) -> PostgresDatabase:
@@ -120,6 +125,7 @@ def test_a_connection_dead_in_the_pool_is_replaced_once() -> None:
     with _database(pool).transaction():
         pass
     assert pool.returned == [dead, alive]
+    assert pool.checked
 
 
 def test_a_server_gone_for_good_is_a_storage_error() -> None:

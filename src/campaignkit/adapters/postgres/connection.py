@@ -138,8 +138,8 @@ class PostgresDatabase(Database):
         """One transaction holding the store's advisory lock, on a pooled connection.
 
         A pooled connection found dead when the unit starts (the server
-        restarted, the backend was terminated) is dropped and another one
-        taken, once.
+        restarted, the backend was terminated) is dropped, the pool's idle
+        connections are checked, and the unit begins once more.
         """
         connection = self._begin_on_fresh_connection()
         self.current = connection
@@ -171,11 +171,14 @@ class PostgresDatabase(Database):
             connection.execute(self._begin)
         except psycopg.Error as exc:
             self.pool.putconn(connection)  # a closed one is dropped: the pool replaces it
-            if not connection.closed:
+            if not (connection.closed or connection.broken):
                 raise postgres_error(exc, self.label) from exc
         else:
             return connection
-        connection = self._getconn()  # it had died while idle: once more, on a new one
+        # it died while idle (a restart, pg_terminate_backend): so may the other idle
+        # ones; the pool checks them all, then the unit begins once more on a new one
+        self.pool.check()
+        connection = self._getconn()
         try:
             connection.execute(self._begin)
         except psycopg.Error as exc:
