@@ -92,10 +92,7 @@ class CampaignRepository(Protocol):
         ...
 
     def restore(self, campaign: Campaign) -> None:
-        """Store ``campaign`` exactly as given, revision included, replacing one with its id.
-
-        Used to copy a store: nothing is checked against a stored revision.
-        """
+        """Store ``campaign`` as given (revision included), replacing one with its id (copying)."""
         ...
 
 
@@ -127,10 +124,7 @@ class SurfaceRepository(Protocol):
         ...
 
     def restore(self, surface: ChannelSurface) -> None:
-        """Store ``surface`` as given (revision included), replacing one with its id.
-
-        Raises ``ConflictError`` if another surface holds its name.
-        """
+        """Store ``surface`` as given, replacing one with its id (``ConflictError``: name taken)."""
         ...
 
 
@@ -290,11 +284,7 @@ class LedgerRepository(Protocol):
         ...
 
     def scan(self, run_id: str, batch_size: int) -> Iterator[Sequence[LedgerEntry]]:
-        """Every entry of a run by key, in batches of at most ``batch_size``.
-
-        Unlike :meth:`entries`, a run of any size is read a batch at a time
-        (copying a store).
-        """
+        """Every entry of a run by key, read ``batch_size`` at a time (unlike :meth:`entries`)."""
         ...
 
 
@@ -326,10 +316,7 @@ class ContactRepository(Protocol):
         ...
 
     def scan(self, batch_size: int) -> Iterator[Sequence[ContactRecord]]:
-        """Every contact as ``(channel, profile_id, sent_at, key or None)``, in batches.
-
-        The order is the adapter's own but stable while nothing is written.
-        """
+        """Every contact, in batches, in an order of the adapter's (stable while unchanged)."""
         ...
 
 
@@ -566,10 +553,7 @@ class ProfileStore(Protocol):
 
 @runtime_checkable
 class ScanningProfileStore(ProfileStore, Protocol):
-    """Protocol: a profile store that can list every profile (``where=`` audiences, copying).
-
-    Both shipped profile stores are.
-    """
+    """Protocol: a profile store that lists its profiles (``where=`` audiences, copying)."""
 
     def scan(self, batch_size: int) -> Iterator[Sequence[Profile]]:
         """Every profile in id order, in batches of at most ``batch_size``."""
