@@ -1,0 +1,1 @@
+"""Permission tests (SPEC sections 6 and 7), split by concern from one module."""
