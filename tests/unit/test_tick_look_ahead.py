@@ -25,7 +25,7 @@ from campaignkit.delivery.lease import Leases
 from campaignkit.delivery.recording import Recorder
 from campaignkit.engine import LifecycleEngine
 from campaignkit.ports import UnitOfWork
-from tests.unit.test_triggers import BOB, MKT, T0, Env, Kind, ann, bob, open_env
+from tests.unit.triggers.support import BOB, MKT, T0, Env, Kind, ann, bob, open_env
 
 
 @pytest.fixture(params=["memory", "sqlite"])

@@ -24,7 +24,7 @@ import pytest
 import campaignkit as ck
 from campaignkit.adapters.memory import InMemoryStore
 from campaignkit.delivery.lease import Leases
-from tests.unit.test_triggers import BOB, EMAIL, MKT, T0, Env, Kind, ann, bob, open_env
+from tests.unit.triggers.support import BOB, EMAIL, MKT, T0, Env, Kind, ann, bob, open_env
 
 
 @pytest.fixture(params=["memory", "sqlite"])
