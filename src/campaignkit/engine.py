@@ -46,7 +46,13 @@ from campaignkit.domain.lifecycle import (
     run_start,
     run_started,
 )
-from campaignkit.errors import CampaignKitError, ClockError, ConflictError, StorageError
+from campaignkit.errors import (
+    CampaignKitError,
+    ClockError,
+    ConflictError,
+    StorageError,
+    StorageUnavailable,
+)
 from campaignkit.ports import Store, UnitOfWork
 from campaignkit.preflight import Preflight
 from campaignkit.timeutil import ensure_utc
@@ -267,6 +273,8 @@ class LifecycleEngine:
                     raise
                 skipped.add(item_id)
                 continue
+            except StorageUnavailable:  # nothing can go on: the worker ticks again later
+                raise
             except Exception as exc:  # rolled back: the run cannot be planned
                 if not claiming:
                     raise
@@ -285,6 +293,8 @@ class LifecycleEngine:
                         and campaign.due_at <= now
                     ):
                         _, step_events = self._step(uow, campaign, now)
+            except StorageUnavailable:
+                raise
             except Exception as exc:  # rolled back; the other campaigns go on
                 self._put_aside(kind, item_id, due_at, exc)
                 continue
@@ -314,6 +324,8 @@ class LifecycleEngine:
         except ConflictError:
             skipped.add(run_id)
             return
+        except StorageUnavailable:
+            raise
         except Exception as exc:  # not even FAILED could be recorded
             self._put_aside("run", run_id, due_at, exc)
             return

@@ -140,6 +140,16 @@ class StorageError(CampaignKitError):
     """The store failed (driver error, corrupt data, foreign file)."""
 
 
+class StorageUnavailable(StorageError):
+    """The store could not be reached (connection lost, server down, pool exhausted).
+
+    Transient: nothing of the unit of work was written, and the same call may
+    succeed later. The engine hands back a run it was delivering (its lease
+    released, nothing marked FAILED) and ends the tick with this error; the
+    worker loop logs it and ticks again after its poll interval.
+    """
+
+
 class ClockError(CampaignKitError, ValueError):
     """A clock was misused: moved backwards, or not settable where it must be."""
 

@@ -1,13 +1,16 @@
 """The kit's delivery tests (runs, ledger, retries, feedback, stop, crash and resume, leases,
-reports) on ``CampaignKit.postgres``: each test of ``tests/unit/test_delivery.py`` that runs
-on every backend (it takes ``worlds``) runs here again on PostgreSQL, in a fresh schema.
+reports) on ``CampaignKit.postgres``: each test of the ``tests/unit/delivery`` modules that
+runs on every backend (it takes ``worlds``) runs here again on PostgreSQL, in a fresh schema.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
-from collections.abc import Iterator, Mapping
+import pkgutil
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pendulum
 import psycopg
@@ -16,7 +19,8 @@ from psycopg.conninfo import make_conninfo
 
 import campaignkit as ck
 from campaignkit.testing import CallbackChannel, ManualClock, RecordingChannel, SequentialIds
-from tests.unit import test_delivery as delivery
+from tests.unit import delivery as delivery_tests
+from tests.unit.delivery import support as delivery
 
 C = ck.ChannelType
 L = ck.LedgerState
@@ -74,9 +78,15 @@ def worlds(postgres_dsn: str, postgres_schema: str, tmp_path: Path) -> Iterator[
     builder.close()
 
 
-for _name, _test in vars(delivery).items():
-    if _name.startswith("test_") and "worlds" in inspect.signature(_test).parameters:
-        globals()[_name] = _test
+for _module in pkgutil.iter_modules(delivery_tests.__path__):
+    if not _module.name.startswith("test_"):
+        continue
+    for _name, _test in vars(
+        importlib.import_module(f"{delivery_tests.__name__}.{_module.name}")
+    ).items():
+        if _name.startswith("test_") and "worlds" in inspect.signature(_test).parameters:
+            assert _name not in globals(), f"two delivery tests named {_name}"
+            globals()[_name] = _test
 
 
 def test_connections_terminated_mid_run_lose_and_double_nothing(
@@ -134,5 +144,90 @@ def test_connections_terminated_mid_run_lose_and_double_nothing(
         assert {entry.state for entry in entries.values()} == {L.SENT}
         assert sorted(m.profile_id for m in recorder.sent) == ids  # none twice
         assert calls == 40
+    finally:
+        builder.close()
+
+
+def _terminate(dsn: str, pid: int) -> None:
+    """End backend ``pid`` from another connection and wait until it is gone (no sleeping)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        for _ in range(100_000):
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
+            if row.fetchone() == (0,):
+                return
+    raise AssertionError(f"backend {pid} outlived pg_terminate_backend")
+
+
+@pytest.mark.parametrize("statement", ["INSERT INTO ledger", "UPDATE ledger"])
+def test_a_connection_lost_inside_a_unit_of_work_hands_the_run_back(
+    postgres_dsn: str,
+    postgres_schema: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    statement: str,
+) -> None:
+    """The backend dies in the middle of a run's unit of work (its intents, or its outcomes):
+    the tick ends with ``StorageUnavailable``, the run is not FAILED, the next ticks
+    reconnect and finish it, every recipient has one outcome, and a profile handed over
+    twice (only possible when the outcomes' unit died) carries the same idempotency key."""
+    from campaignkit.adapters.postgres.connection import PostgresDatabase
+
+    builder = PostgresWorlds(postgres_dsn, postgres_schema, tmp_path)
+    recorder = RecordingChannel("prov")
+    seen = 0
+    original = PostgresDatabase.executemany
+
+    def dying(self: PostgresDatabase, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        nonlocal seen
+        if sql.lstrip().startswith(statement) and self.current is not None:
+            seen += 1
+            if seen in (2, 5):  # inside the unit: the statement runs on a dead backend
+                _terminate(postgres_dsn, self.current.info.backend_pid)
+        original(self, sql, rows)
+
+    def dying_execute(self: PostgresDatabase, sql: str, params: Sequence[Any] = ()) -> Any:
+        if sql.lstrip().startswith(statement):
+            dying(self, sql, [params])
+            return None
+        return original_execute(self, sql, params)
+
+    original_execute = PostgresDatabase.execute
+    monkeypatch.setattr(PostgresDatabase, "executemany", dying)
+    monkeypatch.setattr(PostgresDatabase, "execute", dying_execute)
+    settings = ck.DeliverySettings(batch_size=5)
+    try:
+        world = builder.world(channels={C.EMAIL: recorder}, delivery=settings)
+        ids = delivery.crowd(world.kit, 40)
+        campaign = world.admin.create_campaign(
+            name="Cut off",
+            audience="crowd",
+            namespace="email",
+            actions=[delivery.email_action(world)],
+        )
+        world.admin.activate(campaign.id)
+        lost = 0
+        for _ in range(30):
+            try:
+                world.kit.tick()
+            except ck.StorageUnavailable:
+                lost += 1
+                continue  # the worker loop ticks again
+            run = delivery.only_run(world.kit, campaign.id)
+            if run.status is ck.RunStatus.SUCCEEDED:
+                break
+            world.clock.advance(pendulum.duration(minutes=10))
+        assert lost == 2
+        assert run.status is ck.RunStatus.SUCCEEDED
+        entries = delivery.by_profile(delivery.ledger(world.kit, run.id))
+        assert sorted(entries) == ids
+        assert {entry.state for entry in entries.values()} == {L.SENT}
+        keys: dict[str, set[str]] = {}
+        for message in recorder.sent:
+            keys.setdefault(message.profile_id, set()).add(message.idempotency_key)
+        assert sorted(keys) == ids
+        assert all(len(k) == 1 for k in keys.values())  # a second hand-off: same key
+        if statement.startswith("INSERT"):  # intents lost before any hand-over: none twice
+            assert len(recorder.sent) == len(ids)
     finally:
         builder.close()

@@ -49,6 +49,7 @@ CONTRACT_NAMES = {
     "NotFound",
     "DeliveryError",
     "StorageError",
+    "StorageUnavailable",
     "CheckResult",
 }
 

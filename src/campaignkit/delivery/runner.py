@@ -60,7 +60,7 @@ from campaignkit.domain.delivery import (
 from campaignkit.domain.lifecycle import LifecycleRules
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.unsubscribe import UnsubscribeSigner
-from campaignkit.errors import ConflictError, DeliveryError
+from campaignkit.errors import ConflictError, DeliveryError, StorageUnavailable
 from campaignkit.ports import (
     AudienceSource,
     Channel,
@@ -200,7 +200,7 @@ class Runner:
                 run = uow.runs.get(run_id)
             runlog.paused(run)
             return run
-        except ConflictError:
+        except (ConflictError, StorageUnavailable):  # try later: released if it can be
             self._release(run_id, now)
             raise
         except Exception as exc:  # an adapter or a bug: this run fails, the others go on
@@ -569,7 +569,7 @@ class Runner:
                 if owned and run.lease_owner not in (None, self._worker):
                     return run
                 saved = self._finish(uow, attrs.evolve(run, error=error), RunStatus.FAILED, now)
-        except ConflictError:
+        except (ConflictError, StorageUnavailable):
             raise
         except Exception as exc:
             error = f"{error}; its campaign could not be updated: {describe(exc)}"

@@ -35,7 +35,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from campaignkit.adapters.postgres.dialect import Statement, translate
 from campaignkit.adapters.postgres.schema import MIGRATIONS
 from campaignkit.adapters.sqlite.connection import Database, Row
-from campaignkit.errors import ConflictError, StorageError
+from campaignkit.errors import ConflictError, StorageError, StorageUnavailable
 
 LOCK_CLASS: Final = 0x434B4954
 """The first key of campaignkit's advisory locks ("CKIT"); the second is the schema's."""
@@ -190,7 +190,7 @@ class PostgresDatabase(Database):
         try:
             return self.pool.getconn(timeout=self.timeout)
         except PoolTimeout as exc:
-            raise StorageError(
+            raise StorageUnavailable(
                 f"store {self.label}: no connection to PostgreSQL within {self.timeout} s "
                 f"({exc}); check that the server is up, or raise pool_size"
             ) from exc
@@ -206,7 +206,7 @@ def postgres_error(exc: psycopg.Error, label: str) -> StorageError | ConflictErr
     if isinstance(exc, (errors.SerializationFailure, errors.DeadlockDetected)):
         return ConflictError(f"store {label}: a concurrent transaction won ({text}); retry")
     if isinstance(exc, psycopg.OperationalError):
-        return StorageError(
+        return StorageUnavailable(
             f"store {label}: the connection to PostgreSQL failed ({text}); "
             "nothing of this unit of work was written: retry when the server is back"
         )
