@@ -12,7 +12,7 @@ import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import psycopg
 from psycopg import sql
@@ -219,6 +219,21 @@ class PostgresProfileStore(SQLiteProfileStore):
 
     Args:
         store: The PostgreSQL store whose schema holds the profiles.
+    """
+
+    STATIC_MEMBERS: ClassVar[str] = (
+        "SELECT m.profile_id, p.document FROM audience_members m "
+        "LEFT JOIN profiles p ON p.id = m.profile_id "
+        "WHERE m.audience = ?1 AND m.position >= ?2 "
+        "AND m.position < CAST(?2 AS BIGINT) + ?3 ORDER BY m.position LIMIT ?3"
+    )
+    """One page of a static audience, bounded on both sides of its positions.
+
+    Positions are ``0 .. size - 1`` (``define`` numbers them), so the upper
+    bound returns the same rows as ``LIMIT`` alone; with it, the planner walks
+    ``limit`` members of the primary key whatever its statistics say (before
+    the table was first analyzed it sorted every member from ``offset`` on
+    for each page: 31 ms a page in the middle of 50,000, quadratic in all).
     """
 
     def __init__(self, store: PostgresStore) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from campaignkit.adapters.sqlite.delivery import _chunks, _marks
 from campaignkit.adapters.sqlite.store import SQLiteStore
@@ -173,6 +173,13 @@ class SQLiteProfileStore:
         store: The SQLite store whose file holds the profiles.
     """
 
+    STATIC_MEMBERS: ClassVar[str] = (
+        "SELECT m.profile_id, p.document FROM audience_members m "
+        "LEFT JOIN profiles p ON p.id = m.profile_id "
+        "WHERE m.audience = ? AND m.position >= ? ORDER BY m.position LIMIT ?"
+    )
+    """One page of a static audience's members with their documents (name, offset, limit)."""
+
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
 
@@ -325,12 +332,7 @@ class SQLiteProfileStore:
             Up to ``limit`` profiles in definition order (empty past the end).
         """
         with self._store.unit_of_work():
-            rows = self._store.database.all(
-                "SELECT m.profile_id, p.document FROM audience_members m "
-                "LEFT JOIN profiles p ON p.id = m.profile_id "
-                "WHERE m.audience = ? AND m.position >= ? ORDER BY m.position LIMIT ?",
-                (name, offset, limit),
-            )
+            rows = self._store.database.all(self.STATIC_MEMBERS, (name, offset, limit))
         members = []
         scan, plain, head, start = _scan, plain_decoded_profile, _HEAD, _START
         for profile_id, document in rows:
