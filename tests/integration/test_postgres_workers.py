@@ -31,7 +31,10 @@ outside the store. Each child's clock is a :class:`FileClock`, a
   test reads which entries it left PENDING, moves every clock past its lease
   and starts a replacement. The survivor and the replacement finish the run:
   every message in a record, copies only of entries PENDING at the kill, each
-  with its one idempotency key.
+  with its one idempotency key. Twice: killed just after its batch's sends
+  (the whole batch is copied), and stuck inside the batch's second send
+  (:class:`Record`'s ``stall_at``), so exactly the first action's half is
+  copied and the second's is sent once.
 
 Nothing sleeps: the test waits on the processes (``wait`` with a timeout)
 and on the records' sizes.
@@ -54,6 +57,7 @@ from typing import Final, NamedTuple
 
 import attrs
 import pendulum
+import pytest
 
 import campaignkit as ck
 from campaignkit.adapters.postgres import PostgresProfileStore
@@ -121,27 +125,52 @@ def set_clock(path: Path, instant: pendulum.DateTime) -> None:
     os.replace(new, path)
 
 
-class RecordChannel:
-    """Appends one line per message to the worker's record (``O_APPEND``) and accepts it.
-
-    The provider id is ``<name>-<idempotency key>``: the same for a copy.
+class Record:
+    """A worker's record: an ``O_APPEND`` file shared by its channels, one line per message.
 
     Args:
-        fd: The record, opened with ``O_APPEND`` (shared by the worker's channels).
-        name: The channel's name (``email``, ``sms``).
+        path: The file (created if missing).
+        stall_at: Once the record holds this many lines, the second send of a
+            batch (its second action's) never returns: the worker stalls with
+            half of the batch handed over, for the test to kill it. 0: never.
     """
 
-    def __init__(self, fd: int, name: str) -> None:
-        self._fd = fd
-        self.name = name
+    def __init__(self, path: str, stall_at: int) -> None:
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._stall_at = stall_at
+        self.lines = 0
+        self.sends = 0
 
-    def send(self, messages: Sequence[ck.Message]) -> Sequence[ck.SendResult]:
-        """Write the batch in one ``write`` where the kernel allows, then accept every message."""
+    def append(self, messages: Sequence[ck.Message]) -> None:
+        """Write one line per message, in one ``write`` where the kernel allows."""
+        self.sends += 1
+        if self._stall_at and self.lines >= self._stall_at and self.sends % 2 == 0:
+            threading.Event().wait(CHILD_DEADLINE)  # until the test kills this worker
         data = "".join(
             f"{m.idempotency_key}\t{m.action_id}\t{m.profile_id}\n" for m in messages
         ).encode()
         while data:
             data = data[os.write(self._fd, data) :]
+        self.lines += len(messages)
+
+
+class RecordChannel:
+    """Appends each message to the worker's :class:`Record` and accepts it.
+
+    The provider id is ``<name>-<idempotency key>``: the same for a copy.
+
+    Args:
+        record: The worker's record.
+        name: The channel's name (``email``, ``sms``).
+    """
+
+    def __init__(self, record: Record, name: str) -> None:
+        self._record = record
+        self.name = name
+
+    def send(self, messages: Sequence[ck.Message]) -> Sequence[ck.SendResult]:
+        """Record the batch, then accept every message."""
+        self._record.append(messages)
         return [ck.Accepted(f"{self.name}-{m.idempotency_key}") for m in messages]
 
 
@@ -173,13 +202,14 @@ def _the_run(kit: ck.CampaignKit, campaign_id: str) -> ck.Run | None:
 def child_main(argv: Sequence[str]) -> None:
     """A worker: tick the schema, handing the run back every ``QUANTUM`` batches, until it ends.
 
-    Arguments: DSN, schema, record path, clock path, campaign id. Exits 0 when
-    the run is final (printing what it did as JSON), 3 if it gives up.
+    Arguments: DSN, schema, record path, clock path, campaign id, ``stall_at``
+    (see :class:`Record`). Exits 0 when the run is final (printing what it did
+    as JSON), 3 if it gives up.
     """
-    dsn, schema, record, clock_path, campaign_id = argv
+    dsn, schema, record_path, clock_path, campaign_id, stall_at = argv
     clock = FileClock(Path(clock_path))
-    fd = os.open(record, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    channels = {c: RecordChannel(fd, c.value) for c in (EMAIL, SMS)}
+    record = Record(record_path, int(stall_at))
+    channels = {c: RecordChannel(record, c.value) for c in (EMAIL, SMS)}
     turns = Turns()
     pause = threading.Event()
     deadline = time.monotonic() + CHILD_DEADLINE
@@ -325,12 +355,13 @@ class Workers:
         """Where worker ``name``'s stdout and stderr go."""
         return self.directory / f"{name}.out"
 
-    def start(self, name: str) -> subprocess.Popen[bytes]:
-        """Start worker ``name``."""
+    def start(self, name: str, *, stall_at: int = 0) -> subprocess.Popen[bytes]:
+        """Start worker ``name`` (stalling as :class:`Record` says)."""
         args = [self.seeded.dsn, self.seeded.schema, str(self.record(name)), str(self.clock)]
+        args += [self.seeded.campaign_id, str(stall_at)]
         with self.output(name).open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-c", CHILD_BOOT, str(ROOT), *args, self.seeded.campaign_id],
+                [sys.executable, "-c", CHILD_BOOT, str(ROOT), *args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
@@ -447,15 +478,17 @@ def test_two_workers_share_a_run_and_send_each_message_once(
     assert min(holds.values()) >= 2, holds
 
 
+@pytest.mark.parametrize("stall", [False, True], ids=["after-its-sends", "between-its-sends"])
 def test_a_worker_killed_mid_run_is_replaced_and_nothing_is_lost(
-    postgres_dsn: str, postgres_schema: str, tmp_path: Path
+    postgres_dsn: str, postgres_schema: str, tmp_path: Path, stall: bool
 ) -> None:
     seeded = seed(postgres_dsn, postgres_schema, RECIPIENTS)
     with workers(seeded, tmp_path) as group:
-        doomed = group.start("a")
+        doomed = group.start("a", stall_at=KILL_AFTER if stall else 0)
         group.start("b")
         # kill "a" as soon as its record grows again once it holds KILL_AFTER lines:
-        # it is then in the middle of one of its turns at the run
+        # it is then in the middle of one of its turns at the run (with ``stall``, it
+        # is stuck in its batch's second send, the first action's half handed over)
         wait_for_growth(doomed, group.record("a"), KILL_AFTER)
         doomed.send_signal(signal.SIGKILL)
         assert doomed.wait(timeout=10) == -signal.SIGKILL
@@ -489,3 +522,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_nothing_is_lost(
     )
     assert sent["a"] >= KILL_AFTER
     assert sent["c"] > 0, (sent, printed)  # the replacement took part
+    if stall:  # exactly the half of the batch in flight that the provider had is copied
+        assert len(pending) == 2 * BATCH
+        assert sent["a"] == KILL_AFTER + BATCH
+        assert set(repeated) == {line.key for line in records["a"][KILL_AFTER:]}
