@@ -159,7 +159,7 @@ def _terminate(dsn: str, pid: int) -> None:
     raise AssertionError(f"backend {pid} outlived pg_terminate_backend")
 
 
-@pytest.mark.parametrize("statement", ["INSERT INTO ledger", "UPDATE ledger"])
+@pytest.mark.parametrize("statement", ["COPY ledger", "SELECT ck_settle_keyed"])
 def test_a_connection_lost_inside_a_unit_of_work_hands_the_run_back(
     postgres_dsn: str,
     postgres_schema: str,
@@ -192,9 +192,17 @@ def test_a_connection_lost_inside_a_unit_of_work_hands_the_run_back(
             return None
         return original_execute(self, sql, params)
 
+    def dying_copy(
+        self: PostgresDatabase, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        dying(self, f"COPY {table}", [])  # the intents are copied (PostgresLedger)
+        original_copy(self, table, columns, rows)
+
     original_execute = PostgresDatabase.execute
+    original_copy = PostgresDatabase.copy
     monkeypatch.setattr(PostgresDatabase, "executemany", dying)
     monkeypatch.setattr(PostgresDatabase, "execute", dying_execute)
+    monkeypatch.setattr(PostgresDatabase, "copy", dying_copy)
     settings = ck.DeliverySettings(batch_size=5)
     try:
         world = builder.world(channels={C.EMAIL: recorder}, delivery=settings)

@@ -33,7 +33,7 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from campaignkit.adapters.postgres.dialect import Statement, translate
-from campaignkit.adapters.postgres.schema import MIGRATIONS
+from campaignkit.adapters.postgres.schema import MIGRATIONS, SEARCH_INDEX
 from campaignkit.adapters.sqlite.connection import Database, Row
 from campaignkit.errors import ConflictError, StorageError, StorageUnavailable
 
@@ -103,6 +103,21 @@ class PostgresDatabase(Database):
         connection = self._connection()
         with self._errors(connection, statement):
             connection.cursor().executemany(statement.sql, values)  # type: ignore[arg-type]
+
+    def copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """``COPY`` rows into ``table``, inside a savepoint (a unique violation keeps the unit).
+
+        Raises:
+            sqlite3.IntegrityError: a row breaks a unique index; nothing was copied.
+            StorageError: any other driver error.
+        """
+        connection = self._connection()
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        with self._errors(connection, _GUARDED), connection.cursor().copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         """The first row of a query, or None."""
@@ -200,6 +215,10 @@ class PostgresDatabase(Database):
         self.pool.close()
 
 
+_GUARDED: Final = Statement("COPY", None, guarded=True)
+"""What :meth:`PostgresDatabase.copy` is, for the savepoint around it."""
+
+
 def postgres_error(exc: psycopg.Error, label: str) -> StorageError | ConflictError:
     """Explain a driver error in campaignkit terms (``ConflictError`` for a lost race)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
@@ -276,6 +295,8 @@ def migrate(
                     (version, description),
                 )
                 applied.append(version)
+            if 2 in done:  # pg_trgm may have been installed since: index search then
+                connection.execute(SEARCH_INDEX)
     except psycopg.Error as exc:
         raise postgres_error(exc, label) from exc
     return applied

@@ -11,7 +11,9 @@ statement text:
   REPLACE`` an upsert on the table's primary key (:data:`PRIMARY_KEYS`);
 - ``json_each(...)`` becomes ``ck_json_each(...)``, a function of the schema
   giving the same ``(key, value)`` rows of a JSON object or array as text;
-- ``instr(a, b)`` becomes ``strpos(a, b)``; ``INDEXED BY`` hints are dropped;
+- the listing's search ``instr(c.name_fold, ?) > 0`` becomes a ``LIKE`` of the
+  escaped text (served by a trigram index when ``pg_trgm`` is there), any
+  other ``instr(a, b)`` ``strpos(a, b)``; ``INDEXED BY`` hints are dropped;
   ``LIMIT -1`` becomes ``LIMIT ALL``; ``x IS ?`` becomes ``IS NOT DISTINCT
   FROM``; ``CASE WHEN ? THEN`` (an integer flag) compares it with 0;
 - a subquery in ``FROM`` without an alias gets one (PostgreSQL 15 needs it);
@@ -51,6 +53,17 @@ _DEPTH: Final = {"(": 1, ")": -1}
 _KEYWORDS: Final = frozenset(
     {"UNION", "LIMIT", "ORDER", "WHERE", "GROUP", "JOIN", "LEFT", "INNER", "ON", ")", ""}
 )
+
+
+_SEARCH: Final = "instr(c.name_fold, ?) > 0"
+"""The listing's case-insensitive search (``adapters/sqlite/campaigns.listing_sql``)."""
+_SEARCH_LIKE: Final = (
+    "c.name_fold LIKE '%' || replace(replace(replace(?, '\\', '\\\\'), '%', '\\%'), "
+    "'_', '\\_') || '%'"
+)
+"""The same test as a ``LIKE`` of the escaped text, which ``campaigns_by_name_trgm`` serves."""
+GUARDED_CALLS: Final = ("ck_settle_keyed(",)
+"""Functions of the schema whose call can break a unique index (run inside a savepoint)."""
 
 
 @attrs.frozen
@@ -96,6 +109,7 @@ def translate(sql: str) -> Statement:
     text = re.sub(r"\s+INDEXED BY \w+", "", text)
     text = text.replace("LIMIT -1", "LIMIT ALL")
     text = re.sub(r"\bjson_each\(", "ck_json_each(", text)
+    text = text.replace(_SEARCH, _SEARCH_LIKE)
     text = re.sub(r"\binstr\(", "strpos(", text)
     text = text.replace("CASE WHEN ? THEN", "CASE WHEN ? <> 0 THEN")
     text = re.sub(r"\bIS \?", "IS NOT DISTINCT FROM ?", text)
@@ -141,6 +155,8 @@ def _alias_subqueries(text: str) -> str:
 
 
 def _guarded(text: str, conflict: str) -> bool:
+    if any(call in text for call in GUARDED_CALLS):
+        return True
     match = _TARGET.match(text)
     if match is None or conflict.endswith("DO NOTHING"):
         return False

@@ -20,6 +20,32 @@ from typing import Final
 
 _T = 'TEXT COLLATE "C"'
 
+SEARCH_INDEX: Final = """DO $$
+DECLARE
+    home TEXT;
+BEGIN
+    BEGIN
+        CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE NOTICE 'campaignkit: pg_trgm unavailable (%), search scans instead', SQLERRM;
+    END;
+    SELECT n.nspname INTO home FROM pg_extension e
+        JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+    IF home IS NOT NULL AND to_regclass('campaigns_by_name_trgm') IS NULL THEN
+        EXECUTE format(
+            'CREATE INDEX campaigns_by_name_trgm ON campaigns '
+            'USING gin (name_fold %I.gin_trgm_ops)', home);
+    END IF;
+END $$"""
+"""Create ``campaigns_by_name_trgm`` if ``pg_trgm`` is installed or may be (run on every open).
+
+The extension goes in ``public`` (shared by the stores of the database, so
+dropping one store's schema cannot drop it); a server without it, or a role
+that may not create it, leaves search to walk the listing's index (a
+NOTICE says so). Once a DBA installs ``pg_trgm``, the next open creates the
+index.
+"""
+
 MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
     (
         1,
@@ -200,6 +226,34 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
                         CASE WHEN json_typeof(doc::json) = 'array' THEN doc::json
                         ELSE '[]'::json END) WITH ORDINALITY AS a (v, n)
                 $$""",
+        ),
+    ),
+    (
+        2,
+        "a trigram index for case-insensitive search when pg_trgm can be had; "
+        "keyed settles as one server-side loop",
+        (
+            # ledger.settle of accepted outcomes: one UPDATE by full primary key per
+            # (provider id, profile) member, whatever the ledger's statistics say (a
+            # join planned before the table was analyzed scanned the run's ledger)
+            """CREATE FUNCTION ck_settle_keyed(
+                    p_run TEXT, p_action TEXT, p_state TEXT, p_attempts BIGINT, doc TEXT)
+                RETURNS BIGINT LANGUAGE plpgsql AS $$
+                DECLARE
+                    member RECORD;
+                    done BIGINT := 0;
+                BEGIN
+                    FOR member IN SELECT key, value FROM json_each_text(doc::json) LOOP
+                        UPDATE ledger SET state = p_state, reason = NULL, attempts = p_attempts,
+                            provider_message_id = member.key, error = NULL,
+                            next_attempt_us = NULL, slot_us = NULL, message = NULL
+                        WHERE run_id = p_run AND profile_id = member.value
+                            AND action_id = p_action;
+                        done := done + 1;
+                    END LOOP;
+                    RETURN done;
+                END $$""",
+            SEARCH_INDEX,
         ),
     ),
 )

@@ -19,6 +19,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from campaignkit.adapters.postgres.connection import PostgresDatabase, describe_dsn, migrate
+from campaignkit.adapters.postgres.ledger import PostgresLedger
 from campaignkit.adapters.sqlite.campaigns import SQLiteCampaigns
 from campaignkit.adapters.sqlite.delivery import (
     SQLiteContacts,
@@ -26,7 +27,6 @@ from campaignkit.adapters.sqlite.delivery import (
     SQLiteStaticAudiences,
     SQLiteSuppressions,
 )
-from campaignkit.adapters.sqlite.ledger import SQLiteLedger
 from campaignkit.adapters.sqlite.others import (
     SQLiteAccess,
     SQLiteApprovalPolicies,
@@ -153,7 +153,7 @@ class PostgresStore:
             SQLiteAccess(db),
             SQLiteApprovalPolicies(db),
             SQLiteRuns(db),
-            SQLiteLedger(db),
+            PostgresLedger(db),
             SQLiteFeedback(db),
             SQLiteSuppressions(db),
             SQLiteStaticAudiences(db),

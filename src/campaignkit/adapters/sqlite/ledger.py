@@ -29,7 +29,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from json.encoder import encode_basestring_ascii as _escape
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import pendulum
 
@@ -246,6 +246,9 @@ class SQLiteLedger:
         db: The store's connection, inside a unit of work.
     """
 
+    SETTLE_KEYED: ClassVar[str] = SETTLE_KEYED
+    """The statement of a keyed ``settle`` (run, action, state, attempts, JSON object)."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
 
@@ -395,7 +398,7 @@ class SQLiteLedger:
         keyed = _keyed_outcomes(rows)
         if keyed is not None:
             self._settle_statements(
-                [(SETTLE_KEYED, [(run_id, *group)]) for group in keyed], many=False
+                [(self.SETTLE_KEYED, [(run_id, *group)]) for group in keyed], many=False
             )
             return
         retry = LedgerState.RETRY
