@@ -34,7 +34,7 @@ BEGIN
     IF home IS NOT NULL AND to_regclass('campaigns_by_name_trgm') IS NULL THEN
         EXECUTE format(
             'CREATE INDEX campaigns_by_name_trgm ON campaigns '
-            'USING gin (name_fold %I.gin_trgm_ops)', home);
+            'USING gin (name_fold %I.gin_trgm_ops) WITH (fastupdate = off)', home);
     END IF;
 END $$"""
 """Create ``campaigns_by_name_trgm`` if ``pg_trgm`` is installed or may be (run on every open).
@@ -43,7 +43,8 @@ The extension goes in ``public`` (shared by the stores of the database, so
 dropping one store's schema cannot drop it); a server without it, or a role
 that may not create it, leaves search to walk the listing's index (a
 NOTICE says so). Once a DBA installs ``pg_trgm``, the next open creates the
-index.
+index. ``fastupdate = off``: campaigns are written seldom, and rows waiting in
+a GIN pending list made the planner prefer a scan (measured at 20,000 rows).
 """
 
 MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
