@@ -15,7 +15,7 @@ import campaignkit as ck
 from campaignkit import logs
 from campaignkit.testing import ManualClock
 from tests.factories import T0, make_world
-from tests.unit.test_engine import SwitchableAudiences, small_kit
+from tests.unit.engine.support import SwitchableAudiences, small_kit
 
 S = ck.CampaignStatus
 
