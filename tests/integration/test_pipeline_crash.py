@@ -6,7 +6,7 @@
   then a fresh kit resumes: every (run, action, profile) ends in exactly one
   SENT entry, every copy a provider got carries the one idempotency key of its
   (run, action, profile), and the counts add up. The helpers are those of
-  ``test_delivery_crash`` (same child process, channel and checks).
+  ``tests/integration/delivery_crash/`` (same child process, channel and checks).
 - Two kits (two workers) on one SQLite file ticking the same due runs at once
   from two threads: nobody is handed over twice.
 
@@ -27,21 +27,18 @@ import pytest
 
 import campaignkit as ck
 from campaignkit.testing import CallbackChannel, ManualClock, SequentialIds
-from tests.integration.test_delivery_crash import (
+from tests.integration.delivery_crash.channel import EMAIL, SMS, record_path, size_of
+from tests.integration.delivery_crash.support import (
     CHILD_BOOT,
     CHILD_TIMEOUT,
-    EMAIL,
     RESTART_STEP,
     ROOT,
-    SMS,
     T0,
     Seeded,
     check_outcome,
     crash_worker,
-    record_path,
     run_worker,
     seed_store,
-    size_of,
 )
 
 RECIPIENTS = 3_000
@@ -54,7 +51,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
 
 
 def _copy(seeded: Seeded, directory: Path) -> Seeded:
-    from tests.integration.test_delivery_crash import copy_of
+    from tests.integration.delivery_crash.support import copy_of
 
     return copy_of(seeded, directory)
 
