@@ -306,6 +306,7 @@ def dumps_execution(record: ExecutionRecord) -> str:
             _instant(record.execute_at),
             _instant(record.cancelled_at),
             _whole(record.revision),
+            _span(record.span),
         )
     except (TypeError, KeyError, AttributeError):  # another type: the generic path decides
         return dumps(record)
@@ -314,7 +315,7 @@ def dumps_execution(record: ExecutionRecord) -> str:
 _EXECUTION: Final = (
     '{"schema":"execution","version":%d,"data":{"id":%s,"campaign_id":%s,"request_id":%s,'
     '"kind":%s,"created_at":%s,"created_by":%s,"run_id":%s,"payload_hash":%s,'
-    '"execute_at":%s,"cancelled_at":%s,"revision":%s}}'
+    '"execute_at":%s,"cancelled_at":%s,"revision":%s,"span":%s}}'
 )
 
 
@@ -379,6 +380,15 @@ def _whole(value: int) -> str:
     if type(value) is not int:
         raise TypeError(type(value).__name__)
     return str(value)
+
+
+def _span(value: tuple[int, int] | None) -> str:
+    """A pair of exact ``int`` as JSON, or null; TypeError for anything else."""
+    if value is None:
+        return "null"
+    if type(value) is not tuple or len(value) != 2:
+        raise TypeError(type(value).__name__)
+    return f"[{_whole(value[0])},{_whole(value[1])}]"
 
 
 def _instant(value: pendulum.DateTime | None) -> str:

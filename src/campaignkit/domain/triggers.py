@@ -134,6 +134,9 @@ class ExecutionRecord:
         execute_at: When an audience execution fires (None: at once).
         cancelled_at: When a scheduled execution was cancelled.
         revision: Store revision for optimistic concurrency.
+        span: Where its recipients are in its run's, ``(start, stop)``, when the
+            run delivers several executions (``trigger_many``); None when the
+            run is its own.
     """
 
     id: str
@@ -147,6 +150,7 @@ class ExecutionRecord:
     execute_at: pendulum.DateTime | None = None
     cancelled_at: pendulum.DateTime | None = None
     revision: int = 0
+    span: tuple[int, int] | None = None
 
 
 @attrs.frozen(slots=False)

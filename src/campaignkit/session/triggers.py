@@ -69,9 +69,17 @@ def execution_view(record: ExecutionRecord, run: Run) -> Execution:
         execute_at=record.execute_at,
         schedule_status=schedule,
         status=_STATUS[run.status],
-        targeted=run.position,
+        targeted=_targeted(record, run),
         run_id=run.id,
     )
+
+
+def _targeted(record: ExecutionRecord, run: Run) -> int:
+    """Recipients of the execution its run has decided (its span of a shared run)."""
+    if record.span is None:
+        return run.position
+    start, stop = record.span
+    return min(max(run.position - start, 0), stop - start)
 
 
 def _recipient_payload(recipient: Recipient) -> dict[str, Any]:
@@ -91,6 +99,11 @@ def _recipient_payload(recipient: Recipient) -> dict[str, Any]:
         "context": recipient.context,
         "external": recipient.external,
     }
+
+
+def unitary_payload(recipients: Sequence[Recipient]) -> dict[str, Any]:
+    """What a unitary call's fingerprint is taken of (its idempotency check)."""
+    return {"kind": "unitary", "recipients": [_recipient_payload(r) for r in recipients]}
 
 
 def _overlay(profile: Profile, recipient: Recipient, *, by_identity: bool) -> Profile:
@@ -156,6 +169,48 @@ def _resolve(profiles: ProfileStore, recipient: Recipient) -> tuple[Profile | No
     return profiles.get(recipient.user_id), False
 
 
+def build_recipients(
+    profiles: ProfileStore, campaign: Campaign, recipients: Sequence[Recipient]
+) -> tuple[list[RunRecipient], list[Profile]]:
+    """The run recipients of one unitary call, and the profiles it creates.
+
+    Raises:
+        ValidationError: every problem of the payload (count, duplicate user
+            ids, the reserved context key, sizes, unknown recipients when the
+            campaign does not create profiles).
+    """
+    problems = recipient_problems(recipients)
+    clean = not problems  # then no recipient needs checking again
+    run_recipients = []
+    created = []
+    for number, recipient in enumerate(recipients):
+        if not clean and (
+            not recipient.user_id.strip()
+            or not recipient.namespace.strip()
+            or context_problems(recipient.context, "context")
+            or json_object_problems(recipient.profile, "profile")
+        ):
+            continue  # already reported by recipient_problems
+        try:
+            built = _recipient_profile(profiles, campaign, recipient)
+        except ValidationError as exc:  # e.g. the overlay makes the profile too large
+            problems.extend(f"recipients[{number}]: {p}" for p in exc.problems)
+            continue
+        if built is None:
+            problems.append(
+                f"recipients[{number}]: no profile with {recipient.namespace} "
+                f"{recipient.user_id!r}; create it first, or let this transactional "
+                "campaign create profiles (create_profiles=True)"
+            )
+            continue
+        profile, new = built
+        if new:
+            created.append(profile)
+        run_recipients.append(RunRecipient(profile, recipient.context or {}))
+    require_valid(problems, f"trigger of campaign {campaign.id!r}")
+    return run_recipients, created
+
+
 class TriggerVerbs(SessionBase):
     """API trigger verbs of a user session (``campaign.publish``)."""
 
@@ -185,37 +240,11 @@ class TriggerVerbs(SessionBase):
 
         def prepare() -> tuple[object, pendulum.DateTime | None]:
             checked.extend(recipients_argument(recipients))  # after the policy
-            return {"kind": "unitary", "recipients": [_recipient_payload(r) for r in checked]}, None
+            return unitary_payload(checked), None
 
         def build_run(campaign: Campaign, run_id: str) -> Run:
-            problems = recipient_problems(checked)
-            clean = not problems  # then no recipient needs checking again
-            run_recipients = []
-            for number, recipient in enumerate(checked):
-                if not clean and (
-                    not recipient.user_id.strip()
-                    or not recipient.namespace.strip()
-                    or context_problems(recipient.context, "context")
-                    or json_object_problems(recipient.profile, "profile")
-                ):
-                    continue  # already reported by recipient_problems
-                try:
-                    built = _recipient_profile(kit.profiles, campaign, recipient)
-                except ValidationError as exc:  # e.g. the overlay makes the profile too large
-                    problems.extend(f"recipients[{number}]: {p}" for p in exc.problems)
-                    continue
-                if built is None:
-                    problems.append(
-                        f"recipients[{number}]: no profile with {recipient.namespace} "
-                        f"{recipient.user_id!r}; create it first, or let this transactional "
-                        "campaign create profiles (create_profiles=True)"
-                    )
-                    continue
-                profile, new = built
-                if new:
-                    created.append(profile)
-                run_recipients.append(RunRecipient(profile, recipient.context or {}))
-            require_valid(problems, f"trigger of campaign {campaign.id!r}")
+            run_recipients, new = build_recipients(kit.profiles, campaign, checked)
+            created.extend(new)
             return _new_run(campaign, run_id, RunKind.TRIGGER, now, recipients=run_recipients)
 
         def save_created() -> None:
