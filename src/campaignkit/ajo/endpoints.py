@@ -1,13 +1,27 @@
-"""The AJO operations: executions, look-ups and schedule cancellation."""
+"""The AJO operations: executions, look-ups and schedule cancellation.
+
+Each answers as ``messaging.yaml`` documents it; every campaignkit error it
+raises carries its operation and request ids for :func:`~campaignkit.ajo.error_response`.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from campaignkit.ajo.requests import body_object, instant, object_field, parse_recipients, text
-from campaignkit.ajo.responses import execution_response
-from campaignkit.errors import ValidationError
+from campaignkit.ajo.errors import NotShown, answering, note_origin
+from campaignkit.ajo.requests import (
+    body_object,
+    instant,
+    object_field,
+    parse_recipients,
+    request_ids,
+    text,
+)
+from campaignkit.ajo.responses import execution_response, schedule_response, status_response
+from campaignkit.domain.triggers import Execution, ExecutionKind, ScheduleStatus
+from campaignkit.errors import TransitionNotAllowed, ValidationError
 
 if TYPE_CHECKING:
     from campaignkit.session import UserSession
@@ -16,78 +30,193 @@ if TYPE_CHECKING:
 def execute_unitary(session: UserSession, body: object) -> dict[str, Any]:
     """Accept AJO's unitary execution body and trigger the campaign.
 
-    Body: ``{"requestId", "campaignId", "recipients": [{"type": "aep", "userId",
-    "namespace", "channelData"?, "profile"?, "context"?}]}``.
+    ``POST /im/executions/unitary``.
+
+    Body: ``{"requestId", "campaignId", "recipients": [1 to 20 recipients]}``,
+    each recipient as :func:`~campaignkit.ajo.requests.parse_recipients` reads it.
 
     Returns:
-        ``{"requestId", "campaignId", "executionId", "status", "executionStatus",
-        "createdAt", "createdBy"}``.
+        ``imExecutionResponse``: ``{"executionId", "requestId", "createdAt",
+        "createdBy", "modifiedAt", "modifiedBy"}`` (202).
 
     Raises:
-        ValidationError: a malformed body (problems name JSON paths).
-        CampaignKitError: whatever ``session.trigger`` refuses.
+        ValidationError: a malformed body (problems name JSON paths), or what
+            ``session.trigger`` refuses in the payload.
+        CampaignKitError: whatever else ``session.trigger`` refuses.
     """
-    data = body_object(body)
-    problems: list[str] = []
-    request_id = text(data, "requestId", "requestId", problems)
-    campaign_id = text(data, "campaignId", "campaignId", problems)
-    recipients = parse_recipients(data, problems)
-    if problems:
-        raise ValidationError(problems, subject="unitary execution request")
-    return execution_response(session.trigger(campaign_id, recipients, request_id=request_id))
+    context: dict[str, str] = {}
+    with answering("execute_unitary", context):
+        data = body_object(body)
+        context.update(request_ids(data))
+        problems: list[str] = []
+        request_id = text(data, "requestId", "requestId", problems)
+        campaign_id = text(data, "campaignId", "campaignId", problems)
+        recipients = parse_recipients(data, problems)
+        if problems:
+            raise ValidationError(problems, subject="unitary execution request")
+        return execution_response(session.trigger(campaign_id, recipients, request_id=request_id))
+
+
+def _audience_id(data: Mapping[str, Any], problems: list[str]) -> str | None:
+    audience = object_field(data, "audience", "audience", problems)
+    if audience is None:
+        return None
+    return text(audience, "id", "audience.id", problems) or None
 
 
 def execute_audience(session: UserSession, body: object) -> dict[str, Any]:
-    """Accept AJO's audience execution body and run the campaign on its audience.
+    """Accept AJO's audience execution body (``POST /im/executions/audience``).
 
-    Body: ``{"campaignId", "requestId"?, "context"?, "schedule"?: {"executeAt"}}``.
-    Without a ``requestId`` the call is not idempotent (one is generated).
+    Body: ``{"campaignId", "requestId"?, "audience"?: {"id"}, "context"?,
+    "schedule"?: {"executeAt"}}``. Without a ``requestId`` the call is not
+    idempotent (one is generated). ``audience.id`` must name the campaign's
+    audience.
 
     Returns:
-        As :func:`execute_unitary`; a scheduled execution also has
-        ``scheduleId``, ``scheduleStatus`` and ``executeAt``.
+        ``imExecutionResponse`` (202); a scheduled execution answers
+        ``ScheduledExecutionResponse`` instead: ``{"scheduleId", "campaignId",
+        "audience": {"id"}, "executeAt", "scheduleStatus"}``.
     """
-    data = body_object(body)
-    problems: list[str] = []
-    request_id = None
-    if data.get("requestId") is not None:
-        request_id = text(data, "requestId", "requestId", problems)
-    campaign_id = text(data, "campaignId", "campaignId", problems)
-    context = object_field(data, "context", "context", problems)
-    execute_at = None
-    schedule = object_field(data, "schedule", "schedule", problems)
-    if schedule is not None:
-        execute_at = instant(schedule.get("executeAt"), "schedule.executeAt", problems)
-    if problems:
-        raise ValidationError(problems, subject="audience execution request")
-    execution = session.execute_audience(
-        campaign_id,
-        request_id=request_id or f"generated-{uuid.uuid4().hex}",
-        context=context,
-        execute_at=execute_at,
-    )
-    return execution_response(execution)
+    context: dict[str, str] = {}
+    with answering("execute_audience", context):
+        data = body_object(body)
+        context.update(request_ids(data))
+        problems: list[str] = []
+        request_id = None
+        if data.get("requestId") is not None:
+            request_id = text(data, "requestId", "requestId", problems)
+        campaign_id = text(data, "campaignId", "campaignId", problems)
+        audience = _audience_id(data, problems)
+        shared = object_field(data, "context", "context", problems)
+        execute_at = None
+        schedule = object_field(data, "schedule", "schedule", problems)
+        if schedule is not None:
+            execute_at = instant(schedule.get("executeAt"), "schedule.executeAt", problems)
+        if problems:
+            raise ValidationError(problems, subject="audience execution request")
+        if audience is not None:
+            _check_audience(session, campaign_id, audience)
+        if request_id is None:
+            request_id = context["requestId"] = f"generated-{uuid.uuid4().hex}"
+        execution = session.execute_audience(
+            campaign_id, request_id=request_id, context=shared, execute_at=execute_at
+        )
+        if execution.execute_at is None:
+            return execution_response(execution)
+        return schedule_response(execution, audience or _audience_of(session, execution))
+
+
+def _check_audience(session: UserSession, campaign_id: str, audience: str) -> None:
+    """Refuse an ``audience.id`` that is not the campaign's: the only audience it may use."""
+    version = session.get(campaign_id).live_version
+    own = version.audience if version is not None else None
+    if own is not None and audience != own:  # no audience at all: execute_audience says so
+        raise ValidationError(
+            [
+                f"audience.id {audience!r} is not the audience of campaign {campaign_id!r} "
+                f"({own!r}); an execution sends to its campaign's audience: name that one, "
+                "or leave audience out"
+            ],
+            subject="audience execution request",
+        )
+
+
+def _audience_of(session: UserSession, execution: Execution) -> str | None:
+    """The audience an audience execution sends to (its campaign's); None for a unitary one."""
+    if execution.kind is not ExecutionKind.AUDIENCE:
+        return None
+    campaign = session.get(execution.campaign_id)
+    version = campaign.live_version or (campaign.superseded_versions or (None,))[-1]
+    return version.audience if version is not None else None
+
+
+def get_execution(session: UserSession, execution_id: str) -> dict[str, Any]:
+    """An execution's status (``GET /im/executions/audience/{executionId}``).
+
+    campaignkit also answers for unitary executions (without ``audienceId``).
+
+    Returns:
+        ``executionStatusResponse``: ``{"executionId", "campaignId",
+        "audienceId"?, "status", "targetedProfileCount", "createdAt"}``, status
+        ``InProgress``, ``Succeeded`` or ``Failed``.
+
+    Raises:
+        NotFound: no such execution; ``NotShown`` (a ``NotFound``) for a
+            scheduled one that has not fired (look it up with
+            :func:`get_schedule`) or was cancelled.
+        PermissionDenied: the user may not read campaigns.
+    """
+    with answering("get_execution", {"executionId": _shown_id(execution_id)}):
+        execution = session.execution(execution_id)
+        if execution.schedule_status is ScheduleStatus.CANCELLED:
+            raise NotShown("execution", execution.id, "was a schedule, cancelled before it fired")
+        if execution.schedule_status is ScheduleStatus.SCHEDULED:
+            raise NotShown(
+                "execution",
+                execution.id,
+                "has not fired yet: look up its schedule (get_schedule) until it has",
+            )
+        return status_response(execution, _audience_of(session, execution))
 
 
 def execution_status(session: UserSession, execution_id: str) -> dict[str, Any]:
-    """AJO's execution status answer: status, targeted profile count, times.
+    """The earlier name of :func:`get_execution` (the same answer)."""
+    return get_execution(session, execution_id)
+
+
+def _schedule(session: UserSession, schedule_id: str) -> Execution:
+    """The scheduled execution ``schedule_id`` names; NotShown unless it is one, not cancelled."""
+    execution = session.execution(schedule_id)
+    if execution.execute_at is None:
+        raise NotShown(
+            "schedule", execution.id, "is an execution that was not scheduled: use get_execution"
+        )
+    if execution.schedule_status is ScheduleStatus.CANCELLED:
+        raise NotShown("schedule", execution.id, "was cancelled (deleted)")
+    return execution
+
+
+def get_schedule(session: UserSession, schedule_id: str) -> dict[str, Any]:
+    """A scheduled audience execution (``GET /im/executions/schedules/{scheduleId}``).
 
     Returns:
-        ``{"executionId", "campaignId", "requestId", "status",
-        "scheduleStatus", "targetedProfileCount", "createdAt"}``.
+        ``ScheduledExecutionResponse``: ``{"scheduleId", "campaignId",
+        "audience": {"id"}, "executeAt", "scheduleStatus"}``, plus
+        ``executionDetails`` (as :func:`get_execution`) once Triggered.
+
+    Raises:
+        NotFound: no such schedule, or it was cancelled.
+        PermissionDenied: the user may not read campaigns.
     """
-    execution = session.execution(execution_id)
-    return {
-        "executionId": execution.id,
-        "campaignId": execution.campaign_id,
-        "requestId": execution.request_id,
-        "status": execution.status.value,
-        "scheduleStatus": execution.schedule_status.value,
-        "targetedProfileCount": execution.targeted,
-        "createdAt": execution.created_at.isoformat(),
-    }
+    with answering("get_schedule", {"scheduleId": _shown_id(schedule_id)}):
+        execution = _schedule(session, schedule_id)
+        return schedule_response(execution, _audience_of(session, execution))
 
 
 def cancel_schedule(session: UserSession, schedule_id: str) -> dict[str, Any]:
-    """Cancel a scheduled audience execution (AJO's schedule id is the execution id)."""
-    return execution_response(session.cancel_execution(schedule_id))
+    """Delete a scheduled execution before it fires.
+
+    ``DELETE /im/executions/schedules/{scheduleId}``.
+
+    Returns:
+        ``{}`` (200), as documented. The schedule is gone: look-ups answer 404.
+
+    Raises:
+        NotFound: no such schedule, cancelled already, or (``NotShown``) it
+            has fired already: answered 404, the only documented refusal.
+        PermissionDenied: the user may not publish the campaign.
+    """
+    context = {"scheduleId": _shown_id(schedule_id)}
+    with answering("cancel_schedule", context):
+        execution = _schedule(session, schedule_id)
+        context["campaignId"] = execution.campaign_id
+        try:
+            session.cancel_execution(execution.id)
+        except TransitionNotAllowed as exc:
+            note_origin(exc, "cancel_schedule", context, kind="gone")
+            raise
+        return {}
+
+
+def _shown_id(value: object) -> str:
+    return value if isinstance(value, str) else ""

@@ -15,7 +15,7 @@ from campaignkit.errors import ValidationError
 
 RECIPIENT_TYPES: Final = ("aep", "external")
 """AJO's recipient types: a known profile (``aep``), or someone with no profile
-(``external``: addressed by ``channelData`` only, nothing stored)."""
+(``external``: addressed by ``channelData`` or its ``userId``, nothing stored)."""
 
 CHANNEL_DATA_KEYS: Final[Mapping[str, ChannelType]] = {
     "emailAddress": ChannelType.EMAIL,
@@ -23,7 +23,18 @@ CHANNEL_DATA_KEYS: Final[Mapping[str, ChannelType]] = {
     "phoneNumber": ChannelType.SMS,
     "pushToken": ChannelType.PUSH,
 }
-"""``channelData`` keys of AJO payloads and the channels they address."""
+"""``channelData`` address keys and the channels they address: AJO's
+``emailAddress`` and ``mobilePhoneNumber``, and campaignkit's earlier spellings
+``phoneNumber`` and ``pushToken`` (still accepted). Push as AJO documents it is
+``pushInfo`` (:data:`PUSH_INFO_KEYS`)."""
+
+PUSH_INFO_KEYS: Final = ("appID", "platform", "token")
+"""The fields of ``channelData.pushInfo``, all required strings; ``token`` is the
+push address of this message."""
+
+MERGE_POLICY_KEYS: Final = ("mergePolicyName", "mergePolicySchema")
+"""AJO's merge-policy fields of a recipient: optional strings. campaignkit has
+one view of each profile, so they select nothing."""
 
 
 def text(body: Mapping[str, Any], key: str, path: str, problems: list[str]) -> str:
@@ -51,6 +62,15 @@ def object_field(
     return value
 
 
+def request_ids(body: Mapping[str, Any]) -> dict[str, str]:
+    """The body's ``requestId`` and ``campaignId`` that are strings (for ``additionalContext``)."""
+    return {
+        key: value
+        for key in ("requestId", "campaignId")
+        if isinstance(value := body.get(key), str) and value
+    }
+
+
 def body_object(body: object) -> Mapping[str, Any]:
     """The request body as a mapping; a ``ValidationError`` when it is not an object."""
     if not isinstance(body, Mapping):
@@ -68,18 +88,49 @@ def _channel_data(
     data: dict[ChannelType, str] = {}
     for key, value in raw.items():
         channel = CHANNEL_DATA_KEYS.get(key)
-        if channel is None:
-            known = ", ".join(CHANNEL_DATA_KEYS)
+        if key == "pushInfo":
+            token = _push_info(value, f"{path}.pushInfo", problems)
+            if token:
+                data[ChannelType.PUSH] = token
+        elif channel is None:
+            known = ", ".join([*CHANNEL_DATA_KEYS, "pushInfo"])
             problems.append(f"{path}.{key} is not a known channel data field ({known})")
         elif not isinstance(value, str) or not value:
-            problems.append(f"{path}.{key} must be a non-empty string")
+            problems.append(f"{path}.{key} must be a non-empty string, not {shown(value)}")
         else:
             data[channel] = value
     return data
 
 
+def _push_info(value: object, path: str, problems: list[str]) -> str:
+    """The token of ``channelData.pushInfo`` (``""`` with problems when it is wrong)."""
+    if not isinstance(value, Mapping):
+        problems.append(
+            f"{path} must be an object with appID, platform and token, not {shown(value)}"
+        )
+        return ""
+    found = len(problems)
+    fields = [text(value, key, f"{path}.{key}", problems) for key in PUSH_INFO_KEYS]
+    return fields[2] if len(problems) == found else ""
+
+
+def _merge_policy(item: Mapping[str, Any], path: str, problems: list[str]) -> None:
+    for key in MERGE_POLICY_KEYS:
+        if item.get(key) is not None:
+            text(item, key, f"{path}.{key}", problems)
+
+
 def parse_recipients(body: Mapping[str, Any], problems: list[str]) -> list[Recipient]:
-    """The ``recipients`` of a unitary body; every problem goes to ``problems``."""
+    """The ``recipients`` of a unitary body; every problem goes to ``problems``.
+
+    Each is ``{"type": "aep" | "external", "userId", "namespace",
+    "mergePolicyName"?, "mergePolicySchema"?, "channelData"?: {"emailAddress"?,
+    "mobilePhoneNumber"?, "pushInfo"?: {"appID", "platform", "token"}},
+    "profile"?, "context"?}``; ``profile`` and ``context`` values may be any
+    JSON (AJO documents strings and objects). The count (1 to 20), the
+    duplicates, the reserved ``system`` key, the 200 KB of the whole request
+    and the campaign's namespace are checked by ``session.trigger``.
+    """
     raw = body.get("recipients")
     if raw is None:
         problems.append("recipients is required")
@@ -105,8 +156,7 @@ def parse_recipients(body: Mapping[str, Any], problems: list[str]) -> list[Recip
             f"{path}.channelData",
             problems,
         )
-        if kind == "external" and not channel_data:
-            problems.append(f"{path}.channelData is required for an external recipient")
+        _merge_policy(item, path, problems)
         profile = object_field(item, "profile", f"{path}.profile", problems)
         context = object_field(item, "context", f"{path}.context", problems)
         try:

@@ -19,11 +19,16 @@ from tests.unit.ajo.support import EMAIL, T0, Env, audience_body, parse_instant
 def test_an_audience_body_without_a_schedule_runs_now(env: Env) -> None:
     response = ajo.execute_audience(env.admin, audience_body(env))
 
-    assert {"requestId", "campaignId", "executionId", "createdAt", "createdBy"} <= set(response)
-    assert "executeAt" not in response
+    assert set(response) == {
+        "executionId",
+        "requestId",
+        "createdAt",
+        "createdBy",
+        "modifiedAt",
+        "modifiedBy",
+    }
     assert response["requestId"] == "audience-1"
-    assert response["campaignId"] == env.marketing.id
-    assert response["executionStatus"] == "InProgress"
+    assert ajo.get_execution(env.admin, response["executionId"])["campaignId"] == env.marketing.id
     env.kit.tick()
 
     assert sorted(m.fields["subject"] for m in env.sent() if m.channel is EMAIL) == [
@@ -89,13 +94,13 @@ def test_an_audience_body_without_request_id_is_accepted(env: Env) -> None:
     assert len([m for m in env.sent() if m.channel is EMAIL]) == 2
 
 
-def test_an_audience_body_for_a_transactional_campaign_is_a_422(env: Env) -> None:
+def test_an_audience_body_for_a_transactional_campaign_is_a_400(env: Env) -> None:
     body = audience_body(env, campaignId=env.transactional.id)
 
     with pytest.raises(ck.TransitionNotAllowed) as excinfo:
         ajo.execute_audience(env.admin, body)
 
-    assert ajo.error_response(excinfo.value)["status"] == 422
+    assert ajo.error_response(excinfo.value)["status"] == 400
     env.assert_nothing_happened()
 
 

@@ -1,5 +1,5 @@
-"""Error responses: every campaignkit error turned into AJO's error shape with a fitting
-status."""
+"""Error responses: every campaignkit error turned into AJO's error document, with a status the
+reference documents for the execution requests (400, 401) or 500 for campaignkit's own failures."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from tests.unit.ajo.support import MANAGER, Env, audience_body, unitary_body
 
 ERRORS: list[tuple[ck.CampaignKitError, int]] = [
     (ck.ValidationError(["recipients[0].type must be 'aep'", "requestId is required"]), 400),
-    (ck.PermissionDenied("max", "campaign.publish", "cmp_1", "MANAGER"), 403),
-    (ck.NotFound("campaign", "cmp_missing"), 404),
-    (ck.ConflictError("request id 'r' was already used"), 409),
-    (ck.TransitionNotAllowed("cmp_1", "STOPPED", "trigger", "it must be LIVE"), 422),
+    (ck.PermissionDenied("max", "campaign.publish", "cmp_1", "MANAGER"), 401),
+    (ck.NotFound("campaign", "cmp_missing"), 400),
+    (ck.ConflictError("request id 'r' was already used"), 400),
+    (ck.TransitionNotAllowed("cmp_1", "STOPPED", "trigger", "it must be LIVE"), 400),
     (ck.StorageError("database disk image is malformed"), 500),
     (ck.DeliveryError("no channel is wired for email"), 500),
     (ck.CampaignKitError("something else"), 500),
@@ -83,5 +83,5 @@ def test_real_refusals_map_to_their_statuses(env: Env) -> None:
             call()
         seen[name] = ajo.error_response(excinfo.value)["status"]
 
-    assert seen == {"malformed": 400, "forbidden": 403, "unknown campaign": 404, "not live": 422}
+    assert seen == {"malformed": 400, "forbidden": 401, "unknown campaign": 400, "not live": 400}
     env.assert_nothing_happened()

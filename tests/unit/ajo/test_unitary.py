@@ -30,20 +30,18 @@ def test_a_full_unitary_body_is_executed_and_answered_in_ajo_shape(env: Env) -> 
     response = ajo.execute_unitary(env.admin, unitary_body(env))
 
     assert set(response) == {
-        "requestId",
-        "campaignId",
         "executionId",
-        "status",
-        "executionStatus",
+        "requestId",
         "createdAt",
         "createdBy",
+        "modifiedAt",
+        "modifiedBy",
     }
     assert response["requestId"] == "request-12345"
-    assert response["campaignId"] == env.transactional.id
-    assert response["status"] == "Triggered"
-    assert response["executionStatus"] == "InProgress"
+    assert ajo.get_execution(env.admin, response["executionId"])["status"] == "InProgress"
     assert parse_instant(response["createdAt"]) == T0.add(minutes=3)
-    assert response["createdBy"] == ADMIN
+    assert response["createdAt"] == response["modifiedAt"] == "2026-12-01T09:03:00.000Z"
+    assert response["createdBy"] == response["modifiedBy"] == ADMIN
     assert json.loads(json.dumps(response)) == response
     execution = env.admin.execution(response["executionId"])
     assert (execution.request_id, execution.campaign_id) == ("request-12345", env.transactional.id)
@@ -102,11 +100,11 @@ def test_a_repeated_unitary_body_is_answered_again_and_sent_once(env: Env) -> No
 
     assert again["executionId"] == first["executionId"]
     assert again["createdAt"] == first["createdAt"]
-    assert again["executionStatus"] == "Succeeded"
+    assert ajo.get_execution(env.admin, again["executionId"])["status"] == "Succeeded"
     assert len(env.sent()) == 2  # one email and one SMS, once
 
 
-def test_a_request_id_reused_with_another_body_is_a_409(env: Env) -> None:
+def test_a_request_id_reused_with_another_body_is_a_400(env: Env) -> None:
     ajo.execute_unitary(env.admin, unitary_body(env))
     changed = unitary_body(env)
     changed["recipients"][0]["context"] = {"product": "Phone"}
@@ -114,7 +112,11 @@ def test_a_request_id_reused_with_another_body_is_a_409(env: Env) -> None:
     with pytest.raises(ck.ConflictError) as excinfo:
         ajo.execute_unitary(env.admin, changed)
 
-    assert ajo.error_response(excinfo.value)["status"] == 409
+    answer = ajo.error_response(excinfo.value)
+    assert (answer["status"], answer["type"]) == (
+        400,
+        "https://ns.adobe.com/aep/errors/MSG-900104-400",
+    )
 
 
 def test_channel_data_mobile_phone_number_addresses_the_sms(env: Env) -> None:
