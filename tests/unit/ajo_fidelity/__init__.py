@@ -1,0 +1,1 @@
+"""AJO fidelity (issue 16): the documented samples, answers, limits and error documents."""
