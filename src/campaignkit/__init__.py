@@ -72,6 +72,7 @@ from campaignkit.domain.surface import (
     SmsSettings,
     SurfaceStatus,
 )
+from campaignkit.domain.throughput import TriggerRequest
 from campaignkit.domain.triggers import (
     Execution,
     ExecutionKind,
@@ -236,6 +237,7 @@ __all__ = [
     "TickReport",
     "TransientFailure",
     "TransitionNotAllowed",
+    "TriggerRequest",
     "UnsubscribeResult",
     "UnsubscribeToken",
     "UserSession",

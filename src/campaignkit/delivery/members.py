@@ -1,6 +1,7 @@
 """Which audience members a run delivers to next, batch by batch.
 
-A unitary trigger's members are its recipients; any other run streams its
+A trigger's members are its recipients (those of several unitary
+requests, in a run ``trigger_many`` shares); any other run streams its
 campaign's audience from the host's audience source and resumes at the
 run's position (members before it were decided in an earlier batch).
 """
@@ -29,9 +30,10 @@ def batches(
     Yields:
         ``(start, batch)``: the position of the batch's first member and the batch.
     """
-    if run.kind is RunKind.TRIGGER:
-        if run.position < len(run.recipients):
-            yield run.position, [r.profile for r in run.recipients[run.position :]]
+    if run.kind is RunKind.TRIGGER:  # a shared run (trigger_many) has many: in batches
+        recipients = run.recipients
+        for start in range(run.position, len(recipients), batch_size):
+            yield start, [r.profile for r in recipients[start : start + batch_size]]
         return
     audience = plan.version.audience
     if audience is None:

@@ -3,7 +3,8 @@
 ``UserSession`` gathers the verb groups: campaigns (:mod:`.campaigns`),
 surfaces (:mod:`.surfaces`), approvals (:mod:`.approvals`), access
 (:mod:`.access`), export/import (:mod:`.transfer`), delivery
-(:mod:`.delivery`), API triggers (:mod:`.triggers`) and the pre-activation
+(:mod:`.delivery`), API triggers (:mod:`.triggers`, many at once in
+:mod:`.throughput`) and the pre-activation
 check (:mod:`.checks`); :mod:`.base` holds the
 shared plumbing.
 """
@@ -14,6 +15,7 @@ from campaignkit.session.campaigns import CampaignVerbs
 from campaignkit.session.checks import CheckResult, CheckVerbs
 from campaignkit.session.delivery import DeliveryVerbs, ProofResult
 from campaignkit.session.surfaces import SURFACE_HOLDING_STATUSES, SurfaceVerbs
+from campaignkit.session.throughput import ThroughputVerbs
 from campaignkit.session.transfer import TransferVerbs
 from campaignkit.session.triggers import TriggerVerbs
 
@@ -26,6 +28,7 @@ class UserSession(
     TransferVerbs,
     DeliveryVerbs,
     TriggerVerbs,
+    ThroughputVerbs,
     CheckVerbs,
 ):
     """Acts for one user. Obtain it with ``kit.as_user(user_id)``.

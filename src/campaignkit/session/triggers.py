@@ -31,6 +31,7 @@ from campaignkit.domain.triggers import (
     context_problems,
     fingerprint,
     json_object_problems,
+    namespace_problems,
     recipient_problems,
     recipients_argument,
     require_valid,
@@ -176,16 +177,21 @@ def build_recipients(
 
     Raises:
         ValidationError: every problem of the payload (count, duplicate user
-            ids, the reserved context key, sizes, unknown recipients when the
-            campaign does not create profiles).
+            ids, the reserved context key, sizes, a namespace that is not the
+            campaign's, unknown recipients when the campaign does not create
+            profiles).
     """
     problems = recipient_problems(recipients)
+    version = campaign.live_version
+    namespace = version.namespace if version is not None else None
+    problems.extend(namespace_problems(campaign.id, namespace, recipients))
     clean = not problems  # then no recipient needs checking again
     run_recipients = []
     created = []
     for number, recipient in enumerate(recipients):
         if not clean and (
             not recipient.user_id.strip()
+            or (namespace is not None and recipient.namespace != namespace)
             or not recipient.namespace.strip()
             or context_problems(recipient.context, "context")
             or json_object_problems(recipient.profile, "profile")
@@ -245,7 +251,7 @@ class TriggerVerbs(SessionBase):
         def build_run(campaign: Campaign, run_id: str) -> Run:
             run_recipients, new = build_recipients(kit.profiles, campaign, checked)
             created.extend(new)
-            return _new_run(campaign, run_id, RunKind.TRIGGER, now, recipients=run_recipients)
+            return new_run(campaign, run_id, RunKind.TRIGGER, now, recipients=run_recipients)
 
         def save_created() -> None:
             for profile in created:
@@ -321,7 +327,7 @@ class TriggerVerbs(SessionBase):
             if when is not None and end is not None and when >= end:
                 problems.append(f"execute_at {when.isoformat()} is after the campaign's end")
             require_valid(problems, f"audience execution of campaign {campaign.id!r}")
-            return _new_run(
+            return new_run(
                 campaign, run_id, RunKind.AUDIENCE_EXECUTION, when or now, context=context or {}
             )
 
@@ -446,7 +452,7 @@ class TriggerVerbs(SessionBase):
         return view
 
 
-def _new_run(
+def new_run(
     campaign: Campaign,
     run_id: str,
     kind: RunKind,
@@ -455,6 +461,7 @@ def _new_run(
     recipients: Sequence[RunRecipient] = (),
     context: Mapping[str, Any] | None = None,
 ) -> Run:
+    """A new PENDING run of the campaign's live version, due at ``at``."""
     version = campaign.live_version
     assert version is not None  # LIVE campaigns have one
     return Run(

@@ -27,7 +27,7 @@ from tests.unit.permissions.support import (
 )
 from tests.unit.permissions.verb_setups import _campaign, _policy_result
 from tests.unit.permissions.verb_triggers import _api_marketing, _execution, _recipient
-from tests.unit.permissions.verbs import SESSION_VERBS, VERBS
+from tests.unit.permissions.verbs import SESSION_VERBS, VERBS, _answer
 
 # ---------------------------------------------------------------- property: random populations
 
@@ -158,6 +158,7 @@ CAN_ACT_ON: dict[str, Callable[[ck.Campaign, str], bool]] = {
     "approve": lambda c, u: c.review is not None,
     "request_changes": lambda c, u: c.review is not None,
     "trigger": lambda c, u: _accepting_triggers(c),
+    "trigger_many": lambda c, u: _accepting_triggers(c),
     "execute_audience": lambda c, u: _accepting_triggers(c),
 }
 """For each verb on a campaign, which campaigns it could act on (used to pick arguments)."""
@@ -347,6 +348,9 @@ CALLS: dict[str, Verb] = {
     "trigger": lambda w, s, o: s.trigger(
         w.campaign(o), [w.recipient(o)], request_id=f"order-{o.b}"
     ),
+    "trigger_many": lambda w, s, o: _answer(
+        s.trigger_many([ck.TriggerRequest(w.campaign(o), [w.recipient(o)], f"order-{o.b}")])
+    ),
     "execute_audience": lambda w, s, o: s.execute_audience(
         w.campaign(o),
         request_id=f"audience-{o.b}",
@@ -423,7 +427,7 @@ def _record_success(arena: Arena, op: Op, result: object) -> None:
         model.members.setdefault(arena.group(op), set()).add(arena.target(op))
     elif op.verb == "remove_group_member":
         model.members.setdefault(arena.group(op), set()).discard(arena.target(op))
-    elif op.verb in ("trigger", "execute_audience"):
+    elif op.verb in ("trigger", "trigger_many", "execute_audience"):
         execution = _execution(result)
         asked = arena.campaign(op)  # the same pick: a trigger leaves the campaign as it was
         assert execution.campaign_id == asked

@@ -106,7 +106,7 @@ def test_the_matrix_expectations_follow_the_spec_table() -> None:
     assert allowed["cancel_approval"] == writers
     assert allowed["approve"] == publishers
     assert allowed["request_changes"] == publishers
-    for name in ("trigger", "execute_audience", "cancel_execution"):
+    for name in ("trigger", "trigger_many", "execute_audience", "cancel_execution"):
         assert allowed[name] == publishers, name
     assert allowed["trigger[creates a profile]"] == publishers
     assert allowed["execute_audience[scheduled]"] == publishers

@@ -77,6 +77,15 @@ from tests.unit.permissions.verb_triggers import (
     _the_api_campaign,
 )
 
+
+def _answer(answers: list[ck.Execution | ck.CampaignKitError]) -> ck.Execution:
+    """The one answer of ``trigger_many``, raised if it is a refusal (as ``trigger`` does)."""
+    [answer] = answers
+    if isinstance(answer, ck.CampaignKitError):
+        raise answer
+    return answer
+
+
 VERBS: list[VerbCase] = [
     VerbCase(
         "get",
@@ -490,6 +499,14 @@ VERBS: list[VerbCase] = [
         variant="creates a profile",
     ),
     VerbCase(
+        "trigger_many",
+        ("campaign.publish",),
+        True,
+        _api_marketing,
+        lambda s, w, t: _answer(s.trigger_many([ck.TriggerRequest(t, [_recipient()], "order-A1")])),
+        _check_triggered,
+    ),
+    VerbCase(
         "execute_audience",
         ("campaign.publish",),
         True,
@@ -573,6 +590,7 @@ SESSION_VERBS = {
     "remove_group_member",
     "access_audit_log",
     "trigger",
+    "trigger_many",
     "execute_audience",
     "cancel_execution",
     "execution",

@@ -1,0 +1,132 @@
+"""AJO's high-throughput execution (``POST /im/executions/highthroughput``), and many at once.
+
+The documented request is a unitary request for external recipients only:
+``{"requestId", "campaignId", "recipients": [{"type": "external", "userId",
+"namespace", "channelData"?, "profile"?, "context"?}]}`` with 1 to 20
+recipients; the answer is the execution response (HTTP 202). On campaignkit
+throughput comes from accepting many such requests in one call
+(:func:`execute_high_throughput_many`): they are written in one unit of work
+and the requests of a campaign share runs, delivered in batches through the
+same ledger (``UserSession.trigger_many``). Each request remains an execution
+of its own: idempotent by its ``requestId``, found by ``get_execution``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from campaignkit.ajo.errors import error_response
+from campaignkit.ajo.requests import body_object, parse_recipients, text
+from campaignkit.ajo.responses import execution_response
+from campaignkit.domain.checks import shown
+from campaignkit.domain.throughput import MAX_REQUESTS, TriggerRequest
+from campaignkit.domain.triggers import Execution
+from campaignkit.errors import CampaignKitError, ValidationError
+
+if TYPE_CHECKING:
+    from campaignkit.session import UserSession
+
+ACCEPTED: Final = 202
+"""The HTTP status of an accepted high-throughput request."""
+
+_SUBJECT: Final = "high-throughput execution request"
+
+
+def high_throughput_request(body: object) -> TriggerRequest:
+    """The trigger request of one high-throughput body.
+
+    Raises:
+        ValidationError: a malformed body, or a recipient whose ``type`` is not
+            ``external`` (problems name JSON paths).
+    """
+    data = body_object(body)
+    problems: list[str] = []
+    request_id = text(data, "requestId", "requestId", problems)
+    campaign_id = text(data, "campaignId", "campaignId", problems)
+    raw = data.get("recipients")
+    if isinstance(raw, list):
+        for number, item in enumerate(raw):
+            kind = item.get("type") if isinstance(item, dict) else None
+            if kind == "aep":
+                problems.append(
+                    f"recipients[{number}].type must be 'external' in a high-throughput "
+                    "request, not 'aep': send profiles of the store with execute_unitary"
+                )
+    recipients = parse_recipients(data, problems)
+    if problems:
+        raise ValidationError(problems, subject=_SUBJECT)
+    return TriggerRequest(campaign_id, recipients, request_id)
+
+
+def execute_high_throughput(session: UserSession, body: object) -> dict[str, Any]:
+    """Accept one high-throughput request (AJO's documented endpoint).
+
+    Returns:
+        The execution response (answer it with HTTP 202).
+
+    Raises:
+        ValidationError: a malformed body, a recipient that is not
+            ``external``, or a payload ``session.trigger`` refuses.
+        CampaignKitError: whatever ``session.trigger_many`` answers for the
+            request (a reused request id, a campaign that does not accept
+            triggers, a denial).
+    """
+    request = high_throughput_request(body)
+    [answer] = session.trigger_many([request])
+    if isinstance(answer, CampaignKitError):
+        raise answer
+    return execution_response(answer)
+
+
+def execute_high_throughput_many(
+    session: UserSession, bodies: Sequence[object]
+) -> list[tuple[int, dict[str, Any]]]:
+    """Accept many high-throughput requests in one call, each answered on its own.
+
+    The valid requests are accepted in one unit of work (``trigger_many``); a
+    request that is refused leaves the others alone.
+
+    Args:
+        session: Who calls (needs ``campaign.publish`` on each campaign).
+        bodies: 1 to ``MAX_REQUESTS`` request bodies, as the documented
+            endpoint takes them one by one.
+
+    Returns:
+        One ``(HTTP status, document)`` per body, in order: ``(202, execution
+        response)``, or the error status and document of ``error_response``.
+
+    Raises:
+        ValidationError: ``bodies`` is not a list of 1 to ``MAX_REQUESTS`` items.
+        StorageError: the store failed; none of the requests was accepted.
+    """
+    if not isinstance(bodies, (list, tuple)):
+        problem = f"bodies must be a list of request bodies, not {shown(bodies)}"
+        raise ValidationError([problem], subject="high-throughput execution requests")
+    if not 1 <= len(bodies) <= MAX_REQUESTS:
+        problem = (
+            f"bodies must hold 1 to {MAX_REQUESTS} request bodies, not {len(bodies)}: "
+            "split a longer list over several calls"
+        )
+        raise ValidationError([problem], subject="high-throughput execution requests")
+    answers: list[tuple[int, dict[str, Any]] | None] = []
+    requests: list[TriggerRequest] = []
+    for body in bodies:
+        try:
+            requests.append(high_throughput_request(body))
+            answers.append(None)
+        except ValidationError as exc:
+            answers.append(_error(exc))
+    accepted = iter(session.trigger_many(requests) if requests else ())
+    return [answer if answer is not None else _answer(next(accepted)) for answer in answers]
+
+
+def _answer(answer: Execution | CampaignKitError) -> tuple[int, dict[str, Any]]:
+    if isinstance(answer, CampaignKitError):
+        return _error(answer)
+    return ACCEPTED, execution_response(answer)
+
+
+def _error(exc: CampaignKitError) -> tuple[int, dict[str, Any]]:
+    document = error_response(exc)
+    return document["status"], document
