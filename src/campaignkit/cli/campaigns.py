@@ -360,6 +360,8 @@ def instant(text: str, label: str) -> pendulum.DateTime:
         if not _DATE.match(text):  # a bare time would be read as today's
             raise ValueError(text)
         parsed = pendulum.parse(text, tz="UTC", strict=False)
+        if isinstance(parsed, pendulum.DateTime):
+            parsed.utcoffset()  # an offset of a day or more parses, then raises here
     except (ValueError, TypeError, OverflowError) as exc:
         raise typer.BadParameter(
             f"{text!r} is not a date (2026-12-01) or a date-time (2026-12-01T09:00+01:00)",

@@ -11,13 +11,16 @@ Profiles come as CSV or JSON Lines:
   ``timezone``, ``language``, ``test``).
 
 Each record is read, checked and yielded with the line it starts on; a bad
-record is yielded as its problem, so the records after it still load.
+record is yielded as its problem, so the records after it still load. A line
+longer than :data:`MAX_LINE_BYTES` is never held whole: it is skipped and its
+record refused. A UTF-8 byte order mark (spreadsheets write one) is ignored.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, Final
 
@@ -31,21 +34,75 @@ _TRUE: Final = frozenset({"true", "yes", "1", "y", "t"})
 _FALSE: Final = frozenset({"false", "no", "0", "n", "f"})
 _PREFIXES: Final = ("identity.", "consent.", "channel_data.")
 _SCALARS: Final = ("timezone", "language")
+_BOM: Final = b"\xef\xbb\xbf"
+_DRAIN: Final = 1 << 16
+
+MAX_LINE_BYTES: int = 4 << 20
+"""The longest line read (4 MiB): far more than any profile needs (its
+attributes are at most 200 KiB of JSON); a longer one is skipped unread."""
 
 
 class FileProblem(ValueError):
     """The file as a whole cannot be read (no header, no ``id`` column)."""
 
 
+class Overlong(str):
+    """The stand-in for a line longer than :data:`MAX_LINE_BYTES`, which is never held.
+
+    Its text is a newline, after a double quote when the line held an odd
+    number of them, so a CSV reader's quoting state is the same after it as
+    after the real line and the records that follow still parse.
+
+    Attributes:
+        size: The line's length in bytes.
+    """
+
+    size: int
+
+    def __new__(cls, size: int, *, odd_quotes: bool) -> Overlong:  # noqa: D102
+        line = super().__new__(cls, '"\n' if odd_quotes else "\n")
+        line.size = size
+        return line
+
+    def problem(self) -> str:
+        """What is wrong with the line, for a record's or a file's message."""
+        return (
+            f"is longer than {MAX_LINE_BYTES:,} bytes ({self.size:,}); no record needs that "
+            "much: check that this is the right file"
+        )
+
+
+def _skip(handle: IO[bytes], start: bytes, advance: Callable[[int], object]) -> Overlong:
+    """Read the rest of an over-long line a chunk at a time; its stand-in."""
+    size, odd, raw = len(start), start.count(b'"') % 2, start
+    while not raw.endswith(b"\n"):
+        raw = handle.readline(_DRAIN)
+        if not raw:
+            break
+        advance(len(raw))
+        size += len(raw)
+        odd ^= raw.count(b'"') % 2
+    return Overlong(size, odd_quotes=bool(odd))
+
+
 def counted(handle: IO[bytes], advance: Callable[[int], object]) -> Iterator[str]:
     """The lines of ``handle`` as text, calling ``advance`` with each line's size in bytes.
 
     Bytes that are not UTF-8 are kept as surrogates, so the record holding
-    them is refused by the profile's own check and the others still load.
+    them is refused by the profile's own check and the others still load. A
+    byte order mark opening the file is dropped. A line longer than
+    :data:`MAX_LINE_BYTES` is read a chunk at a time and comes as an
+    :class:`Overlong`, so memory stays bounded whatever the file holds.
     """
-    for raw in handle:
+    limit = MAX_LINE_BYTES
+    first = True
+    while raw := handle.readline(limit + 1):
         advance(len(raw))
-        yield raw.decode("utf-8", errors="surrogateescape")
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            yield _skip(handle, raw, advance)
+        else:
+            yield raw.removeprefix(_BOM if first else b"").decode("utf-8", errors="surrogateescape")
+        first = False
 
 
 def _flag(name: str, cell: str) -> bool:
@@ -64,6 +121,8 @@ def _nest(target: dict[str, Any], name: str, value: str) -> None:
         if not isinstance(child, dict):
             raise ValueError(f"column {name} nests under {part}, which is a value")
         target = child
+    if isinstance(target.get(leaf), dict):
+        raise ValueError(f"column {name} is a value, but other columns nest under {leaf}")
     target[leaf] = value
 
 
@@ -118,9 +177,17 @@ def csv_profiles(lines: Iterable[str]) -> Iterator[Record]:
 
     Raises:
         FileProblem: the file has no header, or its header no ``id`` column
-            or a column twice.
+            or a column twice, or is too long.
     """
-    reader = csv.reader(lines, strict=True)
+    skipped: list[Overlong] = []  # over-long lines read since the last record
+
+    def watched() -> Iterator[str]:
+        for text in lines:
+            if isinstance(text, Overlong):
+                skipped.append(text)
+            yield text
+
+    reader = csv.reader(watched(), strict=True)
     try:
         header = [name.strip() for name in next(reader)]
     except StopIteration:
@@ -129,9 +196,11 @@ def csv_profiles(lines: Iterable[str]) -> Iterator[Record]:
         ) from None
     except csv.Error as exc:
         raise FileProblem(f"line 1: {exc}") from exc
+    if skipped:
+        raise FileProblem(f"line 1 {skipped[0].problem()}")
     if "id" not in header:
         raise FileProblem("has no id column in its header (the first line)")
-    twice = sorted({name for name in header if header.count(name) > 1})
+    twice = sorted(name for name, seen in Counter(header).items() if seen > 1)
     if twice:
         raise FileProblem(f"has the column(s) {', '.join(twice)} twice in its header")
     line = reader.line_num
@@ -142,10 +211,16 @@ def csv_profiles(lines: Iterable[str]) -> Iterator[Record]:
         except StopIteration:
             return
         except csv.Error as exc:
-            line = reader.line_num
-            yield start, str(exc)
-            continue
+            row, problem = [], str(exc)
+        else:
+            problem = ""
         line = reader.line_num
+        if skipped:
+            problem = skipped[0].problem()
+            skipped.clear()
+        if problem:
+            yield start, problem
+            continue
         if not row:
             continue
         try:
@@ -158,6 +233,9 @@ def jsonl_profiles(lines: Iterable[str]) -> Iterator[Record]:
     """The profiles of a JSON Lines file, one object per non-blank line."""
     known = set(PROFILE_FIELDS)
     for number, text in enumerate(lines, start=1):
+        if isinstance(text, Overlong):
+            yield number, text.problem()
+            continue
         if not text.strip():
             continue
         try:
@@ -188,8 +266,9 @@ def audience_ids(lines: Iterable[str], *, csv_file: bool) -> Iterator[str]:
     """Profile ids: one per line (blank lines and ``#`` comments skipped), or a CSV ``id`` column.
 
     Raises:
-        FileProblem: a CSV file without an ``id`` column.
+        FileProblem: a CSV file without an ``id`` column, or an over-long line.
     """
+    lines = _refusing_overlong(lines)
     if not csv_file:
         for text in lines:
             value = text.strip()
@@ -204,3 +283,11 @@ def audience_ids(lines: Iterable[str], *, csv_file: bool) -> Iterator[str]:
         value = (row.get(column) or "").strip()
         if value:
             yield value
+
+
+def _refusing_overlong(lines: Iterable[str]) -> Iterator[str]:
+    """``lines``, raising :class:`FileProblem` at an :class:`Overlong` one."""
+    for number, text in enumerate(lines, start=1):
+        if isinstance(text, Overlong):
+            raise FileProblem(f"line {number} {text.problem()}")
+        yield text

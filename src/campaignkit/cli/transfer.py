@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,8 +16,13 @@ from campaignkit import ajo
 from campaignkit.adapters.copying import copy_store
 from campaignkit.cli import output
 from campaignkit.cli.campaigns import summary
-from campaignkit.cli.state import CommandError, open_kit, state_of
+from campaignkit.cli.state import DSN_SCHEMES, CommandError, open_kit, state_of
 from campaignkit.errors import ValidationError
+
+MAX_BODY_BYTES: int = 8 << 20
+"""The largest ``trigger --body`` read (8 MiB): a request's contexts total at most 200 KiB."""
+MAX_PACKAGE_BYTES: int = 256 << 20
+"""The largest package ``import`` reads (256 MiB)."""
 
 
 def register(app: typer.Typer) -> None:
@@ -24,18 +33,29 @@ def register(app: typer.Typer) -> None:
     app.command("copy-store")(copy_store_command)
 
 
-def read_json(path: Path) -> Any:
-    """The JSON document in ``path``.
+def read_json(path: Path, limit: int) -> Any:
+    """The JSON document in ``path``, of at most ``limit`` bytes.
 
     Raises:
-        CommandError: it is not JSON (or not UTF-8).
+        CommandError: it is larger than ``limit`` (then no more than that is
+            read), not JSON (or not UTF-8), or nested too deeply to read.
         OSError: it cannot be read.
     """
-    text = path.read_bytes()
+    with path.open("rb") as handle:
+        text = handle.read(limit + 1)
+    if len(text) > limit:
+        raise CommandError(
+            f"{path} is larger than {limit:,} bytes, more than this command ever needs; "
+            "check that this is the right file"
+        )
     try:
         return json.loads(text)
     except ValueError as exc:  # also UnicodeDecodeError
         raise CommandError(f"{path} is not a JSON document: {exc}") from exc
+    except RecursionError:
+        raise CommandError(
+            f"{path} is not a JSON document this command can read: it is nested too deeply"
+        ) from None
 
 
 def trigger(
@@ -52,7 +72,7 @@ def trigger(
 ) -> None:
     """Trigger an API-triggered campaign with an AJO request body (the next tick delivers)."""
     state = state_of(ctx)
-    request = read_json(body)
+    request = read_json(body, MAX_BODY_BYTES)
     if not isinstance(request, dict):
         raise CommandError(f"{body} must hold a JSON object (an AJO request body)")
     named = request.setdefault("campaignId", campaign_id)
@@ -107,7 +127,7 @@ def import_package(
 ) -> None:
     """Import a package: a new DRAFT campaign for each campaign in it."""
     state = state_of(ctx)
-    package = read_json(file)
+    package = read_json(file, MAX_PACKAGE_BYTES)
     with state.open() as kit:
         created = state.session(kit).import_(package)
     rows = [summary(c) for c in created]
@@ -146,7 +166,11 @@ def copy_store_command(
 ) -> None:
     """Copy a whole store (SQLite or PostgreSQL, either way) into another, ids unchanged."""
     state = state_of(ctx)
-    with open_kit(src) as source, open_kit(dst, create=True) as target:
+    with (
+        open_kit(src) as source,
+        _destination(dst) as into,  # closed after the target: renamed once complete
+        open_kit(into, create=True) as target,
+    ):
         try:
             report = copy_store(source, target, merge=merge)
         except ValidationError as exc:  # the command line's words for the same advice
@@ -162,3 +186,32 @@ def copy_store_command(
             [*report.counts.items(), ("total", report.total)],
         )
     )
+
+
+@contextlib.contextmanager
+def _destination(dst: str) -> Iterator[str]:
+    """Where to copy ``dst``: a missing SQLite file is made under another name first.
+
+    The copy goes into a new file next to ``dst``, renamed to ``dst`` only
+    once it is complete (and closed); a copy that fails or is interrupted,
+    even by SIGKILL, never leaves a half-copied ``dst`` behind, so copying
+    again needs no ``--merge`` (which would append the logs twice). An
+    existing file or a PostgreSQL schema is copied into in place.
+    """
+    path = Path(dst)
+    if (
+        dst.startswith(DSN_SCHEMES)
+        or path.exists()
+        or path.is_symlink()
+        or not path.parent.is_dir()
+    ):
+        yield dst
+        return
+    partial = path.with_name(f".{path.name}.copying-{secrets.token_hex(4)}")
+    try:
+        yield str(partial)
+        os.replace(partial, path)
+    finally:
+        for leftover in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(f"{partial}{leftover}")
