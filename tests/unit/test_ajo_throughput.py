@@ -16,11 +16,7 @@ import pytest
 
 import campaignkit as ck
 from campaignkit import ajo
-from campaignkit.ajo.throughput import (
-    execute_high_throughput,
-    execute_high_throughput_many,
-    high_throughput_request,
-)
+from campaignkit.ajo.throughput import high_throughput_request
 from campaignkit.domain.throughput import MAX_REQUESTS, Packer, requests_argument
 from campaignkit.testing import ManualClock, RecordingChannel, SequentialIds
 
@@ -112,7 +108,7 @@ def _orders(env: Env) -> list[str]:
 
 
 def test_one_request_is_accepted_delivered_and_looked_up_as_its_own_execution(env: Env) -> None:
-    response = execute_high_throughput(env.admin, env.body("r1", 3))
+    response = ajo.execute_high_throughput(env.admin, env.body("r1", 3))
     assert response["requestId"] == "r1"
     assert response["createdBy"] == "ada"
     assert _state(env, response) == (ck.ExecutionStatus.IN_PROGRESS, 0)
@@ -122,9 +118,9 @@ def test_one_request_is_accepted_delivered_and_looked_up_as_its_own_execution(en
 
 
 def test_a_resent_request_is_the_same_execution_and_sends_nothing_again(env: Env) -> None:
-    first = execute_high_throughput(env.admin, env.body("r1"))
+    first = ajo.execute_high_throughput(env.admin, env.body("r1"))
     env.kit.tick()
-    again = execute_high_throughput(env.admin, env.body("r1"))
+    again = ajo.execute_high_throughput(env.admin, env.body("r1"))
     env.kit.tick()
     assert again["executionId"] == first["executionId"]
     assert _state(env, again) == (ck.ExecutionStatus.SUCCEEDED, 2)
@@ -132,36 +128,51 @@ def test_a_resent_request_is_the_same_execution_and_sends_nothing_again(env: Env
 
 
 def test_a_request_id_reused_with_another_payload_is_a_conflict(env: Env) -> None:
-    execute_high_throughput(env.admin, env.body("r1", 2))
+    ajo.execute_high_throughput(env.admin, env.body("r1", 2))
     with pytest.raises(ck.ConflictError, match="with a different payload"):
-        execute_high_throughput(env.admin, env.body("r1", 3))
+        ajo.execute_high_throughput(env.admin, env.body("r1", 3))
+
+
+def _invalid(problem: str, request_id: str, campaign_id: str) -> dict[str, Any]:
+    """The documented 400 error document of a high-throughput request with one problem."""
+    return {
+        "type": "https://ns.adobe.com/aep/errors/MSG-900101-400",
+        "title": "The request is not valid",
+        "status": 400,
+        "report": {
+            "additionalContext": {"requestId": request_id, "campaignId": campaign_id},
+            "message": f"high-throughput execution request has 1 problem:\n  - {problem}",
+            "problems": [problem],
+        },
+    }
 
 
 @pytest.mark.parametrize("count", [0, 21])
-def test_zero_or_more_than_twenty_recipients_is_a_400(env: Env, count: int) -> None:
-    [(status, document)] = execute_high_throughput_many(env.admin, [env.body("r1", count)])
-    assert status == 400
-    assert document["status"] == 400
-    assert document["type"].endswith("-400")
-    assert f"1 to 20 recipients, not {count}" in str(document["report"])
-    with pytest.raises(ck.ValidationError, match="1 to 20 recipients"):
-        execute_high_throughput(env.admin, env.body("r1", count))
+def test_zero_or_more_than_twenty_recipients_is_the_documented_400(env: Env, count: int) -> None:
+    answers = ajo.execute_high_throughput_many(env.admin, [env.body("r1", count)])
+    problem = f"recipients must hold 1 to 20 recipients, not {count}"
+    assert answers == [(400, _invalid(problem, "r1", env.campaign_id))]
+    with pytest.raises(ck.ValidationError) as caught:
+        ajo.execute_high_throughput(env.admin, env.body("r1", count))
+    assert ajo.error_response(caught.value) == answers[0][1]
     env.kit.tick()
     assert env.sent() == []
     assert env.runs() == []
 
 
-def test_an_aep_recipient_is_a_400_naming_its_path(env: Env) -> None:
+def test_an_aep_recipient_is_the_documented_400_naming_its_path(env: Env) -> None:
     body = env.body("r1", 2)
     body["recipients"][1]["type"] = "aep"
-    with pytest.raises(ck.ValidationError) as caught:
-        execute_high_throughput(env.admin, body)
-    assert caught.value.problems == [
+    problem = (
         "recipients[1].type must be 'external' in a high-throughput request, not 'aep': "
         "send profiles of the store with execute_unitary"
-    ]
-    document = ajo.error_response(caught.value)
-    assert document["status"] == 400
+    )
+    answers = ajo.execute_high_throughput_many(env.admin, [body])
+    assert answers == [(400, _invalid(problem, "r1", env.campaign_id))]
+    with pytest.raises(ck.ValidationError) as caught:
+        ajo.execute_high_throughput(env.admin, body)
+    assert caught.value.problems == [problem]
+    assert ajo.error_response(caught.value) == answers[0][1]
     env.kit.tick()
     assert env.sent() == []
 
@@ -185,7 +196,7 @@ def test_many_requests_are_answered_in_order_each_on_its_own(env: Env) -> None:
     bad = env.body("bad", 1)
     bad["recipients"][0]["type"] = "aep"
     bodies = [env.body("r1", 2), bad, env.body("r2", 1), "nonsense", env.body("r1", 2)]
-    answers = execute_high_throughput_many(env.admin, bodies)
+    answers = ajo.execute_high_throughput_many(env.admin, bodies)
     assert [status for status, _ in answers] == [202, 400, 202, 400, 202]
     assert answers[0][1]["executionId"] == answers[4][1]["executionId"]  # re-sent in the call
     assert answers[0][1]["executionId"] != answers[2][1]["executionId"]
@@ -199,21 +210,18 @@ def test_many_requests_are_answered_in_order_each_on_its_own(env: Env) -> None:
 
 
 def test_a_request_id_repeated_with_another_payload_in_one_call_is_a_conflict(env: Env) -> None:
-    answers = execute_high_throughput_many(env.admin, [env.body("r1", 2), env.body("r1", 1)])
+    answers = ajo.execute_high_throughput_many(env.admin, [env.body("r1", 2), env.body("r1", 1)])
     assert answers[0][0] == 202
-    assert answers[1] == (
-        ajo.error_response(ck.ConflictError("x"))["status"],
-        answers[1][1],
-    )
-    assert "with a different payload" in answers[1][1]["report"]["message"]
+    assert answers[1][0] == 400  # the documented code for a conflict
+    assert answers[1][1]["title"] == "The request id was used with another payload"
     env.kit.tick()
     assert _orders(env) == ["r1/0", "r1/1"]
 
 
 def test_a_request_sent_again_in_a_later_call_is_the_same_execution(env: Env) -> None:
-    [(_, first)] = execute_high_throughput_many(env.admin, [env.body("r1")])
+    [(_, first)] = ajo.execute_high_throughput_many(env.admin, [env.body("r1")])
     env.kit.tick()
-    [(status, again)] = execute_high_throughput_many(env.admin, [env.body("r1")])
+    [(status, again)] = ajo.execute_high_throughput_many(env.admin, [env.body("r1")])
     env.kit.tick()
     assert (status, again["executionId"]) == (202, first["executionId"])
     assert _state(env, again) == (ck.ExecutionStatus.SUCCEEDED, 2)
@@ -229,17 +237,17 @@ def test_a_request_sent_again_in_a_later_call_is_the_same_execution(env: Env) ->
 )
 def test_the_list_of_bodies_is_checked(env: Env, bodies: Any, problem: str) -> None:
     with pytest.raises(ck.ValidationError) as caught:
-        execute_high_throughput_many(env.admin, bodies)
+        ajo.execute_high_throughput_many(env.admin, bodies)
     assert caught.value.problems[0].startswith(problem)
 
 
 def test_more_bodies_than_the_limit_are_refused(env: Env) -> None:
     with pytest.raises(ck.ValidationError, match=f"1 to {MAX_REQUESTS} request bodies, not"):
-        execute_high_throughput_many(env.admin, [env.body("r")] * (MAX_REQUESTS + 1))
+        ajo.execute_high_throughput_many(env.admin, [env.body("r")] * (MAX_REQUESTS + 1))
 
 
 def test_only_invalid_bodies_accept_nothing(env: Env) -> None:
-    answers = execute_high_throughput_many(env.admin, [{}, []])
+    answers = ajo.execute_high_throughput_many(env.admin, [{}, []])
     assert [status for status, _ in answers] == [400, 400]
     env.kit.tick()
     assert env.runs() == []
@@ -247,16 +255,22 @@ def test_only_invalid_bodies_accept_nothing(env: Env) -> None:
 
 def test_a_campaign_that_does_not_accept_triggers_refuses_each_of_its_requests(env: Env) -> None:
     env.admin.stop(env.campaign_id)
-    answers = execute_high_throughput_many(
+    answers = ajo.execute_high_throughput_many(
         env.admin, [env.body("r1"), env.body("r2"), {**env.body("r3"), "campaignId": "nope"}]
     )
     assert [document["report"]["message"] for _, document in answers[:2]] == [
         answers[0][1]["report"]["message"]
     ] * 2
     assert "not accepting triggers" in answers[0][1]["report"]["message"]
+    assert [status for status, _ in answers] == [400, 400, 400]  # documented: 400 or 401
+    assert [document["report"]["additionalContext"] for _, document in answers] == [
+        {"requestId": "r1", "campaignId": env.campaign_id},
+        {"requestId": "r2", "campaignId": env.campaign_id},
+        {"requestId": "r3", "campaignId": "nope"},
+    ]
     assert "nope" in answers[2][1]["report"]["message"]
     with pytest.raises(ck.TransitionNotAllowed):
-        execute_high_throughput(env.admin, env.body("r4"))
+        ajo.execute_high_throughput(env.admin, env.body("r4"))
 
 
 def test_a_user_without_publish_is_denied_each_request(env: Env) -> None:
@@ -264,6 +278,12 @@ def test_a_user_without_publish_is_denied_each_request(env: Env) -> None:
     viewer = env.kit.as_user("viv")
     [answer] = viewer.trigger_many([high_throughput_request(env.body("r1"))])
     assert isinstance(answer, ck.PermissionDenied)
+    [(status, document)] = ajo.execute_high_throughput_many(viewer, [env.body("r2")])
+    assert (status, document["status"], document["report"]["additionalContext"]) == (
+        401,
+        401,
+        {"requestId": "r2", "campaignId": env.campaign_id},
+    )
     env.kit.tick()
     assert env.runs() == []
 
@@ -274,7 +294,7 @@ def test_a_user_without_publish_is_denied_each_request(env: Env) -> None:
 def test_the_same_recipient_in_two_requests_goes_to_two_runs_and_gets_both(env: Env) -> None:
     one, two = env.body("r1", 1), env.body("r2", 1)
     two["recipients"][0]["userId"] = one["recipients"][0]["userId"]
-    answers = execute_high_throughput_many(env.admin, [one, two])
+    answers = ajo.execute_high_throughput_many(env.admin, [one, two])
     assert [status for status, _ in answers] == [202, 202]
     env.kit.tick()
     assert _orders(env) == ["r1/0", "r2/0"]
@@ -294,7 +314,7 @@ def test_a_run_holds_at_most_its_limit_and_each_request_whole() -> None:
 def test_a_shared_run_is_delivered_in_batches_with_one_outcome_per_recipient() -> None:
     env = Env(batch_size=7)
     bodies = [env.body(f"r{n}", 5) for n in range(6)]
-    answers = execute_high_throughput_many(env.admin, bodies)
+    answers = ajo.execute_high_throughput_many(env.admin, bodies)
     ids = [response["executionId"] for _, response in answers]
     before = [env.admin.execution(i).targeted for i in ids]
     assert before == [0] * 6

@@ -7,6 +7,8 @@ unchanged and get the documented answers::
 
     response = ajo.execute_unitary(session, body)      # POST .../executions/unitary
     response = ajo.execute_audience(session, body)     # POST .../executions/audience
+    response = ajo.execute_high_throughput(session, body)  # POST .../executions/highthroughput
+    answers = ajo.execute_high_throughput_many(session, bodies)  # many, one transaction
     response = ajo.get_execution(session, execution_id)  # GET .../executions/audience/{id}
     response = ajo.get_schedule(session, schedule_id)    # GET .../executions/schedules/{id}
     response = ajo.cancel_schedule(session, schedule_id) # DELETE .../executions/schedules/{id}
@@ -40,8 +42,14 @@ from campaignkit.ajo.requests import (
     RECIPIENT_TYPES,
     parse_recipients,
 )
+from campaignkit.ajo.throughput import (
+    ACCEPTED,
+    execute_high_throughput,
+    execute_high_throughput_many,
+)
 
 __all__ = [
+    "ACCEPTED",
     "CHANNEL_DATA_KEYS",
     "MERGE_POLICY_KEYS",
     "PUSH_INFO_KEYS",
@@ -50,6 +58,8 @@ __all__ = [
     "cancel_schedule",
     "error_response",
     "execute_audience",
+    "execute_high_throughput",
+    "execute_high_throughput_many",
     "execute_unitary",
     "execution_status",
     "get_execution",

@@ -13,11 +13,11 @@ of its own: idempotent by its ``requestId``, found by ``get_execution``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from campaignkit.ajo.errors import error_response
-from campaignkit.ajo.requests import body_object, parse_recipients, text
+from campaignkit.ajo.errors import answering, error_response, note_origin
+from campaignkit.ajo.requests import body_object, parse_recipients, request_ids, text
 from campaignkit.ajo.responses import execution_response
 from campaignkit.domain.checks import shown
 from campaignkit.domain.throughput import MAX_REQUESTS, TriggerRequest
@@ -72,11 +72,14 @@ def execute_high_throughput(session: UserSession, body: object) -> dict[str, Any
             request (a reused request id, a campaign that does not accept
             triggers, a denial).
     """
-    request = high_throughput_request(body)
-    [answer] = session.trigger_many([request])
-    if isinstance(answer, CampaignKitError):
-        raise answer
-    return execution_response(answer)
+    context: dict[str, str] = {}
+    with answering("execute_high_throughput", context):
+        context.update(request_ids(body_object(body)))
+        request = high_throughput_request(body)
+        [answer] = session.trigger_many([request])
+        if isinstance(answer, CampaignKitError):
+            raise answer
+        return execution_response(answer)
 
 
 def execute_high_throughput_many(
@@ -110,23 +113,28 @@ def execute_high_throughput_many(
         )
         raise ValidationError([problem], subject="high-throughput execution requests")
     answers: list[tuple[int, dict[str, Any]] | None] = []
-    requests: list[TriggerRequest] = []
+    requests: list[tuple[TriggerRequest, dict[str, str]]] = []
     for body in bodies:
+        ids = request_ids(body) if isinstance(body, Mapping) else {}
         try:
-            requests.append(high_throughput_request(body))
+            requests.append((high_throughput_request(body), ids))
             answers.append(None)
         except ValidationError as exc:
-            answers.append(_error(exc))
-    accepted = iter(session.trigger_many(requests) if requests else ())
-    return [answer if answer is not None else _answer(next(accepted)) for answer in answers]
+            answers.append(_error(exc, ids))
+    results = session.trigger_many([r for r, _ in requests]) if requests else []
+    accepted = iter(zip(results, requests, strict=True))
+    return [answer if answer is not None else _answer(*next(accepted)) for answer in answers]
 
 
-def _answer(answer: Execution | CampaignKitError) -> tuple[int, dict[str, Any]]:
+def _answer(
+    answer: Execution | CampaignKitError, request: tuple[TriggerRequest, dict[str, str]]
+) -> tuple[int, dict[str, Any]]:
     if isinstance(answer, CampaignKitError):
-        return _error(answer)
+        return _error(answer, request[1])
     return ACCEPTED, execution_response(answer)
 
 
-def _error(exc: CampaignKitError) -> tuple[int, dict[str, Any]]:
+def _error(exc: CampaignKitError, ids: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    note_origin(exc, "execute_high_throughput", ids)
     document = error_response(exc)
     return document["status"], document

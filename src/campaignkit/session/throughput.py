@@ -102,7 +102,7 @@ class ThroughputVerbs(SessionBase):
         answers: list[Execution | CampaignKitError | None] = [None] * len(checked)
         events: list[DomainEvent] = []
         with kit.store.unit_of_work() as uow:
-            campaigns: dict[str, Campaign | CampaignKitError] = {}
+            campaigns: dict[str, Campaign] = {}
             seen: dict[tuple[str, str], _Accepted] = {}
             accepted: list[_Accepted] = []
             repeats: list[tuple[int, _Accepted]] = []
@@ -140,37 +140,33 @@ class ThroughputVerbs(SessionBase):
     def _accepting(
         self,
         uow: UnitOfWork,
-        campaigns: dict[str, Campaign | CampaignKitError],
+        campaigns: dict[str, Campaign],
         campaign_id: str,
         now: pendulum.DateTime,
         events: list[DomainEvent],
     ) -> Campaign:
-        """The campaign, caught up, if it accepts triggers; the same answer for each request.
+        """The campaign, caught up, if it accepts triggers (asked once, when it does).
+
+        A refusal is asked again for each request, so each has its own error
+        (a host notes the request's ids on it).
 
         Raises:
             NotFound, PermissionDenied, TransitionNotAllowed: as ``trigger``.
         """
         known = campaigns.get(campaign_id)
-        if known is None:
-            try:
-                campaign = self._load(uow, campaign_id, P.CAMPAIGN_PUBLISH)
-                caught = self._kit.engine.catch_up(uow, campaign, now)
-                events.extend(caught.events)
-                current = caught.campaign
-                if current is None:
-                    raise NotFound("campaign", campaign_id)
-                refusal = acceptance_problem(current, now)
-                if refusal is not None:
-                    raise TransitionNotAllowed(
-                        current.id, current.status.value, "trigger_many", refusal
-                    )
-                known = current
-            except REQUEST_ERRORS as exc:
-                known = exc
-            campaigns[campaign_id] = known
-        if isinstance(known, CampaignKitError):
-            raise known
-        return known
+        if known is not None:
+            return known
+        campaign = self._load(uow, campaign_id, P.CAMPAIGN_PUBLISH)
+        caught = self._kit.engine.catch_up(uow, campaign, now)
+        events.extend(caught.events)
+        current = caught.campaign
+        if current is None:
+            raise NotFound("campaign", campaign_id)
+        refusal = acceptance_problem(current, now)
+        if refusal is not None:
+            raise TransitionNotAllowed(current.id, current.status.value, "trigger_many", refusal)
+        campaigns[campaign_id] = current
+        return current
 
     def _check(
         self, uow: UnitOfWork, campaign: Campaign, request: TriggerRequest, number: int
