@@ -54,7 +54,10 @@ def execute_unitary(session: UserSession, body: object) -> dict[str, Any]:
         recipients = parse_recipients(data, problems)
         if problems:
             raise ValidationError(problems, subject="unitary execution request")
-        return execution_response(session.trigger(campaign_id, recipients, request_id=request_id))
+        execution = session.trigger(
+            campaign_id, recipients, request_id=request_id, one_namespace=True
+        )
+        return execution_response(execution)
 
 
 def _audience_id(data: Mapping[str, Any], problems: list[str]) -> str | None:

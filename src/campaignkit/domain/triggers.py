@@ -335,6 +335,25 @@ def recipient_problems(recipients: Sequence[Recipient]) -> list[str]:
     return problems
 
 
+def namespace_problems(
+    campaign_id: str, namespace: str | None, recipients: Sequence[Recipient]
+) -> list[str]:
+    """Recipients outside the campaign's one identity namespace [AJO], each named.
+
+    None when the campaign names no namespace; a blank namespace is reported
+    by :func:`recipient_problems`.
+    """
+    if namespace is None:
+        return []
+    return [
+        f"recipients[{number}].namespace {recipient.namespace!r} is not the identity namespace "
+        f"of campaign {campaign_id!r} ({namespace!r}); a campaign addresses one namespace: "
+        f"send this recipient's {namespace} identity"
+        for number, recipient in enumerate(recipients)
+        if recipient.namespace != namespace and recipient.namespace.strip()
+    ]
+
+
 def _walked_problems(recipients: Sequence[Recipient], problems: list[str]) -> list[str]:
     """``recipient_problems`` after the count, each value walked and serialized."""
     seen: set[str] = set()

@@ -171,19 +171,26 @@ def _resolve(profiles: ProfileStore, recipient: Recipient) -> tuple[Profile | No
 
 
 def build_recipients(
-    profiles: ProfileStore, campaign: Campaign, recipients: Sequence[Recipient]
+    profiles: ProfileStore,
+    campaign: Campaign,
+    recipients: Sequence[Recipient],
+    *,
+    one_namespace: bool = False,
 ) -> tuple[list[RunRecipient], list[Profile]]:
     """The run recipients of one unitary call, and the profiles it creates.
+
+    With ``one_namespace`` (AJO's rule), every recipient must be in the
+    campaign's identity namespace, when it names one.
 
     Raises:
         ValidationError: every problem of the payload (count, duplicate user
             ids, the reserved context key, sizes, a namespace that is not the
-            campaign's, unknown recipients when the campaign does not create
-            profiles).
+            campaign's under ``one_namespace``, unknown recipients when the
+            campaign does not create profiles).
     """
     problems = recipient_problems(recipients)
     version = campaign.live_version
-    namespace = version.namespace if version is not None else None
+    namespace = version.namespace if version is not None and one_namespace else None
     problems.extend(namespace_problems(campaign.id, namespace, recipients))
     clean = not problems  # then no recipient needs checking again
     run_recipients = []
@@ -221,13 +228,20 @@ class TriggerVerbs(SessionBase):
     """API trigger verbs of a user session (``campaign.publish``)."""
 
     def trigger(
-        self, campaign_id: str, recipients: Sequence[Recipient], *, request_id: str
+        self,
+        campaign_id: str,
+        recipients: Sequence[Recipient],
+        *,
+        request_id: str,
+        one_namespace: bool = False,
     ) -> Execution:
         """Send an API-triggered campaign to 1 to 20 recipients (a unitary execution).
 
         Returns at once; the next tick delivers. Repeating a ``request_id``
         returns the same execution and sends nothing again; reusing it with a
-        different payload is a ``ConflictError``.
+        different payload is a ``ConflictError``. A recipient is found by its
+        identity in its own namespace; with ``one_namespace`` (AJO's rule, which
+        ``campaignkit.ajo`` applies) it must be in the campaign's namespace.
 
         Raises:
             TransitionNotAllowed: the campaign is not API-triggered, not LIVE, or
@@ -236,7 +250,8 @@ class TriggerVerbs(SessionBase):
                 that is not a non-empty UTF-8 string, or every problem of the
                 payload (count, duplicate user ids, the reserved context key,
                 more than 200 KB of contexts and profile overlays in all,
-                unknown recipients when the campaign does not create profiles).
+                another namespace under ``one_namespace``, unknown recipients
+                when the campaign does not create profiles).
             ConflictError: ``request_id`` was used with another payload.
         """
         kit = self._kit
@@ -249,7 +264,9 @@ class TriggerVerbs(SessionBase):
             return unitary_payload(checked), None
 
         def build_run(campaign: Campaign, run_id: str) -> Run:
-            run_recipients, new = build_recipients(kit.profiles, campaign, checked)
+            run_recipients, new = build_recipients(
+                kit.profiles, campaign, checked, one_namespace=one_namespace
+            )
             created.extend(new)
             return new_run(campaign, run_id, RunKind.TRIGGER, now, recipients=run_recipients)
 
