@@ -33,11 +33,6 @@ import pendulum
 
 import campaignkit as ck
 from campaignkit import ajo
-from campaignkit.ajo.throughput import (
-    ACCEPTED,
-    execute_high_throughput,
-    execute_high_throughput_many,
-)
 from campaignkit.testing import ManualClock, NullChannel
 
 RECIPIENTS = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
@@ -140,8 +135,8 @@ def many(folder: Path) -> Seconds:
 
     def work() -> None:
         for start in range(0, len(bodies), PER_CALL):
-            answers = execute_high_throughput_many(ada, bodies[start : start + PER_CALL])
-            assert all(status == ACCEPTED for status, _ in answers), answers[:1]
+            answers = ajo.execute_high_throughput_many(ada, bodies[start : start + PER_CALL])
+            assert all(status == ajo.ACCEPTED for status, _ in answers), answers[:1]
         _drain(kit)
 
     seconds = _timed(work)
@@ -155,7 +150,7 @@ def single(folder: Path) -> Seconds:
 
     def work() -> None:
         for body in bodies:
-            execute_high_throughput(ada, body)
+            ajo.execute_high_throughput(ada, body)
         _drain(kit)
 
     seconds = _timed(work)

@@ -18,6 +18,7 @@ import campaignkit as ck
 from campaignkit import ajo
 from campaignkit.ajo.throughput import high_throughput_request
 from campaignkit.domain.throughput import MAX_REQUESTS, Packer, requests_argument
+from campaignkit.engine import CatchUp
 from campaignkit.testing import ManualClock, RecordingChannel, SequentialIds
 
 T0 = pendulum.datetime(2026, 12, 1, 9, tz="UTC")
@@ -425,3 +426,12 @@ def test_the_requests_argument_is_checked(requests: Any, problem: str) -> None:
     with pytest.raises(ck.ValidationError) as caught:
         requests_argument(requests)
     assert caught.value.problems[0].startswith(problem)
+
+
+def test_a_campaign_purged_by_its_catch_up_is_not_found(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(env.kit.engine, "catch_up", lambda uow, campaign, now: CatchUp(None))
+    [answer] = env.admin.trigger_many([high_throughput_request(env.body("r1"))])
+    assert isinstance(answer, ck.NotFound)
+    assert env.campaign_id in str(answer)
