@@ -7,6 +7,7 @@ import pytest
 
 import campaignkit as ck
 from campaignkit import ajo
+from campaignkit.ajo import responses
 from tests.unit.ajo_fidelity.support import (
     ADMIN,
     EMAIL,
@@ -196,3 +197,13 @@ def test_an_external_recipient_without_channel_data_is_addressed_by_its_user_id(
 
     assert [m.address for m in world.sent()] == ["walk.in@example.com"]
     assert world.kit.profiles.find_by_identity("email", "walk.in@example.com") is None
+
+
+def test_a_schedule_whose_audience_is_unknown_leaves_the_audience_out(world: World) -> None:
+    campaign = world.campaigns["ck-campaign-audience"]
+    execution = world.admin.execute_audience(campaign, request_id="r", execute_at=T0.add(hours=1))
+
+    answer = responses.schedule_response(execution, None)
+
+    assert_valid(answer, "scheduled-execution-response")
+    assert "audience" not in answer
