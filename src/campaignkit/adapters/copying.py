@@ -114,8 +114,9 @@ def copy_store(
         The records copied per table, after checking the destination holds them.
 
     Raises:
-        ValidationError: ``dst`` holds data and ``merge`` is false, ``src``
-            and ``dst`` are the same store, a profile store cannot list its
+        ValidationError: ``src`` or ``dst`` is not a kit, ``merge`` not a
+            bool, ``dst`` holds data and ``merge`` is false, ``src`` and
+            ``dst`` are the same store, a profile store cannot list its
             profiles, or ``batch_size`` is not a whole number from 1 to 10,000.
         ConflictError: with ``merge``, a record of ``src`` clashes with a
             different one of ``dst`` (a surface name, an execution's request
@@ -124,7 +125,7 @@ def copy_store(
             afterwards (something else wrote to either kit meanwhile), or
             a store failed.
     """
-    _check(src, dst, batch_size)
+    _check(src, dst, merge, batch_size)
     if merge:
         before = count_store(dst, batch_size=batch_size)
     else:
@@ -189,12 +190,25 @@ def _total(batches: Iterable[Sequence[object]]) -> int:
     return sum(len(batch) for batch in batches)
 
 
-def _check(src: CampaignKit, dst: CampaignKit, batch_size: int) -> None:
+def _check(src: object, dst: object, merge: object, batch_size: object) -> None:
+    """Raise ``ValidationError`` for arguments a caller got wrong (typed or not)."""
+    from campaignkit.kit import CampaignKit  # noqa: PLC0415 - the kit imports the adapters
+
     problems: list[str] = []
+    for name, kit in (("src", src), ("dst", dst)):
+        if not isinstance(kit, CampaignKit):
+            problems.append(
+                f"{name} must be a CampaignKit (such as CampaignKit.sqlite(path)), "
+                f"not {checks.describe(kit)}"
+            )
+    if not isinstance(merge, bool):
+        problems.append(f"merge must be True or False, not {checks.describe(merge)}")
     checks.whole_number(problems, "batch_size", batch_size, minimum=1, maximum=MAX_BATCH_SIZE)
-    if src.store is dst.store or _same_database(src.store, dst.store):
-        problems.append("src and dst are the same store; copy into another one")
     checks.raise_if(problems, "copy_store")
+    assert isinstance(src, CampaignKit)  # checked above, for the type checker
+    assert isinstance(dst, CampaignKit)
+    if src.store is dst.store or _same_database(src.store, dst.store):
+        checks.raise_if(["src and dst are the same store; copy into another one"], "copy_store")
     _scanning(src, "src")
     _scanning(dst, "dst")
 

@@ -13,7 +13,9 @@ import datetime
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from campaignkit.domain.checks import describe
 from campaignkit.domain.display import clip, moment
+from campaignkit.errors import ValidationError
 from campaignkit.notebook import missing, plain_utc
 
 if TYPE_CHECKING:
@@ -32,11 +34,20 @@ def _axes(feature: str, ax: Axes | None, size: tuple[float, float]) -> Axes:
     """``ax``, or the axes of a new figure; matplotlib imported here, on first use."""
     try:
         from matplotlib import dates  # noqa: PLC0415 - an optional extra, imported on first use
+        from matplotlib.axes import Axes  # noqa: PLC0415
         from matplotlib.figure import Figure  # noqa: PLC0415 - no pyplot, no backend
     except ImportError as exc:
         raise missing(feature, "matplotlib") from exc
     if ax is None:
         ax = Figure(figsize=size, layout="constrained").add_subplot()
+    elif not isinstance(ax, Axes):
+        raise ValidationError(
+            [
+                f"ax must be matplotlib Axes (such as figure.add_subplot()) or None "
+                f"for a new figure, not {describe(ax)}"
+            ],
+            subject=feature,
+        )
     ax.xaxis_date(datetime.timezone.utc)
     locator = dates.AutoDateLocator(tz=datetime.timezone.utc)  # type: ignore[no-untyped-call]
     formatter = dates.ConciseDateFormatter(locator, tz=datetime.timezone.utc)  # type: ignore[no-untyped-call]
@@ -66,6 +77,7 @@ def report_plot(report: CampaignReport, ax: Axes | None = None) -> Axes:
 
     Raises:
         MissingDependency: matplotlib is not installed.
+        ValidationError: ``ax`` is not matplotlib axes.
     """
     ax = _axes("report.plot()", ax, (8.0, 4.0))
     from matplotlib import ticker  # noqa: PLC0415 - an optional extra, imported on first use
@@ -88,10 +100,12 @@ def report_plot(report: CampaignReport, ax: Axes | None = None) -> Axes:
     ax.set_title(f"{clip(report.name, 60)}: messages per run")
     ax.set_xlabel("run start (UTC)")
     ax.set_ylabel("messages")
-    if report.runs:
-        ax.legend(loc="best")
-    else:
+    if not report.runs:
         _empty(ax, "no runs yet")
+    elif ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best")
+    else:  # runs, but no action targeted anyone
+        _empty(ax, "no messages yet")
     return ax
 
 
@@ -115,6 +129,7 @@ def calendar_plot(
 
     Raises:
         MissingDependency: matplotlib is not installed.
+        ValidationError: ``ax`` is not matplotlib axes.
     """
     height = 1.6 + 0.4 * len({e.campaign_id for e in entries})  # taller with each campaign
     ax = _axes("calendar.plot()", ax, (8.0, height))

@@ -12,7 +12,7 @@ import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Final, cast
 
 import psycopg
 from psycopg import sql
@@ -42,6 +42,30 @@ from campaignkit.errors import StorageError
 PostgresUnitOfWork = SQLiteUnitOfWork
 """A unit of work of :class:`PostgresStore`: the SQLite repositories, on its connection."""
 
+MAX_POOL_SIZE: Final = 1_000
+"""The largest ``pool_size`` (a server allows 100 connections by default)."""
+MAX_CONNECT_TIMEOUT: Final = 3_600
+"""The longest ``connect_timeout`` in seconds (an hour)."""
+
+
+def _schema_problem(schema: object) -> str | None:
+    """What is wrong with ``schema`` as the store's schema name, or None."""
+    shape = "a PostgreSQL schema name of 1 to 63 bytes (such as 'campaignkit')"
+    if (
+        not isinstance(schema, str)
+        or not schema
+        or not checks.encodable(schema)
+        or len(schema.encode()) > 63
+        or "\0" in schema
+    ):
+        return f"schema must be {shape}, not {checks.describe(schema)}"
+    if schema.startswith("pg_") or schema == "information_schema":
+        return (
+            f"schema {schema!r} is reserved for PostgreSQL's own catalogs; "
+            "name another, such as 'campaignkit'"
+        )
+    return None
+
 
 def store_argument_problems(
     dsn: object, schema: object, pool_size: object, connect_timeout: object
@@ -53,24 +77,26 @@ def store_argument_problems(
             "dsn must be a PostgreSQL connection string such as "
             f"'postgresql://host:5432/dbname', not {checks.describe(dsn)}"
         )
-    if not isinstance(schema, str) or not schema or len(schema.encode()) > 63 or "\0" in schema:
+    schema_problem = _schema_problem(schema)
+    if schema_problem is not None:
+        problems.append(schema_problem)
+    if (
+        isinstance(pool_size, bool)
+        or not isinstance(pool_size, int)
+        or not 1 <= pool_size <= MAX_POOL_SIZE
+    ):
         problems.append(
-            "schema must be a PostgreSQL schema name of 1 to 63 bytes (such as 'campaignkit'), "
-            f"not {checks.describe(schema)}"
-        )
-    if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
-        problems.append(
-            f"pool_size must be a whole number of connections, at least 1, "
+            f"pool_size must be a whole number of connections from 1 to {MAX_POOL_SIZE:,}, "
             f"not {checks.describe(pool_size)}"
         )
     if (
         isinstance(connect_timeout, bool)
         or not isinstance(connect_timeout, (int, float))
         or not math.isfinite(connect_timeout)
-        or connect_timeout < 1
+        or not 1 <= connect_timeout <= MAX_CONNECT_TIMEOUT
     ):
         problems.append(
-            f"connect_timeout must be a number of seconds, at least 1, "
+            f"connect_timeout must be a number of seconds from 1 to {MAX_CONNECT_TIMEOUT:,}, "
             f"not {checks.describe(connect_timeout)}"
         )
     return problems
