@@ -435,3 +435,14 @@ def test_a_campaign_purged_by_its_catch_up_is_not_found(
     [answer] = env.admin.trigger_many([high_throughput_request(env.body("r1"))])
     assert isinstance(answer, ck.NotFound)
     assert env.campaign_id in str(answer)
+
+
+def test_a_recipient_outside_the_campaigns_namespace_is_a_400_on_ajo_only(env: Env) -> None:
+    body = env.body("r1", 1)
+    body["recipients"][0]["namespace"] = "phone"
+    [(status, document)] = ajo.execute_high_throughput_many(env.admin, [body])
+    assert status == 400
+    [problem] = document["report"]["problems"]
+    assert problem.startswith("recipients[0].namespace 'phone' is not the identity namespace")
+    [answer] = env.admin.trigger_many([high_throughput_request(body)])  # campaignkit's own rule
+    assert isinstance(answer, ck.Execution)

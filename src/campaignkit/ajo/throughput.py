@@ -76,7 +76,7 @@ def execute_high_throughput(session: UserSession, body: object) -> dict[str, Any
     with answering("execute_high_throughput", context):
         context.update(request_ids(body_object(body)))
         request = high_throughput_request(body)
-        [answer] = session.trigger_many([request])
+        [answer] = session.trigger_many([request], one_namespace=True)
         if isinstance(answer, CampaignKitError):
             raise answer
         return execution_response(answer)
@@ -121,7 +121,7 @@ def execute_high_throughput_many(
             answers.append(None)
         except ValidationError as exc:
             answers.append(_error(exc, ids))
-    results = session.trigger_many([r for r, _ in requests]) if requests else []
+    results = session.trigger_many([r for r, _ in requests], one_namespace=True) if requests else []
     accepted = iter(zip(results, requests, strict=True))
     return [answer if answer is not None else _answer(*next(accepted)) for answer in answers]
 

@@ -70,7 +70,7 @@ class ThroughputVerbs(SessionBase):
     """The high-throughput trigger verb of a user session (``campaign.publish``)."""
 
     def trigger_many(
-        self, requests: Sequence[TriggerRequest]
+        self, requests: Sequence[TriggerRequest], *, one_namespace: bool = False
     ) -> list[Execution | CampaignKitError]:
         """Accept many unitary triggers at once; deliver those of a campaign together.
 
@@ -87,6 +87,8 @@ class ThroughputVerbs(SessionBase):
 
         Args:
             requests: 1 to ``MAX_REQUESTS`` trigger requests.
+            one_namespace: As for ``trigger``: every recipient must be in the
+                campaign's identity namespace (AJO's rule).
 
         Returns:
             One answer per request: an ``Execution`` or the error refusing it.
@@ -119,7 +121,10 @@ class ThroughputVerbs(SessionBase):
                         repeats.append((number, first))
                         continue
                     ready.recipients, ready.created = build_recipients(
-                        kit.profiles, campaign, recipients_argument(request.recipients)
+                        kit.profiles,
+                        campaign,
+                        recipients_argument(request.recipients),
+                        one_namespace=one_namespace,
                     )
                 except REQUEST_ERRORS as exc:
                     answers[number] = exc
