@@ -57,6 +57,29 @@ def test_an_offset_of_a_day_or_more_is_a_usage_error(
     assert "+99:00" in err
 
 
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["campaigns", "list", "--as", ""], "--as"),
+        (["access", "list", "--as", ""], "--as"),
+        (["campaigns", "list", "--db", ""], "--db"),
+    ],
+)
+def test_an_empty_store_or_user_never_falls_back_on_the_environment(
+    store: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    option: str,
+) -> None:
+    # was: --as "$UNSET" acted as $CAMPAIGNKIT_USER, --db "$UNSET" opened $CAMPAIGNKIT_DB
+    monkeypatch.setenv("CAMPAIGNKIT_DB", str(store))
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert f"{option} is empty" in error_line(capsys)
+
+
 # ---------------------------------------------------------------- JSON files
 
 
@@ -188,6 +211,15 @@ def test_over_long_records_are_rejected_with_their_line_and_the_others_load(
         assert [p["line"] for p in result["problems"]] == expected
         assert all("longer than 200 bytes" in p["problem"] for p in result["problems"])
         assert result["imported"] == 2
+
+
+def test_an_over_long_header_is_a_file_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("campaignkit.cli.records.MAX_LINE_BYTES", 50)
+    lines = lines_of(b"id," + b"c" * 100 + b"\np1,x\n", tmp_path)
+    with pytest.raises(ValueError, match="line 1 is longer than 50 bytes"):
+        list(csv_profiles(lines))
 
 
 def test_an_over_long_audience_line_is_a_file_problem(

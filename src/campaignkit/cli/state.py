@@ -63,8 +63,10 @@ class State:
         """``--db``, else ``CAMPAIGNKIT_DB``.
 
         Raises:
-            UsageProblem: neither is given.
+            UsageProblem: neither is given, or ``--db`` is given empty.
         """
+        if self.db == "":  # an unset shell variable: never fall back on another store
+            raise UsageProblem("--db is empty: pass --db FILE, or leave it out to use $" + DB_ENV)
         db = self.db or os.environ.get(DB_ENV)
         if not db:
             raise UsageProblem(f"this command needs a store: pass --db FILE or set {DB_ENV}")
@@ -74,16 +76,26 @@ class State:
         """``--as``, else ``CAMPAIGNKIT_USER``.
 
         Raises:
-            UsageProblem: neither is given.
+            UsageProblem: neither is given, or ``--as`` is given empty.
         """
+        self._refuse_empty_user()
         user = self.user or os.environ.get(USER_ENV)
         if not user:
             raise UsageProblem(f"this command acts as a user: pass --as USER or set {USER_ENV}")
         return user
 
     def optional_user(self) -> str | None:
-        """``--as``, else ``CAMPAIGNKIT_USER``, else None (the host itself)."""
+        """``--as``, else ``CAMPAIGNKIT_USER``, else None (the host itself).
+
+        Raises:
+            UsageProblem: ``--as`` is given empty.
+        """
+        self._refuse_empty_user()
         return self.user or os.environ.get(USER_ENV) or None
+
+    def _refuse_empty_user(self) -> None:
+        if self.user == "":  # an unset shell variable: never act as someone else
+            raise UsageProblem("--as is empty: pass --as USER, or leave it out to use $" + USER_ENV)
 
     def open(self, *, create: bool = False) -> CampaignKit:
         """The kit of ``--db`` (see :func:`open_kit`)."""
