@@ -88,7 +88,7 @@ def main() -> None:
             }
         ],
     }
-    print("AJO response:", ajo.execute_unitary(backend, body)["status"])
+    print("AJO response:", ajo.execute_unitary(backend, body)["executionId"])
     try:
         ajo.execute_unitary(backend, {"campaignId": reset.id, "recipients": [{"type": "csv"}]})
     except ck.ValidationError as error:
