@@ -239,3 +239,36 @@ def test_a_connection_lost_inside_a_unit_of_work_hands_the_run_back(
             assert len(recorder.sent) == len(ids)
     finally:
         builder.close()
+
+
+def test_a_provider_error_holding_nul_is_recorded_not_fatal(
+    postgres_dsn: str, postgres_schema: str, tmp_path: Path
+) -> None:
+    """PostgreSQL text cannot hold U+0000: a provider's error with one is recorded with
+    U+FFFD in its place, and the run goes on for everyone else."""
+    builder = PostgresWorlds(postgres_dsn, postgres_schema, tmp_path)
+    recorder = RecordingChannel("prov")
+
+    def respond(message: ck.Message) -> ck.SendResult:
+        if message.profile_id == "m003":
+            return ck.PermanentFailure("rejected \x00 by the provider")
+        [result] = recorder.send([message])
+        return result
+
+    try:
+        world = builder.world(channels={C.EMAIL: CallbackChannel(respond)})
+        ids = delivery.crowd(world.kit, 6)
+        campaign = world.admin.create_campaign(
+            name="Nul", audience="crowd", namespace="email", actions=[delivery.email_action(world)]
+        )
+        world.admin.activate(campaign.id)
+        world.kit.tick()
+        run = delivery.only_run(world.kit, campaign.id)
+        assert run.status is ck.RunStatus.SUCCEEDED
+        entries = delivery.by_profile(delivery.ledger(world.kit, run.id))
+        assert sorted(entries) == ids
+        assert entries["m003"].state is L.FAILED
+        assert entries["m003"].error == "rejected \ufffd by the provider"
+        assert sorted(m.profile_id for m in recorder.sent) == [i for i in ids if i != "m003"]
+    finally:
+        builder.close()

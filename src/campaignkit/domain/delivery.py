@@ -120,6 +120,19 @@ def _check_retry_after(_: object, __: attrs.Attribute[float | None], value: obje
         raise ValueError(f"retry_after must be a number of seconds >= 0 or None, not {value!r}")
 
 
+def _storable_error(value: object) -> object:
+    """A provider's error text with NUL characters shown as U+FFFD.
+
+    PostgreSQL text cannot hold U+0000, so a provider answering with one
+    would otherwise make the outcome unrecordable and stop the run; the rest
+    of the text is kept as given (other types are left for the hand-over's
+    checks to refuse).
+    """
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
+
+
 @attrs.frozen
 class TransientFailure:
     """Try again later (rate limited, timeout, 5xx).
@@ -131,7 +144,7 @@ class TransientFailure:
             kit's clock, instead of after the exponential backoff.
     """
 
-    error: str
+    error: str = attrs.field(converter=_storable_error)
     retry_after: float | None = attrs.field(default=None, validator=_check_retry_after)
 
 
@@ -143,7 +156,7 @@ class PermanentFailure:
         error: What went wrong.
     """
 
-    error: str
+    error: str = attrs.field(converter=_storable_error)
 
 
 SendResult: TypeAlias = Accepted | TransientFailure | PermanentFailure
