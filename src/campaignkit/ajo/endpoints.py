@@ -16,10 +16,13 @@ from campaignkit.ajo.requests import (
     instant,
     object_field,
     parse_recipients,
+    push_apps,
     request_ids,
     text,
 )
 from campaignkit.ajo.responses import execution_response, schedule_response, status_response
+from campaignkit.domain.campaign_enums import CampaignStatus
+from campaignkit.domain.surface import PushSettings
 from campaignkit.domain.triggers import Execution, ExecutionKind, ScheduleStatus
 from campaignkit.errors import TransitionNotAllowed, ValidationError
 
@@ -54,10 +57,56 @@ def execute_unitary(session: UserSession, body: object) -> dict[str, Any]:
         recipients = parse_recipients(data, problems)
         if problems:
             raise ValidationError(problems, subject="unitary execution request")
+        pushes = push_apps(data)
+        if pushes:
+            _check_push_apps(session, campaign_id, pushes)
         execution = session.trigger(
             campaign_id, recipients, request_id=request_id, one_namespace=True
         )
         return execution_response(execution)
+
+
+def _check_push_apps(
+    session: UserSession, campaign_id: str, pushes: list[tuple[str, str, str]]
+) -> None:
+    """Refuse a ``pushInfo`` whose app or platform is not one of the campaign's push surfaces.
+
+    The push surfaces of the campaign's live version send the message, so a
+    token of another app (or platform) could not reach the device. A campaign
+    that is not LIVE is refused by ``session.trigger``; one without a push
+    action sends no push, so there is nothing to compare with. ``platform`` is
+    compared without regard to case (``iOS`` is ``ios``).
+    """
+    campaign = session.get(campaign_id)
+    version = campaign.live_version
+    if campaign.status is not CampaignStatus.LIVE or version is None:
+        return  # session.trigger says why it cannot send
+    apps: dict[str, set[str]] = {}
+    for action in version.actions:
+        surface = session.get_surface(action.surface_id)
+        if isinstance(surface.settings, PushSettings):
+            apps.setdefault(surface.settings.app_id, set()).add(surface.settings.platform)
+    if not apps:
+        return
+    shown_apps = ", ".join(
+        f"{app!r} on {'/'.join(sorted(platforms))}" for app, platforms in sorted(apps.items())
+    )
+    problems = []
+    for path, app, platform in pushes:
+        if app not in apps:
+            problems.append(
+                f"{path}.appID {app!r} is not the app of campaign {campaign_id!r}'s push "
+                f"surface ({shown_apps}): send a token of that app, or trigger a campaign "
+                "whose push surface is this app's"
+            )
+        elif platform.lower() not in apps[app]:
+            problems.append(
+                f"{path}.platform {platform!r} is not the platform of campaign "
+                f"{campaign_id!r}'s push surface for {app!r} ({shown_apps}): send a token "
+                "of that platform, or trigger a campaign with a push surface for this one"
+            )
+    if problems:
+        raise ValidationError(problems, subject="unitary execution request")
 
 
 def _audience_id(data: Mapping[str, Any], problems: list[str]) -> str | None:

@@ -114,6 +114,22 @@ def _push_info(value: object, path: str, problems: list[str]) -> str:
     return fields[2] if len(problems) == found else ""
 
 
+def push_apps(body: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """``(path, appID, platform)`` of every ``channelData.pushInfo`` of a parsed body.
+
+    Call it once :func:`parse_recipients` found no problem: each ``pushInfo``
+    is then an object of non-empty strings. The campaign's push surface is
+    compared with them by ``execute_unitary``.
+    """
+    found = []
+    for number, item in enumerate(body.get("recipients") or ()):
+        push = (item.get("channelData") or {}).get("pushInfo")
+        if push is not None:
+            path = f"recipients[{number}].channelData.pushInfo"
+            found.append((path, push["appID"], push["platform"]))
+    return found
+
+
 def _merge_policy(item: Mapping[str, Any], path: str, problems: list[str]) -> None:
     for key in MERGE_POLICY_KEYS:
         if item.get(key) is not None:
