@@ -197,7 +197,10 @@ def test_merge_policy_fields_are_strings(world: World) -> None:
     assert answer == invalid(400, ids(body), "unitary execution request", [problem])
 
 
-def test_audience_id_must_be_the_campaign_audience(world: World) -> None:
+@pytest.mark.parametrize("defined", [False, True])
+def test_audience_id_must_be_the_campaign_audience(world: World, defined: bool) -> None:
+    if defined:  # another audience the kit knows is refused too: runs send the campaign's
+        world.kit.audiences.define("everyone", ["p-nora"])
     body = world.body("09-audience-id-scheduled.json")
     body["audience"] = {"id": "everyone"}
 
