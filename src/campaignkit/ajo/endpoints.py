@@ -43,8 +43,10 @@ def execute_unitary(session: UserSession, body: object) -> dict[str, Any]:
         "createdBy", "modifiedAt", "modifiedBy"}`` (202).
 
     Raises:
-        ValidationError: a malformed body (problems name JSON paths), or what
-            ``session.trigger`` refuses in the payload.
+        ValidationError: a malformed body (problems name JSON paths), a
+            ``pushInfo`` whose ``appID`` or ``platform`` is not that of the
+            campaign's push surface, or what ``session.trigger`` refuses in
+            the payload.
         CampaignKitError: whatever else ``session.trigger`` refuses.
     """
     context: dict[str, str] = {}
