@@ -285,7 +285,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         else:
             assert live is not None
         if live is not None and draft is not None:
-            # Open in SCHEDULED/LIVE; kept (not open) once the run ended (docs/decisions.md).
+            # Open in SCHEDULED/LIVE; kept (not open) once the run ended
+            # (docs/decisions/foundation.md).
             assert status in ENDED | RUNNING, (campaign.id, status, "draft beside live")
             assert draft.number > live.number
         assert campaign.has_open_draft == (

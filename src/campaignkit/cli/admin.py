@@ -1,7 +1,7 @@
 """Set-up commands: ``access``, ``surfaces list``, ``profiles import``, ``audiences define``.
 
 The access console and the profile and audience data belong to the host:
-whoever can open the database file (see docs/decisions.md, "Command line").
+whoever can open the database file (see docs/decisions/tooling.md, "Command line").
 ``access`` acts as the host unless ``--as`` names a user, whose
 ``access.manage`` permission is then checked and who is recorded as the
 actor; ``surfaces list`` reads through the acting user's session.

@@ -83,7 +83,7 @@ def source_in(status: S) -> ck.Campaign:
     """A campaign in ``status`` with tags and description and, beside a live version, a draft.
 
     A STOPPED, COMPLETED, FAILED or ARCHIVED campaign keeps the draft that was
-    open when its run ended (docs/decisions.md); duplicate copies it.
+    open when its run ended (docs/decisions/foundation.md); duplicate copies it.
     """
     campaign = campaign_in(status, open_draft=status in KEPT_DRAFT)
     if campaign.live_version is not None and campaign.draft_version is not None:

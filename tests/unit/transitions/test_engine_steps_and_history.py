@@ -104,7 +104,7 @@ def test_ending_a_run_closes_the_review_and_keeps_the_draft_no_longer_open(
     assert changed.review is None
     assert changed.approvals[-1].action is ApprovalAction.CANCELLED
     assert not changed.has_open_draft
-    # docs/decisions.md: the draft survives (nothing a user wrote is thrown away).
+    # docs/decisions/foundation.md: the draft survives (nothing a user wrote is thrown away).
     assert changed.draft_version == campaign.draft_version
     assert changed.live_version == campaign.live_version
 

@@ -104,7 +104,7 @@ def test_a_one_shot_version_never_makes_a_live_campaign_due_before_its_activatio
     # after a one-shot's 3-day completion clock would have run out. Either the
     # guard refuses (a one-shot run that started cannot get a new version), or
     # the completion is not dated before the version activation: history must
-    # stay in time order (SPEC 2; docs/decisions.md, "catch up").
+    # stay in time order (SPEC 2; docs/decisions/foundation.md, "catch up").
     in_review = isinstance(command, Approve)
     campaign = campaign_in(S.LIVE, recurring=True, open_draft=True, draft_in_review=in_review)
     assert campaign.draft_version is not None
