@@ -1,5 +1,9 @@
 """The ports: Protocols that adapters implement. Nothing here has behaviour.
 
+The store and its repositories are defined here; the ports a host plugs in
+beside it (audiences, profiles, channels, progress) live in
+:mod:`campaignkit.host_ports` and are re-exported from this module.
+
 A host plugs in any object with these methods; nothing inherits from a
 campaignkit base class. Each port has an in-memory adapter and a contract
 suite in :mod:`campaignkit.testing.contracts`.
@@ -9,32 +13,33 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
-import attrs
 import pendulum
 
 from campaignkit.domain.access import AccessAuditEntry, Principal
 from campaignkit.domain.approval import ApprovalPolicy
-from campaignkit.domain.audience import AudienceStatus
 from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import (
-    ActionCounts,
     FeedbackRecord,
     LedgerEntry,
-    Message,
     OutcomeRow,
     PendingRow,
     Run,
-    SendResult,
 )
 from campaignkit.domain.listing import CampaignQuery, Page
-from campaignkit.domain.profile import Profile
 from campaignkit.domain.rules import RuleBook
 from campaignkit.domain.surface import ChannelSurface
 from campaignkit.domain.triggers import ExecutionRecord
+from campaignkit.host_ports import AudienceSource as AudienceSource  # noqa: PLC0414 - re-export
+from campaignkit.host_ports import Channel as Channel  # noqa: PLC0414 - re-export
+from campaignkit.host_ports import LookupChannel as LookupChannel  # noqa: PLC0414 - re-export
+from campaignkit.host_ports import ProfileStore as ProfileStore  # noqa: PLC0414 - re-export
+from campaignkit.host_ports import Progress as Progress  # noqa: PLC0414 - re-export
+from campaignkit.host_ports import RunProgress as RunProgress  # noqa: PLC0414 - re-export
+from campaignkit.host_ports import ScanningProfileStore as ScanningProfileStore  # noqa: PLC0414 - re-export
 from campaignkit.permissions import ProductProfile
 
 ContactRecord = tuple[ChannelType, str, pendulum.DateTime, str | None]
@@ -499,117 +504,4 @@ class Store(Protocol):
 
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """Open a unit of work: ``with store.unit_of_work() as uow: ...``."""
-        ...
-
-
-class AudienceSource(Protocol):
-    """Protocol: where audiences (segments) are read from.
-
-    ``members`` must stream in a stable order (the same members in the same
-    order each time while the audience is unchanged): a run resumed after a
-    crash skips the members it has already recorded by position.
-    """
-
-    def status(self, name: str) -> AudienceStatus | None:
-        """Return the readiness of audience ``name``, or None if it does not exist."""
-        ...
-
-    def count(self, name: str) -> int | None:
-        """Return how many members ``name`` has, if known."""
-        ...
-
-    def members(self, name: str, *, namespace: str, batch_size: int) -> Iterator[Sequence[Profile]]:
-        """Stream the members of ``name`` in batches of at most ``batch_size`` profiles.
-
-        Args:
-            name: The audience.
-            namespace: The identity namespace the campaign targets (a source may
-                use it to pick identities; members lacking it are still yielded,
-                the delivery excludes them and counts them).
-            batch_size: The largest batch to yield.
-        """
-        ...
-
-
-class ProfileStore(Protocol):
-    """Protocol: recipient profiles."""
-
-    def get(self, profile_id: str) -> Profile | None:
-        """Return the profile, or None."""
-        ...
-
-    def get_many(self, profile_ids: Sequence[str]) -> Mapping[str, Profile]:
-        """Return the profiles that exist among ``profile_ids``, by id."""
-        ...
-
-    def upsert(self, profile: Profile) -> None:
-        """Create or replace the profile with ``profile.id``."""
-        ...
-
-    def find_by_identity(self, namespace: str, value: str) -> Profile | None:
-        """Return the profile whose identity in ``namespace`` is ``value``, or None."""
-        ...
-
-
-@runtime_checkable
-class ScanningProfileStore(ProfileStore, Protocol):
-    """Protocol: a profile store that lists its profiles (``where=`` audiences, copying)."""
-
-    def scan(self, batch_size: int) -> Iterator[Sequence[Profile]]:
-        """Every profile in id order, in batches of at most ``batch_size``."""
-        ...
-
-
-@runtime_checkable
-class Channel(Protocol):
-    """Protocol: delivers batches of rendered messages over one channel.
-
-    ``send`` answers one result per message, in order: ``Accepted`` (with the
-    provider's message id), ``TransientFailure`` (retried later) or
-    ``PermanentFailure``. It should honour ``Message.idempotency_key``: the
-    same key twice means the same message.
-    """
-
-    def send(self, messages: Sequence[Message]) -> Sequence[SendResult]:
-        """Send a batch; return one result per message, in order."""
-        ...
-
-
-@runtime_checkable
-class LookupChannel(Channel, Protocol):
-    """Protocol: a channel that can tell what became of a message by its key.
-
-    After a crash, messages handed over without a recorded outcome are looked
-    up instead of re-sent.
-    """
-
-    def lookup(self, idempotency_key: str) -> SendResult | None:
-        """The outcome of the message with this key, or None if it never arrived."""
-        ...
-
-
-@attrs.frozen
-class RunProgress:
-    """Where a run stands, for progress bars.
-
-    Attributes:
-        run_id: The run.
-        campaign_id: Its campaign.
-        position: Audience members processed so far.
-        total: Audience size if the source knows it.
-        counts: Counts so far, summed over actions.
-    """
-
-    run_id: str
-    campaign_id: str
-    position: int
-    total: int | None
-    counts: ActionCounts
-
-
-class Progress(Protocol):
-    """Protocol: receives run progress after every batch."""
-
-    def __call__(self, progress: RunProgress) -> None:
-        """Called after each batch of a run."""
         ...

@@ -78,6 +78,7 @@ _MODULES = {
     "kit_arguments",
     "permissions",
     "ports",
+    "host_ports",
     "preflight",
     "session",
     "testing",
