@@ -275,6 +275,17 @@ def dumps(value: object) -> str:
 
 
 _PROFILE: Final = '{"schema":"profile","version":%d,"data":%s}'
+
+
+def profile_head() -> str:
+    """How :func:`dumps` begins a current profile document (its ``data`` follows).
+
+    Readers that skip the envelope (the SQLite profile scan) compare with this,
+    so the two cannot drift apart.
+    """
+    return _PROFILE.split("%s", 1)[0] % SCHEMAS[Profile][1]
+
+
 _recent_profiles: Final[dict[int, tuple[Profile, str]]] = {}
 """The profiles of the last run :func:`dumps_run` wrote, with their text: a trigger
 stores the profile it creates right after its run, so it is encoded once. Each is

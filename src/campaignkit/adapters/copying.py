@@ -10,8 +10,10 @@ The source is read in one unit of work (one consistent snapshot; SQLite
 holds its write lock meanwhile, so stop ticks and workers first). Large
 tables are read a batch at a time, and the destination is written in units
 of work of at most ``batch_size`` records, so memory stays bounded whatever
-the store's size. A copy is not one transaction: if it fails, the
-destination holds part of the copy; copy again into an empty store.
+the store's size, except for one static audience's member ids, which the
+audience port defines whole (``StaticAudienceRepository.define``). A copy
+is not one transaction: if it fails, the destination holds part of the copy;
+copy again into an empty store.
 """
 
 from __future__ import annotations
@@ -240,11 +242,6 @@ def _scanning(kit: CampaignKit, name: str) -> ScanningProfileStore:
     return profiles
 
 
-def _first(batches: Iterable[Sequence[object]]) -> bool:
-    """True if ``batches`` yields anything."""
-    return any(batches)
-
-
 def _refuse_data(dst: CampaignKit) -> None:
     """Raise ``ValidationError`` naming what ``dst`` holds, if anything."""
     with dst.store.unit_of_work() as uow:
@@ -255,13 +252,13 @@ def _refuse_data(dst: CampaignKit) -> None:
             "access": lambda: bool(uow.access.all()),
             "groups": lambda: bool(uow.access.memberships()),
             "access_log": lambda: bool(uow.access.log()),
-            "campaigns": lambda: _first(uow.campaigns.scan(1)),
-            "runs": lambda: _first(uow.runs.scan(1)),
-            "executions": lambda: _first(uow.executions.scan(1)),
-            "feedback": lambda: _first(uow.feedback.scan(1)),
-            "contacts": lambda: _first(uow.contacts.scan(1)),
-            "suppressions": lambda: _first(uow.suppressions.scan(1)),
-            "profiles": lambda: _first(_scanning(dst, "dst").scan(1)),
+            "campaigns": lambda: any(uow.campaigns.scan(1)),
+            "runs": lambda: any(uow.runs.scan(1)),
+            "executions": lambda: any(uow.executions.scan(1)),
+            "feedback": lambda: any(uow.feedback.scan(1)),
+            "contacts": lambda: any(uow.contacts.scan(1)),
+            "suppressions": lambda: any(uow.suppressions.scan(1)),
+            "profiles": lambda: any(_scanning(dst, "dst").scan(1)),
             "audiences": lambda: bool(uow.audiences.names()),
         }
         held = [table for table, probe in probes.items() if probe()]
@@ -365,7 +362,11 @@ class _Copy:
             self.counts["profiles"] += len(profiles)
 
     def _audience(self, src: UnitOfWork, name: str) -> None:
-        """A static audience: its member ids read a batch at a time, defined in one unit."""
+        """A static audience: read a batch at a time, held whole, defined in one unit.
+
+        The port defines an audience from all its ids at once, so this is the
+        one place a copy holds a table's worth in memory.
+        """
         members: list[str] = []
         while batch := src.audiences.members(name, len(members), self.batch_size):
             members.extend(batch)

@@ -19,7 +19,6 @@ from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.lifecycle import LifecycleRules, completion_at
 from campaignkit.errors import ValidationError
-from campaignkit.notebook import frames, plots
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,6 +99,8 @@ class Calendar(list[CalendarEntry]):
             MissingDependency: pandas is not installed
                 (``pip install 'campaignkit[notebook]'``).
         """
+        from campaignkit.notebook import frames  # noqa: PLC0415 - the shell's, on first use
+
         return frames.calendar_frame(self)
 
     def plot(self, ax: Axes | None = None) -> Axes:
@@ -116,6 +117,8 @@ class Calendar(list[CalendarEntry]):
             MissingDependency: matplotlib is not installed
                 (``pip install 'campaignkit[notebook]'``).
         """
+        from campaignkit.notebook import plots  # noqa: PLC0415 - the shell's, on first use
+
         return plots.calendar_plot(self, self.span, ax)
 
 

@@ -26,7 +26,6 @@ from campaignkit.domain.campaign_enums import (
 )
 from campaignkit.domain.channels import ChannelType
 from campaignkit.errors import ValidationError
-from campaignkit.notebook import frames
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,6 +81,8 @@ class Page(Generic[T]):
             MissingDependency: pandas is not installed
                 (``pip install 'campaignkit[notebook]'``).
         """
+        from campaignkit.notebook import frames  # noqa: PLC0415 - the shell's, on first use
+
         campaigns = self._campaigns()
         if campaigns is None:
             return frames.items_frame(self.items)

@@ -2,7 +2,7 @@
 
 ``UserSession.trigger_many`` accepts a list of :class:`TriggerRequest` in one
 unit of work and delivers the accepted requests of a campaign together in as
-few runs as :func:`pack` allows. Pure values and checks; the verb lives in
+few runs as :class:`Packer` allows. Pure values and checks; the verb lives in
 ``campaignkit.session.throughput``.
 """
 

@@ -22,12 +22,12 @@ from campaignkit.domain.profile import (
 )
 from campaignkit.domain.recipients import unknown_profile
 from campaignkit.errors import StorageError, ValidationError
-from campaignkit.serialization import dumps, from_document, loads, schema_of
+from campaignkit.serialization import dumps, from_document, loads, profile_head, schema_of
 
 logger = logging.getLogger("campaignkit.profiles")
 
 _SCHEMA, _VERSION = schema_of(Profile)
-_HEAD = f'{{"schema":{json.dumps(_SCHEMA)},"version":{_VERSION},"data":'
+_HEAD = profile_head()
 """How a current profile document that :func:`dumps` wrote begins (its ``data`` follows)."""
 _START = len(_HEAD)
 
