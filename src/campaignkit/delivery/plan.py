@@ -274,17 +274,20 @@ def _share(  # noqa: PLR0917 - private, the inputs of one shared part
     )
 
 
-def decided_at_claim(run: Run, plan: Plan) -> bool:
+def decided_at_claim(run: Run, plan: Plan, batch_size: int) -> bool:
     """True for a unitary trigger no worker has started: its batch may be decided at claim.
 
     Nothing of such a run is recorded yet (no ledger entry, no count), its campaign
     is LIVE and its templates are pure substitutions (deciding takes a moment, so
     the claim's transaction may hold the write lock for it), and it has no waves
-    sized by an audience (whose size is asked outside any transaction).
+    sized by an audience (whose size is asked outside any transaction), and its
+    recipients fit in one batch (a high-throughput run shared by many requests
+    is delivered batch by batch like any other).
 
     Args:
         run: The run as stored before this claim.
         plan: Its plan.
+        batch_size: The delivery settings' batch size.
 
     Returns:
         Whether the claim's transaction may decide and record the run's batch.
@@ -299,4 +302,5 @@ def decided_at_claim(run: Run, plan: Plan) -> bool:
         and plan.campaign.status is CampaignStatus.LIVE
         and (version.schedule.waves is None or version.audience is None)
         and plan.renders_quickly
+        and len(run.recipients) <= batch_size
     )

@@ -270,7 +270,7 @@ class Runner:
                 uow, campaign, run, self._channels, self._signer, parts=self._plan_parts
             )
             first = None
-            if decided_at_claim(before, plan) and len(run.recipients) <= self._settings.batch_size:
+            if decided_at_claim(before, plan, self._settings.batch_size):
                 batch = [recipient.profile for recipient in run.recipients]
                 tally = Tally()
                 suppressed = suppressed_in(uow, plan, batch)
