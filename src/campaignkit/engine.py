@@ -26,6 +26,7 @@ import attrs
 import pendulum
 
 from campaignkit.clock import Clock, SettableClock
+from campaignkit.concurrency import shared_units
 from campaignkit.delivery import runlog
 from campaignkit.delivery.runner import Claimed, Runner
 from campaignkit.domain.campaign import Campaign, Verb
@@ -260,7 +261,7 @@ class LifecycleEngine:
             claimed: Claimed | None = None
             claiming = False
             try:
-                with self._store.unit_of_work() as uow:
+                with shared_units(), self._store.unit_of_work() as uow:
                     candidates, later = self._candidates(uow, now, skipped)
                     if not candidates:
                         return TickReport(now, tuple(events), later)

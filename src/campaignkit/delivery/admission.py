@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import pendulum
 
+from campaignkit.concurrency import lock
 from campaignkit.delivery.gate import RateState, Verdict, gate
 from campaignkit.delivery.plan import Plan
 from campaignkit.delivery.tally import Tally, moved
@@ -54,6 +55,10 @@ def admit(
     contacts: dict[tuple[ChannelType, str], list[int]] = {}
     if rules.marketing:
         with store.unit_of_work() as uow:
+            if any(channel_rules.caps for channel_rules in rules.channel_rules.values()):
+                # other runs' intents count too: none is written between this read and
+                # this unit's own (when the caller's unit holds both, as a batch's does)
+                lock(uow, "caps")
             for channel, channel_rules in rules.channel_rules.items():
                 ids = [e.profile_id for e in ready if e.channel is channel]
                 if not ids or not channel_rules.caps:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import attrs
 import pendulum
 
+from campaignkit.concurrency import lock
 from campaignkit.delivery import runlog
 from campaignkit.delivery.lease import Leases
 from campaignkit.delivery.plan import Plan
@@ -79,6 +80,7 @@ def finish(
     if log:
         log_end(saved)
     if run.kind in (RunKind.SCHEDULED, RunKind.OCCURRENCE):  # runs a completion waits for
+        lock(uow, f"campaign:{run.campaign_id}")  # another run of it may end meanwhile
         campaign = uow.campaigns.find(run.campaign_id)
         if campaign is not None and campaign.open_runs > 0:
             uow.campaigns.save(run_finished(campaign, now, rules))

@@ -23,6 +23,7 @@ import attrs
 import pendulum
 
 from campaignkit.clock import Clock
+from campaignkit.concurrency import shared_units
 from campaignkit.domain.copying import evolve
 from campaignkit.domain.delivery import Run, RunStatus
 from campaignkit.ports import Store, UnitOfWork
@@ -200,7 +201,7 @@ class Leases:
 
     def renew(self, store: Store, run_id: str) -> bool:
         """Extend this worker's lease on ``run_id`` from the clock; False if it is lost."""
-        with store.unit_of_work() as uow:
+        with shared_units(), store.unit_of_work() as uow:  # beside the delivery's own units
             run = uow.runs.get(run_id)
             if run.lease_owner != self.worker or run.status.is_final:
                 return False

@@ -38,6 +38,7 @@ import attrs
 import pendulum
 
 from campaignkit.clock import Clock
+from campaignkit.concurrency import lock_run, shared_units
 from campaignkit.delivery import collector, members, runlog
 from campaignkit.delivery.decide import PreparedBatch, admit, describe, prepare_batch, suppressed_in
 from campaignkit.delivery.endings import final, finish, log_end, stop_open_entries, stopped_batch
@@ -188,6 +189,12 @@ class Runner:
         if claimed is None:
             with self._store.unit_of_work() as uow:
                 return uow.runs.get(run_id)
+        with shared_units():  # each unit locks the run's row, and what else it checks
+            return self._deliver_claimed(run_id, claimed, now, ahead)
+
+    def _deliver_claimed(
+        self, run_id: str, claimed: Claimed, now: pendulum.DateTime, ahead: Ahead
+    ) -> Run:
         try:
             with self._leases.heartbeat(self._store, run_id, enabled=self._settings.heartbeat):
                 return self._deliver_run(claimed, now, ahead)
@@ -253,6 +260,8 @@ class Runner:
         decided batch is returned to hand over.
         """
         with self._store.unit_of_work() as uow:
+            if not lock_run(uow, run_id, wait=False):  # another worker claims or delivers it
+                return None
             run = uow.runs.get(run_id)
             if run.status.is_final:
                 return None

@@ -11,6 +11,11 @@ A unit of work is one transaction on a pooled connection that first takes
 threads, processes and machines exactly as SQLite's ``BEGIN IMMEDIATE``
 serializes them, so the repositories' read-check-write steps (run leases,
 revisions) keep their meaning; the lock is released at commit or rollback.
+A unit opened inside :func:`campaignkit.concurrency.shared_units` takes that
+key in shared mode instead: such units (the delivery runner's) run beside
+each other and serialize only on the rows and names they lock
+(:meth:`PostgresDatabase.lock`, ``runs`` rows ``FOR UPDATE``), while a unit
+of any other kind still runs alone.
 Driver errors become ``StorageError``; a unique violation becomes
 ``sqlite3.IntegrityError`` (which the repositories turn into
 ``ConflictError``), raised after rolling back to a savepoint so the
@@ -20,6 +25,7 @@ transaction stays usable, as in SQLite.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,6 +41,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from campaignkit.adapters.postgres.dialect import Statement, translate
 from campaignkit.adapters.postgres.schema import MIGRATIONS, SEARCH_INDEX
 from campaignkit.adapters.sqlite.connection import Database, Row
+from campaignkit.concurrency import units_are_shared
 from campaignkit.errors import ConflictError, StorageError, StorageUnavailable
 
 LOCK_CLASS: Final = 0x434B4954
@@ -58,6 +65,17 @@ def lock_key(schema: str) -> int:
     return key - (1 << 32) if key >= 1 << 31 else key
 
 
+def name_key(schema: str, name: str) -> int:
+    """The one-key (``bigint``) advisory lock of ``name`` in ``schema``.
+
+    PostgreSQL keeps one-key and two-key advisory locks apart, so these never
+    meet the store's own two-key lock; two names sharing a key only wait on
+    each other.
+    """
+    digest = hashlib.blake2b(f"{schema}\0{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 class PostgresDatabase(Database):
     """The connections of one PostgreSQL store, used like a SQLite ``Database``.
 
@@ -74,7 +92,12 @@ class PostgresDatabase(Database):
         self.schema = schema
         self.timeout = timeout
         self.current: psycopg.Connection[Any] | None = None
+        self.shared = False
+        """Whether the unit in progress runs beside others (``shared_units``)."""
         self._begin = f"BEGIN; SELECT pg_advisory_xact_lock({LOCK_CLASS}, {lock_key(schema)})"
+        self._begin_shared = (
+            f"BEGIN; SELECT pg_advisory_xact_lock_shared({LOCK_CLASS}, {lock_key(schema)})"
+        )
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self.current is None:
@@ -119,6 +142,34 @@ class PostgresDatabase(Database):
             for row in rows:
                 copy.write_row(row)
 
+    def lock(self, name: str) -> None:
+        """Hold ``name`` until the unit ends (a no-op in a unit that runs alone anyway)."""
+        if not self.shared:
+            return
+        connection = self._connection()
+        with self._errors(connection, _UNGUARDED):
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (name_key(self.schema, name),))
+
+    def lock_row(self, table: str, key: str, *, wait: bool) -> bool:
+        """Lock the row of ``table`` whose ``id`` is ``key`` until the unit ends.
+
+        A no-op in a unit that runs alone anyway. With ``wait`` False, a row
+        another unit holds is skipped (``SKIP LOCKED``) and False returned; a
+        missing row is True (the caller's read then finds it missing).
+        """
+        if not self.shared:
+            return True
+        connection = self._connection()
+        table_name = sql.Identifier(table)
+        locking = sql.SQL("SELECT 1 FROM {} WHERE id = %s FOR UPDATE{}").format(
+            table_name, sql.SQL("" if wait else " SKIP LOCKED")
+        )
+        with self._errors(connection, _UNGUARDED):
+            if connection.execute(locking, (key,)).fetchone() is not None or wait:
+                return True
+            exists = sql.SQL("SELECT 1 FROM {} WHERE id = %s").format(table_name)
+            return connection.execute(exists, (key,)).fetchone() is None
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         """The first row of a query, or None."""
         row: Row | None = self.execute(sql, params).fetchone()
@@ -152,12 +203,17 @@ class PostgresDatabase(Database):
     def transaction(self) -> Iterator[None]:
         """One transaction holding the store's advisory lock, on a pooled connection.
 
+        The lock is taken in shared mode inside
+        :func:`campaignkit.concurrency.shared_units`, else exclusively.
+
         A pooled connection found dead when the unit starts (the server
         restarted, the backend was terminated) is dropped, the pool's idle
         connections are checked, and the unit begins once more.
         """
-        connection = self._begin_on_fresh_connection()
+        shared = units_are_shared()
+        connection = self._begin_on_fresh_connection(self._begin_shared if shared else self._begin)
         self.current = connection
+        self.shared = shared
         try:
             try:
                 yield
@@ -178,12 +234,13 @@ class PostgresDatabase(Database):
                 raise postgres_error(exc, self.label) from exc
         finally:
             self.current = None
+            self.shared = False
             self.pool.putconn(connection)
 
-    def _begin_on_fresh_connection(self) -> psycopg.Connection[Any]:
+    def _begin_on_fresh_connection(self, begin: str) -> psycopg.Connection[Any]:
         connection = self._getconn()
         try:
-            connection.execute(self._begin)
+            connection.execute(begin)
         except psycopg.Error as exc:
             self.pool.putconn(connection)  # a closed one is dropped: the pool replaces it
             if not (connection.closed or connection.broken):
@@ -195,7 +252,7 @@ class PostgresDatabase(Database):
         self.pool.check()
         connection = self._getconn()
         try:
-            connection.execute(self._begin)
+            connection.execute(begin)
         except psycopg.Error as exc:
             self.pool.putconn(connection)
             raise postgres_error(exc, self.label) from exc
@@ -217,6 +274,8 @@ class PostgresDatabase(Database):
 
 _GUARDED: Final = Statement("COPY", None, guarded=True)
 """What :meth:`PostgresDatabase.copy` is, for the savepoint around it."""
+_UNGUARDED: Final = Statement("LOCK", None, guarded=False)
+"""What the lock statements are: no savepoint (they break no unique index)."""
 
 
 def postgres_error(exc: psycopg.Error, label: str) -> StorageError | ConflictError:

@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool
 
 from campaignkit.adapters.postgres.connection import PostgresDatabase, describe_dsn, migrate
 from campaignkit.adapters.postgres.ledger import PostgresLedger
+from campaignkit.adapters.postgres.units import PostgresRuns, PostgresUnitOfWork
 from campaignkit.adapters.sqlite.campaigns import SQLiteCampaigns
 from campaignkit.adapters.sqlite.delivery import (
     SQLiteContacts,
@@ -34,13 +35,10 @@ from campaignkit.adapters.sqlite.others import (
     SQLiteSurfaces,
 )
 from campaignkit.adapters.sqlite.profiles import SQLiteProfileStore
-from campaignkit.adapters.sqlite.runs import SQLiteExecutions, SQLiteRuns
-from campaignkit.adapters.sqlite.store import SQLiteStore, SQLiteUnitOfWork
+from campaignkit.adapters.sqlite.runs import SQLiteExecutions
+from campaignkit.adapters.sqlite.store import SQLiteStore
 from campaignkit.domain import checks
 from campaignkit.errors import StorageError
-
-PostgresUnitOfWork = SQLiteUnitOfWork
-"""A unit of work of :class:`PostgresStore`: the SQLite repositories, on its connection."""
 
 MAX_POOL_SIZE: Final = 1_000
 """The largest ``pool_size`` (a server allows 100 connections by default)."""
@@ -115,7 +113,12 @@ class PostgresStore:
     takes ``pg_advisory_xact_lock`` on the store's key, so units are
     serialized across processes as SQLite's ``BEGIN IMMEDIATE`` serializes
     them; within a process they are serialized by a lock, and a unit opened
-    inside another on the same thread joins it.
+    inside another on the same thread joins it. The delivery runner's units
+    (opened in :func:`campaignkit.concurrency.shared_units`) take the key in
+    shared mode and lock their run's row instead, so workers of several
+    processes deliver different runs at once; a due run another worker is
+    claiming or delivering is skipped (``FOR UPDATE SKIP LOCKED``), never
+    waited for.
 
     Args:
         dsn: A libpq connection string (``postgresql://user@host:5432/dbname``).
@@ -178,7 +181,7 @@ class PostgresStore:
             SQLiteSurfaces(db),
             SQLiteAccess(db),
             SQLiteApprovalPolicies(db),
-            SQLiteRuns(db),
+            PostgresRuns(db),
             PostgresLedger(db),
             SQLiteFeedback(db),
             SQLiteSuppressions(db),
@@ -186,6 +189,7 @@ class PostgresStore:
             SQLiteExecutions(db),
             SQLiteContacts(db),
             SQLiteRules(db),
+            db,
         )
 
     @contextmanager
