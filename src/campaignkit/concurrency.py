@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 _SHARED: ContextVar[bool] = ContextVar("campaignkit_shared_units", default=False)
 
@@ -71,8 +71,9 @@ def lock(uow: object, name: str) -> None:
         uow: The open unit of work.
         name: What to serialize on (``"caps"``, ``"campaign:<id>"``).
     """
-    if isinstance(uow, LockingUnit):
-        uow.lock(name)
+    locking = getattr(uow, "lock", None)  # cheaper than isinstance(uow, LockingUnit)
+    if locking is not None:
+        cast("LockingUnit", uow).lock(name)
 
 
 def lock_run(uow: object, run_id: str, *, wait: bool = True) -> bool:
@@ -87,6 +88,6 @@ def lock_run(uow: object, run_id: str, *, wait: bool = True) -> bool:
         False only when ``wait`` is False and another unit holds the run.
     """
     runs = getattr(uow, "runs", None)
-    if isinstance(runs, LockingRuns):
-        return runs.lock(run_id, wait=wait)
-    return True
+    if getattr(runs, "lock", None) is None:  # SQLite, memory: units run one at a time
+        return True
+    return cast("LockingRuns", runs).lock(run_id, wait=wait)
