@@ -104,7 +104,7 @@ def test_a_static_audience_page_walks_its_key_without_statistics(
 def test_the_ledger_is_written_by_copy_and_settled_by_primary_key(store: PostgresStore) -> None:
     with store.unit_of_work() as uow:
         assert type(uow.ledger).__name__ == "PostgresLedger"
-        assert "ck_settle_keyed" in type(uow.ledger).SETTLE_KEYED
+        assert "ck_settle_accepted" in type(uow.ledger).SETTLE_KEYED
 
 
 def test_a_version_1_schema_upgrades_to_version_2_keeping_its_campaigns(
@@ -117,7 +117,7 @@ def test_a_version_1_schema_upgrades_to_version_2_keeping_its_campaigns(
     with _connect(postgres_dsn, postgres_schema) as conn:
         versions = [row[0] for row in conn.execute("SELECT version FROM schema_migrations")]
         index = conn.execute("SELECT to_regclass('campaigns_by_name_trgm')").fetchone()
-    assert versions == [1, 2]
+    assert versions == [1, 2, 3]
     assert index is not None
     assert index[0] == "campaigns_by_name_trgm"
 

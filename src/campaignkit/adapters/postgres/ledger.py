@@ -7,10 +7,15 @@ statements a batch of a run spends most on:
 - ``add_pending`` writes each group of intents with one ``COPY`` (about
   3 ms for 500 rows, against 9 ms for 50-row ``INSERT`` statements or a
   pipelined ``executemany``; see docs/performance.md, "PostgreSQL");
-- a keyed ``settle`` calls ``ck_settle_keyed`` (schema migration 2), one
-  ``UPDATE`` by full primary key per member in a server-side loop: the
-  ``UPDATE ... FROM`` join the SQLite ledger uses was planned, before the
-  table had statistics, as a scan of the run's whole ledger per batch.
+- a keyed ``settle`` calls ``ck_settle_accepted`` (schema migration 3): one
+  set-based ``UPDATE`` whose only possible plan probes the primary key once
+  per member, whatever the table's statistics (the SQLite ledger's
+  ``UPDATE ... FROM`` join was planned, before the table had statistics, as
+  a scan of the run's whole ledger per batch; migration 2's
+  ``ck_settle_keyed``, a loop of one ``UPDATE`` per member, took twice the
+  server time). The function answers a provider id held by another entry
+  with -1 instead of an error, having undone its own work, so a single call
+  needs no savepoint: one round trip instead of five.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any, ClassVar, Final
 
 from campaignkit.adapters.postgres.connection import PostgresDatabase
 from campaignkit.adapters.sqlite.ledger import SQLiteLedger
+from campaignkit.errors import ConflictError
 
 PENDING_COLUMNS: Final = (
     "run_id",
@@ -42,8 +48,12 @@ class PostgresLedger(SQLiteLedger):
         db: The store's connections.
     """
 
-    SETTLE_KEYED: ClassVar[str] = "SELECT ck_settle_keyed(?1, ?2, ?3, ?4, ?5)"
-    """A keyed settle as one call of the schema's server-side loop (same parameters)."""
+    SETTLE_KEYED: ClassVar[str] = "SELECT ck_settle_accepted(?1, ?2, ?3, ?4, ?5)"
+    """A keyed settle as one call of the schema's set-based function (same parameters).
+
+    It returns the entries updated, or -1 when a provider id is held by
+    another entry (nothing updated).
+    """
 
     def __init__(self, db: PostgresDatabase) -> None:
         super().__init__(db)
@@ -72,3 +82,38 @@ class PostgresLedger(SQLiteLedger):
                 for at in range(0, len(values), width)
             ),
         )
+
+    def _settle_statements(
+        self, statements: list[tuple[str, list[tuple[Any, ...]]]], *, many: bool
+    ) -> None:
+        """Run the settle's statements, all or nothing; a lone keyed call without a savepoint.
+
+        Raises:
+            ConflictError: a provider id another entry holds; nothing was written.
+        """
+        if many:  # the row-by-row statements: the SQLite ledger's savepoint and statements
+            super()._settle_statements(statements, many=True)
+            return
+        calls = [params for _, values in statements for params in values]
+        if len(calls) == 1:  # the common case: one action's accepted batch
+            self._settle_accepted(calls[0])
+            return
+        db = self._db
+        db.execute("SAVEPOINT ledger_settle")
+        try:
+            for params in calls:
+                self._settle_accepted(params)
+        except BaseException:
+            db.execute("ROLLBACK TO ledger_settle")
+            db.execute("RELEASE ledger_settle")
+            raise
+        db.execute("RELEASE ledger_settle")
+
+    def _settle_accepted(self, params: tuple[Any, ...]) -> None:
+        """Call ``ck_settle_accepted`` once; its -1 (a provider id taken) is a ``ConflictError``."""
+        row = self._db.one(self.SETTLE_KEYED, params)
+        if row is not None and row[0] < 0:
+            raise ConflictError(
+                "ledger write refused: a provider message id is already held by another "
+                "message (unique index ledger_by_provider_id); provider ids must be unique"
+            )
