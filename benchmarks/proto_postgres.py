@@ -11,9 +11,17 @@ recipients (the kit's default batch size):
 3. one transaction (with the store's advisory lock): ``COPY`` the PENDING
    ledger rows, update the run row (position, counts); COMMIT;
 4. a null channel gives one provider id per message;
-5. one transaction: ``ck_settle_keyed`` (the PK updates as a server-side
-   loop), contacts by ``INSERT ... SELECT`` from a JSON object, update the
-   run row; COMMIT.
+5. one transaction: ``ck_settle_accepted`` (schema migration 3: one
+   set-based ``UPDATE`` probing the primary key), contacts by ``INSERT ...
+   SELECT`` from a JSON object, update the run row; COMMIT.
+
+A second prototype, *insert-only outcomes*, measures the layout change the
+kit would need next (issue 14, "PostgreSQL fan-out layout"): step 5 copies
+each accepted outcome as a new narrow row (run, profile, action, state,
+attempts, provider id; primary key and unique provider id) into a
+``ledger_outcomes`` table instead of updating the intent's row. Only the
+writes are measured: the kit's reads would then have to merge the two
+tables.
 
 No decisions, no profile objects, no lease, no reports. Measured in the same
 run as the SQLite kit (``bench_delivery.kit_run``) and the PostgreSQL kit,
@@ -46,13 +54,25 @@ ROUNDS = 2
 SETTINGS = '{"sender":"n@example.com"}\n[{'
 
 
-def prototype(schema: str) -> float:
+OUTCOMES = """CREATE TABLE ledger_outcomes (
+    run_id TEXT COLLATE "C" NOT NULL, profile_id TEXT COLLATE "C" NOT NULL,
+    action_id TEXT COLLATE "C" NOT NULL, state TEXT COLLATE "C" NOT NULL,
+    attempts BIGINT NOT NULL, provider_message_id TEXT COLLATE "C",
+    PRIMARY KEY (run_id, profile_id, action_id));
+CREATE UNIQUE INDEX ledger_outcomes_by_provider_id ON ledger_outcomes (provider_message_id)
+    WHERE provider_message_id IS NOT NULL"""
+"""The insert-only layout's outcome table (as narrow as an outcome is)."""
+
+
+def prototype(schema: str, *, insert_only: bool = False) -> float:
     """Wall seconds of the prototype's run over N recipients (setup excluded)."""
     dsn = bench_postgres.DSN
     with psycopg.connect(dsn, autocommit=True) as setup:
         migrate(setup, schema, schema)
     conn = psycopg.connect(dsn, autocommit=True)
     conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+    if insert_only:
+        conn.execute(OUTCOMES)
     people = bench_delivery.profiles()
     with conn.cursor().copy("COPY profiles (id, document) FROM STDIN") as copy:
         for person in people:
@@ -94,10 +114,15 @@ def prototype(schema: str) -> float:
         conn.execute("COMMIT")
         accepted = {f"null-{row[2]}": row[2] for row in intents}  # the null channel
         conn.execute(begin)
-        conn.execute(
-            "SELECT ck_settle_keyed(%s, %s, %s, %s, %s)",
-            ("run-1", "a0", "sent", 1, json.dumps(accepted)),
-        )
+        if insert_only:
+            with conn.cursor().copy("COPY ledger_outcomes FROM STDIN") as copy:
+                for provider_id, profile_id in accepted.items():
+                    copy.write_row(("run-1", profile_id, "a0", "sent", 1, provider_id))
+        else:
+            conn.execute(
+                "SELECT ck_settle_accepted(%s, %s, %s, %s, %s)",
+                ("run-1", "a0", "sent", 1, json.dumps(accepted)),
+            )
         conn.execute(
             "INSERT INTO contacts (channel, profile_id, sent_us, message_key) "
             "SELECT %s, value, %s, key FROM ck_json_each(%s)",
@@ -109,7 +134,8 @@ def prototype(schema: str) -> float:
         )
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
-    sent = conn.execute("SELECT count(*) FROM ledger WHERE state = 'sent'").fetchone()
+    table = "ledger_outcomes" if insert_only else "ledger"
+    sent = conn.execute(f"SELECT count(*) FROM {table} WHERE state = 'sent'").fetchone()
     assert sent == (N,), sent
     conn.close()
     return elapsed
@@ -125,7 +151,12 @@ def main() -> None:
         print(f"PostgreSQL prototype skipped: no server at {bench_postgres.DSN} ({problem})")
         return
     channels: dict[ck.ChannelType, ck.Channel] = {c: NullChannel() for c in ck.ChannelType}
-    times: dict[str, list[float]] = {"sqlite kit": [], "postgres kit": [], "prototype": []}
+    times: dict[str, list[float]] = {
+        "sqlite kit": [],
+        "postgres kit": [],
+        "prototype": [],
+        "insert-only": [],
+    }
     with tempfile.TemporaryDirectory() as folder, bench_postgres.schemas_dropped() as schemas:
         for round_number in range(ROUNDS):
             path = Path(folder) / f"kit-{round_number}.db"
@@ -139,13 +170,15 @@ def main() -> None:
 
             times["postgres kit"].append(kit_wall(make))
             times["prototype"].append(prototype(schemas.new()))
+            times["insert-only"].append(prototype(schemas.new(), insert_only=True))
     best = {name: min(values) for name, values in times.items()}
     print(f"fan-out of {N:,} recipients, best of {ROUNDS}, wall time")
     for name, seconds in best.items():
         print(f"{name:>13}: {seconds / N * 1e6:8.2f} us/recipient")
     print(
         f"PostgreSQL kit / SQLite kit: {best['sqlite kit'] / best['postgres kit']:.2f}; "
-        f"prototype / SQLite kit: {best['sqlite kit'] / best['prototype']:.2f} "
+        f"prototype / SQLite kit: {best['sqlite kit'] / best['prototype']:.2f}; "
+        f"insert-only outcomes / SQLite kit: {best['sqlite kit'] / best['insert-only']:.2f} "
         "(information; the kit's target is >= 0.5)"
     )
 

@@ -111,8 +111,8 @@ class PostgresLedger(SQLiteLedger):
 
     def _settle_accepted(self, params: tuple[Any, ...]) -> None:
         """Call ``ck_settle_accepted`` once; its -1 (a provider id taken) is a ``ConflictError``."""
-        row = self._db.one(self.SETTLE_KEYED, params)
-        if row is not None and row[0] < 0:
+        ((done,),) = self._db.all(self.SETTLE_KEYED, params)  # the function's one value
+        if done < 0:
             raise ConflictError(
                 "ledger write refused: a provider message id is already held by another "
                 "message (unique index ledger_by_provider_id); provider ids must be unique"
