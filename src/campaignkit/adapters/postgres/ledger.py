@@ -12,7 +12,7 @@ statements a batch of a run spends most on:
   per member, whatever the table's statistics (the SQLite ledger's
   ``UPDATE ... FROM`` join was planned, before the table had statistics, as
   a scan of the run's whole ledger per batch; migration 2's
-  ``ck_settle_keyed``, a loop of one ``UPDATE`` per member, took twice the
+  ``ck_settle_keyed``, a loop of one ``UPDATE`` per member, took 1.7 times the
   server time). The function answers a provider id held by another entry
   with -1 instead of an error, having undone its own work, so a single call
   needs no savepoint: one round trip instead of five.
