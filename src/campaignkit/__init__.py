@@ -65,6 +65,7 @@ from campaignkit.domain.listing import Page
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.rules import BusinessRules, FrequencyCap, QuietHours, RuleBook
 from campaignkit.domain.schedule import Frequency, Recurrence, Schedule, Waves, Weekday
+from campaignkit.domain.shards import Shard
 from campaignkit.domain.surface import (
     ChannelSurface,
     EmailSettings,
@@ -224,6 +225,7 @@ __all__ = [
     "SQLiteStore",
     "Schedule",
     "ScheduleStatus",
+    "Shard",
     "SendResult",
     "SettableClock",
     "SmsContent",

@@ -21,12 +21,14 @@ from campaignkit.clock import Clock, SystemClock
 from campaignkit.delivery.feedback import record_feedback
 from campaignkit.delivery.render import check_template
 from campaignkit.delivery.runner import DeliverySettings, Runner
+from campaignkit.delivery.shards import ShardWork
 from campaignkit.delivery.unsubscribe import record_unsubscribe
 from campaignkit.domain import checks
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import FeedbackEvent, FeedbackRecord
 from campaignkit.domain.events import DomainEvent
 from campaignkit.domain.lifecycle import LifecycleRules
+from campaignkit.domain.shards import Shard
 from campaignkit.domain.unsubscribe import UnsubscribeResult, UnsubscribeSigner
 from campaignkit.engine import LifecycleEngine, TickReport
 from campaignkit.errors import MissingDependency
@@ -158,6 +160,15 @@ class CampaignKit:
             worker_id=self.worker_id,
             progress=progress,
             unsubscribe=self.unsubscribe_signer,
+        )
+        self.runner.shards = ShardWork(
+            store,
+            self.audiences,
+            self.profiles,
+            self.channels,
+            self.delivery,
+            self.runner.leases,
+            self.runner.plan_for,
         )
         self.engine = LifecycleEngine(
             store=store,
@@ -394,6 +405,42 @@ class CampaignKit:
     def tick(self) -> TickReport:
         """Run every piece of work due at the clock's current instant (runs included)."""
         return self.engine.tick()
+
+    def work_shard(self, run_id: str, number: int) -> bool:
+        """Claim shard ``number`` of run ``run_id`` if it is free, and deliver it.
+
+        What a worker of an executor or of Celery runs for one shard (see
+        docs/scale-out.md). A shard that is done, or leased by a live worker,
+        is left alone: a task delivered twice does the work once.
+
+        Returns:
+            True if this call delivered the shard to its end.
+
+        Raises:
+            ValidationError: ``run_id`` is not a string or ``number`` not a whole number.
+            NotFound: there is no such run.
+        """
+        problems: list[str] = []
+        checks.text(problems, "run_id", run_id)
+        checks.whole_number(problems, "number", number, minimum=0)
+        checks.raise_if(problems, "work_shard")
+        assert self.runner.shards is not None
+        return self.runner.shards.work_shard(run_id, number, self.clock.now())
+
+    def shards(self, run_id: str) -> list[Shard]:
+        """The shards of run ``run_id`` with their progress (none: it is delivered whole).
+
+        Each tells its members' range, epoch, owner and lease expiry, whether it
+        is done, and its counts; a sharded run's counts are their sum.
+
+        Raises:
+            ValidationError: ``run_id`` is not a string.
+        """
+        problems: list[str] = []
+        checks.text(problems, "run_id", run_id)
+        checks.raise_if(problems, "shards")
+        assert self.runner.shards is not None
+        return self.runner.shards.planned(run_id)
 
     def run_until(self, when: pendulum.DateTime) -> TickReport:
         """Fast-forward a settable clock to ``when``, ticking at every due instant.

@@ -31,6 +31,7 @@ from campaignkit.domain.delivery import (
 )
 from campaignkit.domain.listing import CampaignQuery, Page
 from campaignkit.domain.rules import RuleBook
+from campaignkit.domain.shards import Shard
 from campaignkit.domain.surface import ChannelSurface
 from campaignkit.domain.triggers import ExecutionRecord
 from campaignkit.host_ports import AudienceSource as AudienceSource  # noqa: PLC0414 - re-export
@@ -427,6 +428,64 @@ class ExecutionRepository(Protocol):
 
     def restore(self, execution: ExecutionRecord) -> None:
         """Store ``execution`` as given (revision included), replacing one with its id."""
+        ...
+
+
+class ShardRepository(Protocol):
+    """Protocol: the frozen audiences and shards of runs delivered by many workers (optional).
+
+    A store whose units of work have a ``shards`` attribute satisfying this
+    lets a run's audience be frozen and split into shards (SQLite and
+    PostgreSQL do; the in-memory store does not: one process delivers its
+    runs whole). Every method runs in the caller's unit of work.
+    """
+
+    def freeze(self, run_id: str, start: int, profile_ids: Sequence[str]) -> None:
+        """Append members to the run's frozen audience at positions ``start`` onwards."""
+        ...
+
+    def frozen(self, run_id: str) -> int:
+        """How many members of the run are frozen."""
+        ...
+
+    def members(self, run_id: str, first: int, end: int) -> list[str]:
+        """The profile ids at positions ``first .. end - 1``, in order."""
+        ...
+
+    def plan(self, shards: Sequence[Shard]) -> None:
+        """Store a run's shards (all at once, once)."""
+        ...
+
+    def for_run(self, run_id: str) -> list[Shard]:
+        """The run's shards in order (none: the run is not sharded)."""
+        ...
+
+    def claim(
+        self,
+        run_id: str | None,
+        number: int | None,
+        owner: str,
+        now: pendulum.DateTime,
+        expires: pendulum.DateTime,
+    ) -> Shard | None:
+        """Claim a free shard (not done, no lease in force at ``now``): its epoch moves on.
+
+        ``run_id`` and ``number`` narrow the choice (None: any run, any shard);
+        the first free shard in ``(run, number)`` order is taken, skipping any
+        another unit is claiming at the same moment. None when none is free.
+        """
+        ...
+
+    def hold(self, shard: Shard) -> Shard:
+        """The shard as stored, locked for the unit, if still held at ``shard.epoch``.
+
+        Raises:
+            ShardLost: another claim moved the epoch on (nothing may be written).
+        """
+        ...
+
+    def save(self, shard: Shard) -> Shard:
+        """Store the shard's lease, counts and ``done`` at its epoch (see :meth:`hold`)."""
         ...
 
 

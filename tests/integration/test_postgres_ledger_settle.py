@@ -196,4 +196,4 @@ def test_a_version_2_schema_upgrades_to_3_and_settles_its_pending_entries(
             versions = store.database.all("SELECT version FROM schema_migrations ORDER BY 1")
     assert found is not None
     assert (found.profile_id, found.state) == ("p001", SENT)
-    assert [row[0] for row in versions] == [1, 2, 3]
+    assert [row[0] for row in versions] == [version for version, _, _ in MIGRATIONS]

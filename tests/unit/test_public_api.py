@@ -70,6 +70,7 @@ _MODULES = {
     "ajo",
     "serialization",
     "clock",
+    "concurrency",
     "delivery",
     "domain",
     "engine",

@@ -33,6 +33,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Final
 
 import attrs
 import pendulum
@@ -48,6 +49,7 @@ from campaignkit.delivery.lease import LeaseLost, Leases
 from campaignkit.delivery.plan import Plan, PlanParts, decided_at_claim, make_plan
 from campaignkit.delivery.recording import Recorder
 from campaignkit.delivery.settings import DeliverySettings
+from campaignkit.delivery.shards import ShardWork, finished, folded, folded_counts, next_lease_end
 from campaignkit.delivery.tally import Tally
 from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.channels import ChannelType
@@ -86,6 +88,8 @@ _ENDED_WITH_OUTCOMES = (RunKind.TRIGGER, RunKind.AUDIENCE_EXECUTION)
 Claimed = tuple[Run, Plan, PreparedBatch | None]
 """A claimed run, its plan, and a fresh trigger's batch decided at the claim."""
 
+_SPLITTABLE: Final = frozenset({RunKind.SCHEDULED, RunKind.OCCURRENCE})
+"""Kinds of run whose audience may be split into shards."""
 Ahead = Callable[[UnitOfWork], object] | None
 """Called in the transaction that ends a run with its last outcomes (see ``Runner.deliver``)."""
 
@@ -157,6 +161,18 @@ class Runner:
         self.observer: runlog.DeliveryObserver | None = None
         self._signer = unsubscribe
         self.stop_requested: Callable[[], bool] = _never
+        self.shards: ShardWork | None = None
+        """Splits runs into shards and delivers shards (set by the kit; None: runs whole)."""
+
+    def plan_for(self, uow: UnitOfWork, run: Run) -> Plan:
+        """The plan of ``run`` read in ``uow`` (its campaign as stored now)."""
+        campaign = uow.campaigns.get(run.campaign_id)
+        return make_plan(uow, campaign, run, self._channels, self._signer, parts=self._plan_parts)
+
+    @property
+    def leases(self) -> Leases:
+        """This worker's leases (its id, clock and lease length)."""
+        return self._leases
 
     # ------------------------------------------------------------ entry point
 
@@ -223,6 +239,12 @@ class Runner:
         run, plan, first = claimed
         run_id = run.id
         try:
+            if first is None and self.shards is not None:
+                split = self._split(run, plan, now)
+                if split is not None:
+                    if split.status.is_final or split.lease_owner != self._worker:
+                        return split  # other workers' shards are not done yet
+                    run = split  # every shard done and folded in: the rest is the run's
             if first is not None:  # a fresh trigger's batch, recorded with its claim
                 run = self._first_batch(run, plan, first, now, ahead)
                 if run.status.is_final:
@@ -241,6 +263,48 @@ class Runner:
             return self._settle(run_id, plan, now)
         except DeliveryError as exc:
             return self._fail(run_id, now, str(exc), owned=True)
+
+    def _split(self, run: Run, plan: Plan, now: pendulum.DateTime) -> Run | None:
+        """Deliver ``run`` in shards if it is (or now gets) split; None: it goes whole.
+
+        Returns the run as stored: still this worker's (its shards all done and
+        folded in, the run-level path goes on), or handed back, due again when
+        the first lease of another worker's shard may lapse.
+        """
+        work = self.shards
+        assert work is not None
+        if run.kind not in _SPLITTABLE:
+            return None
+        shards = work.planned(run.id)
+        live = plan.campaign.status is CampaignStatus.LIVE
+        if not shards:
+            if not live or not work.eligible(run, plan):
+                return None
+            shards = work.plan(run, plan)
+            if not shards:
+                return None  # an empty audience: nothing to split
+            if work.submit is not None:
+                for shard in shards:
+                    work.submit(run.id, shard.number)
+        if not finished(shards):
+            self._release(run.id, now)  # shards are claimed one by one, not with the run
+            if live:
+                work.work_free(run, plan, now, self.stop_requested)
+            shards = work.planned(run.id)
+        with self._store.unit_of_work() as uow:
+            current = uow.runs.get(run.id)
+            if current.status.is_final or self._leases.held_elsewhere(current):
+                return current
+            if not finished(shards):
+                if not live:  # halted: the run-level path stops what is left
+                    return uow.runs.save(self._leases.claimed(folded_counts(current, shards), now))
+                lapse = next_lease_end(shards)
+                if current.lease_owner is None and lapse is not None and lapse > now:
+                    current = uow.runs.save(attrs.evolve(current, due_at=lapse))
+                return current
+            if not current.streamed:
+                current = folded(current, shards)
+            return uow.runs.save(self._leases.claimed(current, now))
 
     def _release(self, run_id: str, now: pendulum.DateTime) -> None:
         with contextlib.suppress(Exception), self._store.unit_of_work() as uow:

@@ -23,6 +23,8 @@ MAX_RETRY_DELAY: Final = pendulum.duration(days=30)
 """The longest ``retry_base`` and ``retry_cap``."""
 MAX_LEASE: Final = pendulum.duration(days=1)
 """The longest ``lease`` (a crashed worker's run waits this long before another takes it)."""
+MAX_SHARD_SIZE: Final = 10_000_000
+"""The largest ``shard_size`` (a shard's member ids are read a batch at a time)."""
 
 
 def _duration(maximum: pendulum.Duration) -> Callable[[object, attrs.Attribute[Any], Any], None]:
@@ -51,6 +53,16 @@ def _whole(maximum: int) -> Callable[[object, attrs.Attribute[Any], Any], None]:
         problems: list[str] = []
         checks.whole_number(problems, attribute.name, value, minimum=1, maximum=maximum)
         checks.raise_if(problems, "delivery settings")
+
+    return check
+
+
+def _optional_whole(maximum: int) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    whole = _whole(maximum)
+
+    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None:
+            whole(instance, attribute, value)
 
     return check
 
@@ -85,6 +97,12 @@ class DeliverySettings:
             delivered (it is switched back on after; see
             ``campaignkit.delivery.collector``): about 2 µs less per message on
             large runs. Set False if the host must never have it paused.
+        shard_size: Split a scheduled or recurring run's audience into shards
+            of at most this many members, delivered by any number of workers
+            (processes, machines) at once, each shard under its own lease
+            (see ``campaignkit.domain.shards``); None (the default) delivers each
+            run whole, by one worker at a time. Needs a store with shards
+            (SQLite, PostgreSQL); runs with waves or rate limits are never split.
 
     Raises:
         ValidationError: a value of the wrong type or out of bounds (sizes and
@@ -107,3 +125,4 @@ class DeliverySettings:
     proofs_per_hour: int = attrs.field(default=50, validator=check_cap)
     render_limits: RenderLimits = attrs.field(factory=RenderLimits, validator=check_limits)
     pause_gc: bool = attrs.field(default=True, validator=_flag)
+    shard_size: int | None = attrs.field(default=None, validator=_optional_whole(MAX_SHARD_SIZE))

@@ -301,5 +301,30 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
                 END $$""",
         ),
     ),
+    (
+        4,
+        "shards: a run's frozen audience and its shards, for delivery by many workers",
+        (
+            f"""CREATE TABLE run_members (
+                run_id {_T} NOT NULL,
+                position BIGINT NOT NULL,
+                profile_id {_T} NOT NULL,
+                PRIMARY KEY (run_id, position)
+            )""",
+            f"""CREATE TABLE shards (
+                run_id {_T} NOT NULL,
+                number BIGINT NOT NULL,
+                first_pos BIGINT NOT NULL,
+                end_pos BIGINT NOT NULL,
+                epoch BIGINT NOT NULL,
+                owner {_T},
+                lease_us BIGINT,
+                done INTEGER NOT NULL,
+                counts TEXT NOT NULL,
+                PRIMARY KEY (run_id, number)
+            )""",
+            "CREATE INDEX shards_open ON shards (run_id, number) WHERE done = 0",
+        ),
+    ),
 )
 """``(version, description, statements)``, oldest first."""

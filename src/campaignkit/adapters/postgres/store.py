@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool
 
 from campaignkit.adapters.postgres.connection import PostgresDatabase, describe_dsn, migrate
 from campaignkit.adapters.postgres.ledger import PostgresLedger
-from campaignkit.adapters.postgres.units import PostgresRuns, PostgresUnitOfWork
+from campaignkit.adapters.postgres.units import PostgresRuns, PostgresShards, PostgresUnitOfWork
 from campaignkit.adapters.sqlite.campaigns import SQLiteCampaigns
 from campaignkit.adapters.sqlite.delivery import (
     SQLiteContacts,
@@ -190,6 +190,7 @@ class PostgresStore:
             SQLiteContacts(db),
             SQLiteRules(db),
             db,
+            PostgresShards(db),
         )
 
     @contextmanager

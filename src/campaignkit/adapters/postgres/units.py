@@ -7,12 +7,13 @@ locks first, through the two methods here.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import ClassVar, Final
 
 import attrs
 
 from campaignkit.adapters.postgres.connection import PostgresDatabase
 from campaignkit.adapters.sqlite.runs import _SELECT, SQLiteRuns
+from campaignkit.adapters.sqlite.shards import SQLiteShards
 from campaignkit.adapters.sqlite.store import SQLiteUnitOfWork
 from campaignkit.domain.delivery import Run
 from campaignkit.errors import NotFound
@@ -62,6 +63,7 @@ class PostgresUnitOfWork(SQLiteUnitOfWork):
     """A unit of work of a PostgreSQL store: the SQLite repositories on its connection."""
 
     db: PostgresDatabase
+    shards: PostgresShards
 
     def lock(self, name: str) -> None:
         """Hold ``name`` until the unit ends, if it runs beside others (an advisory lock).
@@ -70,3 +72,16 @@ class PostgresUnitOfWork(SQLiteUnitOfWork):
             name: What to serialize on (``"caps"``, ``"campaign:<id>"``).
         """
         self.db.lock(name)
+
+
+class PostgresShards(SQLiteShards):
+    """The SQLite shards repository, locking as PostgreSQL's parallel units need.
+
+    ``hold`` reads the shard ``FOR UPDATE``: a claim that would move its epoch
+    waits until the holder's unit ends, so a unit that found its epoch current
+    writes under it. ``claim`` skips a shard another unit holds (``FOR UPDATE
+    SKIP LOCKED``): claimers never wait on each other.
+    """
+
+    HOLD: ClassVar[str] = f"{SQLiteShards.HOLD} FOR UPDATE"
+    CLAIM_SUFFIX: ClassVar[str] = f"{SQLiteShards.CLAIM_SUFFIX} FOR UPDATE SKIP LOCKED"

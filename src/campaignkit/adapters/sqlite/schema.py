@@ -314,5 +314,30 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
                 )""",
         ),
     ),
+    (
+        7,
+        "shards: a run's frozen audience and its shards, for delivery by many workers",
+        (
+            """CREATE TABLE run_members (
+                run_id TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                profile_id TEXT NOT NULL,
+                PRIMARY KEY (run_id, position)
+            ) WITHOUT ROWID""",
+            """CREATE TABLE shards (
+                run_id TEXT NOT NULL,
+                number INTEGER NOT NULL,
+                first_pos INTEGER NOT NULL,
+                end_pos INTEGER NOT NULL,
+                epoch INTEGER NOT NULL,
+                owner TEXT,
+                lease_us INTEGER,
+                done INTEGER NOT NULL,
+                counts TEXT NOT NULL,
+                PRIMARY KEY (run_id, number)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX shards_open ON shards (run_id, number) WHERE done = 0",
+        ),
+    ),
 )
 """``(version, description, statements)``, oldest first."""

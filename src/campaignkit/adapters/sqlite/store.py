@@ -26,6 +26,7 @@ from campaignkit.adapters.sqlite.others import (
     SQLiteSurfaces,
 )
 from campaignkit.adapters.sqlite.runs import SQLiteExecutions, SQLiteRuns
+from campaignkit.adapters.sqlite.shards import SQLiteShards
 
 
 @attrs.define
@@ -44,6 +45,7 @@ class SQLiteUnitOfWork:
     executions: SQLiteExecutions
     contacts: SQLiteContacts
     rules: SQLiteRules
+    shards: SQLiteShards = attrs.field(kw_only=True)
 
 
 class SQLiteStore:
@@ -81,6 +83,7 @@ class SQLiteStore:
             SQLiteExecutions(db),
             SQLiteContacts(db),
             SQLiteRules(db),
+            shards=SQLiteShards(db),
         )
 
     @contextmanager
