@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import cast
 
 import attrs
@@ -60,6 +61,18 @@ from campaignkit.host_ports import AudienceSource, Channel, ProfileStore
 from campaignkit.ports import ShardRepository, Store, UnitOfWork
 
 logger = logging.getLogger("campaignkit.shards")
+
+_CURRENT: ContextVar[Shard | None] = ContextVar("campaignkit_current_shard", default=None)
+
+
+def current_shard() -> Shard | None:
+    """The shard this thread is delivering now, as claimed (None: none).
+
+    For channels and logs that want to say which shard and epoch a message
+    was handed over under (the fault suite's provider records it).
+    """
+    return _CURRENT.get()
+
 
 _TAKEOVER_READ = 1_000_000
 """Most PENDING entries of a run read when a shard is taken over (a batch per worker)."""
@@ -291,6 +304,7 @@ class ShardWork:
             shard.epoch,
             extra=dict(describe(shard)),
         )
+        token = _CURRENT.set(shard)
         try:
             if shard.epoch > 1:  # taken over: what the last holder left in flight goes again
                 self._resend_pending(run, plan, holding, handover, now)
@@ -314,6 +328,8 @@ class ShardWork:
                 extra=dict(describe(shard)),
             )
             return False
+        finally:
+            _CURRENT.reset(token)
         logger.info(
             "shard %d of run %s done by %s",
             shard.number,
