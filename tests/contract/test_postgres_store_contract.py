@@ -14,11 +14,19 @@ from campaignkit.testing import ManualClock
 from campaignkit.testing.contracts import (
     AudienceSourceContract,
     ProfileStoreContract,
+    ShardStoreContract,
     StoreContract,
 )
 
 
 class TestPostgresStore(StoreContract):
+    @pytest.fixture
+    def store(self, postgres_dsn: str, postgres_schema: str) -> Iterator[PostgresStore]:
+        with PostgresStore(postgres_dsn, schema=postgres_schema) as store:
+            yield store
+
+
+class TestPostgresShards(ShardStoreContract):
     @pytest.fixture
     def store(self, postgres_dsn: str, postgres_schema: str) -> Iterator[PostgresStore]:
         with PostgresStore(postgres_dsn, schema=postgres_schema) as store:

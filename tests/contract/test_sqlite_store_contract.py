@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from campaignkit.adapters.sqlite import SQLiteStore
-from campaignkit.testing.contracts import StoreContract
+from campaignkit.testing.contracts import ShardStoreContract, StoreContract
 
 
 class TestSQLiteMemoryStore(StoreContract):
@@ -17,6 +17,13 @@ class TestSQLiteMemoryStore(StoreContract):
 
 
 class TestSQLiteFileStore(StoreContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[SQLiteStore]:
+        with SQLiteStore(tmp_path / "campaigns.db") as store:
+            yield store
+
+
+class TestSQLiteShards(ShardStoreContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[SQLiteStore]:
         with SQLiteStore(tmp_path / "campaigns.db") as store:
