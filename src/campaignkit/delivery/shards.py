@@ -246,7 +246,13 @@ class ShardWork:
         now: pendulum.DateTime,
         stop: Callable[[], bool],
     ) -> int:
-        """Deliver free shards of ``run`` until none is left (or ``stop``); how many were done."""
+        """Deliver free shards of ``run`` until none is left (or ``stop``); how many were done.
+
+        Each claim reads the clock again (``now`` is only the first): a shard
+        whose holder's lease lapsed while this worker delivered others is free
+        at its next claim, not only at its next tick, which for a large run
+        would be the end of the run.
+        """
         done = 0
         while not stop():
             with shared_units(), self._store.unit_of_work() as uow:
@@ -257,6 +263,7 @@ class ShardWork:
                 return done
             if self.deliver(run, plan, shard, now):
                 done += 1
+            now = self._leases.clock.now()
         return done
 
     def work_shard(self, run_id: str, number: int, now: pendulum.DateTime) -> bool:

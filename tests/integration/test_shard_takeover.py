@@ -1,0 +1,86 @@
+"""A worker busy with a run's shards takes over a shard whose lease lapses meanwhile.
+
+A worker delivering free shards claims one after another in one tick. A
+shard whose holder stalled becomes free once its lease lapses *by the
+clock*, even while that tick is still going: the worker must see it at its
+next claim, not only at its next tick (else a dead worker's shard waits for
+the end of the run, however long that is). On SQLite and PostgreSQL, with
+the helpers of ``test_shards``; the clocks move by hand, nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import pendulum
+
+import campaignkit as ck
+from campaignkit.testing import ManualClock
+from tests.integration.test_shards import (
+    BOUND,
+    EMAIL,
+    LEASE,
+    SMS,
+    T0,
+    Opener,
+    Provider,
+    entries,
+    opener,
+    seed,
+    settings,
+    the_run,
+    worker,
+    world,
+)
+
+__all__ = ["opener", "world"]  # the fixtures, for pytest
+
+
+class Advancing(Provider):
+    """A :class:`Provider` that moves the clock past a lease at its first call."""
+
+    def __init__(self, log: list[tuple[str, str]], name: str, clock: ManualClock) -> None:
+        super().__init__(log, name)
+        self._clock = clock
+        self._moved = False
+
+    def send(self, messages: Sequence[ck.Message]) -> Sequence[ck.SendResult]:
+        if not self._moved:
+            self._moved = True
+            self._clock.advance(LEASE + pendulum.duration(seconds=1))
+        return super().send(messages)
+
+
+def test_a_lease_lapsing_during_a_tick_is_taken_over_in_that_tick(
+    world: tuple[Opener, list[tuple[str, str]]],
+) -> None:
+    opener, log = world
+    clock = ManualClock(T0)
+    first_made, first_channels = worker(opener, log, clock)
+    second_channels = {EMAIL: Advancing(log, "email", clock), SMS: Provider(log, "sms")}
+    second_made = opener(clock=clock, channels=second_channels, delivery=settings())
+    with first_made as first, second_made as second:
+        campaign_id = seed(first)
+        gate = threading.Event()
+        first_channels[EMAIL].gate = gate  # the first worker stalls in its first send
+        stalled = threading.Thread(target=first.tick, daemon=True)
+        stalled.start()
+        try:
+            assert first_channels[EMAIL].inside.wait(BOUND)
+            run = the_run(second, campaign_id)
+            (held,) = [s for s in second.shards(run.id) if s.owner == first.worker_id]
+            # one tick: the second worker's first send moves the clock past the first's
+            # lease, so by the time it has no other free shard, the stalled one is free
+            second.tick()
+            taken = second.shards(run.id)[held.number]
+            assert (taken.epoch, taken.owner, taken.done) == (2, second.worker_id, True)
+        finally:
+            gate.set()
+            stalled.join(BOUND)
+        assert not stalled.is_alive()
+        second.tick()
+        run = the_run(second, campaign_id)
+        ledger = entries(second, run.id)
+    assert run.status is ck.RunStatus.SUCCEEDED
+    assert {e.state for e in ledger} <= {ck.LedgerState.SENT, ck.LedgerState.EXCLUDED}
