@@ -10,7 +10,7 @@ the clocks are moved by hand: nothing sleeps.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Final
@@ -115,8 +115,8 @@ def entries(kit: ck.CampaignKit, run_id: str) -> list[ck.LedgerEntry]:
 
 
 @pytest.fixture
-def world(opener: Opener) -> Iterator[tuple[Opener, list[tuple[str, str]]]]:
-    yield opener, []
+def world(opener: Opener) -> tuple[Opener, list[tuple[str, str]]]:
+    return opener, []
 
 
 def worker(
@@ -306,3 +306,73 @@ def test_work_shard_is_a_no_op_for_a_done_or_leased_shard(
         with pytest.raises(ck.ValidationError, match="run_id"):
             kit.shards(7)  # type: ignore[arg-type]
     assert len(log) == 2 * PEOPLE
+
+
+def test_a_kit_with_a_submitter_hands_shards_over_and_work_shard_delivers_them(
+    world: tuple[Opener, list[tuple[str, str]]],
+) -> None:
+    opener, log = world
+    clock = ManualClock(T0)
+    head_made, _ = worker(opener, log, clock)
+    hand_made, _ = worker(opener, log, clock)
+    with head_made as head, hand_made as hand:
+        submitted: list[tuple[str, int]] = []
+        assert head.runner.shards is not None
+        head.runner.shards.submit = lambda run_id, number: submitted.append((run_id, number))
+        campaign_id = seed(head)
+        head.tick()  # plans, hands every shard over, delivers none itself
+        run = the_run(head, campaign_id)
+        assert [n for _, n in submitted] == [0, 1, 2, 3, 4]
+        assert log == []
+        assert run.due_at == T0 + LEASE  # it looks again a lease later
+        # an executor's worker (another kit) runs two of the tasks; one twice
+        assert hand.work_shard(run.id, 0)
+        assert not hand.work_shard(run.id, 0)  # redelivered: nothing to do
+        assert hand.work_shard(run.id, 3)
+        clock.advance(LEASE)
+        head.tick()  # the three tasks never run (lost) are handed over again
+        assert [n for _, n in submitted[5:]] == [1, 2, 4]
+        for _, number in submitted[5:]:
+            assert hand.work_shard(run.id, number)
+        assert the_run(head, campaign_id).due_at == T0 + LEASE + LEASE
+        clock.advance(LEASE)
+        head.tick()  # every shard done: the run ends
+        run = the_run(head, campaign_id)
+        shards = head.shards(run.id)
+    assert run.status is ck.RunStatus.SUCCEEDED
+    assert run.counts == total(shards)
+    assert len(log) == len(set(log)) == 2 * PEOPLE
+    assert {s.owner for s in shards} == {hand.worker_id}
+
+
+def test_a_campaign_stopped_while_its_shards_go_out_stops_the_rest(
+    world: tuple[Opener, list[tuple[str, str]]],
+) -> None:
+    opener, log = world
+    clock = ManualClock(T0)
+    made, channels = worker(opener, log, clock)
+    with made as kit:
+        campaign_id = seed(kit)
+        gate = threading.Event()
+        channels[EMAIL].gate = gate
+        busy = threading.Thread(target=kit.tick, daemon=True)
+        busy.start()
+        assert channels[EMAIL].inside.wait(BOUND)
+        # the kit's units are one at a time: stop it from another kit on the database
+        stopper_made, _ = worker(opener, [], clock)
+        with stopper_made as stopper:
+            stopper.as_user("ada").stop(campaign_id)
+        gate.set()
+        busy.join(BOUND)
+        assert not busy.is_alive()
+        clock.advance(pendulum.duration(seconds=1))
+        kit.tick()
+        run = the_run(kit, campaign_id)
+        ledger = entries(kit, run.id)
+    assert run.status is ck.RunStatus.STOPPED
+    assert len(log) == 2 * 4  # the one batch in flight when it stopped, both actions
+    counts = run.total()
+    assert counts.targeted == 2 * (PEOPLE + 1)
+    assert counts.sent == len(log)
+    assert counts.excluded[ck.ExclusionReason.STOPPED] == counts.targeted - counts.sent
+    assert len(ledger) == 2 * (PEOPLE + 1)

@@ -49,7 +49,7 @@ from campaignkit.delivery.lease import LeaseLost, Leases
 from campaignkit.delivery.plan import Plan, PlanParts, decided_at_claim, make_plan
 from campaignkit.delivery.recording import Recorder
 from campaignkit.delivery.settings import DeliverySettings
-from campaignkit.delivery.shards import ShardWork, finished, folded, folded_counts, next_lease_end
+from campaignkit.delivery.shards import ShardWork, finished, folded, next_lease_end
 from campaignkit.delivery.tally import Tally
 from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.channels import ChannelType
@@ -283,22 +283,42 @@ class Runner:
             shards = work.plan(run, plan)
             if not shards:
                 return None  # an empty audience: nothing to split
-            if work.submit is not None:
-                for shard in shards:
-                    work.submit(run.id, shard.number)
         if not finished(shards):
             self._release(run.id, now)  # shards are claimed one by one, not with the run
-            if live:
+            if live and work.submit is not None:
+                # an executor's workers deliver them; a free shard is handed over again
+                # each time (its task may have been lost): a task for a shard done or
+                # leased meanwhile does nothing
+                for shard in shards:
+                    if shard.free(now):
+                        work.submit(run.id, shard.number)
+            elif live:
                 work.work_free(run, plan, now, self.stop_requested)
             shards = work.planned(run.id)
         with self._store.unit_of_work() as uow:
             current = uow.runs.get(run.id)
             if current.status.is_final or self._leases.held_elsewhere(current):
                 return current
+            live = uow.campaigns.status(run.campaign_id) is CampaignStatus.LIVE
+            if not finished(shards) and not live:
+                uow.runs.save(self._leases.claimed(current, now))
+                halted = True
+            else:
+                halted = False
+        if halted:  # members no shard reached are stopped, then the run as usual
+            work.stop_rest(run, plan)
+            with self._store.unit_of_work() as uow:
+                current = self._leases.owned(uow, run.id)
+                uow.runs.save(folded(current, work.planned(run.id)))
+            return self._halt(run.id, plan, now)
+        with self._store.unit_of_work() as uow:
+            current = uow.runs.get(run.id)
+            if current.status.is_final or self._leases.held_elsewhere(current):
+                return current
             if not finished(shards):
-                if not live:  # halted: the run-level path stops what is left
-                    return uow.runs.save(self._leases.claimed(folded_counts(current, shards), now))
                 lapse = next_lease_end(shards)
+                if work.submit is not None:  # look again (and hand free shards over) later
+                    lapse = self._leases.expiry() if lapse is None else max(lapse, now)
                 if current.lease_owner is None and lapse is not None and lapse > now:
                     current = uow.runs.save(attrs.evolve(current, due_at=lapse))
                 return current

@@ -27,6 +27,7 @@ plan to it, whose workers call :meth:`ShardWork.work_shard`.
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -52,7 +53,14 @@ from campaignkit.delivery.tally import Tally
 from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.copying import evolve
-from campaignkit.domain.delivery import LedgerState, OutcomeRow, Run, RunKind
+from campaignkit.domain.delivery import (
+    ExclusionReason,
+    LedgerEntry,
+    LedgerState,
+    OutcomeRow,
+    Run,
+    RunKind,
+)
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.recipients import unknown_profile
 from campaignkit.domain.shards import Shard, ShardLost, describe, plan_shards, total
@@ -76,6 +84,17 @@ def current_shard() -> Shard | None:
 
 _TAKEOVER_READ = 1_000_000
 """Most PENDING entries of a run read when a shard is taken over (a batch per worker)."""
+
+
+class ShardEnd(enum.Enum):
+    """How delivering a claimed shard ended."""
+
+    DONE = "done"
+    """Every member recorded: the shard is done."""
+    LOST = "lost"
+    """Another worker claimed it (this worker's epoch is gone): nothing more was written."""
+    HALTED = "halted"
+    """Its campaign is no longer LIVE: the shard stays open for the run's halt."""
 
 
 def shards_of(uow: UnitOfWork) -> ShardRepository | None:
@@ -261,7 +280,10 @@ class ShardWork:
                 )
             if shard is None:
                 return done
-            if self.deliver(run, plan, shard, now):
+            end = self.deliver(run, plan, shard, now)
+            if end is ShardEnd.HALTED:
+                return done  # the campaign stopped: the run-level path halts the run
+            if end is ShardEnd.DONE:
                 done += 1
             now = self._leases.clock.now()
         return done
@@ -284,10 +306,10 @@ class ShardWork:
             if shard is None:
                 return False
             plan = self._plans(uow, run)
-        return self.deliver(run, plan, shard, now)
+        return self.deliver(run, plan, shard, now) is ShardEnd.DONE
 
-    def deliver(self, run: Run, plan: Plan, shard: Shard, now: pendulum.DateTime) -> bool:
-        """Deliver a claimed shard to its end; True if done, False if it was lost or halted."""
+    def deliver(self, run: Run, plan: Plan, shard: Shard, now: pendulum.DateTime) -> ShardEnd:
+        """Deliver a claimed shard to its end, or until it is lost or its campaign halts."""
         holding = _Holding(shard, run)
         recorder = _ShardRecorder(
             self._store,
@@ -319,7 +341,7 @@ class ShardWork:
             while position < shard.end:
                 end = min(position + self._settings.batch_size, shard.end)
                 if not self._batch(run, plan, holding, handover, position, end, now):
-                    return False  # the campaign stopped: the run-level path halts the run
+                    return ShardEnd.HALTED
                 position = end
             with shared_units(), self._store.unit_of_work() as uow:
                 shards = _shards(uow)
@@ -334,7 +356,7 @@ class ShardWork:
                 shard.epoch,
                 extra=dict(describe(shard)),
             )
-            return False
+            return ShardEnd.LOST
         finally:
             _CURRENT.reset(token)
         logger.info(
@@ -344,7 +366,55 @@ class ShardWork:
             shard.owner,
             extra=dict(describe(holding.shard)),
         )
-        return True
+        return ShardEnd.DONE
+
+    def stop_rest(self, run: Run, plan: Plan) -> None:
+        """Record every member no shard reached as STOPPED, and close the shards.
+
+        For a run whose campaign stopped while its shards went out (this worker
+        holds the run's lease). Members with intents are left as they are (the
+        run-level halt stops what is still open); the STOPPED entries are
+        counted on their shard, which is then done.
+        """
+        for shard in self.planned(run.id):
+            if shard.done:
+                continue
+            position = shard.first
+            while position < shard.end:
+                end = min(position + self._settings.batch_size, shard.end)
+                with self._store.unit_of_work() as uow:
+                    self._leases.owned(uow, run.id)
+                    shards = _shards(uow)
+                    ids = shards.members(run.id, position, end)
+                    recorded = uow.ledger.recorded(run.id, ids)
+                    tally = Tally()
+                    entries = []
+                    for profile_id in dict.fromkeys(ids):
+                        for action in plan.actions:
+                            if (action.id, profile_id) in recorded:
+                                continue
+                            entry = LedgerEntry(
+                                run.id,
+                                action.id,
+                                profile_id,
+                                run.campaign_id,
+                                action.channel,
+                                LedgerState.EXCLUDED,
+                                reason=ExclusionReason.STOPPED,
+                            )
+                            tally.entry(entry)
+                            entries.append(entry)
+                    uow.ledger.put(entries)
+                    (stored,) = [s for s in shards.for_run(run.id) if s.number == shard.number]
+                    shards.save(
+                        evolve(
+                            shards.hold(stored),
+                            counts=tally.merged_into(stored.counts),
+                            done=end == shard.end,
+                            lease_expires_at=None,
+                        )
+                    )
+                position = end
 
     def _members(self, ids: Sequence[str]) -> list[Profile]:
         found = self._profiles.get_many(ids)
