@@ -325,3 +325,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         TriggerQueue(kit).run_worker(wait=not parsed.once, name=parsed.name)
     finally:
         kit.close()
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m campaignkit.queue (a subprocess test)
+    main()

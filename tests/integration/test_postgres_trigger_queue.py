@@ -9,6 +9,7 @@ clocks are manual.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -436,3 +437,15 @@ def test_load_factory_names_the_problem(spec: object, problem: str) -> None:
 
 def test_load_factory_loads_a_callable() -> None:
     assert load_factory(f"{__name__}:make_kit") is make_kit
+
+
+def test_python_m_campaignkit_queue_is_the_worker_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "campaignkit.queue", "--factory", "no_colon"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "factory must be 'package.module:function'" in done.stderr
