@@ -37,6 +37,7 @@ from campaignkit.logs import log_events
 from campaignkit.permissions import Permission, PermissionPolicy, ProductProfile, ProfilePolicy
 from campaignkit.ports import AudienceSource, Channel, ProfileStore, Progress, Store
 from campaignkit.preflight import Preflight
+from campaignkit.scale.submit import ExecutorSubmitter, ShardSubmitter, SupportsSubmit
 from campaignkit.session import UserSession
 from campaignkit.testing.channels import RecordingChannel
 from campaignkit.worker import DEFAULT_POLL, run_forever
@@ -87,10 +88,21 @@ class CampaignKit:
             ``str`` or ``bytes`` of at least 16 bytes, kept out of ``repr``).
             Without it no message carries an unsubscribe URL. Keep it stable:
             links in mail already sent stop verifying when it changes.
+        executor: Hands every shard of a run this kit plans (with
+            ``DeliverySettings.shard_size``) to a ``concurrent.futures.Executor``:
+            ``ProcessPoolExecutor``, Dask's ``Client.get_executor()``, loky.
+            Goes with ``factory``; see docs/scale-out.md.
+        factory: ``"package.module:function"``: the function of no arguments
+            the executor's workers build their kit with.
 
     Attributes:
         unsubscribe_signer: Signs and verifies unsubscribe tokens (None
             without a ``secret``).
+        shard_submitter: Where the engine hands the shards of the runs it
+            plans (see :class:`~campaignkit.scale.ShardSubmitter`): an
+            :class:`~campaignkit.scale.ExecutorSubmitter` when built with
+            ``executor``, or one set later (``campaignkit.celery.register``);
+            None: the workers that tick deliver every shard.
     """
 
     def __init__(
@@ -108,6 +120,8 @@ class CampaignKit:
         ids: IdFactory = random_ids,
         progress: Progress | None = None,
         secret: str | bytes | None = None,
+        executor: SupportsSubmit | None = None,
+        factory: str | None = None,
     ) -> None:
         check_kit_arguments(
             store=store,
@@ -122,6 +136,8 @@ class CampaignKit:
             ids=ids,
             progress=progress,
             secret=secret,
+            executor=executor,
+            factory=factory,
         )
         self.store = store
         self.clock = clock
@@ -169,6 +185,9 @@ class CampaignKit:
             self.delivery,
             self.runner.leases,
             self.runner.plan_for,
+        )
+        self.shard_submitter = (
+            None if executor is None or factory is None else ExecutorSubmitter(executor, factory)
         )
         self.engine = LifecycleEngine(
             store=store,
@@ -240,6 +259,8 @@ class CampaignKit:
         audiences: AudienceSource | None = None,
         busy_timeout: float = 10.0,
         secret: str | bytes | None = None,
+        executor: SupportsSubmit | None = None,
+        factory: str | None = None,
     ) -> CampaignKit:
         """The embedded default: everything in one SQLite file.
 
@@ -261,6 +282,10 @@ class CampaignKit:
             audiences: A host audience source next to ``kit.audiences.define``.
             busy_timeout: Seconds to wait for another process's write lock.
             secret: Signs one-click unsubscribe tokens (at least 16 bytes).
+            executor: Runs the shards of the runs this kit plans (a
+                ``concurrent.futures.Executor``); goes with ``factory``.
+            factory: ``"package.module:function"`` rebuilding this kit in the
+                executor's workers (see docs/scale-out.md).
 
         Raises:
             StorageError: the file is not a campaignkit store, or is corrupt.
@@ -279,6 +304,8 @@ class CampaignKit:
             ids=ids,
             progress=progress,
             secret=secret,
+            executor=executor,
+            factory=factory,
         )
         store = SQLiteStore(path, busy_timeout=busy_timeout)
         return cls(
@@ -294,6 +321,8 @@ class CampaignKit:
             ids=ids,
             progress=progress,
             secret=secret,
+            executor=executor,
+            factory=factory,
         )
 
     @classmethod
@@ -314,6 +343,8 @@ class CampaignKit:
         progress: Progress | None = None,
         audiences: AudienceSource | None = None,
         secret: str | bytes | None = None,
+        executor: SupportsSubmit | None = None,
+        factory: str | None = None,
     ) -> CampaignKit:
         """The shared production backend: everything in one PostgreSQL schema.
 
@@ -338,6 +369,10 @@ class CampaignKit:
             progress: Run progress callback.
             audiences: A host audience source next to ``kit.audiences.define``.
             secret: Signs one-click unsubscribe tokens (at least 16 bytes).
+            executor: Runs the shards of the runs this kit plans (a
+                ``concurrent.futures.Executor``); goes with ``factory``.
+            factory: ``"package.module:function"`` rebuilding this kit in the
+                executor's workers (see docs/scale-out.md).
 
         Raises:
             MissingDependency: psycopg is not installed.
@@ -360,6 +395,8 @@ class CampaignKit:
             ids=ids,
             progress=progress,
             secret=secret,
+            executor=executor,
+            factory=factory,
         )
         problems += postgres.store_argument_problems(dsn, schema, pool_size, connect_timeout)
         checks.raise_if(problems, "CampaignKit")
@@ -379,7 +416,29 @@ class CampaignKit:
             ids=ids,
             progress=progress,
             secret=secret,
+            executor=executor,
+            factory=factory,
         )
+
+    @property
+    def shard_submitter(self) -> ShardSubmitter | None:
+        """Where the engine hands the shards of the runs it plans (None: nowhere)."""
+        return self._shard_submitter
+
+    @shard_submitter.setter
+    def shard_submitter(self, submitter: ShardSubmitter | None) -> None:
+        given: object = submitter
+        if given is not None and not callable(getattr(given, "submit", None)):
+            checks.raise_if(
+                [
+                    "shard_submitter must be a ShardSubmitter (with submit(run_id, number)) "
+                    f"or None, not {checks.describe(given)}"
+                ],
+                "CampaignKit",
+            )
+        self._shard_submitter = submitter
+        assert self.runner.shards is not None
+        self.runner.shards.submit = None if submitter is None else submitter.submit
 
     def close(self) -> None:
         """Release the store's resources (closes a SQLite or PostgreSQL connection)."""

@@ -19,6 +19,8 @@ from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.lifecycle import LifecycleRules
 from campaignkit.domain.unsubscribe import secret_problems
 from campaignkit.permissions import Permission, ProductProfile
+from campaignkit.scale.factory import factory_problems
+from campaignkit.scale.submit import executor_problems
 
 _PROTOCOLS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "clock": ("a Clock (with now())", ("now",)),
@@ -43,9 +45,15 @@ def kit_argument_problems(**given: object) -> list[str]:
         **given: The arguments by name: ``clock``, ``store``, ``channels``,
             ``audiences``, ``profiles``, ``policy``, ``profile_permissions``,
             ``lifecycle``, ``delivery``, ``ids``, ``progress``, ``path``,
-            ``busy_timeout``, ``secret``.
+            ``busy_timeout``, ``secret``, ``executor``, ``factory`` (these two
+            go together).
     """
     problems: list[str] = []
+    if "executor" in given and (given["executor"] is None) != (given.get("factory") is None):
+        problems.append(
+            "executor and factory go together: pass both (the executor runs shard tasks, "
+            'the factory "package.module:function" rebuilds the kit in its workers) or neither'
+        )
     for name, value in given.items():
         if value is None:
             continue
@@ -73,6 +81,10 @@ def kit_argument_problems(**given: object) -> list[str]:
                 checks.text(problems, "path", value, max_length=4096)
         elif name == "secret":
             problems.extend(secret_problems(value))
+        elif name == "executor":
+            problems.extend(executor_problems(value))
+        elif name == "factory":
+            problems.extend(factory_problems(value))
         elif name == "busy_timeout":
             if (
                 isinstance(value, bool)
