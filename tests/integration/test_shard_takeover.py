@@ -21,6 +21,7 @@ from tests.integration.test_shards import (
     BOUND,
     EMAIL,
     LEASE,
+    PEOPLE,
     SMS,
     T0,
     Opener,
@@ -84,3 +85,38 @@ def test_a_lease_lapsing_during_a_tick_is_taken_over_in_that_tick(
         ledger = entries(second, run.id)
     assert run.status is ck.RunStatus.SUCCEEDED
     assert {e.state for e in ledger} <= {ck.LedgerState.SENT, ck.LedgerState.EXCLUDED}
+
+
+def test_a_shard_taken_over_counts_each_member_once(
+    world: tuple[Opener, list[tuple[str, str]]],
+) -> None:
+    # the first worker stalls in its first shard's first send, that batch's intents
+    # recorded; the second takes the shard over once the lease lapsed. The members
+    # the first one had decided are not counted again (as duplicates) by the second
+    opener, log = world
+    clock = ManualClock(T0)
+    first_made, first_channels = worker(opener, log, clock)
+    second_made, _ = worker(opener, log, clock)
+    with first_made as first, second_made as second:
+        campaign_id = seed(first)
+        gate = threading.Event()
+        first_channels[EMAIL].gate = gate
+        stalled = threading.Thread(target=first.tick, daemon=True)
+        stalled.start()
+        try:
+            assert first_channels[EMAIL].inside.wait(BOUND)
+            clock.advance(LEASE + pendulum.duration(seconds=1))
+            second.tick()
+        finally:
+            gate.set()
+            stalled.join(BOUND)
+        second.tick()
+        run = the_run(second, campaign_id)
+        shards = second.shards(run.id)
+    assert run.status is ck.RunStatus.SUCCEEDED
+    assert sorted(s.epoch for s in shards) == [1, 1, 1, 1, 2]
+    for action_id, counts in run.counts.items():  # 47 profiles and one unknown member
+        assert (counts.targeted, counts.sent, counts.excluded_total) == (PEOPLE + 1, PEOPLE, 1), (
+            action_id,
+            counts,
+        )

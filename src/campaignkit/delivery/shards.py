@@ -15,7 +15,9 @@ shards) goes through here instead, while its audience streams:
    superseded gets :class:`ShardLost` at its next unit: it records nothing.
    A shard taken over from a dead worker first re-sends what that worker left
    PENDING (same idempotency keys), then goes on from its first member
-   without intents: the resume point is read from the ledger, never kept.
+   without intents: the resume point is read from the shard's counts, which
+   every intent unit writes with the intents (:func:`decided`), never kept
+   apart from them.
 3. **Finish**: once every shard is done, the run's counts are the sum of its
    shards', it is marked streamed, and the run-level path does the rest
    (QUEUED and RETRY entries, the end).
@@ -337,7 +339,7 @@ class ShardWork:
         try:
             if shard.epoch > 1:  # taken over: what the last holder left in flight goes again
                 self._resend_pending(run, plan, holding, handover, now)
-            position = shard.first
+            position = shard.first + decided(shard)
             while position < shard.end:
                 end = min(position + self._settings.batch_size, shard.end)
                 if not self._batch(run, plan, holding, handover, position, end, now):
@@ -494,6 +496,19 @@ class ShardWork:
                 len(pending),
             )
             handover.deliver(run.id, plan, pending, now, retry=False)
+
+
+def decided(shard: Shard) -> int:
+    """How many members of ``shard`` have their intents recorded: where a takeover goes on.
+
+    Every member counts once as targeted for each action, in the unit that
+    records its intents and saves the shard at its epoch, so the shard's
+    counts and the ledger agree: a worker taking the shard over skips exactly
+    the members its last holder decided (walking them again would count them
+    a second time, as duplicates). A genuine duplicate further on is still
+    decided, and counted, as one.
+    """
+    return max((counts.targeted for counts in shard.counts.values()), default=0)
 
 
 def finished(shards: Sequence[Shard]) -> bool:
