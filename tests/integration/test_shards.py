@@ -10,7 +10,7 @@ the clocks are moved by hand: nothing sleeps.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Final
@@ -19,6 +19,7 @@ import pendulum
 import pytest
 
 import campaignkit as ck
+from campaignkit.delivery.shards import current_shard
 from campaignkit.domain.shards import Shard, ShardLost, describe, plan_shards, total
 from campaignkit.testing import ManualClock
 
@@ -376,3 +377,120 @@ def test_a_campaign_stopped_while_its_shards_go_out_stops_the_rest(
     assert counts.sent == len(log)
     assert counts.excluded[ck.ExclusionReason.STOPPED] == counts.targeted - counts.sent
     assert len(ledger) == 2 * (PEOPLE + 1)
+
+
+# ---------------------------------------------------------------- edges
+
+
+class OneIdProvider(Provider):
+    """Answers one provider id for a whole batch (some providers do), and notes the shard."""
+
+    def __init__(self, log: list[tuple[str, str]], name: str) -> None:
+        super().__init__(log, name)
+        self.shards: list[tuple[int, int]] = []
+
+    def send(self, messages: Sequence[ck.Message]) -> Sequence[ck.SendResult]:
+        shard = current_shard()
+        assert shard is not None
+        self.shards.append((shard.number, shard.epoch))
+        self.log.extend((m.idempotency_key, self.name) for m in messages)
+        return [ck.Accepted(f"{self.name}-batch") for _ in messages]
+
+
+def test_a_provider_answering_one_id_per_batch_and_the_shard_in_hand(
+    world: tuple[Opener, list[tuple[str, str]]],
+) -> None:
+    opener, log = world
+    email = OneIdProvider(log, "email")
+    with opener(clock=ManualClock(T0), channels={EMAIL: email}, delivery=settings()) as kit:
+        campaign_id = seed(kit, sms=False)
+        kit.tick()
+        run = the_run(kit, campaign_id)
+        ledger = entries(kit, run.id)
+    assert run.status is ck.RunStatus.SUCCEEDED
+    assert sum(e.state is ck.LedgerState.SENT for e in ledger) == PEOPLE  # none lost
+    assert {number for number, _ in email.shards} == {0, 1, 2, 3, 4}
+    assert {epoch for _, epoch in email.shards} == {1}
+    assert current_shard() is None  # only while a shard goes out
+
+
+def test_an_empty_audience_and_an_in_memory_kit_are_not_split(
+    world: tuple[Opener, list[tuple[str, str]]],
+) -> None:
+    opener, log = world
+    with opener(
+        clock=ManualClock(T0), channels={EMAIL: Provider(log, "email")}, delivery=settings()
+    ) as kit:
+        kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
+        admin = kit.as_user("ada")
+        mail = admin.create_surface(
+            name="News", channel=EMAIL, settings=ck.EmailSettings(sender="news@example.com")
+        )
+        kit.audiences.define("nobody", [])
+        campaign = admin.create_campaign(
+            name="Empty",
+            audience="nobody",
+            namespace="email",
+            actions=[ck.Action(mail.id, ck.EmailContent(subject="Hi", html="<p>Hi</p>"))],
+        )
+        admin.activate(campaign.id)
+        kit.tick()
+        run = the_run(kit, campaign.id)
+        assert run.status is ck.RunStatus.SUCCEEDED
+        assert kit.shards(run.id) == []
+    memory_log: list[tuple[str, str]] = []
+    channels = {EMAIL: Provider(memory_log, "email"), SMS: Provider(memory_log, "sms")}
+    with ck.CampaignKit.in_memory(
+        clock=ManualClock(T0), channels=channels, delivery=settings()
+    ) as memory:
+        campaign_id = seed(memory)
+        memory.tick()
+        run = the_run(memory, campaign_id)
+        assert memory.shards(run.id) == []  # no shards in memory: delivered whole
+    assert run.status is ck.RunStatus.SUCCEEDED
+    assert len(memory_log) == 2 * PEOPLE
+
+
+class Interrupting:
+    """An audience source that stops the process (as a SIGINT would) after one batch."""
+
+    def __init__(self, inner: ck.AudienceSource) -> None:
+        self.inner = inner
+
+    def members(self, name: str, *, namespace: str, batch_size: int) -> Iterator[Sequence[Any]]:
+        for number, batch in enumerate(
+            self.inner.members(name, namespace=namespace, batch_size=batch_size)
+        ):
+            if number == 1:
+                raise KeyboardInterrupt
+            yield batch
+
+
+def test_a_freeze_interrupted_half_way_resumes_where_it_stopped(
+    world: tuple[Opener, list[tuple[str, str]]],
+) -> None:
+    opener, log = world
+    clock = ManualClock(T0)
+    made, _ = worker(opener, log, clock)
+    with made as kit:
+        campaign_id = seed(kit)
+        work = kit.runner.shards
+        assert work is not None
+        audiences = work._audiences
+        work._audiences = Interrupting(audiences)  # type: ignore[assignment]
+        with pytest.raises(KeyboardInterrupt):
+            kit.tick()
+        run = the_run(kit, campaign_id)
+        with kit.store.unit_of_work() as uow:
+            frozen = uow.shards.frozen(run.id)  # type: ignore[attr-defined]
+        assert frozen == 4  # the first batch (batch_size 4)
+        assert kit.shards(run.id) == []
+        assert run.lease_owner is None  # handed back at once
+        work._audiences = audiences
+        kit.tick()
+        run = the_run(kit, campaign_id)
+        with kit.store.unit_of_work() as uow:
+            members = uow.shards.members(run.id, 0, 100)  # type: ignore[attr-defined]
+    assert members == [*[f"p{3 * i:04d}" for i in range(PEOPLE)], "ghost"]
+    assert run.status is ck.RunStatus.SUCCEEDED
+    assert len(log) == len(set(log)) == 2 * PEOPLE
