@@ -138,6 +138,8 @@ class Workers:
                 stdout=subprocess.DEVNULL,
                 stderr=log,
             )
+        live = len(self.processes) - len(self.killed)
+        wait_until(lambda: live_workers(self.dsn, self.schema) >= live, what=f"{name} started")
 
     def kill(self, name: str) -> int:
         """SIGKILL the worker once it blocks inside a send; its procrastinate worker id."""
@@ -190,6 +192,17 @@ def connection(dsn: str, schema: str) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
         yield conn
+
+
+def live_workers(dsn: str, schema: str) -> int:
+    """procrastinate workers with a heartbeat in the last minute (a dead one's is aged)."""
+    with connection(dsn, schema) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM procrastinate_workers "
+            "WHERE last_heartbeat > now() - interval '1 minute'"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def open_jobs(dsn: str, schema: str) -> int:
