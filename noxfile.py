@@ -54,6 +54,20 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session
+def faults(session: nox.Session) -> None:
+    """The fault suite (``tests/distributed``) at the issue's full size.
+
+    The normal test run has it smaller: 200 API triggers and one worker kill
+    instead of 2,000 and two.
+    """
+    session.install("-e", ".[dev]")
+    full = {"CAMPAIGNKIT_TRIGGER_FAULTS": "2000", "CAMPAIGNKIT_TRIGGER_KILLS": "2"}
+    session.run(
+        "python", "-m", "pytest", "--no-cov", "-s", "tests/distributed", *session.posargs, env=full
+    )
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Run the benchmarks (never part of the test run) and sum up every ratio with its target.
 
