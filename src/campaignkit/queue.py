@@ -27,23 +27,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final, Literal, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 import pendulum
 
 from campaignkit.concurrency import shared_units
 from campaignkit.delivery import runlog
-from campaignkit.errors import (
-    ConflictError,
-    MissingDependency,
-    NotFound,
-    StorageUnavailable,
-    ValidationError,
-)
+from campaignkit.errors import ConflictError, MissingDependency, NotFound, StorageUnavailable
+from campaignkit.scale.factory import load_factory
 
 if TYPE_CHECKING:
     import procrastinate
@@ -51,7 +45,7 @@ if TYPE_CHECKING:
 
     from campaignkit.kit import CampaignKit
 
-__all__ = ["Delivery", "TriggerQueue", "deliver", "load_factory", "main"]
+__all__ = ["Delivery", "TriggerQueue", "deliver", "main"]
 
 logger = logging.getLogger("campaignkit.queue")
 
@@ -125,29 +119,6 @@ def deliver(kit: CampaignKit, run_id: str) -> Delivery:
     if run.status.is_final:
         return Delivery(run_id, "final")
     return Delivery(run_id, "held", run.due_at or now)
-
-
-def load_factory(spec: str) -> Callable[[], CampaignKit]:
-    """The kit factory named ``"package.module:function"`` (the workers' convention).
-
-    Raises:
-        ValidationError: ``spec`` is not of that form, or names nothing callable.
-    """
-    text = spec if isinstance(cast("object", spec), str) else ""
-    module_name, _, attribute = text.partition(":")
-    problem = None
-    if not module_name or not attribute:
-        problem = f"factory must be 'package.module:function', not {spec!r}"
-    else:
-        try:
-            factory = getattr(importlib.import_module(module_name), attribute)
-        except (ImportError, AttributeError) as exc:
-            problem = f"factory {spec!r} cannot be loaded: {exc}"
-        else:
-            if callable(factory):
-                return factory  # type: ignore[no-any-return]
-            problem = f"factory {spec!r} is not callable"
-    raise ValidationError([problem], subject="trigger queue worker")
 
 
 class TriggerQueue:

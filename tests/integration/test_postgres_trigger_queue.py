@@ -28,7 +28,7 @@ from campaignkit.adapters.postgres.store import PostgresStore
 from campaignkit.domain.delivery import RunKind
 from campaignkit.domain.throughput import TriggerRequest
 from campaignkit.errors import MissingDependency, StorageError, ValidationError
-from campaignkit.queue import Delivery, TriggerQueue, deliver, load_factory
+from campaignkit.queue import Delivery, TriggerQueue, deliver
 from campaignkit.session.triggers import new_run
 from campaignkit.testing import CallbackChannel, ManualClock
 from tests.factories import reset_campaign
@@ -405,7 +405,7 @@ def test_the_queue_needs_procrastinate(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_kit() -> ck.CampaignKit:
-    """A factory for :func:`load_factory` and ``main`` (the schema comes from the test)."""
+    """A factory for ``main`` (the schema comes from the test)."""
     return _kit(FACTORY["dsn"], FACTORY["schema"], ManualClock(T0), CallbackChannel(_accept))
 
 
@@ -420,25 +420,6 @@ def test_main_runs_a_worker_from_a_factory(setup: Setup) -> None:
     assert len(setup.channel.calls) == 0  # the factory's kit delivered, on its own channel
 
 
-@pytest.mark.parametrize(
-    ("spec", "problem"),
-    [
-        ("no_colon", "must be 'package.module:function'"),
-        (None, "must be 'package.module:function'"),
-        ("tests.no_such_module:f", "cannot be loaded"),
-        (f"{__name__}:no_such_function", "cannot be loaded"),
-        (f"{__name__}:T0", "not callable"),
-    ],
-)
-def test_load_factory_names_the_problem(spec: object, problem: str) -> None:
-    with pytest.raises(ValidationError, match=problem):
-        load_factory(spec)  # type: ignore[arg-type]
-
-
-def test_load_factory_loads_a_callable() -> None:
-    assert load_factory(f"{__name__}:make_kit") is make_kit
-
-
 def test_python_m_campaignkit_queue_is_the_worker_command() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "campaignkit.queue", "--factory", "no_colon"],
@@ -448,4 +429,4 @@ def test_python_m_campaignkit_queue_is_the_worker_command() -> None:
         check=False,
     )
     assert done.returncode != 0
-    assert "factory must be 'package.module:function'" in done.stderr
+    assert "factory must read" in done.stderr
