@@ -78,7 +78,7 @@ def bench(session: nox.Session) -> None:
     every script's "all targets met" line. ``nox -s bench -- delivery trigger``
     runs only the scripts whose names contain one of the words.
     """
-    session.install("-e", ".[postgres]")  # bench_postgres.py needs psycopg (skips with no server)
+    session.install("-e", ".[postgres,queue]")  # psycopg, procrastinate (skip with no server)
     scripts = sorted((ROOT / "benchmarks").glob("bench_*.py"))
     if session.posargs:
         scripts = [s for s in scripts if any(word in s.stem for word in session.posargs)]
