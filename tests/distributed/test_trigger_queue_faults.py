@@ -76,15 +76,22 @@ def _remember(call_next: Any, context: Any, worker: Any) -> Any:
 class Provider:
     """A channel writing one line per message to its worker's record, fsynced per batch.
 
-    A line is ``key, profile, pid, procrastinate worker id``. Once the record
-    holds ``stall_at`` lines (0: never), the next batch is written and then
-    blocks until the test kills the worker.
+    A line is ``key, profile, pid, procrastinate worker id``; each message is
+    accepted with the id ``mail-<key>-<pid>`` (which worker's outcome the
+    ledger kept). Once the record holds more than ``stall_at`` lines (0:
+    never), the batch that took it there blocks, written, until the test
+    kills the worker; with ``stall_at`` -1 the first batch, written, waits
+    until the test opens the FIFO ``<record>.go`` (a worker to stop and
+    resume).
     """
 
     def __init__(self, path: Path, stall_at: int) -> None:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._stall_at = stall_at
+        self._go = path.with_suffix(".go")
         self.lines = 0
+        if stall_at < 0:
+            os.mkfifo(self._go)
 
     def send(self, messages: Sequence[ck.Message]) -> Sequence[ck.SendResult]:
         """Record the batch (one ``write``, then ``fsync``), then accept each message."""
@@ -96,9 +103,12 @@ class Provider:
             data = data[os.write(self._fd, data) :]
         os.fsync(self._fd)
         self.lines += len(messages)
-        if self._stall_at and self.lines > self._stall_at:
+        if self._stall_at > 0 and self.lines > self._stall_at:
             threading.Event().wait(DEADLINE)  # until the test kills this worker
-        return [ck.Accepted(f"mail-{m.idempotency_key}") for m in messages]
+        if self._stall_at < 0 and self.lines == len(messages):
+            with self._go.open("rb") as go:  # until the test opens the FIFO, and closes it
+                go.read()
+        return [ck.Accepted(f"mail-{m.idempotency_key}-{pid}") for m in messages]
 
 
 def child_main(argv: list[str]) -> None:
@@ -214,20 +224,32 @@ def open_jobs(dsn: str, schema: str) -> int:
     return int(row[0])
 
 
-def test_triggers_survive_worker_kills_and_are_delivered_once_per_key(
-    postgres_dsn: str, postgres_schema: str, tmp_path: Path
-) -> None:
-    clock_file = tmp_path / "clock"
+@contextmanager
+def trigger_campaign(
+    dsn: str, schema: str, folder: Path
+) -> Iterator[tuple[ck.CampaignKit, ck.Campaign, TriggerQueue, Workers]]:
+    """The parent's kit (on the clock file) with a LIVE reset campaign, its queue, workers."""
+    clock_file = folder / "clock"
     set_clock(clock_file, T0)
-    kit = ck.CampaignKit.postgres(postgres_dsn, FileClock(clock_file), schema=postgres_schema)
-    group = Workers(postgres_dsn, postgres_schema, clock_file, tmp_path)
+    kit = ck.CampaignKit.postgres(dsn, FileClock(clock_file), schema=schema)
+    group = Workers(dsn, schema, clock_file, folder)
     try:
         kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
         admin = kit.as_user("ada")
         campaign = reset_campaign(admin)
         admin.activate(campaign.id)
         kit.tick()
-        queue = TriggerQueue(kit, stalled_cron=None)
+        yield kit, campaign, TriggerQueue(kit, stalled_cron=None), group
+    finally:
+        group.stop()
+        kit.close()
+
+
+def test_triggers_survive_worker_kills_and_are_delivered_once_per_key(
+    postgres_dsn: str, postgres_schema: str, tmp_path: Path
+) -> None:
+    with trigger_campaign(postgres_dsn, postgres_schema, tmp_path) as (kit, campaign, queue, group):
+        admin = kit.as_user("ada")
         group.start("w0", stall_at=STALL_AT if KILLS else 0)
         group.start("w1")
         victim, kills = "w0", 0
@@ -255,14 +277,20 @@ def test_triggers_survive_worker_kills_and_are_delivered_once_per_key(
         wait_until(lambda: open_jobs(postgres_dsn, postgres_schema) == 0, what="jobs done")
         group.stop()
         _check(kit, group, campaign.id, executions)
-    finally:
-        group.stop()
-        kit.close()
 
 
 def _kill(group: Workers, victim: str, queue: TriggerQueue) -> None:
     """Kill the victim mid-send; let time pass for it; hand its job to the living."""
     worker = group.kill(victim)
+    handed = _hand_on(group, worker, queue)
+    print(f"killed {victim} (procrastinate worker {worker}); jobs handed on: {handed}")
+
+
+def _hand_on(group: Workers, worker: int, queue: TriggerQueue) -> list[int]:
+    """What time does for a worker that is gone: its heartbeat ages, its run lease lapses.
+
+    Then procrastinate's stalled-job recovery hands its job on (the ids).
+    """
     with connection(group.dsn, group.schema) as conn:
         conn.execute(
             "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour' "
@@ -270,10 +298,10 @@ def _kill(group: Workers, victim: str, queue: TriggerQueue) -> None:
             (worker,),
         )
     group.now += DeliverySettings().lease + pendulum.duration(minutes=1)
-    set_clock(group.clock, group.now)  # the dead worker's run lease lapses for every kit
+    set_clock(group.clock, group.now)  # the gone worker's run lease lapses for every kit
     handed = queue.retry_stalled()
-    print(f"killed {victim} (procrastinate worker {worker}); jobs handed on: {handed}")
-    assert handed, "the dead worker's job was not found stalled"
+    assert handed, "the gone worker's job was not found stalled"
+    return handed
 
 
 def _check(
@@ -289,7 +317,9 @@ def _check(
     sent = Counter(e.state for e in entries)
     assert sent == Counter({ck.LedgerState.SENT: SIZE}), sent
     keys = {idempotency_key(e.run_id, e.action_id, e.profile_id) for e in entries}
-    assert {e.provider_message_id for e in entries} == {f"mail-{key}" for key in keys}
+    assert {str(e.provider_message_id).rsplit("-", 1)[0] for e in entries} == {
+        f"mail-{key}" for key in keys
+    }
     lines = {name: read(group.record(name)) for name in group.processes}
     handed = Counter(line[0] for record in lines.values() for line in record)
     assert set(handed) == keys, "a message never reached the provider, or a stranger did"
@@ -305,3 +335,48 @@ def _check(
         f"deliveries: {len(keys)} keys, {sum(handed.values())} hand-offs, "
         f"{len(copies)} re-sent with their key after a kill; per worker {per_worker}"
     )
+
+
+def test_a_stopped_worker_records_nothing_once_its_job_went_on(
+    postgres_dsn: str, postgres_schema: str, tmp_path: Path
+) -> None:
+    """A zombie: SIGSTOPped inside its send past its heartbeat and lease, then SIGCONTed."""
+    with trigger_campaign(postgres_dsn, postgres_schema, tmp_path) as (kit, campaign, queue, group):
+        group.start("zombie", stall_at=-1)
+        recipient = ck.Recipient(
+            user_id="ada@example.com", namespace="email", context={"link": "x"}
+        )
+        execution = kit.as_user("ada").trigger(campaign.id, [recipient], request_id="req-1")
+        zombie = group.processes["zombie"]
+        wait_until(lambda: len(read(group.record("zombie"))) == 1, zombie, "zombie")
+        zombie.send_signal(signal.SIGSTOP)  # inside its send: handed over, no outcome
+        group.killed.append("zombie")  # gone, as far as heartbeats and leases can tell
+        [[key, _, _, worker]] = read(group.record("zombie"))
+        _hand_on(group, int(worker), queue)
+        group.start("w1")
+        wait_until(lambda: open_jobs(postgres_dsn, postgres_schema) == 0, what="w1 delivered")
+        before = _ledger(kit, execution.run_id)
+        assert [(e.state, e.provider_message_id) for e in before[1]] == [
+            (ck.LedgerState.SENT, f"mail-{key}-{group.processes['w1'].pid}")
+        ]
+        zombie.send_signal(signal.SIGCONT)
+        os.close(os.open(group.record("zombie").with_suffix(".go"), os.O_WRONLY))  # send returns
+        zombie.send_signal(signal.SIGTERM)  # procrastinate lets the job in hand end first
+        zombie.wait(timeout=DEADLINE)
+        after = _ledger(kit, execution.run_id)
+        assert after == before, "the zombie wrote after it lost its lease"
+        assert [line[0] for line in read(group.record("w1"))] == [key]  # the copy: same key
+        statuses = [row[0] for row in _jobs(postgres_dsn, postgres_schema)]
+        assert statuses == ["succeeded"]
+        log = (tmp_path / "zombie.log").read_text(encoding="utf-8")
+        print(f"\nzombie exit {zombie.returncode}; its log ends: {log.strip()[-300:]!r}")
+
+
+def _ledger(kit: ck.CampaignKit, run_id: str) -> tuple[ck.Run, list[ck.LedgerEntry]]:
+    with kit.store.unit_of_work() as uow:
+        return uow.runs.get(run_id), list(uow.ledger.entries(run_id))
+
+
+def _jobs(dsn: str, schema: str) -> list[tuple[Any, ...]]:
+    with connection(dsn, schema) as conn:
+        return list(conn.execute("SELECT status::text FROM procrastinate_jobs").fetchall())
