@@ -25,6 +25,7 @@ Sizes: ``CAMPAIGNKIT_TRIGGER_FAULTS`` triggers (default 200) and
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from typing import Any, Final
 import attrs
 import pendulum
 import psycopg
+import pytest
 from psycopg import sql
 
 import campaignkit as ck
@@ -54,6 +56,8 @@ EMAIL: Final = ck.ChannelType.EMAIL
 SIZE: Final = int(os.environ.get("CAMPAIGNKIT_TRIGGER_FAULTS", "200"))
 KILLS: Final = int(os.environ.get("CAMPAIGNKIT_TRIGGER_KILLS", "1"))
 STALL_AT: Final = max(5, SIZE // 20)
+SEED: Final = int(os.environ.get("CAMPAIGNKIT_FAULT_SEED") or random.randrange(10**6))
+"""Seeds the random kill moments; printed, so a failure can be replayed."""
 """Messages a victim sends before its next channel call blocks until it is killed."""
 DEADLINE: Final = 300.0
 """Seconds any one wait may take before the test fails (a bound, never slept)."""
@@ -151,10 +155,10 @@ class Workers:
         live = len(self.processes) - len(self.killed)
         wait_until(lambda: live_workers(self.dsn, self.schema) >= live, what=f"{name} started")
 
-    def kill(self, name: str) -> int:
-        """SIGKILL the worker once it blocks inside a send; its procrastinate worker id."""
+    def kill(self, name: str, after: int) -> int:
+        """SIGKILL the worker once its record has more than ``after`` lines; its worker id."""
         process = self.processes[name]
-        wait_until(lambda: len(read(self.record(name))) > STALL_AT, process, name)
+        wait_until(lambda: len(read(self.record(name))) > after, process, name)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=DEADLINE)
         self.killed.append(name)
@@ -245,16 +249,43 @@ def trigger_campaign(
         kit.close()
 
 
+@pytest.mark.parametrize("moment", ["in-send", "random"])
 def test_triggers_survive_worker_kills_and_are_delivered_once_per_key(
-    postgres_dsn: str, postgres_schema: str, tmp_path: Path
+    postgres_dsn: str, postgres_schema: str, tmp_path: Path, moment: str
 ) -> None:
+    """Kills inside a send (a message handed over, no outcome), or at a seeded random moment.
+
+    A random moment is when the test sees the victim's record pass a random
+    number of lines: the victim is then claiming, sending, recording, or
+    between jobs, wherever it happens to be.
+    """
+    rng = random.Random(SEED)
+    in_send = moment == "in-send"
+    stall = STALL_AT if in_send else 0
+
+    def after() -> int:
+        return STALL_AT if in_send else rng.randrange(STALL_AT)
+
     with trigger_campaign(postgres_dsn, postgres_schema, tmp_path) as (kit, campaign, queue, group):
         admin = kit.as_user("ada")
-        group.start("w0", stall_at=STALL_AT if KILLS else 0)
+        victim, kills, at = "w0", 0, after()
+        group.start(victim, stall_at=stall if KILLS else 0)
         group.start("w1")
-        victim, kills = "w0", 0
         executions: dict[str, str] = {}
-        print(f"\n{SIZE} triggers, {SIZE // 10} re-sent, {KILLS} kill(s) of the victim worker")
+        print(
+            f"\n{SIZE} triggers, {SIZE // 10} re-sent, {KILLS} kill(s) {moment}, "
+            f"seed {SEED} (CAMPAIGNKIT_FAULT_SEED)"
+        )
+
+        def kill() -> None:
+            nonlocal victim, kills, at
+            worker = group.kill(victim, at)
+            handed = _hand_on(group, worker, queue, required=in_send)
+            print(f"killed {victim} after {at} sends (worker {worker}); jobs handed on: {handed}")
+            kills += 1
+            victim, at = f"w{kills * 2}", after()
+            group.start(victim, stall_at=stall if kills < KILLS else 0)
+
         for number in range(SIZE):
             request = f"req-{number}"
             user = f"user{number}@example.com"
@@ -264,32 +295,22 @@ def test_triggers_survive_worker_kills_and_are_delivered_once_per_key(
             if number % 10 == 9:  # re-sent under the same request id: the same execution
                 again = admin.trigger(campaign.id, [recipient], request_id=request)
                 assert again.id == execution.id
-            if kills < KILLS and len(read(group.record(victim))) > STALL_AT:
-                _kill(group, victim, queue)
-                kills += 1
-                victim = f"w{kills * 2}"
-                group.start(victim, stall_at=STALL_AT if kills < KILLS else 0)
-        while kills < KILLS:  # the victim had not reached its send yet
-            _kill(group, victim, queue)
-            kills += 1
-            victim = f"w{kills * 2}"
-            group.start(victim, stall_at=STALL_AT if kills < KILLS else 0)
+            if kills < KILLS and len(read(group.record(victim))) > at:
+                kill()
+        while kills < KILLS:  # the victim had not got that far yet
+            kill()
         wait_until(lambda: open_jobs(postgres_dsn, postgres_schema) == 0, what="jobs done")
         group.stop()
         _check(kit, group, campaign.id, executions)
 
 
-def _kill(group: Workers, victim: str, queue: TriggerQueue) -> None:
-    """Kill the victim mid-send; let time pass for it; hand its job to the living."""
-    worker = group.kill(victim)
-    handed = _hand_on(group, worker, queue)
-    print(f"killed {victim} (procrastinate worker {worker}); jobs handed on: {handed}")
-
-
-def _hand_on(group: Workers, worker: int, queue: TriggerQueue) -> list[int]:
+def _hand_on(
+    group: Workers, worker: int, queue: TriggerQueue, *, required: bool = True
+) -> list[int]:
     """What time does for a worker that is gone: its heartbeat ages, its run lease lapses.
 
-    Then procrastinate's stalled-job recovery hands its job on (the ids).
+    Then procrastinate's stalled-job recovery hands its job on (the ids; one
+    is ``required`` when the worker died inside a send).
     """
     with connection(group.dsn, group.schema) as conn:
         conn.execute(
@@ -300,7 +321,7 @@ def _hand_on(group: Workers, worker: int, queue: TriggerQueue) -> list[int]:
     group.now += DeliverySettings().lease + pendulum.duration(minutes=1)
     set_clock(group.clock, group.now)  # the gone worker's run lease lapses for every kit
     handed = queue.retry_stalled()
-    assert handed, "the gone worker's job was not found stalled"
+    assert handed or not required, "the gone worker's job was not found stalled"
     return handed
 
 
