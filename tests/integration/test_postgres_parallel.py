@@ -183,6 +183,8 @@ def test_a_shared_unit_holds_the_store_key_shared_and_its_names_exclusively(
             return bool(found[0])
 
         with shared_units(), store.unit_of_work() as uow:
+            assert free("", *key)  # nothing is taken before the unit's first statement
+            assert uow.runs.for_campaign("c1") == []  # BEGIN and the key go with it
             assert free("_shared", *key)  # another shared unit may begin
             assert not free("", *key)  # a unit that runs alone may not
             lock(uow, "caps")
@@ -190,6 +192,7 @@ def test_a_shared_unit_holds_the_store_key_shared_and_its_names_exclusively(
             assert name_free("campaign:c1")
         assert name_free("caps")  # released with the unit
         with store.unit_of_work() as uow:  # a unit of any other kind runs alone
+            assert uow.runs.for_campaign("c1") == []
             assert not free("_shared", *key)
             lock(uow, "caps")  # a no-op: nothing can run beside it anyway
             assert lock_run(uow, "no-such-run", wait=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from types import SimpleNamespace
 
 import psycopg
@@ -87,9 +89,15 @@ class _Connection:
         self.broken = False
         self.info = SimpleNamespace(transaction_status=TransactionStatus.INTRANS)
 
-    def execute(self, *_: object) -> None:
+        self.sent: list[object] = []
+
+    def execute(self, query: object, *_: object) -> None:
         if self.fails:
             raise psycopg.OperationalError("server closed the connection unexpectedly")
+        self.sent.append(query)
+
+    def pipeline(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
 
 class _Pool:
@@ -116,16 +124,26 @@ def _database(pool: _Pool) -> PostgresDatabase:
 
 def _unit(database: PostgresDatabase) -> None:
     with database.transaction():
+        database.execute("SELECT 1")  # BEGIN and the lock go with it
+
+
+def test_a_unit_that_runs_no_statement_sends_nothing() -> None:
+    connection = _Connection(fails=False, closed=False)
+    pool = _Pool(connection)
+    with _database(pool).transaction():
         pass
+    assert connection.sent == []
+    assert pool.returned == [connection]
 
 
 def test_a_connection_dead_in_the_pool_is_replaced_once() -> None:
     dead, alive = _Connection(fails=True, closed=True), _Connection(fails=False, closed=False)
     pool = _Pool(dead, alive)
-    with _database(pool).transaction():
-        pass
+    _unit(_database(pool))
     assert pool.returned == [dead, alive]
     assert pool.checked
+    assert alive.sent[0] == "BEGIN"
+    assert alive.sent[-2:] == ["SELECT 1", "COMMIT"]
 
 
 def test_a_server_gone_for_good_is_a_storage_error() -> None:

@@ -30,7 +30,7 @@ import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Final, cast
+from typing import Any, Final, NoReturn, cast
 
 import psycopg
 from psycopg import errors, sql
@@ -38,7 +38,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from campaignkit.adapters.postgres.dialect import Statement, translate
+from campaignkit.adapters.postgres.dialect import translate
 from campaignkit.adapters.postgres.schema import MIGRATIONS, SEARCH_INDEX
 from campaignkit.adapters.sqlite.connection import Database, Row
 from campaignkit.concurrency import units_are_shared
@@ -76,8 +76,87 @@ def name_key(schema: str, name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+class _Held:
+    """A statement held back until a result is needed: the next read, or the unit's end.
+
+    Attributes:
+        query: The PostgreSQL text (or composed ``sql``).
+        params: Its parameters (one set), or for ``many`` every set.
+        many: Whether it is an ``executemany``.
+        conflict: Set on a run's deferred save: the ``ConflictError`` text if
+            its check (a division by zero when no row matched) fails.
+        cursor: The psycopg cursor, once sent.
+    """
+
+    __slots__ = ("conflict", "cursor", "many", "params", "query")
+
+    def __init__(
+        self, query: Any, params: Any = None, *, many: bool = False, conflict: str | None = None
+    ) -> None:
+        self.query = query
+        self.params = params
+        self.many = many
+        self.conflict = conflict
+        self.cursor: psycopg.Cursor[Any] | None = None
+
+    def send(self, connection: psycopg.Connection[Any]) -> None:
+        """Send it on ``connection`` (in pipeline mode: its result comes at the sync)."""
+        if self.many:
+            self.cursor = connection.cursor()
+            self.cursor.executemany(self.query, self.params)
+        else:
+            self.cursor = connection.execute(self.query, self.params)
+
+
+class HeldCursor:
+    """The cursor of a statement that may not have been sent yet: reading it sends it.
+
+    What the repositories read of a cursor (``rowcount``, ``fetchone``,
+    ``fetchall``); any of them first sends every statement held back on the
+    unit's connection, in one round trip.
+    """
+
+    __slots__ = ("_db", "_held")
+
+    def __init__(self, db: PostgresDatabase, held: _Held) -> None:
+        self._db = db
+        self._held = held
+
+    def _cursor(self) -> psycopg.Cursor[Any]:
+        if self._held.cursor is None:
+            self._db.flush()
+        cursor = self._held.cursor
+        assert cursor is not None  # flush sent it, or raised
+        return cursor
+
+    @property
+    def rowcount(self) -> int:
+        """The rows the statement changed (or returned)."""
+        return self._cursor().rowcount
+
+    def fetchone(self) -> Any:
+        """The next row, or None."""
+        return self._cursor().fetchone()
+
+    def fetchall(self) -> list[Any]:
+        """Every row left."""
+        return self._cursor().fetchall()
+
+
 class PostgresDatabase(Database):
     """The connections of one PostgreSQL store, used like a SQLite ``Database``.
+
+    Round trips are what a unit of work on PostgreSQL spends most on (each
+    0.1-0.4 ms here), so statements are sent lazily: ``BEGIN`` and the
+    advisory lock, and every write whose result nobody reads (``execute``
+    whose cursor is not read, ``executemany``, :meth:`lock`, savepoint
+    releases), are held back and sent in one pipeline with the next
+    statement whose result is needed, or with the unit's ``COMMIT``. The
+    server runs them in the order given, so the unit means what it did; an
+    error of a held write is raised when it is sent (as ``StorageError``:
+    the unit is then lost, as it was), not at its call. Statements that may
+    break a unique index (``guarded``) are sent at once, each inside a
+    savepoint, so their ``IntegrityError`` is raised at the call as before.
 
     Args:
         pool: Connections whose ``search_path`` is the store's schema.
@@ -91,41 +170,80 @@ class PostgresDatabase(Database):
         self.label = label
         self.schema = schema
         self.timeout = timeout
-        self.current: psycopg.Connection[Any] | None = None
+        self._current: psycopg.Connection[Any] | None = None
+        self._held: list[_Held] = []
+        self._open = False
+        """Whether the unit's ``BEGIN`` has reached the server."""
+        self._last: list[_Held] = []
+        """The statements of the last send (to explain its error)."""
         self.shared = False
         """Whether the unit in progress runs beside others (``shared_units``)."""
-        self._begin = f"BEGIN; SELECT pg_advisory_xact_lock({LOCK_CLASS}, {lock_key(schema)})"
-        self._begin_shared = (
-            f"BEGIN; SELECT pg_advisory_xact_lock_shared({LOCK_CLASS}, {lock_key(schema)})"
+        self.unit = 0
+        """How many units of work began (so a repository can tell one unit from the next)."""
+        self._lock_sql = f"SELECT pg_advisory_xact_lock({LOCK_CLASS}, {lock_key(schema)})"
+        self._lock_shared_sql = (
+            f"SELECT pg_advisory_xact_lock_shared({LOCK_CLASS}, {lock_key(schema)})"
         )
 
+    @property
+    def current(self) -> psycopg.Connection[Any] | None:
+        """The connection of the unit in progress, every held statement sent; None outside one.
+
+        For code that runs its own statements on the unit's transaction.
+        """
+        if self._current is not None and self._held:
+            self.flush()
+        return self._current
+
     def _connection(self) -> psycopg.Connection[Any]:
-        if self.current is None:
+        if self._current is None:
             raise StorageError(
                 f"store {self.label}: a statement was run outside a unit of work; "
                 "open one with store.unit_of_work()"
             )
-        return self.current
+        return self._current
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        """Run one statement (translated); the cursor has ``rowcount`` and ``fetch*``."""
+        """Run one statement (translated); the cursor has ``rowcount`` and ``fetch*``.
+
+        A write that is not guarded is held back until its cursor is read or
+        another statement needs the server (see the class); a read is sent at
+        once, with whatever is held.
+        """
         statement = translate(sql)
-        connection = self._connection()
-        with self._errors(connection, statement):
-            cursor = connection.execute(  # type: ignore[call-overload]
-                statement.sql, statement.parameters(params) if params else None
-            )
-        return cast("sqlite3.Cursor", cursor)
+        self._connection()
+        held = _Held(statement.sql, statement.parameters(params) if params else None)
+        if statement.guarded:
+            self._guarded(held)
+        else:
+            self._held.append(held)
+            if statement.sql.startswith("SELECT"):  # a read is for its rows: they go now
+                self.flush()
+        return cast("sqlite3.Cursor", HeldCursor(self, held))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        """Run one statement for every row (psycopg pipelines them: one round trip)."""
+        """Run one statement for every row (pipelined; held back unless guarded)."""
         statement = translate(sql)
         values = [statement.parameters(row) for row in rows]
         if not values:
             return
-        connection = self._connection()
-        with self._errors(connection, statement):
-            connection.cursor().executemany(statement.sql, values)  # type: ignore[arg-type]
+        self._connection()
+        held = _Held(statement.sql, values, many=True)
+        if statement.guarded:
+            self._guarded(held)
+        else:
+            self._held.append(held)
+
+    def defer(self, sql: str, params: Sequence[Any], conflict: str) -> None:
+        """Hold back a write that changes exactly one row or fails the unit with ``ConflictError``.
+
+        ``sql`` is ``WITH ... (UPDATE ... RETURNING 1) SELECT 1 / count(*) ...``:
+        when no row matched, the division fails on the server, the unit rolls
+        back, and ``conflict`` is raised as ``ConflictError`` when it is sent.
+        """
+        statement = translate(sql)
+        self._connection()
+        self._held.append(_Held(statement.sql, statement.parameters(params), conflict=conflict))
 
     def copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """``COPY`` rows into ``table``, inside a savepoint (a unique violation keeps the unit).
@@ -138,17 +256,27 @@ class PostgresDatabase(Database):
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
         )
-        with self._errors(connection, _GUARDED), connection.cursor().copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
+        self._held.append(_Held("SAVEPOINT ck_statement"))
+        self.flush()  # COPY cannot run in a pipeline: what is held goes first
+        connection = self._connection()
+        try:
+            with connection.cursor().copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.errors.IntegrityError as exc:
+            self._undo_statement(exc)
+        except psycopg.Error as exc:
+            raise postgres_error(exc, self.label) from exc
+        self._held.append(_Held("RELEASE SAVEPOINT ck_statement"))
 
     def lock(self, name: str) -> None:
-        """Hold ``name`` until the unit ends (a no-op in a unit that runs alone anyway)."""
+        """Hold ``name`` until the unit ends (a no-op in a unit that runs alone anyway).
+
+        Taken at once (with whatever is held), so it is held when this returns.
+        """
         if not self.shared:
             return
-        connection = self._connection()
-        with self._errors(connection, _UNGUARDED):
-            connection.execute("SELECT pg_advisory_xact_lock(%s)", (name_key(self.schema, name),))
+        self._read(sql.SQL("SELECT pg_advisory_xact_lock(%s)"), (name_key(self.schema, name),))
 
     def lock_row(self, table: str, key: str, *, wait: bool) -> bool:
         """Lock the row of ``table`` whose ``id`` is ``key`` until the unit ends.
@@ -159,16 +287,21 @@ class PostgresDatabase(Database):
         """
         if not self.shared:
             return True
-        connection = self._connection()
+        self._connection()
         table_name = sql.Identifier(table)
         locking = sql.SQL("SELECT 1 FROM {} WHERE id = %s FOR UPDATE{}").format(
             table_name, sql.SQL("" if wait else " SKIP LOCKED")
         )
-        with self._errors(connection, _UNGUARDED):
-            if connection.execute(locking, (key,)).fetchone() is not None or wait:
-                return True
-            exists = sql.SQL("SELECT 1 FROM {} WHERE id = %s").format(table_name)
-            return connection.execute(exists, (key,)).fetchone() is None
+        if self._read(locking, (key,)) is not None or wait:
+            return True
+        exists = sql.SQL("SELECT 1 FROM {} WHERE id = %s").format(table_name)
+        return self._read(exists, (key,)) is None
+
+    def _read(self, query: Any, params: Sequence[Any]) -> Any:
+        """The first row of ``query``, sent with whatever is held."""
+        held = _Held(query, params)
+        self._held.append(held)
+        return HeldCursor(self, held).fetchone()
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         """The first row of a query, or None."""
@@ -179,84 +312,155 @@ class PostgresDatabase(Database):
         """Every row of a query."""
         return list(self.execute(sql, params).fetchall())
 
-    @contextmanager
-    def _errors(self, connection: psycopg.Connection[Any], statement: Statement) -> Iterator[None]:
-        """Translate driver errors; a guarded statement runs inside a savepoint."""
-        if not statement.guarded:
-            try:
-                yield
-            except psycopg.Error as exc:
-                raise postgres_error(exc, self.label) from exc
-            return
+    def flush(self) -> None:
+        """Send every held statement in one pipeline (one round trip) and read their results.
+
+        Raises:
+            ConflictError: a deferred run save found its row changed.
+            StorageError: a held statement failed (the unit is lost).
+        """
         try:
-            connection.execute("SAVEPOINT ck_statement")
-            try:
-                yield
-            except psycopg.errors.IntegrityError as exc:
-                connection.execute("ROLLBACK TO SAVEPOINT ck_statement")
-                raise sqlite3.IntegrityError(" ".join(str(exc).split())) from exc
-            connection.execute("RELEASE SAVEPOINT ck_statement")
+            self._send()
         except psycopg.Error as exc:
+            raise self._explain(exc) from exc
+
+    def _send(self) -> None:
+        """:meth:`flush`, the driver's errors as they come.
+
+        The first statements of a unit carry its ``BEGIN``: a pooled
+        connection found dead then (the server restarted, the backend was
+        terminated) is dropped, the pool's idle connections are checked, and
+        the same statements go once more on a new connection.
+        """
+        held, self._held = self._held, []
+        self._last = held
+        if not held:
+            return
+        connection = self._connection()
+        try:
+            self._pipeline(connection, held)
+        except psycopg.Error:
+            if self._open or not (connection.closed or connection.broken):
+                self._open = True
+                raise
+            # it died while idle (a restart, pg_terminate_backend): so may the other idle
+            # ones; the pool checks them all, then the unit begins once more on a new one
+            self._current = None
+            self.pool.putconn(connection)  # a closed one is dropped: the pool replaces it
+            self.pool.check()
+            self._current = connection = self._getconn()
+            self._open = True  # whatever happens now, the unit is under way on this one
+            self._pipeline(connection, held)
+        self._open = True
+
+    @staticmethod
+    def _pipeline(connection: psycopg.Connection[Any], held: list[_Held]) -> None:
+        if len(held) == 1:  # a pipeline of one would cost the same round trip and more CPU
+            held[0].send(connection)
+            return
+        with connection.pipeline():
+            for statement in held:
+                statement.send(connection)
+
+    def _explain(self, exc: psycopg.Error) -> StorageError | ConflictError:
+        """The campaignkit error of a failed send (a deferred save's own check is a conflict)."""
+        if isinstance(exc, errors.DivisionByZero):
+            conflict = next((h.conflict for h in self._last if h.conflict), None)
+            if conflict is not None:
+                return ConflictError(conflict)
+        return postgres_error(exc, self.label)
+
+    def _guarded(self, held: _Held) -> None:
+        """Send ``held`` now, inside a savepoint: a unique violation leaves the unit usable.
+
+        Raises:
+            sqlite3.IntegrityError: it broke a unique index; its work is undone.
+        """
+        self._held += (_Held("SAVEPOINT ck_statement"), held)
+        try:
+            self._send()
+        except psycopg.errors.IntegrityError as exc:
+            self._undo_statement(exc)
+        except psycopg.Error as exc:
+            raise self._explain(exc) from exc
+        self._held.append(_Held("RELEASE SAVEPOINT ck_statement"))
+
+    def _undo_statement(self, exc: psycopg.Error) -> NoReturn:
+        """Roll back to the statement's savepoint and raise its unique violation.
+
+        Should the savepoint not be there (a held statement before it failed),
+        the unit is lost: ``StorageError``.
+        """
+        try:
+            self._connection().execute("ROLLBACK TO SAVEPOINT ck_statement")
+        except psycopg.Error:
             raise postgres_error(exc, self.label) from exc
+        raise sqlite3.IntegrityError(" ".join(str(exc).split())) from exc
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One transaction holding the store's advisory lock, on a pooled connection.
 
         The lock is taken in shared mode inside
-        :func:`campaignkit.concurrency.shared_units`, else exclusively.
+        :func:`campaignkit.concurrency.shared_units`, else exclusively. ``BEGIN``
+        and the lock go with the unit's first statements (one round trip), and
+        the ``COMMIT`` with its last writes; a unit that ran no statement
+        sends nothing.
 
         A pooled connection found dead when the unit starts (the server
         restarted, the backend was terminated) is dropped, the pool's idle
         connections are checked, and the unit begins once more.
         """
         shared = units_are_shared()
-        connection = self._begin_on_fresh_connection(self._begin_shared if shared else self._begin)
-        self.current = connection
+        self._current = self._getconn()
+        self._open = False
+        self._held = [_Held(_BEGIN), _Held(self._lock_shared_sql if shared else self._lock_sql)]
         self.shared = shared
+        self.unit += 1
         try:
             try:
                 yield
             except BaseException:
-                with contextlib.suppress(psycopg.Error):
-                    connection.execute("ROLLBACK")
+                self._held = []
+                if self._open:
+                    with contextlib.suppress(psycopg.Error):
+                        self._connection().execute("ROLLBACK")
                 raise
-            if connection.info.transaction_status == TransactionStatus.INERROR:
+            self._commit()
+        finally:
+            connection = self._current
+            self._current = None
+            self._held = []
+            self._open = False
+            self.shared = False
+            if connection is not None:
+                self.pool.putconn(connection)
+
+    def _commit(self) -> None:
+        """Send what is held with ``COMMIT`` (nothing at all if the unit ran no statement)."""
+        if not self._open and len(self._held) <= _OPENING:
+            self._held = []
+            return
+        connection = self._connection()
+        if connection.info.transaction_status == TransactionStatus.INERROR:
+            with contextlib.suppress(psycopg.Error):
+                connection.execute("ROLLBACK")
+            raise StorageError(
+                f"store {self.label}: a statement of this unit of work failed, so "
+                "PostgreSQL rolled the whole unit back; nothing was written"
+            )
+        self._held.append(_Held("COMMIT"))
+        try:
+            self._send()
+        except psycopg.Error as exc:
+            connection = self._connection()
+            if (
+                not connection.broken
+                and connection.info.transaction_status != TransactionStatus.IDLE
+            ):
                 with contextlib.suppress(psycopg.Error):
                     connection.execute("ROLLBACK")
-                raise StorageError(
-                    f"store {self.label}: a statement of this unit of work failed, so "
-                    "PostgreSQL rolled the whole unit back; nothing was written"
-                )
-            try:
-                connection.execute("COMMIT")
-            except psycopg.Error as exc:
-                raise postgres_error(exc, self.label) from exc
-        finally:
-            self.current = None
-            self.shared = False
-            self.pool.putconn(connection)
-
-    def _begin_on_fresh_connection(self, begin: str) -> psycopg.Connection[Any]:
-        connection = self._getconn()
-        try:
-            connection.execute(begin)
-        except psycopg.Error as exc:
-            self.pool.putconn(connection)  # a closed one is dropped: the pool replaces it
-            if not (connection.closed or connection.broken):
-                raise postgres_error(exc, self.label) from exc
-        else:
-            return connection
-        # it died while idle (a restart, pg_terminate_backend): so may the other idle
-        # ones; the pool checks them all, then the unit begins once more on a new one
-        self.pool.check()
-        connection = self._getconn()
-        try:
-            connection.execute(begin)
-        except psycopg.Error as exc:
-            self.pool.putconn(connection)
-            raise postgres_error(exc, self.label) from exc
-        return connection
+            raise self._explain(exc) from exc
 
     def _getconn(self) -> psycopg.Connection[Any]:
         try:
@@ -272,10 +476,9 @@ class PostgresDatabase(Database):
         self.pool.close()
 
 
-_GUARDED: Final = Statement("COPY", None, guarded=True)
-"""What :meth:`PostgresDatabase.copy` is, for the savepoint around it."""
-_UNGUARDED: Final = Statement("LOCK", None, guarded=False)
-"""What the lock statements are: no savepoint (they break no unique index)."""
+_BEGIN: Final = "BEGIN"
+_OPENING: Final = 2
+"""How many statements a unit holds before any of its own: ``BEGIN`` and the lock."""
 
 
 def postgres_error(exc: psycopg.Error, label: str) -> StorageError | ConflictError:

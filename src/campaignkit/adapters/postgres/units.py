@@ -12,13 +12,20 @@ from typing import ClassVar, Final
 import attrs
 
 from campaignkit.adapters.postgres.connection import PostgresDatabase
-from campaignkit.adapters.sqlite.runs import _SELECT, SQLiteRuns
+from campaignkit.adapters.sqlite.runs import _SELECT, _UPDATE, SQLiteRuns
 from campaignkit.adapters.sqlite.shards import SQLiteShards
 from campaignkit.adapters.sqlite.store import SQLiteUnitOfWork
+from campaignkit.domain.copying import evolve
 from campaignkit.domain.delivery import Run
 from campaignkit.errors import NotFound
 
 _GET_LOCKED: Final = f"{_SELECT} WHERE id = ? FOR UPDATE"
+_SAVE_HELD: Final = f"WITH saved AS ({_UPDATE} RETURNING 1) SELECT 1 / count(*) FROM saved"
+"""A run's save that fails on the server (division by zero) when no row matched.
+
+It can be held back and sent with the unit's ``COMMIT``: were the row not at
+the revision read, the unit would roll back instead of committing.
+"""
 
 
 class PostgresRuns(SQLiteRuns):
@@ -28,6 +35,14 @@ class PostgresRuns(SQLiteRuns):
     unit ends (``SELECT ... FOR UPDATE``, the same round trip): whatever the
     unit decides from it and writes back, no other unit changes meanwhile.
 
+    Saving a run this unit read (or saved) at the revision saved is sent with
+    the unit's next read or its ``COMMIT`` instead of on its own: no other
+    unit can have changed the row meanwhile (a unit beside this one waits on
+    its row lock, and a unit that runs alone cannot run beside it), so its
+    revision check cannot fail; should it fail all the same, the statement
+    fails on the server and the unit rolls back with ``ConflictError``. One
+    round trip less for each batch's two units.
+
     Args:
         db: The store's connections.
     """
@@ -35,15 +50,48 @@ class PostgresRuns(SQLiteRuns):
     def __init__(self, db: PostgresDatabase) -> None:
         super().__init__(db)
         self._pg = db
+        self._seen: tuple[int, dict[str, int]] = (0, {})
+
+    def _revisions(self) -> dict[str, int]:
+        """The revision of each run this unit read or wrote, as it is stored now."""
+        unit, seen = self._seen
+        if unit != self._pg.unit:
+            seen = {}
+            self._seen = (self._pg.unit, seen)
+        return seen
 
     def get(self, run_id: str) -> Run:
         """Return the run, its row locked in a parallel unit; ``NotFound`` if there is none."""
         if not self._pg.shared:
-            return super().get(run_id)
-        row = self._pg.one(_GET_LOCKED, (run_id,))
-        if row is None:
-            raise NotFound("run", run_id)
-        return self._decode(row)
+            run = super().get(run_id)
+        else:
+            row = self._pg.one(_GET_LOCKED, (run_id,))
+            if row is None:
+                raise NotFound("run", run_id)
+            run = self._decode(row)
+        self._revisions()[run_id] = run.revision
+        return run
+
+    def save(self, run: Run) -> Run:
+        """Update the run stored at ``run.revision`` (``ConflictError`` if stale).
+
+        A run read in this unit at that revision is saved with the unit's
+        next read or its ``COMMIT`` (see the class).
+        """
+        seen = self._revisions()
+        if seen.get(run.id) != run.revision:
+            stored = super().save(run)
+        else:
+            stored = evolve(run, revision=run.revision + 1)
+            hot = self._hot(stored)
+            self._pg.defer(
+                _SAVE_HELD,
+                (*hot, run.id, run.revision),
+                f"run {run.id!r} changed meanwhile (yours {run.revision}); reload and retry",
+            )
+            self._hint(stored, hot)
+        seen[run.id] = stored.revision
+        return stored
 
     def lock(self, run_id: str, *, wait: bool = True) -> bool:
         """Lock the run's row until the unit ends (``FOR UPDATE``).
