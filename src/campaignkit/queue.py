@@ -36,6 +36,7 @@ import pendulum
 
 from campaignkit.concurrency import shared_units
 from campaignkit.delivery import runlog
+from campaignkit.domain import checks
 from campaignkit.errors import ConflictError, MissingDependency, NotFound, StorageUnavailable
 from campaignkit.scale.factory import load_factory
 
@@ -50,6 +51,9 @@ __all__ = ["Delivery", "TriggerQueue", "deliver", "main"]
 logger = logging.getLogger("campaignkit.queue")
 
 Outcome = Literal["delivered", "later", "final", "held", "missing", "failed"]
+
+MAX_STALLED_AFTER: Final = 86_400.0
+"""The longest ``stalled_after`` in seconds (a day)."""
 
 RETRIED: Final = (StorageUnavailable,)
 """Errors after which procrastinate retries a job (the server was away)."""
@@ -131,10 +135,12 @@ class TriggerQueue:
 
     Args:
         kit: A ``CampaignKit.postgres`` kit.
-        max_attempts: How often a job is tried when the server was away.
+        max_attempts: How often a job is tried when the server was away (1 to 100).
         stalled_cron: When the workers hand the jobs of dead workers to live
             ones (a cron line; None: never, call :meth:`retry_stalled` yourself).
-        stalled_after: Seconds without a heartbeat after which a worker is dead.
+        stalled_after: Seconds without a heartbeat after which a worker is
+            dead (above 0, at most a day; procrastinate's workers beat every
+            10 s by default).
 
     Attributes:
         app: The procrastinate ``App`` holding the delivery task.
@@ -142,7 +148,8 @@ class TriggerQueue:
 
     Raises:
         MissingDependency: procrastinate is not installed.
-        ValidationError: ``kit`` is not a PostgreSQL kit.
+        ValidationError: ``kit`` is not a PostgreSQL kit, or an argument is
+            out of range (each named).
     """
 
     def __init__(
@@ -160,6 +167,7 @@ class TriggerQueue:
             raise MissingDependency("campaignkit.queue", "procrastinate", "queue") from exc
         from campaignkit.adapters.postgres import queue as pg_queue  # noqa: PLC0415
 
+        checks.raise_if(_problems(max_attempts, stalled_cron, stalled_after), "TriggerQueue")
         pg_queue.enable(kit.store)
         store: Any = kit.store
         self.kit = kit
@@ -219,9 +227,18 @@ class TriggerQueue:
             run_id: The run.
             at: When (None: now); the delay is taken on the kit's clock and
                 counted from the server's ``now()``.
+
+        Raises:
+            ValidationError: ``run_id`` is not a non-empty string, or ``at``
+                not an aware date-time.
         """
         from campaignkit.adapters.postgres import queue as pg_queue  # noqa: PLC0415
 
+        checks.require_ids(run_id=run_id)
+        problems: list[str] = []
+        if at is not None:
+            checks.aware_datetime(problems, "at", at)
+        checks.raise_if(problems, "TriggerQueue.defer")
         delay = 0.0 if at is None else max(0.0, (at - self.kit.clock.now()).total_seconds())
         with self._store.unit_of_work():
             pg_queue.enqueue(self._store.database, run_id, delay)
@@ -246,8 +263,15 @@ class TriggerQueue:
 
         Returns:
             The ids of the jobs handed back.
+
+        Raises:
+            ValidationError: ``seconds_since_heartbeat`` is not a number of
+                seconds above 0 and at most a day.
         """
         after = self.stalled_after if seconds_since_heartbeat is None else seconds_since_heartbeat
+        problems: list[str] = []
+        checks.seconds(problems, "seconds_since_heartbeat", after, maximum=MAX_STALLED_AFTER)
+        checks.raise_if(problems, "TriggerQueue.retry_stalled")
 
         async def run() -> list[int]:
             async with self.app.open_async() as app:
@@ -270,6 +294,23 @@ class TriggerQueue:
         if handed:
             logger.warning("handed trigger jobs %s of dead workers to live ones", handed)
         return handed
+
+
+def _problems(max_attempts: object, stalled_cron: object, stalled_after: object) -> list[str]:
+    """Every problem with the arguments of :class:`TriggerQueue` (empty if none)."""
+    from croniter import croniter  # type: ignore[import-untyped]  # noqa: PLC0415 - procrastinate's
+
+    problems: list[str] = []
+    checks.whole_number(problems, "max_attempts", max_attempts, minimum=1, maximum=100)
+    if stalled_cron is not None and (
+        not isinstance(stalled_cron, str) or not croniter.is_valid(stalled_cron)
+    ):
+        problems.append(
+            "stalled_cron must be a cron line such as '* * * * *' (every minute) or None, "
+            f"not {checks.describe(stalled_cron)}"
+        )
+    checks.seconds(problems, "stalled_after", stalled_after, maximum=MAX_STALLED_AFTER)
+    return problems
 
 
 def _identifier(name: str) -> str:

@@ -430,3 +430,33 @@ def test_python_m_campaignkit_queue_is_the_worker_command() -> None:
     )
     assert done.returncode != 0
     assert "factory must read" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"max_attempts": True}, "max_attempts"),
+        ({"stalled_cron": "every minute"}, "stalled_cron"),
+        ({"stalled_cron": 5}, "stalled_cron"),
+        ({"stalled_after": 0}, "stalled_after"),
+        ({"stalled_after": float("nan")}, "stalled_after"),
+    ],
+)
+def test_queue_arguments_are_checked_before_anything_is_done(
+    arguments: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ValidationError, match=named):
+        TriggerQueue(ck.CampaignKit.in_memory(), **arguments)
+
+
+def test_defer_and_retry_stalled_check_their_arguments(setup: Setup) -> None:
+    with pytest.raises(ValidationError, match="run_id"):
+        setup.queue.defer("")
+    with pytest.raises(ValidationError, match="at must be timezone-aware"):
+        setup.queue.defer("run-1", pendulum.naive(2026, 12, 1))
+    with pytest.raises(ValidationError, match="seconds_since_heartbeat"):
+        setup.queue.retry_stalled(-1)
+    setup.queue.defer("run-1", T0.add(seconds=30))  # 30 s ahead of the kit's clock
+    setup.queue.defer("run-2")  # now
+    assert [(job[3], job[5]) for job in setup.jobs()] == [("run-1", True), ("run-2", None)]
