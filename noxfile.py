@@ -58,7 +58,7 @@ def faults(session: nox.Session) -> None:
     """The fault suite (``tests/distributed``) at the issue's full size.
 
     The normal test run has it smaller: 200 API triggers and one worker kill
-    instead of 2,000 and two; a native-worker run of 20,000 profiles and 3
+    instead of 2,000 and two; a native-worker run of 50,000 profiles and 3
     kills instead of 200,000 and 10.
     """
     session.install("-e", ".[dev]")

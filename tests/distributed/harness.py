@@ -98,7 +98,6 @@ class _Provider:
             data = text.encode()
             while data:
                 data = data[os.write(self.fd, data) :]
-            os.fsync(self.fd)
             self.lines += len(ids)
             if self.stop_pid == pid:
                 self.stop_pid = None
@@ -111,12 +110,14 @@ class _Provider:
                     "at": time.monotonic(),
                 }
                 os.kill(pid, signal.SIGSTOP)  # stalled in its channel call, batch handed over
+        os.fsync(self.fd)  # outside the lock: batches of several workers share the disk's flush
         return ids
 
 
 def _handler(provider: _Provider) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: one connection per worker channel
+        disable_nagle_algorithm = True  # the body's write must not wait for the headers' ACK
 
         def _answer(self, value: object) -> None:
             body = json.dumps(value).encode()

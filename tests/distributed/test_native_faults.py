@@ -29,7 +29,7 @@ lost its shard is what the ledger kept; the shards' counts sum to the run's,
 which equal the report of a single-process reference run (no shards, no
 faults) of the same seed on a fresh schema.
 
-Sizes: ``CAMPAIGNKIT_FAULT_PROFILES`` (default 20,000) and
+Sizes: ``CAMPAIGNKIT_FAULT_PROFILES`` (default 50,000) and
 ``CAMPAIGNKIT_FAULT_KILLS`` (default: 10 per 200,000 profiles, at least 3);
 ``nox -s faults`` runs the issue's 200,000 profiles and 10 kills. The test
 process never sleeps: it waits on processes (bounded) and polls the store.
@@ -44,7 +44,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Sequence
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Final
 
@@ -55,7 +55,7 @@ from campaignkit.testing import ManualClock
 from tests.distributed import harness
 from tests.postgres_support import drop_schema, unique_schema
 
-PROFILES: Final = int(os.environ.get("CAMPAIGNKIT_FAULT_PROFILES", "20000"))
+PROFILES: Final = int(os.environ.get("CAMPAIGNKIT_FAULT_PROFILES", "50000"))
 KILLS: Final = int(os.environ.get("CAMPAIGNKIT_FAULT_KILLS", str(max(3, PROFILES // 20_000))))
 SEED: Final = int(os.environ.get("CAMPAIGNKIT_FAULT_SEED", "15"))
 WORKERS: Final = 3
@@ -66,14 +66,17 @@ DEADLINE: Final = 120 + PROFILES / 500
 """Seconds a worker ticks before it gives up (the test's bounds follow from it)."""
 
 
-def _shards(kit: ck.CampaignKit, run_id: str) -> list[Shard]:
-    return kit.shards(run_id)
+def _shards(kit: ck.CampaignKit, campaign_id: str) -> list[Shard]:
+    """The shards of the campaign's run, as stored now (none before it is planned)."""
+    run = harness.find_run(kit, campaign_id)
+    return [] if run is None else kit.shards(run.id)
 
 
-def _run(dsn: str, schema: str, campaign_id: str) -> tuple[ck.Run | None, list[Shard]]:
-    with ck.CampaignKit.postgres(dsn, schema=schema, clock=ck.SystemClock()) as kit:
-        run = harness.find_run(kit, campaign_id)
-        return run, ([] if run is None else _shards(kit, run.id))
+def _holders(group: harness.Processes, shards: list[Shard]) -> list[subprocess.Popen[bytes]]:
+    """The running workers that hold a shard (its lease in force, not done)."""
+    owners = {s.owner for s in shards if not s.done}
+    running = [p for p in group.running() if group.ready(p)]
+    return [p for p in running if group.worker_id(p) in owners]
 
 
 class _Accepting:
@@ -130,14 +133,26 @@ def test_native_workers_deliver_exactly_once_through_kills_and_a_zombie(
     started = time.monotonic()
     seeded = harness.seed_schema(dsn, schema, PROFILES, SEED)
     print(f"fault suite: {PROFILES} profiles, {WORKERS} workers, {KILLS} kills, seed {SEED}")
-    with harness.processes(
-        tmp_path, dsn, schema, lease=LEASE, batch_size=BATCH, shard_size=SHARD, deadline=DEADLINE
-    ) as group:
+    with (
+        harness.processes(
+            tmp_path,
+            dsn,
+            schema,
+            lease=LEASE,
+            batch_size=BATCH,
+            shard_size=SHARD,
+            deadline=DEADLINE,
+        ) as group,
+        ExitStack() as stack,
+    ):
         provider = group.provider
         assert provider is not None
         for _ in range(WORKERS):
             group.start_worker(seeded.campaign_id)
         harness.activate(dsn, schema, seeded.campaign_id)
+        watcher = stack.enter_context(
+            ck.CampaignKit.postgres(dsn, schema=schema, clock=ck.SystemClock())
+        )
 
         # 1. the zombie: stopped by the provider inside a batch, woken once its shard is taken
         zombie = rng.choice(group.workers)
@@ -148,13 +163,10 @@ def test_native_workers_deliver_exactly_once_through_kills_and_a_zombie(
         )
         stopped = group.stopped()
         assert stopped is not None
-        run, _ = _run(dsn, schema, seeded.campaign_id)
-        assert run is not None
         lost_shard, lost_epoch = int(stopped["shard"]), int(stopped["epoch"])
 
         def taken_over() -> bool:
-            _, shards = _run(dsn, schema, seeded.campaign_id)
-            return shards[lost_shard].epoch > lost_epoch
+            return _shards(watcher, seeded.campaign_id)[lost_shard].epoch > lost_epoch
 
         harness.wait_until(taken_over, 10 * LEASE, provider, "the zombie's shard is taken over")
         stalled_for = time.monotonic() - float(stopped["at"])
@@ -166,7 +178,7 @@ def test_native_workers_deliver_exactly_once_through_kills_and_a_zombie(
         )
         assert stalled_for > LEASE
 
-        # 2. the kills, every 0.5-2 s, each worker replaced at once
+        # 2. the kills, every 0.5-2 s, each of a worker holding a shard (if any), replaced
         kills: list[str] = []
         for _ in range(KILLS):
             pause = rng.uniform(0.5, 2.0)
@@ -177,11 +189,13 @@ def test_native_workers_deliver_exactly_once_through_kills_and_a_zombie(
             running = group.running()
             if not running:
                 break
-            victim = rng.choice([p for p in running if group.ready(p)] or running)
+            holders = _holders(group, _shards(watcher, seeded.campaign_id))
+            victim = rng.choice(holders or running)
             victim.send_signal(signal.SIGKILL)
             assert victim.wait(timeout=30) == -signal.SIGKILL
             group.start_worker(seeded.campaign_id)
-            kills.append(f"pid {victim.pid} after {pause:.2f} s")
+            held = "holding a shard" if holders else "holding no shard"
+            kills.append(f"pid {victim.pid} after {pause:.2f} s ({held})")
         print(f"kills ({len(kills)}): {'; '.join(kills)}")
         assert len(kills) == KILLS, "the run ended before every kill: make it larger"
         group.finish(DEADLINE + 30)
@@ -192,7 +206,7 @@ def test_native_workers_deliver_exactly_once_through_kills_and_a_zombie(
     with ck.CampaignKit.postgres(dsn, schema=schema, clock=ManualClock(harness.T0)) as kit:
         run = harness.find_run(kit, seeded.campaign_id)
         assert run is not None
-        shards = _shards(kit, run.id)
+        shards = _shards(kit, seeded.campaign_id)
         with kit.store.unit_of_work() as uow:
             ledger = list(uow.ledger.entries(run.id))
         counts = by_channel(kit, seeded.campaign_id)
