@@ -25,10 +25,11 @@ transaction stays usable, as in SQLite.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import sqlite3
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, NoReturn, cast
 
@@ -46,6 +47,9 @@ from campaignkit.errors import ConflictError, StorageError, StorageUnavailable
 
 LOCK_CLASS: Final = 0x434B4954
 """The first key of campaignkit's advisory locks ("CKIT"); the second is the schema's."""
+
+_ONE_READ: Final = contextvars.ContextVar("campaignkit_postgres_one_read", default=False)
+"""Set by :meth:`PostgresDatabase.one_read` for the unit it opens."""
 
 
 def describe_dsn(dsn: str) -> str:
@@ -180,6 +184,13 @@ class PostgresDatabase(Database):
         """Whether the unit in progress runs beside others (``shared_units``)."""
         self.unit = 0
         """How many units of work began (so a repository can tell one unit from the next)."""
+        self.writes = 0
+        """How many writes were sent or held (so a read made earlier in a unit can be reused)."""
+        self._alone = False
+        """Whether the unit in progress is one read without a transaction (:meth:`one_read`)."""
+        self._known: dict[Hashable, object] = {}
+        self._known_at = (0, 0)
+        """The unit and write count at which :attr:`_known` was read."""
         self._lock_sql = f"SELECT pg_advisory_xact_lock({LOCK_CLASS}, {lock_key(schema)})"
         self._lock_shared_sql = (
             f"SELECT pg_advisory_xact_lock_shared({LOCK_CLASS}, {lock_key(schema)})"
@@ -213,11 +224,15 @@ class PostgresDatabase(Database):
         statement = translate(sql)
         self._connection()
         held = _Held(statement.sql, statement.parameters(params) if params else None)
+        reading = statement.sql.startswith("SELECT")
+        self._check_alone(reading)
+        if not reading:
+            self.writes += 1
         if statement.guarded:
             self._guarded(held)
         else:
             self._held.append(held)
-            if statement.sql.startswith("SELECT"):  # a read is for its rows: they go now
+            if reading:  # a read is for its rows: they go now
                 self.flush()
         return cast("sqlite3.Cursor", HeldCursor(self, held))
 
@@ -228,6 +243,8 @@ class PostgresDatabase(Database):
         if not values:
             return
         self._connection()
+        self._check_alone(reading=False)
+        self.writes += 1
         held = _Held(statement.sql, values, many=True)
         if statement.guarded:
             self._guarded(held)
@@ -243,6 +260,8 @@ class PostgresDatabase(Database):
         """
         statement = translate(sql)
         self._connection()
+        self._check_alone(reading=False)
+        self.writes += 1
         self._held.append(_Held(statement.sql, statement.parameters(params), conflict=conflict))
 
     def copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -256,6 +275,8 @@ class PostgresDatabase(Database):
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
         )
+        self._check_alone(reading=False)
+        self.writes += 1
         self._held.append(_Held("SAVEPOINT ck_statement"))
         self.flush()  # COPY cannot run in a pipeline: what is held goes first
         connection = self._connection()
@@ -299,6 +320,7 @@ class PostgresDatabase(Database):
 
     def _read(self, query: Any, params: Sequence[Any]) -> Any:
         """The first row of ``query``, sent with whatever is held."""
+        self._check_alone(reading=False)  # a lock: it needs the transaction
         held = _Held(query, params)
         self._held.append(held)
         return HeldCursor(self, held).fetchone()
@@ -397,6 +419,51 @@ class PostgresDatabase(Database):
             raise postgres_error(exc, self.label) from exc
         raise sqlite3.IntegrityError(" ".join(str(exc).split())) from exc
 
+    def remember(self, key: Hashable, value: object) -> None:
+        """Keep ``value``, read in this unit, for :meth:`recall` until the unit's next write."""
+        if self._known_at != (self.unit, self.writes):
+            self._known = {}
+            self._known_at = (self.unit, self.writes)
+        self._known[key] = value
+
+    def recall(self, key: Hashable) -> object:
+        """A value :meth:`remember` kept in this unit with no write since, else :data:`UNKNOWN`.
+
+        A unit's own writes could change it, and no other unit can meanwhile
+        (see :mod:`campaignkit.adapters.postgres.units`).
+        """
+        if self._known_at != (self.unit, self.writes):
+            return UNKNOWN
+        return self._known.get(key, UNKNOWN)
+
+    @contextmanager
+    def one_read(self) -> Iterator[None]:
+        """Open the next unit of work as one read, sent alone without a transaction.
+
+        One statement sees one snapshot of what was committed, so a unit
+        whose only statement is a read needs neither ``BEGIN`` nor the
+        store's lock nor ``COMMIT``: it is as if it ran just before any unit
+        still in progress, which is an order the lock allows too. One round
+        trip instead of two (a page of a static audience, each batch).
+        Nested in a unit already open, the read joins that unit.
+
+        Raises:
+            StorageError: the unit ran a second statement, or a write.
+        """
+        token = _ONE_READ.set(True)
+        try:
+            yield
+        finally:
+            _ONE_READ.reset(token)
+
+    def _check_alone(self, reading: bool) -> None:
+        """Refuse what a unit opened by :meth:`one_read` cannot do without a transaction."""
+        if self._alone and (not reading or self._open):
+            raise StorageError(
+                f"store {self.label}: a unit opened as one read ran a second statement "
+                "or a write; open it with unit_of_work() alone"
+            )
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One transaction holding the store's advisory lock, on a pooled connection.
@@ -414,7 +481,12 @@ class PostgresDatabase(Database):
         shared = units_are_shared()
         self._current = self._getconn()
         self._open = False
-        self._held = [_Held(_BEGIN), _Held(self._lock_shared_sql if shared else self._lock_sql)]
+        self._alone = _ONE_READ.get()
+        self._held = (
+            []
+            if self._alone
+            else [_Held(_BEGIN), _Held(self._lock_shared_sql if shared else self._lock_sql)]
+        )
         self.shared = shared
         self.unit += 1
         try:
@@ -422,7 +494,7 @@ class PostgresDatabase(Database):
                 yield
             except BaseException:
                 self._held = []
-                if self._open:
+                if self._open and not self._alone:
                     with contextlib.suppress(psycopg.Error):
                         self._connection().execute("ROLLBACK")
                 raise
@@ -432,14 +504,15 @@ class PostgresDatabase(Database):
             self._current = None
             self._held = []
             self._open = False
+            self._alone = False
             self.shared = False
             if connection is not None:
                 self.pool.putconn(connection)
 
     def _commit(self) -> None:
         """Send what is held with ``COMMIT`` (nothing at all if the unit ran no statement)."""
-        if not self._open and len(self._held) <= _OPENING:
-            self._held = []
+        if self._alone or (not self._open and len(self._held) <= _OPENING):
+            self._held = []  # nothing was begun (or the one read ran in autocommit)
             return
         connection = self._connection()
         if connection.info.transaction_status == TransactionStatus.INERROR:
@@ -476,6 +549,8 @@ class PostgresDatabase(Database):
         self.pool.close()
 
 
+UNKNOWN: Final = object()
+"""What :meth:`PostgresDatabase.recall` answers when it holds nothing valid."""
 _BEGIN: Final = "BEGIN"
 _OPENING: Final = 2
 """How many statements a unit holds before any of its own: ``BEGIN`` and the lock."""

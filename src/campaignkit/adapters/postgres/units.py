@@ -7,19 +7,41 @@ locks first, through the two methods here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar, Final
 
 import attrs
 
-from campaignkit.adapters.postgres.connection import PostgresDatabase
-from campaignkit.adapters.sqlite.runs import _SELECT, _UPDATE, SQLiteRuns
+from campaignkit.adapters.postgres.connection import UNKNOWN, PostgresDatabase
+from campaignkit.adapters.sqlite.campaigns import SQLiteCampaigns
+from campaignkit.adapters.sqlite.delivery import SQLiteSuppressions
+from campaignkit.adapters.sqlite.runs import _HOT, _UPDATE, SQLiteRuns
 from campaignkit.adapters.sqlite.shards import SQLiteShards
 from campaignkit.adapters.sqlite.store import SQLiteUnitOfWork
+from campaignkit.domain.campaign_enums import CampaignStatus
+from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.copying import evolve
 from campaignkit.domain.delivery import Run
 from campaignkit.errors import NotFound
 
-_GET_LOCKED: Final = f"{_SELECT} WHERE id = ? FOR UPDATE"
+_SUPPRESSED_CHANNELS: Final = (
+    "ARRAY(SELECT v.channel FROM (VALUES "
+    + ", ".join(f"('{channel.value}')" for channel in ChannelType)
+    + ") AS v (channel) WHERE EXISTS "
+    "(SELECT 1 FROM suppressions s WHERE s.channel = v.channel))"
+)
+_GET: Final = (
+    f"SELECT id, document, {_HOT}, "
+    "(SELECT c.status FROM campaigns c WHERE c.id = runs.campaign_id), "
+    f"{_SUPPRESSED_CHANNELS} FROM runs WHERE id = ?"
+)
+"""A run, with what a batch's unit reads next: its campaign's status, the suppressed channels.
+
+The two are index probes (primary keys) the server answers in the same round
+trip; :class:`PostgresCampaigns` and :class:`PostgresSuppressions` answer
+from them until the unit writes.
+"""
+_GET_LOCKED: Final = f"{_GET} FOR UPDATE"
 _SAVE_HELD: Final = f"WITH saved AS ({_UPDATE} RETURNING 1) SELECT 1 / count(*) FROM saved"
 """A run's save that fails on the server (division by zero) when no row matched.
 
@@ -62,13 +84,13 @@ class PostgresRuns(SQLiteRuns):
 
     def get(self, run_id: str) -> Run:
         """Return the run, its row locked in a parallel unit; ``NotFound`` if there is none."""
-        if not self._pg.shared:
-            run = super().get(run_id)
-        else:
-            row = self._pg.one(_GET_LOCKED, (run_id,))
-            if row is None:
-                raise NotFound("run", run_id)
-            run = self._decode(row)
+        row = self._pg.one(_GET_LOCKED if self._pg.shared else _GET, (run_id,))
+        if row is None:
+            raise NotFound("run", run_id)
+        run = self._decode(row[:-2])
+        status, suppressed = row[-2:]
+        self._pg.remember(("status", run.campaign_id), status)
+        self._pg.remember("suppressed", frozenset(suppressed))
         self._revisions()[run_id] = run.revision
         return run
 
@@ -104,6 +126,40 @@ class PostgresRuns(SQLiteRuns):
             False only when ``wait`` is False and another unit holds the row.
         """
         return self._pg.lock_row("runs", run_id, wait=wait)
+
+
+class PostgresCampaigns(SQLiteCampaigns):
+    """The SQLite campaigns repository; a status read with the unit's run is not read again."""
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        super().__init__(db)
+        self._pg = db
+
+    def status(self, campaign_id: str) -> CampaignStatus | None:
+        """Return just the campaign's status, or None (as read with a run, if no write since)."""
+        known = self._pg.recall(("status", campaign_id))
+        if known is UNKNOWN:
+            return super().status(campaign_id)
+        return None if known is None else CampaignStatus(known)
+
+
+class PostgresSuppressions(SQLiteSuppressions):
+    """The SQLite suppressions repository; a channel read unsuppressed with the run: no probe."""
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        super().__init__(db)
+        self._pg = db
+
+    def suppressed(self, channel: ChannelType, addresses: Sequence[str]) -> set[str]:
+        """Which of ``addresses`` are suppressed on ``channel``.
+
+        Nothing, without a round trip, if the unit read its run (which says
+        which channels hold any suppression) and wrote nothing since.
+        """
+        known = self._pg.recall("suppressed")
+        if isinstance(known, frozenset) and channel.value not in known:
+            return set()
+        return super().suppressed(channel, addresses)
 
 
 @attrs.define
