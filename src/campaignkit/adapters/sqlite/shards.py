@@ -54,12 +54,21 @@ class SQLiteShards:
     """The free shards (narrowed, ordered and limited by ``claim``)."""
     CLAIM_SUFFIX: ClassVar[str] = " ORDER BY run_id, number LIMIT 1"
     """What ends the claim's query (PostgreSQL adds ``FOR UPDATE SKIP LOCKED``)."""
+    FREEZE_ARRAY: ClassVar[str | None] = None
+    """One statement freezing a whole batch, its ids as one array (run id, first
+    position, ids); None: rows of ``VALUES`` in chunks (SQLite has no arrays)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def freeze(self, run_id: str, start: int, profile_ids: Sequence[str]) -> None:
         """Append members to the run's frozen audience at positions ``start`` onwards."""
+        if self.FREEZE_ARRAY is not None:
+            try:
+                self._db.execute(self.FREEZE_ARRAY, (run_id, start, list(profile_ids)))
+            except sqlite3.IntegrityError as exc:
+                raise _frozen_already(run_id, start) from exc
+            return
         for at in range(0, len(profile_ids), _FREEZE_CHUNK):
             chunk = profile_ids[at : at + _FREEZE_CHUNK]
             values: list[Any] = []
@@ -72,10 +81,7 @@ class SQLiteShards:
                     values,
                 )
             except sqlite3.IntegrityError as exc:
-                raise ConflictError(
-                    f"run {run_id}: members from position {start + at} are frozen already "
-                    "(another worker froze them): read frozen() again"
-                ) from exc
+                raise _frozen_already(run_id, start + at) from exc
 
     def frozen(self, run_id: str) -> int:
         """How many members of the run are frozen."""
@@ -175,6 +181,13 @@ class SQLiteShards:
         if cursor.rowcount != 1:
             raise ShardLost(shard.run_id, shard.number, shard.epoch)
         return shard
+
+
+def _frozen_already(run_id: str, start: int) -> ConflictError:
+    return ConflictError(
+        f"run {run_id}: members from position {start} are frozen already "
+        "(another worker froze them): read frozen() again"
+    )
 
 
 def _row(shard: Shard) -> tuple[object, ...]:
