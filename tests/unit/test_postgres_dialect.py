@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-
 from types import SimpleNamespace
 
 import psycopg
@@ -144,6 +143,14 @@ def test_a_connection_dead_in_the_pool_is_replaced_once() -> None:
     assert pool.checked
     assert alive.sent[0] == "BEGIN"
     assert alive.sent[-2:] == ["SELECT 1", "COMMIT"]
+
+
+def test_a_dead_connection_and_no_other_is_unavailable() -> None:
+    dead = _Connection(fails=True, closed=True)
+    pool = _Pool(dead)
+    with pytest.raises(ck.StorageUnavailable, match="no connection to PostgreSQL"):
+        _unit(_database(pool))
+    assert pool.returned == [dead]
 
 
 def test_a_server_gone_for_good_is_a_storage_error() -> None:

@@ -356,8 +356,6 @@ class PostgresDatabase(Database):
         """
         held, self._held = self._held, []
         self._last = held
-        if not held:
-            return
         connection = self._connection()
         try:
             self._pipeline(connection, held)
