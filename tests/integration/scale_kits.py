@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+from pathlib import Path
 from typing import Final
 
 import pendulum
 
 import campaignkit as ck
+from campaignkit.scale import ShardSubmitter
 from campaignkit.testing import ManualClock
 
 LOG: Final = "CK_SCALE_LOG"
@@ -55,14 +58,25 @@ def report(line: str) -> None:
 
 
 class Recorder:
-    """A stand-in for a kit: records each ``work_shard`` call; even shards "finish" here."""
+    """A stand-in for a kit: records each ``work_shard`` call; even shards "finish" here.
+
+    Run ``"boom"`` raises; the first call for run ``"hang"`` never returns
+    (its process is to be killed), the next ones do.
+    """
 
     def __init__(self) -> None:
         global builds  # noqa: PLW0603 - counts builds in this process
         builds += 1
 
     def work_shard(self, run_id: str, number: int) -> bool:
+        hang = False
+        if run_id == "hang":  # the first call hangs until its process is killed
+            hung = Path(os.environ[LOG]).with_suffix(".hung")
+            hang = not hung.exists()
+            hung.touch()  # before reporting: the test kills this process once it hears
         report(f"{run_id} {number} {os.getpid()} {builds}")
+        if hang:
+            threading.Event().wait()
         if run_id == "boom":
             raise RuntimeError(f"shard {number} exploded")
         return number % 2 == 0
@@ -81,6 +95,23 @@ def make_nothing() -> int:
 def make_broken() -> Recorder:
     """A factory that raises."""
     raise RuntimeError("the factory cannot reach its store")
+
+
+class Flagging:
+    """A submitter passing shards on to another and setting ``submitted`` once it did.
+
+    A test's scheduling kit takes it with ``runner.stop_requested =
+    submitted.is_set``: it plans the run and submits every shard, then works
+    none itself, so the engine under test delivers them all.
+    """
+
+    def __init__(self, inner: ShardSubmitter) -> None:
+        self.inner = inner
+        self.submitted = threading.Event()
+
+    def submit(self, run_id: str, number: int) -> None:
+        self.inner.submit(run_id, number)
+        self.submitted.set()
 
 
 class ReportingKit(ck.CampaignKit):

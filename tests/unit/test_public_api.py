@@ -92,6 +92,8 @@ _MODULES = {
     "otel",
     "notebook",
     "progress",
+    "scale",
+    "celery",
 }
 
 
