@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -67,18 +66,6 @@ def test_each_worker_builds_its_kit_once_and_failures_are_kept(
     assert submitter.failures == [ShardFailure("boom", 3, "RuntimeError: shard 3 exploded")]
 
 
-class Flagging:
-    """A submitter passing shards on to another and setting an event once it did."""
-
-    def __init__(self, inner: ExecutorSubmitter, submitted: threading.Event) -> None:
-        self.inner = inner
-        self.submitted = submitted
-
-    def submit(self, run_id: str, number: int) -> None:
-        self.inner.submit(run_id, number)
-        self.submitted.set()
-
-
 def seed(kit: ck.CampaignKit) -> str:
     """``PEOPLE`` profiles with gaps in their ids and an activated email campaign; its id."""
     kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
@@ -128,9 +115,9 @@ def test_a_process_pool_delivers_every_shard_of_a_sqlite_run(
         assert isinstance(submitter, ExecutorSubmitter)
         campaign_id = seed(kit)
         # this worker plans the run and submits its shards, then stops before working any
-        planned = threading.Event()
-        kit.shard_submitter = Flagging(submitter, planned)
-        kit.runner.stop_requested = planned.is_set
+        flagging = scale_kits.Flagging(submitter)
+        kit.shard_submitter = flagging
+        kit.runner.stop_requested = flagging.submitted.is_set
         kit.tick()
         assert submitter.wait(DEADLINE)
         assert submitter.failures == []
