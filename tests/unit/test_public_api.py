@@ -94,6 +94,7 @@ _MODULES = {
     "progress",
     "scale",
     "celery",
+    "queue",
 }
 
 
