@@ -460,3 +460,15 @@ def test_defer_and_retry_stalled_check_their_arguments(setup: Setup) -> None:
     setup.queue.defer("run-1", T0.add(seconds=30))  # 30 s ahead of the kit's clock
     setup.queue.defer("run-2")  # now
     assert [(job[3], job[5]) for job in setup.jobs()] == [("run-1", True), ("run-2", None)]
+
+
+def test_a_tick_still_delivers_a_queued_trigger_and_the_job_then_does_nothing(
+    setup: Setup,
+) -> None:
+    execution = setup.trigger("ada@example.com", "req-1")
+    setup.kit.tick()  # no queue worker came yet: the run was due all along
+    assert len(setup.channel.calls) == 1
+    assert deliver(setup.kit, execution.run_id) == Delivery(execution.run_id, "final")
+    setup.queue.run_worker(**WORKER)
+    assert len(setup.channel.calls) == 1
+    assert [job[2] for job in setup.jobs()] == ["succeeded"]
