@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import pendulum
 
 import campaignkit as ck
+from campaignkit.concurrency import shared_units
 from campaignkit.testing import ManualClock
 from tests.integration.test_shards import (
     BOUND,
@@ -120,3 +121,34 @@ def test_a_shard_taken_over_counts_each_member_once(
             action_id,
             counts,
         )
+
+
+def test_reading_shards_does_not_wait_for_the_units_delivering_them(
+    postgres_dsn: str, postgres_schema: str
+) -> None:
+    # a monitor polling kit.shards() must neither wait for the workers' units nor
+    # stop them: on PostgreSQL a unit outside shared_units() takes the schema lock
+    # exclusively, behind every delivering unit and ahead of the next ones
+    clock = ManualClock(T0)
+    delivery = settings()
+    with (
+        ck.CampaignKit.postgres(
+            postgres_dsn, schema=postgres_schema, clock=clock, delivery=delivery
+        ) as monitor,
+        ck.CampaignKit.postgres(
+            postgres_dsn, schema=postgres_schema, clock=clock, delivery=delivery
+        ) as working,
+    ):
+        campaign_id = seed(monitor)
+        monitor.tick()
+        run = the_run(monitor, campaign_id)
+        read: list[int] = []
+        with shared_units(), working.store.unit_of_work() as uow:
+            assert uow.shards.for_run(run.id)  # type: ignore[attr-defined]  # a unit in progress
+            reader = threading.Thread(target=lambda: read.append(len(monitor.shards(run.id))))
+            reader.start()
+            reader.join(BOUND / 6)
+            finished = not reader.is_alive()
+        reader.join(BOUND)
+    assert finished, "kit.shards() waited for a delivering unit"
+    assert read == [5]

@@ -211,10 +211,15 @@ class ShardWork:
         )
 
     def planned(self, run_id: str) -> list[Shard]:
-        """The run's shards (none: it is not split)."""
+        """The run's shards (none: it is not split).
+
+        A read beside the delivering units (``shared_units``): a monitor
+        polling ``kit.shards()`` must not hold every shard worker up (on
+        PostgreSQL any other unit takes the schema lock exclusively).
+        """
         if not self.supported():
             return []
-        with self._store.unit_of_work() as uow:
+        with shared_units(), self._store.unit_of_work() as uow:
             return _shards(uow).for_run(run_id)
 
     def plan(self, run: Run, plan: Plan) -> list[Shard]:
