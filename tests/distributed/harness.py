@@ -41,6 +41,7 @@ import pendulum
 
 import campaignkit as ck
 from campaignkit.adapters.postgres import PostgresProfileStore
+from campaignkit.concurrency import shared_units
 from campaignkit.delivery.shards import current_shard
 from campaignkit.testing import ManualClock
 
@@ -225,8 +226,13 @@ def settings(lease: float, batch_size: int, shard_size: int) -> ck.DeliverySetti
 
 
 def find_run(kit: ck.CampaignKit, campaign_id: str) -> ck.Run | None:
-    """The campaign's one run (None: not created yet)."""
-    with kit.store.unit_of_work() as uow:
+    """The campaign's one run (None: not created yet).
+
+    Read beside the delivering units (``shared_units``): a unit outside takes
+    PostgreSQL's schema lock exclusively, and workers and watchers polling
+    every few ms would hold every shard unit up.
+    """
+    with shared_units(), kit.store.unit_of_work() as uow:
         runs = uow.runs.for_campaign(campaign_id)
     assert len(runs) <= 1, runs
     return runs[0] if runs else None
@@ -236,10 +242,13 @@ def worker_main(argv: Sequence[str]) -> None:
     """A worker: tick the schema on the system clock until the campaign's run is final.
 
     Arguments: DSN, schema, provider port, campaign id, lease seconds, batch
-    size, shard size, deadline seconds. Prints ``{"pid", "worker"}`` once its
-    kit is open, then exits 0 once the run is final, 3 at the deadline.
+    size, shard size, deadline seconds, and a release file (``-``: none).
+    Prints ``{"pid", "worker"}`` once its kit is open, then exits 0 once the
+    run is final (with a release file: once that file exists too, its
+    connections open until then, so a benchmark can read their CPU time),
+    3 at the deadline.
     """
-    dsn, schema, port, campaign_id, lease, batch, shard, deadline = argv
+    dsn, schema, port, campaign_id, lease, batch, shard, deadline, release = argv
     channel = ProviderChannel(int(port))
     until = time.monotonic() + float(deadline)
     idle = threading.Event()
@@ -255,6 +264,8 @@ def worker_main(argv: Sequence[str]) -> None:
             kit.tick()
             run = find_run(kit, campaign_id)
             if run is not None and run.status.is_final:
+                while release != "-" and not Path(release).exists():
+                    idle.wait(IDLE)
                 sys.exit(0)
             idle.wait(IDLE)
     sys.exit(3)
@@ -322,10 +333,13 @@ class Processes:
         wait_until(port_file.exists, 30, provider, "the provider listens")
         self.port = int(port_file.read_text(encoding="utf-8"))
 
-    def start_worker(self, campaign_id: str) -> subprocess.Popen[bytes]:
-        """Start one more worker on the campaign."""
+    def start_worker(
+        self, campaign_id: str, release: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start one more worker on the campaign (ending once ``release`` exists, if given)."""
         args = [self.dsn, self.schema, str(self.port), campaign_id, str(self.lease)]
         args += [str(self.batch_size), str(self.shard_size), str(self.deadline)]
+        args.append("-" if release is None else str(release))
         out = self.directory / f"worker-{len(self.workers)}.out"
         process = self._boot("worker_main", args, out)
         self.workers.append(process)
