@@ -52,6 +52,7 @@ import pendulum
 from campaignkit.clock import Clock, SystemClock, WaitableClock
 from campaignkit.domain import checks
 from campaignkit.errors import CampaignKitError, ValidationError
+from campaignkit.scale.factory import build_kit
 from campaignkit.worker_config import load_config
 
 if TYPE_CHECKING:
@@ -207,32 +208,41 @@ LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def command(
-    database: str,
+    database: str | None,
     *,
     config: str | None,
     poll: float,
     log_level: str,
     env: Mapping[str, str] | None = None,
+    factory: str | None = None,
 ) -> int:
     """``campaignkit worker``: run a SQLite store's campaigns on the wall clock until signalled.
 
     Configures logging (to standard error), reads the channels
     (:mod:`campaignkit.worker_config`), opens the store with a
     ``SystemClock`` and runs :func:`run_forever` until SIGTERM or SIGINT.
+    With ``factory`` the host's function builds the kit instead (its store,
+    clock and channels: any store, PostgreSQL included), and ``database``
+    and ``config`` are not used.
 
     Args:
-        database: The SQLite file.
+        database: The SQLite file (None with ``factory``).
         config: The TOML channel configuration (None: the environment only).
         poll: The longest wait between two ticks, in seconds.
         log_level: One of :data:`LOG_LEVELS`, for the ``campaignkit`` loggers
             (other libraries log from WARNING up).
         env: The environment (default ``os.environ``).
+        factory: ``"package.module:function"`` building the kit (see
+            :func:`campaignkit.scale.build_kit`).
 
     Returns:
-        The exit code: 0 after a clean stop, 1 if the configuration or the
-        store is refused (the reason is printed on standard error), 130 after
-        a second SIGINT.
+        The exit code: 0 after a clean stop, 1 if the configuration, the
+        store or the factory is refused (the reason is printed on standard
+        error), 130 after a second SIGINT.
     """
+    if factory is not None:
+        return _factory_worker(factory, poll=poll, log_level=log_level)
+    assert database is not None
     from campaignkit.kit import CampaignKit  # noqa: PLC0415 - kit imports this module
 
     if not Path(database).is_file():
@@ -261,6 +271,30 @@ def command(
         settings.close()
         _refused(exc)
         return 1
+    try:
+        return _run(kit, poll=poll, log_level=log_level)
+    finally:
+        settings.close()
+
+
+def _factory_worker(factory: str, *, poll: float, log_level: str) -> int:
+    """``campaignkit worker --factory``: the host's factory builds the kit."""
+    try:
+        kit = build_kit(factory)
+    except CampaignKitError as exc:
+        _refused(exc)
+        return 1
+    except Exception as exc:
+        print(
+            f"campaignkit worker: error: the factory {factory} raised {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    return _run(kit, poll=poll, log_level=log_level)
+
+
+def _run(kit: CampaignKit, *, poll: float, log_level: str) -> int:
+    """Configure logging, run ``kit`` until signalled, close it; the exit code."""
     # --log-level is campaignkit's; other libraries (httpx logs every request at
     # INFO) speak from WARNING up
     level = logging.getLevelName(log_level)
@@ -276,7 +310,6 @@ def command(
         return 130
     finally:
         kit.close()
-        settings.close()
     return 0
 
 

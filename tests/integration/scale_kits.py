@@ -26,6 +26,7 @@ from typing import Final
 import pendulum
 
 import campaignkit as ck
+from campaignkit.engine import TickReport
 from campaignkit.scale import ShardSubmitter
 from campaignkit.testing import ManualClock
 
@@ -130,3 +131,15 @@ def make_kit() -> ck.CampaignKit:
     now = pendulum.parse(os.environ[NOW])
     assert isinstance(now, pendulum.DateTime)
     return ReportingKit.sqlite(os.environ[DB], clock=ManualClock(now), delivery=SETTINGS)
+
+
+class Interrupted(ck.CampaignKit):
+    """A kit whose first tick is interrupted (a second Ctrl-C): its worker returns 130."""
+
+    def tick(self) -> TickReport:
+        raise KeyboardInterrupt
+
+
+def make_interrupted() -> ck.CampaignKit:
+    """An in-memory :class:`Interrupted` kit."""
+    return Interrupted.in_memory(ManualClock())

@@ -59,16 +59,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Tick the store on the wall clock, sending through the channels of "
         "--config (see campaignkit.worker_config); stop cleanly on SIGTERM or SIGINT.",
     )
-    worker.add_argument("--db", required=True, help="the SQLite file holding the campaigns")
+    worker.add_argument("--db", help="the SQLite file holding the campaigns")
     worker.add_argument("--config", help="TOML file configuring the channels")
     worker.add_argument(
         "--poll", type=seconds, default=30.0, help="longest wait between ticks (default 30)"
     )
     worker.add_argument("--log-level", choices=LOG_LEVELS, default="INFO")
+    worker.add_argument(
+        "--factory",
+        metavar="MODULE:FUNCTION",
+        help="build the kit with this function (its store, clock and channels) "
+        "instead of --db and --config",
+    )
     parsed = parser.parse_args(args)
     if parsed.command == "worker":
+        if parsed.factory is None and parsed.db is None:
+            worker.error("the following arguments are required: --db (or --factory)")
+        if parsed.factory is not None and (parsed.db is not None or parsed.config is not None):
+            worker.error(
+                "--factory builds the kit, its store and channels included: "
+                "leave out --db and --config"
+            )
         return command(
-            parsed.db, config=parsed.config, poll=parsed.poll, log_level=parsed.log_level
+            parsed.db,
+            config=parsed.config,
+            poll=parsed.poll,
+            log_level=parsed.log_level,
+            factory=parsed.factory,
         )
     try:
         run_demo(parsed.db, force=parsed.force).close()

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from campaignkit.cli import output
-from campaignkit.cli.state import open_kit, state_of
+from campaignkit.cli.state import UsageProblem, open_kit, state_of
 from campaignkit.clock import SystemClock
 from campaignkit.demo import DEFAULT_DATABASE, run_demo
 from campaignkit.domain.events import ApprovalEvent, CampaignChanged, DomainEvent
@@ -152,10 +152,29 @@ def worker(
             help="Level of the campaignkit loggers (default INFO).",
         ),
     ] = "INFO",
+    factory: Annotated[
+        str | None,
+        typer.Option(
+            metavar="MODULE:FUNCTION",
+            help="Build the kit with this function of yours (its store, clock and channels) "
+            "instead of --db and --config; see docs/scale-out.md.",
+        ),
+    ] = None,
 ) -> int:
-    """Deliver the store's campaigns on the wall clock until SIGTERM or SIGINT."""
-    database = state_of(ctx).database()
-    return command(database, config=config, poll=poll, log_level=level)
+    """Deliver the store's campaigns on the wall clock until SIGTERM or SIGINT.
+
+    Start as many as you like, on as many machines: they share the runs
+    (and the shards of a run) through the store.
+    """
+    state = state_of(ctx)
+    if factory is not None:
+        if state.db is not None or config is not None:
+            raise UsageProblem(
+                "--factory builds the kit, its store and channels included: "
+                "leave out --db and --config"
+            )
+        return command(None, config=None, poll=poll, log_level=level, factory=factory)
+    return command(state.database(), config=config, poll=poll, log_level=level)
 
 
 def demo(

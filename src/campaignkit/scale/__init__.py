@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from campaignkit.scale.factory import (
     KitFactory,
+    build_kit,
     factory_problems,
     forget_kits,
     kit_for,
@@ -32,6 +33,7 @@ __all__ = [
     "ShardFailure",
     "ShardSubmitter",
     "SupportsSubmit",
+    "build_kit",
     "executor_problems",
     "factory_problems",
     "forget_kits",

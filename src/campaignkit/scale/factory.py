@@ -121,15 +121,27 @@ def kit_for(reference: str) -> CampaignKit:
         kept = _kits.get(reference)
         if kept is not None and kept[0] == pid:
             return kept[1]
-        kit: object = load_factory(reference)()
-        if not callable(getattr(kit, "work_shard", None)):
-            raise ValidationError(
-                [f"factory {reference!r} must return a ck.CampaignKit, not {checks.describe(kit)}"],
-                subject="factory",
-            )
-        built: CampaignKit = kit  # type: ignore[assignment]
+        built = build_kit(reference)
         _kits[reference] = (pid, built)
         return built
+
+
+def build_kit(reference: str) -> CampaignKit:
+    """A new kit from ``reference``'s factory (what ``campaignkit worker --factory`` runs).
+
+    Raises:
+        ValidationError: naming ``factory``: see :func:`load_factory`, or the
+            factory returned something without ``work_shard`` (not a kit).
+        Exception: whatever the factory itself raises.
+    """
+    kit: object = load_factory(reference)()
+    if not callable(getattr(kit, "work_shard", None)):
+        raise ValidationError(
+            [f"factory {reference!r} must return a ck.CampaignKit, not {checks.describe(kit)}"],
+            subject="factory",
+        )
+    built: CampaignKit = kit  # type: ignore[assignment]
+    return built
 
 
 def forget_kits() -> None:
