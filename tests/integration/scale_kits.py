@@ -27,7 +27,6 @@ import pendulum
 
 import campaignkit as ck
 from campaignkit.engine import TickReport
-from campaignkit.scale import ShardSubmitter
 from campaignkit.testing import ManualClock
 
 LOG: Final = "CK_SCALE_LOG"
@@ -96,23 +95,6 @@ def make_nothing() -> int:
 def make_broken() -> Recorder:
     """A factory that raises."""
     raise RuntimeError("the factory cannot reach its store")
-
-
-class Flagging:
-    """A submitter passing shards on to another and setting ``submitted`` once it did.
-
-    A test's scheduling kit takes it with ``runner.stop_requested =
-    submitted.is_set``: it plans the run and submits every shard, then works
-    none itself, so the engine under test delivers them all.
-    """
-
-    def __init__(self, inner: ShardSubmitter) -> None:
-        self.inner = inner
-        self.submitted = threading.Event()
-
-    def submit(self, run_id: str, number: int) -> None:
-        self.inner.submit(run_id, number)
-        self.submitted.set()
 
 
 class ReportingKit(ck.CampaignKit):

@@ -6,8 +6,8 @@ own through :func:`campaignkit.celery.register`'s submitter. Workers report
 every ``work_shard`` call on a loopback socket the test listens on, so the
 test waits for them without sleeping (a deadline is the safety net).
 
-1. A SQLite run's shards, planned and submitted by a scheduling kit that
-   works none itself, are all delivered by the Celery worker; a task sent
+1. A SQLite run's shards, planned and submitted by a scheduling kit (which
+   then works none itself), are all delivered by the Celery worker; a task sent
    again is just another claim and does nothing.
 2. ``reject_on_worker_lost``: the pool process working a shard is killed
    (SIGKILL); the message goes back to the broker and the worker's next
@@ -172,10 +172,8 @@ def test_a_celery_worker_delivers_every_shard_of_a_sqlite_run(
             tmp_path / "shared.db", clock=clock, delivery=scale_kits.SETTINGS
         ) as kit:
             campaign_id = seed(kit)
-            flagging = scale_kits.Flagging(submitter)
-            kit.shard_submitter = flagging
-            kit.runner.stop_requested = flagging.submitted.is_set  # works no shard itself
-            kit.tick()
+            kit.shard_submitter = submitter
+            kit.tick()  # plans the run and sends every shard to the broker, working none
             with kit.store.unit_of_work() as uow:
                 (run,) = uow.runs.for_campaign(campaign_id)
             shards = kit.shards(run.id)
@@ -191,7 +189,6 @@ def test_a_celery_worker_delivers_every_shard_of_a_sqlite_run(
             _, number, _, done = reports.next()
             assert (number, done) == ("0", "False")
             assert worker.stop() == 0, worker.output()
-            kit.runner.stop_requested = lambda: False
             clock.advance(scale_kits.SETTINGS.lease)
             kit.tick()
             with kit.store.unit_of_work() as uow:

@@ -3,9 +3,10 @@
 The pool's workers import ``tests.integration.scale_kits`` by the factory's
 name and build their kit once per process. The first test only observes the
 calls (a recorder stands in for the kit); the second delivers a real run on
-a SQLite file: the scheduling kit plans the run and submits its shards, but
-is told to stop before working any itself, so every shard is delivered by a
-pool process. Nothing sleeps: the test waits on the submitter.
+a SQLite file: the scheduling kit plans the run and submits its shards, and
+works none itself (a kit with a submitter hands its shards over), so every
+shard is delivered by a pool process. Nothing sleeps: the test waits on the
+submitter.
 """
 
 from __future__ import annotations
@@ -114,11 +115,7 @@ def test_a_process_pool_delivers_every_shard_of_a_sqlite_run(
         submitter = kit.shard_submitter
         assert isinstance(submitter, ExecutorSubmitter)
         campaign_id = seed(kit)
-        # this worker plans the run and submits its shards, then stops before working any
-        flagging = scale_kits.Flagging(submitter)
-        kit.shard_submitter = flagging
-        kit.runner.stop_requested = flagging.submitted.is_set
-        kit.tick()
+        kit.tick()  # plans the run and hands every shard to the pool, working none itself
         assert submitter.wait(DEADLINE)
         assert submitter.failures == []
         with kit.store.unit_of_work() as uow:
@@ -138,7 +135,6 @@ def test_a_process_pool_delivers_every_shard_of_a_sqlite_run(
         assert [lines(log)[-1][i] for i in (0, 1, 3)] == [run.id, "0", "False"]
         # the run is due again when the first shard lease could lapse; a worker ticking
         # then ends it, its counts the sum of the shards'
-        kit.runner.stop_requested = lambda: False
         clock.advance(scale_kits.SETTINGS.lease)
         kit.tick()
         with kit.store.unit_of_work() as uow:
