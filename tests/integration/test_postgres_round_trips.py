@@ -277,3 +277,63 @@ def test_a_unit_opened_as_one_read_refuses_a_second_statement(store: PostgresSto
         store.unit_of_work(),
     ):
         store.database.execute("DELETE FROM contacts")
+
+
+def _intent(profile_id: str) -> list[Any]:
+    return [(make_message(profile_id, action_id="a1", run_id="run_1"), EPOCH, None)]
+
+
+def test_the_probe_before_a_batch_s_intents_carries_their_savepoint(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with store.unit_of_work() as uow:
+        uow.ledger.add_pending(_intent("p1"))
+    sends = _sends(store, monkeypatch)
+    with store.unit_of_work() as uow:
+        uow.campaigns.add(make_campaign("c1"))
+        assert uow.ledger.recorded("run_1", ["p1"]) == {("a1", "p1")}
+        assert sends[-2:] == [["RELEASE", "SAVEPOINT", "SELECT"], ["SELECT"]]
+        with pytest.raises(ConflictError):  # copied with no savepoint of its own
+            uow.ledger.add_pending(_intent("p1"))
+        assert sends[-1] == ["SELECT"]
+        uow.ledger.add_pending(_intent("p2"))  # the next copy takes its own
+        assert sends[-1] == ["SAVEPOINT"]
+    with store.unit_of_work() as uow:
+        assert uow.campaigns.find("c1") is not None
+        assert len(store.database.all("SELECT * FROM ledger")) == 2
+
+
+def test_a_write_after_the_probe_gets_a_savepoint_of_its_own_before_the_copy(
+    store: PostgresStore,
+) -> None:
+    with store.unit_of_work() as uow:
+        uow.ledger.add_pending(_intent("p1"))
+    with store.unit_of_work() as uow:
+        uow.ledger.recorded("run_1", ["p1"])
+        store.database.execute(
+            "INSERT INTO contacts (channel, profile_id, sent_us) VALUES (?, ?, ?)",
+            ("email", "p1", 1),
+        )
+        with pytest.raises(ConflictError):
+            uow.ledger.add_pending(_intent("p1"))  # undoes the copy, not the contact
+    with store.unit_of_work():
+        assert store.database.all("SELECT profile_id FROM contacts") == [("p1",)]
+
+
+def test_a_row_locked_after_the_probe_stays_locked_when_the_copy_is_undone(
+    store: PostgresStore, postgres_dsn: str, postgres_schema: str
+) -> None:
+    with store.unit_of_work() as uow:
+        uow.runs.add(_run())
+        uow.ledger.add_pending(_intent("p1"))
+    with (
+        _connect(postgres_dsn, postgres_schema) as other,
+        shared_units(),
+        store.unit_of_work() as uow,
+    ):
+        uow.ledger.recorded("run_1", ["p1"])  # held: goes with the run's read
+        uow.runs.get("run_1")  # FOR UPDATE, after the savepoint held ahead
+        with pytest.raises(ConflictError):
+            uow.ledger.add_pending(_intent("p1"))
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            other.execute("SELECT 1 FROM runs WHERE id = 'run_1' FOR UPDATE NOWAIT")

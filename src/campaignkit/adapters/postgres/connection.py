@@ -188,6 +188,8 @@ class PostgresDatabase(Database):
         """How many writes were sent or held (so a read made earlier in a unit can be reused)."""
         self._alone = False
         """Whether the unit in progress is one read without a transaction (:meth:`one_read`)."""
+        self._ahead: tuple[int, int] | None = None
+        """The unit and write count at which :meth:`savepoint_ahead` was held."""
         self._known: dict[Hashable, object] = {}
         self._known_at = (0, 0)
         """The unit and write count at which :attr:`_known` was read."""
@@ -226,7 +228,7 @@ class PostgresDatabase(Database):
         held = _Held(statement.sql, statement.parameters(params) if params else None)
         reading = statement.sql.startswith("SELECT")
         self._check_alone(reading)
-        if not reading:
+        if not reading or " FOR UPDATE" in statement.sql:  # a row lock counts as a write
             self.writes += 1
         if statement.guarded:
             self._guarded(held)
@@ -276,9 +278,12 @@ class PostgresDatabase(Database):
             sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
         )
         self._check_alone(reading=False)
+        if self._ahead != (self.unit, self.writes):  # no savepoint taken ahead, or writes since
+            self._held.append(_Held("SAVEPOINT ck_statement"))
+        self._ahead = None
         self.writes += 1
-        self._held.append(_Held("SAVEPOINT ck_statement"))
-        self.flush()  # COPY cannot run in a pipeline: what is held goes first
+        if self._held:
+            self.flush()  # COPY cannot run in a pipeline: what is held goes first
         connection = self._connection()
         try:
             with connection.cursor().copy(statement) as copy:
@@ -289,6 +294,16 @@ class PostgresDatabase(Database):
         except psycopg.Error as exc:
             raise postgres_error(exc, self.label) from exc
         self._held.append(_Held("RELEASE SAVEPOINT ck_statement"))
+
+    def savepoint_ahead(self) -> None:
+        """Hold the savepoint of a :meth:`copy` expected next, to go with the read before it.
+
+        :meth:`copy` uses it if the unit wrote nothing and locked nothing
+        since (rolling back to it then undoes the copy alone), else takes its
+        own. Unused, it is released with the unit: a savepoint is only a name.
+        """
+        self._held.append(_Held("SAVEPOINT ck_statement"))
+        self._ahead = (self.unit, self.writes)
 
     def lock(self, name: str) -> None:
         """Hold ``name`` until the unit ends (a no-op in a unit that runs alone anyway).
@@ -321,6 +336,7 @@ class PostgresDatabase(Database):
     def _read(self, query: Any, params: Sequence[Any]) -> Any:
         """The first row of ``query``, sent with whatever is held."""
         self._check_alone(reading=False)  # a lock: it needs the transaction
+        self.writes += 1  # a savepoint taken before it must not be rolled back to
         held = _Held(query, params)
         self._held.append(held)
         return HeldCursor(self, held).fetchone()

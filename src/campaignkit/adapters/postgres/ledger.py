@@ -20,6 +20,7 @@ statements a batch of a run spends most on:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Final
 
 from campaignkit.adapters.postgres.connection import PostgresDatabase
@@ -58,6 +59,17 @@ class PostgresLedger(SQLiteLedger):
     def __init__(self, db: PostgresDatabase) -> None:
         super().__init__(db)
         self._pg = db
+
+    def recorded(self, run_id: str, profile_ids: Sequence[str]) -> set[tuple[str, str]]:
+        """Pairs of ``run_id`` already in the ledger for these profiles.
+
+        A batch's intents are copied right after this probe finds none of
+        them: the savepoint their ``COPY`` needs goes with the probe
+        (:meth:`PostgresDatabase.savepoint_ahead`), one round trip less.
+        """
+        if profile_ids:
+            self._pg.savepoint_ahead()
+        return super().recorded(run_id, profile_ids)
 
     def _insert_group(self, key: tuple[Any, ...], values: list[Any]) -> None:
         """Copy one ``add_pending`` group (its rows' own values, flat) in one ``COPY``."""
