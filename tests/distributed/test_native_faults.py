@@ -169,7 +169,13 @@ def test_native_workers_deliver_exactly_once_through_kills_and_a_zombie(
             return _shards(watcher, seeded.campaign_id)[lost_shard].epoch > lost_epoch
 
         harness.wait_until(taken_over, 10 * LEASE, provider, "the zombie's shard is taken over")
-        stalled_for = time.monotonic() - float(stopped["at"])
+        # its lease lapsed (the takeover says so) counting from its last renewal, before
+        # the stop; it stays stopped for longer than a lease counted from the stop too
+        stop_at = float(stopped["at"])  # CLOCK_MONOTONIC: one clock for every process
+        harness.wait_until(
+            lambda: time.monotonic() - stop_at > LEASE + 0.1, 2 * LEASE, provider, "a lease"
+        )
+        stalled_for = time.monotonic() - stop_at
         zombie.send_signal(signal.SIGCONT)
         print(
             f"zombie: pid {zombie.pid} ({zombie_worker}) stopped in shard {lost_shard} at "
