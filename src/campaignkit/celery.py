@@ -47,7 +47,7 @@ from typing import Final
 
 try:
     from celery import Celery, Task
-except ImportError as exc:  # pragma: no cover - the extra is missing
+except ImportError as exc:  # the extra is missing
     from campaignkit.errors import MissingDependency
 
     raise MissingDependency("campaignkit.celery", "celery", "celery") from exc

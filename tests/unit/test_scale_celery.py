@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -96,3 +97,10 @@ def test_a_broker_that_cannot_be_reached_is_logged_and_kept_not_raised(
     (failure,) = submitter.failures
     assert (failure.run_id, failure.number) == ("run_1", 0)
     assert "shard 0 of run run_1 could not be sent to the broker" in caplog.text
+
+
+def test_without_the_extra_the_module_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "celery", None)  # import celery raises ImportError
+    monkeypatch.delitem(sys.modules, "campaignkit.celery")
+    with pytest.raises(ck.MissingDependency, match=r"pip install 'campaignkit\[celery\]'"):
+        importlib.import_module("campaignkit.celery")
