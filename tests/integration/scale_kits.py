@@ -11,8 +11,9 @@ starts them:
   on; each ``work_shard`` call (of a :class:`Recorder` or a
   :class:`ReportingKit`) sends its line there, so a test can wait for it
   without sleeping;
-- ``CK_SCALE_DB`` and ``CK_SCALE_NOW``: the SQLite file and the instant
-  (ISO 8601) of the ManualClock a :class:`ReportingKit` runs on.
+- ``CK_SCALE_DB`` and ``CK_SCALE_NOW``: the SQLite file (or PostgreSQL DSN,
+  with ``CK_SCALE_SCHEMA``) and the instant (ISO 8601) of the ManualClock a
+  :class:`ReportingKit` runs on.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ LOG: Final = "CK_SCALE_LOG"
 REPORT: Final = "CK_SCALE_REPORT"
 DB: Final = "CK_SCALE_DB"
 NOW: Final = "CK_SCALE_NOW"
+SCHEMA: Final = "CK_SCALE_SCHEMA"
 SETTINGS: Final = ck.DeliverySettings(
     batch_size=4, shard_size=5, lease=pendulum.duration(seconds=30)
 )
@@ -107,12 +109,21 @@ class ReportingKit(ck.CampaignKit):
 
 
 def make_kit() -> ck.CampaignKit:
-    """A :class:`ReportingKit` on ``$CK_SCALE_DB`` at ``$CK_SCALE_NOW``, shards of 5."""
+    """A :class:`ReportingKit` on ``$CK_SCALE_DB`` at ``$CK_SCALE_NOW``, shards of 5.
+
+    ``$CK_SCALE_DB`` is a SQLite file, or ``postgresql://...`` with the schema
+    in ``$CK_SCALE_SCHEMA``.
+    """
     global builds  # noqa: PLW0603 - counts builds in this process
     builds += 1
     now = pendulum.parse(os.environ[NOW])
     assert isinstance(now, pendulum.DateTime)
-    return ReportingKit.sqlite(os.environ[DB], clock=ManualClock(now), delivery=SETTINGS)
+    database = os.environ[DB]
+    if database.startswith("postgresql://"):
+        return ReportingKit.postgres(
+            database, clock=ManualClock(now), delivery=SETTINGS, schema=os.environ[SCHEMA]
+        )
+    return ReportingKit.sqlite(database, clock=ManualClock(now), delivery=SETTINGS)
 
 
 class Interrupted(ck.CampaignKit):

@@ -3,17 +3,18 @@
 The pool's workers import ``tests.integration.scale_kits`` by the factory's
 name and build their kit once per process. The first test only observes the
 calls (a recorder stands in for the kit); the second delivers a real run on
-a SQLite file: the scheduling kit plans the run and submits its shards, and
-works none itself (a kit with a submitter hands its shards over), so every
-shard is delivered by a pool process. Nothing sleeps: the test waits on the
-submitter.
+a SQLite file and on PostgreSQL (a fresh schema): the scheduling kit plans
+the run and submits its shards, and works none itself (a kit with a
+submitter hands its shards over), so every shard is delivered by a pool
+process. Nothing sleeps: the test waits on the submitter.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Final
@@ -96,17 +97,33 @@ def seed(kit: ck.CampaignKit) -> str:
     return campaign.id
 
 
-def test_a_process_pool_delivers_every_shard_of_a_sqlite_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pool: ProcessPoolExecutor
-) -> None:
-    database = tmp_path / "shared.db"
-    log = tmp_path / "calls.log"
-    monkeypatch.setenv(scale_kits.DB, str(database))
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., ck.CampaignKit]:
+    """Opens the scheduling kit on the database the pool's factory opens too."""
     monkeypatch.setenv(scale_kits.NOW, T0.isoformat())
+    if request.param == "sqlite":
+        database = tmp_path / "shared.db"
+        monkeypatch.setenv(scale_kits.DB, str(database))
+        return functools.partial(ck.CampaignKit.sqlite, database)
+    dsn: str = request.getfixturevalue("postgres_dsn")
+    schema: str = request.getfixturevalue("postgres_schema")
+    monkeypatch.setenv(scale_kits.DB, dsn)
+    monkeypatch.setenv(scale_kits.SCHEMA, schema)
+    return functools.partial(ck.CampaignKit.postgres, dsn, schema=schema)
+
+
+def test_a_process_pool_delivers_every_shard_of_a_run(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    pool: ProcessPoolExecutor,
+    store: Callable[..., ck.CampaignKit],
+) -> None:
+    log = tmp_path / "calls.log"
     monkeypatch.setenv(scale_kits.LOG, str(log))
     clock = ManualClock(T0)
-    with ck.CampaignKit.sqlite(
-        database,
+    with store(
         clock=clock,
         delivery=scale_kits.SETTINGS,
         executor=pool,
