@@ -47,7 +47,6 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fault suite's provider and workers
 
 from tests.distributed import harness  # noqa: E402
-from tests.postgres_support import _probe, drop_schema  # noqa: E402
 
 import campaignkit as ck  # noqa: E402
 
@@ -80,6 +79,30 @@ class Round(NamedTuple):
     server_cpu: float
     client_cpu: float
     busy: float
+
+
+def server_problem() -> str | None:
+    """None if psycopg is installed and a server answers at ``DSN``, else why not."""
+    try:
+        import psycopg  # noqa: PLC0415  (an optional dependency)
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[postgres]')"
+    try:
+        with psycopg.connect(DSN, connect_timeout=2, autocommit=True) as connection:
+            connection.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return " ".join(str(exc).split()) or type(exc).__name__
+    return None
+
+
+def drop_schema(schema: str) -> None:
+    """``DROP SCHEMA ... CASCADE`` (a round's schema)."""
+    import psycopg  # noqa: PLC0415
+    from psycopg import sql  # noqa: PLC0415
+
+    with psycopg.connect(DSN, autocommit=True) as connection:
+        drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+        connection.execute(drop)
 
 
 def cpu_of(pids: Iterable[int]) -> float:
@@ -164,12 +187,12 @@ def deliver(workers: int, directory: Path) -> Round:
         busy = (busy_after - busy_before) / max(1, total_after - total_before)
         return Round(wall, planned[0], server_cpu, client_cpu, busy)
     finally:
-        drop_schema(DSN, schema)
+        drop_schema(schema)
 
 
 def main() -> None:
     """Measure, print each round count's best, the ratios and their targets."""
-    problem = _probe(DSN)
+    problem = server_problem()
     if problem is not None:
         print(f"bench_scale: skipped, no PostgreSQL at {DSN} ({problem})")
         return
