@@ -148,6 +148,14 @@ class AudienceRegistry:
         found = profiles.get_many(ids)
         return [found.get(pid) or unknown_profile(pid) for pid in ids]
 
+    def held_in_store(self, name: str) -> bool:
+        """Whether ``name`` is a static audience of the kit's store (not a ``where=`` one).
+
+        Its members are then read by position from the store itself, which is
+        how a run split into shards freezes them without loading profiles.
+        """
+        return self._condition(name) is None and self._static_count(name) is not None
+
     def _condition(self, name: str) -> Predicate | None:
         with self._lock:
             return self._conditions.get(name)

@@ -448,6 +448,14 @@ class ShardRepository(Protocol):
         """How many members of the run are frozen."""
         ...
 
+    def freeze_audience(self, run_id: str, audience: str, start: int) -> int:
+        """Freeze the members of the static audience ``audience`` from position ``start`` on.
+
+        Positions are the audience's own (the store holds it); returns how many
+        members of the run are frozen afterwards.
+        """
+        ...
+
     def members(self, run_id: str, first: int, end: int) -> list[str]:
         """The profile ids at positions ``first .. end - 1``, in order."""
         ...

@@ -237,17 +237,14 @@ class ShardWork:
         assert audience is not None
         with self._store.unit_of_work() as uow:
             frozen = _shards(uow).frozen(run.id)
-        position = 0
-        namespace = plan.version.namespace or ""
-        batch_size = self._settings.batch_size
-        for batch in self._audiences.members(audience, namespace=namespace, batch_size=batch_size):
-            end = position + len(batch)
-            if end > frozen:
-                skip = max(0, frozen - position)
-                with self._store.unit_of_work() as uow:
-                    self._leases.owned(uow, run.id)
-                    _shards(uow).freeze(run.id, position + skip, [p.id for p in batch[skip:]])
-            position = end
+        held_in_store = getattr(self._audiences, "held_in_store", None)
+        if held_in_store is not None and held_in_store(audience):
+            # a static audience of this store: copied by position, no profile loaded
+            with self._store.unit_of_work() as uow:
+                self._leases.owned(uow, run.id)
+                position = _shards(uow).freeze_audience(run.id, audience, frozen)
+        else:
+            position = self._freeze_streamed(run, plan, frozen)
         shards = plan_shards(run.id, position, shard_size)
         if shards:
             with self._store.unit_of_work() as uow:
@@ -262,6 +259,23 @@ class ShardWork:
                 extra={"run_id": run.id, "shards": len(shards), "members": position},
             )
         return shards
+
+    def _freeze_streamed(self, run: Run, plan: Plan, frozen: int) -> int:
+        """Freeze the audience as its source streams it, after ``frozen`` members; its size."""
+        audience = plan.version.audience
+        assert audience is not None
+        position = 0
+        namespace = plan.version.namespace or ""
+        batch_size = self._settings.batch_size
+        for batch in self._audiences.members(audience, namespace=namespace, batch_size=batch_size):
+            end = position + len(batch)
+            if end > frozen:
+                skip = max(0, frozen - position)
+                with self._store.unit_of_work() as uow:
+                    self._leases.owned(uow, run.id)
+                    _shards(uow).freeze(run.id, position + skip, [p.id for p in batch[skip:]])
+            position = end
+        return position
 
     # ------------------------------------------------------------ working
 

@@ -88,6 +88,16 @@ class SQLiteShards:
         row = self._db.one("SELECT count(*) FROM run_members WHERE run_id = ?", (run_id,))
         return 0 if row is None else int(row[0])
 
+    def freeze_audience(self, run_id: str, audience: str, start: int) -> int:
+        """Freeze a static audience of this store from position ``start`` on, in one statement."""
+        self._db.execute(
+            "INSERT INTO run_members (run_id, position, profile_id) "
+            "SELECT ?, position, profile_id FROM audience_members "
+            "WHERE audience = ? AND position >= ?",
+            (run_id, audience, start),
+        )
+        return self.frozen(run_id)
+
     def members(self, run_id: str, first: int, end: int) -> list[str]:
         """The profile ids at positions ``first .. end - 1``, in order."""
         rows = self._db.all(

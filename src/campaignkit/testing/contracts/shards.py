@@ -50,6 +50,20 @@ class ShardStoreContract:
         with store.unit_of_work() as uow:
             assert _shards(uow).frozen("r1") == 7  # nothing of the refused unit
 
+    def test_a_static_audience_freezes_by_position_from_where_it_stopped(
+        self, store: Store
+    ) -> None:
+        """``freeze_audience`` copies a static audience's ids in its order, after ``start``."""
+        with store.unit_of_work() as uow:
+            uow.audiences.define("vip", ["b", "a", "c", "a2"])
+            assert _shards(uow).freeze_audience("r1", "vip", 0) == 4
+            _shards(uow).freeze("r2", 0, ["b"])  # a half-done freeze: resumes after it
+            assert _shards(uow).freeze_audience("r2", "vip", 1) == 4
+            assert _shards(uow).freeze_audience("r3", "nobody", 0) == 0
+        with store.unit_of_work() as uow:
+            assert _shards(uow).members("r1", 0, 10) == ["b", "a", "c", "a2"]
+            assert _shards(uow).members("r2", 0, 10) == ["b", "a", "c", "a2"]
+
     def test_planned_shards_read_back_and_plan_only_once(self, store: Store) -> None:
         """A plan is stored whole and read back in order; planning again is a conflict."""
         plan = plan_shards("r1", 25, 10)
