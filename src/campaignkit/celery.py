@@ -26,12 +26,13 @@ idle workers). Configure the app before calling :func:`register`: a later
 override the prefetch.
 
 Celery may run such a task twice (its documentation says so of
-``acks_late``), and may lose one (a broker restart, a message rejected on a
-lost worker): neither matters. The second run is just another claim, which
-finds the shard done or leased and does nothing (``work_shard`` returns
-False); a lost task leaves its shard free, or leased until the lease lapses,
-and the worker that ticks the run claims it then. No chord and no result
-backend: completion is read from the shard table (``kit.shards(run_id)``).
+``acks_late``), and may lose one (a broker restarted without persistent
+queues, a message expired): neither matters. The second run is just another
+claim, which finds the shard done or leased and does nothing
+(``work_shard`` returns False); a lost task leaves its shard free, or leased
+until the lease lapses, and the worker that ticks the run next sends it
+again. No chord and no result backend: completion is read from the shard
+table (``kit.shards(run_id)``).
 
 A message names the run and the shard only. The factory is the one given to
 :func:`register` in the worker's own process, never read from the broker:

@@ -2,23 +2,25 @@
 
 When the engine plans a run in shards (``DeliverySettings.shard_size``) on a
 kit that has a :class:`ShardSubmitter`, it submits "work shard ``number`` of
-run ``run_id``" once per shard. :class:`ExecutorSubmitter` sends that to an
-executor: ``ProcessPoolExecutor``, Dask's ``Client.get_executor()``, loky.
-The task, :func:`work_shard_task`, rebuilds the kit in the worker from the
-host's factory (:func:`~campaignkit.scale.factory.kit_for`) and calls
+run ``run_id``" for every free shard, and again for those still free each
+time it looks at the run (a lease later). :class:`ExecutorSubmitter` sends
+that to an executor: ``ProcessPoolExecutor``, Dask's
+``Client.get_executor()``, loky. The task, :func:`work_shard_task`, rebuilds
+the kit in the worker from the host's factory
+(:func:`~campaignkit.scale.factory.kit_for`) and calls
 ``kit.work_shard(run_id, number)``.
 
 Nothing here decides who does a shard: the store does. A claim takes a shard
 only if it is free or its lease lapsed, so a task delivered twice, or a
-shard the scheduling worker took itself first, does nothing the second
-time (``work_shard`` returns False).
+shard another worker took first, does nothing the second time
+(``work_shard`` returns False).
 
 A failed task is not lost work: its failure is logged and kept in
 :attr:`ExecutorSubmitter.failures`, and the shard stays in the store,
-either never claimed (free) or claimed under a lease that lapses; any worker
-ticking the kit (the scheduling process, ``campaignkit worker``) claims it
-then. A submission the executor refuses (shut down, broken pool) is logged
-and kept the same way, and never raises into the engine.
+either never claimed (free) or claimed under a lease that lapses; the
+worker that ticks the run next hands it over again. A submission the
+executor refuses (shut down, broken pool) is logged and kept the same way,
+and never raises into the engine.
 """
 
 from __future__ import annotations
@@ -44,9 +46,10 @@ KEPT_FAILURES: Final = 1000
 class ShardSubmitter(Protocol):
     """Protocol: hands "work shard ``number`` of run ``run_id``" to other workers.
 
-    The engine calls :meth:`submit` once for each shard of a run it plans.
+    The engine calls :meth:`submit` for each free shard of a run it plans,
+    and again for those still free when it looks at the run a lease later.
     It must not block for long and should not raise: a shard nobody works is
-    claimed by the next worker that ticks the kit anyway.
+    handed over again anyway.
     """
 
     def submit(self, run_id: str, number: int) -> None:
