@@ -282,7 +282,11 @@ class PostgresProfileStore(SQLiteProfileStore):
 
         As the SQLite profile store's, but the page is read as one statement
         without a transaction (:meth:`PostgresDatabase.one_read`): one round
-        trip instead of two, each batch of a run.
+        trip instead of two, each batch of a run. A full page read outside a
+        unit sends the read of the next page ahead
+        (:meth:`PostgresDatabase.read_ahead`): a run reads them in turn, and
+        the server answers it while this process decides and writes the
+        batch.
 
         Args:
             name: The audience's name.
@@ -293,4 +297,7 @@ class PostgresProfileStore(SQLiteProfileStore):
             Up to ``limit`` profiles in definition order (empty past the end).
         """
         with self._db.one_read():
-            return super().static_members(name, offset, limit)
+            members = super().static_members(name, offset, limit)
+        if len(members) == limit and self._db.current is None:  # a run reads page after page
+            self._db.read_ahead(self.STATIC_MEMBERS, (name, offset + limit, limit))
+        return members
