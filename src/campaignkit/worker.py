@@ -222,11 +222,12 @@ def command(
     (:mod:`campaignkit.worker_config`), opens the store with a
     ``SystemClock`` and runs :func:`run_forever` until SIGTERM or SIGINT.
     With ``factory`` the host's function builds the kit instead (its store,
-    clock and channels: any store, PostgreSQL included), and ``database``
-    and ``config`` are not used.
+    clock and channels: any store, PostgreSQL included); ``database``, if
+    given, is its one argument, and ``config`` is not used.
 
     Args:
-        database: The SQLite file (None with ``factory``).
+        database: The SQLite file; with ``factory``, what ``--db`` said (a SQLite
+            path or a PostgreSQL DSN) for the factory, or None.
         config: The TOML channel configuration (None: the environment only).
         poll: The longest wait between two ticks, in seconds.
         log_level: One of :data:`LOG_LEVELS`, for the ``campaignkit`` loggers
@@ -241,7 +242,7 @@ def command(
         error), 130 after a second SIGINT.
     """
     if factory is not None:
-        return _factory_worker(factory, poll=poll, log_level=log_level)
+        return _factory_worker(factory, database, poll=poll, log_level=log_level)
     assert database is not None
     from campaignkit.kit import CampaignKit  # noqa: PLC0415 - kit imports this module
 
@@ -277,10 +278,10 @@ def command(
         settings.close()
 
 
-def _factory_worker(factory: str, *, poll: float, log_level: str) -> int:
-    """``campaignkit worker --factory``: the host's factory builds the kit."""
+def _factory_worker(factory: str, database: str | None, *, poll: float, log_level: str) -> int:
+    """``campaignkit worker --factory``: the host's factory builds the kit (given ``--db``)."""
     try:
-        kit = build_kit(factory)
+        kit = build_kit(factory, database)
     except CampaignKitError as exc:
         _refused(exc)
         return 1

@@ -136,3 +136,13 @@ class Interrupted(ck.CampaignKit):
 def make_interrupted() -> ck.CampaignKit:
     """An in-memory :class:`Interrupted` kit."""
     return Interrupted.in_memory(ManualClock())
+
+
+given: list[str] = []
+"""The databases :func:`make_interrupted_on` was given, in this process."""
+
+
+def make_interrupted_on(database: str) -> ck.CampaignKit:
+    """An :class:`Interrupted` kit on the SQLite file ``--db`` named."""
+    given.append(database)
+    return Interrupted.sqlite(database, clock=ManualClock())

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from campaignkit.cli import main
+from tests.integration import scale_kits
 
 KITS = "tests.integration.scale_kits"
 
@@ -40,10 +42,23 @@ def usage_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().err
 
 
-def test_factory_excludes_db_and_config(cli: str, capsys: pytest.CaptureFixture[str]) -> None:
-    for extra in (["--db", "x.db"], ["--config", "w.toml"]):
-        said = usage_error(["worker", "--factory", f"{KITS}:make_kit", *extra], capsys)
-        assert "leave out --db and --config" in said
+def test_factory_excludes_config(cli: str, capsys: pytest.CaptureFixture[str]) -> None:
+    said = usage_error(["worker", "--factory", f"{KITS}:make_kit", "--config", "w.toml"], capsys)
+    assert "leave out --config" in said
+
+
+def test_db_is_the_factorys_one_argument(
+    cli: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the issue's own example: campaignkit worker --db ... --factory pkg.mod:make_kit
+    database = str(tmp_path / "given.db")
+    args = ["worker", "--db", database, "--factory", f"{KITS}:make_interrupted_on"]
+    assert main([*args, "--log-level", "DEBUG"]) == 130
+    assert scale_kits.given[-1] == database
+    # a factory without a parameter cannot take it: refused in one line, naming both
+    assert main(["worker", "--db", database, "--factory", f"{KITS}:make_interrupted"]) == 1
+    err = capsys.readouterr().err
+    assert "takes no argument, so it cannot be given --db" in err
 
 
 def test_the_fallback_worker_needs_db_or_factory(

@@ -69,17 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--factory",
         metavar="MODULE:FUNCTION",
         help="build the kit with this function (its store, clock and channels) "
-        "instead of --db and --config",
+        "instead of --config; --db, if given, is its one argument",
     )
     parsed = parser.parse_args(args)
     if parsed.command == "worker":
         if parsed.factory is None and parsed.db is None:
             worker.error("the following arguments are required: --db (or --factory)")
-        if parsed.factory is not None and (parsed.db is not None or parsed.config is not None):
-            worker.error(
-                "--factory builds the kit, its store and channels included: "
-                "leave out --db and --config"
-            )
+        if parsed.factory is not None and parsed.config is not None:
+            worker.error("--factory builds the kit, its channels included: leave out --config")
         return command(
             parsed.db,
             config=parsed.config,

@@ -157,7 +157,7 @@ def worker(
         typer.Option(
             metavar="MODULE:FUNCTION",
             help="Build the kit with this function of yours (its store, clock and channels) "
-            "instead of --db and --config; see docs/scale-out.md.",
+            "instead of --config; --db, if given, is its one argument; see docs/scale-out.md.",
         ),
     ] = None,
 ) -> int:
@@ -168,12 +168,11 @@ def worker(
     """
     state = state_of(ctx)
     if factory is not None:
-        if state.db is not None or config is not None:
+        if config is not None:
             raise UsageProblem(
-                "--factory builds the kit, its store and channels included: "
-                "leave out --db and --config"
+                "--factory builds the kit, its channels included: leave out --config"
             )
-        return command(None, config=None, poll=poll, log_level=level, factory=factory)
+        return command(state.db, config=None, poll=poll, log_level=level, factory=factory)
     return command(state.database(), config=config, poll=poll, log_level=level)
 
 

@@ -16,11 +16,12 @@ processes.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import re
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 from campaignkit.domain import checks
 from campaignkit.errors import ValidationError
@@ -126,15 +127,38 @@ def kit_for(reference: str) -> CampaignKit:
         return built
 
 
-def build_kit(reference: str) -> CampaignKit:
+def build_kit(reference: str, database: str | None = None) -> CampaignKit:
     """A new kit from ``reference``'s factory (what ``campaignkit worker --factory`` runs).
+
+    Args:
+        reference: ``"package.module:function"``.
+        database: ``--db`` as given (a SQLite path or a PostgreSQL DSN), passed
+            to the factory as its one argument; None calls it with none.
 
     Raises:
         ValidationError: naming ``factory``: see :func:`load_factory`, or the
-            factory returned something without ``work_shard`` (not a kit).
+            factory returned something without ``work_shard`` (not a kit), or
+            it takes no argument for the ``--db`` given.
         Exception: whatever the factory itself raises.
     """
-    kit: object = load_factory(reference)()
+    function = load_factory(reference)
+    if database is None:
+        kit: object = function()
+    else:
+        try:
+            inspect.signature(function).bind(database)
+        except TypeError:
+            raise ValidationError(
+                [
+                    f"factory {reference!r} takes no argument, so it cannot be given "
+                    f"--db {database}: leave out --db, or give the function one parameter "
+                    "for the database"
+                ],
+                subject="factory",
+            ) from None
+        except ValueError:  # no signature to read (a builtin): let the call decide
+            pass
+        kit = cast("Callable[[str], object]", function)(database)
     if not callable(getattr(kit, "work_shard", None)):
         raise ValidationError(
             [f"factory {reference!r} must return a ck.CampaignKit, not {checks.describe(kit)}"],
