@@ -61,6 +61,13 @@ def test_db_is_the_factorys_one_argument(
     assert "takes no argument, so it cannot be given --db" in err
 
 
+def test_an_empty_db_is_not_handed_to_the_factory(
+    cli: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    said = usage_error(["worker", "--db", "", "--factory", f"{KITS}:make_interrupted_on"], capsys)
+    assert "--db is empty" in said
+
+
 def test_the_fallback_worker_needs_db_or_factory(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

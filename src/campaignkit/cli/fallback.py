@@ -77,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             worker.error("the following arguments are required: --db (or --factory)")
         if parsed.factory is not None and parsed.config is not None:
             worker.error("--factory builds the kit, its channels included: leave out --config")
+        if parsed.factory is not None and parsed.db == "":
+            worker.error("--db is empty: pass --db DATABASE for the factory, or leave it out")
         return command(
             parsed.db,
             config=parsed.config,

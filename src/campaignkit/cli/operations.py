@@ -172,6 +172,8 @@ def worker(
             raise UsageProblem(
                 "--factory builds the kit, its channels included: leave out --config"
             )
+        if state.db == "":  # an unset shell variable: never hand the factory nothing
+            raise UsageProblem("--db is empty: pass --db DATABASE for the factory, or leave it out")
         return command(state.db, config=None, poll=poll, log_level=level, factory=factory)
     return command(state.database(), config=config, poll=poll, log_level=level)
 
