@@ -339,7 +339,7 @@ def test_a_row_locked_after_the_probe_stays_locked_when_the_copy_is_undone(
             other.execute("SELECT 1 FROM runs WHERE id = 'run_1' FOR UPDATE NOWAIT")
 
 
-def test_a_full_audience_page_sends_the_next_one_ahead(
+def test_a_full_page_reads_itself_only_and_sees_this_processs_writes(
     store: PostgresStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     profiles = PostgresProfileStore(store)
@@ -347,24 +347,7 @@ def test_a_full_audience_page_sends_the_next_one_ahead(
         uow.audiences.define("all", [f"p{i}" for i in range(5)])
     sends = _sends(store, monkeypatch)
     assert [p.id for p in profiles.static_members("all", 0, 2)] == ["p0", "p1"]
-    assert [p.id for p in profiles.static_members("all", 2, 2)] == ["p2", "p3"]  # read ahead
-    assert [p.id for p in profiles.static_members("all", 4, 2)] == ["p4"]  # read ahead too
-    assert sends == [["SELECT"]]  # only the first page went on the unit's connection
-    assert [p.id for p in profiles.static_members("all", 1, 2)] == ["p1", "p2"]  # none ahead
-    assert [p.id for p in profiles.static_members("all", 0, 2)] == ["p0", "p1"]
-    assert [p.id for p in profiles.static_members("all", 3, 2)] == ["p3", "p4"]  # not p2's
-    assert len(sends) == 4
-
-
-def test_a_read_ahead_that_failed_is_dropped_and_the_unit_reads_again(
-    store: PostgresStore,
-) -> None:
-    db = store.database
-    db.read_ahead("SELECT * FROM no_such_table", ())
-    with pytest.raises(StorageError, match="no_such_table"), db.one_read(), store.unit_of_work():
-        db.all("SELECT * FROM no_such_table")  # its own read fails the same way
-    db.read_ahead("SELECT 1", ())
-    with db.one_read(), store.unit_of_work():
-        assert db.all("SELECT 1") == [(1,)]
-    db.read_ahead("SELECT 2", ())
-    store.close()  # waits for the reader, then closes the pool
+    with store.unit_of_work() as uow:  # this process redefines it between two pages
+        uow.audiences.define("all", ["p0", "p2", "p3"])
+    assert [p.id for p in profiles.static_members("all", 2, 2)] == ["p3"]  # never a page read
+    assert sends[-1] == ["SELECT"]  # earlier (a read-ahead served ["p2", "p3"] here)

@@ -28,7 +28,6 @@ transaction stays usable, as in SQLite.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import contextvars
 import hashlib
@@ -193,11 +192,6 @@ class PostgresDatabase(Database):
         """How many writes were sent or held (so a read made earlier in a unit can be reused)."""
         self._alone = False
         """Whether the unit in progress is one read without a transaction (:meth:`one_read`)."""
-        self._reader: concurrent.futures.ThreadPoolExecutor | None = None
-        self._ahead_read: (
-            tuple[tuple[str, tuple[Any, ...]], concurrent.futures.Future[list[Row]]] | None
-        ) = None
-        """The read sent ahead (:meth:`read_ahead`): its text and parameters, and its rows."""
         self._ahead: tuple[int, int] | None = None
         """The unit and write count at which :meth:`savepoint_ahead` was held."""
         self._known: dict[Hashable, object] = {}
@@ -357,53 +351,8 @@ class PostgresDatabase(Database):
         return row
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """Every row of a query (a read sent ahead for it, in a :meth:`one_read` unit)."""
-        if self._alone and not self._open:
-            rows = self._take_ahead(sql, params)
-            if rows is not None:
-                self._open = True  # the unit's one statement
-                return rows
+        """Every row of a query."""
         return list(self.execute(sql, params).fetchall())
-
-    def read_ahead(self, sql: str, params: Sequence[Any]) -> None:
-        """Send a read a :meth:`one_read` unit will run next, on another connection, now.
-
-        A thread runs it on a pooled connection while this one goes on (the
-        driver waits on the server without the GIL); the next :meth:`one_read`
-        unit whose statement is the same text and parameters takes its rows
-        instead of sending it. Like any one-statement read, it sees one
-        committed snapshot: the one of when it ran, a moment earlier than
-        the unit that takes it (an order the store's lock allows). A read
-        ahead that failed, or that nothing takes, is dropped: the unit sends
-        its own.
-        """
-        self._ahead_read = None
-        if self._reader is None:
-            self._reader = concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="campaignkit-read-ahead"
-            )
-        statement = translate(sql)
-        values = statement.parameters(params)
-        key = (sql, tuple(params))
-        self._ahead_read = (key, self._reader.submit(self._read_now, statement.sql, values))
-
-    def _read_now(self, query: str, params: Any) -> list[Row]:
-        """Run one read on a pooled connection of its own, in autocommit (a reader thread)."""
-        connection = self.pool.getconn(timeout=self.timeout)
-        try:
-            return list(connection.execute(query, params).fetchall())
-        finally:
-            self.pool.putconn(connection)
-
-    def _take_ahead(self, sql: str, params: Sequence[Any]) -> list[Row] | None:
-        """The rows of the read sent ahead if it is this one and it succeeded, else None."""
-        ahead, self._ahead_read = self._ahead_read, None
-        if ahead is None or ahead[0] != (sql, tuple(params)):
-            return None
-        try:
-            return ahead[1].result(timeout=self.timeout)
-        except Exception:  # dropped: the unit sends its own read
-            return None
 
     def flush(self) -> None:
         """Send every held statement in one pipeline (one round trip) and read their results.
@@ -614,11 +563,7 @@ class PostgresDatabase(Database):
             ) from exc
 
     def close(self) -> None:
-        """Close every connection (after the read sent ahead, if any, ended)."""
-        self._ahead_read = None
-        if self._reader is not None:
-            self._reader.shutdown(wait=True)
-            self._reader = None
+        """Close every connection."""
         self.pool.close()
 
 

@@ -282,11 +282,10 @@ class PostgresProfileStore(SQLiteProfileStore):
 
         As the SQLite profile store's, but the page is read as one statement
         without a transaction (:meth:`PostgresDatabase.one_read`): one round
-        trip instead of two, each batch of a run. A full page read outside a
-        unit sends the read of the next page ahead
-        (:meth:`PostgresDatabase.read_ahead`): a run reads them in turn, and
-        the server answers it while this process decides and writes the
-        batch.
+        trip instead of two, each batch of a run. (A read-ahead of the next
+        page on another connection was tried and removed: it served pages
+        older than this process's own later writes, and stalled a pool of
+        one; see docs/decisions/postgresql.md.)
 
         Args:
             name: The audience's name.
@@ -297,7 +296,4 @@ class PostgresProfileStore(SQLiteProfileStore):
             Up to ``limit`` profiles in definition order (empty past the end).
         """
         with self._db.one_read():
-            members = super().static_members(name, offset, limit)
-        if len(members) == limit and self._db.current is None:  # a run reads page after page
-            self._db.read_ahead(self.STATIC_MEMBERS, (name, offset + limit, limit))
-        return members
+            return super().static_members(name, offset, limit)
