@@ -44,7 +44,8 @@ import psycopg
 from psycopg import sql
 
 import campaignkit as ck
-from campaignkit.adapters.postgres.connection import LOCK_CLASS, lock_key, migrate
+from campaignkit.adapters.postgres.connection import LOCK_CLASS, lock_key
+from campaignkit.adapters.postgres.migration import migrate
 from campaignkit.serialization import dumps
 from campaignkit.testing import ManualClock, NullChannel, SequentialIds
 

@@ -22,7 +22,7 @@ import pytest
 from psycopg import sql
 
 from campaignkit.adapters.postgres import PostgresStore
-from campaignkit.adapters.postgres.connection import migrate
+from campaignkit.adapters.postgres.migration import migrate
 from campaignkit.adapters.postgres.schema import MIGRATIONS, SETTLE_ACCEPTED_UPDATE
 from campaignkit.adapters.sqlite import ledger as ledger_module
 from campaignkit.domain.delivery import LedgerState

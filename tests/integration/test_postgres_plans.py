@@ -17,8 +17,8 @@ from psycopg import sql
 
 import campaignkit as ck
 from campaignkit.adapters.postgres import PostgresProfileStore, PostgresStore
-from campaignkit.adapters.postgres.connection import migrate
 from campaignkit.adapters.postgres.dialect import translate
+from campaignkit.adapters.postgres.migration import migrate
 from campaignkit.adapters.postgres.schema import MIGRATIONS
 from campaignkit.adapters.sqlite.campaigns import listing_sql
 from campaignkit.domain.listing import CampaignQuery

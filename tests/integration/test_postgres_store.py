@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 import campaignkit as ck
-from campaignkit.adapters.postgres import PostgresProfileStore, PostgresStore, connection
+from campaignkit.adapters.postgres import PostgresProfileStore, PostgresStore, connection, migration
 from campaignkit.adapters.postgres.schema import MIGRATIONS
 from campaignkit.testing import ManualClock
 from campaignkit.testing.factories import make_campaign
@@ -292,5 +292,5 @@ def test_a_failing_migration_is_a_storage_error_and_leaves_nothing(
 ) -> None:
     broken = [(1, "broken", ("CREATE TABLE half (",))]
     with _connect(postgres_dsn) as conn, pytest.raises(ck.StorageError, match="PostgreSQL error"):
-        connection.migrate(conn, postgres_schema, "db", broken)
+        migration.migrate(conn, postgres_schema, "db", broken)
     assert _tables(postgres_dsn, postgres_schema) == set()

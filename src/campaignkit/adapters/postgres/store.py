@@ -18,8 +18,9 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from campaignkit.adapters.postgres.connection import PostgresDatabase, describe_dsn, migrate
+from campaignkit.adapters.postgres.connection import PostgresDatabase, describe_dsn
 from campaignkit.adapters.postgres.ledger import PostgresLedger
+from campaignkit.adapters.postgres.migration import migrate
 from campaignkit.adapters.postgres.units import (
     PostgresCampaigns,
     PostgresRuns,
