@@ -33,7 +33,6 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Final
 
 import attrs
 import pendulum
@@ -49,7 +48,8 @@ from campaignkit.delivery.lease import LeaseLost, Leases
 from campaignkit.delivery.plan import Plan, PlanParts, decided_at_claim, make_plan
 from campaignkit.delivery.recording import Recorder
 from campaignkit.delivery.settings import DeliverySettings
-from campaignkit.delivery.shards import ShardWork, finished, folded, next_lease_end
+from campaignkit.delivery.shards import ShardWork
+from campaignkit.delivery.splitting import Splitting, split_run
 from campaignkit.delivery.tally import Tally
 from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.channels import ChannelType
@@ -88,8 +88,6 @@ _ENDED_WITH_OUTCOMES = (RunKind.TRIGGER, RunKind.AUDIENCE_EXECUTION)
 Claimed = tuple[Run, Plan, PreparedBatch | None]
 """A claimed run, its plan, and a fresh trigger's batch decided at the claim."""
 
-_SPLITTABLE: Final = frozenset({RunKind.SCHEDULED, RunKind.OCCURRENCE})
-"""Kinds of run whose audience may be split into shards."""
 Ahead = Callable[[UnitOfWork], object] | None
 """Called in the transaction that ends a run with its last outcomes (see ``Runner.deliver``)."""
 
@@ -265,66 +263,21 @@ class Runner:
             return self._fail(run_id, now, str(exc), owned=True)
 
     def _split(self, run: Run, plan: Plan, now: pendulum.DateTime) -> Run | None:
-        """Deliver ``run`` in shards if it is (or now gets) split; None: it goes whole.
-
-        Returns the run as stored: still this worker's (its shards all done and
-        folded in, the run-level path goes on), or handed back, due again when
-        the first lease of another worker's shard may lapse.
-        """
-        work = self.shards
-        assert work is not None
-        if run.kind not in _SPLITTABLE:
-            return None
-        shards = work.planned(run.id)
-        live = plan.campaign.status is CampaignStatus.LIVE
-        if not shards:
-            if not live or not work.eligible(run, plan):
-                return None
-            shards = work.plan(run, plan)
-            if not shards:
-                return None  # an empty audience: nothing to split
-        if not finished(shards):
-            self._release(run.id, now)  # shards are claimed one by one, not with the run
-            if live and work.submit is not None:
-                # an executor's workers deliver them; a free shard is handed over again
-                # each time (its task may have been lost): a task for a shard done or
-                # leased meanwhile does nothing
-                for shard in shards:
-                    if shard.free(now):
-                        work.submit(run.id, shard.number)
-            elif live:
-                work.work_free(run, plan, now, self.stop_requested)
-            shards = work.planned(run.id)
-        with self._store.unit_of_work() as uow:
-            current = uow.runs.get(run.id)
-            if current.status.is_final or self._leases.held_elsewhere(current):
-                return current
-            live = uow.campaigns.status(run.campaign_id) is CampaignStatus.LIVE
-            if not finished(shards) and not live:
-                uow.runs.save(self._leases.claimed(current, now))
-                halted = True
-            else:
-                halted = False
-        if halted:  # members no shard reached are stopped, then the run as usual
-            work.stop_rest(run, plan)
-            with self._store.unit_of_work() as uow:
-                current = self._leases.owned(uow, run.id)
-                uow.runs.save(folded(current, work.planned(run.id)))
-            return self._halt(run.id, plan, now)
-        with self._store.unit_of_work() as uow:
-            current = uow.runs.get(run.id)
-            if current.status.is_final or self._leases.held_elsewhere(current):
-                return current
-            if not finished(shards):
-                lapse = next_lease_end(shards)
-                if work.submit is not None:  # look again (and hand free shards over) later
-                    lapse = self._leases.expiry() if lapse is None else max(lapse, now)
-                if current.lease_owner is None and lapse is not None and lapse > now:
-                    current = uow.runs.save(attrs.evolve(current, due_at=lapse))
-                return current
-            if not current.streamed:
-                current = folded(current, shards)
-            return uow.runs.save(self._leases.claimed(current, now))
+        """Deliver ``run`` in shards if it is (or now gets) split (:mod:`.splitting`)."""
+        assert self.shards is not None
+        return split_run(
+            Splitting(
+                self._store,
+                self._leases,
+                self.shards,
+                release=self._release,
+                halt=self._halt,
+                stop=self.stop_requested,
+            ),
+            run,
+            plan,
+            now,
+        )
 
     def _release(self, run_id: str, now: pendulum.DateTime) -> None:
         with contextlib.suppress(Exception), self._store.unit_of_work() as uow:
