@@ -49,7 +49,7 @@ SCHEMAS: Final[Mapping[type, tuple[str, int]]] = {
     ApprovalPolicy: ("approval_policy", 1),
     AccessAuditEntry: ("access_audit", 1),
     Profile: ("profile", 2),
-    Run: ("run", 1),
+    Run: ("run", 2),
     LedgerEntry: ("ledger_entry", 1),
     FeedbackRecord: ("feedback", 1),
     ExecutionRecord: ("execution", 1),
@@ -84,9 +84,15 @@ def _profile_v1_to_v2(data: Document) -> Document:
     return {**data, "test": data.get("test", False)}
 
 
+def _run_v1_to_v2(data: Document) -> Document:
+    """v2 (audience executions choose their audience) adds ``audience``: None, the version's."""
+    return {**data, "audience": data.get("audience")}
+
+
 UPCASTERS: Final[Mapping[tuple[str, int], Upcaster]] = {
     ("campaign", 1): _campaign_v1_to_v2,
     ("profile", 1): _profile_v1_to_v2,
+    ("run", 1): _run_v1_to_v2,
 }
 """``(schema, N) -> upcaster`` migrating version N to N+1."""
 
@@ -361,6 +367,7 @@ def dumps_run(run: Run) -> str:
             compact_json(dict(run.context)),
             ",".join(map(_run_recipient, run.recipients)),
             _instant(run.nominal_at),
+            _text(run.audience),
             _whole(run.revision),
         )
     except (TypeError, KeyError):  # a value of another type: the generic path decides
@@ -372,7 +379,7 @@ _RUN: Final = (
     '"kind":%s,"status":%s,"created_at":%s,"due_at":%s,"started_at":%s,"finished_at":%s,'
     '"position":%s,"streamed":%s,"counts":{},"lease_owner":%s,"lease_expires_at":%s,'
     '"error":%s,"context":%s,"recipients":[%s],"nominal_at":%s,"wave_filled":[],'
-    '"rate_sent":{},"rate_origin":{},"revision":%s}}'
+    '"rate_sent":{},"rate_origin":{},"audience":%s,"revision":%s}}'
 )
 _FLAGS: Final = {False: "false", True: "true"}
 

@@ -470,6 +470,28 @@ def test_a_run_stored_before_scheduling_loads_with_the_defaults() -> None:
     assert ser.loads(ck.Run, ser.dumps(run)) == run
 
 
+def test_a_run_document_of_version_1_streams_its_version_audience() -> None:
+    """Run documents went to version 2 with the run's own audience; v1 loads as None."""
+    text = _fixture("run_v1_before_scheduling.json")
+    assert json.loads(text)["version"] == 1
+    assert ser.loads(ck.Run, text).audience is None
+    t = pendulum.datetime(2026, 12, 1, 9, tz="UTC")
+    run = ck.Run(
+        id="run_a",
+        campaign_id="cmp_1",
+        version=1,
+        kind=ck.RunKind.AUDIENCE_EXECUTION,
+        status=ck.RunStatus.PENDING,
+        created_at=t,
+        due_at=t,
+        audience="vips",
+    )
+    assert ser.dumps_run(run) == ser.dumps(run)
+    document = json.loads(ser.dumps_run(run))
+    assert (document["version"], document["data"]["audience"]) == (2, "vips")
+    assert ser.loads(ck.Run, ser.dumps_run(run)) == run
+
+
 def test_a_ledger_entry_stored_before_scheduling_loads_with_the_defaults() -> None:
     entry = ser.loads(ck.LedgerEntry, _fixture("ledger_entry_v1_before_scheduling.json"))
     assert entry.state is ck.LedgerState.RETRY

@@ -407,6 +407,9 @@ class Run:
         wave_filled: Recipients assigned to each wave so far.
         rate_sent: Rate-limited messages given a send slot so far, per action.
         rate_origin: When each rate-limited action started sending.
+        audience: The audience the run streams when not its version's (an audience
+            execution that names one, ``audience.id``); None: the version's.
+            Fixed when the run is added.
         revision: Store revision for optimistic concurrency.
     """
 
@@ -431,6 +434,7 @@ class Run:
     wave_filled: tuple[int, ...] = ()
     rate_sent: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen)
     rate_origin: Mapping[str, pendulum.DateTime] = attrs.field(factory=dict, converter=_frozen)
+    audience: str | None = None
     revision: int = 0
 
     @property

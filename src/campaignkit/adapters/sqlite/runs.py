@@ -1,16 +1,16 @@
 """Runs and API executions in SQLite: a run's changing state in columns, the rest written once.
 
 A run has a cold part fixed when it is added (id, campaign, version, kind,
-creation and nominal instants, the API context and a trigger's recipients
-with their profiles) and a hot part the runner changes at every step
-(status, position, counts, lease, due time, ...). ``add`` writes the run
-whole as a versioned document once; afterwards the hot part lives in columns
-(schema migration 6) and ``save`` is one narrow ``UPDATE`` of them, guarded
-by the revision. ``get`` is one ``SELECT``; the document is decoded only the
-first time a run is read (a per-store cache keyed on its text, see
-:mod:`.caches`), and the columns are decoded without the generic converter.
-The document's own copy of the hot fields is the state at ``add`` and is
-never read back.
+creation and nominal instants, the API context, a trigger's recipients with
+their profiles, an audience execution's audience) and a hot part the runner
+changes at every step (status, position, counts, lease, due time, ...).
+``add`` writes the run whole as a versioned document once; afterwards the
+hot part lives in columns (schema migration 6) and ``save`` is one narrow
+``UPDATE`` of them, guarded by the revision. ``get`` is one ``SELECT``; the
+document is decoded only the first time a run is read (a per-store cache
+keyed on its text, see :mod:`.caches`), and the columns are decoded without
+the generic converter. The document's own copy of the hot fields is the
+state at ``add`` and is never read back.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ COLD_FIELDS: Final = (
     "nominal_at",
     "context",
     "recipients",
+    "audience",
 )
 """``Run`` fields fixed by ``add`` (read from the document). A new ``Run`` field must
 join one of the two tuples (a hot one needs a column: a new migration)."""
@@ -123,7 +124,7 @@ class SQLiteRuns:
 
     Only the fields that change while a run is delivered are saved: the
     cold fields (``campaign_id``, ``version``, ``kind``, ``created_at``,
-    ``nominal_at``, ``context``, ``recipients``) are those given to ``add``.
+    ``nominal_at``, ``context``, ``recipients``, ``audience``) are those given to ``add``.
     """
 
     def __init__(self, db: Database) -> None:
@@ -304,6 +305,7 @@ class SQLiteRuns:
                     "wave_filled": () if wave_filled == "[]" else tuple(json.loads(wave_filled)),
                     "rate_sent": _EMPTY if rate_sent == "{}" else _view(json.loads(rate_sent)),
                     "rate_origin": _EMPTY if rate_origin == "{}" else _view(_instants(rate_origin)),
+                    "audience": cold.audience,
                     "revision": revision,
                 },
             )

@@ -14,6 +14,7 @@ from campaignkit.domain.delivery import (
     ExclusionReason,
     LedgerEntry,
     LedgerState,
+    RunKind,
     RunStatus,
 )
 from campaignkit.errors import ConflictError, NotFound
@@ -149,6 +150,20 @@ class RunStoreContract:
             saved = uow.runs.save(second_wave)
         with store.unit_of_work() as uow:
             assert uow.runs.get(run.id) == saved == attrs.evolve(second_wave, revision=2)
+
+    def test_a_run_keeps_the_audience_it_streams(self, store: Store) -> None:
+        """A run's own audience (an audience execution's) survives add, save, scan and restore."""
+        run = attrs.evolve(_run("run_aud"), kind=RunKind.AUDIENCE_EXECUTION, audience="vips")
+        with store.unit_of_work() as uow:
+            added = uow.runs.add(run)
+            saved = uow.runs.save(attrs.evolve(added, status=RunStatus.RUNNING))
+        with store.unit_of_work() as uow:
+            assert (uow.runs.get("run_aud").audience, saved.audience) == ("vips", "vips")
+            [[scanned]] = list(uow.runs.scan(10))
+            uow.runs.restore(attrs.evolve(scanned, revision=9))
+        with store.unit_of_work() as uow:
+            assert uow.runs.get("run_aud") == attrs.evolve(saved, revision=9)
+            assert uow.runs.for_campaign(run.campaign_id)[0].audience == "vips"
 
     def test_a_failed_unit_leaves_runs_untouched(self, store: Store) -> None:
         """Run adds and saves of a failed unit are undone, due index included."""
