@@ -59,35 +59,76 @@ def execute_unitary(session: UserSession, body: object) -> dict[str, Any]:
         recipients = parse_recipients(data, problems)
         if problems:
             raise ValidationError(problems, subject="unitary execution request")
-        pushes = push_apps(data)
-        if pushes:
-            _check_push_apps(session, campaign_id, pushes)
+        check_push_apps(session, campaign_id, push_apps(data))
         execution = session.trigger(
             campaign_id, recipients, request_id=request_id, one_namespace=True
         )
         return execution_response(execution)
 
 
-def _check_push_apps(
-    session: UserSession, campaign_id: str, pushes: list[tuple[str, str, str]]
+def check_push_apps(
+    session: UserSession,
+    campaign_id: str,
+    pushes: list[tuple[str, str, str]],
+    *,
+    subject: str = "unitary execution request",
 ) -> None:
     """Refuse a ``pushInfo`` whose app or platform is not one of the campaign's push surfaces.
 
     The push surfaces of the campaign's live version send the message, so a
-    token of another app (or platform) could not reach the device. A campaign
-    that is not LIVE is refused by ``session.trigger``; one without a push
-    action sends no push, so there is nothing to compare with. ``platform`` is
-    compared without regard to case (``iOS`` is ``ios``).
+    token of another app (or platform) could not reach the device. The
+    unitary and the high-throughput executions both check it.
+
+    Args:
+        session: Who calls (reads the campaign: ``campaign.read``).
+        campaign_id: The campaign the request triggers.
+        pushes: ``(path, appID, platform)`` of each ``pushInfo``, as
+            :func:`~campaignkit.ajo.requests.push_apps` gives them.
+        subject: What the ``ValidationError`` names (the request's kind).
+
+    Raises:
+        ValidationError: one problem per ``pushInfo`` of another app or platform.
+        NotFound: no such campaign; PermissionDenied: the user may not read it.
+    """
+    if pushes:
+        refuse_other_push_apps(
+            campaign_push_apps(session, campaign_id), campaign_id, pushes, subject=subject
+        )
+
+
+def campaign_push_apps(session: UserSession, campaign_id: str) -> dict[str, set[str]]:
+    """The platforms of each push app the campaign's live version sends with, by app id.
+
+    Empty for a campaign that is not LIVE (``session.trigger`` says why it
+    cannot send) or has no push action (it sends no push: nothing to compare).
+
+    Raises:
+        NotFound: no such campaign; PermissionDenied: the user may not read it.
     """
     campaign = session.get(campaign_id)
     version = campaign.live_version
-    if campaign.status is not CampaignStatus.LIVE or version is None:
-        return  # session.trigger says why it cannot send
     apps: dict[str, set[str]] = {}
+    if campaign.status is not CampaignStatus.LIVE or version is None:
+        return apps
     for action in version.actions:
         surface = session.get_surface(action.surface_id)
         if isinstance(surface.settings, PushSettings):
             apps.setdefault(surface.settings.app_id, set()).add(surface.settings.platform)
+    return apps
+
+
+def refuse_other_push_apps(
+    apps: Mapping[str, set[str]],
+    campaign_id: str,
+    pushes: list[tuple[str, str, str]],
+    *,
+    subject: str,
+) -> None:
+    """A ``ValidationError`` for each ``pushInfo`` of an app or platform not in ``apps``.
+
+    ``platform`` is compared without regard to case (``iOS`` is ``ios``);
+    empty ``apps`` (see :func:`campaign_push_apps`) refuse nothing.
+    """
     if not apps:
         return
     shown_apps = ", ".join(
@@ -108,7 +149,7 @@ def _check_push_apps(
                 "of that platform, or trigger a campaign with a push surface for this one"
             )
     if problems:
-        raise ValidationError(problems, subject="unitary execution request")
+        raise ValidationError(problems, subject=subject)
 
 
 def _audience_id(data: Mapping[str, Any], problems: list[str]) -> str | None:
@@ -123,8 +164,9 @@ def execute_audience(session: UserSession, body: object) -> dict[str, Any]:
 
     Body: ``{"campaignId", "requestId"?, "audience"?: {"id"}, "context"?,
     "schedule"?: {"executeAt"}}``. Without a ``requestId`` the call is not
-    idempotent (one is generated). ``audience.id`` must name the campaign's
-    audience.
+    idempotent (one is generated). ``audience.id`` selects the audience sent
+    to: the campaign's own, or one the kit's audiences know that is READY
+    (``UserSession.execute_audience``); without it, the campaign's.
 
     Returns:
         ``imExecutionResponse`` (202); a scheduled execution answers
@@ -148,37 +190,30 @@ def execute_audience(session: UserSession, body: object) -> dict[str, Any]:
             execute_at = instant(schedule.get("executeAt"), "schedule.executeAt", problems)
         if problems:
             raise ValidationError(problems, subject="audience execution request")
-        if audience is not None:
-            _check_audience(session, campaign_id, audience)
         if request_id is None:
             request_id = context["requestId"] = f"generated-{uuid.uuid4().hex}"
         execution = session.execute_audience(
-            campaign_id, request_id=request_id, context=shared, execute_at=execute_at
+            campaign_id,
+            request_id=request_id,
+            context=shared,
+            execute_at=execute_at,
+            audience=audience,
         )
         if execution.execute_at is None:
             return execution_response(execution)
-        return schedule_response(execution, audience or _audience_of(session, execution))
-
-
-def _check_audience(session: UserSession, campaign_id: str, audience: str) -> None:
-    """Refuse an ``audience.id`` that is not the campaign's: the only audience it may use."""
-    version = session.get(campaign_id).live_version
-    own = version.audience if version is not None else None
-    if own is not None and audience != own:  # no audience at all: execute_audience says so
-        raise ValidationError(
-            [
-                f"audience.id {audience!r} is not the audience of campaign {campaign_id!r} "
-                f"({own!r}); an execution sends to its campaign's audience: name that one, "
-                "or leave audience out"
-            ],
-            subject="audience execution request",
-        )
+        return schedule_response(execution, _audience_of(session, execution))
 
 
 def _audience_of(session: UserSession, execution: Execution) -> str | None:
-    """The audience an audience execution sends to (its campaign's); None for a unitary one."""
+    """The audience an audience execution sends to; None for a unitary one.
+
+    Its run records it; an execution accepted before runs did sends to its
+    campaign version's audience.
+    """
     if execution.kind is not ExecutionKind.AUDIENCE:
         return None
+    if execution.audience is not None:
+        return execution.audience
     campaign = session.get(execution.campaign_id)
     version = campaign.live_version or (campaign.superseded_versions or (None,))[-1]
     return version.audience if version is not None else None

@@ -16,8 +16,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from campaignkit.ajo.endpoints import (
+    campaign_push_apps,
+    check_push_apps,
+    refuse_other_push_apps,
+)
 from campaignkit.ajo.errors import answering, error_response, note_origin
-from campaignkit.ajo.requests import body_object, parse_recipients, request_ids, text
+from campaignkit.ajo.requests import (
+    body_object,
+    parse_recipients,
+    push_apps,
+    request_ids,
+    text,
+)
 from campaignkit.ajo.responses import execution_response
 from campaignkit.domain.checks import shown
 from campaignkit.domain.throughput import MAX_REQUESTS, TriggerRequest
@@ -67,7 +78,9 @@ def execute_high_throughput(session: UserSession, body: object) -> dict[str, Any
 
     Raises:
         ValidationError: a malformed body, a recipient that is not
-            ``external``, or a payload ``session.trigger`` refuses.
+            ``external``, a ``pushInfo`` whose ``appID`` or ``platform`` is not
+            that of the campaign's push surface (as ``execute_unitary``
+            checks it), or a payload ``session.trigger`` refuses.
         CampaignKitError: whatever ``session.trigger_many`` answers for the
             request (a reused request id, a campaign that does not accept
             triggers, a denial).
@@ -76,6 +89,9 @@ def execute_high_throughput(session: UserSession, body: object) -> dict[str, Any
     with answering("execute_high_throughput", context):
         context.update(request_ids(body_object(body)))
         request = high_throughput_request(body)
+        check_push_apps(
+            session, request.campaign_id, push_apps(body_object(body)), subject=_SUBJECT
+        )
         [answer] = session.trigger_many([request], one_namespace=True)
         if isinstance(answer, CampaignKitError):
             raise answer
@@ -88,7 +104,9 @@ def execute_high_throughput_many(
     """Accept many high-throughput requests in one call, each answered on its own.
 
     The valid requests are accepted in one unit of work (``trigger_many``); a
-    request that is refused leaves the others alone.
+    request that is refused leaves the others alone. Each body is checked as
+    :func:`execute_high_throughput` checks it (its ``pushInfo`` included; a
+    campaign's push surfaces are read once per call).
 
     Args:
         session: Who calls (needs ``campaign.publish`` on each campaign).
@@ -114,12 +132,20 @@ def execute_high_throughput_many(
         raise ValidationError([problem], subject="high-throughput execution requests")
     answers: list[tuple[int, dict[str, Any]] | None] = []
     requests: list[tuple[TriggerRequest, dict[str, str]]] = []
+    apps: dict[str, dict[str, set[str]]] = {}  # each campaign's push apps, read once
     for body in bodies:
         ids = request_ids(body) if isinstance(body, Mapping) else {}
         try:
-            requests.append((high_throughput_request(body), ids))
+            request = high_throughput_request(body)
+            pushes = push_apps(body_object(body))
+            if pushes:
+                campaign = request.campaign_id
+                if campaign not in apps:
+                    apps[campaign] = campaign_push_apps(session, campaign)
+                refuse_other_push_apps(apps[campaign], campaign, pushes, subject=_SUBJECT)
+            requests.append((request, ids))
             answers.append(None)
-        except ValidationError as exc:
+        except CampaignKitError as exc:  # this body's answer; the others go on
             answers.append(_error(exc, ids))
     results = session.trigger_many([r for r, _ in requests], one_namespace=True) if requests else []
     accepted = iter(zip(results, requests, strict=True))

@@ -32,7 +32,7 @@ class Plan:
 
     Attributes:
         campaign: The campaign as it was when the run was claimed.
-        version: The version the run delivers.
+        version: The version the run delivers (with the run's audience, if it has one).
         actions: The version's actions.
         contents: Compiled templates per action id.
         settings: Surface settings per action id.
@@ -160,10 +160,16 @@ def make_plan(
     channels give is reused while each is the same object as last time, from
     ``parts`` (a runner's own; by default one shared by the process).
 
+    The plan's version is the run's, with the run's own audience when it names
+    one (an audience execution's ``audience.id``): every reader of
+    ``plan.version.audience`` (streaming, counting, waves, shards) takes it.
+
     Raises:
         DeliveryError: a surface was deleted, or no channel is wired for an action.
     """
     version = version_of(campaign, run.version)
+    if run.audience is not None and run.audience != version.audience:
+        version = attrs.evolve(version, audience=run.audience)
     surfaces = []
     channels: dict[str, Channel] = {}
     for action in version.actions:

@@ -407,9 +407,9 @@ class Run:
         wave_filled: Recipients assigned to each wave so far.
         rate_sent: Rate-limited messages given a send slot so far, per action.
         rate_origin: When each rate-limited action started sending.
-        audience: The audience the run streams when not its version's (an audience
-            execution that names one, ``audience.id``); None: the version's.
-            Fixed when the run is added.
+        audience: The audience the run streams, as an audience execution records
+            it (its ``audience.id``, else the campaign's when accepted); None:
+            its version's. Fixed when the run is added.
         revision: Store revision for optimistic concurrency.
     """
 

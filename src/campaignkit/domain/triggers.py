@@ -170,6 +170,9 @@ class Execution:
         targeted: Profiles targeted so far (summed over actions, distinct
             recipients for a single action).
         run_id: The run delivering it.
+        audience: The audience an audience execution sends to, as its run records
+            it (None for a unitary one, and for one accepted before runs
+            recorded it: its campaign version's).
     """
 
     id: str
@@ -183,6 +186,7 @@ class Execution:
     status: ExecutionStatus
     targeted: int
     run_id: str
+    audience: str | None = None
 
 
 def _json_default(value: object) -> object:

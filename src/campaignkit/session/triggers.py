@@ -15,6 +15,7 @@ import attrs
 import pendulum
 
 from campaignkit.domain import checks
+from campaignkit.domain.audience import AudienceStatus
 from campaignkit.domain.campaign import Campaign
 from campaignkit.domain.campaign_enums import Category
 from campaignkit.domain.delivery import Run, RunKind, RunRecipient, RunStatus
@@ -72,6 +73,7 @@ def execution_view(record: ExecutionRecord, run: Run) -> Execution:
         status=_STATUS[run.status],
         targeted=_targeted(record, run),
         run_id=run.id,
+        audience=run.audience,
     )
 
 
@@ -292,16 +294,25 @@ class TriggerVerbs(SessionBase):
         request_id: str,
         context: Mapping[str, Any] | None = None,
         execute_at: pendulum.DateTime | None = None,
+        audience: str | None = None,
     ) -> Execution:
-        """Run a marketing API-triggered campaign on its audience, now or at ``execute_at``.
+        """Run a marketing API-triggered campaign on an audience, now or at ``execute_at``.
 
+        The run streams ``audience`` when it is given (AJO's ``audience.id``),
+        else the campaign's own audience. An audience the campaign may use is
+        its own, or one the kit's audiences know (``kit.audiences``: static,
+        conditional or the host's source) that is READY: the rule activation
+        applies to a version's audience. Its members lacking the campaign's
+        namespace are excluded and counted, as in the campaign's own audience.
         A scheduled execution can be cancelled until it fires.
 
         Raises:
             TransitionNotAllowed: not an API-triggered marketing campaign, not
                 LIVE, or outside its window.
             ValidationError: a bad context (not a JSON object, nested deeper than
-                32 levels, over 200 KB, the reserved key), no audience,
+                32 levels, over 200 KB, the reserved key), no audience (neither
+                given nor the campaign's), an ``audience`` that is not a
+                non-empty string, does not exist or is not ready,
                 ``execute_at`` not an aware datetime, in the past or after the
                 campaign's end, or an id that is not a non-empty UTF-8 string.
             ConflictError: ``request_id`` was used with another payload.
@@ -321,9 +332,17 @@ class TriggerVerbs(SessionBase):
                     "execute_at must be an aware datetime (such as pendulum.datetime(..., "
                     f"tz='UTC')) or None, not {checks.describe(execute_at)}"
                 )
+            checks.optional_text(problems, "audience", audience)
             require_valid(problems, "audience execution")
             when = None if execute_at is None else ensure_utc(execute_at, "execute_at")
-            return {"kind": "audience", "context": context, "execute_at": when}, when
+            payload: dict[str, object] = {
+                "kind": "audience",
+                "context": context,
+                "execute_at": when,
+            }
+            if audience is not None:  # only then: earlier requests keep their fingerprint
+                payload["audience"] = audience
+            return payload, when
 
         def build_run(campaign: Campaign, run_id: str) -> Run:
             if campaign.category is not Category.MARKETING:
@@ -337,16 +356,23 @@ class TriggerVerbs(SessionBase):
             problems = context_problems(context, "context")
             version = campaign.live_version
             end = version.schedule.end if version is not None else None
-            if version is None or version.audience is None:
-                problems.append(f"campaign {campaign.id!r} has no audience to execute on")
+            own = version.audience if version is not None else None
+            if audience is None and own is None:
+                problems.append(
+                    f"campaign {campaign.id!r} has no audience to execute on: name one "
+                    "(audience=..., AJO's audience.id)"
+                )
+            elif audience is not None and audience != own:
+                problems.extend(self._audience_problems(audience, own))
             if when is not None and when < now:
                 problems.append(f"execute_at {when.isoformat()} is in the past")
             if when is not None and end is not None and when >= end:
                 problems.append(f"execute_at {when.isoformat()} is after the campaign's end")
             require_valid(problems, f"audience execution of campaign {campaign.id!r}")
-            return new_run(
+            run = new_run(
                 campaign, run_id, RunKind.AUDIENCE_EXECUTION, when or now, context=context or {}
             )
+            return attrs.evolve(run, audience=audience or own)
 
         return self._execute(
             campaign_id,
@@ -357,6 +383,25 @@ class TriggerVerbs(SessionBase):
             now,
             build_run,
         )
+
+    def _audience_problems(self, audience: str, own: str | None) -> list[str]:
+        """Why the campaign may not use ``audience`` (not its own): unknown or not ready."""
+        status = self._kit.audiences.status(audience)
+        instead = (
+            f"or leave it out to send to the campaign's audience ({own!r})"
+            if own is not None
+            else "for the campaign has no audience of its own"
+        )
+        if status is None:
+            return [
+                f"audience {audience!r} does not exist: name an audience the kit knows "
+                f"(kit.audiences.define, or the host's audience source), {instead}"
+            ]
+        if status is AudienceStatus.NOT_READY:
+            return [
+                f"audience {audience!r} is not ready yet: execute once it is computed, {instead}"
+            ]
+        return []
 
     def cancel_execution(self, execution_id: str) -> Execution:
         """Cancel a scheduled audience execution before it fires (needs ``campaign.publish``).

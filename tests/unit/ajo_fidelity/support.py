@@ -9,6 +9,7 @@ A campaign per sample channel (SMS in ``phone``, push in ``ecid``, email in
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +73,13 @@ class World:
         return messages
 
 
-def make_world() -> World:
+def make_world(open_kit: Callable[[ManualClock], ck.CampaignKit] | None = None) -> World:
+    """The fidelity kit, in memory or as ``open_kit`` opens it (a SQLite or PostgreSQL kit)."""
     clock = ManualClock(T0)
-    kit = ck.CampaignKit.in_memory(clock=clock, ids=SequentialIds())
+    if open_kit is None:
+        kit = ck.CampaignKit.in_memory(clock=clock, ids=SequentialIds())
+    else:
+        kit = open_kit(clock)
     kit.access.assign(ADMIN, ck.ProductProfile.ADMINISTRATOR)
     kit.access.assign(VIEWER, ck.ProductProfile.VIEWER)
     admin = kit.as_user(ADMIN)

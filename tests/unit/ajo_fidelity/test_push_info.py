@@ -125,3 +125,91 @@ def test_a_campaign_that_cannot_send_answers_as_without_push_info(
     answer = refusal(world, lambda: ajo.execute_unitary(world.admin, body))
 
     assert answer["type"].endswith("900102-400" if stopped else "900103-400")
+
+
+# ------------------------------------------------------------- high throughput
+
+HT_SUBJECT = "high-throughput execution request"
+
+
+def high_throughput_body(world: World, app: str, platform: str, number: int = 0) -> dict[str, Any]:
+    """The push sample as a high-throughput request: an external recipient."""
+    body = push_body(world, app, platform)
+    body["requestId"] = f"ck-ht-{number}"
+    body["recipients"][0]["type"] = "external"
+    return body
+
+
+def _app_problem(campaign: str) -> str:
+    return (
+        "recipients[0].channelData.pushInfo.appID 'com.example.other' is not the app of "
+        f"campaign {campaign!r}'s push surface ({SURFACE}): send a token of that app, or "
+        "trigger a campaign whose push surface is this app's"
+    )
+
+
+def test_high_throughput_refuses_an_app_id_of_another_app_as_unitary_does(world: World) -> None:
+    body = high_throughput_body(world, "com.example.other", "ios")
+
+    answer = refusal(world, lambda: ajo.execute_high_throughput(world.admin, body))
+
+    assert answer == invalid(400, ids(body), HT_SUBJECT, [_app_problem(body["campaignId"])])
+    assert world.sent() == []
+
+
+def test_high_throughput_refuses_a_platform_of_another_platform(world: World) -> None:
+    body = high_throughput_body(world, "com.example.shop", "android")
+    campaign = body["campaignId"]
+
+    answer = refusal(world, lambda: ajo.execute_high_throughput(world.admin, body))
+
+    problem = (
+        "recipients[0].channelData.pushInfo.platform 'android' is not the platform of "
+        f"campaign {campaign!r}'s push surface for 'com.example.shop' ({SURFACE}): send a "
+        "token of that platform, or trigger a campaign with a push surface for this one"
+    )
+    assert answer == invalid(400, ids(body), HT_SUBJECT, [problem])
+    assert world.sent() == []
+
+
+def test_high_throughput_sends_a_push_info_of_the_campaign_app(world: World) -> None:
+    body = high_throughput_body(world, "com.example.shop", "iOS")
+
+    answer = ajo.execute_high_throughput(world.admin, body)
+    world.kit.tick()
+
+    assert answer["requestId"] == body["requestId"]
+    [message] = world.sent()
+    assert (message.channel, message.address) == (PUSH, "device-token-0a1b2c3d")
+
+
+def test_many_high_throughput_requests_answer_a_wrong_push_info_on_its_own(
+    world: World,
+) -> None:
+    good = high_throughput_body(world, "com.example.shop", "ios", 1)
+    bad = high_throughput_body(world, "com.example.other", "ios", 2)
+    missing = high_throughput_body(world, "com.example.other", "ios", 3)
+    missing["campaignId"] = "cmp_missing"
+
+    answers = ajo.execute_high_throughput_many(world.admin, [good, bad, missing])
+    world.kit.tick()
+
+    assert [status for status, _ in answers] == [202, 400, 400]
+    assert answers[1][1] == invalid(400, ids(bad), HT_SUBJECT, [_app_problem(bad["campaignId"])])
+    assert answers[2][1]["type"] == "https://ns.adobe.com/aep/errors/MSG-900103-400"
+    assert answers[2][1]["report"]["additionalContext"] == ids(missing)
+    assert [m.address for m in world.sent()] == ["device-token-0a1b2c3d"]
+
+
+def test_a_high_throughput_campaign_without_push_accepts_push_info_it_does_not_send(
+    world: World,
+) -> None:
+    body = high_throughput_body(world, "com.example.other", "android")
+    body["campaignId"] = world.campaigns["ck-campaign-email"]
+    body["recipients"][0] |= {"namespace": "email", "userId": "walk.in@example.com"}
+    body["recipients"][0]["channelData"]["emailAddress"] = "walk.in@example.com"
+
+    ajo.execute_high_throughput(world.admin, body)
+    world.kit.tick()
+
+    assert [m.channel for m in world.sent()] == [ck.ChannelType.EMAIL]

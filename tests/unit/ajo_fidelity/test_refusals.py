@@ -197,23 +197,6 @@ def test_merge_policy_fields_are_strings(world: World) -> None:
     assert answer == invalid(400, ids(body), "unitary execution request", [problem])
 
 
-@pytest.mark.parametrize("defined", [False, True])
-def test_audience_id_must_be_the_campaign_audience(world: World, defined: bool) -> None:
-    if defined:  # another audience the kit knows is refused too: runs send the campaign's
-        world.kit.audiences.define("everyone", ["p-nora"])
-    body = world.body("09-audience-id-scheduled.json")
-    body["audience"] = {"id": "everyone"}
-
-    answer = refusal(world, lambda: ajo.execute_audience(world.admin, body))
-
-    problem = (
-        f"audience.id 'everyone' is not the audience of campaign {body['campaignId']!r} "
-        "('ck-waitlist'); an execution sends to its campaign's audience: name that one, "
-        "or leave audience out"
-    )
-    assert answer == invalid(400, ids(body), "audience execution request", [problem])
-
-
 def test_audience_and_schedule_fields_are_checked(world: World) -> None:
     body = world.body("09-audience-id-scheduled.json")
     body["audience"] = {}
