@@ -197,9 +197,9 @@ def test_celery_workers_deliver_exactly_once_through_kills_a_zombie_and_a_broker
             scale_celery_app.QUEUE: f"ck-faults-{uuid.uuid4().hex[:12]}",
             scale_celery_app.FACTORY: celery_harness.FACTORY,
         }
-        settings = [dsn, schema, str(group.port), str(LEASE), str(BATCH), str(SHARD)]
-        env |= dict(zip(list(celery_harness.ENV.values())[:-1], settings, strict=True))
-        env[celery_harness.ENV["pids"]] = str(pool.path)
+        given = {"dsn": dsn, "schema": schema, "port": str(group.port), "pids": str(pool.path)}
+        given |= {"lease": str(LEASE), "batch": str(BATCH), "shard": str(SHARD)}
+        env |= {celery_harness.ENV[name]: value for name, value in given.items()}
         nodes: list[Node] = []
 
         def start_node() -> Node:
