@@ -21,12 +21,16 @@ docs/decisions/postgresql.md, "Parallel delivery units".
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Protocol, cast, runtime_checkable
 
 _SHARED: ContextVar[bool] = ContextVar("campaignkit_shared_units", default=False)
+_PARKING: ContextVar[Callable[[], object] | None] = ContextVar(
+    "campaignkit_parked_commits", default=None
+)
+_AHEAD: ContextVar[bool] = ContextVar("campaignkit_reads_ahead", default=False)
 
 
 @contextmanager
@@ -46,6 +50,81 @@ def shared_units() -> Iterator[None]:
 def units_are_shared() -> bool:
     """True inside :func:`shared_units` (read by stores when a unit begins)."""
     return _SHARED.get()
+
+
+@contextmanager
+def parked_commits(redo: Callable[[], object]) -> Iterator[None]:
+    """Let a unit that ends in the block leave its ``COMMIT`` in flight.
+
+    A store that can (PostgreSQL, with two connections or more in its pool)
+    then sends the unit's last statements and its ``COMMIT`` without waiting
+    for the server's answer, and keeps the unit's connection aside: the
+    server finishes the unit on its own while the caller goes on. The store
+    reads the answer (:func:`finish_parked`) when its next unit begins,
+    unless that unit is opened in :func:`reads_ahead`. If the parked unit
+    turns out to have failed a check (``ConflictError``: nothing of it was
+    written), ``redo`` is called then instead, to write it again in line;
+    any other error is raised. Other stores commit as usual.
+
+    The delivery runner parks a batch's outcomes while it reads and decides
+    the next batch (see docs/decisions/postgresql.md, "Parked outcomes").
+    """
+    token = _PARKING.set(redo)
+    try:
+        yield
+    finally:
+        _PARKING.reset(token)
+
+
+def parking() -> Callable[[], object] | None:
+    """The ``redo`` of :func:`parked_commits` around this call, or None outside one."""
+    return _PARKING.get()
+
+
+@contextmanager
+def reads_ahead() -> Iterator[None]:
+    """Open units that only read what a parked unit does not change, leaving it parked.
+
+    For the delivery runner's reads of its next batch (members, what the
+    ledger holds of them, suppressions), which a batch's outcomes never change.
+    """
+    token = _AHEAD.set(True)
+    try:
+        yield
+    finally:
+        _AHEAD.reset(token)
+
+
+def reading_ahead() -> bool:
+    """True inside :func:`reads_ahead` (read by stores when a unit begins)."""
+    return _AHEAD.get()
+
+
+@runtime_checkable
+class ParksCommits(Protocol):
+    """A store that can park a unit's ``COMMIT`` (see :func:`parked_commits`)."""
+
+    @property
+    def parks_commits(self) -> bool:
+        """Whether a unit ending now may be parked."""
+
+    def finish_parked(self) -> None:
+        """Read the parked unit's answer (redo it, or raise), if one is parked."""
+
+
+def can_park(store: object) -> bool:
+    """Whether ``store`` parks the ``COMMIT`` of a unit ending now."""
+    return isinstance(store, ParksCommits) and store.parks_commits
+
+
+def finish_parked(store: object) -> None:
+    """Finish ``store``'s parked unit, if it has one (see :func:`parked_commits`).
+
+    Raises:
+        StorageError: the parked unit failed for another reason than a check.
+    """
+    if isinstance(store, ParksCommits):
+        store.finish_parked()
 
 
 @runtime_checkable

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -167,8 +167,8 @@ def test_a_connection_lost_inside_a_unit_of_work_hands_the_run_back(
     monkeypatch: pytest.MonkeyPatch,
     statement: str,
 ) -> None:
-    """The backend dies in the middle of a run's unit of work (its intents, or its outcomes):
-    the tick ends with ``StorageUnavailable``, the run is not FAILED, the next ticks
+    """The backend dies in the middle of a run's unit of work (its intents, or its outcomes,
+    parked or not): the tick ends with ``StorageUnavailable``, the run is not FAILED, the next ticks
     reconnect and finish it, every recipient has one outcome, and a profile handed over
     twice (only possible when the outcomes' unit died) carries the same idempotency key."""
     from campaignkit.adapters.postgres.connection import PostgresDatabase
@@ -197,8 +197,19 @@ def test_a_connection_lost_inside_a_unit_of_work_hands_the_run_back(
         dying(self, f"COPY {table}", [])  # the intents are copied (PostgresLedger)
         original_copy(self, table, columns, rows)
 
+    def dying_park(self: PostgresDatabase, connection: Any, redo: Callable[[], object]) -> None:
+        nonlocal seen
+        pid = connection.info.backend_pid
+        original_park(self, connection, redo)  # sent, the COMMIT last, its answer unread
+        if statement == "SELECT ck_settle_accepted":  # a batch's outcomes, parked
+            seen += 1
+            if seen in (2, 5):  # the backend dies before (or after) it runs them
+                _terminate(postgres_dsn, pid)
+
     original_execute = PostgresDatabase.execute
     original_copy = PostgresDatabase.copy
+    original_park = PostgresDatabase._park
+    monkeypatch.setattr(PostgresDatabase, "_park", dying_park)
     monkeypatch.setattr(PostgresDatabase, "executemany", dying)
     monkeypatch.setattr(PostgresDatabase, "execute", dying_execute)
     monkeypatch.setattr(PostgresDatabase, "copy", dying_copy)

@@ -55,7 +55,7 @@ def admit(
     contacts: dict[tuple[ChannelType, str], list[int]] = {}
     if rules.marketing:
         with store.unit_of_work() as uow:
-            if any(channel_rules.caps for channel_rules in rules.channel_rules.values()):
+            if caps_apply(plan):
                 # other runs' intents count too: none is written between this read and
                 # this unit's own (when the caller's unit holds both, as a batch's does)
                 lock(uow, "caps")
@@ -90,3 +90,15 @@ def admit(
             out.append(pending)
             sending.append(pending)
     return sending
+
+
+def caps_apply(plan: Plan) -> bool:
+    """Whether a frequency cap may hold back the run's messages (marketing, a channel capped).
+
+    Deciding such a batch reads the contacts its own intents then add: both
+    must be in one unit of work, holding the ``"caps"`` lock.
+    """
+    rules = plan.gate_rules
+    return rules.marketing and any(
+        channel_rules.caps for channel_rules in rules.channel_rules.values()
+    )

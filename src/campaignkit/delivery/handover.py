@@ -61,6 +61,7 @@ class Handover:
         retry: bool,
         then: Callable[[UnitOfWork, Run], Run] | None = None,
         held: Run | None = None,
+        park: bool = False,
     ) -> Run:
         """Hand PENDING entries to their channels, then record the outcomes.
 
@@ -76,6 +77,7 @@ class Handover:
             retry: True when the entries were RETRY (their attempts count on).
             then: Called in the outcomes' transaction (see ``Recorder.outcomes``).
             held: The run as this worker last saved it (see ``Recorder.outcomes``).
+            park: Let the outcomes' ``COMMIT`` be parked (see ``Recorder.outcomes``).
 
         Returns:
             The run as the outcomes left it.
@@ -86,7 +88,13 @@ class Handover:
         if type(entries) is FreshMessages and entries:  # fresh intents of one action (hot path)
             answers = self._send(plan.channels[entries[0].action_id], tuple(entries))
             failed, saved = self._recorder.outcomes(
-                run_id, HandedOver(entries, answers), now, retry=retry, then=then, held=held
+                run_id,
+                HandedOver(entries, answers),
+                now,
+                retry=retry,
+                then=then,
+                held=held,
+                park=park,
             )
             runlog.failures(run_id, plan.campaign.id, failed)
             return saved
@@ -109,7 +117,7 @@ class Handover:
             results = self._send(plan.channels[action_id], messages)  # type: ignore[arg-type]
             outcomes.extend(zip(group, results, strict=True))
         failed, saved = self._recorder.outcomes(
-            run_id, outcomes, now, retry=retry, then=then, held=held
+            run_id, outcomes, now, retry=retry, then=then, held=held, park=park
         )
         runlog.failures(run_id, plan.campaign.id, failed)
         return saved

@@ -7,6 +7,7 @@ still holds the lease (a worker that lost it writes nothing).
 
 from __future__ import annotations
 
+import functools
 import logging
 import operator
 from collections import Counter
@@ -16,6 +17,7 @@ from typing import Any
 import attrs
 import pendulum
 
+from campaignkit.concurrency import can_park, parked_commits
 from campaignkit.delivery.gate import RateState
 from campaignkit.delivery.lease import Leases
 from campaignkit.delivery.tally import Tally, moved
@@ -167,6 +169,7 @@ class Recorder:
         retry: bool,
         then: Callable[[UnitOfWork, Run], Run] | None = None,
         held: Run | None = None,
+        park: bool = False,
     ) -> tuple[list[tuple[LedgerEntry | Message, str]], Run]:
         """Record what the channels answered: SENT, RETRY with a backoff, or FAILED.
 
@@ -180,6 +183,12 @@ class Recorder:
         moved on meanwhile (a lease renewal, another worker), its save at a stale
         revision raises ``ConflictError``, the unit is undone and the outcomes are
         recorded reading the run (which raises ``LeaseLost`` if the run was taken).
+
+        With ``park`` (and ``held``, and no ``then``) the transaction may be
+        parked (:func:`campaignkit.concurrency.parked_commits`): its ``COMMIT``
+        is then answered when the store's next unit begins, and if its check
+        failed it is recorded again then, reading the run; the run returned is
+        ``held`` as the transaction saves it.
 
         Returns:
             What was recorded FAILED, with the error (for the run log), and the run
@@ -265,6 +274,12 @@ class Recorder:
             for item, _ in outcomes:
                 tally.add(item.action_id, "retries")
         try:
+            if park and held is not None and then is None and can_park(self.store):
+                again = functools.partial(
+                    self._settled, run_id, None, settled, never_sent, tally, None
+                )
+                with parked_commits(again):
+                    return failed, self._settled(run_id, held, settled, never_sent, tally, None)
             saved = self._settled(run_id, held, settled, never_sent, tally, then)
         except ConflictError:
             if held is None:

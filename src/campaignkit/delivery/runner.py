@@ -38,8 +38,9 @@ import attrs
 import pendulum
 
 from campaignkit.clock import Clock
-from campaignkit.concurrency import lock_run, shared_units
+from campaignkit.concurrency import can_park, finish_parked, lock_run, reads_ahead, shared_units
 from campaignkit.delivery import collector, members, runlog
+from campaignkit.delivery.admission import caps_apply
 from campaignkit.delivery.decide import PreparedBatch, admit, describe, prepare_batch, suppressed_in
 from campaignkit.delivery.endings import final, finish, log_end, stop_open_entries, stopped_batch
 from campaignkit.delivery.gate import RateState
@@ -372,6 +373,19 @@ class Runner:
         """
         if run.streamed:
             return False, None
+        try:
+            streamed = self._stream_batches(run, plan, now)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the runner handles its own error
+                finish_parked(self._store)
+            raise
+        finish_parked(self._store)
+        return streamed
+
+    def _stream_batches(
+        self, run: Run, plan: Plan, now: pendulum.DateTime
+    ) -> tuple[bool, Run | None]:
+        """:meth:`_stream`'s loop (it may leave the last outcomes parked)."""
         audience = plan.version.audience
         if run.kind is RunKind.TRIGGER:
             total: int | None = len(run.recipients)
@@ -379,15 +393,19 @@ class Runner:
             total = None if audience is None else self._audiences.count(audience)
         batches = members.last_marked(self._members(run, plan))
         number = 0
+        known: Run | None = None  # the run as this worker's last batch left it
         while True:
             # reading a batch of the audience allocates as much as delivering it
             with collector.paused(self._settings.pause_gc):
-                item = next(batches, None)
+                with reads_ahead():  # a parked batch's outcomes change no member
+                    item = next(batches, None)
                 if item is None:
                     break
                 start, batch, last = item
                 with runlog.Batch(self.observer, run, number + 1, len(batch)) as seen:
-                    outcome = seen(self._batch(run.id, plan, start, batch, now, last=last))
+                    outcome = seen(
+                        self._batch(run.id, plan, start, batch, now, last=last, known=known)
+                    )
                 collector.tidy(self._settings.pause_gc)
             number += 1
             if outcome is None:
@@ -401,6 +419,7 @@ class Runner:
                 raise Paused(run.id)
             if last:
                 return False, outcome
+            known = outcome
         with self._store.unit_of_work() as uow:
             current = uow.runs.get(run.id)
             uow.runs.save(attrs.evolve(current, streamed=True))
@@ -415,6 +434,7 @@ class Runner:
         now: pendulum.DateTime,
         *,
         last: bool,
+        known: Run | None = None,
     ) -> Run | None:
         """Decide, record, send and record one batch, in two transactions.
 
@@ -422,12 +442,32 @@ class Runner:
         suppressions, contacts for caps), decides and renders, and records the
         intents; the second records the outcomes.
 
+        On a store that parks commits (PostgreSQL; see
+        :func:`campaignkit.concurrency.parked_commits`) the outcomes of every
+        batch but the last are parked: the server writes them while the
+        runner reads and decides the next batch. That batch (given ``known``,
+        the run as the last batch left it) is read without its run's row and
+        decided from ``known``: of the run, deciding needs only its waves and
+        rate slots, which only this worker's intents change. The parked
+        outcomes are finished (answered, or recorded again) before its intents.
+
         Returns:
             The run as the batch left it, or None if the run was halted.
         """
         tally = Tally()
-        size = members.wave_audience_size(plan, self._audiences)  # outside any transaction
-        if plan.renders_quickly:  # no Jinja: deciding holds the write lock for a moment only
+        parks = can_park(self._store) and not caps_apply(plan)  # caps: decide where it writes
+        with reads_ahead():
+            size = members.wave_audience_size(plan, self._audiences)  # outside any transaction
+        if parks and known is not None:
+            with reads_ahead(), self._store.unit_of_work() as uow:  # the run's row is not read
+                recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
+                suppressed = suppressed_in(uow, plan, batch)
+            work = self._prepare(known, plan, batch, recorded, suppressed, size, tally, now)
+            finish_parked(self._store)
+            with self._store.unit_of_work() as uow:
+                owned = self._leases.owned(uow, run_id)
+                live, saved = self._write(uow, owned, work, tally, now, start + len(batch), last)
+        elif plan.renders_quickly:  # no Jinja: deciding holds the write lock for a moment only
             with self._store.unit_of_work() as uow:
                 run = self._leases.owned(uow, run_id)
                 recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
@@ -448,8 +488,12 @@ class Runner:
         if not live:
             return None
         if sending:
-            then = functools.partial(self._ended, now=now) if last else None
-            return self._handover.deliver(run_id, plan, sending, now, retry=False, then=then)
+            if last:
+                then = functools.partial(self._ended, now=now)
+                return self._handover.deliver(run_id, plan, sending, now, retry=False, then=then)
+            return self._handover.deliver(
+                run_id, plan, sending, now, retry=False, held=saved if parks else None, park=parks
+            )
         return saved
 
     def _prepare(  # noqa: PLR0917 - private, the two halves of _batch

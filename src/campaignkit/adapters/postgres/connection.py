@@ -33,8 +33,8 @@ import contextvars
 import hashlib
 import sqlite3
 import zlib
-from collections.abc import Hashable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Final, NoReturn, cast
 
 import psycopg
@@ -45,7 +45,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from campaignkit.adapters.postgres.dialect import translate
 from campaignkit.adapters.sqlite.connection import Database, Row
-from campaignkit.concurrency import units_are_shared
+from campaignkit.concurrency import parking, reading_ahead, units_are_shared
 from campaignkit.errors import ConflictError, StorageError, StorageUnavailable
 
 LOCK_CLASS: Final = 0x434B4954
@@ -196,6 +196,8 @@ class PostgresDatabase(Database):
         self._known: dict[Hashable, object] = {}
         self._known_at = (0, 0)
         """The unit and write count at which :attr:`_known` was read."""
+        self._parked: _Parked | None = None
+        """A unit whose ``COMMIT`` is in flight (:func:`campaignkit.concurrency.parked_commits`)."""
         self._lock_sql = f"SELECT pg_advisory_xact_lock({LOCK_CLASS}, {lock_key(schema)})"
         self._lock_shared_sql = (
             f"SELECT pg_advisory_xact_lock_shared({LOCK_CLASS}, {lock_key(schema)})"
@@ -495,6 +497,8 @@ class PostgresDatabase(Database):
         restarted, the backend was terminated) is dropped, the pool's idle
         connections are checked, and the unit begins once more.
         """
+        if self._parked is not None and not reading_ahead():
+            self.finish_parked()
         shared = units_are_shared()
         self._current = self._getconn()
         self._open = False
@@ -540,6 +544,10 @@ class PostgresDatabase(Database):
                 "PostgreSQL rolled the whole unit back; nothing was written"
             )
         self._held.append(_Held("COMMIT"))
+        redo = parking()
+        if redo is not None and self.parks and self._parked is None:
+            self._park(connection, redo)
+            return
         try:
             self._send()
         except psycopg.Error as exc:
@@ -552,6 +560,66 @@ class PostgresDatabase(Database):
                     connection.execute("ROLLBACK")
             raise self._explain(exc) from exc
 
+    @property
+    def parks(self) -> bool:
+        """Whether units may be parked: the pool has a connection for the next unit."""
+        return self.pool.max_size >= 2
+
+    def _park(self, connection: psycopg.Connection[Any], redo: Callable[[], object]) -> None:
+        """Send what is held, ``COMMIT`` last, without waiting for the answer; keep it aside.
+
+        The connection stays out of the pool until :meth:`finish_parked`.
+        """
+        if not self._open:  # BEGIN first, in line: a connection found dead then is replaced
+            opening, self._held = self._held[:_OPENING], self._held[_OPENING:]
+            held, self._held = self._held, opening
+            self.flush()
+            self._held = held
+            connection = self._connection()
+        held, self._held = self._held, []
+        self._last = held
+        pipeline = connection.pipeline()
+        try:
+            pipeline.__enter__()
+            for statement in held:  # each is sent as it is queued (psycopg's pipeline mode)
+                statement.send(connection)
+        except psycopg.Error as exc:  # the connection failed: as a COMMIT in line would
+            with contextlib.suppress(psycopg.Error):
+                pipeline.__exit__(None, None, None)
+            raise self._explain(exc) from exc
+        self._current = None  # the unit's end must not give it back to the pool
+        self._parked = _Parked(connection, pipeline, held, redo)
+
+    def finish_parked(self) -> None:
+        """Read the parked unit's answer, if one is parked; redo it if a check failed.
+
+        Raises:
+            StorageError: the parked unit failed otherwise (its connection
+                broke, a statement failed); nothing of it was written, or, if
+                the connection broke once the ``COMMIT`` was sent, it may have been.
+        """
+        parked, self._parked = self._parked, None
+        if parked is None:
+            return
+        connection = parked.connection
+        self._last = parked.held
+        try:
+            parked.pipeline.__exit__(None, None, None)  # sync, read every answer
+        except psycopg.Error as exc:
+            if (
+                not connection.broken
+                and connection.info.transaction_status != TransactionStatus.IDLE
+            ):
+                with contextlib.suppress(psycopg.Error):
+                    connection.execute("ROLLBACK")
+            self.pool.putconn(connection)
+            error = self._explain(exc)
+            if isinstance(error, ConflictError):  # a check failed: the unit was rolled back
+                parked.redo()
+                return
+            raise error from exc
+        self.pool.putconn(connection)
+
     def _getconn(self) -> psycopg.Connection[Any]:
         try:
             return self.pool.getconn(timeout=self.timeout)
@@ -562,7 +630,9 @@ class PostgresDatabase(Database):
             ) from exc
 
     def close(self) -> None:
-        """Close every connection."""
+        """Close every connection (a parked unit is finished first, its errors ignored)."""
+        with contextlib.suppress(Exception):
+            self.finish_parked()
         self.pool.close()
 
 
@@ -571,6 +641,24 @@ UNKNOWN: Final = object()
 _BEGIN: Final = "BEGIN"
 _OPENING: Final = 2
 """How many statements a unit holds before any of its own: ``BEGIN`` and the lock."""
+
+
+class _Parked:
+    """A unit whose last statements and ``COMMIT`` were sent unanswered (:meth:`_park`)."""
+
+    __slots__ = ("connection", "held", "pipeline", "redo")
+
+    def __init__(
+        self,
+        connection: psycopg.Connection[Any],
+        pipeline: AbstractContextManager[object],
+        held: list[_Held],
+        redo: Callable[[], object],
+    ) -> None:
+        self.connection = connection
+        self.pipeline = pipeline
+        self.held = held
+        self.redo = redo
 
 
 def postgres_error(exc: psycopg.Error, label: str) -> StorageError | ConflictError:

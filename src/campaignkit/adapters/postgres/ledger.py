@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Final
 
 from campaignkit.adapters.postgres.connection import PostgresDatabase
 from campaignkit.adapters.sqlite.ledger import SQLiteLedger
+from campaignkit.concurrency import parking
 from campaignkit.errors import ConflictError
 
 PENDING_COLUMNS: Final = (
@@ -42,6 +43,12 @@ PENDING_COLUMNS: Final = (
 """The columns ``add_pending`` copies, in order."""
 
 
+_PROVIDER_TAKEN: Final = (
+    "ledger write refused: a provider message id is already held by another "
+    "message (unique index ledger_by_provider_id); provider ids must be unique"
+)
+
+
 class PostgresLedger(SQLiteLedger):
     """The SQLite ledger on a :class:`PostgresDatabase`, with ``COPY`` intents.
 
@@ -55,6 +62,11 @@ class PostgresLedger(SQLiteLedger):
     It returns the entries updated, or -1 when a provider id is held by
     another entry (nothing updated).
     """
+
+    SETTLE_CHECKED: ClassVar[str] = (
+        "SELECT 1 / (CASE WHEN ck_settle_accepted(?1, ?2, ?3, ?4, ?5) < 0 THEN 0 ELSE 1 END)"
+    )
+    """:attr:`SETTLE_KEYED` failing on the server (division by zero) on a provider id taken."""
 
     def __init__(self, db: PostgresDatabase) -> None:
         super().__init__(db)
@@ -122,10 +134,15 @@ class PostgresLedger(SQLiteLedger):
         db.execute("RELEASE ledger_settle")
 
     def _settle_accepted(self, params: tuple[Any, ...]) -> None:
-        """Call ``ck_settle_accepted`` once; its -1 (a provider id taken) is a ``ConflictError``."""
+        """Call ``ck_settle_accepted`` once; its -1 (a provider id taken) is a ``ConflictError``.
+
+        In a unit that may be parked (:func:`campaignkit.concurrency.parked_commits`)
+        the call is held back with the unit's ``COMMIT``, its -1 a division by
+        zero that rolls the unit back (and makes the unit's ``redo`` run).
+        """
+        if parking() is not None:
+            self._pg.defer(self.SETTLE_CHECKED, params, _PROVIDER_TAKEN)
+            return
         ((done,),) = self._db.all(self.SETTLE_KEYED, params)  # the function's one value
         if done < 0:
-            raise ConflictError(
-                "ledger write refused: a provider message id is already held by another "
-                "message (unique index ledger_by_provider_id); provider ids must be unique"
-            )
+            raise ConflictError(_PROVIDER_TAKEN)

@@ -216,6 +216,20 @@ class PostgresStore:
                     self._local.uow = None
 
     @property
+    def parks_commits(self) -> bool:
+        """Whether a unit ending now may be parked (see ``concurrency.parked_commits``)."""
+        return self._db.parks
+
+    def finish_parked(self) -> None:
+        """Read the answer of the unit parked by this store, if any (see ``parked_commits``).
+
+        Raises:
+            StorageError: the parked unit failed otherwise than a check.
+        """
+        with self._lock:
+            self._db.finish_parked()
+
+    @property
     def database(self) -> PostgresDatabase:
         """The connection wrapper (for adapters sharing this schema, such as profiles)."""
         return self._db

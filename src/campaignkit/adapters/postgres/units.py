@@ -18,6 +18,7 @@ from campaignkit.adapters.sqlite.delivery import SQLiteSuppressions
 from campaignkit.adapters.sqlite.runs import _HOT, _UPDATE, SQLiteRuns
 from campaignkit.adapters.sqlite.shards import SQLiteShards
 from campaignkit.adapters.sqlite.store import SQLiteUnitOfWork
+from campaignkit.concurrency import parking
 from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.copying import evolve
@@ -98,10 +99,12 @@ class PostgresRuns(SQLiteRuns):
         """Update the run stored at ``run.revision`` (``ConflictError`` if stale).
 
         A run read in this unit at that revision is saved with the unit's
-        next read or its ``COMMIT`` (see the class).
+        next read or its ``COMMIT`` (see the class); so is any run in a unit
+        that may be parked (:func:`campaignkit.concurrency.parked_commits`),
+        whose ``ConflictError`` is then its ``redo``.
         """
         seen = self._revisions()
-        if seen.get(run.id) != run.revision:
+        if seen.get(run.id) != run.revision and parking() is None:
             stored = super().save(run)
         else:
             stored = evolve(run, revision=run.revision + 1)
