@@ -71,8 +71,14 @@ def worker(dsn: str, schema: str) -> Iterator[tuple[ck.CampaignKit, Recording]]:
         yield kit, channel
 
 
-def seed(kit: ck.CampaignKit, names: Sequence[str], *, cap: bool = False) -> list[str]:
-    """``PEOPLE`` consenting profiles and one activated email campaign per name; their ids."""
+def seed(
+    kit: ck.CampaignKit, names: Sequence[str], *, cap: bool = False, jinja: bool = False
+) -> list[str]:
+    """``PEOPLE`` consenting profiles and one activated email campaign per name; their ids.
+
+    With ``jinja`` the subjects are Jinja templates (a batch is then decided
+    outside its intents' unit, unless a frequency cap applies).
+    """
     kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
     admin = kit.as_user("ada")
     if cap:
@@ -98,7 +104,15 @@ def seed(kit: ck.CampaignKit, names: Sequence[str], *, cap: bool = False) -> lis
             name=name,
             audience="everyone",
             namespace="email",
-            actions=[ck.Action(surface.id, ck.EmailContent(subject=name, html="<p>Hi</p>"))],
+            actions=[
+                ck.Action(
+                    surface.id,
+                    ck.EmailContent(
+                        subject=f"{{% if true %}}{name}{{% endif %}}" if jinja else name,
+                        html="<p>Hi</p>",
+                    ),
+                )
+            ],
         )
         admin.activate(campaign.id)
         ids.append(campaign.id)
@@ -257,14 +271,15 @@ def test_two_workers_deliver_two_runs_at_once(postgres_dsn: str, postgres_schema
             assert the_run(first, campaign_id).status is ck.RunStatus.SUCCEEDED
 
 
+@pytest.mark.parametrize("jinja", [False, True], ids=["substitution", "jinja"])
 def test_a_frequency_cap_holds_across_workers_deciding_at_once(
-    postgres_dsn: str, postgres_schema: str
+    postgres_dsn: str, postgres_schema: str, jinja: bool
 ) -> None:
     with (
         worker(postgres_dsn, postgres_schema) as (first, first_sent),
         worker(postgres_dsn, postgres_schema) as (second, second_sent),
     ):
-        one, two = seed(first, ["One", "Two"], cap=True)
+        one, two = seed(first, ["One", "Two"], cap=True, jinja=jinja)
         with first.store.unit_of_work() as uow:
             # inside the batch's unit, after the caps were read and before it commits
             gate = Gate(uow.contacts, "record")

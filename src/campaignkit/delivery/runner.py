@@ -467,7 +467,9 @@ class Runner:
             with self._store.unit_of_work() as uow:
                 owned = self._leases.owned(uow, run_id)
                 live, saved = self._write(uow, owned, work, tally, now, start + len(batch), last)
-        elif plan.renders_quickly:  # no Jinja: deciding holds the write lock for a moment only
+        elif plan.renders_quickly or caps_apply(plan):
+            # no Jinja: deciding holds the write lock for a moment only; under a frequency
+            # cap the contacts read must be in the unit that writes the intents, even so
             with self._store.unit_of_work() as uow:
                 run = self._leases.owned(uow, run_id)
                 recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
