@@ -198,6 +198,31 @@ def test_a_cancelled_task_is_kept_and_wait_times_out_while_one_is_pending() -> N
     assert submitter.failures == [ShardFailure("run_1", 0, "cancelled")]
 
 
+class Merging:
+    """Dask's executor as it submits (``pure=True``): an equal call while one is held
+    returns that one's future and runs nothing new."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[tuple[Callable[..., bool], tuple[Any, ...]], Future[bool]] = {}
+
+    def submit(self, fn: Callable[..., bool], /, *args: Any) -> Future[bool]:
+        return self.tasks.setdefault((fn, args), Future())
+
+
+def test_a_shard_handed_over_again_is_a_new_task_on_an_engine_merging_equal_calls(
+    call_log: Path,
+) -> None:
+    executor = Merging()
+    submitter = ExecutorSubmitter(executor, RECORDER)
+    submitter.submit("run_1", 0)  # its worker stalls: the task stays pending
+    submitter.submit("run_1", 0)  # the lease lapsed: handed over again, must run again
+    assert len(executor.tasks) == 2
+    assert submitter.outstanding == 2
+    (fn, args), _ = executor.tasks
+    assert fn(*args)  # the token changes nothing in the work
+    assert [c[:2] for c in calls(call_log)] == [["run_1", "0"]]
+
+
 def test_failures_keep_only_the_latest() -> None:
     submitter = ExecutorSubmitter(Refusing(), RECORDER)
     for number in range(1005):

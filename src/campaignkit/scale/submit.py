@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Final, Protocol
@@ -65,7 +66,7 @@ class SupportsSubmit(Protocol):
         ...
 
 
-def work_shard_task(factory: str, run_id: str, number: int) -> bool:
+def work_shard_task(factory: str, run_id: str, number: int, submission: str = "") -> bool:
     """Work one shard in this process: what an executor runs (picklable by name).
 
     Args:
@@ -73,6 +74,11 @@ def work_shard_task(factory: str, run_id: str, number: int) -> bool:
             (built once per process, see :func:`~campaignkit.scale.factory.kit_for`).
         run_id: The run.
         number: The shard's number.
+        submission: Unused by the work: a token unique to each submission, so
+            that an engine merging equal calls (Dask's ``Client.submit`` is
+            ``pure=True`` by default: an equal call while the first is still
+            held returns that first future) runs a shard handed over again
+            instead of waiting on a task lost with a stalled worker.
 
     Returns:
         True if this call finished the shard; False if it was done or leased
@@ -83,6 +89,7 @@ def work_shard_task(factory: str, run_id: str, number: int) -> bool:
             ``run_id``/``number`` are malformed.
         NotFound: there is no such run.
     """
+    del submission  # it only makes each submission a task of its own
     done = kit_for(factory).work_shard(run_id, number)
     logger.debug(
         "shard %d of run %s: %s", number, run_id, "finished here" if done else "left alone"
@@ -171,13 +178,18 @@ class ExecutorSubmitter:
         self._failures = Failures()
 
     def submit(self, run_id: str, number: int) -> None:
-        """Submit ``work_shard_task(factory, run_id, number)``; never raises.
+        """Submit ``work_shard_task(factory, run_id, number, token)``; never raises.
 
-        An executor that refuses the task (shut down, broken) is logged and
+        Each submission has a token of its own, so a shard handed over again
+        is a new task even on an engine that merges equal calls (Dask). An
+        executor that refuses the task (shut down, broken) is logged and
         kept in :attr:`failures`; the shard is left for the next claim.
         """
         try:
-            future = self.executor.submit(work_shard_task, self.factory, run_id, number)
+            # a token of its own: Dask would merge it with an equal task still pending
+            # (on a stalled worker, say) instead of running it again
+            token = uuid.uuid4().hex
+            future = self.executor.submit(work_shard_task, self.factory, run_id, number, token)
         except Exception as exc:
             self._failures.record(run_id, number, exc, "could not be submitted")
             return
