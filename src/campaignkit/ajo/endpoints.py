@@ -172,6 +172,14 @@ def execute_audience(session: UserSession, body: object) -> dict[str, Any]:
         ``imExecutionResponse`` (202); a scheduled execution answers
         ``ScheduledExecutionResponse`` instead: ``{"scheduleId", "campaignId",
         "audience": {"id"}, "executeAt", "scheduleStatus"}``.
+
+    Raises:
+        ValidationError: a malformed body (problems name JSON paths), or what
+            ``session.execute_audience`` refuses in it (an unknown audience).
+        TransitionNotAllowed: the request repeats one whose schedule was
+            cancelled (answered 400 ``MSG-900106``), or the campaign cannot
+            take audience executions.
+        CampaignKitError: whatever else ``session.execute_audience`` refuses.
     """
     context: dict[str, str] = {}
     with answering("execute_audience", context):
@@ -199,9 +207,35 @@ def execute_audience(session: UserSession, body: object) -> dict[str, Any]:
             execute_at=execute_at,
             audience=audience,
         )
+        if execution.schedule_status is ScheduleStatus.CANCELLED:  # a repeat of its request
+            _refuse_cancelled_repeat(session, execution, context)
         if execution.execute_at is None:
             return execution_response(execution)
         return schedule_response(execution, _audience_of(session, execution))
+
+
+def _refuse_cancelled_repeat(
+    session: UserSession, execution: Execution, context: Mapping[str, str]
+) -> None:
+    """Refuse a request repeated after the schedule it created was cancelled.
+
+    The request is idempotent: it names that execution and sends nothing
+    again. AJO deleted the schedule, and its answers hold no cancelled state,
+    so the repeat is answered 400 (``gone``) naming the schedule and the fix.
+
+    Raises:
+        TransitionNotAllowed: always.
+    """
+    campaign = session.get(execution.campaign_id)
+    exc = TransitionNotAllowed(
+        campaign.id,
+        campaign.status.value,
+        "execute_audience",
+        f"request {execution.request_id!r} scheduled execution {execution.id!r}, which was "
+        "cancelled (deleted): send a new requestId to schedule it again",
+    )
+    note_origin(exc, "execute_audience", context, kind="gone")
+    raise exc
 
 
 def _audience_of(session: UserSession, execution: Execution) -> str | None:

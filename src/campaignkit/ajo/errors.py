@@ -72,7 +72,7 @@ REFUSALS: Final[Mapping[str, Refusal]] = {
     "not found": Refusal("900103", "Not found", 400, 404),
     "conflict": Refusal("900104", "The request id was used with another payload", 400, 404),
     "forbidden": Refusal("900105", "The user may not do this", 401, 401),
-    "gone": Refusal("900106", "The schedule is not pending", 404, 404),
+    "gone": Refusal("900106", "The schedule is not pending", 400, 404),
     "internal": Refusal("900199", "An error has occurred", 500, 500),
 }
 """Every refusal campaignkit answers, by kind (see :func:`refusal_of`)."""

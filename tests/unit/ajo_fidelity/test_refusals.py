@@ -409,3 +409,26 @@ def test_cancelling_a_schedule_that_fired_is_the_documented_404(world: World) ->
         },
     }
     assert len(world.sent()) == sent == 2
+
+
+def test_repeating_the_request_of_a_cancelled_schedule_is_a_400_naming_it(world: World) -> None:
+    body = world.body("09-audience-id-scheduled.json")
+    key = ajo.execute_audience(world.admin, body)["scheduleId"]
+    assert ajo.cancel_schedule(world.admin, key) == {}
+
+    answer = refusal(world, lambda: ajo.execute_audience(world.admin, body))
+
+    campaign = body["campaignId"]
+    message = (
+        f"cannot execute_audience campaign {campaign!r}: it is LIVE; request "
+        f"{body['requestId']!r} scheduled execution {key!r}, which was cancelled (deleted): "
+        "send a new requestId to schedule it again"
+    )
+    assert answer == {
+        "type": f"{ERRORS}900106-400",
+        "title": "The schedule is not pending",
+        "status": 400,
+        "report": {"additionalContext": ids(body), "message": message},
+    }
+    world.kit.run_until(T0.add(hours=2))
+    assert world.sent() == []
