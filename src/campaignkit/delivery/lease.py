@@ -12,11 +12,12 @@ that finds another owner on its run writes nothing more (:class:`LeaseLost`).
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import math
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import attrs
@@ -44,23 +45,30 @@ its last run was dropped, without being woken for it.
 """
 
 
+Renewal = Callable[["Leases"], bool]
+"""Renews one lease with the worker's ``Leases``; False once it is lost."""
+
+
 class _Heart:
-    """One renewal thread, shared by the heartbeat blocks of one ``Leases``."""
+    """One renewal thread, shared by the heartbeat blocks of one ``Leases``.
+
+    It keeps leases by key: a run's id, or a shard's ``<run id>#<number>``.
+    """
 
     def __init__(self, leases: Leases) -> None:
         # weak: a strong reference back would make every kit's Leases and _Heart a cycle
         # left for the garbage collector once the kit is dropped
         self._leases = weakref.ref(leases)
         self._wake = threading.Condition()
-        self._runs: dict[str, Store] = {}
-        self._blocks: dict[str, int] = {}  # heartbeat blocks open per run
+        self._runs: dict[str, Renewal] = {}
+        self._blocks: dict[str, int] = {}  # heartbeat blocks open per key
         self._interval = 1.0
         self._thread: threading.Thread | None = None
 
-    def keep(self, store: Store, run_id: str, interval: float) -> None:
+    def keep(self, run_id: str, renewal: Renewal, interval: float) -> None:
         with self._wake:
             first = not self._runs
-            self._runs[run_id] = store
+            self._runs[run_id] = renewal
             self._blocks[run_id] = self._blocks.get(run_id, 0) + 1
             self._interval = interval
             if self._thread is None:
@@ -108,16 +116,16 @@ class _Heart:
                     continue  # an early wake-up (a notify) only renews earlier
                 waited = 0
                 runs = list(self._runs.items())
-            for run_id, store in runs:
+            for run_id, renewal in runs:
                 try:
                     leases = self._leases()
-                    kept = leases is not None and leases.renew(store, run_id)
+                    kept = leases is not None and renewal(leases)
                 except Exception:  # a busy or closed store: try again at the next beat
-                    logger.warning("could not renew the lease of run %s", run_id, exc_info=True)
+                    logger.warning("could not renew the lease of %s", run_id, exc_info=True)
                     continue
                 if not kept:
                     with self._wake:
-                        if self._runs.get(run_id) is store:
+                        if self._runs.get(run_id) is renewal:
                             del self._runs[run_id]
                             self._name()
 
@@ -221,12 +229,27 @@ class Leases:
         when its block ends, however it ends, or once the lease is lost, and ends
         after a second without runs.
         """
+        with self.keep_alive(run_id, functools.partial(_renew_run, store, run_id), enabled=enabled):
+            yield
+
+    @contextmanager
+    def keep_alive(self, key: str, renewal: Renewal, *, enabled: bool = True) -> Iterator[None]:
+        """Call ``renewal`` every third of a lease on the heartbeat thread while the block runs.
+
+        :meth:`heartbeat` for any lease: a run's, or a shard's
+        (:class:`campaignkit.delivery.shards.ShardWork`). ``key`` names the
+        lease (and the thread); ``renewal`` returning False stops its renewals.
+        """
         if not enabled:
             yield
             return
         heart = self._heart
-        heart.keep(store, run_id, max(self.length.total_seconds() / 3, 0.001))
+        heart.keep(key, renewal, max(self.length.total_seconds() / 3, 0.001))
         try:
             yield
         finally:
-            heart.drop(run_id)
+            heart.drop(key)
+
+
+def _renew_run(store: Store, run_id: str, leases: Leases) -> bool:
+    return leases.renew(store, run_id)

@@ -30,6 +30,7 @@ plan to it, whose workers call :meth:`ShardWork.work_shard`.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -355,31 +356,36 @@ class ShardWork:
             extra=dict(describe(shard)),
         )
         token = _CURRENT.set(shard)
-        try:
-            if shard.epoch > 1:  # taken over: what the last holder left in flight goes again
-                self._resend_pending(run, plan, holding, handover, now)
-            position = shard.first + decided(shard)
-            while position < shard.end:
-                end = min(position + self._settings.batch_size, shard.end)
-                if not self._batch(run, plan, holding, handover, position, end, now):
-                    return ShardEnd.HALTED
-                position = end
-            with shared_units(), self._store.unit_of_work() as uow:
-                shards = _shards(uow)
-                stored = shards.hold(holding.shard)
-                holding.shard = shards.save(evolve(stored, done=True, lease_expires_at=None))
-        except ShardLost:
-            logger.warning(
-                "shard %d of run %s was taken over by another worker (epoch %d lost): "
-                "this worker recorded nothing more for it",
-                shard.number,
-                run.id,
-                shard.epoch,
-                extra=dict(describe(shard)),
-            )
-            return ShardEnd.LOST
-        finally:
-            _CURRENT.reset(token)
+        renewal = functools.partial(_renew_shard, self._store, holding)
+        keeping = self._leases.keep_alive(
+            f"{run.id}#{shard.number}", renewal, enabled=self._settings.heartbeat
+        )
+        with keeping:  # the heartbeat renews the shard's lease while it is worked
+            try:
+                if shard.epoch > 1:  # taken over: what the last holder left in flight goes again
+                    self._resend_pending(run, plan, holding, handover, now)
+                position = shard.first + decided(shard)
+                while position < shard.end:
+                    end = min(position + self._settings.batch_size, shard.end)
+                    if not self._batch(run, plan, holding, handover, position, end, now):
+                        return ShardEnd.HALTED
+                    position = end
+                with shared_units(), self._store.unit_of_work() as uow:
+                    shards = _shards(uow)
+                    stored = shards.hold(holding.shard)
+                    holding.shard = shards.save(evolve(stored, done=True, lease_expires_at=None))
+            except ShardLost:
+                logger.warning(
+                    "shard %d of run %s was taken over by another worker (epoch %d lost): "
+                    "this worker recorded nothing more for it",
+                    shard.number,
+                    run.id,
+                    shard.epoch,
+                    extra=dict(describe(shard)),
+                )
+                return ShardEnd.LOST
+            finally:
+                _CURRENT.reset(token)
         logger.info(
             "shard %d of run %s done by %s",
             shard.number,
@@ -549,3 +555,19 @@ def next_lease_end(shards: Sequence[Shard]) -> pendulum.DateTime | None:
     """When the first lease of an unfinished shard lapses (None: none is leased)."""
     ends = [s.lease_expires_at for s in shards if not s.done and s.lease_expires_at is not None]
     return min(ends) if ends else None
+
+
+def _renew_shard(store: Store, holding: _Holding, leases: Leases) -> bool:
+    """Extend the lease of the shard ``holding`` holds (the heartbeat); False once it is lost.
+
+    The shard is read locked and saved as read with the new expiry, so its
+    counts, written by the worker's own units, stay as they are.
+    """
+    try:
+        with shared_units(), store.unit_of_work() as uow:
+            shards = _shards(uow)
+            stored = shards.hold(holding.shard)
+            shards.save(evolve(stored, lease_expires_at=leases.expiry()))
+    except ShardLost:
+        return False
+    return True

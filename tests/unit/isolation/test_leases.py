@@ -226,3 +226,75 @@ def test_a_run_that_cannot_even_be_failed_is_set_aside(
         assert report.next_due_at is None  # the broken run is not due work: no spinning
         assert any("set aside" in r.getMessage() for r in caplog.records)
         assert kit.channels[EMAIL].sent == []
+
+
+def test_a_heartbeat_keeps_the_lease_of_a_shard_worked_in_a_slow_channel_call(
+    tmp_path: Path,
+) -> None:
+    """A worker's call inside a shard outlasts the lease by the clock; its heartbeat renews
+    the shard's lease; another worker asked to work that shard leaves it alone."""
+    clock = ManualClock(T0)
+    path = tmp_path / "kit.db"
+    lease = pendulum.duration(milliseconds=300)  # a heartbeat every 0.1 s of real time
+    kits: dict[str, ck.CampaignKit] = {}
+    handed: list[tuple[str, str]] = []
+    renewed: list[pendulum.DateTime] = []
+    taken: list[bool] = []
+
+    def slow(message: ck.Message) -> ck.SendResult:
+        handed.append(("A", message.profile_id))
+        if len(handed) == 1:
+            clock.set(clock.now().add(minutes=5))  # far past the lease by the clock
+            expected = clock.now() + lease
+            shard = next(s for s in kits["A"].shards(message.run_id) if s.owner is not None)
+
+            def renewed_by_now() -> bool:
+                (now,) = [s for s in kits["A"].shards(message.run_id) if s.number == shard.number]
+                if now.lease_expires_at is not None and now.lease_expires_at >= expected:
+                    renewed.append(now.lease_expires_at)
+                    return True
+                return False
+
+            _wait_until(renewed_by_now)
+            taken.append(kits["B"].work_shard(message.run_id, shard.number))
+        return ck.Accepted(f"mail-{message.idempotency_key}")
+
+    def quick(message: ck.Message) -> ck.SendResult:
+        handed.append(("B", message.profile_id))
+        return ck.Accepted(f"mail-{message.idempotency_key}")
+
+    settings = ck.DeliverySettings(batch_size=2, lease=lease, shard_size=2)
+    for name, deliver in (("A", slow), ("B", quick)):
+        kits[name] = ck.CampaignKit.sqlite(
+            path, clock=clock, channels={EMAIL: CallbackChannel(deliver)}, delivery=settings
+        )
+    try:
+        kit = kits["A"]
+        kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
+        admin = kit.as_user("ada")
+        surface = admin.create_surface(
+            name="News", channel=EMAIL, settings=ck.EmailSettings(sender="n@example.com")
+        )
+        people = [f"p{i}" for i in range(4)]
+        for pid in people:
+            kit.profiles.upsert(person(pid))
+        kit.audiences.define("all", people)
+        campaign = admin.create_campaign(
+            name="News",
+            audience="all",
+            namespace="email",
+            actions=[ck.Action(surface.id, ck.EmailContent(subject="Hi", html="<p>x</p>"))],
+            schedule=ck.Schedule(start=T0.add(minutes=1)),
+        )
+        admin.activate(campaign.id)
+        kit.tick()
+        clock.set(T0.add(minutes=1))
+        kit.tick()
+        assert renewed, "the heartbeat never renewed the shard's lease from the clock"
+        assert taken == [False]  # the shard's lease was live: B did not work it
+        assert sorted(pid for _, pid in handed) == people  # each once
+        assert {worker for worker, _ in handed} == {"A"}
+        assert admin.report(campaign.id).sent == 4
+    finally:
+        for each in kits.values():
+            each.close()
