@@ -21,6 +21,7 @@ from campaignkit.ajo.requests import (
     text,
 )
 from campaignkit.ajo.responses import execution_response, schedule_response, status_response
+from campaignkit.domain import checks
 from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.surface import PushSettings
 from campaignkit.domain.triggers import Execution, ExecutionKind, ScheduleStatus
@@ -54,8 +55,8 @@ def execute_unitary(session: UserSession, body: object) -> dict[str, Any]:
         data = body_object(body)
         context.update(request_ids(data))
         problems: list[str] = []
-        request_id = text(data, "requestId", "requestId", problems)
-        campaign_id = text(data, "campaignId", "campaignId", problems)
+        request_id = text(data, "requestId", "requestId", problems, max_length=checks.MAX_ID)
+        campaign_id = text(data, "campaignId", "campaignId", problems, max_length=checks.MAX_ID)
         recipients = parse_recipients(data, problems)
         if problems:
             raise ValidationError(problems, subject="unitary execution request")
@@ -156,7 +157,7 @@ def _audience_id(data: Mapping[str, Any], problems: list[str]) -> str | None:
     audience = object_field(data, "audience", "audience", problems)
     if audience is None:
         return None
-    return text(audience, "id", "audience.id", problems) or None
+    return text(audience, "id", "audience.id", problems, max_length=checks.MAX_ID) or None
 
 
 def execute_audience(session: UserSession, body: object) -> dict[str, Any]:
@@ -188,8 +189,8 @@ def execute_audience(session: UserSession, body: object) -> dict[str, Any]:
         problems: list[str] = []
         request_id = None
         if data.get("requestId") is not None:
-            request_id = text(data, "requestId", "requestId", problems)
-        campaign_id = text(data, "campaignId", "campaignId", problems)
+            request_id = text(data, "requestId", "requestId", problems, max_length=checks.MAX_ID)
+        campaign_id = text(data, "campaignId", "campaignId", problems, max_length=checks.MAX_ID)
         audience = _audience_id(data, problems)
         shared = object_field(data, "context", "context", problems)
         execute_at = None

@@ -8,9 +8,10 @@ from typing import Any, Final
 
 import pendulum
 
+from campaignkit.domain import checks
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.checks import shown
-from campaignkit.domain.triggers import MAX_RECIPIENTS, Recipient
+from campaignkit.domain.triggers import MAX_RECIPIENTS, Recipient, json_object_problems
 from campaignkit.errors import ValidationError
 
 RECIPIENT_TYPES: Final = ("aep", "external")
@@ -37,8 +38,20 @@ MERGE_POLICY_KEYS: Final = ("mergePolicyName", "mergePolicySchema")
 one view of each profile, so they select nothing."""
 
 
-def text(body: Mapping[str, Any], key: str, path: str, problems: list[str]) -> str:
-    """The non-empty string at ``key``; a problem naming ``path`` otherwise."""
+def text(
+    body: Mapping[str, Any],
+    key: str,
+    path: str,
+    problems: list[str],
+    *,
+    max_length: int | None = None,
+) -> str:
+    """The non-empty string at ``key``; a problem naming ``path`` otherwise.
+
+    The string must also encode as UTF-8 and, with ``max_length``, be at most
+    that many characters (the limits campaignkit's own arguments have), so
+    that the problem names the JSON path, not campaignkit's argument.
+    """
     value = body.get(key)
     if value is None:
         problems.append(f"{path} is required")
@@ -46,7 +59,9 @@ def text(body: Mapping[str, Any], key: str, path: str, problems: list[str]) -> s
     if not isinstance(value, str) or not value.strip():
         problems.append(f"{path} must be a non-empty string, not {shown(value)}")
         return ""
-    return value
+    found = len(problems)
+    checks.text(problems, path, value, max_length=max_length or len(value))
+    return value if len(problems) == found else ""
 
 
 def object_field(
@@ -67,7 +82,7 @@ def request_ids(body: Mapping[str, Any]) -> dict[str, str]:
     return {
         key: value
         for key in ("requestId", "campaignId")
-        if isinstance(value := body.get(key), str) and value
+        if isinstance(value := body.get(key), str) and value and checks.encodable(value)
     }
 
 
@@ -97,8 +112,8 @@ def _channel_data(
             problems.append(f"{path}.{key} is not a known channel data field ({known})")
         elif not isinstance(value, str) or not value:
             problems.append(f"{path}.{key} must be a non-empty string, not {shown(value)}")
-        else:
-            data[channel] = value
+        elif address := text(raw, key, f"{path}.{key}", problems, max_length=checks.MAX_ADDRESS):
+            data[channel] = address
     return data
 
 
@@ -110,7 +125,10 @@ def _push_info(value: object, path: str, problems: list[str]) -> str:
         )
         return ""
     found = len(problems)
-    fields = [text(value, key, f"{path}.{key}", problems) for key in PUSH_INFO_KEYS]
+    fields = [
+        text(value, key, f"{path}.{key}", problems, max_length=checks.MAX_ADDRESS)
+        for key in PUSH_INFO_KEYS
+    ]
     return fields[2] if len(problems) == found else ""
 
 
@@ -165,8 +183,11 @@ def parse_recipients(body: Mapping[str, Any], problems: list[str]) -> list[Recip
         kind = item.get("type")
         if kind not in RECIPIENT_TYPES:
             problems.append(f"{path}.type must be 'aep' or 'external', not {shown(kind)}")
-        user_id = text(item, "userId", f"{path}.userId", problems)
-        namespace = text(item, "namespace", f"{path}.namespace", problems)
+        found = len(problems)
+        user_id = text(item, "userId", f"{path}.userId", problems, max_length=checks.MAX_ID)
+        namespace = text(
+            item, "namespace", f"{path}.namespace", problems, max_length=checks.MAX_NAME
+        )
         channel_data = _channel_data(
             object_field(item, "channelData", f"{path}.channelData", problems),
             f"{path}.channelData",
@@ -175,6 +196,13 @@ def parse_recipients(body: Mapping[str, Any], problems: list[str]) -> list[Recip
         _merge_policy(item, path, problems)
         profile = object_field(item, "profile", f"{path}.profile", problems)
         context = object_field(item, "context", f"{path}.context", problems)
+        if len(problems) > found:  # named by JSON path above; the values' own problems too
+            for name, value in (("profile", profile), ("context", context)):
+                problems.extend(
+                    f"{path}.{problem}"
+                    for problem in json_object_problems(value, name, max_bytes=None)
+                )
+            continue
         try:
             recipients.append(
                 Recipient(

@@ -30,6 +30,7 @@ from campaignkit.ajo.requests import (
     text,
 )
 from campaignkit.ajo.responses import execution_response
+from campaignkit.domain import checks
 from campaignkit.domain.checks import shown
 from campaignkit.domain.throughput import MAX_REQUESTS, TriggerRequest
 from campaignkit.domain.triggers import Execution
@@ -53,8 +54,8 @@ def high_throughput_request(body: object) -> TriggerRequest:
     """
     data = body_object(body)
     problems: list[str] = []
-    request_id = text(data, "requestId", "requestId", problems)
-    campaign_id = text(data, "campaignId", "campaignId", problems)
+    request_id = text(data, "requestId", "requestId", problems, max_length=checks.MAX_ID)
+    campaign_id = text(data, "campaignId", "campaignId", problems, max_length=checks.MAX_ID)
     raw = data.get("recipients")
     if isinstance(raw, list):
         for number, item in enumerate(raw):

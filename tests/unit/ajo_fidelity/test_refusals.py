@@ -12,6 +12,7 @@ import pytest
 
 import campaignkit as ck
 from campaignkit import ajo
+from campaignkit.domain.checks import MAX_ADDRESS
 from tests.unit.ajo_fidelity.support import T0, VIEWER, World, assert_valid
 
 ERRORS = "https://ns.adobe.com/aep/errors/MSG-"
@@ -195,6 +196,55 @@ def test_merge_policy_fields_are_strings(world: World) -> None:
 
     problem = "recipients[0].mergePolicyName must be a non-empty string, not 5"
     assert answer == invalid(400, ids(body), "unitary execution request", [problem])
+
+
+LONE = "\ud800"  # a lone surrogate: no UTF-8 encoding
+
+
+def test_ids_and_addresses_not_utf8_or_too_long_are_named_by_their_json_path(
+    world: World,
+) -> None:
+    body = world.body("05-unitary-email-channel-data-override.json")
+    body["requestId"] = LONE  # not echoed: additionalContext must encode as UTF-8
+    recipient = body["recipients"][0]
+    recipient |= {"userId": LONE, "namespace": f"email{LONE}", "mergePolicyName": LONE}
+    recipient["channelData"] = {"emailAddress": "a" * 1_000_000}
+    recipient["context"] = {"note": LONE}
+
+    answer = refusal(world, lambda: ajo.execute_unitary(world.admin, body))
+
+    path = "recipients[0]"
+    utf8 = "holds characters that cannot be encoded as UTF-8 (a lone surrogate?)"
+    assert answer["report"]["problems"] == [
+        f"requestId {utf8}",
+        f"{path}.userId {utf8}",
+        f"{path}.namespace {utf8}",
+        f"{path}.channelData.emailAddress is 1000000 characters long; the limit is "
+        f"{MAX_ADDRESS}: shorten it",
+        f"{path}.mergePolicyName {utf8}",
+        f"{path}.context.note holds characters that cannot be encoded as UTF-8",
+    ]
+    assert answer["report"]["additionalContext"] == {"campaignId": body["campaignId"]}
+
+
+def test_push_info_token_and_audience_id_are_named_by_their_json_path(world: World) -> None:
+    body = world.body("03-unitary-push-profile.json")
+    body["recipients"][0]["channelData"]["pushInfo"]["token"] = LONE
+    audience = world.body("09-audience-id-scheduled.json")
+    audience["audience"]["id"] = "a" * 257
+    audience["campaignId"] = "c" * 257
+
+    pushed = refusal(world, lambda: ajo.execute_unitary(world.admin, body))
+    scheduled = refusal(world, lambda: ajo.execute_audience(world.admin, audience))
+
+    assert pushed["report"]["problems"] == [
+        "recipients[0].channelData.pushInfo.token holds characters that cannot be encoded "
+        "as UTF-8 (a lone surrogate?)"
+    ]
+    assert scheduled["report"]["problems"] == [
+        "campaignId is 257 characters long; the limit is 256: shorten it",
+        "audience.id is 257 characters long; the limit is 256: shorten it",
+    ]
 
 
 def test_audience_and_schedule_fields_are_checked(world: World) -> None:

@@ -90,7 +90,7 @@ def test_an_ajo_body_with_bad_values_gets_the_ajo_error_shape(env: Env) -> None:
     answer = ajo.error_response(excinfo.value)
     assert answer["status"] == 400
     assert answer["report"]["problems"] == [
-        "request_id holds characters that cannot be encoded as UTF-8 (a lone surrogate?)"
+        "requestId holds characters that cannot be encoded as UTF-8 (a lone surrogate?)"
     ]
     json.dumps({k: v for k, v in answer.items() if k != "report"})
     refused(env, lambda: ajo.execution_status(env.admin, cast("Any", 5)), "execution_id must be")
