@@ -60,12 +60,14 @@ def faults(session: nox.Session) -> None:
     The normal test run has it smaller: 200 API triggers and one worker kill
     instead of 2,000 and two; a native-worker run of 50,000 profiles and 3
     kills instead of 200,000 and 10; a Celery run (on Redis, then on RabbitMQ) of
-    20,000 profiles and 3 kills instead of 200,000 and 10.
+    20,000 profiles and 3 kills instead of 200,000 and 10; a Dask executor run of
+    15,000 profiles and 3 kills instead of 200,000 and 10.
     """
     session.install("-e", ".[dev]")
     full = {"CAMPAIGNKIT_TRIGGER_FAULTS": "2000", "CAMPAIGNKIT_TRIGGER_KILLS": "2"}
     full |= {"CAMPAIGNKIT_FAULT_PROFILES": "200000", "CAMPAIGNKIT_FAULT_KILLS": "10"}
     full |= {"CAMPAIGNKIT_CELERY_FAULT_PROFILES": "200000", "CAMPAIGNKIT_CELERY_FAULT_KILLS": "10"}
+    full |= {"CAMPAIGNKIT_DASK_FAULT_PROFILES": "200000", "CAMPAIGNKIT_DASK_FAULT_KILLS": "10"}
     session.run(
         "python", "-m", "pytest", "--no-cov", "-s", "tests/distributed", *session.posargs, env=full
     )
