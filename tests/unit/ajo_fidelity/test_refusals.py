@@ -88,6 +88,78 @@ def test_the_whole_request_carries_at_most_200_kb_of_contextual_data(world: Worl
     assert world.sent() == []
 
 
+def _blob(size: int) -> dict[str, str]:
+    """A context of exactly ``size`` bytes serialized compactly (``{"k":"xx..."}``)."""
+    return {"k": "x" * (size - 8)}
+
+
+LIMIT = 200 * 1024
+
+
+def test_200_kb_of_contextual_data_pass_and_one_byte_more_is_the_documented_400(
+    world: World,
+) -> None:
+    body = world.body("08-unitary-external-email.json")
+    template = body["recipients"][0]
+    half = LIMIT // 2
+
+    def split(total: int, request_id: str) -> dict[str, Any]:
+        return body | {
+            "requestId": request_id,
+            "recipients": [
+                template | {"userId": "u1@example.com", "context": _blob(half), "profile": None},
+                template
+                | {"userId": "u2@example.com", "context": None, "profile": _blob(total - half)},
+            ],
+        }
+
+    assert ajo.execute_unitary(world.admin, split(LIMIT, "at-limit"))["requestId"] == "at-limit"
+    over = split(LIMIT + 1, "over")
+    answer = refusal(world, lambda: ajo.execute_unitary(world.admin, over))
+
+    problem = (
+        f"the recipients' context and profile data are {LIMIT + 1} bytes serialized in all; "
+        f"at most {LIMIT} bytes are allowed per request: send less data, "
+        "or split the recipients over several requests"
+    )
+    subject = f"trigger of campaign {body['campaignId']!r}"
+    assert answer == invalid(400, ids(over), subject, [problem])
+
+
+def test_one_byte_over_200_kb_is_the_documented_400_on_every_execution(world: World) -> None:
+    unitary = world.body("08-unitary-external-email.json")
+    unitary["recipients"][0] |= {"context": _blob(LIMIT + 1), "profile": None}
+    audience = world.body("07-audience-context.json") | {"requestId": "audience-over"}
+    audience["context"] = _blob(LIMIT + 1)
+    campaign = unitary["campaignId"]
+
+    for call, body, subject, path in (
+        (
+            ajo.execute_unitary,
+            unitary,
+            f"trigger of campaign {campaign!r}",
+            "recipients[0].context",
+        ),
+        (
+            ajo.execute_high_throughput,
+            unitary,
+            f"trigger of campaign {campaign!r}",
+            "recipients[0].context",
+        ),
+        (
+            ajo.execute_audience,
+            audience,
+            f"audience execution of campaign {audience['campaignId']!r}",
+            "context",
+        ),
+    ):
+        answer = refusal(world, functools.partial(call, world.admin, body))
+        problem = f"{path} is {LIMIT + 1} bytes serialized; at most {LIMIT} bytes are allowed"
+        assert answer == invalid(400, ids(body), subject, [problem])
+    assert world.sent() == []
+    assert ajo.execute_audience(world.admin, audience | {"context": _blob(LIMIT)})
+
+
 def test_system_is_reserved_in_a_recipient_context(world: World) -> None:
     body = world.body("04-unitary-email-context-profile.json")
     body["recipients"][0]["context"]["system"] = {"now": "x"}
