@@ -3,7 +3,9 @@
 - :mod:`.schema`: the tables and indexes, as numbered migrations.
 - :mod:`.dialect`: the SQLite repositories' statements, translated once each.
 - :mod:`.connection`: the pool behind the repositories, transactions holding the
-  store's advisory lock, error translation.
+  store's advisory lock.
+- :mod:`.statements`: statements held back for one pipeline, the advisory-lock
+  keys, error translation.
 - :mod:`.migration`: applying the migrations when a store opens.
 - :mod:`.units`: the unit of work, and the row and name locks of units that
   run in parallel (the delivery runner's).

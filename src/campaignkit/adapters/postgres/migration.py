@@ -12,8 +12,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from campaignkit.adapters.postgres.connection import LOCK_CLASS, lock_key, postgres_error
 from campaignkit.adapters.postgres.schema import MIGRATIONS, SEARCH_INDEX
+from campaignkit.adapters.postgres.statements import LOCK_CLASS, lock_key, postgres_error
 from campaignkit.errors import StorageError
 
 

@@ -20,12 +20,8 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
-from campaignkit.adapters.postgres.connection import (
-    LOCK_CLASS,
-    PostgresDatabase,
-    lock_key,
-    postgres_error,
-)
+from campaignkit.adapters.postgres.connection import PostgresDatabase
+from campaignkit.adapters.postgres.statements import LOCK_CLASS, lock_key, postgres_error
 from campaignkit.adapters.postgres.units import PostgresRuns
 from campaignkit.domain.delivery import Run, RunKind
 from campaignkit.errors import StorageError, ValidationError

@@ -18,9 +18,10 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from campaignkit.adapters.postgres.connection import PostgresDatabase, describe_dsn
+from campaignkit.adapters.postgres.connection import PostgresDatabase
 from campaignkit.adapters.postgres.ledger import PostgresLedger
 from campaignkit.adapters.postgres.migration import migrate
+from campaignkit.adapters.postgres.statements import describe_dsn
 from campaignkit.adapters.postgres.units import (
     PostgresCampaigns,
     PostgresRuns,
