@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 import pendulum
@@ -14,6 +14,7 @@ from campaignkit.delivery.lease import Leases
 from campaignkit.delivery.plan import Plan
 from campaignkit.delivery.recording import stopped
 from campaignkit.delivery.tally import Tally
+from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.copying import evolve
 from campaignkit.domain.delivery import (
     ExclusionReason,
@@ -85,6 +86,67 @@ def finish(
         if campaign is not None and campaign.open_runs > 0:
             uow.campaigns.save(run_finished(campaign, now, rules))
     return saved
+
+
+ENDED_WITH_OUTCOMES = (RunKind.TRIGGER, RunKind.AUDIENCE_EXECUTION)
+"""Runs whose end writes nothing but the run: they may end in their last outcome transaction."""
+
+
+def has_open_entries(run: Run) -> bool:
+    """True while the run's counts show PENDING, QUEUED or RETRY entries.
+
+    Args:
+        run: The run.
+    """
+    return any(counts.pending for counts in run.counts.values())
+
+
+def end_with_outcomes(
+    uow: UnitOfWork,
+    run: Run,
+    now: pendulum.DateTime,
+    *,
+    stopping: Callable[[], bool],
+    finish_run: Callable[..., Run],
+    ahead: Callable[[UnitOfWork], object] | None = None,
+) -> Run:
+    """Save ``run`` in the last batch's outcome transaction, ended if nothing is left to do.
+
+    Nothing is left when every entry has its outcome and the campaign is still
+    LIVE; a worker that is stopping leaves the ending to the runner's settling
+    later. Only runs whose end writes nothing but the run (API triggers and
+    audience executions) end here: a scheduled run's end also updates its
+    campaign, and a failure there must not take the batch's recorded outcomes
+    with it.
+
+    Args:
+        uow: The last batch's outcome transaction.
+        run: The run as its outcomes leave it.
+        now: The tick's instant.
+        stopping: Whether the worker is stopping.
+        finish_run: Saves a run final, called as ``finish_run(uow, run, status,
+            now, log=False)`` (the runner's :func:`finish`).
+        ahead: The engine's look for its next due work, called after an end.
+
+    Returns:
+        The run as saved.
+    """
+    if run.kind not in ENDED_WITH_OUTCOMES or not run.streamed or has_open_entries(run):
+        return uow.runs.save(run)
+    try:
+        if (
+            stopping()
+            or uow.campaigns.status(run.campaign_id) is not CampaignStatus.LIVE
+            or uow.ledger.next_due_at(run.id) is not None  # the ledger agrees with the counts
+        ):
+            return uow.runs.save(run)
+    except Exception:  # never lose the outcomes to a check: settling ends the run instead
+        logger.warning("run %s is ended later: a check failed", run.id, exc_info=True)
+        return uow.runs.save(run)
+    ended: Run = finish_run(uow, run, RunStatus.SUCCEEDED, now, log=False)
+    if ahead is not None:
+        ahead(uow)
+    return ended
 
 
 def log_end(run: Run) -> None:

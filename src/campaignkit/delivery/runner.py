@@ -21,7 +21,8 @@ through the channel (if it can) or re-sent with the same idempotency key.
 Entries with a recorded outcome are never sent again, and every
 (run, action, profile) ends in exactly one outcome.
 
-This module orchestrates; step 1 is in :mod:`campaignkit.delivery.decide`,
+This module orchestrates; a batch's steps 1-4 are in
+:mod:`campaignkit.delivery.batching`, step 1 in :mod:`campaignkit.delivery.decide`,
 steps 3-4 and the crash reconciliation in :mod:`campaignkit.delivery.handover`,
 how runs end in :mod:`campaignkit.delivery.endings`, and ``DeliverySettings``
 in :mod:`campaignkit.delivery.settings` (importable from here too).
@@ -38,11 +39,19 @@ import attrs
 import pendulum
 
 from campaignkit.clock import Clock
-from campaignkit.concurrency import can_park, finish_parked, lock_run, reads_ahead, shared_units
+from campaignkit.concurrency import finish_parked, lock_run, reads_ahead, shared_units
 from campaignkit.delivery import collector, members, runlog
-from campaignkit.delivery.admission import caps_apply
-from campaignkit.delivery.decide import PreparedBatch, admit, describe, prepare_batch, suppressed_in
-from campaignkit.delivery.endings import final, finish, log_end, stop_open_entries, stopped_batch
+from campaignkit.delivery.batching import Batches
+from campaignkit.delivery.decide import PreparedBatch, admit, describe, suppressed_in
+from campaignkit.delivery.endings import (
+    end_with_outcomes,
+    final,
+    finish,
+    has_open_entries,
+    log_end,
+    stop_open_entries,
+    stopped_batch,
+)
 from campaignkit.delivery.gate import RateState
 from campaignkit.delivery.handover import Handover
 from campaignkit.delivery.lease import LeaseLost, Leases
@@ -82,20 +91,11 @@ class Paused(Exception):
     """The worker is stopping (``Runner.stop_requested``): hand the run back between batches."""
 
 
-_ENDED_WITH_OUTCOMES = (RunKind.TRIGGER, RunKind.AUDIENCE_EXECUTION)
-"""Runs whose end writes nothing but the run: they may end in their last outcome transaction."""
-
-
 Claimed = tuple[Run, Plan, PreparedBatch | None]
 """A claimed run, its plan, and a fresh trigger's batch decided at the claim."""
 
 Ahead = Callable[[UnitOfWork], object] | None
 """Called in the transaction that ends a run with its last outcomes (see ``Runner.deliver``)."""
-
-
-def _open(run: Run) -> bool:
-    """True while the run's counts show PENDING, QUEUED or RETRY entries."""
-    return any(counts.pending for counts in run.counts.values())
 
 
 def _never() -> bool:
@@ -155,6 +155,9 @@ class Runner:
             self._recorder,
             max_attempts=settings.max_attempts,
             batch_size=settings.batch_size,
+        )
+        self._batches = Batches(
+            store, audiences, self._leases, self._recorder, self._handover, settings
         )
         self.progress = progress
         self.observer: runlog.DeliveryObserver | None = None
@@ -248,14 +251,15 @@ class Runner:
                 run = self._first_batch(run, plan, first, now, ahead)
                 if run.status.is_final:
                     return run
-            if _open(run) or run.position or run.streamed:  # a crash may have left PENDING
-                self._reconcile(run_id, plan, now)  # entries; a run that recorded none cannot
+            if has_open_entries(run) or run.position or run.streamed:
+                # a crash may have left PENDING entries; a run that recorded none cannot
+                self._reconcile(run_id, plan, now)
             halted = plan.campaign.status is not CampaignStatus.LIVE
             if not halted:
                 halted, current = self._stream(run, plan, now)
                 if current is not None and current.status.is_final:
                     return current  # ended with its last batch's outcomes
-                if not halted and (current is None or _open(current)):
+                if not halted and (current is None or has_open_entries(current)):
                     halted = self._retry(run_id, plan, now)
             if halted:
                 return self._halt(run_id, plan, now)
@@ -321,9 +325,10 @@ class Runner:
                 batch = [recipient.profile for recipient in run.recipients]
                 tally = Tally()
                 suppressed = suppressed_in(uow, plan, batch)
-                first = self._prepare(run, plan, batch, set(), suppressed, None, tally, now)
+                work = self._batches
+                first = work.prepare(run, plan, batch, set(), suppressed, None, tally, now)
                 # the campaign was read LIVE in this transaction
-                _, run = self._write(uow, run, first, tally, now, len(batch), True, live=True)
+                _, run = work.write(uow, run, first, tally, now, len(batch), True, live=True)
             else:
                 run = uow.runs.save(run)
             runlog.claimed(before, run)
@@ -392,6 +397,7 @@ class Runner:
         else:
             total = None if audience is None else self._audiences.count(audience)
         batches = members.last_marked(self._members(run, plan))
+        ended = self._ended
         number = 0
         known: Run | None = None  # the run as this worker's last batch left it
         while True:
@@ -404,7 +410,9 @@ class Runner:
                 start, batch, last = item
                 with runlog.Batch(self.observer, run, number + 1, len(batch)) as seen:
                     outcome = seen(
-                        self._batch(run.id, plan, start, batch, now, last=last, known=known)
+                        self._batches.deliver(
+                            run.id, plan, start, batch, now, last=last, known=known, ended=ended
+                        )
                     )
                 collector.tidy(self._settings.pause_gc)
             number += 1
@@ -425,157 +433,17 @@ class Runner:
             uow.runs.save(attrs.evolve(current, streamed=True))
         return False, None
 
-    def _batch(
-        self,
-        run_id: str,
-        plan: Plan,
-        start: int,
-        batch: Sequence[Profile],
-        now: pendulum.DateTime,
-        *,
-        last: bool,
-        known: Run | None = None,
-    ) -> Run | None:
-        """Decide, record, send and record one batch, in two transactions.
-
-        The first reads what deciding needs (the lease, what the ledger holds,
-        suppressions, contacts for caps), decides and renders, and records the
-        intents; the second records the outcomes.
-
-        On a store that parks commits (PostgreSQL; see
-        :func:`campaignkit.concurrency.parked_commits`) the outcomes of every
-        batch but the last are parked: the server writes them while the
-        runner reads and decides the next batch. That batch (given ``known``,
-        the run as the last batch left it) is read without its run's row and
-        decided from ``known``: of the run, deciding needs only its waves and
-        rate slots, which only this worker's intents change. The parked
-        outcomes are finished (answered, or recorded again) before its intents.
-
-        Returns:
-            The run as the batch left it, or None if the run was halted.
-        """
-        tally = Tally()
-        parks = can_park(self._store) and not caps_apply(plan)  # caps: decide where it writes
-        with reads_ahead():
-            size = members.wave_audience_size(plan, self._audiences)  # outside any transaction
-        if parks and known is not None:
-            with reads_ahead(), self._store.unit_of_work() as uow:  # the run's row is not read
-                recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
-                suppressed = suppressed_in(uow, plan, batch)
-            work = self._prepare(known, plan, batch, recorded, suppressed, size, tally, now)
-            finish_parked(self._store)
-            with self._store.unit_of_work() as uow:
-                owned = self._leases.owned(uow, run_id)
-                live, saved = self._write(uow, owned, work, tally, now, start + len(batch), last)
-        elif plan.renders_quickly or caps_apply(plan):
-            # no Jinja: deciding holds the write lock for a moment only; under a frequency
-            # cap the contacts read must be in the unit that writes the intents, even so
-            with self._store.unit_of_work() as uow:
-                run = self._leases.owned(uow, run_id)
-                recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
-                suppressed = suppressed_in(uow, plan, batch)
-                work = self._prepare(run, plan, batch, recorded, suppressed, size, tally, now)
-                live, saved = self._write(uow, run, work, tally, now, start + len(batch), last)
-        else:  # a Jinja template may take long to render: decide outside any transaction
-            with self._store.unit_of_work() as uow:
-                run = uow.runs.get(run_id)
-                recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
-                suppressed = suppressed_in(uow, plan, batch)
-            work = self._prepare(run, plan, batch, recorded, suppressed, size, tally, now)
-            with self._store.unit_of_work() as uow:
-                owned = self._leases.owned(uow, run_id)
-                live, saved = self._write(uow, owned, work, tally, now, start + len(batch), last)
-        entries, sending = work.entries, work.sending
-        runlog.failures(run_id, plan.campaign.id, runlog.failed_entries(entries))
-        if not live:
-            return None
-        if sending:
-            if last:
-                then = functools.partial(self._ended, now=now)
-                return self._handover.deliver(run_id, plan, sending, now, retry=False, then=then)
-            return self._handover.deliver(
-                run_id, plan, sending, now, retry=False, held=saved if parks else None, park=parks
-            )
-        return saved
-
-    def _prepare(  # noqa: PLR0917 - private, the two halves of _batch
-        self,
-        run: Run,
-        plan: Plan,
-        batch: Sequence[Profile],
-        recorded: set[tuple[str, str]],
-        suppressed: Mapping[ChannelType, set[str]],
-        size: int | None,
-        tally: Tally,
-        now: pendulum.DateTime,
-    ) -> PreparedBatch:
-        return prepare_batch(
-            self._store,
-            run,
-            plan,
-            batch,
-            recorded=recorded,
-            suppressed=suppressed,
-            audience_size=size,
-            limits=self._settings.render_limits,
-            tally=tally,
-            now=now,
-        )
-
-    def _write(  # noqa: PLR0917 - private, the two halves of _batch
-        self,
-        uow: UnitOfWork,
-        run: Run,
-        work: PreparedBatch,
-        tally: Tally,
-        now: pendulum.DateTime,
-        position: int,
-        last: bool,
-        live: bool | None = None,
-    ) -> tuple[bool, Run]:
-        """Record a decided batch's intents in ``uow`` (see ``Recorder.write_intents``)."""
-        return self._recorder.write_intents(
-            uow,
-            run,
-            work.entries,
-            work.rows,
-            tally=tally,
-            now=now,
-            position=position,
-            wave_filled=work.wave_filled,
-            rate=work.rate,
-            streamed=last,
-            live=live,
-        )
-
     def _ended(
         self, uow: UnitOfWork, run: Run, *, now: pendulum.DateTime, ahead: Ahead = None
     ) -> Run:
-        """Save ``run`` in the last batch's outcome transaction, ended if nothing is left to do.
+        """Save ``run`` with its last batch's outcomes, ended if nothing is left to do.
 
-        Nothing is left when every entry has its outcome and the campaign is still
-        LIVE; a worker that is stopping leaves the ending to :meth:`_settle` later.
-        Only runs whose end writes nothing but the run (API triggers and audience
-        executions) end here: a scheduled run's end also updates its campaign,
-        and a failure there must not take the batch's recorded outcomes with it.
-        ``ahead`` (the engine's look for its next due work) is called after an end.
+        See :func:`~campaignkit.delivery.endings.end_with_outcomes` (a stopping
+        worker leaves the ending to :meth:`_settle`).
         """
-        if run.kind not in _ENDED_WITH_OUTCOMES or not run.streamed or _open(run):
-            return uow.runs.save(run)
-        try:
-            if (
-                self.stop_requested()
-                or uow.campaigns.status(run.campaign_id) is not CampaignStatus.LIVE
-                or uow.ledger.next_due_at(run.id) is not None  # the ledger agrees with the counts
-            ):
-                return uow.runs.save(run)
-        except Exception:  # never lose the outcomes to a check: _settle ends the run instead
-            logger.warning("run %s is ended later: a check failed", run.id, exc_info=True)
-            return uow.runs.save(run)
-        ended = self._finish(uow, run, RunStatus.SUCCEEDED, now, log=False)
-        if ahead is not None:
-            ahead(uow)
-        return ended
+        return end_with_outcomes(
+            uow, run, now, stopping=self.stop_requested, finish_run=self._finish, ahead=ahead
+        )
 
     # ------------------------------------------------------------ sending
 

@@ -10,7 +10,7 @@ import pendulum
 import pytest
 
 import campaignkit as ck
-from campaignkit.delivery.runner import Runner
+from campaignkit.delivery.batching import Batches
 from campaignkit.domain.delivery import idempotency_key
 from campaignkit.testing import (
     CallbackChannel,
@@ -226,13 +226,13 @@ def test_a_worker_that_fails_after_losing_its_run_leaves_it_to_the_new_owner(
     world = worlds.world()
     store = world.kit.store
 
-    def taken_over_then_broken(self: Runner, run_id: str, *args: object, **kwargs: object) -> bool:
+    def taken_over_then_broken(self: Batches, run_id: str, *args: object, **kwargs: object) -> bool:
         with store.unit_of_work() as uow:  # meanwhile another worker took the run over
             run = uow.runs.get(run_id)
             uow.runs.save(attrs.evolve(run, lease_owner="worker-elsewhere"))
         raise RuntimeError("the process is in a bad way")
 
-    monkeypatch.setattr(Runner, "_batch", taken_over_then_broken)
+    monkeypatch.setattr(Batches, "deliver", taken_over_then_broken)
     campaign = world.admin.create_campaign(
         name="Taken", audience="vip", namespace="email", actions=[email_action(world)]
     )

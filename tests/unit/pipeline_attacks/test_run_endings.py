@@ -45,9 +45,10 @@ def test_a_last_batch_with_retries_left_does_not_end_the_run(
 ) -> None:
     """The ledger, not only the counts, decides: wrong counts never end a run with a retry."""
     if not counts_agree:
-        from campaignkit.delivery import runner
+        from campaignkit.delivery import endings, runner
 
-        monkeypatch.setattr(runner, "_open", lambda run: False)
+        for module in (runner, endings):  # the runner's checks and the end with outcomes
+            monkeypatch.setattr(module, "has_open_entries", lambda run: False)
     flaky = {"p024": 1}
 
     def once_busy(message: ck.Message) -> ck.SendResult:
