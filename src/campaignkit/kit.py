@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import threading
@@ -19,11 +18,8 @@ from campaignkit.audiences import AudienceRegistry
 from campaignkit.business_rules import BusinessRuleRegistry
 from campaignkit.clock import Clock, SystemClock
 from campaignkit.delivery.feedback import record_feedback
-from campaignkit.delivery.render import check_template
-from campaignkit.delivery.runner import DeliverySettings, Runner
-from campaignkit.delivery.shards import ShardWork
+from campaignkit.delivery.runner import DeliverySettings
 from campaignkit.delivery.unsubscribe import record_unsubscribe
-from campaignkit.domain import checks
 from campaignkit.domain.channels import ChannelType
 from campaignkit.domain.delivery import FeedbackEvent, FeedbackRecord
 from campaignkit.domain.events import DomainEvent
@@ -31,12 +27,20 @@ from campaignkit.domain.lifecycle import LifecycleRules
 from campaignkit.domain.shards import Shard
 from campaignkit.domain.unsubscribe import UnsubscribeResult, UnsubscribeSigner
 from campaignkit.engine import LifecycleEngine, TickReport
-from campaignkit.errors import MissingDependency
-from campaignkit.kit_arguments import check_kit_arguments, kit_argument_problems
+from campaignkit.kit_arguments import (
+    check_kit_arguments,
+    check_listener,
+    check_run_id,
+    check_shard,
+    check_submitter,
+    check_when,
+    feedback_event,
+    unsubscribe_signer,
+)
+from campaignkit.kit_wiring import KitOptions, delivery_parts, open_postgres
 from campaignkit.logs import log_events
 from campaignkit.permissions import Permission, PermissionPolicy, ProductProfile, ProfilePolicy
 from campaignkit.ports import AudienceSource, Channel, ProfileStore, Progress, Store
-from campaignkit.preflight import Preflight
 from campaignkit.scale.submit import ExecutorSubmitter, ShardSubmitter, SupportsSubmit
 from campaignkit.session import UserSession
 from campaignkit.testing.channels import RecordingChannel
@@ -160,31 +164,17 @@ class CampaignKit:
         self.worker_id = f"worker-{uuid.uuid4().hex[:12]}"
         self._listeners: list[Listener] = []
         self._listeners_lock = threading.Lock()
-        self.preflight = Preflight(
-            self.audiences,
-            functools.partial(check_template, limits=self.delivery.render_limits),
-            self.channels,
-            signing=self.unsubscribe_signer is not None,
-        )
-        self.runner = Runner(
-            store=store,
-            clock=clock,
-            audiences=self.audiences,
-            channels=self.channels,
-            settings=self.delivery,
-            rules=self.lifecycle,
-            worker_id=self.worker_id,
-            progress=progress,
-            unsubscribe=self.unsubscribe_signer,
-        )
-        self.runner.shards = ShardWork(
+        self.preflight, self.runner = delivery_parts(
             store,
+            clock,
             self.audiences,
             self.profiles,
             self.channels,
             self.delivery,
-            self.runner.leases,
-            self.runner.plan_for,
+            self.lifecycle,
+            self.worker_id,
+            progress,
+            self.unsubscribe_signer,
         )
         self.shard_submitter = (
             None if executor is None or factory is None else ExecutorSubmitter(executor, factory)
@@ -291,10 +281,7 @@ class CampaignKit:
             StorageError: the file is not a campaignkit store, or is corrupt.
             ValidationError: an argument of the wrong type (before the file is opened).
         """
-        check_kit_arguments(  # before the file is opened or created
-            path=path,
-            busy_timeout=busy_timeout,
-            clock=clock,
+        options = KitOptions(
             channels=channels,
             audiences=audiences,
             policy=policy,
@@ -307,22 +294,13 @@ class CampaignKit:
             executor=executor,
             factory=factory,
         )
+        check_kit_arguments(path=path, busy_timeout=busy_timeout, clock=clock, **options)
         store = SQLiteStore(path, busy_timeout=busy_timeout)
         return cls(
             store=store,
             clock=clock if clock is not None else SystemClock(),
-            channels=channels,
-            audiences=audiences,
             profiles=SQLiteProfileStore(store),
-            policy=policy,
-            profile_permissions=profile_permissions,
-            lifecycle=lifecycle,
-            delivery=delivery,
-            ids=ids,
-            progress=progress,
-            secret=secret,
-            executor=executor,
-            factory=factory,
+            **options,
         )
 
     @classmethod
@@ -380,12 +358,7 @@ class CampaignKit:
                 written by a newer campaignkit.
             ValidationError: an argument of the wrong type (before connecting).
         """
-        try:
-            import campaignkit.adapters.postgres as postgres  # noqa: PLC0415, PLR0402 - optional; sys.modules decides
-        except ImportError as exc:
-            raise MissingDependency("CampaignKit.postgres()", "psycopg", "postgres") from exc
-        problems = kit_argument_problems(
-            clock=clock,
+        options = KitOptions(
             channels=channels,
             audiences=audiences,
             policy=policy,
@@ -398,26 +371,14 @@ class CampaignKit:
             executor=executor,
             factory=factory,
         )
-        problems += postgres.store_argument_problems(dsn, schema, pool_size, connect_timeout)
-        checks.raise_if(problems, "CampaignKit")
-        store = postgres.PostgresStore(
-            dsn, schema=schema, pool_size=pool_size, connect_timeout=connect_timeout
+        store, profiles = open_postgres(
+            dsn, schema, pool_size, connect_timeout, clock=clock, options=options
         )
         return cls(
             store=store,
             clock=clock if clock is not None else SystemClock(),
-            channels=channels,
-            audiences=audiences,
-            profiles=postgres.PostgresProfileStore(store),
-            policy=policy,
-            profile_permissions=profile_permissions,
-            lifecycle=lifecycle,
-            delivery=delivery,
-            ids=ids,
-            progress=progress,
-            secret=secret,
-            executor=executor,
-            factory=factory,
+            profiles=profiles,
+            **options,
         )
 
     @property
@@ -427,15 +388,7 @@ class CampaignKit:
 
     @shard_submitter.setter
     def shard_submitter(self, submitter: ShardSubmitter | None) -> None:
-        given: object = submitter
-        if given is not None and not callable(getattr(given, "submit", None)):
-            checks.raise_if(
-                [
-                    "shard_submitter must be a ShardSubmitter (with submit(run_id, number)) "
-                    f"or None, not {checks.describe(given)}"
-                ],
-                "CampaignKit",
-            )
+        check_submitter(submitter)
         self._shard_submitter = submitter
         assert self.runner.shards is not None
         self.runner.shards.submit = None if submitter is None else submitter.submit
@@ -479,10 +432,7 @@ class CampaignKit:
             ValidationError: ``run_id`` is not a string or ``number`` not a whole number.
             NotFound: there is no such run.
         """
-        problems: list[str] = []
-        checks.text(problems, "run_id", run_id)
-        checks.whole_number(problems, "number", number, minimum=0)
-        checks.raise_if(problems, "work_shard")
+        check_shard(run_id, number)
         assert self.runner.shards is not None
         return self.runner.shards.work_shard(run_id, number, self.clock.now())
 
@@ -495,9 +445,7 @@ class CampaignKit:
         Raises:
             ValidationError: ``run_id`` is not a string.
         """
-        problems: list[str] = []
-        checks.text(problems, "run_id", run_id)
-        checks.raise_if(problems, "shards")
+        check_run_id(run_id, "shards")
         assert self.runner.shards is not None
         return self.runner.shards.planned(run_id)
 
@@ -507,9 +455,7 @@ class CampaignKit:
         Raises:
             ValidationError: ``when`` is not a time-zone aware date-time.
         """
-        problems: list[str] = []
-        checks.aware_datetime(problems, "when", when)
-        checks.raise_if(problems, "run_until")
+        check_when(when)
         return self.engine.run_until(when)
 
     def plot_calendar(
@@ -577,20 +523,7 @@ class CampaignKit:
             ValidationError: ``provider_message_id`` is not a UTF-8 string, or
                 ``event`` is not a ``FeedbackEvent`` (or its value).
         """
-        problems: list[str] = []
-        checks.text(
-            problems, "provider_message_id", provider_message_id, max_length=checks.MAX_ADDRESS
-        )
-        known = {e.value: e for e in FeedbackEvent}
-        given: object = event
-        kind = known.get(given) if isinstance(given, str) else None
-        if kind is None:
-            problems.append(
-                f"event must be a ck.FeedbackEvent ({', '.join(known)}), "
-                f"not {checks.describe(event)}"
-            )
-        checks.raise_if(problems, "feedback")
-        assert kind is not None
+        kind = feedback_event(provider_message_id, event)
         return record_feedback(
             self.store, self.profiles, provider_message_id, kind, now=self.clock.now()
         )
@@ -623,17 +556,7 @@ class CampaignKit:
                 not a string, is too long, or holds no valid token (tampered
                 with, truncated, signed with another secret): nothing is changed.
         """
-        signer = self.unsubscribe_signer
-        if signer is None:
-            checks.raise_if(
-                [
-                    "the kit has no secret to verify unsubscribe tokens with; pass the "
-                    "secret that signed them as secret=... when creating the kit"
-                ],
-                "unsubscribe",
-            )
-        assert signer is not None
-        token = signer.verify(url_or_token)
+        token = unsubscribe_signer(self.unsubscribe_signer).verify(url_or_token)
         return record_unsubscribe(self.store, self.profiles, token, now=self.clock.now())
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -645,12 +568,7 @@ class CampaignKit:
         Raises:
             ValidationError: ``listener`` is not callable.
         """
-        given: object = listener
-        if not callable(given):
-            problem = (
-                f"listener must be a function of one DomainEvent, not {checks.describe(given)}"
-            )
-            checks.raise_if([problem], "subscribe")
+        check_listener(listener)
         with self._listeners_lock:
             self._listeners.append(listener)
 

@@ -1,4 +1,4 @@
-"""Checks of the arguments that wire a :class:`~campaignkit.kit.CampaignKit`.
+"""Checks of the arguments that wire a :class:`~campaignkit.kit.CampaignKit`, and of its verbs'.
 
 A kit built with a wrong argument (a string for ``clock``, a list for
 ``channels``) would fail much later, inside a verb or a tick, with a raw
@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from campaignkit.delivery.runner import DeliverySettings
 from campaignkit.domain import checks
 from campaignkit.domain.channels import ChannelType
+from campaignkit.domain.delivery import FeedbackEvent
 from campaignkit.domain.lifecycle import LifecycleRules
-from campaignkit.domain.unsubscribe import secret_problems
+from campaignkit.domain.unsubscribe import UnsubscribeSigner, secret_problems
 from campaignkit.permissions import Permission, ProductProfile
 from campaignkit.scale.factory import factory_problems
 from campaignkit.scale.submit import executor_problems
@@ -108,6 +109,135 @@ def check_kit_arguments(**given: object) -> None:
         ValidationError: see :func:`kit_argument_problems`.
     """
     checks.raise_if(kit_argument_problems(**given), "CampaignKit")
+
+
+def check_submitter(submitter: object) -> None:
+    """Refuse a ``kit.shard_submitter`` that is neither None nor a ``ShardSubmitter``.
+
+    Args:
+        submitter: What is set.
+
+    Raises:
+        ValidationError: it has no ``submit`` method.
+    """
+    if submitter is not None and not callable(getattr(submitter, "submit", None)):
+        checks.raise_if(
+            [
+                "shard_submitter must be a ShardSubmitter (with submit(run_id, number)) "
+                f"or None, not {checks.describe(submitter)}"
+            ],
+            "CampaignKit",
+        )
+
+
+def check_shard(run_id: object, number: object) -> None:
+    """Refuse the arguments of ``kit.work_shard`` unless a run id and a shard number.
+
+    Args:
+        run_id: The run's id.
+        number: The shard's number.
+
+    Raises:
+        ValidationError: ``run_id`` is not a string or ``number`` not a whole number.
+    """
+    problems: list[str] = []
+    checks.text(problems, "run_id", run_id)
+    checks.whole_number(problems, "number", number, minimum=0)
+    checks.raise_if(problems, "work_shard")
+
+
+def check_run_id(run_id: object, subject: str) -> None:
+    """Refuse a run id that is not a string.
+
+    Args:
+        run_id: The run id given.
+        subject: The verb it was given to (named in the error).
+
+    Raises:
+        ValidationError: ``run_id`` is not a string.
+    """
+    problems: list[str] = []
+    checks.text(problems, "run_id", run_id)
+    checks.raise_if(problems, subject)
+
+
+def check_when(when: object) -> None:
+    """Refuse a ``kit.run_until`` instant that is not a time-zone aware date-time.
+
+    Args:
+        when: The instant given.
+
+    Raises:
+        ValidationError: ``when`` is not a time-zone aware date-time.
+    """
+    problems: list[str] = []
+    checks.aware_datetime(problems, "when", when)
+    checks.raise_if(problems, "run_until")
+
+
+def unsubscribe_signer(signer: UnsubscribeSigner | None) -> UnsubscribeSigner:
+    """The signer ``kit.unsubscribe`` verifies tokens with, refused when the kit has none.
+
+    Args:
+        signer: The kit's signer (None: it was built without a ``secret``).
+
+    Returns:
+        The signer.
+
+    Raises:
+        ValidationError: the kit has no ``secret``.
+    """
+    if signer is None:
+        checks.raise_if(
+            [
+                "the kit has no secret to verify unsubscribe tokens with; pass the "
+                "secret that signed them as secret=... when creating the kit"
+            ],
+            "unsubscribe",
+        )
+    assert signer is not None
+    return signer
+
+
+def check_listener(listener: object) -> None:
+    """Refuse a ``kit.subscribe`` listener that cannot be called.
+
+    Args:
+        listener: The listener.
+
+    Raises:
+        ValidationError: ``listener`` is not callable.
+    """
+    if not callable(listener):
+        problem = f"listener must be a function of one DomainEvent, not {checks.describe(listener)}"
+        checks.raise_if([problem], "subscribe")
+
+
+def feedback_event(provider_message_id: object, event: object) -> FeedbackEvent:
+    """The event ``kit.record_feedback`` was given, its arguments checked.
+
+    Args:
+        provider_message_id: The provider's id of the message.
+        event: A ``FeedbackEvent``, or its value.
+
+    Returns:
+        The event.
+
+    Raises:
+        ValidationError: ``provider_message_id`` is not a UTF-8 string, or
+            ``event`` is not a ``FeedbackEvent`` (or its value).
+    """
+    problems: list[str] = []
+    checks.text(problems, "provider_message_id", provider_message_id, max_length=checks.MAX_ADDRESS)
+    known = {e.value: e for e in FeedbackEvent}
+    kind = known.get(event) if isinstance(event, str) else None
+    if kind is None:
+        problems.append(
+            f"event must be a ck.FeedbackEvent ({', '.join(known)}), not {checks.describe(event)}"
+        )
+    checks.raise_if(problems, "feedback")
+    assert kind is not None
+    return kind
 
 
 def _channels(problems: list[str], value: object) -> None:

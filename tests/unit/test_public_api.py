@@ -77,6 +77,7 @@ _MODULES = {
     "errors",
     "kit",
     "kit_arguments",
+    "kit_wiring",
     "permissions",
     "ports",
     "host_ports",
