@@ -277,9 +277,9 @@ def test_dask_workers_deliver_exactly_once_through_kills_and_a_zombie(
         # whatever it sent after waking is in the record)
         code = head.wait(timeout=DEADLINE + executor_harness.DRAIN + 30)
         assert code == 0, f"the head ended with {code}:\n{head_output()}"
-        ended = json.loads(
-            next(t for t in reversed(head_output().splitlines()) if t.startswith('{"failed"'))
-        )
+        # what it printed last before closing its cluster (which logs on for a while)
+        whole = out.read_text(encoding="utf-8", errors="replace").splitlines()
+        ended = json.loads(next(t for t in reversed(whole) if t.startswith('{"failed"')))
         assert ended["outstanding"] == 0, ended
         lines = harness.read_record(group.record)
     delivered_at = time.monotonic()

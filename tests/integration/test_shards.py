@@ -19,7 +19,7 @@ import pendulum
 import pytest
 
 import campaignkit as ck
-from campaignkit.delivery.shards import current_shard
+from campaignkit.delivery.shards import current_shard, shards_of
 from campaignkit.domain.shards import Shard, ShardLost, describe, plan_shards, total
 from campaignkit.testing import ManualClock
 
@@ -344,6 +344,35 @@ def test_a_kit_with_a_submitter_hands_shards_over_and_work_shard_delivers_them(
     assert run.counts == total(shards)
     assert len(log) == len(set(log)) == 2 * PEOPLE
     assert {s.owner for s in shards} == {hand.worker_id}
+
+
+def test_a_head_hands_a_lapsed_shard_over_once_then_looks_again_a_lease_later(
+    world: tuple[Opener, list[tuple[str, str]]],
+) -> None:
+    opener, log = world
+    clock = ManualClock(T0)
+    head_made, _ = worker(opener, log, clock)
+    with head_made as head:
+        submitted: list[int] = []
+        assert head.runner.shards is not None
+        head.runner.shards.submit = lambda run_id, number: submitted.append(number)
+        campaign_id = seed(head)
+        head.tick()  # plans, hands every shard over
+        run = the_run(head, campaign_id)
+        # a worker claims shard 2 under a short lease and dies: the lease lapses
+        with head.store.unit_of_work() as uow:
+            repository = shards_of(uow)
+            assert repository is not None
+            assert repository.claim(run.id, 2, "gone", T0, T0 + pendulum.duration(seconds=5))
+        clock.advance(LEASE)
+        head.tick()  # the lapsed shard and the never-claimed ones are handed over again
+        assert submitted == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]
+        # its task waits in the engine's queue: the head does not hand every free shard
+        # over again at each tick meanwhile, but a lease later
+        assert the_run(head, campaign_id).due_at == T0 + LEASE + LEASE
+        head.tick()
+        assert len(submitted) == 10
+    assert log == []
 
 
 def test_a_campaign_stopped_while_its_shards_go_out_stops_the_rest(

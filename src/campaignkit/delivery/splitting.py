@@ -96,8 +96,11 @@ def split_run(parts: Splitting, run: Run, plan: Plan, now: pendulum.DateTime) ->
             return current
         if not finished(shards):
             lapse = next_lease_end(shards)
-            if work.submit is not None:  # look again (and hand free shards over) later
-                lapse = parts.leases.expiry() if lapse is None else max(lapse, now)
+            if work.submit is not None and (lapse is None or lapse <= now):
+                # look again (and hand free shards over) a lease later: a lapsed lease's
+                # shard was handed over just now; looking again at once would hand every
+                # free shard over at every tick while its task waits in the engine's queue
+                lapse = parts.leases.expiry()
             if current.lease_owner is None and lapse is not None and lapse > now:
                 current = uow.runs.save(attrs.evolve(current, due_at=lapse))
             return current
