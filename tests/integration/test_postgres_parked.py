@@ -12,6 +12,7 @@ fails otherwise (the error is raised, the connection goes back to the pool).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
@@ -262,6 +263,30 @@ def test_a_unit_reading_ahead_leaves_the_parked_unit_and_the_next_one_finishes_i
     assert not is_parked(store)
     assert _rules_revision(postgres_dsn, postgres_schema) == 7
     finish_parked(store)  # nothing parked: nothing to do
+
+
+def test_a_unit_of_another_thread_leaves_the_parked_unit_to_the_thread_that_parked_it(
+    store: PostgresStore, postgres_dsn: str, postgres_schema: str
+) -> None:
+    """A heartbeat's renewal or a host's call on another thread runs beside a parked unit
+    (on another connection) and does not finish it: only the parking thread's next unit
+    does, where what it raises or redoes belongs."""
+    with parked_commits(lambda: pytest.fail("nothing failed")), store.unit_of_work() as uow:
+        _write_rules(uow, 9)
+    seen: list[object] = []
+
+    def elsewhere() -> None:
+        with store.unit_of_work() as other:
+            seen.append(other.db.one("SELECT 1"))
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join(30)
+    assert seen == [(1,)]
+    assert is_parked(store)
+    finish_parked(store)
+    assert not is_parked(store)
+    assert _rules_revision(postgres_dsn, postgres_schema) == 9
 
 
 def test_a_parked_unit_that_fails_otherwise_raises_and_gives_its_connection_back(

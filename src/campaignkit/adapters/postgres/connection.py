@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import sqlite3
+import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, NoReturn, cast
@@ -418,7 +419,10 @@ class PostgresDatabase(Database):
         restarted, the backend was terminated) is dropped, the pool's idle
         connections are checked, and the unit begins once more.
         """
-        if self._parked is not None and not reading_ahead():
+        parked = self._parked
+        if parked is not None and parked.thread == threading.get_ident() and not reading_ahead():
+            # the parking thread's next unit: another thread's (a heartbeat's renewal, the
+            # host's) goes on beside it, and its row locks wait on the server if they must
             self.finish_parked()
         shared = units_are_shared()
         self._current = self._getconn()

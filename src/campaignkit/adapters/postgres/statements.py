@@ -12,6 +12,7 @@ becomes a campaignkit one (:func:`postgres_error`).
 from __future__ import annotations
 
 import hashlib
+import threading
 import zlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -131,7 +132,7 @@ class _Parked:
     Kept by ``PostgresDatabase._park`` until its answer is read.
     """
 
-    __slots__ = ("connection", "held", "pipeline", "redo")
+    __slots__ = ("connection", "held", "pipeline", "redo", "thread")
 
     def __init__(
         self,
@@ -144,6 +145,8 @@ class _Parked:
         self.pipeline = pipeline
         self.held = held
         self.redo = redo
+        self.thread = threading.get_ident()
+        """The thread that parked it: only its next unit finishes it."""
 
 
 def postgres_error(exc: psycopg.Error, label: str) -> StorageError | ConflictError:
