@@ -508,9 +508,17 @@ class PostgresDatabase(Database):
             pipeline.__enter__()
             for statement in held:  # each is sent as it is queued (psycopg's pipeline mode)
                 statement.send(connection)
-        except psycopg.Error as exc:  # the connection failed: as a COMMIT in line would
+        except psycopg.Error as exc:
+            # the connection failed, or the server already answered an error (a check that
+            # failed while the last statements were being sent): as a COMMIT in line would
             with contextlib.suppress(psycopg.Error):
                 pipeline.__exit__(None, None, None)
+            if (
+                not connection.broken
+                and connection.info.transaction_status != TransactionStatus.IDLE
+            ):
+                with contextlib.suppress(psycopg.Error):
+                    connection.execute("ROLLBACK")
             raise self._explain(exc) from exc
         self._current = None  # the unit's end must not give it back to the pool
         self._parked = _Parked(connection, pipeline, held, redo)
