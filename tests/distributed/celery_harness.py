@@ -5,7 +5,9 @@
   on the system clock, sending through :class:`harness.ProviderChannel`, with
   the settings read from the environment (:data:`ENV`). Each pool process
   builds one and appends ``{"pid", "parent", "worker"}`` to ``$CK_FAULT_PIDS``,
-  so the test knows which process holds which shard.
+  so the test knows which process holds which shard (:class:`Pool` reads them);
+  :func:`settings_env` is what the test sets for it. The Dask executor suite
+  builds its workers' kits with it too.
 - :func:`scheduler_main`: the process that ticks the kit with the Celery
   submitter of :mod:`tests.integration.scale_celery_app` (it plans the run and
   hands its free shards to the broker, working none) until the run is final.
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Final
 
 import campaignkit as ck
+from campaignkit.scale import SupportsSubmit
 from tests.distributed import harness
 
 FACTORY: Final = "tests.distributed.celery_harness:make_kit"
@@ -60,7 +63,7 @@ rabbitmq user (who cannot write the test's directory) and refuses anyone else.""
 
 def make_kit() -> ck.CampaignKit:
     """The Celery pool process's kit (the factory given to ``campaignkit.celery.register``)."""
-    kit = _kit()
+    kit = env_kit()
     line = json.dumps({"pid": os.getpid(), "parent": os.getppid(), "worker": kit.worker_id})
     fd = os.open(os.environ[ENV["pids"]], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
@@ -70,8 +73,13 @@ def make_kit() -> ck.CampaignKit:
     return kit
 
 
-def _kit() -> ck.CampaignKit:
-    """A kit on the schema with the provider's channel and the settings of :data:`ENV`."""
+def env_kit(executor: SupportsSubmit | None = None, factory: str | None = None) -> ck.CampaignKit:
+    """A kit on the schema with the provider's channel and the settings of :data:`ENV`.
+
+    Args:
+        executor: Where the kit hands its shards (a Dask head's), if anywhere.
+        factory: The workers' kit factory, with ``executor``.
+    """
     get = {name: os.environ[variable] for name, variable in ENV.items()}
     channel = harness.ProviderChannel(int(get["port"]))
     return ck.CampaignKit.postgres(
@@ -80,6 +88,8 @@ def _kit() -> ck.CampaignKit:
         clock=ck.SystemClock(),
         channels={harness.EMAIL: channel, harness.SMS: channel},
         delivery=harness.settings(float(get["lease"]), int(get["batch"]), int(get["shard"])),
+        executor=executor,
+        factory=factory,
     )
 
 
@@ -96,7 +106,7 @@ def scheduler_main(argv: Sequence[str]) -> None:
     campaign_id, deadline = argv
     until = time.monotonic() + float(deadline)
     idle = threading.Event()
-    kit = _kit()  # not reported: it works no shard
+    kit = env_kit()  # not reported: it works no shard
     kit.shard_submitter = scale_celery_app.shards
     with kit:
         while time.monotonic() < until:
@@ -111,6 +121,46 @@ def scheduler_main(argv: Sequence[str]) -> None:
 
 
 # ---------------------------------------------------------------- on the test side
+
+
+def settings_env(group: harness.Processes, pids: Path) -> dict[str, str]:
+    """The environment :func:`make_kit` reads (:data:`ENV`): ``group``'s schema, provider, settings.
+
+    Args:
+        group: The provider's processes (their database, schema, port and delivery settings).
+        pids: Where each process that builds a kit appends its line (:class:`Pool`).
+    """
+    given = {"dsn": group.dsn, "schema": group.schema, "port": str(group.port)}
+    given |= {"pids": str(pids), "lease": str(group.lease), "batch": str(group.batch_size)}
+    given |= {"shard": str(group.shard_size)}
+    return {ENV[name]: value for name, value in given.items()}
+
+
+class Pool:
+    """The processes that built a kit with :func:`make_kit` (from ``$CK_FAULT_PIDS``), by pid.
+
+    Args:
+        path: The file they append to.
+        name: What one is called in messages (``"pool process"``).
+    """
+
+    def __init__(self, path: Path, name: str) -> None:
+        self.path = path
+        self.name = name
+
+    def reported(self) -> dict[int, tuple[int, str]]:
+        """pid -> (its parent's pid, its kit's worker id), for every process so far."""
+        if not self.path.exists():
+            return {}
+        found = {}
+        for text in self.path.read_text(encoding="utf-8").splitlines():
+            line = json.loads(text)
+            found[int(line["pid"])] = (int(line["parent"]), str(line["worker"]))
+        return found
+
+    def running(self) -> dict[int, tuple[int, str]]:
+        """The reported processes still alive."""
+        return {pid: found for pid, found in self.reported().items() if alive(pid)}
 
 
 def free_port() -> int:

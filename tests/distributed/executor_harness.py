@@ -14,7 +14,8 @@
   it plans the run and submits every free shard, again each time it looks at
   the run, working none itself. It prints the worker pids first, then, once
   the run is final and every task submitted has ended, what became of them.
-- :class:`Pool`: the worker processes that built a kit, read from the file.
+- :func:`ready`: the worker pids the head printed at the start. The test reads
+  which worker process holds which shard with :class:`celery_harness.Pool`.
 """
 
 from __future__ import annotations
@@ -25,11 +26,9 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Executor
 from pathlib import Path
 from typing import Final
 
-import campaignkit as ck
 from campaignkit.scale import ExecutorSubmitter
 from tests.distributed import celery_harness, harness
 
@@ -68,7 +67,8 @@ def scheduler_main(argv: Sequence[str]) -> None:
     ):
         pids = [int(pid) for pid in client.run(os.getpid).values()]
         print(json.dumps({"workers": pids}), flush=True)
-        kit = _head_kit(client.get_executor())
+        # celery_harness.make_kit's kit, handing its shards to the cluster
+        kit = celery_harness.env_kit(client.get_executor(), FACTORY)
         submitter = kit.shard_submitter
         assert isinstance(submitter, ExecutorSubmitter)
         with kit:
@@ -83,42 +83,6 @@ def scheduler_main(argv: Sequence[str]) -> None:
                     sys.exit(0)
                 idle.wait(harness.IDLE)
     sys.exit(3)
-
-
-def _head_kit(executor: Executor) -> ck.CampaignKit:
-    """The head's kit: ``celery_harness.make_kit``'s, handing its shards to ``executor``."""
-    get = {name: os.environ[variable] for name, variable in celery_harness.ENV.items()}
-    channel = harness.ProviderChannel(int(get["port"]))
-    return ck.CampaignKit.postgres(
-        get["dsn"],
-        schema=get["schema"],
-        clock=ck.SystemClock(),
-        channels={harness.EMAIL: channel, harness.SMS: channel},
-        delivery=harness.settings(float(get["lease"]), int(get["batch"]), int(get["shard"])),
-        executor=executor,
-        factory=FACTORY,
-    )
-
-
-class Pool:
-    """The worker processes that built a kit (from ``$CK_FAULT_PIDS``), by pid."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def reported(self) -> dict[int, tuple[int, str]]:
-        """pid -> (its parent's pid, its kit's worker id), for every worker so far."""
-        if not self.path.exists():
-            return {}
-        found = {}
-        for text in self.path.read_text(encoding="utf-8").splitlines():
-            line = json.loads(text)
-            found[int(line["pid"])] = (int(line["parent"]), str(line["worker"]))
-        return found
-
-    def running(self) -> dict[int, tuple[int, str]]:
-        """The reported workers still alive."""
-        return {pid: found for pid, found in self.reported().items() if celery_harness.alive(pid)}
 
 
 def ready(out: Path) -> list[int] | None:

@@ -2,12 +2,8 @@
 
 Issue 15's acceptance suite for the executor engine
 (``CampaignKit(..., executor=client.get_executor(), factory=...)``), with the
-campaign, provider and checks of :mod:`tests.distributed.test_native_faults`
-and :mod:`tests.distributed.test_celery_faults`: on PostgreSQL, a two-action
-campaign (email, SMS) goes to ``PROFILES`` profiles whose ids have gaps, one
-in ``NO_SMS_EVERY`` without SMS consent; the provider process takes 20 ms per
-batch and records every message it accepts (run, action, profile,
-idempotency key, worker pid, shard, epoch) with an fsync per batch.
+campaign and provider of :mod:`tests.distributed.test_native_faults`
+(``PROFILES`` profiles here) and the checks of :mod:`tests.distributed.checks`.
 
 A head process (:func:`executor_harness.scheduler_main`) starts a Dask
 ``LocalCluster(n_workers=3, threads_per_worker=1, processes=True)`` and ticks
@@ -35,12 +31,10 @@ Faults, drawn from ``SEED`` and printed:
 There is no broker restart: a Dask cluster has no broker (the scheduler
 holds the tasks in memory; the store holds the shards).
 
-Then the checks of the other suites: the run SUCCEEDED; exactly one ledger
-entry per (action, profile), each with an outcome; every SENT entry's
-provider id names a record line with its key; every message sent is in the
-record, any repeat with the same key; the zombie's lines under its lost
-epoch are not what the ledger kept; the shards' counts = the run's = the
-report of a single-process reference run.
+Then the checks of :func:`checks.check_delivery` (the run SUCCEEDED, one
+ledger entry with an outcome per (action, profile), every send in the
+provider's record with its one key, no zombie's write kept, shards = run =
+reference run), and every message sent from a shard (none by the head).
 
 A ``ProcessPoolExecutor`` is not a second engine here: a worker it loses to
 SIGKILL breaks the whole pool (``BrokenProcessPool``: every task out fails,
@@ -57,31 +51,22 @@ store.
 
 from __future__ import annotations
 
-import collections
 import functools
 import importlib.util
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Final
 
 import pytest
 
-import campaignkit as ck
-from campaignkit.domain.delivery import idempotency_key
-from campaignkit.domain.shards import Shard, total
-from campaignkit.testing import ManualClock
-from tests.distributed import celery_harness, executor_harness, harness
-from tests.distributed.executor_harness import Pool
-from tests.distributed.test_native_faults import by_channel
-from tests.postgres_support import drop_schema, unique_schema
+from tests.distributed import celery_harness, checks, executor_harness, harness
+from tests.distributed.checks import SEED
 
 
 def needs(module: str) -> None:
@@ -98,76 +83,27 @@ needs("distributed")
 
 PROFILES: Final = int(os.environ.get("CAMPAIGNKIT_DASK_FAULT_PROFILES", "15000"))
 KILLS: Final = int(os.environ.get("CAMPAIGNKIT_DASK_FAULT_KILLS", "3"))
-SEED: Final = int(os.environ.get("CAMPAIGNKIT_FAULT_SEED", "15"))
 WORKERS: Final = 3
-LEASE: Final = 2.5
-BATCH: Final = 250
-SHARD: Final = 1_000
-DEADLINE: Final = 120 + PROFILES / 500
+DEADLINE: Final = checks.deadline(PROFILES)
 """Seconds the head ticks before it gives up (the test's bounds follow from it)."""
-
-
-def _shards(kit: ck.CampaignKit, campaign_id: str) -> list[Shard]:
-    run = harness.find_run(kit, campaign_id)
-    return [] if run is None else kit.shards(run.id)
-
-
-def reference_counts(dsn: str) -> dict[ck.ChannelType, tuple[int, int, int, int]]:
-    """The report of one process delivering the same campaign whole (no shards, no faults)."""
-    schema = unique_schema()
-    try:
-        seeded = harness.seed_schema(dsn, schema, PROFILES, SEED)
-        harness.activate(dsn, schema, seeded.campaign_id)
-        channel = _Accepting()
-        with ck.CampaignKit.postgres(
-            dsn,
-            schema=schema,
-            clock=ck.SystemClock(),
-            channels={harness.EMAIL: channel, harness.SMS: channel},
-            delivery=ck.DeliverySettings(batch_size=BATCH),
-        ) as kit:
-            kit.tick()
-            run = harness.find_run(kit, seeded.campaign_id)
-            assert run is not None
-            assert run.status is ck.RunStatus.SUCCEEDED, run
-            return by_channel(kit, seeded.campaign_id)
-    finally:
-        drop_schema(dsn, schema)
-
-
-class _Accepting:
-    """The reference run's channel: accepts every message at once."""
-
-    def send(self, messages: Sequence[ck.Message]) -> Sequence[ck.SendResult]:
-        return [ck.Accepted(f"ref-{m.idempotency_key}") for m in messages]
 
 
 def test_dask_workers_deliver_exactly_once_through_kills_and_a_zombie(
     postgres_dsn: str, postgres_schema: str, tmp_path: Path
 ) -> None:
-    rng = random.Random(SEED)
     dsn, schema = postgres_dsn, postgres_schema
     started = time.monotonic()
-    seeded = harness.seed_schema(dsn, schema, PROFILES, SEED)
+    rng, seeded = checks.seed(dsn, schema, PROFILES)
     seeded_at = time.monotonic()
     print(
         f"dask fault suite: {PROFILES} profiles, LocalCluster of {WORKERS} worker processes "
         f"(one thread each, under nannies), {KILLS} kills, no broker to restart, seed {SEED}"
     )
-    with (
-        harness.processes(
-            tmp_path, dsn, schema, lease=LEASE, batch_size=BATCH, shard_size=SHARD, deadline=0
-        ) as group,
-        ExitStack() as stack,
-    ):
-        provider = group.provider
-        assert provider is not None
-        pool = Pool(tmp_path / "pool.jsonl")
-        given = {"dsn": dsn, "schema": schema, "port": str(group.port), "pids": str(pool.path)}
-        given |= {"lease": str(LEASE), "batch": str(BATCH), "shard": str(SHARD)}
+    with checks.processes(tmp_path, dsn, schema) as group, ExitStack() as stack:
+        pool = celery_harness.Pool(tmp_path / "pool.jsonl", "worker process")
         path = [str(harness.ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}  # for Dask's spawned workers
-        env |= {celery_harness.ENV[name]: value for name, value in given.items()}
+        env |= celery_harness.settings_env(group, pool.path)
         out = tmp_path / "head.out"
         with out.open("wb") as sink:
             head = subprocess.Popen(
@@ -199,80 +135,32 @@ def test_dask_workers_deliver_exactly_once_through_kills_and_a_zombie(
         assert len(set(first)) == WORKERS, head_output()
         harness.activate(dsn, schema, seeded.campaign_id)
         activated_at = time.monotonic()
-        watcher = stack.enter_context(
-            ck.CampaignKit.postgres(dsn, schema=schema, clock=ck.SystemClock())
-        )
+        watch = checks.Watch.open(stack, group, seeded.campaign_id)
 
         # 1. the zombie: a worker process stopped inside a batch, early in the run
-        harness.wait_until(lambda: bool(pool.running()), 60, head, "a worker process works")
-        zombie = rng.choice(sorted(pool.running()))
-        _, zombie_worker = pool.reported()[zombie]
-        group.stop_at_next_batch(zombie)
-        stop_waited = harness.wait_until(
-            lambda: group.stopped() is not None, 60, head, "the zombie stops"
-        )
-        stopped = group.stopped()
-        assert stopped is not None
-        lost_shard, lost_epoch = int(stopped["shard"]), int(stopped["epoch"])
-        print(
-            f"zombie: worker process {zombie} ({zombie_worker}) stopped in shard {lost_shard} "
-            f"at epoch {lost_epoch} after {stop_waited:.1f} s"
-        )
+        zombie = checks.stop_pool_zombie(rng, watch, pool, head)
 
         # 2. while it is stopped: the kills, every 0.5-2 s, of a worker holding a shard (if
         # any); its nanny starts a new worker process
         kills: list[str] = []
         for _ in range(KILLS):
-            pause = rng.uniform(0.5, 2.0)
-            until = time.monotonic() + pause
-            while time.monotonic() < until and head.poll() is None:
-                with suppress(subprocess.TimeoutExpired):
-                    head.wait(timeout=max(0.001, until - time.monotonic()))
-            if head.poll() is not None:
+            victim = checks.pick_victim(rng, watch, pool, zombie, head)
+            if victim is None:
                 break
-
-            def others() -> dict[int, tuple[int, str]]:
-                return {p: f for p, f in pool.running().items() if p != zombie}
-
-            # a restarted worker process builds its kit at its first task
+            os.kill(victim.pid, signal.SIGKILL)  # its nanny starts another worker process
             harness.wait_until(
-                lambda: bool(others()) or head.poll() is not None,
-                60,
-                provider,
-                "a worker process besides the zombie works",
+                functools.partial(celery_harness.gone, victim.pid),
+                30,
+                watch.provider,
+                "the victim dies",
             )
-            running = others()
-            if not running:
-                break
-            owners = {s.owner for s in _shards(watcher, seeded.campaign_id) if not s.done}
-            holders = sorted(pid for pid, (_, worker) in running.items() if worker in owners)
-            victim = rng.choice(holders or sorted(running))
-            os.kill(victim, signal.SIGKILL)  # its nanny starts another worker process
-            harness.wait_until(
-                functools.partial(celery_harness.gone, victim), 30, provider, "the victim dies"
-            )
-            held = "holding a shard" if holders else "holding no shard"
-            kills.append(f"worker process {victim} after {pause:.2f} s ({held})")
-        print(f"kills ({len(kills)}): {'; '.join(kills)}")
-        assert len(kills) == KILLS, "the run ended before every kill: make it larger"
+            kills.append(f"worker process {victim.pid} after {victim.pause:.2f} s ({victim.held})")
+        checks.report_kills(kills, KILLS)
 
         # the zombie's shard is taken over (its lease lapsed, the head submitted it again,
         # another worker claimed it) and a lease has passed since the stop: wake it
-        def taken_over() -> bool:
-            return _shards(watcher, seeded.campaign_id)[lost_shard].epoch > lost_epoch
-
-        harness.wait_until(taken_over, DEADLINE, head, "the zombie's shard is taken over")
-        stop_at = float(stopped["at"])  # CLOCK_MONOTONIC: one clock for every process
-        harness.wait_until(
-            lambda: time.monotonic() - stop_at > LEASE + 0.1, 2 * LEASE, head, "a lease"
-        )
-        stalled_for = time.monotonic() - stop_at
-        os.kill(zombie, signal.SIGCONT)
-        print(
-            f"zombie woken {stalled_for:.1f} s after its stop (lease {LEASE} s), once its "
-            "shard was taken over"
-        )
-        assert stalled_for > LEASE
+        checks.await_takeover(zombie, watch, DEADLINE, head)
+        checks.wake(zombie)
         # the head ends once the run is final and every task out has ended (the zombie's too:
         # whatever it sent after waking is in the record)
         code = head.wait(timeout=DEADLINE + executor_harness.DRAIN + 30)
@@ -284,80 +172,14 @@ def test_dask_workers_deliver_exactly_once_through_kills_and_a_zombie(
         lines = harness.read_record(group.record)
     delivered_at = time.monotonic()
 
-    # the store: the run, its shards, the ledger
-    with ck.CampaignKit.postgres(dsn, schema=schema, clock=ManualClock(harness.T0)) as kit:
-        run = harness.find_run(kit, seeded.campaign_id)
-        assert run is not None
-        shards = _shards(kit, seeded.campaign_id)
-        with kit.store.unit_of_work() as uow:
-            ledger = list(uow.ledger.entries(run.id))
-        counts = by_channel(kit, seeded.campaign_id)
-    assert run.status is ck.RunStatus.SUCCEEDED, run.error
-    actions = {e.action_id for e in ledger}
-    assert len(actions) == 2
-
-    # exactly one entry per (action, profile), each with its outcome
-    assert len(ledger) == 2 * PROFILES
-    assert {(e.action_id, e.profile_id) for e in ledger} == {
-        (a, p) for a in actions for p in seeded.audience
-    }
-    states = collections.Counter(e.state for e in ledger)
-    assert set(states) <= {ck.LedgerState.SENT, ck.LedgerState.EXCLUDED}, states
-    assert states[ck.LedgerState.EXCLUDED] == len(seeded.no_sms)
-
-    # the provider's record: every message sent is there, any repeat with its one key
-    by_id = {line.provider_id: line for line in lines}
-    keys: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
-    for line in lines:
-        assert line.run_id == run.id
-        assert line.key == idempotency_key(run.id, line.action_id, line.profile_id), line
-        assert line.shard >= 0, f"sent outside a shard (by the head?): {line}"
-        keys[line.action_id, line.profile_id].add(line.key)
-    assert all(len(found) == 1 for found in keys.values())
-    sent = [e for e in ledger if e.state is ck.LedgerState.SENT]
-    assert {(e.action_id, e.profile_id) for e in sent} == set(keys)
-    for entry in sent:
-        assert entry.provider_message_id is not None
-        line = by_id[entry.provider_message_id]
-        assert (line.action_id, line.profile_id) == (entry.action_id, entry.profile_id)
-        assert line.epoch <= shards[line.shard].epoch
-    copies = collections.Counter((line.action_id, line.profile_id) for line in lines)
-    repeated = {pair: n for pair, n in copies.items() if n > 1}
-
-    # the zombie: what it handed over at the stop and after, under its lost epoch, was not kept
-    kept = {e.provider_message_id for e in sent}
-    late = [
-        line
-        for line in lines[int(stopped["lines"]) :]
-        if line.pid == zombie and (line.shard, line.epoch) == (lost_shard, lost_epoch)
-    ]
-    in_flight = lines[int(stopped["first"]) : int(stopped["lines"])]
-    assert in_flight, "the provider recorded the zombie's stalled batch"
-    assert {(line.pid, line.shard, line.epoch) for line in in_flight} == {
-        (zombie, lost_shard, lost_epoch)
-    }
-    assert not {line.provider_id for line in [*late, *in_flight]} & kept
-    assert all(copies[line.action_id, line.profile_id] >= 2 for line in in_flight)
-    assert shards[lost_shard].epoch > lost_epoch
-    assert shards[lost_shard].done
-
-    # counts: shards = run = report = one process without shards or faults
-    assert all(s.done for s in shards)
-    assert run.counts == total(shards)
-    assert sum(c.targeted for c in run.counts.values()) == 2 * PROFILES
-    reference = reference_counts(dsn)
-    assert counts == reference
+    result = checks.check_delivery(
+        group, seeded, lines, zombie, profiles=PROFILES, sender="the head"
+    )
     checked_at = time.monotonic()
-    takeovers = sum(s.epoch - 1 for s in shards)
     print(
-        f"result on dask: SUCCEEDED, {len(ledger)} ledger entries ({dict(states)}), "
-        f"{len(lines)} provider lines, {len(repeated)} messages handed over twice or more "
-        f"(at most {max(repeated.values(), default=1)} times, each with its one key), "
-        f"{takeovers} shard takeovers over {len(shards)} shards, {len(pool.reported())} worker "
-        f"processes, zombie's late lines {len(late)} + stalled batch {len(in_flight)} "
-        f"(none kept), {ended['failed']} shard tasks failed (lost with a worker: handed over "
-        f"again); counts per channel {counts} = reference; seconds: seed "
-        f"{seeded_at - started:.1f}, cluster start {cluster_up:.1f}, "
+        f"result on dask: {result.summary()}; {len(pool.reported())} worker processes, "
+        f"{ended['failed']} shard tasks failed (lost with a worker: handed over again); "
+        f"seconds: seed {seeded_at - started:.1f}, cluster start {cluster_up:.1f}, "
         f"delivery {delivered_at - activated_at:.1f}, checks and reference "
         f"{checked_at - delivered_at:.1f}, all {checked_at - started:.1f}"
     )
