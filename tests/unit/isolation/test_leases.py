@@ -22,6 +22,34 @@ from tests.unit.isolation.support import EMAIL, T0, HostAudiences
 
 # ---------------------------------------------------------------- leases
 
+FOUR = [f"p{i}" for i in range(4)]
+
+
+def _activated_news(
+    kit: ck.CampaignKit, people: list[str], *, start: pendulum.DateTime | None = None
+) -> tuple[ck.UserSession, ck.Campaign]:
+    """An email campaign to ``people`` (profiles made here), activated by an administrator.
+
+    It goes out at the first tick, or at ``start`` if given.
+    """
+    kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
+    admin = kit.as_user("ada")
+    surface = admin.create_surface(
+        name="News", channel=EMAIL, settings=ck.EmailSettings(sender="n@example.com")
+    )
+    for pid in people:
+        kit.profiles.upsert(person(pid))
+    kit.audiences.define("all", people)
+    campaign = admin.create_campaign(
+        name="News",
+        audience="all",
+        namespace="email",
+        actions=[ck.Action(surface.id, ck.EmailContent(subject="Hi", html="<p>x</p>"))],
+        schedule=None if start is None else ck.Schedule(start=start),
+    )
+    admin.activate(campaign.id)
+    return admin, campaign
+
 
 def test_a_heartbeat_keeps_the_lease_of_a_slow_channel_call(tmp_path: Path) -> None:
     """Worker A's call outlasts the lease by the clock; its heartbeat renews it; B keeps off."""
@@ -62,22 +90,7 @@ def test_a_heartbeat_keeps_the_lease_of_a_slow_channel_call(tmp_path: Path) -> N
         )
     try:
         kit = kits["A"]
-        kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
-        admin = kit.as_user("ada")
-        surface = admin.create_surface(
-            name="News", channel=EMAIL, settings=ck.EmailSettings(sender="n@example.com")
-        )
-        people = [f"p{i}" for i in range(4)]
-        for pid in people:
-            kit.profiles.upsert(person(pid))
-        kit.audiences.define("all", people)
-        campaign = admin.create_campaign(
-            name="News",
-            audience="all",
-            namespace="email",
-            actions=[ck.Action(surface.id, ck.EmailContent(subject="Hi", html="<p>x</p>"))],
-        )
-        admin.activate(campaign.id)
+        admin, campaign = _activated_news(kit, FOUR)
         kit.tick()
         assert renewed, "the heartbeat never renewed the lease from the clock"
         assert [worker for worker, _ in handed] == ["A"] * 4  # B never took the run over
@@ -270,29 +283,13 @@ def test_a_heartbeat_keeps_the_lease_of_a_shard_worked_in_a_slow_channel_call(
         )
     try:
         kit = kits["A"]
-        kit.access.assign("ada", ck.ProductProfile.ADMINISTRATOR)
-        admin = kit.as_user("ada")
-        surface = admin.create_surface(
-            name="News", channel=EMAIL, settings=ck.EmailSettings(sender="n@example.com")
-        )
-        people = [f"p{i}" for i in range(4)]
-        for pid in people:
-            kit.profiles.upsert(person(pid))
-        kit.audiences.define("all", people)
-        campaign = admin.create_campaign(
-            name="News",
-            audience="all",
-            namespace="email",
-            actions=[ck.Action(surface.id, ck.EmailContent(subject="Hi", html="<p>x</p>"))],
-            schedule=ck.Schedule(start=T0.add(minutes=1)),
-        )
-        admin.activate(campaign.id)
+        admin, campaign = _activated_news(kit, FOUR, start=T0.add(minutes=1))
         kit.tick()
         clock.set(T0.add(minutes=1))
         kit.tick()
         assert renewed, "the heartbeat never renewed the shard's lease from the clock"
         assert taken == [False]  # the shard's lease was live: B did not work it
-        assert sorted(pid for _, pid in handed) == people  # each once
+        assert sorted(pid for _, pid in handed) == FOUR  # each once
         assert {worker for worker, _ in handed} == {"A"}
         assert admin.report(campaign.id).sent == 4
     finally:
