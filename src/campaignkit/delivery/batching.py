@@ -85,33 +85,27 @@ class Batches:
             The run as the batch left it, or None if the run was halted.
         """
         tally = Tally()
-        parks = can_park(self.store) and not caps_apply(plan)  # caps: decide where it writes
+        capped = caps_apply(plan)  # the caps read must be in the unit that writes the intents
+        parks = can_park(self.store) and not capped
+        ahead = parks and known is not None  # deciding beside the last batch's parked outcomes
         with reads_ahead():
             size = members.wave_audience_size(plan, self.audiences)  # outside any transaction
-        if parks and known is not None:
-            with reads_ahead(), self.store.unit_of_work() as uow:  # the run's row is not read
-                recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
-                suppressed = suppressed_in(uow, plan, batch)
-            work = self.prepare(known, plan, batch, recorded, suppressed, size, tally, now)
-            finish_parked(self.store)
-            with self.store.unit_of_work() as uow:
-                owned = self.leases.owned(uow, run_id)
-                live, saved = self.write(uow, owned, work, tally, now, start + len(batch), last)
-        elif plan.renders_quickly or caps_apply(plan):
-            # no Jinja: deciding holds the write lock for a moment only; under a frequency
-            # cap the contacts read must be in the unit that writes the intents, even so
+        if (plan.renders_quickly or capped) and not ahead:
+            # no Jinja: deciding holds the write lock for a moment only (and a capped batch
+            # is decided there even so)
             with self.store.unit_of_work() as uow:
                 run = self.leases.owned(uow, run_id)
                 recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
                 suppressed = suppressed_in(uow, plan, batch)
                 work = self.prepare(run, plan, batch, recorded, suppressed, size, tally, now)
                 live, saved = self.write(uow, run, work, tally, now, start + len(batch), last)
-        else:  # a Jinja template may take long to render: decide outside any transaction
-            with self.store.unit_of_work() as uow:
-                run = uow.runs.get(run_id)
+        else:  # decided outside any transaction: a Jinja render may be long, or outcomes parked
+            with reads_ahead(), self.store.unit_of_work() as uow:  # the run's row is not locked
+                run = known if ahead and known is not None else uow.runs.get(run_id)
                 recorded = uow.ledger.recorded(run_id, [p.id for p in batch])
                 suppressed = suppressed_in(uow, plan, batch)
             work = self.prepare(run, plan, batch, recorded, suppressed, size, tally, now)
+            finish_parked(self.store)  # the last batch's outcomes, before this one's intents
             with self.store.unit_of_work() as uow:
                 owned = self.leases.owned(uow, run_id)
                 live, saved = self.write(uow, owned, work, tally, now, start + len(batch), last)
