@@ -92,8 +92,13 @@ def _settle(store: PostgresStore, rows: Sequence[OutcomeRow], *, keyed: bool) ->
     [
         AcceptedRows(["act_a"] * 3, PROFILES[:3], ["x1", "x2", "x3"]),
         [_sent(a, p) for a in ACTIONS for p in PROFILES[1:4]],  # two groups
+        AcceptedRows(
+            [a for p in PROFILES[1:4] for a in ACTIONS],  # a shard's batch: actions interleaved
+            [p for p in PROFILES[1:4] for _ in ACTIONS],
+            [f"z-{p}-{a}" for p in PROFILES[1:4] for a in ACTIONS],
+        ),
     ],
-    ids=["one-group", "two-groups"],
+    ids=["one-group", "two-groups", "columns-of-two-actions"],
 )
 def test_a_keyed_settle_leaves_what_row_by_row_leaves(
     postgres_dsn: str, postgres_schema: str, rows: Sequence[OutcomeRow]

@@ -80,6 +80,16 @@ def test_columns_of_one_action_are_keyed(tmp_path: Path) -> None:
     assert _settled_alike(tmp_path, rows)
 
 
+def test_columns_of_several_actions_are_keyed_a_group_each(tmp_path: Path) -> None:
+    # a shard's batch hands every action's messages over at once
+    rows = AcceptedRows(
+        ["act_a", "act_b", "act_a", "act_b", "act_a"],
+        ["p000", "p000", "p001", "p001", "p002"],
+        ["x1", "x2", "x3", "x4", "x5"],
+    )
+    assert _settled_alike(tmp_path, rows)
+
+
 def test_text_json_escapes_reads_back_unchanged(tmp_path: Path) -> None:
     rows = [_sent("act_a", p, provider=f"id {p} \u2028") for p in ODD]
     assert _settled_alike(tmp_path, rows)
@@ -88,7 +98,10 @@ def test_text_json_escapes_reads_back_unchanged(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "rows",
     [
-        AcceptedRows(["act_a", "act_b"], PROFILES[:2], ["x1", "x2"]),  # columns of two actions
+        # columns of two actions with a profile twice in one of them
+        AcceptedRows(["act_a", "act_b", "act_a"], ["p000", "p000", "p000"], ["x1", "x2", "x3"]),
+        # ... or a provider id twice in one of them
+        AcceptedRows(["act_b", "act_b", "act_a"], ["p000", "p001", "p000"], ["x2", "x2", "x1"]),
         [_sent("act_a", "p000"), ("act_a", "p001", RETRY, 1, None, "busy", T0)],
         [_sent("act_a", "p000"), ("act_a", "p001", FAILED, 1, None, "bad", None)],
         [_sent("act_a", "p000"), ("act_a", "p001", SENT, 1, None, None, None)],  # no provider id
@@ -99,7 +112,8 @@ def test_text_json_escapes_reads_back_unchanged(tmp_path: Path) -> None:
         [_sent("act_a", "p000", attempts=True)],
     ],
     ids=[
-        "two-actions",
+        "two-actions-profile-twice",
+        "two-actions-provider-id-twice",
         "retry",
         "failed",
         "no-provider-id",

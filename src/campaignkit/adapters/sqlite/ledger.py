@@ -203,9 +203,16 @@ def _keyed_outcomes(rows: Sequence[OutcomeRow]) -> list[tuple[str, str, int, str
     groups: dict[tuple[str, int], dict[Any, Any]] = {}
     if type(rows) is AcceptedRows:  # SENT, attempt 1, no error or retry time
         actions = set(rows.action_ids)
-        if len(actions) != 1:
-            return None
-        groups[actions.pop(), 1] = dict(zip(rows.provider_ids, rows.profile_ids, strict=True))
+        if len(actions) == 1:
+            groups[actions.pop(), 1] = dict(zip(rows.provider_ids, rows.profile_ids, strict=True))
+        else:  # a shard's batch: every action's messages in one hand-over, a group each
+            for action_id, provider_id, profile_id in zip(
+                rows.action_ids, rows.provider_ids, rows.profile_ids, strict=True
+            ):
+                group = groups.get((action_id, 1))
+                if group is None:
+                    group = groups[action_id, 1] = {}
+                group[provider_id] = profile_id
     else:
         seen: set[tuple[object, object]] = set()
         for action_id, profile_id, state, attempts, provider_id, error, next_attempt_at in rows:
