@@ -197,6 +197,9 @@ class Runner:
 
         Returns the run as saved: final, or with ``due_at`` set to when it next
         has work (a retry), or unchanged when another worker holds its lease.
+        Unclaimed (``claimed`` None), a split run's free shards are delivered all
+        the same (:meth:`ShardWork.work_unclaimed`), and the run is claimed and
+        ended here if this worker finished its last shard.
         A run that cannot go on (an adapter raised) is FAILED with the error and
         a WARNING is logged. ``ahead`` is called in the transaction that ends the
         run with its last outcomes, after the run's write, if it ends there.
@@ -204,6 +207,15 @@ class Runner:
         Raises:
             ConflictError: another worker wrote the run meanwhile (try it later).
         """
+        # another worker holds the run (a moment, if it is split): its free shards go
+        # now; whoever finishes the last one claims the run to fold and end it
+        if (
+            claimed is None
+            and self.shards is not None
+            and self.shards.work_unclaimed(run_id, now, self.stop_requested)
+        ):
+            now = self._leases.clock.now()
+            claimed = self._claim(run_id, now)
         if claimed is None:
             with self._store.unit_of_work() as uow:
                 return uow.runs.get(run_id)

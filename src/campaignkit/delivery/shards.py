@@ -66,7 +66,14 @@ from campaignkit.domain.delivery import (
 )
 from campaignkit.domain.profile import Profile
 from campaignkit.domain.recipients import unknown_profile
-from campaignkit.domain.shards import Shard, ShardLost, describe, plan_shards, total
+from campaignkit.domain.shards import (
+    Shard,
+    ShardLost,
+    decided,
+    describe,
+    finished,
+    plan_shards,
+)
 from campaignkit.errors import ConflictError
 from campaignkit.host_ports import AudienceSource, Channel, ProfileStore
 from campaignkit.ports import ShardRepository, Store, UnitOfWork
@@ -310,6 +317,34 @@ class ShardWork:
             now = self._leases.clock.now()
         return done
 
+    def work_unclaimed(self, run_id: str, now: pendulum.DateTime, stop: Callable[[], bool]) -> bool:
+        """Deliver the free shards of a split run this worker could not claim.
+
+        Shards have leases of their own: the run's lease, which a worker holds a
+        moment to plan the run, to fold its shards or to hand them over, is not
+        needed to deliver them, so a worker whose claim of the run lost that race
+        works its shards at once instead of waiting for its next tick. With a
+        shard submitter, the executor's workers deliver them: nothing is done here.
+
+        Returns:
+            True if this call delivered a shard and every shard is done now (the
+            run can be claimed, folded and ended); False otherwise.
+        """
+        if self.submit is not None or not self.supported():
+            return False
+        with shared_units(), self._store.unit_of_work() as uow:
+            if not any(shard.free(now) for shard in _shards(uow).for_run(run_id)):
+                return False
+            run = uow.runs.get(run_id)
+            if run.status.is_final:
+                return False
+            plan = self._plans(uow, run)
+        if plan.campaign.status is not CampaignStatus.LIVE:
+            return False  # the run-level path halts it
+        if self.work_free(run, plan, now, stop) == 0:
+            return False
+        return finished(self.planned(run_id))
+
     def work_shard(self, run_id: str, number: int, now: pendulum.DateTime) -> bool:
         """Claim shard ``number`` of ``run_id`` if it is free, and deliver it.
 
@@ -523,40 +558,6 @@ class ShardWork:
                 len(pending),
             )
             handover.deliver(run.id, plan, pending, now, retry=False)
-
-
-def decided(shard: Shard) -> int:
-    """How many members of ``shard`` have their intents recorded: where a takeover goes on.
-
-    Every member counts once as targeted for each action, in the unit that
-    records its intents and saves the shard at its epoch, so the shard's
-    counts and the ledger agree: a worker taking the shard over skips exactly
-    the members its last holder decided (walking them again would count them
-    a second time, as duplicates). A genuine duplicate further on is still
-    decided, and counted, as one.
-    """
-    return max((counts.targeted for counts in shard.counts.values()), default=0)
-
-
-def finished(shards: Sequence[Shard]) -> bool:
-    """Whether every shard is done."""
-    return all(shard.done for shard in shards)
-
-
-def folded(run: Run, shards: Sequence[Shard]) -> Run:
-    """``run`` with its shards' work folded in: their counts summed, its audience streamed."""
-    return evolve(run, counts=total(shards), position=shards[-1].end, streamed=True)
-
-
-def folded_counts(run: Run, shards: Sequence[Shard]) -> Run:
-    """``run`` with its shards' counts summed, its audience not streamed (a halted run)."""
-    return evolve(run, counts=total(shards))
-
-
-def next_lease_end(shards: Sequence[Shard]) -> pendulum.DateTime | None:
-    """When the first lease of an unfinished shard lapses (None: none is leased)."""
-    ends = [s.lease_expires_at for s in shards if not s.done and s.lease_expires_at is not None]
-    return min(ends) if ends else None
 
 
 def _renew_shard(store: Store, holding: _Holding, leases: Leases) -> bool:

@@ -14,9 +14,10 @@ import pendulum
 
 from campaignkit.delivery.lease import Leases
 from campaignkit.delivery.plan import Plan
-from campaignkit.delivery.shards import ShardWork, finished, folded, next_lease_end
+from campaignkit.delivery.shards import ShardWork
 from campaignkit.domain.campaign_enums import CampaignStatus
 from campaignkit.domain.delivery import Run, RunKind
+from campaignkit.domain.shards import finished, folded, next_lease_end
 from campaignkit.ports import Store
 
 SPLITTABLE = frozenset({RunKind.SCHEDULED, RunKind.OCCURRENCE})

@@ -22,7 +22,8 @@ from typing import Any
 import attrs
 import pendulum
 
-from campaignkit.domain.delivery import ActionCounts
+from campaignkit.domain.copying import evolve
+from campaignkit.domain.delivery import ActionCounts, Run
 
 DEFAULT_SHARD_SIZE = 10_000
 """Members per shard unless the settings say otherwise."""
@@ -139,3 +140,32 @@ def describe(shard: Shard) -> Mapping[str, Any]:
             for action_id, c in shard.counts.items()
         },
     }
+
+
+def decided(shard: Shard) -> int:
+    """How many members of ``shard`` have their intents recorded: where a takeover goes on.
+
+    Every member counts once as targeted for each action, in the unit that
+    records its intents and saves the shard at its epoch, so the shard's
+    counts and the ledger agree: a worker taking the shard over skips exactly
+    the members its last holder decided (walking them again would count them
+    a second time, as duplicates). A genuine duplicate further on is still
+    decided, and counted, as one.
+    """
+    return max((counts.targeted for counts in shard.counts.values()), default=0)
+
+
+def finished(shards: Sequence[Shard]) -> bool:
+    """Whether every shard is done."""
+    return all(shard.done for shard in shards)
+
+
+def folded(run: Run, shards: Sequence[Shard]) -> Run:
+    """``run`` with its shards' work folded in: their counts summed, its audience streamed."""
+    return evolve(run, counts=total(shards), position=shards[-1].end, streamed=True)
+
+
+def next_lease_end(shards: Sequence[Shard]) -> pendulum.DateTime | None:
+    """When the first lease of an unfinished shard lapses (None: none is leased)."""
+    ends = [s.lease_expires_at for s in shards if not s.done and s.lease_expires_at is not None]
+    return min(ends) if ends else None
