@@ -160,9 +160,11 @@ class LifecycleEngine:
     def next_due_at(self) -> pendulum.DateTime | None:
         """When the engine next has work (a lifecycle step or a run), or None.
 
-        Items set aside after their step raised do not count.
+        Items set aside after their step raised do not count. A read beside the
+        delivery units in flight (``shared_units``): a unit alone would wait for
+        every shard batch in flight and hold the next ones up, at every idle tick.
         """
-        with self._store.unit_of_work() as uow:
+        with shared_units(), self._store.unit_of_work() as uow:
             return self._next_due(uow)
 
     def _next_due(self, uow: UnitOfWork) -> pendulum.DateTime | None:

@@ -329,3 +329,28 @@ def test_a_unit_of_another_kind_still_waits_for_delivery_units(
         assert waited
         assert not done_before
         assert copied.is_set()
+
+
+def test_when_the_engine_is_next_due_is_read_beside_another_workers_delivery_unit(
+    postgres_dsn: str, postgres_schema: str
+) -> None:
+    # an idle worker ticks every few ms: a unit alone at the end of each tick (when is
+    # the engine next due) would wait for every delivery unit in flight and hold the
+    # next ones up (seen in bench_scale as waits on the store's key)
+    with (
+        worker(postgres_dsn, postgres_schema) as (first, _),
+        worker(postgres_dsn, postgres_schema) as (second, _),
+    ):
+        seed(first, ["One"])
+        with first.store.unit_of_work() as uow:
+            gate = Gate(uow.ledger, "recorded")
+        held = in_thread(first.tick)
+        assert gate.inside.wait(BOUND)
+        read: list[pendulum.DateTime | None] = []
+        reading = in_thread(lambda: read.append(second.engine.next_due_at()))
+        reading.join(BOUND)
+        done_before = not reading.is_alive()
+        gate.open.set()
+        held.join(BOUND)
+        assert done_before
+        assert read == [T0 + ck.DeliverySettings().lease]  # the run, when its lease lapses

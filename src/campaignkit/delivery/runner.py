@@ -217,7 +217,9 @@ class Runner:
             now = self._leases.clock.now()
             claimed = self._claim(run_id, now)
         if claimed is None:
-            with self._store.unit_of_work() as uow:
+            # beside the delivery units in flight (it waits, a moment, only for a unit
+            # holding the run's row; alone, it would wait for every unit of every shard)
+            with shared_units(), self._store.unit_of_work() as uow:
                 return uow.runs.get(run_id)
         with shared_units():  # each unit locks the run's row, and what else it checks
             return self._deliver_claimed(run_id, claimed, now, ahead)
